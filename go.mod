@@ -1,0 +1,3 @@
+module github.com/deepc-dev/deepc
+
+go 1.26.8
