@@ -22,9 +22,9 @@ func init() {
 		&OpDef{Name: "cast", Kind: Elementwise, Args: 1, Attrs: []string{"dtype"}, Doc: "convert to dtype (round to nearest even; saturating to f8e4m3)", Infer: inferCast, FLOPs: noFLOPs},
 		&OpDef{Name: "const", Kind: Opaque, Args: 0, Attrs: []string{"value", "dtype"}, Doc: "a scalar constant", Infer: inferConst, FLOPs: noFLOPs},
 		&OpDef{Name: "param", Kind: Opaque, Args: 0, Attrs: []string{"name"}, Doc: "read a module parameter", FLOPs: noFLOPs},
-		&OpDef{Name: "sum", Kind: Reduction, Args: 1, Attrs: []string{"axis"}, Doc: "sum along axis (keepdim optional)", Infer: inferReduce, FLOPs: reduceFLOPs},
-		&OpDef{Name: "mean", Kind: Reduction, Args: 1, Attrs: []string{"axis"}, Doc: "mean along axis (keepdim optional)", Infer: inferReduce, FLOPs: reduceFLOPs},
-		&OpDef{Name: "reduce_max", Kind: Reduction, Args: 1, Attrs: []string{"axis"}, Doc: "maximum along axis (keepdim optional)", Infer: inferReduce, FLOPs: reduceFLOPs},
+		&OpDef{Name: "sum", Kind: Reduction, Args: 1, Attrs: []string{"axis"}, Optional: []string{"keepdim"}, Doc: "sum along axis (keepdim optional)", Infer: inferReduce, FLOPs: reduceFLOPs},
+		&OpDef{Name: "mean", Kind: Reduction, Args: 1, Attrs: []string{"axis"}, Optional: []string{"keepdim"}, Doc: "mean along axis (keepdim optional)", Infer: inferReduce, FLOPs: reduceFLOPs},
+		&OpDef{Name: "reduce_max", Kind: Reduction, Args: 1, Attrs: []string{"axis"}, Optional: []string{"keepdim"}, Doc: "maximum along axis (keepdim optional)", Infer: inferReduce, FLOPs: reduceFLOPs},
 		&OpDef{Name: "softmax", Kind: Reduction, Args: 1, Attrs: []string{"axis"}, Doc: "softmax along axis, computed in f32", Infer: inferSoftmax, FLOPs: perElement(5)},
 		&OpDef{Name: "rms_norm", Kind: Reduction, Args: 2, Attrs: []string{"eps"}, Doc: "x / sqrt(mean(x^2) + eps) * w over the last axis, in f32", Infer: inferRMSNorm, FLOPs: perElement(4)},
 		&OpDef{Name: "linear", Kind: Opaque, Args: 2, Doc: "x[..., in] · w[out, in]ᵀ; w may be block-quantized", Infer: inferLinear, FLOPs: linearFLOPs},
@@ -40,9 +40,9 @@ func init() {
 		&OpDef{Name: "take_along", Kind: Injective, Args: 2, Attrs: []string{"axis"}, Doc: "x[..., idx[..., j], ...] along axis; idx has x's rank", Infer: inferTakeAlong, FLOPs: noFLOPs},
 		&OpDef{Name: "shift", Kind: Injective, Args: 2, Attrs: []string{"offset"}, Doc: "x[t+offset] within t's sequence (by sequence id), zero past its end", Infer: inferShift, FLOPs: noFLOPs},
 		&OpDef{Name: "topk", Kind: Opaque, Args: 1, Attrs: []string{"k"}, Doc: "k largest along the last axis: values and i32 indices", Infer: inferTopK},
-		&OpDef{Name: "route", Kind: Opaque, Args: 1, Attrs: []string{"k", "groups", "topk_groups"}, Doc: "group-limited top-k: keep the topk_groups best groups (group score: sum of its group_top best), then top k experts; → i32 indices [T, k]", Infer: inferRoute},
-		&OpDef{Name: "rope", Kind: Opaque, Args: 2, Attrs: []string{"theta"}, Doc: "rotary embedding of consecutive pairs by position; optional YaRN scaling dict", Infer: inferRope, FLOPs: perElement(3)},
-		&OpDef{Name: "attention", Kind: Opaque, Args: 5, Attrs: []string{"scale"}, Doc: "softmax(q·kᵀ·scale + mask)·v over packed sequences (q, k, v, positions, sequence ids); causal unless causal = false", Infer: inferAttention, FLOPs: attentionFLOPs},
+		&OpDef{Name: "route", Kind: Opaque, Args: 1, Attrs: []string{"k", "groups", "topk_groups"}, Optional: []string{"group_top"}, Doc: "group-limited top-k: keep the topk_groups best groups (group score: sum of its group_top best), then top k experts; → i32 indices [T, k]", Infer: inferRoute},
+		&OpDef{Name: "rope", Kind: Opaque, Args: 2, Attrs: []string{"theta"}, Optional: []string{"scaling"}, Doc: "rotary embedding of consecutive pairs by position; optional YaRN scaling dict", Infer: inferRope, FLOPs: perElement(3)},
+		&OpDef{Name: "attention", Kind: Opaque, Args: 5, Attrs: []string{"scale"}, Optional: []string{"causal"}, Doc: "softmax(q·kᵀ·scale + mask)·v over packed sequences (q, k, v, positions, sequence ids); causal unless causal = false", Infer: inferAttention, FLOPs: attentionFLOPs},
 	)
 }
 

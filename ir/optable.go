@@ -31,7 +31,9 @@ type OpDef struct {
 	// Attrs lists the attributes the op requires (checked by the verifier);
 	// optional attributes are read with defaults by Infer.
 	Attrs []string
-	Doc   string
+	// Optional lists the attributes the op also understands.
+	Optional []string
+	Doc      string
 	// Infer computes result types from operand types and attributes. It is nil
 	// for ops whose result type is given by the printed signature (param).
 	Infer func(args []Type, attrs Attrs) ([]Type, error)
