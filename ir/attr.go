@@ -212,8 +212,10 @@ func quoteName(s string) string {
 	return strconv.Quote(s)
 }
 
+// isBareName reports whether s reads back as one identifier token. "inf" and
+// "nan" are excluded: the lexer reads them as float literals.
 func isBareName(s string) bool {
-	if s == "" {
+	if s == "" || s == "inf" || s == "nan" {
 		return false
 	}
 	for i, r := range s {

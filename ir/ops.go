@@ -1,6 +1,9 @@
 package ir
 
-import "slices"
+import (
+	"math"
+	"slices"
+)
 
 // The op table. One declaration per op; see OpDef.
 
@@ -376,6 +379,9 @@ func inferSplit(a []Type, at Attrs) ([]Type, error) {
 	for _, n := range sizes {
 		if n <= 0 {
 			return nil, errf("split sizes must be positive, got %v", sizes)
+		}
+		if total > math.MaxInt64-n {
+			return nil, errf("split sizes %v overflow", sizes)
 		}
 		total += n
 	}

@@ -347,15 +347,8 @@ func (p *parser) fn() *Func {
 	}
 	retTok := p.tok
 	p.next()
-	for p.tok.kind == tValue {
-		if len(f.Results) > 0 && !p.is(tPunct, ",") {
-			break
-		}
-		f.Results = append(f.Results, p.use())
-		if !p.is(tPunct, ",") {
-			break
-		}
-		p.next()
+	if p.tok.kind == tValue {
+		f.Results = p.uses()
 	}
 	if len(f.Results) != len(resultTypes) {
 		p.failAt(retTok, "return has %d values, the signature %d", len(f.Results), len(resultTypes))
@@ -389,6 +382,17 @@ func (p *parser) use() *Value {
 	return v
 }
 
+// uses parses a comma-separated list of one or more %values; a comma must
+// be followed by another value.
+func (p *parser) uses() []*Value {
+	vs := []*Value{p.use()}
+	for p.is(tPunct, ",") {
+		p.next()
+		vs = append(vs, p.use())
+	}
+	return vs
+}
+
 func (p *parser) op() *Op {
 	var defs []token
 	for {
@@ -408,12 +412,8 @@ func (p *parser) op() *Op {
 	if Lookup(op.Name) == nil {
 		p.failAt(nameTok, "unknown op %q", op.Name)
 	}
-	for p.tok.kind == tValue {
-		op.Args = append(op.Args, p.use())
-		if !p.is(tPunct, ",") {
-			break
-		}
-		p.next()
+	if p.tok.kind == tValue {
+		op.Args = p.uses()
 	}
 	if p.is(tPunct, "{") {
 		op.Attrs = p.attrs()

@@ -48,7 +48,43 @@ func (v *verifier) typ(where string, t Type) {
 	}
 }
 
+// attrs checks that every attribute value is of a kind the text form prints
+// and reads back (an int where int64 is meant would print as "<bad attr int>").
+func (v *verifier) attrs(where string, a Attrs) {
+	for _, k := range a.Keys() {
+		if err := checkAttrValue(a[k]); err != nil {
+			v.errorf("%s: attribute %s: %v", where, quoteName(k), err)
+		}
+	}
+}
+
+func checkAttrValue(x any) error {
+	switch x := x.(type) {
+	case int64, float64, string, bool, []int64, []float64:
+	case DType:
+		if !x.Valid() {
+			return fmt.Errorf("invalid dtype %s", x)
+		}
+	case Shape:
+		for _, d := range x {
+			if d.IsSym() && !isBareName(d.Sym) {
+				return fmt.Errorf("bad symbolic dim %q", d.Sym)
+			}
+		}
+	case Attrs:
+		for _, k := range x.Keys() {
+			if err := checkAttrValue(x[k]); err != nil {
+				return fmt.Errorf("%s: %w", quoteName(k), err)
+			}
+		}
+	default:
+		return fmt.Errorf("unsupported value type %T", x)
+	}
+	return nil
+}
+
 func (v *verifier) module() {
+	v.attrs("module", v.m.Attrs)
 	v.params = map[string]*Param{}
 	for _, p := range v.m.Params {
 		if p.Name == "" {
@@ -59,6 +95,7 @@ func (v *verifier) module() {
 		}
 		v.params[p.Name] = p
 		v.typ("param @"+quoteName(p.Name), p.Type)
+		v.attrs("param @"+quoteName(p.Name), p.Attrs)
 		if len(p.Type.Shape.Syms()) > 0 {
 			v.errorf("param @%s: shape %s must be constant", quoteName(p.Name), p.Type.Shape)
 		}
@@ -117,6 +154,7 @@ func (v *verifier) op(where string, op *Op, defined map[*Value]bool, syms map[st
 			return
 		}
 	}
+	v.attrs(where, op.Attrs)
 	if err := checkArity(def, len(op.Args), op.Attrs); err != nil {
 		v.errorf("%s: %v", where, err)
 		return
