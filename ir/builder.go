@@ -53,6 +53,7 @@ func (b *Builder) Emit1(name string, args []*Value, attrs Attrs) (*Value, error)
 		return nil, err
 	}
 	if len(vs) != 1 {
+		b.F.Body = b.F.Body[:len(b.F.Body)-1] // a failed emit leaves no op behind
 		return nil, fmt.Errorf("%s: expected one result, got %d", name, len(vs))
 	}
 	return vs[0], nil
