@@ -1,0 +1,333 @@
+package dsl
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/alecthomas/participle/v2/lexer"
+	"github.com/deepc-dev/deepc/ir"
+)
+
+// Block is a callable block declaration.
+type Block struct {
+	Name string
+	Decl *BlockAST
+}
+
+type compiler struct {
+	opts    Options
+	sources map[string]string
+	globals *scope
+	module  *ir.Module
+	params  map[string]*paramDecl
+	b       *ir.Builder // function being built
+	reads   map[string]*ir.Value
+	depth   int
+	iters   int
+	ops     int
+}
+
+type paramDecl struct {
+	p   *ir.Param
+	pos lexer.Position
+}
+
+// errorf aborts compilation with an error at pos.
+func (c *compiler) errorf(pos lexer.Position, format string, args ...any) {
+	panic(newError(pos, c.sources[pos.Filename], format, args...))
+}
+
+// elaborate runs the model files (root first) into a module.
+func (c *compiler) elaborate(files []*File) *ir.Module {
+	root := files[len(files)-1]
+	c.module = &ir.Module{Name: root.Model}
+	c.params = map[string]*paramDecl{}
+	c.globals = newScope(nil)
+	for _, d := range ir.DTypes {
+		c.globals.set(d.String(), d)
+	}
+	cfg := c.config(files)
+	c.module.Attrs = ir.Attrs{}
+	if a, err := toAttr(cfg); err == nil {
+		c.module.Attrs["config"] = a
+	}
+	var decls []*Decl
+	for _, f := range files {
+		decls = append(decls, f.Decls...)
+	}
+	var exports []*BlockAST
+	c.declare(decls, &exports)
+	for _, blk := range exports {
+		c.export(blk)
+	}
+	return c.module
+}
+
+// declare binds blocks (later files override earlier ones), runs top-level
+// asserts and takes top-level ifs, collecting exported blocks in order.
+func (c *compiler) declare(decls []*Decl, exports *[]*BlockAST) {
+	for _, d := range decls {
+		switch {
+		case d.Block != nil:
+			c.globals.set(d.Block.Name, &Block{Name: d.Block.Name, Decl: d.Block})
+			if d.Block.Export {
+				*exports = slices.DeleteFunc(*exports, func(b *BlockAST) bool { return b.Name == d.Block.Name })
+				*exports = append(*exports, d.Block)
+			}
+		case d.Assert != nil:
+			c.assert(d.Assert, c.globals)
+		case d.If != nil:
+			if c.cond(d.If.Cond, c.globals) {
+				c.declare(d.If.Decls, exports)
+			} else {
+				c.declare(d.If.Else, exports)
+			}
+		}
+	}
+}
+
+// config evaluates the config entries of every file in order: a child's
+// entry replaces its parent's expression in place, then --set overrides
+// replace either, so derived entries recompute from overridden inputs.
+func (c *compiler) config(files []*File) *Struct {
+	type entry struct {
+		name string
+		expr *Expr
+		pos  lexer.Position
+		orig *Expr
+	}
+	var order []*entry
+	byName := map[string]*entry{}
+	for fi, f := range files {
+		seen := map[string]bool{}
+		for _, d := range f.Decls {
+			if d.Config == nil {
+				continue
+			}
+			for _, e := range d.Config.Entries {
+				if seen[e.Name] {
+					c.errorf(e.Pos, "config key %s is set twice in this file", e.Name)
+				}
+				seen[e.Name] = true
+				if old, ok := byName[e.Name]; ok {
+					old.expr, old.pos = e.Value, e.Pos
+					continue
+				}
+				if fi > 0 {
+					c.errorf(e.Pos, "unknown config key %s: %s does not define it%s", e.Name, files[0].Pos.Filename, suggest(e.Name, slices.Collect(maps.Keys(byName))))
+				}
+				en := &entry{name: e.Name, expr: e.Value, pos: e.Pos, orig: e.Value}
+				order = append(order, en)
+				byName[e.Name] = en
+			}
+		}
+	}
+	sets := c.parseSets()
+	for _, o := range sets {
+		en, ok := byName[o.key]
+		if !ok {
+			c.errorf(o.expr.Pos, "unknown config key %s%s", o.key, suggest(o.key, slices.Collect(maps.Keys(byName))))
+		}
+		if o.field == "" {
+			en.expr = o.expr
+		}
+	}
+	cfg := newStruct()
+	for _, en := range order {
+		v := c.eval(en.expr, c.globals)
+		if en.expr != en.orig {
+			// An override must keep the kind of the value it replaces.
+			if def, ok := c.tryEval(en.orig); ok {
+				w, fits := sameKind(def, v)
+				if !fits {
+					c.errorf(en.expr.Pos, "config %s must be a %s, got %s %s", en.name, kindOf(def), kindOf(v), show(v))
+				}
+				v = w
+			}
+		}
+		for _, o := range sets {
+			if o.key == en.name && o.field != "" {
+				v = c.setField(en.name, v, o)
+			}
+		}
+		c.globals.set(en.name, v)
+		cfg.Set(en.name, v)
+	}
+	return cfg
+}
+
+func (c *compiler) setField(name string, v any, o *override) any {
+	s, ok := v.(*Struct)
+	if !ok {
+		c.errorf(o.expr.Pos, "config %s is a %s, it has no field %s", name, kindOf(v), o.field)
+	}
+	def, ok := s.Get(o.field)
+	if !ok {
+		c.errorf(o.expr.Pos, "config %s has no field %s%s", name, o.field, suggest(o.field, s.Keys))
+	}
+	nv := c.eval(o.expr, c.globals)
+	w, fits := sameKind(def, nv)
+	if !fits {
+		c.errorf(o.expr.Pos, "config %s.%s must be a %s, got %s %s", name, o.field, kindOf(def), kindOf(nv), show(nv))
+	}
+	cp := &Struct{Keys: slices.Clone(s.Keys), Fields: maps.Clone(s.Fields)}
+	cp.Set(o.field, w)
+	return cp
+}
+
+// tryEval evaluates e, reporting failure instead of aborting.
+func (c *compiler) tryEval(e *Expr) (v any, ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			if _, isErr := r.(*Error); !isErr {
+				panic(r)
+			}
+			ok = false
+		}
+	}()
+	return c.eval(e, c.globals), true
+}
+
+// suggest returns ` (did you mean x?)` for the closest known name.
+func suggest(name string, known []string) string {
+	best, bestD := "", 3
+	slices.Sort(known)
+	for _, k := range known {
+		if d := editDistance(name, k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %s?)", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+func (c *compiler) assert(a *AssertStmt, sc *scope) {
+	if !c.cond(a.Cond, sc) {
+		c.errorf(a.Pos, "assertion failed: %s", a.Message)
+	}
+}
+
+// cond evaluates a compile-time condition.
+func (c *compiler) cond(e *Expr, sc *scope) bool {
+	v := c.eval(e, sc)
+	b, ok := v.(bool)
+	if !ok {
+		c.errorf(e.Pos, "condition must be a compile-time bool, got %s", kindOf(v))
+	}
+	return b
+}
+
+// export builds one module function from an exported block.
+func (c *compiler) export(blk *BlockAST) {
+	if c.module.Func(blk.Name) != nil {
+		c.errorf(blk.Pos, "function %s is exported twice", blk.Name)
+	}
+	c.b = c.module.NewFunc(blk.Name)
+	c.reads = map[string]*ir.Value{}
+	sc := newScope(c.globals)
+	var args []any
+	for _, a := range blk.Args {
+		if a.Type == nil || a.Type.Tensor == nil {
+			c.errorf(a.Pos, "argument %s of exported block %s must have a tensor type", a.Name, blk.Name)
+		}
+		t := c.tensorType(a.Type.Tensor, sc, true)
+		args = append(args, c.b.Arg(a.Name, t))
+	}
+	res := c.call(&Block{Name: blk.Name, Decl: blk}, blk.Pos, args, nil)
+	var outs []*ir.Value
+	switch r := res.(type) {
+	case *ir.Value:
+		outs = []*ir.Value{r}
+	case Tuple:
+		for i, x := range r {
+			v, ok := x.(*ir.Value)
+			if !ok {
+				c.errorf(blk.Pos, "exported block %s must return tensors; result %d is a %s", blk.Name, i, kindOf(x))
+			}
+			outs = append(outs, v)
+		}
+	default:
+		c.errorf(blk.Pos, "exported block %s must return tensors, got %s", blk.Name, kindOf(res))
+	}
+	c.b.Return(outs...)
+	c.b = nil
+}
+
+// tensorType evaluates a tensor type. With bindSyms, names bound to nothing
+// become symbolic dims (and are bound in sc).
+func (c *compiler) tensorType(t *TensorType, sc *scope, bindSyms bool) ir.Type {
+	var out ir.Type
+	out.Shape = ir.Shape{}
+	for _, d := range t.Dims {
+		if name, ok := bareName(d); ok && bindSyms {
+			if _, bound := sc.lookup(name); !bound {
+				sc.set(name, ir.S(name))
+			}
+		}
+		v := c.eval(d, sc)
+		dim, err := toDim(v)
+		if err != nil {
+			c.errorf(d.Pos, "%v", err)
+		}
+		out.Shape = append(out.Shape, dim)
+	}
+	out.DType = c.dtype(t.DType, sc)
+	return out
+}
+
+func (c *compiler) dtype(id *Ident, sc *scope) ir.DType {
+	v, ok := sc.lookup(id.Name)
+	dt, isDT := v.(ir.DType)
+	if !ok || !isDT {
+		c.errorf(id.Pos, "unknown dtype %s (want one of %s)", id.Name, dtypeNames())
+	}
+	return dt
+}
+
+func dtypeNames() string {
+	var s []string
+	for _, d := range ir.DTypes {
+		s = append(s, d.String())
+	}
+	return strings.Join(s, ", ")
+}
+
+// bareName reports whether e is just a name.
+func bareName(e *Expr) (string, bool) {
+	if len(e.Right) > 0 || len(e.Left.Right) > 0 || e.Left.Left.Cmp == nil {
+		return "", false
+	}
+	cmp := e.Left.Left.Cmp
+	if cmp.Right != nil || len(cmp.Left.Right) > 0 || len(cmp.Left.Left.Right) > 0 {
+		return "", false
+	}
+	u := cmp.Left.Left.Left
+	if u.Power == nil || u.Power.Exp != nil || len(u.Power.Base.Suffix) > 0 || u.Power.Base.Primary.Name == nil {
+		return "", false
+	}
+	return *u.Power.Base.Primary.Name, true
+}
