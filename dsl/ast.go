@@ -9,8 +9,16 @@ import "github.com/alecthomas/participle/v2/lexer"
 type File struct {
 	Pos     lexer.Position
 	Model   string  `"model" @Ident`
-	Extends *string `( "extends" @String )?`
+	Extends *Extends `@@?`
 	Decls   []*Decl `@@*`
+}
+
+// Extends names the model file this one reuses: its config (which this
+// file's config overrides entry by entry) and its blocks (same-named blocks
+// here replace them).
+type Extends struct {
+	Pos  lexer.Position
+	Path string `"extends" @String`
 }
 
 // Decl is a top-level declaration.

@@ -56,24 +56,28 @@ func compile(path string, src []byte, opts Options) (m *ir.Module, err error) {
 			m, err = nil, fmt.Errorf("internal compiler error: %v\n%s", r, debug.Stack())
 		}
 	}()
-	files := c.load(path, src, nil)
+	files := c.load(path, src, nil, lexer.Position{Filename: path, Line: 1, Column: 1})
 	return c.elaborate(files), nil
 }
 
 // load parses path and, first, the files it extends (root first in the result).
-func (c *compiler) load(path string, src []byte, chain []string) []*File {
+// from is where the file was named: the extends clause, or the command line.
+func (c *compiler) load(path string, src []byte, chain []string, from lexer.Position) []*File {
 	for _, p := range chain {
 		if p == path {
-			panic(&Error{File: chain[len(chain)-1], Line: 1, Col: 1, Msg: "extends cycle: " + strings.Join(append(chain, path), " -> ")})
+			c.errorf(from, "extends cycle: %s", strings.Join(append(chain, path), " -> "))
 		}
 	}
 	if len(chain) > maxExtends {
-		panic(&Error{File: path, Line: 1, Col: 1, Msg: "extends chain too long"})
+		c.errorf(from, "extends chain longer than %d files", maxExtends)
 	}
 	if src == nil {
 		b, err := c.opts.ReadFile(path)
 		if err != nil {
-			panic(&Error{File: path, Line: 1, Col: 1, Msg: fmt.Sprintf("cannot read model: %v", err)})
+			if len(chain) == 0 {
+				panic(&Error{File: path, Msg: fmt.Sprintf("cannot read model: %v", err)})
+			}
+			c.errorf(from, "cannot read model: %v", err)
 		}
 		src = b
 	}
@@ -85,8 +89,8 @@ func (c *compiler) load(path string, src []byte, chain []string) []*File {
 	if f.Extends == nil {
 		return []*File{f}
 	}
-	parent := filepath.Join(filepath.Dir(path), *f.Extends)
-	return append(c.load(parent, nil, append(chain, path)), f)
+	parent := filepath.Join(filepath.Dir(path), f.Extends.Path)
+	return append(c.load(parent, nil, append(chain, path), f.Extends.Pos), f)
 }
 
 var exprParser = participle.MustBuild[Expr](

@@ -142,7 +142,7 @@ func (c *compiler) config(files []*File) *Struct {
 			if def, ok := c.tryEval(en.orig); ok {
 				w, fits := sameKind(def, v)
 				if !fits {
-					c.errorf(en.expr.Pos, "config %s must be a %s, got %s %s", en.name, kindOf(def), kindOf(v), show(v))
+					c.errorf(en.expr.Pos, "config %s must be %s, got %s %s", en.name, article(kindOf(def)), kindOf(v), show(v))
 				}
 				v = w
 			}
@@ -170,7 +170,7 @@ func (c *compiler) setField(name string, v any, o *override) any {
 	nv := c.eval(o.expr, c.globals)
 	w, fits := sameKind(def, nv)
 	if !fits {
-		c.errorf(o.expr.Pos, "config %s.%s must be a %s, got %s %s", name, o.field, kindOf(def), kindOf(nv), show(nv))
+		c.errorf(o.expr.Pos, "config %s.%s must be %s, got %s %s", name, o.field, article(kindOf(def)), kindOf(nv), show(nv))
 	}
 	cp := &Struct{Keys: slices.Clone(s.Keys), Fields: maps.Clone(s.Fields)}
 	cp.Set(o.field, w)

@@ -35,7 +35,11 @@ func sourceLine(src string, line int) string {
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, "%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
+	} else {
+		fmt.Fprintf(&b, "%s: %s", e.File, e.Msg)
+	}
 	if e.Source != "" {
 		b.WriteString("\n    ")
 		b.WriteString(e.Source)

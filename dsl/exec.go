@@ -16,7 +16,7 @@ func (c *compiler) call(blk *Block, pos lexer.Position, args []any, kws map[stri
 		c.errorf(pos, "calls nest deeper than %d (recursive block %s?)", maxCallDepth, blk.Name)
 	}
 	if len(args) > len(d.Args) {
-		c.errorf(pos, "%s takes %d arguments, got %d", blk.Name, len(d.Args), len(args)+len(kws))
+		c.errorf(pos, "%s takes %s, got %d", blk.Name, plural(len(d.Args), "argument"), len(args)+len(kws))
 	}
 	sc := newScope(c.globals)
 	bound := map[string]any{}
@@ -99,7 +99,7 @@ func (c *compiler) checkType(t *TypeExpr, v any, sc *scope, pos lexer.Position, 
 			return d.N
 		}
 		if kindOf(v) != t.Scalar {
-			c.errorf(pos, "%s must be %s, got %s", what, t.Scalar, kindOf(v))
+			c.errorf(pos, "%s must be %s, got %s", what, article(t.Scalar), kindOf(v))
 		}
 		return v
 	}

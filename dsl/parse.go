@@ -2,6 +2,8 @@ package dsl
 
 import (
 	"errors"
+	"strconv"
+	"strings"
 
 	"github.com/alecthomas/participle/v2"
 	"github.com/alecthomas/participle/v2/lexer"
@@ -35,9 +37,21 @@ func Parse(filename, src string) (*File, error) {
 			if pos.Filename == "" {
 				pos.Filename = filename
 			}
-			return nil, newError(pos, src, "%s", perr.Message())
+			return nil, newError(pos, src, "%s", friendlier(perr.Message()))
 		}
 		return nil, &Error{File: filename, Msg: err.Error(), Line: 1, Col: 1}
 	}
 	return f, nil
+}
+
+// friendlier rewords the lexer's message, which quotes the whole rest of the
+// input, to name just the offending character.
+func friendlier(msg string) string {
+	const prefix = "invalid input text "
+	if rest, ok := strings.CutPrefix(strings.TrimPrefix(msg, "lexer: "), prefix); ok {
+		if s, err := strconv.Unquote(rest); err == nil && s != "" {
+			return "unexpected character " + strconv.QuoteRune([]rune(s)[0])
+		}
+	}
+	return msg
 }

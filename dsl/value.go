@@ -201,3 +201,19 @@ func sameKind(def, v any) (any, bool) {
 	}
 	return v, kindOf(def) == kindOf(v)
 }
+
+// article prefixes a kind with "a" or "an".
+func article(kind string) string {
+	if strings.IndexByte("aeiou", kind[0]) >= 0 {
+		return "an " + kind
+	}
+	return "a " + kind
+}
+
+// plural writes n and the noun, with an s when n != 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
