@@ -8,9 +8,9 @@ import "github.com/alecthomas/participle/v2/lexer"
 // File is one .deep file.
 type File struct {
 	Pos     lexer.Position
-	Model   string  `"model" @Ident`
+	Model   string   `"model" @Ident`
 	Extends *Extends `@@?`
-	Decls   []*Decl `@@*`
+	Decls   []*Decl  `@@*`
 }
 
 // Extends names the model file this one reuses: its config (which this
