@@ -1,0 +1,69 @@
+package passes
+
+import (
+	"fmt"
+
+	"github.com/deepc-dev/deepc/ir"
+)
+
+func init() {
+	Register(NewPass("canonicalize", "fold constants, drop no-op shape ops and algebraic identities (rules to a fixed point)", canonicalize))
+}
+
+// rule is one small rewrite. apply returns the value that replaces op's
+// (single) result, or nil when the rule does not apply. It may emit new ops
+// through rw; they are kept only if it returns a value.
+type rule struct {
+	name  string
+	ops   []string // the op names the rule looks at
+	apply func(rw *rewriter, op *ir.Op) *ir.Value
+}
+
+// maxSweeps bounds the fixed-point loop. Every rule makes the function
+// strictly simpler, so a well-formed rule set converges in a few sweeps;
+// hitting the bound means two rules undo each other.
+const maxSweeps = 100
+
+// rulesByOp indexes canonRules by op name, keeping table order so that the
+// first rule listed for an op is tried first.
+var rulesByOp = func() map[string][]rule {
+	idx := map[string][]rule{}
+	for _, r := range canonRules {
+		for _, name := range r.ops {
+			idx[name] = append(idx[name], r)
+		}
+	}
+	return idx
+}()
+
+func canonicalize(_ *Context, m *ir.Module) (bool, error) {
+	changed := false
+	for _, f := range m.Funcs {
+		for sweep := 0; ; sweep++ {
+			if sweep == maxSweeps {
+				return changed, fmt.Errorf("func @%s: rules did not reach a fixed point in %d sweeps", f.Name, maxSweeps)
+			}
+			if !rewriteFunc(f, applyRules) {
+				break
+			}
+			changed = true
+		}
+	}
+	return changed, nil
+}
+
+// applyRules tries op's rules in table order; the first that applies
+// replaces op.
+func applyRules(rw *rewriter, op *ir.Op) bool {
+	if len(op.Results) != 1 || !removable(op) {
+		return false
+	}
+	for _, r := range rulesByOp[op.Name] {
+		if v := r.apply(rw, op); v != nil {
+			rw.replace(op.Result(), v)
+			return true
+		}
+		rw.discard()
+	}
+	return false
+}

@@ -1,0 +1,84 @@
+package passes
+
+import (
+	"io"
+	"strconv"
+
+	"github.com/deepc-dev/deepc/ir"
+)
+
+// Context is what a pipeline run shares: the instruments wrapped around each
+// pass, options, analysis results, and where diagnostics go. The zero value
+// is ready to use (verify-after-each on, diagnostics discarded).
+type Context struct {
+	// Out receives diagnostics and instrument output (IR dumps, timing
+	// tables). Nil discards them.
+	Out io.Writer
+	// Instruments wrap every pass, in order, after the built-in verifier.
+	Instruments []Instrument
+	// NoVerify turns off verify-after-each. Tests never set it.
+	NoVerify bool
+	// Options are pass options by name ("seq-len" for stats).
+	Options map[string]string
+
+	// Stats is the result of the stats analysis, once it has run.
+	Stats *Stats
+	// Analyses holds other passes' results by name, for passes (plugins'
+	// among them) that have no field here.
+	Analyses map[string]any
+
+	pipeline Pipeline
+	step     int // 1-based index of the running pass; 0 before the first
+	printed  printMemo
+}
+
+// Writer is Out, or io.Discard.
+func (c *Context) Writer() io.Writer {
+	if c.Out == nil {
+		return io.Discard
+	}
+	return c.Out
+}
+
+// Option returns option key, or def when unset.
+func (c *Context) Option(key, def string) string {
+	if v, ok := c.Options[key]; ok {
+		return v
+	}
+	return def
+}
+
+// IntOption returns option key as an integer, or def when unset.
+func (c *Context) IntOption(key string, def int64) (int64, error) {
+	v, ok := c.Options[key]
+	if !ok {
+		return def, nil
+	}
+	return strconv.ParseInt(v, 10, 64)
+}
+
+// Pipeline is the pipeline being run.
+func (c *Context) Pipeline() Pipeline { return c.pipeline }
+
+// Step is the 1-based position of the running pass in the pipeline (0 while
+// the input is being looked at, before the first pass).
+func (c *Context) Step() int { return c.step }
+
+// Printed returns ir.Print(m), computed once per phase: once before the
+// running pass (for BeforePass hooks) and once after it (for AfterPass hooks),
+// however many instruments ask. An instrument that needs the IR before the
+// pass must ask in BeforePass.
+func (c *Context) Printed(m *ir.Module) string {
+	if !c.printed.ok {
+		c.printed = printMemo{ir.Print(m), true}
+	}
+	return c.printed.text
+}
+
+type printMemo struct {
+	text string
+	ok   bool
+}
+
+// invalidatePrinted marks the memo stale: the module may have changed.
+func (c *Context) invalidatePrinted() { c.printed = printMemo{} }
