@@ -1,0 +1,72 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/deepc-dev/deepc/dsl"
+	"github.com/deepc-dev/deepc/ir"
+	"github.com/spf13/cobra"
+)
+
+// defaultPipeline is what compile runs unless --passes says otherwise.
+const defaultPipeline = "canonicalize,cse,dce"
+
+func newCompileCmd() *cobra.Command {
+	var (
+		sets  []string
+		emit  string
+		out   string
+		flags pipelineFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "compile FILE.deep",
+		Short: "Compile a .deep model: elaborate it to IR and run a pass pipeline",
+		Long: `compile elaborates a .deep model into the tensor IR (a forward function, and
+an mtp function when the model has multi-token prediction), then runs a pass
+pipeline (default ` + defaultPipeline + `) with the IR verified after every pass.
+
+Errors in the model print file:line:col, the source line and a caret, and
+deepc exits with status 1.
+
+Examples:
+  deepc compile models/deepseek_v3.deep --timing
+  deepc compile models/deepseek_v3_tiny.deep --emit ir -o tiny.ir
+  deepc compile models/deepseek_v3.deep --set mtp_depth=0 --set q_lora_rank=0 --emit ir
+  deepc compile models/deepseek_v3.deep --print-ir-after=cse --passes canonicalize,cse
+  deepc compile models/deepseek_v3_tiny.deep --dump-ir-dir /tmp/stages`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			start := time.Now()
+			m, err := dsl.CompileFile(args[0], dsl.Options{Sets: sets})
+			if err != nil {
+				return err
+			}
+			elaborated := time.Since(start)
+			diag := cmd.ErrOrStderr()
+			if flags.timing {
+				fmt.Fprintf(diag, "elaborate %s: %.1f ms\n", args[0], float64(elaborated.Microseconds())/1000)
+			}
+			if err := flags.run(m, diag); err != nil {
+				return err
+			}
+			switch emit {
+			case "ir":
+				return writeOutput(cmd.OutOrStdout(), out, ir.Print(m))
+			case "":
+				if out != "" {
+					return writeOutput(cmd.OutOrStdout(), out, ir.Print(m))
+				}
+				fmt.Fprintln(diag, "compiled", summary(m))
+				return nil
+			}
+			return fmt.Errorf("--emit %q: the only output kind so far is ir", emit)
+		},
+	}
+	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a config value: key=value or key.field=value (repeatable)")
+	cmd.Flags().StringVar(&emit, "emit", "", "what to write: ir (the text form); default: ir when -o is given, else a summary")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "output file (default stdout)")
+	flags.register(cmd, defaultPipeline)
+	_ = cmd.RegisterFlagCompletionFunc("emit", cobra.FixedCompletions([]string{"ir"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}

@@ -1,0 +1,67 @@
+// Command deepc compiles models written in the .deep DSL (DeepSeek-V3 first)
+// into a tensor IR, optimizes it with passes, and reports model statistics.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run executes the CLI and returns the exit status: 0 on success, 1 on any
+// error (compile errors included), after printing the error to stderr.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := newRoot(stdin)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(stderr, "deepc:", err)
+		return 1
+	}
+	return 0
+}
+
+func newRoot(stdin io.Reader) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "deepc",
+		Short: "deepc compiles .deep model specs into tensor IR and GPU kernels",
+		Long: `deepc is a compiler for models written in the .deep DSL: DeepSeek-V3 (MLA,
+DeepSeekMoE, multi-token prediction, FP8) is its defining model. It
+elaborates a model into a tensor IR, runs optimization pipelines over it,
+and reports parameter and FLOP statistics.
+
+Examples:
+  deepc stats models/deepseek_v3.deep
+  deepc compile models/deepseek_v3_tiny.deep --emit ir -o tiny.ir
+  deepc compile models/deepseek_v3.deep --set mtp_depth=0 --timing
+  deepc opt tiny.ir --passes canonicalize,cse,dce
+  deepc passes`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version,
+	}
+	root.AddCommand(newCompileCmd(), newOptCmd(stdin), newStatsCmd(), newPassesCmd(), newVersionCmd())
+	return root
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print deepc's version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintln(cmd.OutOrStdout(), "deepc", version)
+			return nil
+		},
+	}
+}
