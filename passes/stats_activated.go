@@ -39,7 +39,11 @@ func activatedParams(m *ir.Module, f *ir.Func) int64 {
 			continue
 		}
 		name, _ := op.Attrs.Str("name")
-		fracs[name] = maxFrac(fracs[name], a.reach(op.Result()))
+		fr, ok := fracs[name]
+		if !ok {
+			fr = none
+		}
+		fracs[name] = maxFrac(fr, a.reach(op.Result()))
 	}
 	var total int64
 	for name, fr := range fracs {
