@@ -1,0 +1,55 @@
+package ir
+
+import (
+	"regexp"
+	"testing"
+)
+
+// parseErrorPos is the file:line:col: prefix every parse error carries.
+var parseErrorPos = regexp.MustCompile(`^fuzz\.ir:[0-9]+:[0-9]+: `)
+
+// FuzzParse parses arbitrary text. Parse must never panic and must report
+// errors with a position; a module that parses and verifies must print, parse
+// and verify again, and print identically (DESIGN §4), and its ops' costs must
+// evaluate. The seed corpus is in testdata/fuzz/FuzzParse.
+func FuzzParse(f *testing.F) {
+	f.Add("module @m {\n}\n")
+	f.Add(Print(allOpsModule(f)))
+	f.Fuzz(func(t *testing.T, src string) {
+		m, err := Parse("fuzz.ir", src)
+		if err != nil {
+			if m != nil {
+				t.Fatalf("Parse returned a module and the error %v", err)
+			}
+			if !parseErrorPos.MatchString(err.Error()) {
+				t.Fatalf("parse error without a file:line:col position: %v", err)
+			}
+			return
+		}
+		text := Print(m) // printing must not panic, verified or not
+		if Verify(m) != nil {
+			return
+		}
+		m2, err := Parse("fuzz.ir", text)
+		if err != nil {
+			t.Fatalf("printed text does not parse: %v\n--- input\n%s\n--- printed\n%s", err, src, text)
+		}
+		if err := Verify(m2); err != nil {
+			t.Fatalf("printed text does not verify: %v\n--- printed\n%s", err, text)
+		}
+		if text2 := Print(m2); text2 != text {
+			t.Fatalf("printing is not stable:\n--- first\n%s\n--- second\n%s", text, text2)
+		}
+		env := map[string]int64{}
+		for _, fn := range m.Funcs {
+			for _, a := range fn.Args {
+				for _, s := range a.Type.Shape.Syms() {
+					env[s] = 3
+				}
+			}
+			for _, op := range fn.Body {
+				op.Cost(env)
+			}
+		}
+	})
+}
