@@ -1,0 +1,38 @@
+# deepc — the two set-up commands are `make run` and `make test`.
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+BIN     := bin/deepc
+MODEL   ?= models/deepseek_v3.deep
+
+.PHONY: build run test lint fuzz bench clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/deepc
+
+# The main job: DeepSeek-V3's statistics, computed from the DSL, and the
+# per-pass timing of its compile.
+run: build
+	$(BIN) stats $(MODEL)
+	$(BIN) compile $(MODEL) --timing
+
+test: lint
+	$(GO) test -count=1 ./...
+
+# gofmt and go vet. vet's structtag check is off: participle's grammar lives
+# in struct tags that are not key:"value" pairs.
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet -structtag=false ./...
+
+# Longer fuzzing than the seed-corpus runs that `make test` does.
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test -run XXX -fuzz FuzzCompile -fuzztime $(FUZZTIME) ./dsl
+	$(GO) test -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME) ./ir
+
+bench:
+	$(GO) test -run XXX -bench . -benchmem ./cmd/deepc
+
+clean:
+	rm -rf bin
