@@ -156,7 +156,7 @@ var attrCases = []struct {
 	{"int_max", int64(math.MaxInt64)},
 	{"float_eps", 1e-06},
 	{"float_half", 2.5},
-	{"float_sum", 0.1 + 0.2},
+	{"float_sum", addFloats(0.1, 0.2)}, // 0.30000000000000004
 	{"float_whole", 100.0},
 	{"float_neg", -2.5e-10},
 	{"float_big", 1e21},
