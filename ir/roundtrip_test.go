@@ -202,14 +202,20 @@ func TestRoundTripAttrValues(t *testing.T) {
 			p := &Param{Name: "w", Type: T(F32, C(2)), Attrs: Attrs{"v": c.v}}
 			m.Params = []*Param{p}
 			b := m.NewFunc("f")
-			r := b.Param(p)
-			r.Def.Attrs["v"] = c.v // an extra, unread attribute
-			b.Return(r)
+			// On an op, the value goes in rope's scaling dict, an attribute
+			// the op declares and whose contents it does not constrain.
+			q := b.Arg("q", T(F32, S("T"), C(2), C(4)))
+			pos := b.Arg("pos", T(I32, S("T")))
+			r, err := b.Emit1("rope", []*Value{q, pos}, Attrs{"theta": 10000.0, "scaling": Attrs{"v": c.v}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.Return(r, b.Param(p))
 			m2 := roundTrip(t, m)
 			for where, a := range map[string]Attrs{
 				"module": m2.Attrs,
 				"param":  m2.Params[0].Attrs,
-				"op":     m2.Funcs[0].Body[0].Attrs,
+				"op":     m2.Funcs[0].Body[0].Attrs["scaling"].(Attrs),
 			} {
 				if got := a["v"]; !attrEqual(c.v, got) {
 					t.Errorf("%s attribute v = %#v (%T), want %#v (%T)", where, got, got, c.v, c.v)
