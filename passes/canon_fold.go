@@ -65,7 +65,12 @@ var intBinary = map[string]func(x, y int64) (int64, bool){
 	"mul": func(x, y int64) (int64, bool) { return x * y, true },
 	// Division truncates toward zero, as in C, CUDA and Go; x/0 is left to
 	// fail (or not) at run time.
-	"div":     func(x, y int64) (int64, bool) { return x / y, y != 0 },
+	"div": func(x, y int64) (int64, bool) {
+		if y == 0 {
+			return 0, false
+		}
+		return x / y, true
+	},
 	"maximum": func(x, y int64) (int64, bool) { return max(x, y), true },
 	"minimum": func(x, y int64) (int64, bool) { return min(x, y), true },
 }

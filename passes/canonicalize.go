@@ -36,14 +36,18 @@ var rulesByOp = func() map[string][]rule {
 	return idx
 }()
 
-func canonicalize(_ *Context, m *ir.Module) (bool, error) {
+func canonicalize(_ *Context, m *ir.Module) (bool, error) { return applyToFixedPoint(m, rulesByOp) }
+
+// applyToFixedPoint sweeps each function with the rules until a sweep
+// changes nothing.
+func applyToFixedPoint(m *ir.Module, rules map[string][]rule) (bool, error) {
 	changed := false
 	for _, f := range m.Funcs {
 		for sweep := 0; ; sweep++ {
 			if sweep == maxSweeps {
 				return changed, fmt.Errorf("func @%s: rules did not reach a fixed point in %d sweeps", f.Name, maxSweeps)
 			}
-			if !rewriteFunc(f, applyRules) {
+			if !rewriteFunc(f, func(rw *rewriter, op *ir.Op) bool { return applyRules(rw, op, rules) }) {
 				break
 			}
 			changed = true
@@ -54,11 +58,11 @@ func canonicalize(_ *Context, m *ir.Module) (bool, error) {
 
 // applyRules tries op's rules in table order; the first that applies
 // replaces op.
-func applyRules(rw *rewriter, op *ir.Op) bool {
+func applyRules(rw *rewriter, op *ir.Op, rules map[string][]rule) bool {
 	if len(op.Results) != 1 || !removable(op) {
 		return false
 	}
-	for _, r := range rulesByOp[op.Name] {
+	for _, r := range rules[op.Name] {
 		if v := r.apply(rw, op); v != nil {
 			rw.replace(op.Result(), v)
 			return true
