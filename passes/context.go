@@ -9,14 +9,16 @@ import (
 
 // Context is what a pipeline run shares: the instruments wrapped around each
 // pass, options, analysis results, and where diagnostics go. The zero value
-// is ready to use (verify-after-each on, diagnostics discarded).
+// is ready to use (verify-after-each on, diagnostics discarded). A Context
+// serves one Run at a time.
 type Context struct {
 	// Out receives diagnostics and instrument output (IR dumps, timing
 	// tables). Nil discards them.
 	Out io.Writer
 	// Instruments wrap every pass, in order, after the built-in verifier.
 	Instruments []Instrument
-	// NoVerify turns off verify-after-each. Tests never set it.
+	// NoVerify turns off verify-after-each, to look at what a broken pass
+	// produced; pass tests keep it on.
 	NoVerify bool
 	// Options are pass options by name ("seq-len" for stats).
 	Options map[string]string

@@ -181,3 +181,29 @@ func TestPrintedIsMemoised(t *testing.T) {
 		t.Errorf("before/after dumps do not show the module before and after:\n%s", out.String())
 	}
 }
+
+func TestFirstDiff(t *testing.T) {
+	for _, tc := range []struct{ a, b, want string }{
+		{"x\ny\n", "x\nz\n", `line 2: "y" became "z"`},
+		{"x\n", "x\ny\n", `line 2: "" became "y"`},
+		{"x", "x", "no difference"},
+	} {
+		if got := firstDiff(tc.a, tc.b); got != tc.want {
+			t.Errorf("firstDiff(%q, %q) = %q, want %q", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
+func TestAddOrder(t *testing.T) {
+	r := testRegistry(t)
+	if _, err := r.ParsePipeline("liar,fail"); err != nil {
+		t.Fatal(err)
+	}
+	r.AddOrder(Order{"fail", "liar"})
+	if _, err := r.ParsePipeline("liar,fail"); err == nil || !strings.Contains(err.Error(), "pass fail must run before liar") {
+		t.Errorf("got %v", err)
+	}
+	if got := r.Orders(); len(got) != 2 {
+		t.Errorf("Orders() = %v", got)
+	}
+}

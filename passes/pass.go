@@ -1,6 +1,10 @@
 package passes
 
-import "github.com/deepc-dev/deepc/ir"
+import (
+	"fmt"
+
+	"github.com/deepc-dev/deepc/ir"
+)
 
 // Pass is one named transformation or analysis of a module.
 type Pass interface {
@@ -55,7 +59,7 @@ func PerFunc(body func(ctx *Context, f *ir.Func) (changed bool, err error)) RunF
 		for _, f := range m.Funcs {
 			c, err := body(ctx, f)
 			if err != nil {
-				return changed, err
+				return changed, fmt.Errorf("func @%s: %w", f.Name, err)
 			}
 			changed = changed || c
 		}
