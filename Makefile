@@ -28,8 +28,8 @@ lint:
 # Longer fuzzing than the seed-corpus runs that `make test` does.
 FUZZTIME ?= 60s
 fuzz:
-	$(GO) test -run XXX -fuzz FuzzCompile -fuzztime $(FUZZTIME) ./dsl
-	$(GO) test -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME) ./ir
+	$(GO) test -run XXX -fuzz FuzzCompile -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./dsl
+	$(GO) test -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./ir
 
 bench:
 	$(GO) test -run XXX -bench . -benchmem ./cmd/deepc
