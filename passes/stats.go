@@ -16,7 +16,9 @@ const DefaultSeqLen = 4096
 // depend on count, so a pipeline gives the same numbers with or without dce.
 type Stats struct {
 	SeqLen int64 `json:"seq_len"`
-	// ParamsTotal is the element count of every param some function reads.
+	// ParamsTotal is the element count of the params `forward` reads: the
+	// main model, as model cards count it (MTP is ParamsMTP). Without a
+	// forward function, of every param some function reads.
 	ParamsTotal int64 `json:"params_total"`
 	// ParamsActivated is the parameters one token of `forward` touches: all
 	// of each param it reads, except expert weights read by grouped_linear,
@@ -28,7 +30,8 @@ type Stats struct {
 	// FLOPsPerToken is the FLOPs of `forward` over SeqLen tokens (every
 	// symbolic dim of its arguments bound to SeqLen), divided by SeqLen.
 	FLOPsPerToken int64 `json:"flops_per_token"`
-	// WeightBytes is the storage of the params counted in ParamsTotal, by dtype.
+	// WeightBytes is the storage of every param some function reads (MTP's
+	// included), by dtype.
 	WeightBytes map[string]int64 `json:"weight_bytes"`
 	// OpCounts counts ops by name over all functions.
 	OpCounts map[string]int64 `json:"op_counts"`
@@ -60,14 +63,19 @@ func ComputeStats(m *ir.Module, seqLen int64) Stats {
 			used[name] = true
 		}
 	}
+	fwd := m.Func("forward")
+	main := used
+	if fwd != nil {
+		main = paramsRead(fwd)
+	}
 	for _, p := range m.Params {
 		if used[p.Name] {
-			n := numel(p)
-			s.ParamsTotal += n
-			s.WeightBytes[p.Type.DType.String()] += n * p.Type.DType.Bytes()
+			s.WeightBytes[p.Type.DType.String()] += numel(p) * p.Type.DType.Bytes()
+		}
+		if main[p.Name] {
+			s.ParamsTotal += numel(p)
 		}
 	}
-	fwd := m.Func("forward")
 	if fwd == nil {
 		return s
 	}

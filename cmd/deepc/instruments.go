@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/deepc-dev/deepc/ir"
@@ -54,6 +55,11 @@ func (f *pipelineFlags) run(m *ir.Module, diag io.Writer) error {
 	if err != nil {
 		return err
 	}
+	for _, name := range append(slices.Clone(f.printBefore), f.printAfter...) {
+		if _, ok := passes.Lookup(name); !ok && name != "all" {
+			return fmt.Errorf("--print-ir-before/after: no pass named %q (see deepc passes)", name)
+		}
+	}
 	ctx := &passes.Context{Out: diag, NoVerify: f.noVerify}
 	if len(f.printBefore) > 0 {
 		ctx.Instruments = append(ctx.Instruments, passes.PrintBefore(f.printBefore...))
@@ -76,7 +82,13 @@ func (f *pipelineFlags) run(m *ir.Module, diag io.Writer) error {
 	if f.timing {
 		ctx.Instruments = append(ctx.Instruments, passes.NewTiming())
 	}
-	return passes.Run(ctx, m, pl)
+	if err := passes.Run(ctx, m, pl); err != nil {
+		return err
+	}
+	if ctx.Stats != nil {
+		return ctx.Stats.WriteTable(diag)
+	}
+	return nil
 }
 
 // writeOutput writes text to path, or to w when path is "" or "-".
