@@ -38,7 +38,7 @@ Examples:
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			start := time.Now()
-			m, err := dsl.CompileFile(args[0], dsl.Options{Sets: sets})
+			m, err := dsl.CompileFile(args[0], dsl.Options{Sets: sets, ReadFile: readModel})
 			if err != nil {
 				return err
 			}

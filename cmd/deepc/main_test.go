@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/deepc-dev/deepc/dsl"
+	"github.com/deepc-dev/deepc/passes"
 )
 
 const (
@@ -179,5 +182,46 @@ func TestHelpAndVersion(t *testing.T) {
 	}
 	if out := mustDeepc(t, "completion", "bash"); !strings.Contains(out, "deepc") {
 		t.Error("no bash completion script")
+	}
+}
+
+// Every model, and its variants, survives the text form after every pass.
+func TestModelsRoundTripAfterEveryPass(t *testing.T) {
+	pl, err := passes.ParsePipeline(defaultPipeline + ",stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		file string
+		sets []string
+	}{
+		{fullModel, nil},
+		{fullModel, []string{"mtp_depth=0", "q_lora_rank=0"}},
+		{fullModel, []string{"mtp_depth=2", "score_func=\"softmax\"", "rope_scaling=none"}},
+		{tinyModel, nil},
+	} {
+		m, err := dsl.CompileFile(tc.file, dsl.Options{Sets: tc.sets})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := &passes.Context{Instruments: []passes.Instrument{passes.RoundTrip(), passes.CheckChanged()}}
+		if err := passes.Run(ctx, m, pl); err != nil {
+			t.Errorf("%s %v: %v", tc.file, tc.sets, err)
+		}
+	}
+}
+
+// The binary carries the model files: a path that does not exist on disk
+// falls back to the embedded file of the same name.
+func TestEmbeddedModels(t *testing.T) {
+	dir := t.TempDir()
+	wd, _ := os.Getwd()
+	if err := os.Chdir(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chdir(wd)
+	out := mustDeepc(t, "stats", "models/deepseek_v3_tiny.deep", "--json")
+	if !strings.Contains(out, `"params_total"`) {
+		t.Fatalf("stats of the embedded tiny model printed %s", out)
 	}
 }

@@ -35,7 +35,7 @@ Examples:
 			if seqLen <= 0 {
 				return fmt.Errorf("--seq-len must be positive, got %d", seqLen)
 			}
-			m, err := dsl.CompileFile(args[0], dsl.Options{Sets: sets})
+			m, err := dsl.CompileFile(args[0], dsl.Options{Sets: sets, ReadFile: readModel})
 			if err != nil {
 				return err
 			}
