@@ -1,6 +1,7 @@
 package dsl
 
 import (
+	"cmp"
 	"math"
 	"math/bits"
 
@@ -55,17 +56,11 @@ func (c *compiler) binary(op string, l, r any, pos lexer.Position) any {
 		}
 	case string:
 		if y, ok := r.(string); ok {
-			switch op {
-			case "+":
+			if op == "+" {
 				return x + y
-			case "<":
-				return x < y
-			case "<=":
-				return x <= y
-			case ">":
-				return x > y
-			case ">=":
-				return x >= y
+			}
+			if b, ok := ordered(op, x, y); ok {
+				return b
 			}
 		}
 	case List:
@@ -177,14 +172,9 @@ func (c *compiler) intOp(op string, x, y int64, pos lexer.Position) any {
 			r = c.intOp("*", r, x, pos).(int64) // overflows within 63 steps
 		}
 		return r
-	case "<":
-		return x < y
-	case "<=":
-		return x <= y
-	case ">":
-		return x > y
-	case ">=":
-		return x >= y
+	}
+	if b, ok := ordered(op, x, y); ok {
+		return b
 	}
 	c.errorf(pos, "operator %s does not apply to ints", op)
 	return nil
@@ -212,15 +202,25 @@ func (c *compiler) floatOp(op string, x, y float64, pos lexer.Position) any {
 		return x / y
 	case "**":
 		return math.Pow(x, y)
-	case "<":
-		return x < y
-	case "<=":
-		return x <= y
-	case ">":
-		return x > y
-	case ">=":
-		return x >= y
+	}
+	if b, ok := ordered(op, x, y); ok {
+		return b
 	}
 	c.errorf(pos, "operator %s does not apply to floats", op)
 	return nil
+}
+
+// ordered applies a comparison operator.
+func ordered[T cmp.Ordered](op string, x, y T) (result, ok bool) {
+	switch op {
+	case "<":
+		return x < y, true
+	case "<=":
+		return x <= y, true
+	case ">":
+		return x > y, true
+	case ">=":
+		return x >= y, true
+	}
+	return false, false
 }

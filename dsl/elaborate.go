@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/alecthomas/participle/v2/lexer"
+	suggestpkg "github.com/deepc-dev/deepc/internal/suggest"
 	"github.com/deepc-dev/deepc/ir"
 )
 
@@ -192,37 +193,10 @@ func (c *compiler) tryEval(e *Expr) (v any, ok bool) {
 
 // suggest returns ` (did you mean x?)` for the closest known name.
 func suggest(name string, known []string) string {
-	best, bestD := "", 3
-	slices.Sort(known)
-	for _, k := range known {
-		if d := editDistance(name, k); d < bestD {
-			best, bestD = k, d
-		}
+	if best := suggestpkg.Closest(name, known); best != "" {
+		return fmt.Sprintf(" (did you mean %s?)", best)
 	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %s?)", best)
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
+	return ""
 }
 
 func (c *compiler) assert(a *AssertStmt, sc *scope) {

@@ -2,6 +2,7 @@ package passes
 
 import (
 	"fmt"
+	"github.com/deepc-dev/deepc/internal/suggest"
 	"strings"
 )
 
@@ -72,7 +73,7 @@ func NewPipeline(ps ...Pass) (Pipeline, error) { return Default.NewPipeline(ps..
 func (r *Registry) unknown(name string) error {
 	known := r.Names()
 	msg := fmt.Sprintf("unknown pass %q", name)
-	if c := closest(name, known); c != "" {
+	if c := suggest.Closest(name, known); c != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", c)
 	}
 	return fmt.Errorf("%s; known passes: %s", msg, strings.Join(known, ", "))

@@ -142,14 +142,3 @@ func TestRegistry(t *testing.T) {
 		t.Errorf("All() not sorted: %v", got)
 	}
 }
-
-func TestEditDistance(t *testing.T) {
-	for _, tc := range []struct {
-		a, b string
-		d    int
-	}{{"", "", 0}, {"cse", "cse", 0}, {"cse", "dce", 2}, {"cse", "cs", 1}, {"dce", "dec", 2}, {"kitten", "sitting", 3}, {"", "abc", 3}} {
-		if got := editDistance(tc.a, tc.b); got != tc.d {
-			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.d)
-		}
-	}
-}

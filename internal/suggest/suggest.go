@@ -1,10 +1,17 @@
-package passes
+// Package suggest finds the known name a misspelt one most likely meant, for
+// "did you mean" hints in the DSL and the pass manager.
+package suggest
 
-// closest returns the candidate nearest to name by edit distance, or "" if
-// none is near enough to be a likely typo.
-func closest(name string, candidates []string) string {
+import "slices"
+
+// Closest returns the candidate nearest to name by edit distance, or "" if
+// none is near enough to be a likely typo. Ties go to the first in sorted
+// order, so hints are deterministic.
+func Closest(name string, candidates []string) string {
+	sorted := slices.Clone(candidates)
+	slices.Sort(sorted)
 	best, bestD := "", len(name)/3+2 // allow about one edit per three letters
-	for _, c := range candidates {
+	for _, c := range sorted {
 		if d := editDistance(name, c); d < bestD {
 			best, bestD = c, d
 		}
