@@ -1,0 +1,59 @@
+package reference
+
+import "math"
+
+// yarnRange returns YaRN's low and high correction dims (MODEL.md §3) for a
+// rotary dimension d: low = floor(d·ln(orig/(beta_fast·2π)) / (2 ln theta)),
+// high = ceil(d·ln(orig/(beta_slow·2π)) / (2 ln theta)), clamped to [0, d−1].
+func yarnRange(d int, theta float64, y Yarn) (low, high float64) {
+	corr := func(beta float64) float64 {
+		return float64(d) * math.Log(float64(y.OrigMaxPos)/(beta*2*math.Pi)) / (2 * math.Log(theta))
+	}
+	low = math.Max(math.Floor(corr(y.BetaFast)), 0)
+	high = math.Min(math.Ceil(corr(y.BetaSlow)), float64(d-1))
+	return low, high
+}
+
+// ropeFreqs returns freq[i] for i < d/2: theta^(−2i/d), YaRN-corrected when
+// y != nil: freq/factor·ramp + freq·(1 − ramp).
+func ropeFreqs(d int, theta float64, y *Yarn) []float64 {
+	f := make([]float64, d/2)
+	for i := range f {
+		f[i] = 1 / math.Pow(theta, float64(2*i)/float64(d))
+	}
+	if y == nil {
+		return f
+	}
+	low, high := yarnRange(d, theta, *y)
+	if low == high {
+		high += 0.001
+	}
+	for i := range f {
+		ramp := math.Min(math.Max((float64(i)-low)/(high-low), 0), 1)
+		f[i] = f[i]/y.Factor*ramp + f[i]*(1-ramp)
+	}
+	return f
+}
+
+// rope rotates the pairs (x[2i], x[2i+1]) by angle pos·freq[i] in place:
+// (a + ib)·(cos θ + i sin θ).
+func rope(x []float64, pos int, freq []float64) {
+	for i, f := range freq {
+		th := float64(pos) * f
+		c, s := math.Cos(th), math.Sin(th)
+		a, b := x[2*i], x[2*i+1]
+		x[2*i] = a*c - b*s
+		x[2*i+1] = a*s + b*c
+	}
+}
+
+// softmaxScale is (nope + rope)^−0.5, times m² under YaRN with
+// m = 0.1·mscale·ln(factor) + 1.
+func softmaxScale(c Config) float64 {
+	s := 1 / math.Sqrt(float64(c.QKNopeDim+c.QKRopeDim))
+	if c.Yarn != nil {
+		m := 0.1*c.Yarn.MScale*math.Log(c.Yarn.Factor) + 1
+		s *= m * m
+	}
+	return s
+}
