@@ -18,6 +18,10 @@ var passOrder = []Order{
 	{"canonicalize", "cse"},
 	// cse leaves the operands of merged duplicates unused; dce collects them.
 	{"cse", "dce"},
+	// mla-absorb rewrites the decode function kv-cache creates, and leaves
+	// the cache's up-projection unused for dce.
+	{"kv-cache", "mla-absorb"},
+	{"mla-absorb", "dce"},
 }
 
 // checkOrder reports the first violated constraint.

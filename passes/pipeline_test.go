@@ -34,7 +34,7 @@ func TestParsePipelineRoundTrip(t *testing.T) {
 }
 
 func TestParsePipelineErrors(t *testing.T) {
-	known := "known passes: canonicalize, cse, dce, stats"
+	known := "known passes: canonicalize, cse, dce,"
 	for _, tc := range []struct {
 		in   string
 		want []string

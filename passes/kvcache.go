@@ -1,0 +1,97 @@
+package passes
+
+import (
+	"fmt"
+
+	"github.com/deepc-dev/deepc/ir"
+)
+
+func init() {
+	Register(NewPass("kv-cache", "derive prefill and decode from forward: attention over a latent KV cache (only the low-rank latent and the shared rotary key are cached)", runKVCache))
+}
+
+// Names of the functions and arguments kv-cache creates.
+const (
+	PrefillFunc = "prefill"
+	DecodeFunc  = "decode"
+	slotArg     = "slot"
+	cachePosArg = "cache_pos"
+	cacheSeqArg = "cache_seq"
+	cacheSym    = "C"
+)
+
+// CacheArg names layer i's cache argument (and, with the same index, the
+// extra result that returns it updated).
+func CacheArg(i int) string { return fmt.Sprintf("kv%d", i) }
+
+// runKVCache adds prefill(forward's args, slot [T], cache_pos [C],
+// cache_seq [C], kv0..kvN [C, r+dr]) -> (forward's results, kv0'..kvN')
+// and decode, the same program (mla-absorb makes decode read the cache
+// without expanding it). Each attention of the latentKV pattern writes its
+// tokens' latent and rotary key (concatenated) into slot[t] of its layer's
+// cache and attends over every slot of the token's sequence; the caller
+// fills cache_pos/cache_seq for the slots it writes (-1 marks a free slot).
+func runKVCache(ctx *Context, m *ir.Module) (bool, error) {
+	fwd := m.Func("forward")
+	if fwd == nil {
+		fmt.Fprintln(ctx.Writer(), "kv-cache: no forward function; nothing to do")
+		return false, nil
+	}
+	if m.Func(PrefillFunc) != nil || m.Func(DecodeFunc) != nil {
+		return false, nil // already derived
+	}
+	f := fwd.Clone(PrefillFunc)
+	if len(f.Args) == 0 || len(f.Args[0].Type.Shape) == 0 {
+		return false, fmt.Errorf("kv-cache: forward's first argument must be per-token")
+	}
+	T := f.Args[0].Type.Shape[0]
+	arg := func(name string, t ir.Type) *ir.Value {
+		v := &ir.Value{Type: t, Index: len(f.Args), Name: name}
+		f.Args = append(f.Args, v)
+		return v
+	}
+	slot := arg(slotArg, ir.T(ir.I32, T))
+	cpos := arg(cachePosArg, ir.T(ir.I32, ir.S(cacheSym)))
+	cseq := arg(cacheSeqArg, ir.T(ir.I32, ir.S(cacheSym)))
+	var caches []*ir.Value
+	var err error
+	rewriteFunc(f, func(rw *rewriter, op *ir.Op) bool {
+		if op.Name != "attention" || err != nil {
+			return false
+		}
+		p, ok := matchLatentKV(op.Args[1], op.Args[2])
+		if !ok {
+			return false
+		}
+		r := p.latent.Type.Shape[1]
+		cache := arg(CacheArg(len(caches)), ir.T(p.latent.Type.DType, ir.S(cacheSym), ir.C(r.N+p.dr)))
+		b := &builder{rw: rw}
+		lat := b.concat(-1, p.latent, b.reshape(p.kr, T, ir.C(p.dr)))
+		updated := b.one("kv_write", []*ir.Value{cache, lat, slot}, nil)
+		caches = append(caches, updated)
+		cs := b.split(updated, -1, r.N, p.dr)
+		Cd := ir.S(cacheSym)
+		kvu := b.reshape(b.one("linear", []*ir.Value{cs[0], p.w}, nil), Cd, ir.C(p.heads), ir.C(p.dn+p.dv))
+		kv := b.split(kvu, -1, p.dn, p.dv)
+		kr := b.one("expand", []*ir.Value{b.reshape(cs[1], Cd, ir.C(1), ir.C(p.dr))}, ir.Attrs{"shape": ir.Shape{Cd, ir.C(p.heads), ir.C(p.dr)}})
+		k := b.concat(-1, kv[0], kr)
+		o := b.one("attention_cache", []*ir.Value{op.Args[0], k, kv[1], op.Args[3], op.Args[4], cpos, cseq}, op.Attrs.Clone())
+		if b.err != nil {
+			err = fmt.Errorf("kv-cache: at %s: %w", op.Loc, b.err)
+			rw.discard()
+			return false
+		}
+		rw.replace(op.Result(), o)
+		return true
+	})
+	if err != nil {
+		return false, err
+	}
+	if len(caches) == 0 {
+		fmt.Fprintln(ctx.Writer(), "kv-cache: forward has no attention over a low-rank latent; nothing to do")
+		return false, nil
+	}
+	f.Results = append(f.Results, caches...)
+	m.Funcs = append(m.Funcs, f, f.Clone(DecodeFunc))
+	return true, nil
+}
