@@ -22,6 +22,9 @@ var passOrder = []Order{
 	// the cache's up-projection unused for dce.
 	{"kv-cache", "mla-absorb"},
 	{"mla-absorb", "dce"},
+	// fuse-siblings must see the unfused linears of the attention pattern
+	// that kv-cache matches (it matches linear on the latent by shape).
+	{"kv-cache", "fuse-siblings"},
 }
 
 // checkOrder reports the first violated constraint.
