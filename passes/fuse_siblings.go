@@ -52,7 +52,7 @@ func runFuseSiblings(_ *Context, m *ir.Module) (bool, error) {
 			groups[key] = append(groups[key], op)
 		}
 		fuse := map[*ir.Op][]*ir.Op{} // first op of a group → the group
-		fused := map[*ir.Op]bool{}     // every op of a fused group
+		fused := map[*ir.Op]bool{}    // every op of a fused group
 		for _, k := range order {
 			if g := groups[k]; len(g) > 1 && blocksAlign(m, g) {
 				fuse[g[0]] = g
