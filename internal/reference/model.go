@@ -203,31 +203,51 @@ func mla(c Config, w Weights, p string, x [][]float64, pos, seq []int) [][]float
 	}
 
 	scale := softmaxScale(c)
+	heads := make([][][]float64, H) // heads[h][t]: o_h for token t
+	for h := 0; h < H; h++ {
+		qh := make([][]float64, T)
+		kh := make([][]float64, T)
+		vh := make([][]float64, T)
+		for t := 0; t < T; t++ {
+			qh[t], kh[t], vh[t] = q[t][h], k[t][h], v[t][h]
+		}
+		heads[h] = attend(qh, kh, vh, pos, seq, scale)
+	}
 	out := make([][]float64, T)
 	for t := 0; t < T; t++ {
-		// The keys token t may see: same sequence, position not after t's.
+		o := make([]float64, 0, H*vd)
+		for h := 0; h < H; h++ {
+			o = append(o, heads[h][t]...)
+		}
+		out[t] = linear(o, w[p+"o_proj.weight"])
+	}
+	return out
+}
+
+// attend is one head of causal attention over packed sequences:
+// o[t] = Σ_s p[t, s] · v[s], p = softmax_s(q[t]·k[s] · scale) over the s with
+// seq[s] == seq[t] and pos[s] <= pos[t].
+func attend(q, k, v [][]float64, pos, seq []int, scale float64) [][]float64 {
+	out := make([][]float64, len(q))
+	for t := range q {
 		var keys []int
-		for s := 0; s < T; s++ {
+		for s := range k {
 			if seq[s] == seq[t] && pos[s] <= pos[t] {
 				keys = append(keys, s)
 			}
 		}
-		o := make([]float64, 0, H*vd)
-		for h := 0; h < H; h++ {
-			scores := make([]float64, len(keys))
-			for j, s := range keys {
-				scores[j] = dot(q[t][h], k[s][h]) * scale
-			}
-			prob := softmax(scores)
-			oh := make([]float64, vd)
-			for j, s := range keys {
-				for i := range oh {
-					oh[i] += prob[j] * v[s][h][i]
-				}
-			}
-			o = append(o, oh...)
+		scores := make([]float64, len(keys))
+		for j, s := range keys {
+			scores[j] = dot(q[t], k[s]) * scale
 		}
-		out[t] = linear(o, w[p+"o_proj.weight"])
+		prob := softmax(scores)
+		o := make([]float64, len(v[t]))
+		for j, s := range keys {
+			for i := range o {
+				o[i] += prob[j] * v[s][i]
+			}
+		}
+		out[t] = o
 	}
 	return out
 }
