@@ -5,7 +5,7 @@ LDFLAGS := -X main.version=$(VERSION)
 BIN     := bin/deepc
 MODEL   ?= models/deepseek_v3.deep
 
-.PHONY: build run test lint fuzz bench clean
+.PHONY: build run test deps lint fuzz bench clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/deepc
@@ -16,8 +16,12 @@ run: build
 	$(BIN) stats $(MODEL)
 	$(BIN) compile $(MODEL) --timing
 
-test: lint
+test: lint deps
 	$(GO) test -count=1 ./...
+
+# Debian packages and fixtures the tests use (idempotent).
+deps:
+	bash scripts/deps.sh
 
 # gofmt and go vet. vet's structtag check is off: participle's grammar lives
 # in struct tags that are not key:"value" pairs.

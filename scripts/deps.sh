@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what `make test` needs beyond Go: Debian packages used by tests
+# (NumPy, to check the .npy files deepc writes). Idempotent: installs only
+# what is missing. Runs as root on CI and developer machines.
+set -euo pipefail
+
+need=()
+/usr/bin/python3 -c 'import numpy' 2>/dev/null || need+=(python3-numpy)
+
+if ((${#need[@]})); then
+  echo "deps: installing ${need[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
