@@ -1,0 +1,138 @@
+package weights
+
+import (
+	"math"
+)
+
+// Conversions between float32 and the storage formats a checkpoint holds.
+// They are private to this package: runtime/numerics.go (when present) is
+// the shared home for the runtime's rounding helpers; these exist so that
+// the reader and writer have no dependency on work in progress, and the
+// tests pin them down bit by bit.
+
+// bf16Bits rounds f to bfloat16 (round to nearest, ties to even) and returns
+// the 16 bits. NaN stays NaN (quiet); overflow rounds to ±inf like IEEE.
+func bf16Bits(f float32) uint16 {
+	b := math.Float32bits(f)
+	if b&0x7fffffff > 0x7f800000 { // NaN
+		return uint16(b>>16) | 0x0040
+	}
+	b += 0x7fff + (b>>16)&1
+	return uint16(b >> 16)
+}
+
+func bf16Value(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
+
+// roundBF16 returns f rounded to the nearest bfloat16 value (ties to even).
+func roundBF16(f float32) float32 { return bf16Value(bf16Bits(f)) }
+
+// f16Value decodes IEEE binary16 bits.
+func f16Value(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp := uint32(h>>10) & 0x1f
+	man := uint32(h) & 0x3ff
+	switch {
+	case exp == 0x1f: // inf or NaN
+		if man == 0 {
+			return math.Float32frombits(sign | 0x7f800000)
+		}
+		return math.Float32frombits(sign | 0x7fc00000 | man<<13)
+	case exp == 0: // zero or subnormal: man * 2^-24, exact in float32
+		v := float32(man) * (1.0 / (1 << 24))
+		if sign != 0 {
+			v = -v
+		}
+		return v
+	}
+	return math.Float32frombits(sign | (exp+127-15)<<23 | man<<13)
+}
+
+// f16Bits rounds f to IEEE binary16 (ties to even; overflow to ±inf).
+func f16Bits(f float32) uint16 {
+	b := math.Float32bits(f)
+	sign := uint16(b>>16) & 0x8000
+	a := b & 0x7fffffff
+	switch {
+	case a > 0x7f800000: // NaN
+		return sign | 0x7e00 | uint16((a>>13)&0x3ff)
+	case a == 0x7f800000:
+		return sign | 0x7c00
+	}
+	x := float64(math.Float32frombits(a))
+	if x < 0x1p-14 { // subnormal range: multiples of 2^-24
+		q := math.RoundToEven(x * 0x1p24) // 0..1024; 1024 is the smallest normal
+		return sign | uint16(q)
+	}
+	frac, e := math.Frexp(x) // x = frac * 2^e, frac in [0.5, 1)
+	e--                      // x = (2*frac) * 2^e, 2*frac in [1, 2)
+	m := math.RoundToEven((2*frac - 1) * 1024)
+	if m == 1024 {
+		m = 0
+		e++
+	}
+	if e > 15 {
+		return sign | 0x7c00
+	}
+	return sign | uint16(e+15)<<10 | uint16(m)
+}
+
+func roundF16(f float32) float32 { return f16Value(f16Bits(f)) }
+
+// E4M3 (float8_e4m3fn): 1 sign, 4 exponent (bias 7), 3 mantissa bits; no
+// infinities; S.1111.111 is NaN; the largest finite magnitude is 448.
+var e4m3Table = func() (t [256]float32) {
+	for i := range t {
+		sign := float32(1)
+		if i&0x80 != 0 {
+			sign = -1
+		}
+		exp := (i >> 3) & 0xf
+		man := i & 7
+		switch {
+		case exp == 0xf && man == 7:
+			t[i] = float32(math.NaN())
+		case exp == 0:
+			t[i] = sign * float32(man) * (1.0 / 512) // man * 2^-9
+		default:
+			t[i] = sign * float32(math.Ldexp(1+float64(man)/8, exp-7))
+		}
+	}
+	return t
+}()
+
+// e4m3Max is the largest finite float8_e4m3fn magnitude.
+const e4m3Max = 448
+
+func e4m3Value(b uint8) float32 { return e4m3Table[b] }
+
+// e4m3Bits rounds f to float8_e4m3fn: ties to even, saturating at ±448
+// (DESIGN.md §6: to-e4m3 saturates); NaN becomes NaN, ±inf saturates.
+func e4m3Bits(f float32) uint8 {
+	var sign uint8
+	if math.Signbit(float64(f)) {
+		sign = 0x80
+	}
+	x := math.Abs(float64(f))
+	switch {
+	case math.IsNaN(x):
+		return sign | 0x7f
+	case x >= e4m3Max:
+		return sign | 0x7e
+	case x < 0x1p-6: // subnormal range: multiples of 2^-9
+		return sign | uint8(math.RoundToEven(x*512)) // 8 is the smallest normal, 0x08
+	}
+	frac, e := math.Frexp(x)
+	e--
+	m := math.RoundToEven((2*frac - 1) * 8)
+	if m == 8 {
+		m = 0
+		e++
+	}
+	code := uint8(e+7)<<3 | uint8(m)
+	if code > 0x7e {
+		code = 0x7e
+	}
+	return sign | code
+}
+
+func roundE4M3(f float32) float32 { return e4m3Value(e4m3Bits(f)) }
