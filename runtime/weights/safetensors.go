@@ -189,7 +189,7 @@ func Parse(name string, r io.ReaderAt, size int64) (*File, error) {
 	if size < 8 {
 		return fail("", ErrTooShort, "%d bytes", size)
 	}
-	if _, err := r.ReadAt(lenBuf[:], 0); err != nil {
+	if err := readFull(r, lenBuf[:], 0); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	n := binary.LittleEndian.Uint64(lenBuf[:])
@@ -200,7 +200,7 @@ func Parse(name string, r io.ReaderAt, size int64) (*File, error) {
 		return fail("", ErrHeaderTruncated, "header of %d bytes, file of %d", n, size)
 	}
 	header := make([]byte, n)
-	if _, err := r.ReadAt(header, 8); err != nil {
+	if err := readFull(r, header, 8); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	f := &File{Path: name, Size: size, DataStart: 8 + int64(n), r: r, index: map[string]int{}}
@@ -208,6 +208,22 @@ func Parse(name string, r io.ReaderAt, size int64) (*File, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// readFull reads len(buf) bytes at off; io.EOF with a full read is success
+// (io.ReaderAt allows either at the end of the input).
+func readFull(r io.ReaderAt, buf []byte, off int64) error {
+	if len(buf) == 0 {
+		return nil
+	}
+	n, err := r.ReadAt(buf, off)
+	if n == len(buf) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 func (f *File) parseHeader(header []byte) error {
@@ -472,7 +488,7 @@ func (f *File) readAt(t TensorInfo, buf []byte) error {
 	if len(buf) == 0 {
 		return nil
 	}
-	if _, err := f.r.ReadAt(buf, f.DataStart+t.Begin); err != nil {
+	if err := readFull(f.r, buf, f.DataStart+t.Begin); err != nil {
 		return &Error{Path: f.Path, Tensor: t.Name, Err: err}
 	}
 	return nil
