@@ -219,7 +219,7 @@ func (c *Checkpoint) Plan(m *ir.Module, opts ...Option) ([]Binding, []Problem) {
 	for _, name := range c.Names() {
 		if !used[name] && (o.ignore == nil || !o.ignore(name)) {
 			info, _ := c.Info(name)
-			probs = append(probs, Problem{Kind: Unexpected, Tensor: name, Detail: fmt.Sprintf("%s %v", info.DType, info.Shape)})
+			probs = append(probs, Problem{Kind: Unexpected, Tensor: name, Detail: info.DType + " " + fmtShape(info.Shape)})
 		}
 	}
 	return bs, probs
@@ -274,13 +274,13 @@ func (c *Checkpoint) planParam(p *ir.Param, used map[string]bool) (Binding, []Pr
 	for _, name := range b.Tensors {
 		info, ok := c.Info(name)
 		if !ok {
-			problem(Missing, name, "want %s %v", dt, want)
+			problem(Missing, name, "want %s %s", dt, fmtShape(want))
 			continue
 		}
 		used[name] = true
 		b.Bytes += info.Size()
 		if !slices.Equal(info.Shape, want) {
-			problem(WrongShape, name, "shape %v, want %v", info.Shape, want)
+			problem(WrongShape, name, "shape %s, want %s", fmtShape(info.Shape), fmtShape(want))
 		}
 		if _, ok := IRDType(info.DType); !ok {
 			problem(WrongDType, name, "%s is not supported (want F32, BF16, F16 or F8_E4M3)", info.DType)
@@ -288,7 +288,15 @@ func (c *Checkpoint) planParam(p *ir.Param, used map[string]bool) (Binding, []Pr
 		}
 		scale := ScaleName(name)
 		sinfo, hasScale := c.Info(scale)
-		quantized := info.DType == F8E4M3 && hasScale && dt == ir.F8E4M3
+		switch {
+		case info.DType == F8E4M3 && dt != ir.F8E4M3:
+			problem(WrongDType, name, "F8_E4M3 data for a %s param (only f8e4m3 params take FP8 data)", dt)
+			continue
+		case info.DType == F8E4M3 && !hasScale && hasQuant:
+			problem(MissingScale, name, "no %s for this block-quantized weight", scale)
+			continue
+		}
+		quantized := info.DType == F8E4M3 && hasScale
 		if first == "" {
 			first = name
 			b.Source, b.Quantized = info.DType, quantized
@@ -296,12 +304,7 @@ func (c *Checkpoint) planParam(p *ir.Param, used map[string]bool) (Binding, []Pr
 			problem(WrongDType, name, "%s, but %s is %s", describe(info.DType, quantized), first, describe(b.Source, b.Quantized))
 			continue
 		}
-		switch {
-		case info.DType == F8E4M3 && dt != ir.F8E4M3:
-			problem(WrongDType, name, "F8_E4M3 data for a %s param (only f8e4m3 params take FP8 data)", dt)
-		case info.DType == F8E4M3 && !hasScale && hasQuant:
-			problem(MissingScale, name, "no %s for this block-quantized weight", scale)
-		case quantized:
+		if quantized {
 			used[scale] = true
 			b.Bytes += sinfo.Size()
 			b.Scales = append(b.Scales, scale)
@@ -309,7 +312,7 @@ func (c *Checkpoint) planParam(p *ir.Param, used map[string]bool) (Binding, []Pr
 				problem(WrongScale, scale, "scale dtype %s, want F32", sinfo.DType)
 			}
 			if grid := ScaleGrid(want, block); !slices.Equal(sinfo.Shape, grid) {
-				problem(WrongScale, scale, "scale grid %v, want %v for %v in %dx%d blocks", sinfo.Shape, grid, want, block[0], block[1])
+				problem(WrongScale, scale, "scale grid %s, want %s for %s in %dx%d blocks", fmtShape(sinfo.Shape), fmtShape(grid), fmtShape(want), block[0], block[1])
 			}
 		}
 	}
@@ -325,6 +328,15 @@ func (c *Checkpoint) planParam(p *ir.Param, used map[string]bool) (Binding, []Pr
 		b.DType = dt
 	}
 	return b, nil
+}
+
+// fmtShape prints a shape as the IR does: [2, 3].
+func fmtShape(s []int) string {
+	parts := make([]string, len(s))
+	for i, d := range s {
+		parts[i] = strconv.Itoa(d)
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
 }
 
 func describe(dtype string, quantized bool) string {

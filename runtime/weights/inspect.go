@@ -83,7 +83,7 @@ func (r *Report) Print(w io.Writer, verbose bool) error {
 			if len(bd.Tensors) > 1 {
 				n = fmt.Sprintf(" (%d experts)", len(bd.Tensors))
 			}
-			fmt.Fprintf(&b, "  %s %v: %s%s\n", bd.Param, bd.Shape, bindingKind(bd), n)
+			fmt.Fprintf(&b, "  %s %s: %s%s\n", bd.Param, fmtShape(bd.Shape), bindingKind(bd), n)
 		}
 	}
 	if r.OK() {

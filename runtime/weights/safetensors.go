@@ -350,7 +350,12 @@ func parseEntry(raw json.RawMessage) (entry, error) {
 // decodeObject walks a JSON object's members in order, calling fn for each;
 // unlike json.Unmarshal into a map, it lets the caller see duplicate keys.
 // Anything but exactly one object (whitespace around it allowed) is an error.
-func decodeObject(data []byte, fn func(key string, raw json.RawMessage) error) error {
+func decodeObject(data []byte, fn func(key string, raw json.RawMessage) error) (err error) {
+	defer func() {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+	}()
 	d := json.NewDecoder(bytes.NewReader(data))
 	tok, err := d.Token()
 	if err != nil {
