@@ -393,7 +393,7 @@ func (p *parser) parseConcat() (*node, error) {
 }
 
 func (p *parser) parseQuantifier(atom *node) (*node, error) {
-	for p.more() {
+	if p.more() {
 		start := p.pos
 		min, max := -1, -1
 		switch p.peek() {
@@ -437,7 +437,19 @@ func (p *parser) parseQuantifier(atom *node) (*node, error) {
 		if (max < 0 || max > 1) && atom.canBeEmpty() {
 			return nil, p.errf("a repeated expression that can match the empty string is not supported")
 		}
-		atom = rep
+		if p.more() {
+			switch p.peek() {
+			case '*', '+', '?':
+				return nil, p.errf("nothing to repeat")
+			case '{':
+				save := p.pos
+				if _, _, ok := p.parseBraces(); ok {
+					return nil, p.errf("nothing to repeat")
+				}
+				p.pos = save
+			}
+		}
+		return rep, nil
 	}
 	return atom, nil
 }
@@ -557,9 +569,6 @@ func (p *parser) parseGroup() (*node, error) {
 	}
 	if look {
 		return &node{kind: nLook, mode: mode, subs: []*node{n}}, nil
-	}
-	if n.kind == nConcat && len(n.subs) == 0 {
-		return n, nil
 	}
 	return n, nil
 }
@@ -1059,12 +1068,8 @@ var categoryAliases = map[string]string{
 
 // assigned reports whether r has a general category other than Cn.
 func assigned(r rune) bool {
-	for _, t := range []*unicode.RangeTable{unicode.L, unicode.M, unicode.N, unicode.P, unicode.S, unicode.Z, unicode.C} {
-		if unicode.Is(t, r) {
-			return true
-		}
-	}
-	return false
+	return unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S, unicode.Z,
+		unicode.Cc, unicode.Cf, unicode.Co, unicode.Cs)
 }
 
 // propertyItem resolves the name inside \p{...}.
@@ -1109,14 +1114,12 @@ func categoryItem(name string) (classItem, error) {
 	switch name {
 	case "Cn":
 		return classItem{kind: itemFunc, fn: func(r rune) bool { return !assigned(r) }}, nil
-	case "C":
-		// ECMAScript's \p{C} includes unassigned code points.
-		return classItem{kind: itemFunc, fn: func(r rune) bool { return unicode.Is(unicode.C, r) || !assigned(r) }}, nil
 	case "LC":
 		return classItem{kind: itemFunc, fn: func(r rune) bool {
 			return unicode.Is(unicode.Lu, r) || unicode.Is(unicode.Ll, r) || unicode.Is(unicode.Lt, r)
 		}}, nil
 	}
+	// Go's C, like ECMAScript's \p{C}, includes the unassigned code points.
 	if t, ok := unicode.Categories[name]; ok {
 		return classItem{kind: itemTable, table: t}, nil
 	}
