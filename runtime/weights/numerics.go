@@ -108,31 +108,22 @@ func e4m3Value(b uint8) float32 { return e4m3Table[b] }
 // e4m3Bits rounds f to float8_e4m3fn: ties to even, saturating at ±448
 // (DESIGN.md §6: to-e4m3 saturates); NaN becomes NaN, ±inf saturates.
 func e4m3Bits(f float32) uint8 {
-	var sign uint8
-	if math.Signbit(float64(f)) {
-		sign = 0x80
-	}
-	x := math.Abs(float64(f))
+	b := math.Float32bits(f)
+	sign := uint8(b>>24) & 0x80
+	a := b & 0x7fffffff
 	switch {
-	case math.IsNaN(x):
+	case a > 0x7f800000: // NaN
 		return sign | 0x7f
-	case x >= e4m3Max:
+	case a >= 0x43e00000: // >= 448, inf included
 		return sign | 0x7e
-	case x < 0x1p-6: // subnormal range: multiples of 2^-9
-		return sign | uint8(math.RoundToEven(x*512)) // 8 is the smallest normal, 0x08
+	case a < 0x3c800000: // below 2^-6: subnormal, multiples of 2^-9
+		// 8 rounds up to the smallest normal, code 0x08.
+		return sign | uint8(math.RoundToEven(float64(math.Float32frombits(a))*512))
 	}
-	frac, e := math.Frexp(x)
-	e--
-	m := math.RoundToEven((2*frac - 1) * 8)
-	if m == 8 {
-		m = 0
-		e++
-	}
-	code := uint8(e+7)<<3 | uint8(m)
-	if code > 0x7e {
-		code = 0x7e
-	}
-	return sign | code
+	// Normal: keep 3 of float32's 23 mantissa bits, ties to even; a carry
+	// moves into the exponent. Rebias the exponent from 127 to 7.
+	r := (a + 0x7ffff + (a>>20)&1) >> 20
+	return sign | uint8(min(r-(127-7)<<3, 0x7e))
 }
 
 func roundE4M3(f float32) float32 { return e4m3Value(e4m3Bits(f)) }

@@ -137,3 +137,35 @@ func TestF16(t *testing.T) {
 		checkNearest(t, "roundF16", x, got, near, even)
 	}
 }
+
+// e4m3Ref is a plain float64 statement of e4m3 rounding: ties to even,
+// saturating.
+func e4m3Ref(f float32) float32 {
+	x := math.Abs(float64(f))
+	if math.IsNaN(x) {
+		return f
+	}
+	var q float64
+	switch {
+	case x >= 448:
+		q = 448
+	case x < 0x1p-6:
+		q = math.RoundToEven(x*512) / 512
+	default:
+		frac, e := math.Frexp(x) // x = frac·2^e, frac in [0.5, 1)
+		q = math.Ldexp(math.RoundToEven(frac*16), e-4)
+		q = math.Min(q, 448)
+	}
+	return float32(math.Copysign(q, float64(f)))
+}
+
+func TestE4M3Sweep(t *testing.T) {
+	for b := uint32(0); b < 0x44000000; b += 997 {
+		for _, s := range []uint32{0, 0x80000000} {
+			x := math.Float32frombits(b | s)
+			if got, want := roundE4M3(x), e4m3Ref(x); got != want {
+				t.Fatalf("roundE4M3(%g) = %g, want %g", x, got, want)
+			}
+		}
+	}
+}
