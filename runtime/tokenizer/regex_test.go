@@ -87,7 +87,7 @@ func TestRegex(t *testing.T) {
 	}{
 		{`(?i:'s|'t|'re)`, "it'S you'Re 'T", []string{"'S", "'Re", "'T"}},
 		{`(?i:k)`, "kK\u212A", []string{"k", "K", "\u212A"}}, // the Kelvin sign folds to k
-		{`a++a`, "aaaa", []string{}},                          // possessive: gives nothing back
+		{`a++a`, "aaaa", []string{}},                         // possessive: gives nothing back
 		{`(?:ab)++b`, "ababb", []string{"ababb"}},
 		{`(?>a+)b`, "aab", []string{"aab"}},
 		{`\s+(?!\S)|\s+`, "a   b  ", []string{"  ", " ", "  "}},
