@@ -2,13 +2,16 @@ package weights
 
 import (
 	"math"
+
+	"github.com/deepc-dev/deepc/runtime"
 )
 
 // Conversions between float32 and the storage formats a checkpoint holds.
-// They are private to this package: runtime/numerics.go (when present) is
-// the shared home for the runtime's rounding helpers; these exist so that
-// the reader and writer have no dependency on work in progress, and the
-// tests pin them down bit by bit.
+// Rounding of values (roundBF16, roundF16, roundE4M3) is runtime's (one
+// definition for every package). The encoders and decoders here are
+// bit-level and table-driven because they run over every byte of a
+// checkpoint; numerics_test.go checks them against runtime's on every code
+// and on a sweep of float32 inputs.
 
 // bf16Bits rounds f to bfloat16 (round to nearest, ties to even) and returns
 // the 16 bits. NaN stays NaN (quiet); overflow rounds to ±inf like IEEE.
@@ -23,8 +26,7 @@ func bf16Bits(f float32) uint16 {
 
 func bf16Value(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
 
-// roundBF16 returns f rounded to the nearest bfloat16 value (ties to even).
-func roundBF16(f float32) float32 { return bf16Value(bf16Bits(f)) }
+func roundBF16(f float32) float32 { return runtime.RoundBF16(f) }
 
 // f16Value decodes IEEE binary16 bits.
 func f16Value(h uint16) float32 {
@@ -76,7 +78,7 @@ func f16Bits(f float32) uint16 {
 	return sign | uint16(e+15)<<10 | uint16(m)
 }
 
-func roundF16(f float32) float32 { return f16Value(f16Bits(f)) }
+func roundF16(f float32) float32 { return runtime.RoundF16(f) }
 
 // E4M3 (float8_e4m3fn): 1 sign, 4 exponent (bias 7), 3 mantissa bits; no
 // infinities; S.1111.111 is NaN; the largest finite magnitude is 448.
@@ -100,8 +102,7 @@ var e4m3Table = func() (t [256]float32) {
 	return t
 }()
 
-// e4m3Max is the largest finite float8_e4m3fn magnitude.
-const e4m3Max = 448
+const e4m3Max = runtime.E4M3Max
 
 func e4m3Value(b uint8) float32 { return e4m3Table[b] }
 
@@ -126,4 +127,4 @@ func e4m3Bits(f float32) uint8 {
 	return sign | uint8(min(r-(127-7)<<3, 0x7e))
 }
 
-func roundE4M3(f float32) float32 { return e4m3Value(e4m3Bits(f)) }
+func roundE4M3(f float32) float32 { return runtime.RoundE4M3(f) }

@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/deepc-dev/deepc/runtime"
 )
 
 func TestBF16Rounding(t *testing.T) {
@@ -167,5 +169,44 @@ func TestE4M3Sweep(t *testing.T) {
 				t.Fatalf("roundE4M3(%g) = %g, want %g", x, got, want)
 			}
 		}
+	}
+}
+
+// TestAgreesWithRuntime checks the fast codecs against runtime's.
+func TestAgreesWithRuntime(t *testing.T) {
+	same := func(a, b float32) bool {
+		return a == b && math.Signbit(float64(a)) == math.Signbit(float64(b)) || a != a && b != b
+	}
+	for h := range 1 << 16 {
+		if a, b := f16Value(uint16(h)), runtime.F16BitsToF32(uint16(h)); !same(a, b) {
+			t.Fatalf("f16 %#04x: %g vs runtime %g", h, a, b)
+		}
+		if a, b := bf16Value(uint16(h)), runtime.BF16BitsToF32(uint16(h)); !same(a, b) {
+			t.Fatalf("bf16 %#04x: %g vs runtime %g", h, a, b)
+		}
+	}
+	for h := range 256 {
+		if a, b := e4m3Value(uint8(h)), runtime.E4M3BitsToF32(uint8(h)); !same(a, b) {
+			t.Fatalf("e4m3 %#02x: %g vs runtime %g", h, a, b)
+		}
+	}
+	check := func(x float32) {
+		if a, b := f16Bits(x), runtime.F32ToF16Bits(x); a != b && !(x != x) {
+			t.Fatalf("f16Bits(%g) = %#04x, runtime %#04x", x, a, b)
+		}
+		if a, b := bf16Bits(x), runtime.F32ToBF16Bits(x); a != b {
+			t.Fatalf("bf16Bits(%g) = %#04x, runtime %#04x", x, a, b)
+		}
+		if a, b := e4m3Bits(x), runtime.F32ToE4M3Bits(x); a != b {
+			t.Fatalf("e4m3Bits(%g) = %#02x, runtime %#02x", x, a, b)
+		}
+	}
+	for b := uint32(0); b < 0x80000000; b += 4099 {
+		check(math.Float32frombits(b))
+		check(math.Float32frombits(b | 0x80000000))
+	}
+	for _, x := range []float32{0, 448, 464, 65504, 65520, float32(math.Inf(1)), float32(math.Inf(-1))} {
+		check(x)
+		check(-x)
 	}
 }
