@@ -126,7 +126,9 @@ func (e *MismatchError) Unwrap() error { return ErrMismatch }
 // The loaded tensor's DType:
 //   - a param with a float dtype other than f8e4m3 gets that dtype: wider
 //     checkpoint data (F32 for a bf16 param) is rounded to nearest even,
-//     narrower data widens exactly. FP8 data cannot bind to it.
+//     narrower data widens exactly; with ExactValues, data the param's
+//     dtype cannot hold keeps its own dtype instead. FP8 data cannot bind
+//     to it.
 //   - an f8e4m3 param bound from F8_E4M3 data with a weight_scale_inv
 //     sibling is block-quantized: DType f8e4m3, F the fp8 values, Scale the
 //     grid (stacked experts: [E, rows/bh, cols/bw]), Block the block.
@@ -156,6 +158,7 @@ func (b *Binding) Stacked() bool { return strings.Contains(b.Param, ExpertPlaceh
 type Option func(*options)
 
 type options struct {
+	exact      bool
 	progress   func(Progress)
 	unexpected func([]string)
 	ignore     func(string) bool
@@ -187,6 +190,14 @@ func WithUnexpected(fn func(names []string)) Option {
 // model.layers.61.shared_head.head.weight) that the DSL does not bind.
 func IgnoreTensors(fn func(name string) bool) Option { return func(o *options) { o.ignore = fn } }
 
+// ExactValues keeps checkpoint values that the param's dtype cannot hold
+// exactly: a bf16 (or f16) param bound from F32 data (or from the other
+// 16-bit format) gets the checkpoint's dtype and values instead of being
+// rounded to its own dtype. For fp32-mode execution that must match a
+// reference computing in the checkpoint's precision. Widening to an f32
+// param is exact either way.
+func ExactValues() Option { return func(o *options) { o.exact = true } }
+
 // WithWorkers bounds how many params load at once (default GOMAXPROCS).
 func WithWorkers(n int) Option { return func(o *options) { o.workers = n } }
 
@@ -210,7 +221,7 @@ func (c *Checkpoint) Plan(m *ir.Module, opts ...Option) ([]Binding, []Problem) {
 	var bs []Binding
 	var probs []Problem
 	for _, p := range m.Params {
-		b, ps := c.planParam(p, used)
+		b, ps := c.planParam(p, used, o.exact)
 		probs = append(probs, ps...)
 		if len(ps) == 0 {
 			bs = append(bs, b)
@@ -226,7 +237,7 @@ func (c *Checkpoint) Plan(m *ir.Module, opts ...Option) ([]Binding, []Problem) {
 }
 
 // planParam binds one param, marking the tensors it uses in used.
-func (c *Checkpoint) planParam(p *ir.Param, used map[string]bool) (Binding, []Problem) {
+func (c *Checkpoint) planParam(p *ir.Param, used map[string]bool, exact bool) (Binding, []Problem) {
 	b := Binding{Param: p.Name}
 	unbindable := func(format string, args ...any) (Binding, []Problem) {
 		return b, []Problem{{Kind: Unbindable, Param: p.Name, Tensor: p.Name, Detail: fmt.Sprintf(format, args...)}}
@@ -324,6 +335,8 @@ func (c *Checkpoint) planParam(p *ir.Param, used map[string]bool) (Binding, []Pr
 		b.DType, b.Block = ir.F8E4M3, block
 	case dt == ir.F8E4M3:
 		b.DType, _ = IRDType(b.Source) // unquantized data for an fp8 param keeps its dtype
+	case exact && dt != ir.F32:
+		b.DType, _ = IRDType(b.Source)
 	default:
 		b.DType = dt
 	}
@@ -432,8 +445,9 @@ func (c *Checkpoint) Load(m *ir.Module, opts ...Option) (map[string]*runtime.Ten
 
 // LoadParam binds and reads one param (for callers that load lazily, a
 // layer at a time).
-func (c *Checkpoint) LoadParam(p *ir.Param) (*runtime.Tensor, error) {
-	b, probs := c.planParam(p, map[string]bool{})
+// Of the options only ExactValues applies.
+func (c *Checkpoint) LoadParam(p *ir.Param, opts ...Option) (*runtime.Tensor, error) {
+	b, probs := c.planParam(p, map[string]bool{}, makeOptions(opts).exact)
 	if len(probs) > 0 {
 		return nil, &MismatchError{Path: c.Path, Module: "param " + p.Name, Problems: probs}
 	}

@@ -563,3 +563,34 @@ func TestInspectBrokenTiny(t *testing.T) {
 		t.Errorf("summary line:\n%s", buf.String())
 	}
 }
+
+func TestExactValues(t *testing.T) {
+	m := &ir.Module{Name: "x", Params: []*ir.Param{
+		param("a", ir.BF16, nil, 4), param("b", ir.BF16, nil, 4), param("c", ir.F32, nil, 4), param("d", ir.BF16, nil, 4),
+	}}
+	src := map[string]*runtime.Tensor{
+		"a": randTensor(ir.F32, 1, "a", 4), "b": randTensor(ir.F16, 1, "b", 4),
+		"c": randTensor(ir.BF16, 1, "c", 4), "d": randTensor(ir.BF16, 1, "d", 4),
+	}
+	var ts []NamedTensor
+	for _, p := range m.Params {
+		ts = append(ts, NamedTensor{p.Name, src[p.Name]})
+	}
+	dir := writeCkpt(t, ts, 1)
+	got, err := Load(m, dir, ExactValues())
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertTensor(t, "a", got["a"], src["a"]) // f32 kept
+	assertTensor(t, "b", got["b"], src["b"]) // f16 kept
+	assertTensor(t, "c", got["c"], &runtime.Tensor{DType: ir.F32, Shape: []int{4}, F: src["c"].F})
+	assertTensor(t, "d", got["d"], src["d"])
+	c, _ := OpenCheckpoint(dir)
+	defer c.Close()
+	if a, err := c.LoadParam(m.Params[0]); err != nil || a.DType != ir.BF16 {
+		t.Errorf("LoadParam without ExactValues: %v", err)
+	}
+	if a, err := c.LoadParam(m.Params[0], ExactValues()); err != nil || a.DType != ir.F32 {
+		t.Errorf("LoadParam with ExactValues: %v", err)
+	}
+}
