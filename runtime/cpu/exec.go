@@ -1,0 +1,465 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	goruntime "runtime"
+	"runtime/debug"
+	"slices"
+
+	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/runtime"
+)
+
+// Options configure a run.
+type Options struct {
+	Mode Mode
+	// Workers is the number of goroutines kernels split their work over;
+	// 0 or less means runtime.NumCPU().
+	Workers int
+	// Donate lets an op overwrite an argument tensor whose last use it is
+	// (kv_write then updates a cache argument in place instead of copying
+	// it). Without it, arguments are never written.
+	Donate bool
+}
+
+func (o Options) workers() int {
+	if o.Workers > 0 {
+		return o.Workers
+	}
+	return goruntime.NumCPU()
+}
+
+// Kernel computes one op. It reads args (block-quantized operands are
+// dequantised by the executor before the call, except those listed in
+// rawOperands) and returns one tensor per op result, allocated with
+// Context.Out (or, for data movement, with the dtype of the data it moves).
+// Float results are rounded to their dtype by the executor afterwards.
+type Kernel func(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, error)
+
+// Context is what a kernel sees of the run: the mode, the worker count, the
+// bound symbols and the current op's result shapes.
+type Context struct {
+	mode    Mode
+	workers int
+	donate  bool
+	env     map[string]int64
+	poison  bool // tests: fill fresh results with NaN (floats) or a sentinel (ints)
+
+	params map[string]*runtime.Tensor
+	bound  map[string]*runtime.Tensor // params checked (and converted) in this run
+
+	op     *ir.Op
+	shapes [][]int // result shapes of the current op, symbols bound
+	reuse  []bool  // per operand of the current op: the kernel may overwrite it
+
+	// pinned tensors are never overwritten: params, arguments (unless
+	// donated) and tensors whose storage another value shares.
+	pinned map[*runtime.Tensor]bool
+}
+
+// Mode is the precision mode of the run.
+func (c *Context) Mode() Mode { return c.mode }
+
+// Workers is the number of goroutines a kernel may use.
+func (c *Context) Workers() int { return c.workers }
+
+// Sym returns the value bound to a symbolic dim.
+func (c *Context) Sym(name string) (int64, bool) {
+	v, ok := c.env[name]
+	return v, ok
+}
+
+// ResultShape is the shape of the current op's result i.
+func (c *Context) ResultShape(i int) []int { return c.shapes[i] }
+
+// CanReuse reports whether operand i of the current op may be overwritten
+// and returned as a result: the op is its last use and nothing else shares
+// its storage.
+func (c *Context) CanReuse(i int) bool { return i < len(c.reuse) && c.reuse[i] }
+
+// Out allocates the current op's result i with its shape and the dtype the
+// mode stores its IR dtype in.
+func (c *Context) Out(i int) *runtime.Tensor {
+	return c.OutType(i, c.mode.Storage(c.op.Results[i].Type.DType))
+}
+
+// OutType allocates the current op's result i with dtype dt.
+func (c *Context) OutType(i int, dt ir.DType) *runtime.Tensor {
+	t := runtime.NewTensor(dt, c.shapes[i]...)
+	if c.poison {
+		poison(t)
+	}
+	return t
+}
+
+// alias records that two tensors share storage: neither may be
+// overwritten in place from now on.
+func (c *Context) alias(a, b *runtime.Tensor) {
+	c.pinned[a] = true
+	c.pinned[b] = true
+}
+
+// stepHook, when set (tests), is called after every op with the number of
+// live values.
+var stepHook func(op, live int)
+
+const intPoison = -0x5a5a5a5a5a5a5a5b
+
+func poison(t *runtime.Tensor) {
+	nan := float32(math.NaN())
+	for i := range t.F {
+		t.F[i] = nan
+	}
+	for i := range t.I {
+		t.I[i] = intPoison
+	}
+}
+
+// Run executes f: it binds the symbolic dims of f's arguments from args,
+// reads params by name (the param op's "name" attribute), runs the op
+// kernels in order, drops every intermediate after its last use, and
+// returns f's results. Results may share storage with params (a function
+// that returns a param returns the param's tensor).
+//
+// A float param or argument may be given in any float dtype (a checkpoint
+// in f32 runs a model declared bf16): in FP32 mode its values are used as
+// they are; in BF16 and FP8 modes they are rounded to the declared dtype
+// (a param declared f8 but given without block scales is rounded to bf16).
+// Integer params and arguments may be i32 or i64 where either is declared.
+func Run(f *ir.Func, params map[string]*runtime.Tensor, args []*runtime.Tensor, opts Options) ([]*runtime.Tensor, error) {
+	return run(f, params, args, opts, false)
+}
+
+func run(f *ir.Func, params map[string]*runtime.Tensor, args []*runtime.Tensor, opts Options, poisoned bool) ([]*runtime.Tensor, error) {
+	if opts.Mode < FP32 || opts.Mode > FP8 {
+		return nil, fmt.Errorf("cpu: invalid precision mode %d", int(opts.Mode))
+	}
+	c := &Context{
+		mode: opts.Mode, workers: opts.workers(), donate: opts.Donate, env: map[string]int64{},
+		poison: poisoned, params: params, bound: map[string]*runtime.Tensor{},
+		pinned: map[*runtime.Tensor]bool{},
+	}
+	vals := make(map[*ir.Value]*runtime.Tensor, len(f.Args)+len(f.Body))
+	if err := c.bindArgs(f, args, vals); err != nil {
+		return nil, fmt.Errorf("func @%s: %w", f.Name, err)
+	}
+	uses := f.Uses()
+	for i, op := range f.Body {
+		if err := c.step(op, vals, uses); err != nil {
+			return nil, fmt.Errorf("func @%s: op %d (%s at %s): %w", f.Name, i, op.Name, op.Loc, err)
+		}
+		if stepHook != nil {
+			stepHook(i, len(vals))
+		}
+	}
+	out := make([]*runtime.Tensor, len(f.Results))
+	for i, r := range f.Results {
+		t, ok := vals[r]
+		if !ok {
+			return nil, fmt.Errorf("func @%s: result %d is not defined", f.Name, i)
+		}
+		out[i] = t
+	}
+	return out, nil
+}
+
+// bindArgs checks the arguments against f's signature, binds symbols and
+// stores the (converted) argument tensors.
+func (c *Context) bindArgs(f *ir.Func, args []*runtime.Tensor, vals map[*ir.Value]*runtime.Tensor) error {
+	if len(args) != len(f.Args) {
+		return fmt.Errorf("takes %d arguments, got %d", len(f.Args), len(args))
+	}
+	boundBy := map[string]string{}
+	for i, a := range f.Args {
+		t := args[i]
+		name := "%" + a.Name
+		if t == nil {
+			return fmt.Errorf("argument %s is nil", name)
+		}
+		if err := t.Check(); err != nil {
+			return fmt.Errorf("argument %s: %v", name, err)
+		}
+		if len(t.Shape) != len(a.Type.Shape) {
+			return fmt.Errorf("argument %s has shape %v, want rank %d (%s)", name, t.Shape, len(a.Type.Shape), a.Type.Shape)
+		}
+		for j, d := range a.Type.Shape {
+			n := int64(t.Shape[j])
+			switch {
+			case !d.IsSym():
+				if n != d.N {
+					return fmt.Errorf("argument %s has shape %v: dim %d is %d, want %d", name, t.Shape, j, n, d.N)
+				}
+			case boundBy[d.Sym] == "":
+				c.env[d.Sym] = n
+				boundBy[d.Sym] = name
+			case c.env[d.Sym] != n:
+				return fmt.Errorf("argument %s has shape %v: dim %d (%s) is %d, but %s = %d from argument %s",
+					name, t.Shape, j, d.Sym, n, d.Sym, c.env[d.Sym], boundBy[d.Sym])
+			}
+		}
+		ct, err := c.convert(t, a.Type.DType, false)
+		if err != nil {
+			return fmt.Errorf("argument %s: %v", name, err)
+		}
+		if !c.donate || ct != t {
+			c.pinned[t] = true
+		}
+		vals[a] = ct
+	}
+	return nil
+}
+
+// convert checks that t can stand for a value of IR dtype want and returns
+// it converted as the mode requires (see Run).
+func (c *Context) convert(t *runtime.Tensor, want ir.DType, isParam bool) (*runtime.Tensor, error) {
+	switch {
+	case want.IsFloat():
+		if !t.DType.IsFloat() {
+			return nil, fmt.Errorf("dtype %s, want %s (a float dtype)", t.DType, want)
+		}
+		if t.Scale != nil {
+			if err := checkScale(t); err != nil {
+				return nil, err
+			}
+			return t, nil
+		}
+		if c.mode == FP32 {
+			return t, nil
+		}
+		target := want
+		if isParam && (want == ir.F8E4M3 || want == ir.F8E5M2) {
+			target = ir.BF16
+		}
+		if subset(t.DType, target) {
+			return t, nil
+		}
+		r := &runtime.Tensor{DType: target, Shape: slices.Clone(t.Shape), F: slices.Clone(t.F)}
+		runtime.RoundSlice(target, r.F)
+		return r, nil
+	case want.IsInt():
+		if !t.DType.IsInt() {
+			return nil, fmt.Errorf("dtype %s, want %s", t.DType, want)
+		}
+		if t.DType == want {
+			return t, nil
+		}
+		if want == ir.I32 {
+			for i, v := range t.I {
+				if v != int64(int32(v)) {
+					return nil, fmt.Errorf("element %d = %d does not fit %s", i, v, want)
+				}
+			}
+		}
+		return &runtime.Tensor{DType: want, Shape: slices.Clone(t.Shape), I: slices.Clone(t.I)}, nil
+	default:
+		if t.DType != want {
+			return nil, fmt.Errorf("dtype %s, want %s", t.DType, want)
+		}
+		return t, nil
+	}
+}
+
+// checkScale validates a block-quantized tensor's scales.
+func checkScale(t *runtime.Tensor) error {
+	s := t.Scale
+	r := len(t.Shape)
+	b0, b1 := t.Block[0], t.Block[1]
+	if r < 2 || b0 <= 0 || b1 <= 0 {
+		return fmt.Errorf("block-quantized tensor of shape %v has block %v; want rank >= 2 and positive blocks", t.Shape, t.Block)
+	}
+	want := slices.Clone(t.Shape)
+	want[r-2] = ceilDiv(t.Shape[r-2], b0)
+	want[r-1] = ceilDiv(t.Shape[r-1], b1)
+	if !s.DType.IsFloat() || !slices.Equal(s.Shape, want) || len(s.F) != s.Numel() {
+		return fmt.Errorf("scales are %s %v, want f32 %v for blocks of %dx%d", s.DType, s.Shape, want, b0, b1)
+	}
+	return nil
+}
+
+// param binds module parameter name for a param op with result type want.
+func (c *Context) param(name string, want ir.Type) (*runtime.Tensor, error) {
+	if t, ok := c.bound[name]; ok {
+		return t, nil
+	}
+	t, ok := c.params[name]
+	if !ok || t == nil {
+		return nil, fmt.Errorf("param @%s is missing", name)
+	}
+	if err := t.Check(); err != nil {
+		return nil, fmt.Errorf("param @%s: %v", name, err)
+	}
+	shape, err := c.evalShape(want.Shape)
+	if err != nil {
+		return nil, fmt.Errorf("param @%s: %v", name, err)
+	}
+	if !slices.Equal(shape, t.Shape) {
+		return nil, fmt.Errorf("param @%s has shape %v, want %v", name, t.Shape, shape)
+	}
+	ct, err := c.convert(t, want.DType, true)
+	if err != nil {
+		return nil, fmt.Errorf("param @%s: %v", name, err)
+	}
+	c.pinned[t] = true
+	c.pinned[ct] = true
+	c.bound[name] = ct
+	return ct, nil
+}
+
+func (c *Context) evalShape(s ir.Shape) ([]int, error) {
+	out := make([]int, len(s))
+	for i, d := range s {
+		n, ok := d.Eval(c.env)
+		if !ok {
+			return nil, fmt.Errorf("symbol %s is not bound by the arguments", d.Sym)
+		}
+		out[i] = int(n)
+	}
+	return out, nil
+}
+
+// step runs one op.
+func (c *Context) step(op *ir.Op, vals map[*ir.Value]*runtime.Tensor, uses map[*ir.Value]int) error {
+	kern := kernels[op.Name]
+	if kern == nil {
+		return fmt.Errorf("no CPU kernel for op %s", op.Name)
+	}
+	def := op.Def()
+	if def == nil {
+		return fmt.Errorf("unknown op %s", op.Name)
+	}
+	c.op = op
+	c.shapes = c.shapes[:0]
+	for i, r := range op.Results {
+		s, err := c.evalShape(r.Type.Shape)
+		if err != nil {
+			return fmt.Errorf("result %d: %v", i, err)
+		}
+		c.shapes = append(c.shapes, s)
+	}
+	args := make([]*runtime.Tensor, len(op.Args))
+	c.reuse = c.reuse[:0]
+	for i, a := range op.Args {
+		t, ok := vals[a]
+		if !ok {
+			return fmt.Errorf("operand %d is not defined (or was freed)", i)
+		}
+		if t.Scale != nil && !slices.Contains(rawOperands[op.Name], i) {
+			t = dequantize(t, c.mode.dequantDType(), c)
+		}
+		args[i] = t
+		n := 0
+		for _, b := range op.Args {
+			if b == a {
+				n++
+			}
+		}
+		c.reuse = append(c.reuse, n == 1 && uses[a] == 1 && !c.pinned[t])
+	}
+	outs, err := c.call(kern, op, args)
+	if err != nil {
+		return err
+	}
+	if len(outs) != len(op.Results) {
+		return fmt.Errorf("kernel returned %d results, want %d", len(outs), len(op.Results))
+	}
+	round := op.Name != "param" && def.Kind != ir.Injective
+	for i, t := range outs {
+		want := op.Results[i].Type.DType
+		switch {
+		case t == nil:
+			return fmt.Errorf("kernel returned no result %d", i)
+		case !slices.Equal(t.Shape, c.shapes[i]):
+			return fmt.Errorf("kernel returned result %d of shape %v, want %v", i, t.Shape, c.shapes[i])
+		case want.IsFloat() != t.DType.IsFloat() || !want.IsFloat() && t.DType != want:
+			return fmt.Errorf("kernel returned result %d of dtype %s, want %s", i, t.DType, want)
+		}
+		if round {
+			c.finish(t)
+		}
+		vals[op.Results[i]] = t
+	}
+	for _, a := range op.Args {
+		uses[a]--
+		if uses[a] <= 0 {
+			delete(vals, a)
+		}
+	}
+	for _, r := range op.Results {
+		if uses[r] <= 0 {
+			delete(vals, r)
+		}
+	}
+	return nil
+}
+
+// call runs a kernel, turning a panic into an error.
+func (c *Context) call(k Kernel, op *ir.Op, args []*runtime.Tensor) (outs []*runtime.Tensor, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			outs, err = nil, fmt.Errorf("kernel panic: %v\n%s", r, debug.Stack())
+		}
+	}()
+	return k(c, op, args)
+}
+
+// finish rounds a computed result to its dtype: floats to nearest even,
+// i32 wrapped to 32 bits, bools to 0/1.
+func (c *Context) finish(t *runtime.Tensor) {
+	switch {
+	case t.DType.IsFloat() && t.DType != ir.F32:
+		c.parallel(len(t.F), 1<<14, func(lo, hi int) { runtime.RoundSlice(t.DType, t.F[lo:hi]) })
+	case t.DType == ir.I32:
+		for i, v := range t.I {
+			t.I[i] = int64(int32(v))
+		}
+	case t.DType == ir.Bool:
+		for i, v := range t.I {
+			if v != 0 {
+				t.I[i] = 1
+			}
+		}
+	}
+}
+
+// dequantize returns the real values of a block-quantized tensor (fp8 ×
+// the scale of its block), rounded to dt.
+func dequantize(t *runtime.Tensor, dt ir.DType, c *Context) *runtime.Tensor {
+	out := runtime.NewTensor(dt, t.Shape...)
+	r := len(t.Shape)
+	rows, cols := t.Shape[r-2], t.Shape[r-1]
+	b0, b1 := t.Block[0], t.Block[1]
+	sr, sc := ceilDiv(rows, b0), ceilDiv(cols, b1)
+	mats := t.Numel() / max(rows*cols, 1)
+	workers := 1
+	if c != nil {
+		workers = c.workers
+	}
+	parallelFor(workers, mats*rows, 64, func(lo, hi int) {
+		for mr := lo; mr < hi; mr++ {
+			m, i := mr/rows, mr%rows
+			src := t.F[mr*cols : (mr+1)*cols]
+			dst := out.F[mr*cols : (mr+1)*cols]
+			srow := t.Scale.F[(m*sr+i/b0)*sc:]
+			for j, v := range src {
+				dst[j] = runtime.RoundTo(dt, v*srow[j/b1])
+			}
+		}
+	})
+	return out
+}
+
+// Dequantize returns the values of a block-quantized tensor (fp8 × the
+// scale of its block) as an f32 tensor; a tensor without scales is
+// returned as it is.
+func Dequantize(t *runtime.Tensor) (*runtime.Tensor, error) {
+	if t.Scale == nil {
+		return t, nil
+	}
+	if err := checkScale(t); err != nil {
+		return nil, err
+	}
+	return dequantize(t, ir.F32, nil), nil
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }

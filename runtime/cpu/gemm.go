@@ -1,0 +1,276 @@
+package cpu
+
+import (
+	"sync"
+
+	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/runtime"
+)
+
+// The GEMM behind linear, matmul and grouped_linear:
+//
+//	out[i*ldc + j] = Σ_k A(i, k) · B(k, j)    i < M, j < N, k < K
+//
+// It is cache-blocked in the usual way (Goto/BLIS): the output is cut into
+// mc x nc tiles handed to the workers; for each block of kc elements of K a
+// worker packs the tile's rows of A into mr-row strips and its columns of B
+// into nr-column strips (converting to the accumulator type, and
+// dequantising block-quantized weights on the way), then runs an mr x nr
+// register-tile kernel over every pair of strips, keeping the tile's
+// accumulators in a scratch buffer across K blocks. A B strip (kc·nr
+// values) stays in L1 while the A panel (mc·kc) streams from L2.
+//
+// The accumulator type is f64 in FP32 mode and f32 otherwise; f32 sums run
+// sequentially in k within a K block, and the blocks are added in order.
+
+const (
+	mr      = 4
+	nr      = 4
+	kcBlock = 256
+	mcBlock = 64
+	ncBlock = 256
+)
+
+// matB describes the right-hand operand.
+type matB struct {
+	f     []float32
+	ld    int
+	trans bool // element (k, n) at f[n*ld + k] (a weight [N, K]); else at f[k*ld + n]
+	// Block quantization (trans layout only): the value is
+	// f[...] · scale[(n/b0)*sld + k/b1], rounded to deq.
+	scale  []float32
+	sld    int
+	b0, b1 int
+	deq    ir.DType
+}
+
+// at returns B(k, n) (dequantised); for tests and edge paths.
+func (b *matB) at(k, n int) float32 {
+	if b.trans {
+		v := b.f[n*b.ld+k]
+		if b.scale != nil {
+			v = runtime.RoundTo(b.deq, v*b.scale[(n/b.b0)*b.sld+k/b.b1])
+		}
+		return v
+	}
+	return b.f[k*b.ld+n]
+}
+
+// weightB describes a weight w [N, K] (rows of f starting at off) with
+// optional block scales (the scales of that matrix, starting at soff).
+func weightB(w *runtime.Tensor, off, soff int, deq ir.DType) *matB {
+	r := len(w.Shape)
+	K := w.Shape[r-1]
+	b := &matB{f: w.F[off:], ld: K, trans: true}
+	if w.Scale != nil {
+		b.scale = w.Scale.F[soff:]
+		b.b0, b.b1 = w.Block[0], w.Block[1]
+		b.sld = ceilDiv(K, b.b1)
+		b.deq = deq
+	}
+	return b
+}
+
+type float interface{ ~float32 | ~float64 }
+
+type scratch[T float] struct{ ap, bp, acc []T }
+
+var pools = struct{ f32, f64 sync.Pool }{}
+
+func getScratch[T float]() *scratch[T] {
+	var zero T
+	var p *sync.Pool
+	if _, ok := any(zero).(float32); ok {
+		p = &pools.f32
+	} else {
+		p = &pools.f64
+	}
+	if s, ok := p.Get().(*scratch[T]); ok {
+		return s
+	}
+	return &scratch[T]{
+		ap:  make([]T, mcBlock*kcBlock),
+		bp:  make([]T, kcBlock*ncBlock),
+		acc: make([]T, mcBlock*ncBlock),
+	}
+}
+
+func putScratch[T float](s *scratch[T]) {
+	var zero T
+	if _, ok := any(zero).(float32); ok {
+		pools.f32.Put(s)
+	} else {
+		pools.f64.Put(s)
+	}
+}
+
+func roundUp(n, m int) int { return (n + m - 1) / m * m }
+
+// tiling picks the tile sizes for an M x N product on the given workers:
+// full-size tiles when there are enough of them, narrower column tiles
+// when M is small (decode) so every worker gets work.
+func tiling(M, N, workers int) (mc, nc int) {
+	mc = min(mcBlock, roundUp(M, mr))
+	nc = ncBlock
+	mt := ceilDiv(M, mc)
+	if want := 2 * workers; mt*ceilDiv(N, nc) < want {
+		nt := ceilDiv(want, mt)
+		nc = max(4*nr, roundUp(ceilDiv(N, nt), nr))
+		nc = min(nc, ncBlock)
+	}
+	return mc, nc
+}
+
+// gemm computes out = A·B (A row-major with leading dimension lda),
+// accumulating in f64 when wide is set and in f32 otherwise.
+func gemm(workers, M, N, K int, a []float32, lda int, b *matB, out []float32, ldc int, wide bool) {
+	if wide {
+		gemmT[float64](workers, M, N, K, a, lda, b, out, ldc)
+	} else {
+		gemmT[float32](workers, M, N, K, a, lda, b, out, ldc)
+	}
+}
+
+func gemmT[T float](workers, M, N, K int, a []float32, lda int, b *matB, out []float32, ldc int) {
+	if M <= 0 || N <= 0 {
+		return
+	}
+	mc, nc := tiling(M, N, workers)
+	mt, nt := ceilDiv(M, mc), ceilDiv(N, nc)
+	parallelFor(workers, mt*nt, 1, func(lo, hi int) {
+		s := getScratch[T]()
+		defer putScratch(s)
+		for tile := lo; tile < hi; tile++ {
+			i0, j0 := tile/nt*mc, tile%nt*nc
+			mcb, ncb := min(mc, M-i0), min(nc, N-j0)
+			mp, np := roundUp(mcb, mr), roundUp(ncb, nr)
+			acc := s.acc[:mp*np]
+			clear(acc)
+			for k0 := 0; k0 < K; k0 += kcBlock {
+				kcb := min(kcBlock, K-k0)
+				packA(s.ap, a, lda, i0, mcb, k0, kcb)
+				packB(s.bp, b, j0, ncb, k0, kcb)
+				for js := 0; js < np; js += nr {
+					bs := s.bp[js*kcb : (js+nr)*kcb]
+					for is := 0; is < mp; is += mr {
+						micro4x4(kcb, s.ap[is*kcb:(is+mr)*kcb], bs, acc[is*np+js:], np)
+					}
+				}
+			}
+			for i := 0; i < mcb; i++ {
+				o := out[(i0+i)*ldc+j0 : (i0+i)*ldc+j0+ncb]
+				row := acc[i*np : i*np+ncb]
+				for j, v := range row {
+					o[j] = float32(v)
+				}
+			}
+		}
+	})
+}
+
+// packA copies rows i0..i0+mcb, columns k0..k0+kcb of A into mr-row
+// strips: strip s holds ap[s*mr*kcb + k*mr + r] = A(i0+s*mr+r, k0+k), rows
+// past the tile padded with zeros.
+func packA[T float](ap []T, a []float32, lda, i0, mcb, k0, kcb int) {
+	for s := 0; s*mr < mcb; s++ {
+		strip := ap[s*mr*kcb : (s+1)*mr*kcb]
+		for r := 0; r < mr; r++ {
+			i := s*mr + r
+			if i >= mcb {
+				for k := 0; k < kcb; k++ {
+					strip[k*mr+r] = 0
+				}
+				continue
+			}
+			row := a[(i0+i)*lda+k0 : (i0+i)*lda+k0+kcb]
+			for k, v := range row {
+				strip[k*mr+r] = T(v)
+			}
+		}
+	}
+}
+
+// packB copies columns j0..j0+ncb, rows k0..k0+kcb of B into nr-column
+// strips: bp[s*nr*kcb + k*nr + c] = B(k0+k, j0+s*nr+c), zero padded.
+func packB[T float](bp []T, b *matB, j0, ncb, k0, kcb int) {
+	for s := 0; s*nr < ncb; s++ {
+		strip := bp[s*nr*kcb : (s+1)*nr*kcb]
+		for c := 0; c < nr; c++ {
+			j := s*nr + c
+			if j >= ncb {
+				for k := 0; k < kcb; k++ {
+					strip[k*nr+c] = 0
+				}
+				continue
+			}
+			n := j0 + j
+			switch {
+			case !b.trans:
+				for k := 0; k < kcb; k++ {
+					strip[k*nr+c] = T(b.f[(k0+k)*b.ld+n])
+				}
+			case b.scale == nil:
+				row := b.f[n*b.ld+k0 : n*b.ld+k0+kcb]
+				for k, v := range row {
+					strip[k*nr+c] = T(v)
+				}
+			default:
+				row := b.f[n*b.ld+k0 : n*b.ld+k0+kcb]
+				srow := b.scale[(n/b.b0)*b.sld:]
+				for k, v := range row {
+					strip[k*nr+c] = T(runtime.RoundTo(b.deq, v*srow[(k0+k)/b.b1]))
+				}
+			}
+		}
+	}
+}
+
+// micro4x4 adds the product of an A strip (kc x mr) and a B strip (kc x nr)
+// to the 4x4 block of acc at c (row stride ldc). Each sum runs in k order.
+func micro4x4[T float](kc int, a, b, c []T, ldc int) {
+	var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 T
+	a = a[:kc*mr]
+	b = b[:kc*nr]
+	for len(a) >= 4 && len(b) >= 4 {
+		a0, a1, a2, a3 := a[0], a[1], a[2], a[3]
+		b0, b1, b2, b3 := b[0], b[1], b[2], b[3]
+		c00 += a0 * b0
+		c01 += a0 * b1
+		c02 += a0 * b2
+		c03 += a0 * b3
+		c10 += a1 * b0
+		c11 += a1 * b1
+		c12 += a1 * b2
+		c13 += a1 * b3
+		c20 += a2 * b0
+		c21 += a2 * b1
+		c22 += a2 * b2
+		c23 += a2 * b3
+		c30 += a3 * b0
+		c31 += a3 * b1
+		c32 += a3 * b2
+		c33 += a3 * b3
+		a = a[4:]
+		b = b[4:]
+	}
+	r := c[0:4]
+	r[0] += c00
+	r[1] += c01
+	r[2] += c02
+	r[3] += c03
+	r = c[ldc : ldc+4]
+	r[0] += c10
+	r[1] += c11
+	r[2] += c12
+	r[3] += c13
+	r = c[2*ldc : 2*ldc+4]
+	r[0] += c20
+	r[1] += c21
+	r[2] += c22
+	r[3] += c23
+	r = c[3*ldc : 3*ldc+4]
+	r[0] += c30
+	r[1] += c31
+	r[2] += c32
+	r[3] += c33
+}

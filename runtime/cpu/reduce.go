@@ -1,0 +1,149 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/runtime"
+)
+
+// Reductions, softmax and rms_norm. Floats accumulate in f64 and round once.
+
+func init() {
+	register("sum", kReduce("sum"))
+	register("mean", kReduce("mean"))
+	register("reduce_max", kReduce("reduce_max"))
+	register("softmax", kSoftmax)
+	register("rms_norm", kRMSNorm)
+}
+
+func kReduce(name string) Kernel {
+	return func(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, error) {
+		x := args[0]
+		ax, err := attrAxis(op, len(x.Shape))
+		if err != nil {
+			return nil, err
+		}
+		outer, n, inner := split3(x.Shape, ax)
+		out := c.Out(0)
+		if numel(out.Shape) != outer*inner {
+			return nil, fmt.Errorf("result shape %v does not fit reducing %v along axis %d", out.Shape, x.Shape, ax)
+		}
+		isFloat := x.DType.IsFloat()
+		if isFloat != out.DType.IsFloat() {
+			return nil, fmt.Errorf("result dtype %s does not match %s", out.DType, x.DType)
+		}
+		if n == 0 && name == "reduce_max" {
+			return nil, fmt.Errorf("reduce_max over an empty axis")
+		}
+		c.parallel(outer*inner, max(1, elemGrain/max(n, 1)), func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				o, i := r/inner, r%inner
+				base := o*n*inner + i
+				if isFloat {
+					var acc float64
+					if name == "reduce_max" {
+						acc = math.Inf(-1)
+					}
+					for j := 0; j < n; j++ {
+						v := float64(x.F[base+j*inner])
+						switch {
+						case name != "reduce_max":
+							acc += v
+						case v != v:
+							acc = v
+							j = n // NaN propagates
+						case v > acc:
+							acc = v
+						}
+					}
+					if name == "mean" {
+						acc /= float64(n)
+					}
+					out.F[r] = float32(acc)
+				} else {
+					var acc int64
+					if name == "reduce_max" {
+						acc = math.MinInt64
+					}
+					for j := 0; j < n; j++ {
+						v := x.I[base+j*inner]
+						if name == "reduce_max" {
+							acc = max(acc, v)
+						} else {
+							acc += v
+						}
+					}
+					if name == "mean" && n > 0 {
+						acc /= int64(n) // truncated toward zero
+					}
+					out.I[r] = acc
+				}
+			}
+		})
+		return one(out), nil
+	}
+}
+
+func kSoftmax(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, error) {
+	x := args[0]
+	ax, err := attrAxis(op, len(x.Shape))
+	if err != nil {
+		return nil, err
+	}
+	outer, n, inner := split3(x.Shape, ax)
+	out := c.Out(0)
+	c.parallel(outer*inner, max(1, elemGrain/max(n, 1)), func(lo, hi int) {
+		e := make([]float64, n)
+		for r := lo; r < hi; r++ {
+			o, i := r/inner, r%inner
+			base := o*n*inner + i
+			m := math.Inf(-1)
+			for j := 0; j < n; j++ {
+				m = max(m, float64(x.F[base+j*inner]))
+			}
+			var sum float64
+			for j := 0; j < n; j++ {
+				e[j] = math.Exp(float64(x.F[base+j*inner]) - m)
+				sum += e[j]
+			}
+			for j := 0; j < n; j++ {
+				out.F[base+j*inner] = float32(e[j] / sum)
+			}
+		}
+	})
+	return one(out), nil
+}
+
+func kRMSNorm(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, error) {
+	x, w := args[0], args[1]
+	eps, err := attrFloat(op, "eps")
+	if err != nil {
+		return nil, err
+	}
+	if len(x.Shape) == 0 {
+		return nil, fmt.Errorf("rms_norm of a scalar")
+	}
+	d := x.Shape[len(x.Shape)-1]
+	if len(w.Shape) != 1 || w.Shape[0] != d {
+		return nil, fmt.Errorf("weight shape %v does not match the last dim %d", w.Shape, d)
+	}
+	out := c.Out(0)
+	rows := numel(x.Shape) / max(d, 1)
+	c.parallel(rows, max(1, elemGrain/max(d, 1)), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			xs := x.F[r*d : (r+1)*d]
+			var ss float64
+			for _, v := range xs {
+				ss += float64(v) * float64(v)
+			}
+			inv := 1 / math.Sqrt(ss/float64(d)+eps)
+			o := out.F[r*d : (r+1)*d]
+			for j, v := range xs {
+				o[j] = float32(float64(v) * inv * float64(w.F[j]))
+			}
+		}
+	})
+	return one(out), nil
+}
