@@ -33,13 +33,14 @@ import (
 // Matching is leftmost-first with backtracking, like ECMAScript. A greedy
 // repetition of one character class, the shape of every tokenizer pattern's
 // hot path, runs as one instruction that consumes the run and gives back one
-// code point at a time. Classes answer Basic Multilingual Plane membership
-// from a bitmap.
+// code point at a time. Classes answer membership from a bitmap for the
+// first two planes.
 
 // regex is a compiled pattern. It is safe for concurrent use.
 type regex struct {
 	src   string
-	progs []*prog // progs[0] is the pattern; the rest are lookaheads and atomic groups
+	progs []*prog    // progs[0] is the pattern; the rest are lookaheads and atomic groups
+	first *charClass // the code points a match can start with; nil if it can be empty
 }
 
 type prog struct {
@@ -75,17 +76,18 @@ type inst struct {
 	mode       lookMode
 	possessive bool
 	r          rune
-	cls        *charClass
-	x, y       int // branch targets; x is sub for opLook
-	min, max   int // opRepeat; max < 0: unbounded
+	cls        *charClass // opClass, opRepeat; for opSplit, a guard: x is tried only on a code point in it
+	x, y       int        // branch targets; x is sub for opLook
+	min, max   int        // opRepeat; max < 0: unbounded
 }
 
 // frame is one backtracking point: resume at pc with pos. A frame with
 // rep set resumes a greedy class repetition that still has code points to
 // give back down to minPos.
 type frame struct {
-	pc, pos, minPos int
-	rep             bool
+	pos, minPos int
+	pc          int32
+	rep         bool
 }
 
 // compileRegex parses and compiles an ECMAScript-dialect pattern.
@@ -102,6 +104,7 @@ func compileRegex(src string) (*regex, error) {
 	if _, err := re.compileProg(n); err != nil {
 		return nil, fmt.Errorf("regex %q: %w", src, err)
 	}
+	re.first = firstSet(n)
 	return re, nil
 }
 
@@ -122,14 +125,18 @@ func (re *regex) matchAt(text string, pos int, st *[]frame) (int, bool) {
 // match in text, in order, the way ECMAScript's matchAll scans: after an empty
 // match the scan moves on by one code point.
 func (re *regex) findAll(text string, st *[]frame, fn func(start, end int)) {
-	first := re.progs[0].insts[0]
 	for pos := 0; pos <= len(text); {
-		// Cheap skip of positions where the first instruction cannot match.
-		if first.op == opClass && pos < len(text) {
-			r, n := decodeRune(text, pos)
-			if !first.cls.has(r) {
+		// Skip the positions where no match can start.
+		if re.first != nil {
+			for pos < len(text) {
+				r, n := decodeRune(text, pos)
+				if re.first.has(r) {
+					break
+				}
 				pos += n
-				continue
+			}
+			if pos == len(text) {
+				break
 			}
 		}
 		end, ok := re.exec(0, text, pos, st)
@@ -149,26 +156,32 @@ func (re *regex) findAll(text string, st *[]frame, fn func(start, end int)) {
 	}
 }
 
+// decodeRune decodes the code point at s[i]; small enough to inline, so that
+// ASCII costs one comparison.
 func decodeRune(s string, i int) (rune, int) {
 	if c := s[i]; c < utf8.RuneSelf {
 		return rune(c), 1
 	}
-	return utf8.DecodeRuneInString(s[i:])
+	return decodeRuneSlow(s[i:])
 }
+
+//go:noinline
+func decodeRuneSlow(s string) (rune, int) { return utf8.DecodeRuneInString(s) }
 
 func (re *regex) exec(pi int, text string, start int, st *[]frame) (int, bool) {
 	insts := re.progs[pi].insts
-	base := len(*st)
-	*st = append(*st, frame{pc: 0, pos: start})
-	for len(*st) > base {
-		f := (*st)[len(*st)-1]
-		*st = (*st)[:len(*st)-1]
-		pc, pos := f.pc, f.pos
+	stk := *st
+	base := len(stk)
+	stk = append(stk, frame{pc: 0, pos: start})
+	for len(stk) > base {
+		f := stk[len(stk)-1]
+		stk = stk[:len(stk)-1]
+		pc, pos := int(f.pc), f.pos
 		if f.rep {
 			_, n := utf8.DecodeLastRuneInString(text[:pos])
 			pos -= n
 			if pos > f.minPos {
-				*st = append(*st, frame{pc: pc, pos: pos, minPos: f.minPos, rep: true})
+				stk = append(stk, frame{pc: f.pc, pos: pos, minPos: f.minPos, rep: true})
 			}
 		}
 	run:
@@ -176,7 +189,7 @@ func (re *regex) exec(pi int, text string, start int, st *[]frame) (int, bool) {
 			in := &insts[pc]
 			switch in.op {
 			case opMatch:
-				*st = (*st)[:base]
+				*st = stk[:base]
 				return pos, true
 			case opRune:
 				if pos >= len(text) {
@@ -215,12 +228,22 @@ func (re *regex) exec(pi int, text string, start int, st *[]frame) (int, bool) {
 					break run
 				}
 				if !in.possessive && p > minPos {
-					*st = append(*st, frame{pc: pc + 1, pos: p, minPos: minPos, rep: true})
+					stk = append(stk, frame{pc: int32(pc + 1), pos: p, minPos: minPos, rep: true})
 				}
 				pos = p
 				pc++
 			case opSplit:
-				*st = append(*st, frame{pc: in.y, pos: pos})
+				if in.cls != nil {
+					if pos >= len(text) {
+						pc = in.y
+						continue
+					}
+					if r, _ := decodeRune(text, pos); !in.cls.has(r) {
+						pc = in.y
+						continue
+					}
+				}
+				stk = append(stk, frame{pc: int32(in.y), pos: pos})
 				pc = in.x
 			case opJmp:
 				pc = in.x
@@ -240,7 +263,9 @@ func (re *regex) exec(pi int, text string, start int, st *[]frame) (int, bool) {
 				}
 				pc++
 			case opLook:
+				*st = stk
 				end, ok := re.exec(in.x, text, pos, st)
+				stk = *st
 				switch in.mode {
 				case lookAhead:
 					if !ok {
@@ -260,6 +285,7 @@ func (re *regex) exec(pi int, text string, start int, st *[]frame) (int, bool) {
 			}
 		}
 	}
+	*st = stk[:base]
 	return 0, false
 }
 
@@ -793,7 +819,7 @@ func (c *compiler) emit(n *node) error {
 		var jumps []int
 		for i, s := range n.subs {
 			if i < len(n.subs)-1 {
-				split := c.add(inst{op: opSplit})
+				split := c.add(inst{op: opSplit, cls: firstSet(s)})
 				c.prog.insts[split].x = c.pc()
 				if err := c.emit(s); err != nil {
 					return err
@@ -880,6 +906,52 @@ func (c *compiler) setSplit(at, body, exit int, greedy bool) {
 	}
 }
 
+// firstSet returns the code points that a match of n can start with, or nil
+// when n can match the empty string (and so can start anywhere).
+func firstSet(n *node) *charClass {
+	var parts []*charClass
+	if nullable := collectFirst(n, &parts); nullable || len(parts) == 0 {
+		return nil
+	}
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return newUnionClass(parts)
+}
+
+// collectFirst appends to parts the classes that can match n's first code
+// point and reports whether n can match without consuming one.
+func collectFirst(n *node, parts *[]*charClass) bool {
+	switch n.kind {
+	case nClass:
+		*parts = append(*parts, n.cls)
+		return false
+	case nConcat:
+		for _, s := range n.subs {
+			if !collectFirst(s, parts) {
+				return false
+			}
+		}
+		return true
+	case nAlt:
+		nullable := false
+		for _, s := range n.subs {
+			if collectFirst(s, parts) {
+				nullable = true
+			}
+		}
+		return nullable
+	case nRepeat:
+		return collectFirst(n.subs[0], parts) || n.min == 0
+	case nLook:
+		if n.mode == lookAtomic {
+			return collectFirst(n.subs[0], parts)
+		}
+	}
+	// Lookaheads and anchors consume nothing.
+	return true
+}
+
 // ---- character classes ----
 
 type itemKind uint8
@@ -930,24 +1002,31 @@ func isSpace(r rune) bool {
 	return 0x2000 <= r && r <= 0x200A
 }
 
-// charClass is a set of code points with a bitmap for the Basic Multilingual
-// Plane; code points above it are tested against the items.
+// charClass is a set of code points with a bitmap for the first two planes
+// (every script in common use, emoji, mathematical letters); code points above
+// them are tested against the items.
+const (
+	bmpLimit = 0x20000
+	bmpWords = bmpLimit / 64
+)
+
 type charClass struct {
 	neg   bool
-	fold  *charClass // for case-insensitive classes: the class before folding
+	fold  *charClass   // for case-insensitive classes: the class before folding
+	union []*charClass // for unions: the members
 	items []classItem
-	bmp   []uint64 // 1024 words: membership of U+0000..U+FFFF, negation applied
+	bmp   []uint64 // membership of U+0000..bmpLimit-1, negation applied
 }
 
 func newClass(neg bool, items ...classItem) *charClass {
-	c := &charClass{neg: neg, items: items, bmp: make([]uint64, 1024)}
-	var part [1024]uint64
+	c := &charClass{neg: neg, items: items, bmp: make([]uint64, bmpWords)}
+	part := make([]uint64, bmpWords)
 	for i := range items {
 		it := &items[i]
-		part = [1024]uint64{}
+		clear(part)
 		switch it.kind {
 		case itemRange:
-			setBits(&part, it.lo, it.hi)
+			setBits(part, it.lo, it.hi)
 		case itemTable:
 			for _, rg := range it.table.R16 {
 				for r := rune(rg.Lo); r <= rune(rg.Hi); r += rune(rg.Stride) {
@@ -955,8 +1034,8 @@ func newClass(neg bool, items ...classItem) *charClass {
 				}
 			}
 			for _, rg := range it.table.R32 {
-				if rg.Lo < 0x10000 {
-					for r := rune(rg.Lo); r <= rune(rg.Hi) && r < 0x10000; r += rune(rg.Stride) {
+				if rg.Lo < bmpLimit {
+					for r := rune(rg.Lo); r <= rune(rg.Hi) && r < bmpLimit; r += rune(rg.Stride) {
 						part[r>>6] |= 1 << (r & 63)
 					}
 				}
@@ -964,7 +1043,7 @@ func newClass(neg bool, items ...classItem) *charClass {
 		default:
 			pos := *it
 			pos.neg = false
-			for r := rune(0); r < 0x10000; r++ {
+			for r := rune(0); r < bmpLimit; r++ {
 				if pos.has(r) {
 					part[r>>6] |= 1 << (r & 63)
 				}
@@ -985,9 +1064,9 @@ func newClass(neg bool, items ...classItem) *charClass {
 	return c
 }
 
-func setBits(b *[1024]uint64, lo, hi rune) {
-	if hi > 0xFFFF {
-		hi = 0xFFFF
+func setBits(b []uint64, lo, hi rune) {
+	if hi >= bmpLimit {
+		hi = bmpLimit - 1
 	}
 	for r := lo; r <= hi; r++ {
 		b[r>>6] |= 1 << (r & 63)
@@ -997,14 +1076,14 @@ func setBits(b *[1024]uint64, lo, hi rune) {
 // newFoldClass returns the class that matches r when c matches any case
 // variant of r (simple case folding, as ECMAScript's /iu does).
 func newFoldClass(c *charClass) *charClass {
-	f := &charClass{fold: c, bmp: make([]uint64, 1024)}
-	for r := rune(0); r < 0x10000; r++ {
+	f := &charClass{fold: c, bmp: make([]uint64, bmpWords)}
+	for r := rune(0); r < bmpLimit; r++ {
 		if c.bmp[r>>6]&(1<<(r&63)) == 0 {
 			continue
 		}
 		f.bmp[r>>6] |= 1 << (r & 63)
 		for g := unicode.SimpleFold(r); g != r; g = unicode.SimpleFold(g) {
-			if g < 0x10000 {
+			if g < bmpLimit {
 				f.bmp[g>>6] |= 1 << (g & 63)
 			}
 		}
@@ -1012,14 +1091,32 @@ func newFoldClass(c *charClass) *charClass {
 	return f
 }
 
+func newUnionClass(parts []*charClass) *charClass {
+	u := &charClass{union: parts, bmp: make([]uint64, bmpWords)}
+	for _, p := range parts {
+		for w := range u.bmp {
+			u.bmp[w] |= p.bmp[w]
+		}
+	}
+	return u
+}
+
 func (c *charClass) has(r rune) bool {
-	if uint32(r) < 0x10000 {
-		return c.bmp[r>>6]&(1<<(r&63)) != 0
+	if u := uint32(r); u < bmpLimit {
+		return c.bmp[u>>6]>>(u&63)&1 != 0
 	}
 	return c.slow(r)
 }
 
 func (c *charClass) slow(r rune) bool {
+	if c.union != nil {
+		for _, u := range c.union {
+			if u.has(r) {
+				return true
+			}
+		}
+		return false
+	}
 	if c.fold != nil {
 		if c.fold.has(r) {
 			return true
@@ -1043,7 +1140,7 @@ func (c *charClass) slow(r rune) bool {
 
 // single reports whether the class is exactly one code point.
 func (c *charClass) single() (rune, bool) {
-	if c.fold == nil && !c.neg && len(c.items) == 1 {
+	if c.fold == nil && c.union == nil && !c.neg && len(c.items) == 1 {
 		it := c.items[0]
 		if it.kind == itemRange && !it.neg && it.lo == it.hi {
 			return it.lo, true
