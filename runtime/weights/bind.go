@@ -72,6 +72,9 @@ func (k ProblemKind) String() string {
 	return fmt.Sprintf("problem(%d)", int(k))
 }
 
+// MarshalText writes the kind's name (so a Report marshals to readable JSON).
+func (k ProblemKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
 // Problem is one mismatch; Tensor is the checkpoint tensor it is about
 // (for Unbindable, the param name).
 type Problem struct {
@@ -322,7 +325,9 @@ func (c *Checkpoint) planParam(p *ir.Param, used map[string]bool, exact bool) (B
 			if _, ok := IRDType(sinfo.DType); !ok || sinfo.DType == F8E4M3 {
 				problem(WrongScale, scale, "scale dtype %s, want F32", sinfo.DType)
 			}
-			if grid := ScaleGrid(want, block); !slices.Equal(sinfo.Shape, grid) {
+			if len(want) < 2 {
+				problem(WrongScale, scale, "a block scale for a tensor of rank %d (blocks need two axes)", len(want))
+			} else if grid := ScaleGrid(want, block); !slices.Equal(sinfo.Shape, grid) {
 				problem(WrongScale, scale, "scale grid %s, want %s for %s in %dx%d blocks", fmtShape(sinfo.Shape), fmtShape(grid), fmtShape(want), block[0], block[1])
 			}
 		}

@@ -2,6 +2,7 @@ package weights
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -592,5 +593,12 @@ func TestExactValues(t *testing.T) {
 	}
 	if a, err := c.LoadParam(m.Params[0], ExactValues()); err != nil || a.DType != ir.F32 {
 		t.Errorf("LoadParam with ExactValues: %v", err)
+	}
+}
+
+func TestProblemKindJSON(t *testing.T) {
+	b, err := json.Marshal(Problem{Kind: WrongScale, Tensor: "x"})
+	if err != nil || !strings.Contains(string(b), `"Kind":"wrong scale"`) {
+		t.Errorf("%s %v", b, err)
 	}
 }
