@@ -110,10 +110,10 @@ func bcastShape(a, b []int) []int {
 func TestBinaryFloat(t *testing.T) {
 	rng := newRNG(t)
 	ref := map[string]func(a, b float64) float64{
-		"add": func(a, b float64) float64 { return a + b },
-		"sub": func(a, b float64) float64 { return a - b },
-		"mul": func(a, b float64) float64 { return a * b },
-		"div": func(a, b float64) float64 { return a / b },
+		"add":     func(a, b float64) float64 { return a + b },
+		"sub":     func(a, b float64) float64 { return a - b },
+		"mul":     func(a, b float64) float64 { return a * b },
+		"div":     func(a, b float64) float64 { return a / b },
 		"maximum": math.Max, "minimum": math.Min, "pow": math.Pow,
 	}
 	for name, fn := range ref {
@@ -441,7 +441,7 @@ func TestGroupedLinear(t *testing.T) {
 	T, k, E, N, K := 13, 3, 6, 40, 70
 	w := randF(rng, ir.F32, 1, E, N, K)
 	idx := randI(rng, ir.I32, 0, int64(E-1), T, k) // expert E-1 unused
-	idx.I[0], idx.I[1] = 2, 2                // one token twice on an expert
+	idx.I[0], idx.I[1] = 2, 2                      // one token twice on an expert
 	for _, perSlot := range []bool{false, true} {
 		x := randF(rng, ir.F32, 1, T, K)
 		if perSlot {
