@@ -1,0 +1,167 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/deepc-dev/deepc/runtime/infer"
+	"github.com/deepc-dev/deepc/runtime/npy"
+	"github.com/spf13/cobra"
+)
+
+func newForwardCmd() *cobra.Command {
+	var (
+		mf      modelFlags
+		tokens  string
+		out     string
+		prefill int
+	)
+	cmd := &cobra.Command{
+		Use:   "forward [MODEL.deep] --checkpoint DIR --tokens IDS --out logits.npy",
+		Short: "Run a checkpoint on token ids and write the logits of every position",
+		Long: `forward compiles the model (default ` + defaultModel + `) with the
+checkpoint's config.json, loads its weights and runs the sequences given by
+--tokens, writing a float32 NumPy file of shape [batch, seq, vocab].
+
+--tokens takes sequences of equal length separated by commas ("1 2 3,4 5 6"),
+or @file.json holding a JSON array of arrays. With --prefill N the first N
+tokens of each sequence run through the prefill program and every later
+token through the decode program one at a time, over the latent KV cache;
+the output has the same shape.
+
+Examples:
+  deepc forward --checkpoint ckpt/ --tokens "1 2 3 4" --out logits.npy
+  deepc forward models/deepseek_v3_tiny.deep --checkpoint tiny/ --tokens @batch.json --out l.npy --prefill 2`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			seqs, err := parseTokens(tokens)
+			if err != nil {
+				return err
+			}
+			if prefill < 0 || prefill > len(seqs[0]) {
+				return fmt.Errorf("--prefill %d: must be in 0..%d (the sequence length)", prefill, len(seqs[0]))
+			}
+			if out == "" {
+				return fmt.Errorf("--out is required")
+			}
+			model, err := mf.load(args, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			var logits infer.Logits
+			if cmd.Flags().Changed("prefill") {
+				logits, err = cachedForward(model, seqs, prefill)
+			} else {
+				logits, err = model.Forward(seqs)
+			}
+			if err != nil {
+				return err
+			}
+			data := make([]float32, 0, len(seqs)*len(seqs[0])*logits.Vocab)
+			for _, s := range logits.Rows {
+				for _, row := range s {
+					data = append(data, row...)
+				}
+			}
+			fh, err := os.Create(out)
+			if err != nil {
+				return err
+			}
+			if err := npy.WriteFloat32(fh, []int{len(seqs), len(seqs[0]), logits.Vocab}, data); err != nil {
+				fh.Close()
+				return err
+			}
+			return fh.Close()
+		},
+	}
+	mf.register(cmd)
+	cmd.Flags().StringVar(&tokens, "tokens", "", `token ids: "1 2 3,4 5 6" (sequences of equal length) or @file.json`)
+	cmd.Flags().StringVar(&out, "out", "", "output .npy file")
+	cmd.Flags().IntVar(&prefill, "prefill", 0, "prefill the first N tokens, then decode the rest one at a time with the KV cache")
+	_ = cmd.MarkFlagRequired("tokens")
+	return cmd
+}
+
+// cachedForward runs prefill on the first n tokens of every sequence, then
+// decodes the rest one token at a time, and returns every position's logits.
+func cachedForward(m *infer.Model, seqs [][]int, n int) (infer.Logits, error) {
+	L := len(seqs[0])
+	c, err := m.NewCache(len(seqs) * L)
+	if err != nil {
+		return infer.Logits{}, err
+	}
+	ids := make([]int, len(seqs))
+	heads := make([][]int, len(seqs))
+	for i, s := range seqs {
+		ids[i], heads[i] = i, s[:n]
+	}
+	out := infer.Logits{Rows: make([][][]float32, len(seqs))}
+	if n > 0 {
+		l, err := m.Prefill(c, ids, heads)
+		if err != nil {
+			return out, err
+		}
+		out.Vocab = l.Vocab
+		for i := range seqs {
+			out.Rows[i] = append(out.Rows[i], l.Rows[i]...)
+		}
+	}
+	for p := n; p < L; p++ {
+		toks := make([]int, len(seqs))
+		for i, s := range seqs {
+			toks[i] = s[p]
+		}
+		l, err := m.Decode(c, ids, toks)
+		if err != nil {
+			return out, err
+		}
+		out.Vocab = l.Vocab
+		for i := range seqs {
+			out.Rows[i] = append(out.Rows[i], l.Rows[i]...)
+		}
+	}
+	return out, nil
+}
+
+// parseTokens reads "1 2 3,4 5 6" or @file.json (a JSON array of arrays).
+func parseTokens(s string) ([][]int, error) {
+	var seqs [][]int
+	if path, ok := strings.CutPrefix(s, "@"); ok {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(b, &seqs); err != nil {
+			return nil, fmt.Errorf("%s: want a JSON array of arrays of token ids: %v", path, err)
+		}
+	} else {
+		for i, part := range strings.Split(s, ",") {
+			var seq []int
+			for _, f := range strings.Fields(part) {
+				id, err := strconv.Atoi(f)
+				if err != nil {
+					return nil, fmt.Errorf("--tokens: sequence %d: %q is not a token id", i+1, f)
+				}
+				seq = append(seq, id)
+			}
+			seqs = append(seqs, seq)
+		}
+	}
+	if len(seqs) == 0 || len(seqs[0]) == 0 {
+		return nil, fmt.Errorf("--tokens: no tokens")
+	}
+	for i, seq := range seqs {
+		if len(seq) != len(seqs[0]) {
+			return nil, fmt.Errorf("--tokens: sequence %d has %d tokens, sequence 1 has %d (sequences must have equal length)", i+1, len(seq), len(seqs[0]))
+		}
+		for _, id := range seq {
+			if id < 0 {
+				return nil, fmt.Errorf("--tokens: sequence %d: negative token id %d", i+1, id)
+			}
+		}
+	}
+	return seqs, nil
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/deepc-dev/deepc/dsl"
+	"github.com/deepc-dev/deepc/models"
+	"github.com/deepc-dev/deepc/passes"
+	"github.com/deepc-dev/deepc/runtime/cpu"
+	"github.com/deepc-dev/deepc/runtime/infer"
+	"github.com/deepc-dev/deepc/runtime/weights"
+	"github.com/spf13/cobra"
+)
+
+// defaultModel is the model file runtime commands compile when none is named.
+const defaultModel = "models/deepseek_v3.deep"
+
+// inferencePipeline derives prefill/decode (latent KV cache, absorbed
+// decode) and fuses sibling GEMMs.
+const inferencePipeline = "canonicalize,kv-cache,mla-absorb,fuse-siblings,cse,dce"
+
+// modelFlags are the flags of the commands that run a checkpoint.
+type modelFlags struct {
+	checkpoint string
+	precision  string
+	sets       []string
+	workers    int
+}
+
+func (f *modelFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.checkpoint, "checkpoint", "", "Hugging Face checkpoint directory (config.json + safetensors, sharded or not)")
+	fl.StringVar(&f.precision, "precision", "fp32", "fp32 (weights dequantised, f32 compute), bf16, or fp8 (MODEL.md §5 recipe, emulated)")
+	fl.StringArrayVar(&f.sets, "set", nil, "override a config value after config.json: key=value (repeatable)")
+	fl.IntVar(&f.workers, "threads", 0, "CPU threads (default: all cores)")
+	_ = cmd.MarkFlagRequired("checkpoint")
+	_ = cmd.RegisterFlagCompletionFunc("precision", cobra.FixedCompletions([]string{"fp32", "bf16", "fp8"}, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// load compiles the model file with the checkpoint's config.json, runs the
+// inference pipeline and binds the weights. Progress goes to diag.
+func (f *modelFlags) load(args []string, diag io.Writer) (*infer.Model, error) {
+	file := defaultModel
+	if len(args) > 0 {
+		file = args[0]
+	}
+	mode, err := cpu.ParseMode(f.precision)
+	if err != nil {
+		return nil, err
+	}
+	cfgPath := filepath.Join(f.checkpoint, "config.json")
+	cfg, err := os.ReadFile(cfgPath)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	sets, err := models.SetsFromHFConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cfgPath, err)
+	}
+	start := time.Now()
+	m, err := dsl.CompileFile(file, dsl.Options{Sets: append(sets, f.sets...), ReadFile: readModel})
+	if err != nil {
+		return nil, err
+	}
+	pl, err := passes.ParsePipeline(inferencePipeline)
+	if err != nil {
+		return nil, err
+	}
+	if err := passes.Run(&passes.Context{Out: diag}, m, pl); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(diag, "compiled %s in %.0f ms\n", m.Name, time.Since(start).Seconds()*1000)
+	start = time.Now()
+	var opts []weights.Option
+	if mode == cpu.FP32 {
+		opts = append(opts, weights.ExactValues())
+	}
+	params, err := weights.Load(infer.Stored(m), f.checkpoint, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := infer.BindDerived(m, params); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(diag, "loaded %d tensors from %s in %.0f ms\n", len(params), f.checkpoint, time.Since(start).Seconds()*1000)
+	return &infer.Model{Module: m, Params: params, Opts: cpu.Options{Mode: mode, Workers: f.workers}}, nil
+}

@@ -1,0 +1,88 @@
+// Package infer runs a compiled model for inference on the CPU backend:
+// whole-sequence forward passes, and prefill/decode over a latent KV cache
+// (the functions the kv-cache pass derives).
+package infer
+
+import (
+	"fmt"
+
+	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/runtime"
+	"github.com/deepc-dev/deepc/runtime/cpu"
+)
+
+// Model is a compiled module with its bound weights.
+type Model struct {
+	Module *ir.Module
+	Params map[string]*runtime.Tensor
+	Opts   cpu.Options
+}
+
+// Logits are per-sequence, per-position rows of Vocab values.
+type Logits struct {
+	Vocab int
+	Rows  [][][]float32 // [sequence][position][vocab]
+}
+
+// pack lays sequences back to back: tokens, positions (from start[i]) and
+// sequence ids (ids[i]) as i32 tensors.
+func pack(seqs [][]int, start []int, ids []int) (tok, pos, seq *runtime.Tensor) {
+	n := 0
+	for _, s := range seqs {
+		n += len(s)
+	}
+	tok, pos, seq = runtime.NewTensor(ir.I32, n), runtime.NewTensor(ir.I32, n), runtime.NewTensor(ir.I32, n)
+	k := 0
+	for i, s := range seqs {
+		for j, t := range s {
+			tok.I[k], pos.I[k], seq.I[k] = int64(t), int64(start[i]+j), int64(ids[i])
+			k++
+		}
+	}
+	return tok, pos, seq
+}
+
+// unpack splits packed [T, V] logits back into sequences.
+func unpack(t *runtime.Tensor, seqs [][]int) (Logits, error) {
+	if len(t.Shape) != 2 {
+		return Logits{}, fmt.Errorf("logits have shape %v, want [T, vocab]", t.Shape)
+	}
+	V := t.Shape[1]
+	out := Logits{Vocab: V}
+	k := 0
+	for _, s := range seqs {
+		rows := make([][]float32, len(s))
+		for j := range s {
+			rows[j] = t.F[k*V : (k+1)*V]
+			k++
+		}
+		out.Rows = append(out.Rows, rows)
+	}
+	return out, nil
+}
+
+func (m *Model) fn(name string) (*ir.Func, error) {
+	f := m.Module.Func(name)
+	if f == nil {
+		return nil, fmt.Errorf("the compiled module has no %s function", name)
+	}
+	return f, nil
+}
+
+// Forward runs the whole-sequence forward pass over the packed sequences.
+func (m *Model) Forward(seqs [][]int) (Logits, error) {
+	f, err := m.fn("forward")
+	if err != nil {
+		return Logits{}, err
+	}
+	ids := make([]int, len(seqs))
+	for i := range ids {
+		ids[i] = i
+	}
+	tok, pos, seq := pack(seqs, make([]int, len(seqs)), ids)
+	res, err := cpu.Run(f, m.Params, []*runtime.Tensor{tok, pos, seq}, m.Opts)
+	if err != nil {
+		return Logits{}, err
+	}
+	return unpack(res[0], seqs)
+}
