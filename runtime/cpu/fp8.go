@@ -86,14 +86,16 @@ func gemmFP8(workers, M, N int, qa *quantRows, b *matB, out []float32, ldc int) 
 	}
 	chunk := gcd(fp8Tile, b.b1)
 	kc := kcBlock / chunk * chunk
-	mc, nc := tiling(M, N, workers)
+	kern := kernelFor[float32]()
+	mr, nr := kern.mr, kern.nr
+	mc, nc := tiling(M, N, workers, mr, nr)
 	mt, nt := ceilDiv(M, mc), ceilDiv(N, nc)
 	raw := *b
 	raw.scale = nil // pack the fp8 values as they are
 	parallelFor(workers, mt*nt, 1, func(lo, hi int) {
 		s := getScratch[float32]()
 		defer putScratch(s)
-		var p [mr * nr]float32
+		p := make([]float32, mr*nr)
 		for tile := lo; tile < hi; tile++ {
 			i0, j0 := tile/nt*mc, tile%nt*nc
 			mcb, ncb := min(mc, M-i0), min(nc, N-j0)
@@ -102,16 +104,16 @@ func gemmFP8(workers, M, N int, qa *quantRows, b *matB, out []float32, ldc int) 
 			clear(acc)
 			for k0 := 0; k0 < K; k0 += kc {
 				kcb := min(kc, K-k0)
-				packA(s.ap, qa.q, qa.stride, i0, mcb, k0, kcb)
-				packB(s.bp, &raw, j0, ncb, k0, kcb)
+				packA(s.ap, qa.q, qa.stride, i0, mcb, k0, kcb, mr)
+				packB(s.bp, &raw, j0, ncb, k0, kcb, nr)
 				for js := 0; js < np; js += nr {
 					bs := s.bp[js*kcb : (js+nr)*kcb]
 					for is := 0; is < mp; is += mr {
 						as := s.ap[is*kcb : (is+mr)*kcb]
 						for c0 := 0; c0 < kcb; c0 += chunk {
 							cl := min(chunk, kcb-c0)
-							clear(p[:])
-							micro4x4(cl, as[c0*mr:], bs[c0*nr:], p[:], nr)
+							clear(p)
+							kern.fn(cl, as[c0*mr:], bs[c0*nr:], p, nr)
 							k := k0 + c0
 							for r := 0; r < mr; r++ {
 								i := i0 + is + r

@@ -24,12 +24,38 @@ import (
 // sequentially in k within a K block, and the blocks are added in order.
 
 const (
-	mr      = 4
-	nr      = 4
 	kcBlock = 256
-	mcBlock = 64
+	mcBlock = 96 // a multiple of every kernel's mr
 	ncBlock = 256
 )
+
+// microKernel adds the product of an A strip (kc x mr, packed k-major) and
+// a B strip (kc x nr) to the mr x nr block of c with row stride ldc. Every
+// element is a sum in k order (with or without fused multiply-adds).
+type microKernel[T float] struct {
+	mr, nr int
+	fn     func(kc int, a, b, c []T, ldc int)
+	name   string
+}
+
+// The kernels in use: portable Go 4x4 kernels, replaced at init by
+// assembly kernels where the CPU has them (gemm_amd64.go).
+var (
+	kernF32 = microKernel[float32]{4, 4, micro4x4[float32], "go 4x4"}
+	kernF64 = microKernel[float64]{4, 4, micro4x4[float64], "go 4x4"}
+	goF32   = kernF32
+	goF64   = kernF64
+)
+
+func kernelFor[T float]() *microKernel[T] {
+	var zero T
+	switch any(zero).(type) {
+	case float32:
+		return any(&kernF32).(*microKernel[T])
+	default:
+		return any(&kernF64).(*microKernel[T])
+	}
+}
 
 // matB describes the right-hand operand.
 type matB struct {
@@ -109,13 +135,13 @@ func roundUp(n, m int) int { return (n + m - 1) / m * m }
 // tiling picks the tile sizes for an M x N product on the given workers:
 // full-size tiles when there are enough of them, narrower column tiles
 // when M is small (decode) so every worker gets work.
-func tiling(M, N, workers int) (mc, nc int) {
+func tiling(M, N, workers, mr, nr int) (mc, nc int) {
 	mc = min(mcBlock, roundUp(M, mr))
 	nc = ncBlock
 	mt := ceilDiv(M, mc)
 	if want := 2 * workers; mt*ceilDiv(N, nc) < want {
 		nt := ceilDiv(want, mt)
-		nc = max(4*nr, roundUp(ceilDiv(N, nt), nr))
+		nc = max(2*nr, roundUp(ceilDiv(N, nt), nr))
 		nc = min(nc, ncBlock)
 	}
 	return mc, nc
@@ -135,7 +161,9 @@ func gemmT[T float](workers, M, N, K int, a []float32, lda int, b *matB, out []f
 	if M <= 0 || N <= 0 {
 		return
 	}
-	mc, nc := tiling(M, N, workers)
+	kern := kernelFor[T]()
+	mr, nr := kern.mr, kern.nr
+	mc, nc := tiling(M, N, workers, mr, nr)
 	mt, nt := ceilDiv(M, mc), ceilDiv(N, nc)
 	parallelFor(workers, mt*nt, 1, func(lo, hi int) {
 		s := getScratch[T]()
@@ -148,12 +176,12 @@ func gemmT[T float](workers, M, N, K int, a []float32, lda int, b *matB, out []f
 			clear(acc)
 			for k0 := 0; k0 < K; k0 += kcBlock {
 				kcb := min(kcBlock, K-k0)
-				packA(s.ap, a, lda, i0, mcb, k0, kcb)
-				packB(s.bp, b, j0, ncb, k0, kcb)
+				packA(s.ap, a, lda, i0, mcb, k0, kcb, mr)
+				packB(s.bp, b, j0, ncb, k0, kcb, nr)
 				for js := 0; js < np; js += nr {
 					bs := s.bp[js*kcb : (js+nr)*kcb]
 					for is := 0; is < mp; is += mr {
-						micro4x4(kcb, s.ap[is*kcb:(is+mr)*kcb], bs, acc[is*np+js:], np)
+						kern.fn(kcb, s.ap[is*kcb:(is+mr)*kcb], bs, acc[is*np+js:], np)
 					}
 				}
 			}
@@ -171,7 +199,7 @@ func gemmT[T float](workers, M, N, K int, a []float32, lda int, b *matB, out []f
 // packA copies rows i0..i0+mcb, columns k0..k0+kcb of A into mr-row
 // strips: strip s holds ap[s*mr*kcb + k*mr + r] = A(i0+s*mr+r, k0+k), rows
 // past the tile padded with zeros.
-func packA[T float](ap []T, a []float32, lda, i0, mcb, k0, kcb int) {
+func packA[T float](ap []T, a []float32, lda, i0, mcb, k0, kcb, mr int) {
 	for s := 0; s*mr < mcb; s++ {
 		strip := ap[s*mr*kcb : (s+1)*mr*kcb]
 		for r := 0; r < mr; r++ {
@@ -192,7 +220,7 @@ func packA[T float](ap []T, a []float32, lda, i0, mcb, k0, kcb int) {
 
 // packB copies columns j0..j0+ncb, rows k0..k0+kcb of B into nr-column
 // strips: bp[s*nr*kcb + k*nr + c] = B(k0+k, j0+s*nr+c), zero padded.
-func packB[T float](bp []T, b *matB, j0, ncb, k0, kcb int) {
+func packB[T float](bp []T, b *matB, j0, ncb, k0, kcb, nr int) {
 	for s := 0; s*nr < ncb; s++ {
 		strip := bp[s*nr*kcb : (s+1)*nr*kcb]
 		for c := 0; c < nr; c++ {
@@ -225,12 +253,11 @@ func packB[T float](bp []T, b *matB, j0, ncb, k0, kcb int) {
 	}
 }
 
-// micro4x4 adds the product of an A strip (kc x mr) and a B strip (kc x nr)
-// to the 4x4 block of acc at c (row stride ldc). Each sum runs in k order.
+// micro4x4 is the portable 4x4 micro-kernel.
 func micro4x4[T float](kc int, a, b, c []T, ldc int) {
 	var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 T
-	a = a[:kc*mr]
-	b = b[:kc*nr]
+	a = a[:kc*4]
+	b = b[:kc*4]
 	for len(a) >= 4 && len(b) >= 4 {
 		a0, a1, a2, a3 := a[0], a[1], a[2], a[3]
 		b0, b1, b2, b3 := b[0], b[1], b[2], b[3]

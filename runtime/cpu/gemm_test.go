@@ -1,0 +1,67 @@
+package cpu
+
+import (
+	"testing"
+
+	"github.com/deepc-dev/deepc/ir"
+)
+
+// withGoKernels runs fn with the portable Go micro-kernels in place of the
+// assembly ones.
+func withGoKernels(fn func()) {
+	s32, s64 := kernF32, kernF64
+	kernF32, kernF64 = goF32, goF64
+	defer func() { kernF32, kernF64 = s32, s64 }()
+	fn()
+}
+
+// TestGEMMKernelsAgree runs the GEMM with the selected micro-kernels and
+// with the portable ones on shapes around every tile edge: the results
+// agree to rounding, and the FP8 path (exact products) bit for bit.
+func TestGEMMKernelsAgree(t *testing.T) {
+	t.Logf("micro-kernels in use: f32 %s, f64 %s", kernF32.name, kernF64.name)
+	rng := newRNG(t)
+	for _, sz := range [][3]int{{1, 1, 1}, {5, 17, 3}, {6, 16, 256}, {7, 33, 257}, {97, 270, 300}, {200, 20, 1000}} {
+		M, N, K := sz[0], sz[1], sz[2]
+		x := randF(rng, ir.F32, 1, M, K)
+		w := randF(rng, ir.F32, 1, N, K)
+		ref := refLinear(f64s(x), f64s(w), M, N, K)
+		for _, wide := range []bool{false, true} {
+			for _, workers := range []int{1, 3} {
+				mb := &matB{f: w.F, ld: K, trans: true}
+				got := make([]float32, M*N)
+				gemm(workers, M, N, K, x.F, K, mb, got, N, wide)
+				var gold []float32
+				withGoKernels(func() {
+					gold = make([]float32, M*N)
+					gemm(workers, M, N, K, x.F, K, mb, gold, N, wide)
+				})
+				tol := 1e-5
+				if wide {
+					tol = 1e-7
+				}
+				if e := relErr(got, ref); e > tol {
+					t.Errorf("%v wide=%v workers=%d: selected kernel error %.3g", sz, wide, workers, e)
+				}
+				if e := relErr(gold, ref); e > tol {
+					t.Errorf("%v wide=%v workers=%d: portable kernel error %.3g", sz, wide, workers, e)
+				}
+			}
+		}
+		wq := quantizeWeight(w, 128, 128)
+		qa := quantizeRows(2, x.F, M, K)
+		got := make([]float32, M*N)
+		gemmFP8(2, M, N, qa, weightB(wq, 0, 0, ir.BF16), got, N)
+		want := emulFP8Linear(x.F, M, K, wq, 0, 0)
+		var gold []float32
+		withGoKernels(func() {
+			gold = make([]float32, M*N)
+			gemmFP8(3, M, N, qa, weightB(wq, 0, 0, ir.BF16), gold, N)
+		})
+		for i := range want {
+			if got[i] != want[i] || gold[i] != want[i] {
+				t.Fatalf("%v fp8: element %d: selected %v, portable %v, emulation %v", sz, i, got[i], gold[i], want[i])
+			}
+		}
+	}
+}
