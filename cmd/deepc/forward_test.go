@@ -230,3 +230,16 @@ func TestForwardErrors(t *testing.T) {
 		t.Errorf("empty checkpoint dir: exit %d, %q", code, errOut)
 	}
 }
+
+func TestInspect(t *testing.T) {
+	dir := writeCheckpoint(t, nil, "fp8", 2, 5)
+	out := mustDeepc(t, "inspect", tinyModel, "--checkpoint", dir)
+	if !strings.Contains(out, "OK: every param binds") {
+		t.Errorf("inspect of a good checkpoint:\n%s", out)
+	}
+	// A model that wants a wider MoE than the checkpoint holds.
+	code, out, _ := deepc(t, "inspect", tinyModel, "--checkpoint", dir, "--set", "moe_inter_dim=256")
+	if code != 1 || !strings.Contains(out, "experts.0.gate_proj.weight") || !strings.Contains(out, "shape") {
+		t.Errorf("inspect of a mismatched checkpoint: exit %d\n%s", code, out)
+	}
+}

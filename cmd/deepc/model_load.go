@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/deepc-dev/deepc/dsl"
+	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/models"
 	"github.com/deepc-dev/deepc/passes"
 	"github.com/deepc-dev/deepc/runtime/cpu"
@@ -41,16 +42,12 @@ func (f *modelFlags) register(cmd *cobra.Command) {
 	_ = cmd.RegisterFlagCompletionFunc("precision", cobra.FixedCompletions([]string{"fp32", "bf16", "fp8"}, cobra.ShellCompDirectiveNoFileComp))
 }
 
-// load compiles the model file with the checkpoint's config.json, runs the
-// inference pipeline and binds the weights. Progress goes to diag.
-func (f *modelFlags) load(args []string, diag io.Writer) (*infer.Model, error) {
+// compile compiles the model file (args[0], or the default) with the
+// checkpoint's config.json and the --set overrides, then runs pipeline.
+func (f *modelFlags) compile(args []string, pipeline string, diag io.Writer) (*ir.Module, error) {
 	file := defaultModel
 	if len(args) > 0 {
 		file = args[0]
-	}
-	mode, err := cpu.ParseMode(f.precision)
-	if err != nil {
-		return nil, err
 	}
 	cfgPath := filepath.Join(f.checkpoint, "config.json")
 	cfg, err := os.ReadFile(cfgPath)
@@ -66,7 +63,7 @@ func (f *modelFlags) load(args []string, diag io.Writer) (*infer.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	pl, err := passes.ParsePipeline(inferencePipeline)
+	pl, err := passes.ParsePipeline(pipeline)
 	if err != nil {
 		return nil, err
 	}
@@ -74,11 +71,26 @@ func (f *modelFlags) load(args []string, diag io.Writer) (*infer.Model, error) {
 		return nil, err
 	}
 	fmt.Fprintf(diag, "compiled %s in %.0f ms\n", m.Name, time.Since(start).Seconds()*1000)
-	start = time.Now()
+	return m, nil
+}
+
+// load compiles the model for inference and binds the checkpoint's
+// weights. Progress goes to diag.
+func (f *modelFlags) load(args []string, diag io.Writer) (*infer.Model, error) {
+	mode, err := cpu.ParseMode(f.precision)
+	if err != nil {
+		return nil, err
+	}
+	m, err := f.compile(args, inferencePipeline, diag)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
 	var opts []weights.Option
 	if mode == cpu.FP32 {
 		opts = append(opts, weights.ExactValues())
 	}
+	opts = append(opts, weights.IgnoreTensors(models.CheckpointCopy))
 	params, err := weights.Load(infer.Stored(m), f.checkpoint, opts...)
 	if err != nil {
 		return nil, err
