@@ -87,15 +87,12 @@ type bpeSym struct {
 }
 
 // bpeCand is a possible merge of the symbol at pos with the one at right.
+// key orders the heap: the rank, then the position (leftmost first).
 type bpeCand struct {
-	rank       int32
-	pos, right int32
-	left, rid  int32 // the symbols' ids when the candidate was made
-	merged     int32
-}
-
-func candLess(a, b *bpeCand) bool {
-	return a.rank < b.rank || a.rank == b.rank && a.pos < b.pos
+	key       uint64 // rank<<32 | pos
+	right     int32
+	left, rid int32 // the symbols' ids when the candidate was made
+	merged    int32
 }
 
 // heapMerge merges in O(n log n): a doubly linked list of symbols and a heap
@@ -111,43 +108,52 @@ func heapMerge(m *bpe, word string, sc *scratch, out []int) []int {
 	h := sc.heap[:0]
 	push := func(pos, right int32) {
 		l, r := syms[pos].id, syms[right].id
-		if rule, ok := m.merges[pairKey(l, r)]; ok {
-			h = append(h, bpeCand{rank: rule.rank, pos: pos, right: right, left: l, rid: r, merged: rule.id})
-			// sift up
-			for i := len(h) - 1; i > 0; {
-				p := (i - 1) / 2
-				if !candLess(&h[i], &h[p]) {
-					break
-				}
-				h[i], h[p] = h[p], h[i]
-				i = p
-			}
+		rule, ok := m.merges[pairKey(l, r)]
+		if !ok {
+			return
 		}
+		c := bpeCand{key: uint64(rule.rank)<<32 | uint64(pos), right: right, left: l, rid: r, merged: rule.id}
+		// Sift up, moving parents down into the hole.
+		i := len(h)
+		h = append(h, c)
+		for i > 0 {
+			p := (i - 1) / 2
+			if h[p].key <= c.key {
+				break
+			}
+			h[i] = h[p]
+			i = p
+		}
+		h[i] = c
 	}
 	for i := 0; i+1 < n; i++ {
 		push(int32(i), int32(i+1))
 	}
 	for len(h) > 0 {
 		c := h[0]
-		last := len(h) - 1
-		h[0] = h[last]
-		h = h[:last]
-		// sift down
-		for i := 0; ; {
-			l := 2*i + 1
-			if l >= len(h) {
-				break
+		last := h[len(h)-1]
+		h = h[:len(h)-1]
+		// Sift the last element down from the root, moving children up.
+		if len(h) > 0 {
+			i := 0
+			for {
+				l := 2*i + 1
+				if l >= len(h) {
+					break
+				}
+				if r := l + 1; r < len(h) && h[r].key < h[l].key {
+					l = r
+				}
+				if last.key <= h[l].key {
+					break
+				}
+				h[i] = h[l]
+				i = l
 			}
-			if r := l + 1; r < len(h) && candLess(&h[r], &h[l]) {
-				l = r
-			}
-			if !candLess(&h[l], &h[i]) {
-				break
-			}
-			h[i], h[l] = h[l], h[i]
-			i = l
+			h[i] = last
 		}
-		s := &syms[c.pos]
+		pos := int32(c.key)
+		s := &syms[pos]
 		if s.id != c.left || s.next != c.right || syms[c.right].id != c.rid {
 			continue
 		}
@@ -155,14 +161,14 @@ func heapMerge(m *bpe, word string, sc *scratch, out []int) []int {
 		s.id = c.merged
 		s.next = r.next
 		if r.next >= 0 {
-			syms[r.next].prev = c.pos
+			syms[r.next].prev = pos
 		}
 		syms[c.right].id = -1
 		if s.prev >= 0 {
-			push(s.prev, c.pos)
+			push(s.prev, pos)
 		}
 		if s.next >= 0 {
-			push(c.pos, s.next)
+			push(pos, s.next)
 		}
 	}
 	for i := int32(0); i >= 0; i = syms[i].next {

@@ -19,7 +19,15 @@ import (
 // not) are found first, leftmost and longest, and become their ids (an
 // added token with lstrip or rstrip also removes the white space beside it);
 // each stretch of text between them goes through the normalizer, the
-// pre-tokenizer's stages, and the BPE model. Decoding joins the tokens' bytes.
+// pre-tokenizer's stages, and the BPE model. The post_processor is not
+// applied: Encode adds no BOS or EOS (see BOS and EOS). Decoding joins the
+// tokens' bytes.
+//
+// The split patterns run in an ECMAScript-dialect regex engine (regex.go),
+// as the JavaScript reference compiles them. Character properties come from
+// Go's Unicode tables (Unicode 15.0 for Go 1.26): a code point assigned in a
+// later Unicode version can be classified differently from a runtime that
+// knows that version.
 type HF struct {
 	normalizers []normalizer
 	stages      []stage
