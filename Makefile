@@ -36,7 +36,7 @@ fuzz:
 	$(GO) test -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./ir
 
 bench:
-	$(GO) test -run XXX -bench . -benchmem ./cmd/deepc
+	$(GO) test -run XXX -bench . -benchmem ./cmd/deepc ./runtime/tokenizer ./runtime/cpu
 
 clean:
 	rm -rf bin

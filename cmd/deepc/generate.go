@@ -1,0 +1,180 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/deepc-dev/deepc/runtime/infer"
+	"github.com/deepc-dev/deepc/runtime/tokenizer"
+	"github.com/spf13/cobra"
+)
+
+func newGenerateCmd() *cobra.Command {
+	var (
+		mf       modelFlags
+		prompts  []string
+		tokSpec  string
+		maxToks  int
+		sampling infer.Sampling
+	)
+	cmd := &cobra.Command{
+		Use:   "generate [MODEL.deep] --checkpoint DIR --prompt TEXT",
+		Short: "Generate text from a checkpoint on the CPU",
+		Long: `generate compiles the model (default ` + defaultModel + `) with the
+checkpoint's config.json, loads the weights, prefills the prompt(s) and
+decodes token by token over the latent KV cache. With one prompt the text
+streams to stdout; with several (repeat --prompt) they decode as one batch
+and each completion prints when done. Prefill and decode speeds go to
+stderr.
+
+The tokenizer is DIR/tokenizer.json when present, else the byte-level
+tokenizer (for tiny demo models); --tokenizer overrides.
+
+Examples:
+  deepc generate --checkpoint /data/DeepSeek-V3 --prompt "The capital of France is" --max-tokens 20
+  deepc generate models/deepseek_v3_tiny.deep --checkpoint tiny/ --prompt "hello" --temperature 0.8 --top-p 0.9 --seed 1
+  deepc generate --checkpoint ckpt/ --prompt "a" --prompt "b" --max-tokens 8`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(prompts) == 0 {
+				return fmt.Errorf("--prompt is required")
+			}
+			if sampling.Temperature < 0 || sampling.TopP < 0 || sampling.TopP > 1 {
+				return fmt.Errorf("--temperature must be >= 0 and --top-p in [0, 1]")
+			}
+			diag := cmd.ErrOrStderr()
+			model, err := mf.load(args, diag)
+			if err != nil {
+				return err
+			}
+			tok, err := generationTokenizer(tokSpec, mf.checkpoint, model)
+			if err != nil {
+				return err
+			}
+			var ids [][]int
+			for _, p := range prompts {
+				seq := tok.Encode(p)
+				if bos, ok := tok.BOS(); ok {
+					seq = append([]int{bos}, seq...)
+				}
+				ids = append(ids, seq)
+			}
+			eos, ok := tok.EOS()
+			if !ok {
+				eos = -1
+			}
+			out := cmd.OutOrStdout()
+			var stream *streamer
+			if len(prompts) == 1 {
+				stream = &streamer{w: out, tok: tok}
+				fmt.Fprint(out, prompts[0])
+			}
+			opts := infer.GenerateOptions{MaxTokens: maxToks, Sampling: sampling, EOS: eos}
+			if stream != nil {
+				opts.OnToken = func(_, id int) { stream.add(id, eos) }
+			}
+			gen, st, err := model.Generate(ids, opts)
+			if err != nil {
+				return err
+			}
+			if stream != nil {
+				stream.flush()
+				fmt.Fprintln(out)
+			} else {
+				for i, g := range gen {
+					text, err := tok.Decode(trimEOS(g, eos), tokenizer.DecodeOptions{SkipSpecial: true})
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(out, "[%d] %s%s\n", i+1, prompts[i], text)
+				}
+			}
+			fmt.Fprintf(diag, "prefill: %d tokens, %.1f tokens/s; decode: %d tokens, %.1f tokens/s\n",
+				st.PrefillTokens, infer.Rate(st.PrefillTokens, st.Prefill), st.DecodeTokens, infer.Rate(st.DecodeTokens, st.Decode))
+			return nil
+		},
+	}
+	mf.register(cmd)
+	fl := cmd.Flags()
+	fl.StringArrayVar(&prompts, "prompt", nil, "prompt text (repeat for a batch)")
+	fl.StringVar(&tokSpec, "tokenizer", "", "tokenizer.json path, or byte / byte:N (default: DIR/tokenizer.json, else byte-level)")
+	fl.IntVar(&maxToks, "max-tokens", 32, "tokens to generate per prompt")
+	fl.Float64Var(&sampling.Temperature, "temperature", 0, "sampling temperature; 0 is greedy")
+	fl.Float64Var(&sampling.TopP, "top-p", 1, "nucleus sampling: keep the most likely tokens up to this probability")
+	fl.Uint64Var(&sampling.Seed, "seed", 0, "random seed for sampling")
+	return cmd
+}
+
+// generationTokenizer picks the tokenizer: the flag, the checkpoint's
+// tokenizer.json, or a byte-level one the size of the model's vocabulary.
+func generationTokenizer(spec, dir string, m *infer.Model) (tokenizer.Tokenizer, error) {
+	if spec == "" {
+		if p := filepath.Join(dir, "tokenizer.json"); fileExists(p) {
+			spec = p
+		} else {
+			spec = fmt.Sprintf("byte:%d", vocabSize(m))
+		}
+	}
+	return tokenizer.Open(spec)
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// vocabSize reads the vocabulary size off the forward function's logits.
+func vocabSize(m *infer.Model) int {
+	f := m.Module.Func("forward")
+	if f == nil || len(f.Results) == 0 {
+		return 0
+	}
+	s := f.Results[0].Type.Shape
+	return int(s[len(s)-1].N)
+}
+
+func trimEOS(ids []int, eos int) []int {
+	if n := len(ids); n > 0 && ids[n-1] == eos {
+		return ids[:n-1]
+	}
+	return ids
+}
+
+// streamer prints generated text as it grows, holding back an incomplete
+// UTF-8 character until the token that completes it.
+type streamer struct {
+	w       io.Writer
+	tok     tokenizer.Tokenizer
+	ids     []int
+	printed int
+}
+
+func (s *streamer) add(id, eos int) {
+	if id == eos {
+		return
+	}
+	s.ids = append(s.ids, id)
+	text, err := s.tok.Decode(s.ids, tokenizer.DecodeOptions{SkipSpecial: true})
+	if err != nil {
+		return
+	}
+	end := len(text)
+	for end > s.printed && !utf8.ValidString(text[s.printed:end]) {
+		end--
+	}
+	if end > s.printed {
+		fmt.Fprint(s.w, text[s.printed:end])
+		s.printed = end
+	}
+}
+
+func (s *streamer) flush() {
+	text, err := s.tok.Decode(s.ids, tokenizer.DecodeOptions{SkipSpecial: true})
+	if err == nil && len(text) > s.printed {
+		fmt.Fprint(s.w, strings.ToValidUTF8(text[s.printed:], "\uFFFD"))
+	}
+}

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"io"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/deepc-dev/deepc/runtime/infer"
+)
+
+func loadTiny(t *testing.T, dir string) *infer.Model {
+	t.Helper()
+	mf := modelFlags{checkpoint: dir, precision: "fp32"}
+	m, err := mf.load([]string{tinyModel}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// Greedy decoding over the cache picks, at every step, the argmax of a full
+// forward pass over the prompt and what was generated so far.
+func TestGreedyGenerationMatchesForward(t *testing.T) {
+	m := loadTiny(t, writeCheckpoint(t, nil, "fp8", 1, 21))
+	prompts := [][]int{{1, 2, 3}, {40, 41, 42, 43, 44}}
+	gen, st, err := m.Generate(prompts, infer.GenerateOptions{MaxTokens: 6, EOS: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.PrefillTokens != 8 || st.DecodeTokens != 10 {
+		t.Errorf("stats %+v, want 8 prefill and 10 decode tokens", st)
+	}
+	for i, p := range prompts {
+		seq := slices.Clone(p)
+		for step, id := range gen[i] {
+			l, err := m.Forward([][]int{seq})
+			if err != nil {
+				t.Fatal(err)
+			}
+			last := l.Rows[0][len(seq)-1]
+			if want := argmaxF(last); id != want {
+				t.Fatalf("prompt %d step %d: generated %d, forward's argmax is %d", i, step, id, want)
+			}
+			seq = append(seq, id)
+		}
+	}
+	// The same prompt alone gives the same tokens as in the batch.
+	alone, _, err := m.Generate(prompts[1:], infer.GenerateOptions{MaxTokens: 6, EOS: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(alone[0], gen[1]) {
+		t.Errorf("batched %v, alone %v", gen[1], alone[0])
+	}
+}
+
+func argmaxF(x []float32) int {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+func TestSamplingAndStop(t *testing.T) {
+	m := loadTiny(t, writeCheckpoint(t, nil, "bf16", 1, 22))
+	p := [][]int{{5, 6, 7}}
+	run := func(s infer.Sampling, eos int) []int {
+		g, _, err := m.Generate(p, infer.GenerateOptions{MaxTokens: 12, Sampling: s, EOS: eos})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g[0]
+	}
+	a := run(infer.Sampling{Temperature: 1, Seed: 9}, -1)
+	b := run(infer.Sampling{Temperature: 1, Seed: 9}, -1)
+	c := run(infer.Sampling{Temperature: 1, Seed: 10}, -1)
+	if !slices.Equal(a, b) {
+		t.Errorf("same seed, different tokens: %v vs %v", a, b)
+	}
+	if slices.Equal(a, c) {
+		t.Errorf("seeds 9 and 10 gave the same 12 tokens %v", a)
+	}
+	// A tiny top-p keeps only the most likely token: greedy.
+	if g, n := run(infer.Sampling{Temperature: 1, TopP: 1e-9, Seed: 1}, -1), run(infer.Sampling{}, -1); !slices.Equal(g, n) {
+		t.Errorf("top-p 1e-9 %v differs from greedy %v", g, n)
+	}
+	// Generation stops at EOS, which is kept.
+	greedy := run(infer.Sampling{}, -1)
+	stop := run(infer.Sampling{}, greedy[3])
+	if i := slices.Index(greedy, greedy[3]); len(stop) != i+1 || stop[i] != greedy[3] {
+		t.Errorf("with EOS %d: %v (greedy %v)", greedy[3], stop, greedy)
+	}
+}
+
+func TestGenerateCLI(t *testing.T) {
+	dir := t.TempDir()
+	mustDeepc(t, "init", tinyModel, "--out", dir, "--seed", "4")
+	code, out, errOut := deepc(t, "generate", tinyModel, "--checkpoint", dir, "--prompt", "hi", "--max-tokens", "5")
+	if code != 0 || !strings.HasPrefix(out, "hi") || !strings.Contains(errOut, "decode:") || !strings.Contains(errOut, "tokens/s") {
+		t.Fatalf("exit %d\nstdout %q\nstderr %s", code, out, errOut)
+	}
+	_, out, _ = deepc(t, "generate", tinyModel, "--checkpoint", dir, "--prompt", "a", "--prompt", "b", "--max-tokens", "3")
+	if !strings.Contains(out, "[1] a") || !strings.Contains(out, "[2] b") {
+		t.Errorf("batched output %q", out)
+	}
+	if code, _, errOut := deepc(t, "generate", tinyModel, "--checkpoint", dir, "--prompt", "a", "--top-p", "2"); code != 1 || !strings.Contains(errOut, "top-p") {
+		t.Errorf("bad --top-p: exit %d %s", code, errOut)
+	}
+}
