@@ -10,11 +10,18 @@ MODEL   ?= models/deepseek_v3.deep
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/deepc
 
+TINY    ?= models/deepseek_v3_tiny.deep
+PROMPT  ?= DeepSeek-V3 on a CPU:
+
 # The main job: DeepSeek-V3's statistics, computed from the DSL, and the
-# per-pass timing of its compile.
+# per-pass timing of its compile; then the tiny model of the same
+# architecture with deterministic weights (no download), generating text
+# on the CPU backend.
 run: build
 	$(BIN) stats $(MODEL)
 	$(BIN) compile $(MODEL) --timing
+	$(BIN) init $(TINY) --out .cache/tiny-ckpt
+	$(BIN) generate $(TINY) --checkpoint .cache/tiny-ckpt --prompt "$(PROMPT)" --max-tokens 48
 
 test: lint deps
 	$(GO) test -count=1 ./...
