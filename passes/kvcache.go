@@ -12,37 +12,87 @@ func init() {
 
 // Names of the functions and arguments kv-cache creates.
 const (
-	PrefillFunc = "prefill"
-	DecodeFunc  = "decode"
-	slotArg     = "slot"
-	cachePosArg = "cache_pos"
-	cacheSeqArg = "cache_seq"
-	cacheSym    = "C"
+	PrefillFunc    = "prefill"
+	DecodeFunc     = "decode"
+	MTPPrefillFunc = "mtp_prefill"
+	MTPDecodeFunc  = "mtp_decode"
+	slotArg        = "slot"
+	cachePosArg    = "cache_pos"
+	cacheSeqArg    = "cache_seq"
+	cacheSym       = "C"
 )
 
 // CacheArg names layer i's cache argument (and, with the same index, the
 // extra result that returns it updated).
 func CacheArg(i int) string { return fmt.Sprintf("kv%d", i) }
 
+// cachedFuncs lists the functions kv-cache derives from: each source gets a
+// prefill and a decode variant over its own caches. mtp's variants take
+// the next tokens directly (its shift by one is removed: at decode time the
+// next token is the one just chosen, not in the batch).
+var cachedFuncs = []struct{ src, prefill, decode string }{
+	{"forward", PrefillFunc, DecodeFunc},
+	{"mtp", MTPPrefillFunc, MTPDecodeFunc},
+}
+
 // runKVCache adds prefill(forward's args, slot [T], cache_pos [C],
 // cache_seq [C], kv0..kvN [C, r+dr]) -> (forward's results, kv0'..kvN')
 // and decode, the same program (mla-absorb makes decode read the cache
-// without expanding it). Each attention of the latentKV pattern writes its
-// tokens' latent and rotary key (concatenated) into slot[t] of its layer's
-// cache and attends over every slot of the token's sequence; the caller
-// fills cache_pos/cache_seq for the slots it writes (-1 marks a free slot).
+// without expanding it); likewise mtp_prefill and mtp_decode from mtp.
+// Each attention of the latentKV pattern writes its tokens' latent and
+// rotary key (concatenated) into slot[t] of its layer's cache and attends
+// over every slot of the token's sequence; the caller fills
+// cache_pos/cache_seq for the slots it writes (-1 marks a free slot).
 func runKVCache(ctx *Context, m *ir.Module) (bool, error) {
-	fwd := m.Func("forward")
-	if fwd == nil {
-		fmt.Fprintln(ctx.Writer(), "kv-cache: no forward function; nothing to do")
-		return false, nil
+	changed := false
+	for _, cf := range cachedFuncs {
+		src := m.Func(cf.src)
+		if src == nil || m.Func(cf.prefill) != nil {
+			continue // nothing to derive from, or derived already
+		}
+		f := src.Clone(cf.prefill)
+		if cf.src == "mtp" && !takeNextTokens(f) {
+			fmt.Fprintf(ctx.Writer(), "kv-cache: %s shifts tokens by more than one (depth > 1); no cached variant\n", cf.src)
+			continue
+		}
+		ok, err := cacheAttention(f)
+		if err != nil {
+			return false, err
+		}
+		if !ok {
+			fmt.Fprintf(ctx.Writer(), "kv-cache: %s has no attention over a low-rank latent; nothing to do\n", cf.src)
+			continue
+		}
+		m.Funcs = append(m.Funcs, f, f.Clone(cf.decode))
+		changed = true
 	}
-	if m.Func(PrefillFunc) != nil || m.Func(DecodeFunc) != nil {
-		return false, nil // already derived
-	}
-	f := fwd.Clone(PrefillFunc)
+	return changed, nil
+}
+
+// takeNextTokens replaces shift(arg, seq){offset = 1} of a function
+// argument by the argument itself, so callers pass the shifted tokens. It
+// fails if any other shift remains.
+func takeNextTokens(f *ir.Func) bool {
+	ok := true
+	rewriteFunc(f, func(rw *rewriter, op *ir.Op) bool {
+		if op.Name != "shift" {
+			return false
+		}
+		if off, _ := op.Attrs.Int("offset"); off == 1 && op.Args[0].Def == nil {
+			rw.replace(op.Result(), op.Args[0])
+			return true
+		}
+		ok = false
+		return false
+	})
+	return ok
+}
+
+// cacheAttention rewrites f's latent attentions to read and write caches,
+// adding the arguments and results; it reports whether there were any.
+func cacheAttention(f *ir.Func) (bool, error) {
 	if len(f.Args) == 0 || len(f.Args[0].Type.Shape) == 0 {
-		return false, fmt.Errorf("kv-cache: forward's first argument must be per-token")
+		return false, fmt.Errorf("kv-cache: %s's first argument must be per-token", f.Name)
 	}
 	T := f.Args[0].Type.Shape[0]
 	arg := func(name string, t ir.Type) *ir.Value {
@@ -84,14 +134,9 @@ func runKVCache(ctx *Context, m *ir.Module) (bool, error) {
 		rw.replace(op.Result(), o)
 		return true
 	})
-	if err != nil {
+	if err != nil || len(caches) == 0 {
 		return false, err
 	}
-	if len(caches) == 0 {
-		fmt.Fprintln(ctx.Writer(), "kv-cache: forward has no attention over a low-rank latent; nothing to do")
-		return false, nil
-	}
 	f.Results = append(f.Results, caches...)
-	m.Funcs = append(m.Funcs, f, f.Clone(DecodeFunc))
 	return true, nil
 }

@@ -22,11 +22,24 @@ func init() {
 //
 // dce then removes the up-projection of the whole cache.
 func runMLAAbsorb(ctx *Context, m *ir.Module) (bool, error) {
-	f := m.Func(DecodeFunc)
-	if f == nil {
-		fmt.Fprintf(ctx.Writer(), "mla-absorb: no %s function; nothing to do\n", DecodeFunc)
-		return false, nil
+	changed := false
+	for _, name := range []string{DecodeFunc, MTPDecodeFunc} {
+		if f := m.Func(name); f != nil {
+			c, err := absorb(f)
+			if err != nil {
+				return false, err
+			}
+			changed = changed || c
+		}
 	}
+	if !changed && m.Func(DecodeFunc) == nil {
+		fmt.Fprintf(ctx.Writer(), "mla-absorb: no %s function; nothing to do\n", DecodeFunc)
+	}
+	return changed, nil
+}
+
+// absorb rewrites f's latent attentions over a cache (see runMLAAbsorb).
+func absorb(f *ir.Func) (bool, error) {
 	var err error
 	changed := rewriteFunc(f, func(rw *rewriter, op *ir.Op) bool {
 		if op.Name != "attention_cache" || err != nil {

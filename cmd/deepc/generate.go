@@ -20,6 +20,7 @@ func newGenerateCmd() *cobra.Command {
 		tokSpec  string
 		maxToks  int
 		sampling infer.Sampling
+		spec     string
 	)
 	cmd := &cobra.Command{
 		Use:   "generate [MODEL.deep] --checkpoint DIR --prompt TEXT",
@@ -37,7 +38,8 @@ tokenizer (for tiny demo models); --tokenizer overrides.
 Examples:
   deepc generate --checkpoint /data/DeepSeek-V3 --prompt "The capital of France is" --max-tokens 20
   deepc generate models/deepseek_v3_tiny.deep --checkpoint tiny/ --prompt "hello" --temperature 0.8 --top-p 0.9 --seed 1
-  deepc generate --checkpoint ckpt/ --prompt "a" --prompt "b" --max-tokens 8`,
+  deepc generate --checkpoint ckpt/ --prompt "a" --prompt "b" --max-tokens 8
+  deepc generate --checkpoint ckpt/ --prompt "a" --speculative mtp`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(prompts) == 0 {
@@ -77,7 +79,21 @@ Examples:
 			if stream != nil {
 				opts.OnToken = func(_, id int) { stream.add(id, eos) }
 			}
-			gen, st, err := model.Generate(ids, opts)
+			var gen [][]int
+			var st infer.GenerateStats
+			switch spec {
+			case "":
+				gen, st, err = model.Generate(ids, opts)
+			case "mtp":
+				if model.Module.Func("mtp_decode") == nil {
+					return fmt.Errorf("--speculative mtp: the model has no MTP module (mtp_depth = 0, or depth > 1)")
+				}
+				var sp infer.SpeculativeStats
+				gen, st, sp, err = model.GenerateSpeculative(ids, opts)
+				defer fmt.Fprintf(diag, "mtp speculation: %d of %d drafts accepted (%.1f%%)\n", sp.Accepted, sp.Drafted, 100*sp.AcceptanceRate())
+			default:
+				return fmt.Errorf("--speculative %q: the only kind is mtp", spec)
+			}
 			if err != nil {
 				return err
 			}
@@ -106,6 +122,7 @@ Examples:
 	fl.Float64Var(&sampling.Temperature, "temperature", 0, "sampling temperature; 0 is greedy")
 	fl.Float64Var(&sampling.TopP, "top-p", 1, "nucleus sampling: keep the most likely tokens up to this probability")
 	fl.Uint64Var(&sampling.Seed, "seed", 0, "random seed for sampling")
+	fl.StringVar(&spec, "speculative", "", "speculative decoding: mtp drafts the token after next with the MTP module")
 	return cmd
 }
 

@@ -111,3 +111,63 @@ func TestGenerateCLI(t *testing.T) {
 		t.Errorf("bad --top-p: exit %d %s", code, errOut)
 	}
 }
+
+// MTP speculative decoding emits exactly what plain greedy decoding does
+// (every token is the main model's choice), with drafts counted.
+func TestSpeculativeGreedyEqualsGreedy(t *testing.T) {
+	m := loadTiny(t, writeCheckpoint(t, nil, "fp8", 1, 23))
+	prompts := [][]int{{1, 2, 3}, {40, 41, 42, 43, 44}, {9}}
+	o := infer.GenerateOptions{MaxTokens: 9, EOS: -1}
+	want, _, err := m.Generate(prompts, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, st, sp, err := m.GenerateSpeculative(prompts, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range prompts {
+		if !slices.Equal(got[i], want[i]) {
+			t.Errorf("prompt %d: speculative %v, greedy %v", i, got[i], want[i])
+		}
+	}
+	if sp.Drafted == 0 || sp.Accepted > sp.Drafted || st.DecodeTokens != 3*9-3 {
+		t.Errorf("speculation %+v, decode tokens %d", sp, st.DecodeTokens)
+	}
+	t.Logf("random weights: %d of %d drafts accepted", sp.Accepted, sp.Drafted)
+	// An EOS stops the sequence, inside an accepted pair or not.
+	eos := want[1][4]
+	o.EOS = eos
+	gotEOS, _, _, err := m.GenerateSpeculative(prompts[1:2], o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := slices.Index(want[1], eos); !slices.Equal(gotEOS[0], want[1][:i+1]) {
+		t.Errorf("with EOS %d: %v, want %v", eos, gotEOS[0], want[1][:i+1])
+	}
+}
+
+// With the final norms zeroed, main model and MTP both always choose token
+// 0: every draft is accepted and each main step yields two tokens.
+func TestSpeculativeAllAccepted(t *testing.T) {
+	m := loadTiny(t, writeCheckpoint(t, nil, "f32", 1, 24))
+	for _, name := range []string{"model.norm.weight", "model.layers.4.shared_head.norm.weight"} {
+		p, ok := m.Params[name]
+		if !ok {
+			t.Fatalf("no param %s", name)
+		}
+		clear(p.F)
+	}
+	o := infer.GenerateOptions{MaxTokens: 7, EOS: -1}
+	got, _, sp, err := m.GenerateSpeculative([][]int{{3, 4}}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got[0], []int{0, 0, 0, 0, 0, 0, 0}) {
+		t.Errorf("generated %v, want seven 0s", got[0])
+	}
+	// 1 token from prefill, then 3 steps of 2.
+	if sp.Drafted != 3 || sp.Accepted != 3 {
+		t.Errorf("speculation %+v, want 3 of 3 accepted", sp)
+	}
+}
