@@ -1,16 +1,23 @@
 package cpu
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/runtime"
 )
 
-// attention and attention_cache: per (token, head), scores q·k·scale over
-// the visible keys, softmax, weighted sum of v; all in f64, parallel over
-// (token, head).
+// attention and attention_cache share one blocked implementation. Per
+// sequence, queries are sorted by position and keys by key position, so a
+// block of queries under a causal mask sees a prefix of the keys. For each
+// block (and head, or all heads at once when one key/value head serves
+// them all) it gathers Q, K and V rows, computes S = Q·Kᵀ with the GEMM,
+// masks, takes the softmax of S·scale row by row in f64, and computes
+// O = P·V with the GEMM. Scores come out of the GEMM in f64 in FP32 mode
+// (f32 otherwise); probabilities are rounded to f32 before P·V.
 
 func init() {
 	register("attention", kAttention)
@@ -30,39 +37,6 @@ func attnAttrs(op *ir.Op) (scale float64, causal bool, err error) {
 	return scale, causal, err
 }
 
-// attend computes one output row o[dv] = Σ_s softmax(q·k_s·scale) v_s over
-// the key rows at k[kOffs[j]+kh:] and value rows at v[vOffs[j]+vh:].
-func attend(q []float32, k, v []float32, kOffs, vOffs []int, kh, vh int, scale float64, o []float32, sc []float64, acc []float64) {
-	dq, dv := len(q), len(o)
-	if len(kOffs) == 0 {
-		clear(o)
-		return
-	}
-	m := math.Inf(-1)
-	for j, off := range kOffs {
-		kr := k[off+kh : off+kh+dq]
-		var dot float64
-		for i, qv := range q {
-			dot += float64(qv) * float64(kr[i])
-		}
-		sc[j] = dot * scale
-		m = max(m, sc[j])
-	}
-	var sum float64
-	clear(acc[:dv])
-	for j, off := range vOffs {
-		p := math.Exp(sc[j] - m)
-		sum += p
-		vr := v[off+vh : off+vh+dv]
-		for i, vv := range vr {
-			acc[i] += p * float64(vv)
-		}
-	}
-	for i := range o {
-		o[i] = float32(acc[i] / sum)
-	}
-}
-
 func kAttention(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, error) {
 	q, k, v, pos, seq := args[0], args[1], args[2], args[3], args[4]
 	scale, causal, err := attnAttrs(op)
@@ -73,39 +47,13 @@ func kAttention(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tenso
 		q.Shape[1] != k.Shape[1] || q.Shape[2] != k.Shape[2] || v.Shape[0] != q.Shape[0] || v.Shape[1] != q.Shape[1] {
 		return nil, fmt.Errorf("attention of q %v, k %v, v %v", q.Shape, k.Shape, v.Shape)
 	}
-	T, H, dq, dv := q.Shape[0], q.Shape[1], q.Shape[2], v.Shape[2]
+	T := q.Shape[0]
 	if len(pos.I) != T || len(seq.I) != T {
 		return nil, fmt.Errorf("positions %v and sequence ids %v must have %d entries", pos.Shape, seq.Shape, T)
 	}
-	members := map[int64][]int{} // tokens of each sequence, in packing order
-	for t, s := range seq.I {
-		members[s] = append(members[s], t)
-	}
 	out := c.Out(0)
-	c.parallel(T*H, max(1, H), func(lo, hi int) {
-		var kOffs, vOffs []int
-		sc := make([]float64, 0)
-		acc := make([]float64, dv)
-		last := -1
-		for th := lo; th < hi; th++ {
-			t, h := th/H, th%H
-			if t != last { // the visible keys of token t
-				kOffs, vOffs = kOffs[:0], vOffs[:0]
-				for _, s := range members[seq.I[t]] {
-					if !causal || pos.I[s] <= pos.I[t] {
-						kOffs = append(kOffs, s*H*dq)
-						vOffs = append(vOffs, s*H*dv)
-					}
-				}
-				if cap(sc) < len(kOffs) {
-					sc = make([]float64, len(kOffs))
-				}
-				sc = sc[:len(kOffs)]
-				last = t
-			}
-			attend(q.F[(t*H+h)*dq:(t*H+h+1)*dq], k.F, v.F, kOffs, vOffs, h*dq, h*dv, scale, out.F[(t*H+h)*dv:(t*H+h+1)*dv], sc, acc)
-		}
-	})
+	a := attn{q: q, k: k, v: v, qpos: pos.I, qseq: seq.I, kpos: pos.I, kseq: seq.I, scale: scale, causal: causal, out: out}
+	a.run(c)
 	return one(out), nil
 }
 
@@ -119,47 +67,185 @@ func kAttentionCache(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.
 		k.Shape[0] != v.Shape[0] || k.Shape[1] != v.Shape[1] || (k.Shape[1] != q.Shape[1] && k.Shape[1] != 1) {
 		return nil, fmt.Errorf("attention_cache of q %v over k %v, v %v", q.Shape, k.Shape, v.Shape)
 	}
-	T, H, dq, dv := q.Shape[0], q.Shape[1], q.Shape[2], v.Shape[2]
-	C, Hk := k.Shape[0], k.Shape[1]
+	T, C := q.Shape[0], k.Shape[0]
 	if len(pos.I) != T || len(seq.I) != T || len(kpos.I) != C || len(kseq.I) != C {
 		return nil, fmt.Errorf("positions and sequence ids must have %d (tokens) and %d (slots) entries", T, C)
 	}
-	slots := map[int64][]int{} // occupied slots of each sequence
-	for s, id := range kseq.I {
-		if id != -1 {
-			slots[id] = append(slots[id], s)
+	out := c.Out(0)
+	a := attn{q: q, k: k, v: v, qpos: pos.I, qseq: seq.I, kpos: kpos.I, kseq: kseq.I, scale: scale, causal: causal,
+		freeSlots: true, out: out}
+	a.run(c)
+	return one(out), nil
+}
+
+type attn struct {
+	q, k, v    *runtime.Tensor // [T, H, dq], [C, Hk, dq], [C, Hk, dv]
+	qpos, qseq []int64
+	kpos, kseq []int64
+	scale      float64
+	causal     bool
+	freeSlots  bool // keys with sequence id -1 are never visible
+	out        *runtime.Tensor
+}
+
+// attnItem is one unit of work: queries qs (sorted by position) of one
+// sequence against the keys ks (sorted by position), for head h, or for
+// every head when h < 0 (a single shared key/value head).
+type attnItem struct {
+	qs, ks []int
+	h      int
+}
+
+const attnBlock = 64 // queries per item
+
+func (a *attn) run(c *Context) {
+	H, dq := a.q.Shape[1], a.q.Shape[2]
+	Hk, dv := a.k.Shape[1], a.v.Shape[2]
+	byPos := func(p []int64) func(i, j int) int {
+		return func(i, j int) int { return cmp.Or(cmp.Compare(p[i], p[j]), cmp.Compare(i, j)) }
+	}
+	queries := map[int64][]int{}
+	for t, s := range a.qseq {
+		queries[s] = append(queries[s], t)
+	}
+	keys := map[int64][]int{}
+	for s, id := range a.kseq {
+		if a.freeSlots && id == -1 {
+			continue
+		}
+		if _, ok := queries[id]; ok {
+			keys[id] = append(keys[id], s)
 		}
 	}
-	out := c.Out(0)
-	c.parallel(T*H, max(1, H), func(lo, hi int) {
-		var kOffs, vOffs []int
-		var sc []float64
-		acc := make([]float64, dv)
-		last := -1
-		for th := lo; th < hi; th++ {
-			t, h := th/H, th%H
-			hk := h
-			if Hk == 1 {
-				hk = 0
+	ids := make([]int64, 0, len(queries))
+	for id := range queries {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	var items []attnItem
+	for _, id := range ids {
+		qs, ks := queries[id], keys[id]
+		slices.SortFunc(qs, byPos(a.qpos))
+		slices.SortFunc(ks, byPos(a.kpos))
+		for q0 := 0; q0 < len(qs); q0 += attnBlock {
+			blk := qs[q0:min(q0+attnBlock, len(qs))]
+			vis := ks
+			if a.causal { // the keys at or before the block's last position
+				last := a.qpos[blk[len(blk)-1]]
+				n, _ := slices.BinarySearchFunc(ks, last, func(s int, p int64) int {
+					if a.kpos[s] <= p {
+						return -1
+					}
+					return 1
+				})
+				vis = ks[:n]
 			}
-			if t != last {
-				kOffs, vOffs = kOffs[:0], vOffs[:0]
-				if seq.I[t] != -1 {
-					for _, s := range slots[seq.I[t]] {
-						if !causal || kpos.I[s] <= pos.I[t] {
-							kOffs = append(kOffs, s*Hk*dq)
-							vOffs = append(vOffs, s*Hk*dv)
-						}
+			if Hk == 1 && H > 1 {
+				items = append(items, attnItem{qs: blk, ks: vis, h: -1})
+			} else {
+				for h := 0; h < H; h++ {
+					items = append(items, attnItem{qs: blk, ks: vis, h: h})
+				}
+			}
+		}
+	}
+	inner := 1
+	if len(items) < c.workers {
+		inner = max(1, c.workers/max(len(items), 1))
+	}
+	wide := c.wide()
+	parallelFor(c.workers, len(items), 1, func(lo, hi int) {
+		var qb, kb, vb, pb, ob []float32
+		var s32 []float32
+		var s64 []float64
+		grow := func(b []float32, n int) []float32 {
+			if cap(b) < n {
+				return make([]float32, n)
+			}
+			return b[:n]
+		}
+		for _, it := range items[lo:hi] {
+			heads := []int{it.h}
+			if it.h < 0 {
+				heads = make([]int, H)
+				for h := range heads {
+					heads[h] = h
+				}
+			}
+			m, n := len(it.qs)*len(heads), len(it.ks)
+			// Rows of Q in (query, head) order; the row's query is it.qs[r/len(heads)].
+			qb = grow(qb, m*dq)
+			for i, t := range it.qs {
+				for j, h := range heads {
+					copy(qb[(i*len(heads)+j)*dq:], a.q.F[(t*H+h)*dq:(t*H+h+1)*dq])
+				}
+			}
+			ob = grow(ob, m*dv)
+			if n == 0 {
+				clear(ob)
+			} else {
+				hk := max(it.h, 0)
+				kb, vb = grow(kb, n*dq), grow(vb, n*dv)
+				for j, s := range it.ks {
+					copy(kb[j*dq:(j+1)*dq], a.k.F[(s*Hk+hk)*dq:(s*Hk+hk+1)*dq])
+					copy(vb[j*dv:(j+1)*dv], a.v.F[(s*Hk+hk)*dv:(s*Hk+hk+1)*dv])
+				}
+				kmat := &matB{f: kb, ld: dq, trans: true}
+				pb = grow(pb, m*n)
+				if wide {
+					if cap(s64) < m*n {
+						s64 = make([]float64, m*n)
+					}
+					s64 = s64[:m*n]
+					gemmT[float64](inner, m, n, dq, qb, dq, kmat, s64, n)
+					for r := 0; r < m; r++ {
+						softmaxRow(a, s64[r*n:(r+1)*n], pb[r*n:(r+1)*n], it.qs[r/len(heads)], it.ks)
+					}
+				} else {
+					s32 = grow(s32, m*n)
+					gemmT[float32](inner, m, n, dq, qb, dq, kmat, s32, n)
+					for r := 0; r < m; r++ {
+						softmaxRow(a, s32[r*n:(r+1)*n], pb[r*n:(r+1)*n], it.qs[r/len(heads)], it.ks)
 					}
 				}
-				if cap(sc) < len(kOffs) {
-					sc = make([]float64, len(kOffs))
-				}
-				sc = sc[:len(kOffs)]
-				last = t
+				gemm(inner, m, dv, n, pb, n, &matB{f: vb, ld: dv}, ob, dv, wide)
 			}
-			attend(q.F[(t*H+h)*dq:(t*H+h+1)*dq], k.F, v.F, kOffs, vOffs, hk*dq, hk*dv, scale, out.F[(t*H+h)*dv:(t*H+h+1)*dv], sc, acc)
+			for i, t := range it.qs {
+				for j, h := range heads {
+					copy(a.out.F[(t*H+h)*dv:(t*H+h+1)*dv], ob[(i*len(heads)+j)*dv:(i*len(heads)+j+1)*dv])
+				}
+			}
 		}
 	})
-	return one(out), nil
+}
+
+// softmaxRow turns the scores of query t against keys ks into
+// probabilities p (0 for masked keys), in f64. A query that sees no key
+// gets all zeros (and so a zero output).
+func softmaxRow[S float](a *attn, s []S, p []float32, t int, ks []int) {
+	m := math.Inf(-1)
+	lim := a.qpos[t]
+	n := len(ks)
+	if a.causal { // keys are sorted by position: the visible ones are a prefix
+		n, _ = slices.BinarySearchFunc(ks, lim, func(k int, p int64) int {
+			if a.kpos[k] <= p {
+				return -1
+			}
+			return 1
+		})
+	}
+	for j := 0; j < n; j++ {
+		m = max(m, float64(s[j])*a.scale)
+	}
+	var sum float64
+	e := s[:n] // reuse the scores' storage for the exponentials
+	for j := 0; j < n; j++ {
+		x := math.Exp(float64(s[j])*a.scale - m)
+		e[j] = S(x)
+		sum += x
+	}
+	for j := 0; j < n; j++ {
+		p[j] = float32(float64(e[j]) / sum)
+	}
+	clear(p[n:])
 }

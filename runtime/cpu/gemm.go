@@ -157,7 +157,8 @@ func gemm(workers, M, N, K int, a []float32, lda int, b *matB, out []float32, ld
 	}
 }
 
-func gemmT[T float](workers, M, N, K int, a []float32, lda int, b *matB, out []float32, ldc int) {
+// gemmT is the GEMM with accumulator type T, writing outputs of type O.
+func gemmT[T, O float](workers, M, N, K int, a []float32, lda int, b *matB, out []O, ldc int) {
 	if M <= 0 || N <= 0 {
 		return
 	}
@@ -189,7 +190,7 @@ func gemmT[T float](workers, M, N, K int, a []float32, lda int, b *matB, out []f
 				o := out[(i0+i)*ldc+j0 : (i0+i)*ldc+j0+ncb]
 				row := acc[i*np : i*np+ncb]
 				for j, v := range row {
-					o[j] = float32(v)
+					o[j] = O(v)
 				}
 			}
 		}

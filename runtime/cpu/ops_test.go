@@ -811,11 +811,11 @@ func TestAttention(t *testing.T) {
 
 func TestAttentionCacheAndKVWrite(t *testing.T) {
 	rng := newRNG(t)
-	C, T, H, dq, dv := 12, 4, 3, 16, 8
+	C, T, H, dq, dv := 12, 5, 3, 16, 8
 	kseq := ints(ir.I32, 0, 0, 1, -1, 1, 0, -1, 1, 0, -1, 2, 0)
 	kpos := ints(ir.I32, 0, 1, 0, 0, 1, 2, 0, 2, 3, 0, 0, 4)
-	seq := ints(ir.I32, 0, 1, 1, 3) // sequence 3 has no slot: output 0
-	pos := ints(ir.I32, 3, 1, 2, 0)
+	seq := ints(ir.I32, 0, 1, 1, 3, -1) // sequence 3 has no slot, nor does -1 (free slots are not a sequence): output 0
+	pos := ints(ir.I32, 3, 1, 2, 0, 5)
 	q := randF(rng, ir.F32, 1, T, H, dq)
 	for _, Hk := range []int{H, 1} {
 		k, v := randF(rng, ir.F32, 1, C, Hk, dq), randF(rng, ir.F32, 1, C, Hk, dv)
@@ -828,7 +828,7 @@ func TestAttentionCacheAndKVWrite(t *testing.T) {
 	}
 	cache := randF(rng, ir.F32, 1, C, 5)
 	x := randF(rng, ir.F32, 1, T, 5)
-	slot := ints(ir.I32, 3, 6, 0, 11)
+	slot := ints(ir.I32, 3, 6, 0, 11, 2)
 	got := runOp(t, FP32, "kv_write", nil, cache, symArg{x}, symArg{slot})[0]
 	want := f64s(cache)
 	for t, s := range slot.I {
