@@ -277,6 +277,33 @@ func checkScale(t *runtime.Tensor) error {
 	return nil
 }
 
+// PrepareParams checks params against m's declarations and converts them
+// once the way Run would convert them on every call under mode (rounding
+// float params given in a wider dtype than declared, in BF16 and FP8
+// modes), so that repeated runs (a decode loop) do not pay for it. Params
+// that m does not declare are passed through; declared params missing from
+// params are left for Run to report.
+func PrepareParams(m *ir.Module, params map[string]*runtime.Tensor, mode Mode) (map[string]*runtime.Tensor, error) {
+	c := &Context{mode: mode, workers: Options{}.workers(), env: map[string]int64{}, pinned: map[*runtime.Tensor]bool{}}
+	out := make(map[string]*runtime.Tensor, len(params))
+	for k, v := range params {
+		out[k] = v
+	}
+	for _, p := range m.Params {
+		t, ok := params[p.Name]
+		if !ok || t == nil {
+			continue
+		}
+		c.params, c.bound = params, map[string]*runtime.Tensor{}
+		ct, err := c.param(p.Name, p.Type)
+		if err != nil {
+			return nil, err
+		}
+		out[p.Name] = ct
+	}
+	return out, nil
+}
+
 // param binds module parameter name for a param op with result type want.
 func (c *Context) param(name string, want ir.Type) (*runtime.Tensor, error) {
 	if t, ok := c.bound[name]; ok {

@@ -293,3 +293,43 @@ func TestAllOpsModule(t *testing.T) {
 		}
 	}
 }
+
+func TestPrepareParams(t *testing.T) {
+	rng := newRNG(t)
+	m := &ir.Module{Name: "p", Params: []*ir.Param{
+		{Name: "w", Type: ir.T(ir.BF16, ir.C(4), ir.C(3))},
+		{Name: "q", Type: ir.T(ir.F8E4M3, ir.C(4), ir.C(3))},
+		{Name: "ids", Type: ir.T(ir.I32, ir.C(2))},
+	}}
+	w := randF(rng, ir.F32, 1, 4, 3)
+	q := randF(rng, ir.F32, 1, 4, 3)
+	ids := ints(ir.I32, 1, 2)
+	extra := randF(rng, ir.F32, 1, 2)
+	in := map[string]*runtime.Tensor{"w": w, "q": q, "ids": ids, "extra": extra}
+	got, err := PrepareParams(m, in, BF16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["w"].DType != ir.BF16 || got["q"].DType != ir.BF16 || got["ids"] != ids || got["extra"] != extra {
+		t.Errorf("prepared dtypes %s %s, ids/extra passed through: %v %v", got["w"].DType, got["q"].DType, got["ids"] == ids, got["extra"] == extra)
+	}
+	for i, v := range w.F {
+		if got["w"].F[i] != runtime.RoundBF16(v) {
+			t.Fatalf("w[%d] = %v, want %v", i, got["w"].F[i], runtime.RoundBF16(v))
+		}
+	}
+	// Prepared params need no further conversion: Run returns them as they are.
+	b := m.NewFunc("f")
+	b.Return(b.Param(m.Params[0]))
+	outs, err := Run(b.F, got, nil, Options{Mode: BF16})
+	if err != nil || outs[0] != got["w"] {
+		t.Errorf("a prepared param was converted again (%v)", err)
+	}
+	if fp32, _ := PrepareParams(m, in, FP32); fp32["w"] != w {
+		t.Error("FP32 mode must not convert params")
+	}
+	in["w"] = randF(rng, ir.F32, 1, 3, 4)
+	if _, err := PrepareParams(m, in, BF16); err == nil || !contains(err.Error(), "param @w has shape [3 4], want [4 3]") {
+		t.Errorf("shape mismatch: %v", err)
+	}
+}

@@ -47,6 +47,64 @@ var (
 	goF64   = kernF64
 )
 
+// gemvF32 and gemvF64, when set (gemm_amd64.go), compute four dot products
+// of x with consecutive rows of a weight (row stride ldw): the GEMM's path
+// for a few rows (decode), which reads the weight once without packing.
+var (
+	gemvF32 func(x, w []float32, ldw int, out *[4]float32)
+	gemvF64 func(x, w []float32, ldw int, out *[4]float64)
+)
+
+// gemvSmall computes out = A·B for M < gemvMaxRows rows against an
+// unquantized weight B (trans layout) with the gemv kernels; false when
+// they are not available.
+func gemvSmall[T float](workers, M, N, K int, a []float32, lda int, b *matB, out []float32, ldc int) bool {
+	var zero T
+	var gemv func(x, w []float32, ldw int, out *[4]T)
+	switch any(zero).(type) {
+	case float32:
+		if gemvF32 != nil {
+			gemv = any(gemvF32).(func(x, w []float32, ldw int, out *[4]T))
+		}
+	default:
+		if gemvF64 != nil {
+			gemv = any(gemvF64).(func(x, w []float32, ldw int, out *[4]T))
+		}
+	}
+	if gemv == nil || K == 0 {
+		return false
+	}
+	groups := ceilDiv(N, 4)
+	parallelFor(workers, groups, max(1, 8192/K), func(lo, hi int) {
+		var o [4]T
+		for g := lo; g < hi; g++ {
+			n0 := g * 4
+			for m := 0; m < M; m++ {
+				x := a[m*lda : m*lda+K]
+				if n0+4 <= N {
+					gemv(x, b.f[n0*b.ld:], b.ld, &o)
+					for r := 0; r < 4; r++ {
+						out[m*ldc+n0+r] = float32(o[r])
+					}
+					continue
+				}
+				for n := n0; n < N; n++ { // the last rows
+					var s T
+					row := b.f[n*b.ld : n*b.ld+K]
+					for k, v := range x {
+						s += T(v) * T(row[k])
+					}
+					out[m*ldc+n] = float32(s)
+				}
+			}
+		}
+	})
+	return true
+}
+
+// gemvMaxRows is the row count below which the GEMM takes the gemv path.
+const gemvMaxRows = 4
+
 func kernelFor[T float]() *microKernel[T] {
 	var zero T
 	switch any(zero).(type) {
@@ -161,6 +219,11 @@ func gemm(workers, M, N, K int, a []float32, lda int, b *matB, out []float32, ld
 func gemmT[T, O float](workers, M, N, K int, a []float32, lda int, b *matB, out []O, ldc int) {
 	if M <= 0 || N <= 0 {
 		return
+	}
+	if o, ok := any(out).([]float32); ok && M < gemvMaxRows && b.trans && b.scale == nil {
+		if gemvSmall[T](workers, M, N, K, a, lda, b, o, ldc) {
+			return
+		}
 	}
 	kern := kernelFor[T]()
 	mr, nr := kern.mr, kern.nr

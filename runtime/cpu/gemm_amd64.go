@@ -13,6 +13,12 @@ func kern6x16f32(kc int, a, b, c *float32, ldc int)
 //go:noescape
 func kern6x8f64(kc int, a, b, c *float64, ldc int)
 
+//go:noescape
+func gemv4f64(k int, x, w *float32, ldw int, out *[4]float64)
+
+//go:noescape
+func gemv4f32(k int, x, w *float32, ldw int, out *[4]float32)
+
 func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
 
 func xgetbv() (eax, edx uint32)
@@ -52,8 +58,48 @@ var asmF64 = microKernel[float64]{6, 8, func(kc int, a, b, c []float64, ldc int)
 	kern6x8f64(kc, &a[0], &b[0], &c[0], ldc)
 }, "avx2 6x8"}
 
+// gemvRows4 sets out[r] = Σ_k x[k]·w[r*ldw + k] for r < 4 with the
+// assembly kernel over the largest multiple of its width and Go for the
+// tail, accumulating in T.
+func gemvRows4[T float](x, w []float32, ldw int, out *[4]T) {
+	K := len(x)
+	_ = w[3*ldw+K-1]
+	var zero T
+	var kk int
+	if _, ok := any(zero).(float64); ok {
+		kk = K &^ 3
+		if kk > 0 {
+			var o [4]float64
+			gemv4f64(kk, &x[0], &w[0], ldw, &o)
+			for r := range o {
+				out[r] = T(o[r])
+			}
+		} else {
+			*out = [4]T{}
+		}
+	} else {
+		kk = K &^ 7
+		if kk > 0 {
+			var o [4]float32
+			gemv4f32(kk, &x[0], &w[0], ldw, &o)
+			for r := range o {
+				out[r] = T(o[r])
+			}
+		} else {
+			*out = [4]T{}
+		}
+	}
+	for r := 0; r < 4; r++ {
+		row := w[r*ldw : r*ldw+K]
+		for k := kk; k < K; k++ {
+			out[r] += T(x[k]) * T(row[k])
+		}
+	}
+}
+
 func init() {
 	if os.Getenv("DEEPC_CPU_GEMM") != "go" && hasAVX2FMA() {
 		kernF32, kernF64 = asmF32, asmF64
+		gemvF32, gemvF64 = gemvRows4[float32], gemvRows4[float64]
 	}
 }

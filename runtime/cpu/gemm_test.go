@@ -9,9 +9,9 @@ import (
 // withGoKernels runs fn with the portable Go micro-kernels in place of the
 // assembly ones.
 func withGoKernels(fn func()) {
-	s32, s64 := kernF32, kernF64
-	kernF32, kernF64 = goF32, goF64
-	defer func() { kernF32, kernF64 = s32, s64 }()
+	s32, s64, g32, g64 := kernF32, kernF64, gemvF32, gemvF64
+	kernF32, kernF64, gemvF32, gemvF64 = goF32, goF64, nil, nil
+	defer func() { kernF32, kernF64, gemvF32, gemvF64 = s32, s64, g32, g64 }()
 	fn()
 }
 
@@ -19,9 +19,9 @@ func withGoKernels(fn func()) {
 // with the portable ones on shapes around every tile edge: the results
 // agree to rounding, and the FP8 path (exact products) bit for bit.
 func TestGEMMKernelsAgree(t *testing.T) {
-	t.Logf("micro-kernels in use: f32 %s, f64 %s", kernF32.name, kernF64.name)
+	t.Logf("micro-kernels in use: f32 %s, f64 %s; gemv kernels: %v", kernF32.name, kernF64.name, gemvF32 != nil)
 	rng := newRNG(t)
-	for _, sz := range [][3]int{{1, 1, 1}, {5, 17, 3}, {6, 16, 256}, {7, 33, 257}, {97, 270, 300}, {200, 20, 1000}} {
+	for _, sz := range [][3]int{{1, 1, 1}, {1, 9, 13}, {2, 70, 300}, {3, 4, 8}, {3, 131, 1031}, {5, 17, 3}, {6, 16, 256}, {7, 33, 257}, {97, 270, 300}, {200, 20, 1000}} {
 		M, N, K := sz[0], sz[1], sz[2]
 		x := randF(rng, ir.F32, 1, M, K)
 		w := randF(rng, ir.F32, 1, N, K)
