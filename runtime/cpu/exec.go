@@ -205,6 +205,9 @@ func (c *Context) bindArgs(f *ir.Func, args []*runtime.Tensor, vals map[*ir.Valu
 		if !c.donate || ct != t {
 			c.pinned[t] = true
 		}
+		if slices.Contains(args[:i], t) { // the same tensor twice: never written
+			c.pinned[t] = true
+		}
 		vals[a] = ct
 	}
 	return nil

@@ -21,7 +21,7 @@ func withGoKernels(fn func()) {
 func TestGEMMKernelsAgree(t *testing.T) {
 	t.Logf("micro-kernels in use: f32 %s, f64 %s; gemv kernels: %v", kernF32.name, kernF64.name, gemvF32 != nil)
 	rng := newRNG(t)
-	for _, sz := range [][3]int{{1, 1, 1}, {1, 9, 13}, {2, 70, 300}, {3, 4, 8}, {3, 131, 1031}, {5, 17, 3}, {6, 16, 256}, {7, 33, 257}, {97, 270, 300}, {200, 20, 1000}} {
+	for _, sz := range [][3]int{{1, 1, 1}, {1, 9, 13}, {2, 70, 300}, {3, 4, 8}, {3, 131, 1031}, {5, 17, 3}, {6, 16, 256}, {12, 32, 64}, {13, 65, 129}, {7, 33, 257}, {97, 270, 300}, {200, 20, 1000}} {
 		M, N, K := sz[0], sz[1], sz[2]
 		x := randF(rng, ir.F32, 1, M, K)
 		w := randF(rng, ir.F32, 1, N, K)
