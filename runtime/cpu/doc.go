@@ -16,5 +16,13 @@
 // internally in f64 and round their results once.
 //
 // Kernels are parallel over Options.Workers goroutines (default: every
-// CPU); matrix products use a cache-blocked, packed GEMM (gemm.go).
+// CPU); matrix products use a cache-blocked, packed GEMM (gemm.go) whose
+// register-tile kernels are AVX-512 or AVX2/FMA assembly on amd64 CPUs that
+// have them (portable Go otherwise; DEEPC_CPU_GEMM=avx2 or =go caps the
+// choice), with gemv kernels for products of fewer than four rows (decode).
+// Attention runs its two products through the same GEMM (attention.go).
+//
+// Entry points: Run executes a function; PrepareParams converts weights
+// once for repeated runs; Dequantize expands a block-quantized tensor;
+// KernelFor and KernelOps expose the kernel table.
 package cpu
