@@ -98,6 +98,10 @@ func (f *modelFlags) load(args []string, diag io.Writer) (*infer.Model, error) {
 	if err := infer.BindDerived(m, params); err != nil {
 		return nil, err
 	}
+	// Convert the weights once for the mode, not on every decode step.
+	if params, err = cpu.PrepareParams(m, params, mode); err != nil {
+		return nil, err
+	}
 	fmt.Fprintf(diag, "loaded %d tensors from %s in %.0f ms\n", len(params), f.checkpoint, time.Since(start).Seconds()*1000)
 	return &infer.Model{Module: m, Params: params, Opts: cpu.Options{Mode: mode, Workers: f.workers}}, nil
 }
