@@ -5,7 +5,9 @@ package models
 
 import (
 	"embed"
+	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
 )
 
@@ -21,4 +23,17 @@ func Read(path string) ([]byte, error) {
 func Names() []string {
 	ns, _ := fs.Glob(files, "*.deep")
 	return ns
+}
+
+// ReadFile reads a .deep file from disk and, when there is no such file,
+// falls back to the embedded file of the same base name (so a binary run
+// outside a checkout still finds models/deepseek_v3.deep).
+func ReadFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if eb, eerr := Read(path); eerr == nil {
+			return eb, nil
+		}
+	}
+	return b, err
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/deepc-dev/deepc/dsl"
 	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/models"
 	"github.com/spf13/cobra"
 )
 
@@ -38,7 +39,7 @@ Examples:
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			start := time.Now()
-			m, err := dsl.CompileFile(args[0], dsl.Options{Sets: sets, ReadFile: readModel})
+			m, err := dsl.CompileFile(args[0], dsl.Options{Sets: sets, ReadFile: models.ReadFile})
 			if err != nil {
 				return err
 			}

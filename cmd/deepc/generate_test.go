@@ -39,7 +39,7 @@ func TestGreedyGenerationMatchesForward(t *testing.T) {
 				t.Fatal(err)
 			}
 			last := l.Rows[0][len(seq)-1]
-			if want := argmaxF(last); id != want {
+			if want := infer.Argmax(last); id != want {
 				t.Fatalf("prompt %d step %d: generated %d, forward's argmax is %d", i, step, id, want)
 			}
 			seq = append(seq, id)
@@ -53,16 +53,6 @@ func TestGreedyGenerationMatchesForward(t *testing.T) {
 	if !slices.Equal(alone[0], gen[1]) {
 		t.Errorf("batched %v, alone %v", gen[1], alone[0])
 	}
-}
-
-func argmaxF(x []float32) int {
-	best := 0
-	for i, v := range x {
-		if v > x[best] {
-			best = i
-		}
-	}
-	return best
 }
 
 func TestSamplingAndStop(t *testing.T) {

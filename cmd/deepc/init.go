@@ -36,7 +36,7 @@ Examples:
 			if out == "" {
 				return fmt.Errorf("--out is required")
 			}
-			m, err := dsl.CompileFile(args[0], dsl.Options{Sets: sets, ReadFile: readModel})
+			m, err := dsl.CompileFile(args[0], dsl.Options{Sets: sets, ReadFile: models.ReadFile})
 			if err != nil {
 				return err
 			}

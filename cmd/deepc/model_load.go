@@ -59,7 +59,7 @@ func (f *modelFlags) compile(args []string, pipeline string, diag io.Writer) (*i
 		return nil, fmt.Errorf("%s: %w", cfgPath, err)
 	}
 	start := time.Now()
-	m, err := dsl.CompileFile(file, dsl.Options{Sets: append(sets, f.sets...), ReadFile: readModel})
+	m, err := dsl.CompileFile(file, dsl.Options{Sets: append(sets, f.sets...), ReadFile: models.ReadFile})
 	if err != nil {
 		return nil, err
 	}

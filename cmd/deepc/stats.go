@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/deepc-dev/deepc/dsl"
+	"github.com/deepc-dev/deepc/models"
 	"github.com/deepc-dev/deepc/passes"
 	"github.com/spf13/cobra"
 )
@@ -35,7 +36,7 @@ Examples:
 			if seqLen <= 0 {
 				return fmt.Errorf("--seq-len must be positive, got %d", seqLen)
 			}
-			m, err := dsl.CompileFile(args[0], dsl.Options{Sets: sets, ReadFile: readModel})
+			m, err := dsl.CompileFile(args[0], dsl.Options{Sets: sets, ReadFile: models.ReadFile})
 			if err != nil {
 				return err
 			}

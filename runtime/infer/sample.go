@@ -28,7 +28,8 @@ func newSampler(s Sampling, stream uint64) *sampler {
 	return &sampler{s: s, rng: rand.New(rand.NewPCG(s.Seed, stream))}
 }
 
-func argmax(x []float32) int {
+// Argmax is the index of the largest value (the lowest on ties): greedy choice.
+func Argmax(x []float32) int {
 	best := 0
 	for i, v := range x {
 		if v > x[best] {
@@ -41,9 +42,9 @@ func argmax(x []float32) int {
 // next picks a token id from one position's logits.
 func (s *sampler) next(logits []float32) int {
 	if s.s.Temperature <= 0 {
-		return argmax(logits)
+		return Argmax(logits)
 	}
-	mx := float64(logits[argmax(logits)])
+	mx := float64(logits[Argmax(logits)])
 	p := make([]float64, len(logits))
 	var z float64
 	for i, v := range logits {

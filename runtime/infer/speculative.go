@@ -184,7 +184,7 @@ func (m *Model) draft(fn string, c *Cache, ids []int, hidden *runtime.Tensor, ro
 	k := 0
 	for i, id := range ids {
 		k += len(next[i])
-		out[id] = argmax(lg.F[(k-1)*V : k*V])
+		out[id] = Argmax(lg.F[(k-1)*V : k*V])
 	}
 	return out, nil
 }

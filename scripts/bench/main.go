@@ -17,10 +17,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -98,7 +96,7 @@ func load(file, dir, precision, pipeline string) (*infer.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := dsl.CompileFile(file, dsl.Options{Sets: sets, ReadFile: readModel})
+	m, err := dsl.CompileFile(file, dsl.Options{Sets: sets, ReadFile: models.ReadFile})
 	if err != nil {
 		return nil, err
 	}
@@ -121,28 +119,6 @@ func load(file, dir, precision, pipeline string) (*infer.Model, error) {
 		return nil, err
 	}
 	return &infer.Model{Module: m, Params: params, Opts: cpu.Options{Mode: mode}}, nil
-}
-
-// readModel reads a model file, falling back to the models embedded in the
-// binary (as cmd/deepc does).
-func readModel(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		if eb, eerr := models.Read(path); eerr == nil {
-			return eb, nil
-		}
-	}
-	return b, err
-}
-
-func argmax(row []float32) int {
-	best := 0
-	for i, v := range row {
-		if v > row[best] {
-			best = i
-		}
-	}
-	return best
 }
 
 // once runs the workload: prefill of every prompt, then decode steps. It
@@ -169,7 +145,7 @@ func once(m *infer.Model, prompts [][]int, decode int) (prefill, dec time.Durati
 			return
 		}
 		for i, rows := range l.Rows {
-			next[i] = argmax(rows[len(rows)-1])
+			next[i] = infer.Argmax(rows[len(rows)-1])
 			gen[i] = append(gen[i], next[i])
 		}
 	})
@@ -185,7 +161,7 @@ func once(m *infer.Model, prompts [][]int, decode int) (prefill, dec time.Durati
 				return
 			}
 			for i := range next {
-				next[i] = argmax(l.Rows[i][0])
+				next[i] = infer.Argmax(l.Rows[i][0])
 				gen[i] = append(gen[i], next[i])
 			}
 		}
