@@ -108,3 +108,24 @@ func BenchmarkFP8Linear(b *testing.B) {
 	}
 	b.ReportMetric(2*float64(T*in*out)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
+
+// BenchmarkGEMMSmallM measures decode-shaped linears: a few rows (tokens)
+// against a weight, the case where packing the weight dominates.
+func BenchmarkGEMMSmallM(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	workers := Options{}.workers()
+	for _, T := range []int{3, 4, 8, 16} {
+		for _, io := range [][2]int{{256, 256}, {256, 2048}, {2048, 256}} {
+			in, out := io[0], io[1]
+			x := randF(rng, ir.F32, 1, T, in).F
+			w := randF(rng, ir.F32, 1, out, in).F
+			y := make([]float32, T*out)
+			mb := &matB{f: w, ld: in, trans: true}
+			b.Run(fmt.Sprintf("T=%d/in=%d/out=%d", T, in, out), func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					gemm(workers, T, out, in, x, in, mb, y, out, true)
+				}
+			})
+		}
+	}
+}

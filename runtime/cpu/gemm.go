@@ -103,7 +103,10 @@ func gemvSmall[T float](workers, M, N, K int, a []float32, lda int, b *matB, out
 }
 
 // gemvMaxRows is the row count below which the GEMM takes the gemv path.
-const gemvMaxRows = 4
+// Up to 16 rows the gemv kernels (four weight rows, reused from L1 for each
+// row of A) beat packing the whole weight for the blocked GEMM: decode with
+// a batch of up to 16 sequences never repacks a weight.
+const gemvMaxRows = 17
 
 func kernelFor[T float]() *microKernel[T] {
 	var zero T
