@@ -49,6 +49,13 @@ var unaryFloat = map[string]func(float64) float64{
 	"sign":    signF,
 }
 
+// unaryF32 holds loops over f32 slices for the functions that have them
+// (same results to well below f32 rounding, without math.Exp's cost).
+var unaryF32 = map[string]func(dst, src []float32){
+	"sigmoid": sigmoidF32,
+	"silu":    siluF32,
+}
+
 var unaryInt = map[string]func(int64) int64{
 	"neg": func(x int64) int64 { return -x },
 	"abs": func(x int64) int64 {
@@ -70,10 +77,14 @@ var unaryInt = map[string]func(int64) int64{
 
 func init() {
 	for name, fn := range unaryFloat {
-		ifn := unaryInt[name]
+		ifn, ffn := unaryInt[name], unaryF32[name]
 		register(name, func(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, error) {
 			x, out := args[0], c.Out(0)
 			switch {
+			case ffn != nil && x.DType.IsFloat() && out.DType.IsFloat():
+				c.parallel(len(out.F), elemGrain, func(lo, hi int) {
+					ffn(out.F[lo:hi], x.F[lo:hi])
+				})
 			case x.DType.IsFloat() && out.DType.IsFloat():
 				c.parallel(len(out.F), elemGrain, func(lo, hi int) {
 					for i, v := range x.F[lo:hi] {
