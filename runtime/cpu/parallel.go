@@ -8,7 +8,8 @@ import (
 // parallelFor calls fn on consecutive ranges [lo, hi) covering [0, n), each
 // at least grain long (except the last), on up to workers goroutines. The
 // ranges are handed out dynamically, a few per worker, so uneven work
-// balances. With one worker or one range it runs on the caller.
+// balances. The caller is one of the workers; with one worker or one
+// range it runs fn alone.
 func parallelFor(workers, n, grain int, fn func(lo, hi int)) {
 	if n <= 0 {
 		return
@@ -26,25 +27,27 @@ func parallelFor(workers, n, grain int, fn func(lo, hi int)) {
 	var wg sync.WaitGroup
 	var panicked atomic.Value
 	g := min(workers, chunks)
-	wg.Add(g)
-	for w := 0; w < g; w++ {
-		go func() {
-			defer wg.Done()
-			defer func() {
-				if r := recover(); r != nil {
-					panicked.CompareAndSwap(nil, panicValue{r})
-					next.Store(int64(chunks)) // stop handing out work
-				}
-			}()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= chunks {
-					return
-				}
-				fn(i*size, min((i+1)*size, n))
+	work := func() {
+		defer wg.Done()
+		defer func() {
+			if r := recover(); r != nil {
+				panicked.CompareAndSwap(nil, panicValue{r})
+				next.Store(int64(chunks)) // stop handing out work
 			}
 		}()
+		for {
+			i := int(next.Add(1)) - 1
+			if i >= chunks {
+				return
+			}
+			fn(i*size, min((i+1)*size, n))
+		}
 	}
+	wg.Add(g)
+	for w := 1; w < g; w++ {
+		go work()
+	}
+	work() // the caller is one of the workers
 	wg.Wait()
 	if p := panicked.Load(); p != nil {
 		panic(p.(panicValue).v) // re-raised on the caller, where the executor recovers it
