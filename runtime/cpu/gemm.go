@@ -267,20 +267,40 @@ func gemmT[T, O float](workers, M, N, K int, a []float32, lda int, b *matB, out 
 // strips: strip s holds ap[s*mr*kcb + k*mr + r] = A(i0+s*mr+r, k0+k), rows
 // past the tile padded with zeros.
 func packA[T float](ap []T, a []float32, lda, i0, mcb, k0, kcb, mr int) {
+	var rows [maxStrip][]float32
 	for s := 0; s*mr < mcb; s++ {
-		strip := ap[s*mr*kcb : (s+1)*mr*kcb]
 		for r := 0; r < mr; r++ {
-			i := s*mr + r
-			if i >= mcb {
-				for k := 0; k < kcb; k++ {
-					strip[k*mr+r] = 0
-				}
-				continue
+			if i := s*mr + r; i < mcb {
+				rows[r] = a[(i0+i)*lda+k0 : (i0+i)*lda+k0+kcb]
+			} else {
+				rows[r] = zeroRow[:kcb]
 			}
-			row := a[(i0+i)*lda+k0 : (i0+i)*lda+k0+kcb]
-			for k, v := range row {
-				strip[k*mr+r] = T(v)
-			}
+		}
+		interleave(ap[s*mr*kcb:(s+1)*mr*kcb], &rows, mr, kcb)
+	}
+}
+
+// maxStrip bounds the kernels' mr and nr; zeroRow pads strips.
+const maxStrip = 32
+
+var zeroRow [kcBlock]float32
+
+// interleave writes dst[k*w + c] = rows[c][k] for c < w, k < kcb: w
+// contiguous rows into one k-major strip, read and written sequentially,
+// four rows at a time.
+func interleave[T float](dst []T, rows *[maxStrip][]float32, w, kcb int) {
+	dst = dst[:w*kcb]
+	c := 0
+	for ; c+4 <= w; c += 4 {
+		r0, r1, r2, r3 := rows[c][:kcb], rows[c+1][:kcb], rows[c+2][:kcb], rows[c+3][:kcb]
+		for k := 0; k < kcb; k++ {
+			d := dst[k*w+c : k*w+c+4 : k*w+c+4]
+			d[0], d[1], d[2], d[3] = T(r0[k]), T(r1[k]), T(r2[k]), T(r3[k])
+		}
+	}
+	for ; c < w; c++ {
+		for k, v := range rows[c][:kcb] {
+			dst[k*w+c] = T(v)
 		}
 	}
 }
@@ -288,6 +308,22 @@ func packA[T float](ap []T, a []float32, lda, i0, mcb, k0, kcb, mr int) {
 // packB copies columns j0..j0+ncb, rows k0..k0+kcb of B into nr-column
 // strips: bp[s*nr*kcb + k*nr + c] = B(k0+k, j0+s*nr+c), zero padded.
 func packB[T float](bp []T, b *matB, j0, ncb, k0, kcb, nr int) {
+	if b.trans && b.scale == nil {
+		// Each column of B is a contiguous row of the weight.
+		var rows [maxStrip][]float32
+		for s := 0; s*nr < ncb; s++ {
+			for c := 0; c < nr; c++ {
+				if j := s*nr + c; j < ncb {
+					n := j0 + j
+					rows[c] = b.f[n*b.ld+k0 : n*b.ld+k0+kcb]
+				} else {
+					rows[c] = zeroRow[:kcb]
+				}
+			}
+			interleave(bp[s*nr*kcb:(s+1)*nr*kcb], &rows, nr, kcb)
+		}
+		return
+	}
 	for s := 0; s*nr < ncb; s++ {
 		strip := bp[s*nr*kcb : (s+1)*nr*kcb]
 		for c := 0; c < nr; c++ {
@@ -303,11 +339,6 @@ func packB[T float](bp []T, b *matB, j0, ncb, k0, kcb, nr int) {
 			case !b.trans:
 				for k := 0; k < kcb; k++ {
 					strip[k*nr+c] = T(b.f[(k0+k)*b.ld+n])
-				}
-			case b.scale == nil:
-				row := b.f[n*b.ld+k0 : n*b.ld+k0+kcb]
-				for k, v := range row {
-					strip[k*nr+c] = T(v)
 				}
 			default:
 				row := b.f[n*b.ld+k0 : n*b.ld+k0+kcb]
