@@ -268,6 +268,17 @@ var intBinary = map[string]func(a, b int64) int64{
 
 func kBinary(name string) Kernel {
 	ff, fi := floatBinary[name], intBinary[name]
+	arith := byte(0)
+	switch name {
+	case "add":
+		arith = '+'
+	case "sub":
+		arith = '-'
+	case "mul":
+		arith = '*'
+	case "div":
+		arith = '/'
+	}
 	return func(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, error) {
 		a, b := args[0], args[1]
 		out := c.Out(0)
@@ -280,17 +291,9 @@ func kBinary(name string) Kernel {
 		case out.DType.IsFloat() && a.DType.IsFloat() && b.DType.IsFloat():
 			p.run(c, func(o int, offs []int, n int) {
 				d, ia, ib := out.F[o:o+n], offs[0], offs[1]
-				if name == "add" || name == "mul" {
+				if arith != 0 {
 					// The hot cases, without a call per element.
-					for i := range d {
-						if name == "add" {
-							d[i] = a.F[ia] + b.F[ib]
-						} else {
-							d[i] = a.F[ia] * b.F[ib]
-						}
-						ia += sa
-						ib += sb
-					}
+					arithF32(arith, d, a.F, b.F, ia, ib, sa, sb)
 					return
 				}
 				for i := range d {
@@ -326,6 +329,90 @@ func kBinary(name string) Kernel {
 			return nil, fmt.Errorf("operands %s and %s do not match the result %s", a.DType, b.DType, out.DType)
 		}
 		return one(out), nil
+	}
+}
+
+// arithF32 computes d[i] = x[ix + i·sx] op y[iy + i·sy] for op one of
+// + - * /, with loops specialised for contiguous and broadcast operands.
+func arithF32(op byte, d, x, y []float32, ix, iy, sx, sy int) {
+	n := len(d)
+	switch {
+	case sx == 1 && sy == 1:
+		x, y := x[ix:ix+n], y[iy:iy+n]
+		switch op {
+		case '+':
+			for i := range d {
+				d[i] = x[i] + y[i]
+			}
+		case '-':
+			for i := range d {
+				d[i] = x[i] - y[i]
+			}
+		case '*':
+			for i := range d {
+				d[i] = x[i] * y[i]
+			}
+		default:
+			for i := range d {
+				d[i] = x[i] / y[i]
+			}
+		}
+	case sx == 1 && sy == 0:
+		x, v := x[ix:ix+n], y[iy]
+		switch op {
+		case '+':
+			for i := range d {
+				d[i] = x[i] + v
+			}
+		case '-':
+			for i := range d {
+				d[i] = x[i] - v
+			}
+		case '*':
+			for i := range d {
+				d[i] = x[i] * v
+			}
+		default:
+			for i := range d {
+				d[i] = x[i] / v
+			}
+		}
+	case sx == 0 && sy == 1:
+		u, y := x[ix], y[iy:iy+n]
+		switch op {
+		case '+':
+			for i := range d {
+				d[i] = u + y[i]
+			}
+		case '-':
+			for i := range d {
+				d[i] = u - y[i]
+			}
+		case '*':
+			for i := range d {
+				d[i] = u * y[i]
+			}
+		default:
+			for i := range d {
+				d[i] = u / y[i]
+			}
+		}
+	default:
+		for i := range d {
+			u, v := x[ix], y[iy]
+			switch op {
+			case '+':
+				d[i] = u + v
+			case '-':
+				d[i] = u - v
+			case '*':
+				d[i] = u * v
+			default:
+				d[i] = u / v
+			}
+			ix += sx
+			iy += sy
+		}
 	}
 }
 
