@@ -324,6 +324,22 @@ func packB[T float](bp []T, b *matB, j0, ncb, k0, kcb, nr int) {
 		}
 		return
 	}
+	if !b.trans {
+		// Rows of B are contiguous in n: copy nr-wide pieces of each row.
+		for s := 0; s*nr < ncb; s++ {
+			strip := bp[s*nr*kcb : (s+1)*nr*kcb]
+			w := min(nr, ncb-s*nr)
+			for k := 0; k < kcb; k++ {
+				row := b.f[(k0+k)*b.ld+j0+s*nr:][:w]
+				d := strip[k*nr : (k+1)*nr]
+				for c, v := range row {
+					d[c] = T(v)
+				}
+				clear(d[w:])
+			}
+		}
+		return
+	}
 	for s := 0; s*nr < ncb; s++ {
 		strip := bp[s*nr*kcb : (s+1)*nr*kcb]
 		for c := 0; c < nr; c++ {
@@ -334,18 +350,11 @@ func packB[T float](bp []T, b *matB, j0, ncb, k0, kcb, nr int) {
 				}
 				continue
 			}
-			n := j0 + j
-			switch {
-			case !b.trans:
-				for k := 0; k < kcb; k++ {
-					strip[k*nr+c] = T(b.f[(k0+k)*b.ld+n])
-				}
-			default:
-				row := b.f[n*b.ld+k0 : n*b.ld+k0+kcb]
-				srow := b.scale[(n/b.b0)*b.sld:]
-				for k, v := range row {
-					strip[k*nr+c] = T(runtime.RoundTo(b.deq, v*srow[(k0+k)/b.b1]))
-				}
+			n := j0 + j // block-quantized weight
+			row := b.f[n*b.ld+k0 : n*b.ld+k0+kcb]
+			srow := b.scale[(n/b.b0)*b.sld:]
+			for k, v := range row {
+				strip[k*nr+c] = T(runtime.RoundTo(b.deq, v*srow[(k0+k)/b.b1]))
 			}
 		}
 	}

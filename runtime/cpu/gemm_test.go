@@ -46,6 +46,17 @@ func TestGEMMKernelsAgree(t *testing.T) {
 				if e := relErr(gold, ref); e > tol {
 					t.Errorf("%v wide=%v workers=%d: portable kernel error %.3g", sz, wide, workers, e)
 				}
+				// B in [K, N] layout (matmul's right operand).
+				wt := make([]float32, K*N)
+				for n := 0; n < N; n++ {
+					for k := 0; k < K; k++ {
+						wt[k*N+n] = w.F[n*K+k]
+					}
+				}
+				gemm(workers, M, N, K, x.F, K, &matB{f: wt, ld: N}, got, N, wide)
+				if e := relErr(got, ref); e > tol {
+					t.Errorf("%v wide=%v workers=%d: [K, N] operand error %.3g", sz, wide, workers, e)
+				}
 			}
 		}
 		wq := quantizeWeight(w, 128, 128)
