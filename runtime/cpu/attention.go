@@ -240,7 +240,7 @@ func softmaxRow[S float](a *attn, s []S, p []float32, t int, ks []int) {
 	var sum float64
 	e := s[:n] // reuse the scores' storage for the exponentials
 	for j := 0; j < n; j++ {
-		x := math.Exp(float64(s[j])*a.scale - m)
+		x := expAny(float64(s[j])*a.scale - m)
 		e[j] = S(x)
 		sum += x
 	}

@@ -35,6 +35,14 @@ func expFast(x float64) float64 {
 	return math.Float64frombits(exp2Tab[n&31]+uint64(n>>5)<<52) * p
 }
 
+// expAny is math.Exp through expFast where that applies.
+func expAny(x float64) float64 {
+	if math.Abs(x) <= expMaxArg {
+		return expFast(x)
+	}
+	return math.Exp(x) // huge, infinite or NaN
+}
+
 // sigmoidF32 writes sigmoid(src) to dst, computed in f64 and rounded.
 func sigmoidF32(dst, src []float32) {
 	dst = dst[:len(src)]

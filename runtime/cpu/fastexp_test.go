@@ -69,3 +69,14 @@ func BenchmarkSigmoid(b *testing.B) {
 		}
 	})
 }
+
+func TestExpAny(t *testing.T) {
+	for _, x := range []float64{math.Inf(1), math.Inf(-1), 800, -800, -750, 709, -1, 0} {
+		if got, want := expAny(x), math.Exp(x); got != want && math.Abs(got-want) > 1e-15*want {
+			t.Errorf("expAny(%g) = %g, want %g", x, got, want)
+		}
+	}
+	if !math.IsNaN(expAny(math.NaN())) {
+		t.Error("expAny(NaN) is not NaN")
+	}
+}

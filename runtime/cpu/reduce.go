@@ -105,7 +105,7 @@ func kSoftmax(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor,
 			}
 			var sum float64
 			for j := 0; j < n; j++ {
-				e[j] = math.Exp(float64(x.F[base+j*inner]) - m)
+				e[j] = expAny(float64(x.F[base+j*inner]) - m)
 				sum += e[j]
 			}
 			for j := 0; j < n; j++ {
