@@ -48,6 +48,11 @@ func TestCost(t *testing.T) {
 		// Bytes: x 80·4, w 192·4, idx 20·4, out 120·4.
 		{name: "grouped_linear", op: "grouped_linear", args: tys(ty(F32, "T", 8), ty(F32, 4, 6, 8), ty(I32, "T", 2)), env: T10, flops: 1920, bytes: 1648},
 		{name: "grouped_linear per slot", op: "grouped_linear", args: tys(ty(F32, "T", 2, 8), ty(F32, 4, 6, 8), ty(I32, "T", 2)), env: T10, flops: 1920, bytes: -1},
+		// The same products after dispatch with block 3: 2·10 + 4·2 = 28
+		// rows, of which 8 are padding and cost nothing.
+		{name: "grouped_gemm", op: "grouped_gemm", args: tys(ty(F32, Affine(2, S("T"), 8), 8), ty(F32, 4, 6, 8), ty(I32, 4)), attrs: Attrs{"block": int64(3)}, env: T10, flops: 1920, bytes: -1},
+		// 10 tokens × 2 slots × 8 values, a multiply and an add each.
+		{name: "moe_combine", op: "moe_combine", args: tys(ty(F32, Affine(2, S("T"), 8), 8), ty(I32, Affine(2, S("T"), 8)), ty(F32, "T", 2)), env: T10, flops: 320, bytes: -1},
 		// 4 heads, 10·11/2 = 55 pairs, 2·(16 + 8) FLOPs a pair: 2 · 4 · 55 · 24.
 		{name: "attention causal (default)", op: "attention", args: tys(q, k, v, pos, pos), attrs: Attrs{"scale": 0.25}, env: T10, flops: 10560, bytes: -1},
 		{name: "attention causal", op: "attention", args: tys(q, k, v, pos, pos), attrs: Attrs{"scale": 0.25, "causal": true}, env: T10, flops: 10560, bytes: -1},

@@ -15,6 +15,8 @@ func ty(dt DType, dims ...any) Type {
 			s = append(s, C(int64(d)))
 		case string:
 			s = append(s, S(d))
+		case Dim:
+			s = append(s, d)
 		default:
 			panic(fmt.Sprintf("bad dim %v", d))
 		}

@@ -141,7 +141,7 @@ func (p *parser) next() {
 	case c == '-' && p.peekByte(1) == '>':
 		p.advance(2)
 		t.kind, t.text = tPunct, "->"
-	case strings.IndexByte("{}()[],=:", c) >= 0:
+	case strings.IndexByte("{}()[],=:*+", c) >= 0:
 		p.advance(1)
 		t.kind, t.text = tPunct, string(c)
 	default:
@@ -292,14 +292,7 @@ func (p *parser) typ() Type {
 		if len(t.Shape) > 0 {
 			p.expect(",")
 		}
-		switch p.tok.kind {
-		case tInt:
-			t.Shape = append(t.Shape, C(p.integer()))
-		case tIdent:
-			t.Shape = append(t.Shape, S(p.ident()))
-		default:
-			p.fail("expected a dim, found %s", describe(p.tok))
-		}
+		t.Shape = append(t.Shape, p.dim())
 	}
 	p.next()
 	tok := p.tok
@@ -309,6 +302,40 @@ func (p *parser) typ() Type {
 	}
 	t.DType = dt
 	return t
+}
+
+// dim reads N, SYM, or the affine forms MUL*SYM, SYM+OFF, MUL*SYM+OFF.
+func (p *parser) dim() Dim {
+	tok := p.tok
+	mul := int64(1)
+	switch tok.kind {
+	case tInt:
+		n := p.integer()
+		if !p.is(tPunct, "*") {
+			return C(n)
+		}
+		p.next()
+		mul = n
+		if p.tok.kind != tIdent {
+			p.fail("expected a symbol after %d*, found %s", n, describe(p.tok))
+		}
+	case tIdent:
+	default:
+		p.fail("expected a dim, found %s", describe(tok))
+	}
+	sym := S(p.ident())
+	var off int64
+	if p.is(tPunct, "+") {
+		p.next()
+		if p.tok.kind != tInt {
+			p.fail("expected an integer after +, found %s", describe(p.tok))
+		}
+		off = p.integer()
+	}
+	if mul <= 0 || off < 0 {
+		p.failAt(tok, "affine dim needs a positive factor and a non-negative offset")
+	}
+	return Affine(mul, sym, off)
 }
 
 func (p *parser) fn() *Func {

@@ -7,11 +7,16 @@ import (
 	"strings"
 )
 
-// Dim is one dimension: a constant size, or a symbol (T tokens, S cache
-// length) bound when the program runs.
+// Dim is one dimension: a constant size N, or a symbol (T tokens, S cache
+// length) bound when the program runs, optionally in an affine form
+// Mul·Sym + N. Affine dims are worst-case sizes that ops derive from their
+// operands (a MoE dispatch holds k·T rows plus padding); arguments use
+// plain symbols, which bind them. Mul 0 stands for 1, so that S("T") and
+// Dim{Sym: "T"} are the same value and == compares dims.
 type Dim struct {
 	N   int64
 	Sym string
+	Mul int64
 }
 
 // C returns a constant dim; S a symbolic one.
@@ -19,11 +24,40 @@ func C(n int64) Dim       { return Dim{N: n} }
 func S(sym string) Dim    { return Dim{Sym: sym} }
 func (d Dim) IsSym() bool { return d.Sym != "" }
 
-func (d Dim) String() string {
-	if d.Sym != "" {
-		return d.Sym
+// Affine returns mul·d + off (a constant when d is one).
+func Affine(mul int64, d Dim, off int64) Dim {
+	if !d.IsSym() {
+		return C(mul*d.N + off)
 	}
-	return strconv.FormatInt(d.N, 10)
+	m := d.mul() * mul
+	if m == 1 {
+		m = 0
+	}
+	return Dim{Sym: d.Sym, Mul: m, N: d.N*mul + off}
+}
+
+// IsAffine reports whether d is a symbol scaled or offset (not plain).
+func (d Dim) IsAffine() bool { return d.IsSym() && (d.Mul != 0 || d.N != 0) }
+
+func (d Dim) mul() int64 {
+	if d.Mul == 0 {
+		return 1
+	}
+	return d.Mul
+}
+
+func (d Dim) String() string {
+	if d.Sym == "" {
+		return strconv.FormatInt(d.N, 10)
+	}
+	s := d.Sym
+	if d.Mul != 0 {
+		s = strconv.FormatInt(d.Mul, 10) + "*" + s
+	}
+	if d.N != 0 {
+		s += "+" + strconv.FormatInt(d.N, 10)
+	}
+	return s
 }
 
 // Eval returns the size of d with symbols taken from env.
@@ -32,7 +66,7 @@ func (d Dim) Eval(env map[string]int64) (int64, bool) {
 		return d.N, true
 	}
 	n, ok := env[d.Sym]
-	return n, ok
+	return d.mul()*n + d.N, ok
 }
 
 // Shape is an ordered list of dims; a scalar has none.
@@ -82,7 +116,9 @@ func (s Shape) Numel() Numel {
 	n := int64(1)
 	var syms []string
 	for _, d := range s {
-		if d.IsSym() {
+		if d.IsAffine() {
+			syms = append(syms, "("+d.String()+")")
+		} else if d.IsSym() {
 			syms = append(syms, d.Sym)
 		} else {
 			n *= d.N

@@ -42,6 +42,9 @@ func (v *verifier) typ(where string, t Type) {
 			if !isBareName(d.Sym) || strings.Contains(d.Sym, ".") {
 				v.errorf("%s: bad symbolic dim %q", where, d.Sym)
 			}
+			if d.Mul < 0 || d.N < 0 {
+				v.errorf("%s: bad affine dim %s", where, d)
+			}
 		} else if d.N <= 0 {
 			v.errorf("%s: dims must be positive, got %s", where, t.Shape)
 		}
@@ -124,6 +127,11 @@ func (v *verifier) fn(f *Func) {
 		}
 		names[a.Name] = true
 		v.typ(fmt.Sprintf("%s: argument %%%s", where, a.Name), a.Type)
+		for _, d := range a.Type.Shape {
+			if d.IsAffine() {
+				v.errorf("%s: argument %%%s: dim %s is affine; arguments bind plain symbols", where, a.Name, d)
+			}
+		}
 		defined[a] = true
 		for _, s := range a.Type.Shape.Syms() {
 			syms[s] = true

@@ -1,8 +1,10 @@
 package passes
 
 import (
+	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/deepc-dev/deepc/ir"
 )
@@ -40,6 +42,19 @@ func (c *Context) Writer() io.Writer {
 		return io.Discard
 	}
 	return c.Out
+}
+
+// ParseOptions reads key=value pairs into an Options map.
+func ParseOptions(kvs []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, fmt.Errorf("%q: want key=value", kv)
+		}
+		out[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return out, nil
 }
 
 // Option returns option key, or def when unset.

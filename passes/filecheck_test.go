@@ -54,6 +54,10 @@ func checkRun(t *testing.T, file, src, run string) {
 	if err != nil {
 		t.Fatalf("RUN %q: %v", run, err)
 	}
+	opts, err := ParseOptions(flagValues(run, "--pass-option"))
+	if err != nil {
+		t.Fatalf("RUN %q: %v", run, err)
+	}
 	pl, err := ParsePipeline(spec)
 	if err != nil {
 		t.Fatalf("RUN %q: %v", run, err)
@@ -62,7 +66,9 @@ func checkRun(t *testing.T, file, src, run string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := Run(testContext(), m, pl); err != nil {
+	ctx := testContext()
+	ctx.Options = opts
+	if err := Run(ctx, m, pl); err != nil {
 		t.Fatalf("RUN %q: %v", run, err)
 	}
 	out := ir.Print(m)
@@ -84,16 +90,28 @@ func passesArg(run string) (string, error) {
 	if len(f) < 2 || f[0] != "deepc" || f[1] != "opt" {
 		return "", fmt.Errorf("want a `deepc opt` command")
 	}
+	vs := flagValues(run, "--passes")
+	if len(vs) == 0 {
+		return "", fmt.Errorf("no --passes argument")
+	}
+	return vs[len(vs)-1], nil
+}
+
+// flagValues returns the values of every `name X` or `name=X` in run, quotes
+// around X dropped.
+func flagValues(run, name string) []string {
+	var out []string
+	f := strings.Fields(run)
 	for i, a := range f {
-		v, ok := strings.CutPrefix(a, "--passes=")
-		if !ok && a == "--passes" && i+1 < len(f) {
+		v, ok := strings.CutPrefix(a, name+"=")
+		if !ok && a == name && i+1 < len(f) {
 			v, ok = f[i+1], true
 		}
 		if ok {
-			return strings.Trim(v, `"'`), nil
+			out = append(out, strings.Trim(v, `"'`))
 		}
 	}
-	return "", fmt.Errorf("no --passes argument")
+	return out
 }
 
 // TestEveryPassOnEveryModule is the property test: every registered pass,

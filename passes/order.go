@@ -25,6 +25,11 @@ var passOrder = []Order{
 	// fuse-siblings must see the unfused linears of the attention pattern
 	// that kv-cache matches (it matches linear on the latent by shape).
 	{"kv-cache", "fuse-siblings"},
+	// moe-lower turns grouped_linear into grouped_gemm, which fuse-siblings
+	// does not know: fusing w1 with w3 first makes them one grouped GEMM.
+	{"fuse-siblings", "moe-lower"},
+	// moe-lower leaves the routing weights' reshape unused.
+	{"moe-lower", "dce"},
 }
 
 // checkOrder reports the first violated constraint.

@@ -97,7 +97,7 @@ func (a *activation) reach(v *ir.Value) frac {
 // useFrac is the fraction of an operand one use reads per token.
 func (a *activation) useFrac(u use) frac {
 	switch {
-	case u.op.Name == "grouped_linear" && u.arg == 1:
+	case (u.op.Name == "grouped_linear" || u.op.Name == "grouped_gemm") && u.arg == 1:
 		return expertFrac(u.op)
 	case isView(u.op):
 		fr := none
@@ -109,10 +109,19 @@ func (a *activation) useFrac(u use) frac {
 	return all
 }
 
-// expertFrac is k/E for grouped_linear(x, w[E, out, in], idx[T, k]).
+// expertFrac is k/E for grouped_linear(x, w[E, out, in], idx[T, k]), and
+// for grouped_gemm(x, w, count) whose count comes from moe_dispatch(idx).
 // Symbolic k or E cannot be counted and are taken as all experts.
 func expertFrac(op *ir.Op) frac {
-	w, idx := op.Args[1].Type.Shape, op.Args[2].Type.Shape
+	routing := op.Args[2]
+	if op.Name == "grouped_gemm" {
+		if d := routing.Def; d != nil && d.Name == "moe_dispatch" {
+			routing = d.Args[0]
+		} else {
+			return all
+		}
+	}
+	w, idx := op.Args[1].Type.Shape, routing.Type.Shape
 	if len(w) != 3 || len(idx) != 2 || w[0].IsSym() || idx[1].IsSym() || w[0].N <= 0 || idx[1].N > w[0].N {
 		return all
 	}

@@ -23,6 +23,7 @@ type pipelineFlags struct {
 	timing           bool
 	crashDir         string
 	noVerify         bool
+	options          []string
 }
 
 func (f *pipelineFlags) register(cmd *cobra.Command, defaultPipeline string) {
@@ -35,6 +36,7 @@ func (f *pipelineFlags) register(cmd *cobra.Command, defaultPipeline string) {
 	fl.BoolVar(&f.timing, "timing", false, "print per-pass wall time")
 	fl.StringVar(&f.crashDir, "crash-reproducer", "", "on a pass failure, write the IR before the failing pass and the pipeline here")
 	fl.BoolVar(&f.noVerify, "no-verify", false, "do not verify the IR after each pass")
+	fl.StringArrayVar(&f.options, "pass-option", nil, "a pass option key=value, e.g. moe-block=128 (repeatable; see deepc passes)")
 	_ = cmd.RegisterFlagCompletionFunc("passes", completePasses)
 	_ = cmd.RegisterFlagCompletionFunc("print-ir-before", completePasses)
 	_ = cmd.RegisterFlagCompletionFunc("print-ir-after", completePasses)
@@ -60,7 +62,11 @@ func (f *pipelineFlags) run(m *ir.Module, diag io.Writer) error {
 			return fmt.Errorf("--print-ir-before/after: no pass named %q (see deepc passes)", name)
 		}
 	}
-	ctx := &passes.Context{Out: diag, NoVerify: f.noVerify}
+	opts, err := passes.ParseOptions(f.options)
+	if err != nil {
+		return fmt.Errorf("--pass-option: %w", err)
+	}
+	ctx := &passes.Context{Out: diag, NoVerify: f.noVerify, Options: opts}
 	if len(f.printBefore) > 0 {
 		ctx.Instruments = append(ctx.Instruments, passes.PrintBefore(f.printBefore...))
 	}

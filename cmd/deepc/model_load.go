@@ -21,8 +21,13 @@ import (
 const defaultModel = "models/deepseek_v3.deep"
 
 // inferencePipeline derives prefill/decode (latent KV cache, absorbed
-// decode) and fuses sibling GEMMs.
-const inferencePipeline = "canonicalize,kv-cache,mla-absorb,fuse-siblings,cse,dce"
+// decode), fuses sibling GEMMs and lowers the experts to dispatch, grouped
+// GEMMs and combine.
+const inferencePipeline = "canonicalize,kv-cache,mla-absorb,fuse-siblings,moe-lower,cse,dce"
+
+// cpuMoEBlock pads experts' rows on the CPU: its GEMM has no tiles that
+// could straddle two experts, so padding would only add work.
+const cpuMoEBlock = 1
 
 // modelFlags are the flags of the commands that run a checkpoint.
 type modelFlags struct {
@@ -30,6 +35,8 @@ type modelFlags struct {
 	precision  string
 	sets       []string
 	workers    int
+	moeBlock   int
+	pipeline   string // tests: instead of inferencePipeline
 }
 
 func (f *modelFlags) register(cmd *cobra.Command) {
@@ -38,6 +45,7 @@ func (f *modelFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.precision, "precision", "fp32", "fp32 (weights dequantised, f32 compute), bf16, or fp8 (MODEL.md §5 recipe, emulated)")
 	fl.StringArrayVar(&f.sets, "set", nil, "override a config value after config.json: key=value (repeatable)")
 	fl.IntVar(&f.workers, "threads", 0, "CPU threads (default: all cores)")
+	fl.IntVar(&f.moeBlock, "moe-block", cpuMoEBlock, "pad each expert's dispatched rows to a multiple of this (the GPU's GEMM tile is 128)")
 	_ = cmd.MarkFlagRequired("checkpoint")
 	_ = cmd.RegisterFlagCompletionFunc("precision", cobra.FixedCompletions([]string{"fp32", "bf16", "fp8"}, cobra.ShellCompDirectiveNoFileComp))
 }
@@ -67,7 +75,12 @@ func (f *modelFlags) compile(args []string, pipeline string, diag io.Writer) (*i
 	if err != nil {
 		return nil, err
 	}
-	if err := passes.Run(&passes.Context{Out: diag}, m, pl); err != nil {
+	block := f.moeBlock
+	if block == 0 {
+		block = cpuMoEBlock
+	}
+	ctx := &passes.Context{Out: diag, Options: map[string]string{"moe-block": fmt.Sprint(block)}}
+	if err := passes.Run(ctx, m, pl); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(diag, "compiled %s in %.0f ms\n", m.Name, time.Since(start).Seconds()*1000)
@@ -81,7 +94,11 @@ func (f *modelFlags) load(args []string, diag io.Writer) (*infer.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := f.compile(args, inferencePipeline, diag)
+	pipeline := inferencePipeline
+	if f.pipeline != "" {
+		pipeline = f.pipeline
+	}
+	m, err := f.compile(args, pipeline, diag)
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,7 @@ var kernels = map[string]Kernel{}
 var rawOperands = map[string][]int{
 	"linear":         {1},
 	"grouped_linear": {1},
+	"grouped_gemm":   {1},
 }
 
 func register(name string, k Kernel) {

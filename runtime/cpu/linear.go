@@ -11,6 +11,7 @@ func init() {
 	register("linear", kLinear)
 	register("matmul", kMatmul)
 	register("grouped_linear", kGroupedLinear)
+	register("grouped_gemm", kGroupedGEMM)
 }
 
 // wide reports whether products accumulate in f64 (FP32 mode).
@@ -120,66 +121,22 @@ func kGroupedLinear(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.T
 		return slot / k
 	}
 	out := c.Out(0)
-	var qx *quantRows
-	fp8 := c.useFP8(w)
-	if fp8 {
-		rows := T
-		if perSlot {
-			rows = T * k
-		}
-		qx = quantizeRows(c.workers, x.F, rows, K)
+	rows := T
+	if perSlot {
+		rows = T * k
 	}
-	wsz := N * K
-	ssz := 0
-	if w.Scale != nil {
-		ssz = ceilDiv(N, w.Block[0]) * ceilDiv(K, w.Block[1])
-	}
-	expert := func(e, workers int) {
+	p := c.newExpertProduct(w, x.F, rows)
+	c.forExperts(E, T*k, func(e int) int { return count[e+1] - count[e] }, func(e, workers int) {
 		slots := order[count[e]:count[e+1]]
-		n := len(slots)
-		if n == 0 {
-			return
+		src := make([]int, len(slots))
+		for i, sl := range slots {
+			src[i] = rowOf(sl)
 		}
-		b := weightB(w, e*wsz, e*ssz, c.mode.dequantDType())
-		y := make([]float32, n*N)
-		if fp8 {
-			tiles := qx.tiles
-			g := &quantRows{q: make([]float32, n*K), s: make([]float32, n*tiles), K: K, tiles: tiles, stride: K}
-			for i, sl := range slots {
-				r := rowOf(sl)
-				copy(g.q[i*K:(i+1)*K], qx.q[r*K:(r+1)*K])
-				copy(g.s[i*tiles:(i+1)*tiles], qx.s[r*tiles:(r+1)*tiles])
-			}
-			gemmFP8(workers, n, N, g, b, y, N)
-		} else {
-			a := make([]float32, n*K)
-			for i, sl := range slots {
-				r := rowOf(sl)
-				copy(a[i*K:(i+1)*K], x.F[r*K:(r+1)*K])
-			}
-			gemm(workers, n, N, K, a, K, b, y, N, c.wide())
-		}
+		y := make([]float32, len(slots)*N)
+		p.gathered(e, src, y, workers)
 		for i, sl := range slots {
 			copy(out.F[sl*N:(sl+1)*N], y[i*N:(i+1)*N])
 		}
-	}
-	active := 0
-	for e := 0; e < E; e++ {
-		if count[e+1] > count[e] {
-			active++
-		}
-	}
-	if active >= c.workers && T*k <= 64*active {
-		// Many experts with few rows each (decode): experts in parallel.
-		c.parallel(E, 1, func(lo, hi int) {
-			for e := lo; e < hi; e++ {
-				expert(e, 1)
-			}
-		})
-	} else {
-		for e := 0; e < E; e++ {
-			expert(e, c.workers)
-		}
-	}
+	})
 	return one(out), nil
 }

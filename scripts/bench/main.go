@@ -36,7 +36,7 @@ import (
 
 // inferencePipeline is cmd/deepc's (model_load.go): keep the two in sync,
 // so the benchmark runs the programs `deepc generate` runs.
-const inferencePipeline = "canonicalize,kv-cache,mla-absorb,fuse-siblings,cse,dce"
+const inferencePipeline = "canonicalize,kv-cache,mla-absorb,fuse-siblings,moe-lower,cse,dce"
 
 // Result is what the driver prints; torch_deepseek.py prints the same keys.
 type Result struct {
@@ -71,9 +71,10 @@ func main() {
 		threads    = flag.Int("threads", 0, "CPU threads (default: all cores)")
 		cpuprofile = flag.String("cpuprofile", "", "write a CPU profile of the timed runs to this file")
 		pipeline   = flag.String("pipeline", inferencePipeline, "pass pipeline")
+		moeBlock   = flag.Int("moe-block", 1, "moe-lower's row padding (cmd/deepc's cpuMoEBlock)")
 	)
 	flag.Parse()
-	if err := run(*model, *checkpoint, *precision, *pipeline, *cpuprofile, *batch, *promptLen, *decode, *runs, *threads); err != nil {
+	if err := run(*model, *checkpoint, *precision, *pipeline, *moeBlock, *cpuprofile, *batch, *promptLen, *decode, *runs, *threads); err != nil {
 		fmt.Fprintln(os.Stderr, "deepc-bench:", err)
 		os.Exit(1)
 	}
@@ -83,7 +84,7 @@ func main() {
 // reproduces (keep in sync).
 func Prompt(b, j, vocab int) int { return (1 + 31*b + 7*j + (j*j)%13) % vocab }
 
-func load(file, dir, precision, pipeline string) (*infer.Model, error) {
+func load(file, dir, precision, pipeline string, moeBlock int) (*infer.Model, error) {
 	mode, err := cpu.ParseMode(precision)
 	if err != nil {
 		return nil, err
@@ -104,7 +105,8 @@ func load(file, dir, precision, pipeline string) (*infer.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := passes.Run(&passes.Context{Out: os.Stderr}, m, pl); err != nil {
+	ctx := &passes.Context{Out: os.Stderr, Options: map[string]string{"moe-block": fmt.Sprint(moeBlock)}}
+	if err := passes.Run(ctx, m, pl); err != nil {
 		return nil, err
 	}
 	opts := []weights.Option{weights.IgnoreTensors(models.CheckpointCopy)}
@@ -173,7 +175,7 @@ func once(m *infer.Model, prompts [][]int, decode int) (prefill, dec time.Durati
 	return prefill, dec, gen, nil
 }
 
-func run(file, dir, precision, pipeline, profile string, B, P, D, runs, threads int) error {
+func run(file, dir, precision, pipeline string, moeBlock int, profile string, B, P, D, runs, threads int) error {
 	if dir == "" {
 		return fmt.Errorf("-checkpoint is required")
 	}
@@ -181,7 +183,7 @@ func run(file, dir, precision, pipeline, profile string, B, P, D, runs, threads 
 		return fmt.Errorf("need batch >= 1, prompt-len >= 1, decode >= 0, runs >= 1")
 	}
 	t0 := time.Now()
-	m, err := load(file, dir, precision, pipeline)
+	m, err := load(file, dir, precision, pipeline, moeBlock)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,291 @@
+package passes
+
+import (
+	"fmt"
+
+	"github.com/deepc-dev/deepc/ir"
+)
+
+func init() {
+	Register(NewPass("moe-lower", "lower grouped_linear experts to dispatch (slots sorted by expert, padded to option moe-block rows, default 128) → grouped GEMMs → weighted combine", runMoELower))
+}
+
+// DefaultMoEBlock pads each expert's rows to the GEMM tile height, which is
+// also the FP8 scale group: no tile mixes two experts' weights.
+const DefaultMoEBlock = 128
+
+// The experts of one routing, before lowering:
+//
+//	a = grouped_linear(x [T, d], w1, idx)      [T, k, I] (one row per slot)
+//	h = silu(a) * ...                          elementwise on [T, k, I]
+//	y = grouped_linear(h, w2, idx)             [T, k, d]
+//	out = sum(cast(y, f32) * reshape(w, [T, k, 1]), axis = 1)
+//
+// and after:
+//
+//	slot, count = moe_dispatch(idx)            [R] (slot of each row), [E]
+//	xs = moe_gather(x, slot) {k}               [R, d]
+//	a = grouped_gemm(xs, w1, count)            [R, I]
+//	h = silu(a) * ...                          the same ops on [R, I]
+//	y = grouped_gemm(h, w2, count)             [R, d]
+//	out = moe_combine(cast(y, f32), slot, w)   [T, d]
+//
+// A slot-level value ([T, k, X] computed from the experts' outputs) is
+// rebuilt on rows when every op between is elementwise (or a split or
+// slice of the last axis). A routing is lowered only when all of its
+// slot-level values stay inside that form and end in the weighted sum;
+// otherwise it is left as it is. Both forms compute each row with the same
+// ops in the same order, so lowering changes no bit of the result.
+func runMoELower(ctx *Context, m *ir.Module) (bool, error) {
+	block, err := ctx.IntOption("moe-block", DefaultMoEBlock)
+	if err != nil || block <= 0 {
+		return false, fmt.Errorf("option moe-block = %q: want a positive integer", ctx.Option("moe-block", ""))
+	}
+	changed := false
+	for _, f := range m.Funcs {
+		var plans []*moePlan
+		for _, idx := range routings(f) {
+			if p := planMoE(f, idx); p != nil {
+				plans = append(plans, p)
+			}
+		}
+		if len(plans) == 0 {
+			continue
+		}
+		if err := lowerMoE(f, plans, block); err != nil {
+			return false, fmt.Errorf("func @%s: %w", f.Name, err)
+		}
+		changed = true
+	}
+	return changed, nil
+}
+
+// routings lists, in order, the index tensors that grouped_linear ops read.
+func routings(f *ir.Func) []*ir.Value {
+	seen := map[*ir.Value]bool{}
+	var out []*ir.Value
+	for _, op := range f.Body {
+		if op.Name == "grouped_linear" && !seen[op.Args[2]] {
+			seen[op.Args[2]] = true
+			out = append(out, op.Args[2])
+		}
+	}
+	return out
+}
+
+// moePlan is one routing's experts: the ops to rebuild on rows, in order,
+// and the sums that become combines (sum op → its slot-level operand and
+// the [T, k] weights).
+type moePlan struct {
+	idx      *ir.Value
+	experts  int64
+	ops      map[*ir.Op]bool
+	combines map[*ir.Op][2]*ir.Value
+	dropped  map[*ir.Op]bool // the muls feeding combines
+}
+
+// planMoE returns the plan for routing idx, or nil when it does not lower.
+func planMoE(f *ir.Func, idx *ir.Value) *moePlan {
+	s := idx.Type.Shape
+	if len(s) != 2 || s[1].IsSym() {
+		return nil
+	}
+	p := &moePlan{idx: idx, experts: -1, ops: map[*ir.Op]bool{}, combines: map[*ir.Op][2]*ir.Value{}, dropped: map[*ir.Op]bool{}}
+	slotLevel := map[*ir.Value]bool{}
+	for _, op := range f.Body {
+		if op.Name == "grouped_linear" && op.Args[2] == idx {
+			w := op.Args[1].Type.Shape
+			if w[0].IsSym() || (p.experts >= 0 && w[0].N != p.experts) {
+				return nil
+			}
+			x := op.Args[0]
+			if !slotLevel[x] && (len(x.Type.Shape) != 2 || x.Type.Shape[0] != s[0]) {
+				return nil
+			}
+			p.experts = w[0].N
+			p.ops[op] = true
+			slotLevel[op.Result()] = true
+			continue
+		}
+		if rowOp(op, slotLevel) {
+			p.ops[op] = true
+			for _, r := range op.Results {
+				slotLevel[r] = true
+			}
+		}
+	}
+	if len(p.ops) == 0 {
+		return nil
+	}
+	// Every use of a slot-level value must be rebuilt or be a combine.
+	uses := usesOf(f)
+	for v := range slotLevel {
+		for _, u := range uses[v] {
+			if u == nil { // a function result
+				return nil
+			}
+			if p.ops[u] || p.dropped[u] {
+				continue
+			}
+			sum, w, ok := combinePattern(u, v, s, uses)
+			if !ok {
+				return nil
+			}
+			p.dropped[u] = true
+			p.combines[sum] = [2]*ir.Value{v, w}
+		}
+	}
+	if len(p.combines) == 0 {
+		return nil
+	}
+	return p
+}
+
+// rowOp reports whether op maps slot-level operands to slot-level results
+// row by row: elementwise ops whose operands are all slot-level values of
+// one shape (or scalars), and splits and slices of the last axis.
+func rowOp(op *ir.Op, slotLevel map[*ir.Value]bool) bool {
+	def := op.Def()
+	if def == nil || len(op.Args) == 0 || !slotLevel[op.Args[0]] && (op.Name == "split" || op.Name == "slice") {
+		return false
+	}
+	switch op.Name {
+	case "split", "slice":
+		ax, ok := op.Attrs.Int("axis")
+		return ok && (ax == -1 || ax == 2)
+	}
+	if def.Kind != ir.Elementwise && def.Kind != ir.Broadcast {
+		return false
+	}
+	var shape ir.Shape
+	for _, a := range op.Args {
+		switch {
+		case slotLevel[a] && (shape == nil || a.Type.Shape.Equal(shape)):
+			shape = a.Type.Shape
+		case len(a.Type.Shape) == 0:
+		default:
+			return false
+		}
+	}
+	return shape != nil && op.Results[0].Type.Shape.Equal(shape)
+}
+
+// combinePattern matches mul(v, reshape(w, [T, k, 1])) (either order),
+// used once, by sum(axis = 1): the weighted sum over a token's experts.
+func combinePattern(mul *ir.Op, v *ir.Value, idx ir.Shape, uses map[*ir.Value][]*ir.Op) (*ir.Op, *ir.Value, bool) {
+	if mul.Name != "mul" || v.Type.DType != ir.F32 {
+		return nil, nil, false
+	}
+	other := mul.Args[0]
+	if other == v {
+		other = mul.Args[1]
+	}
+	r := other.Def
+	if r == nil || r.Name != "reshape" || !other.Type.Shape.Equal(ir.Shape{idx[0], idx[1], ir.C(1)}) {
+		return nil, nil, false
+	}
+	w := r.Args[0]
+	if w.Type.DType != ir.F32 || !w.Type.Shape.Equal(idx) || !mul.Result().Type.Shape.Equal(v.Type.Shape) {
+		return nil, nil, false
+	}
+	us := uses[mul.Result()]
+	if len(us) != 1 || us[0] == nil || us[0].Name != "sum" {
+		return nil, nil, false
+	}
+	sum := us[0]
+	ax, _ := sum.Attrs.Int("axis")
+	keep, _ := sum.Attrs.Bool("keepdim")
+	if (ax != 1 && ax != -2) || keep {
+		return nil, nil, false
+	}
+	return sum, w, true
+}
+
+// usesOf lists the ops using each value (nil for a function result).
+func usesOf(f *ir.Func) map[*ir.Value][]*ir.Op {
+	u := map[*ir.Value][]*ir.Op{}
+	for _, op := range f.Body {
+		for _, a := range op.Args {
+			u[a] = append(u[a], op)
+		}
+	}
+	for _, r := range f.Results {
+		u[r] = append(u[r], nil)
+	}
+	return u
+}
+
+// lowerMoE rebuilds the planned ops on dispatched rows in one sweep.
+func lowerMoE(f *ir.Func, plans []*moePlan, block int64) error {
+	planOf := map[*ir.Op]*moePlan{}
+	for _, p := range plans {
+		for op := range p.ops {
+			planOf[op] = p
+		}
+		for op := range p.dropped {
+			planOf[op] = p
+		}
+		for op := range p.combines {
+			planOf[op] = p
+		}
+	}
+	type dispatch struct{ slot, count *ir.Value }
+	dispatched := map[*moePlan]dispatch{}
+	gathered := map[[2]*ir.Value]*ir.Value{} // (x, slot) → rows
+	rows := map[*ir.Value]*ir.Value{}        // slot-level value → its rows
+	var err error
+	rewriteFunc(f, func(rw *rewriter, op *ir.Op) bool {
+		p := planOf[op]
+		if p == nil || err != nil {
+			return false
+		}
+		b := &builder{rw: rw}
+		d, ok := dispatched[p]
+		if !ok {
+			r := b.op("moe_dispatch", []*ir.Value{p.idx}, ir.Attrs{"experts": p.experts, "block": block})
+			d = dispatch{r[0], r[1]}
+			dispatched[p] = d
+		}
+		k := p.idx.Type.Shape[1].N
+		switch {
+		case p.dropped[op]:
+		case p.combines[op] != [2]*ir.Value{}:
+			c := p.combines[op]
+			rw.replace(op.Result(), b.one("moe_combine", []*ir.Value{rows[c[0]], d.slot, c[1]}, nil))
+		case op.Name == "grouped_linear":
+			x := op.Args[0]
+			xr, ok := rows[x]
+			if !ok {
+				key := [2]*ir.Value{x, d.slot}
+				if xr = gathered[key]; xr == nil {
+					xr = b.one("moe_gather", []*ir.Value{x, d.slot}, ir.Attrs{"k": k})
+					gathered[key] = xr
+				}
+			}
+			rows[op.Result()] = b.one("grouped_gemm", []*ir.Value{xr, op.Args[1], d.count}, ir.Attrs{"block": block})
+		default:
+			args := make([]*ir.Value, len(op.Args))
+			for i, a := range op.Args {
+				if args[i] = rows[a]; args[i] == nil {
+					args[i] = a // a scalar
+				}
+			}
+			attrs := op.Attrs.Clone()
+			if op.Name == "split" || op.Name == "slice" {
+				attrs["axis"] = int64(-1)
+			}
+			for i, r := range b.op(op.Name, args, attrs) {
+				if i < len(op.Results) {
+					rows[op.Results[i]] = r
+				}
+			}
+		}
+		if b.err != nil {
+			err = fmt.Errorf("at %s: %s: %w", op.Loc, op.Name, b.err)
+			rw.discard()
+			return false
+		}
+		return true
+	})
+	return err
+}

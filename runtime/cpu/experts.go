@@ -1,0 +1,96 @@
+package cpu
+
+import "github.com/deepc-dev/deepc/runtime"
+
+// expertProduct multiplies rows of an activation by one expert's slice of
+// stacked weights w [E, N, K] — the inner step of grouped_linear and
+// grouped_gemm. On the FP8 path the activation is quantized once, per
+// 1 x 128 tile of each row, so a row's product does not depend on which
+// other rows share its GEMM.
+type expertProduct struct {
+	c        *Context
+	w        *runtime.Tensor
+	x        []float32 // rows of K values
+	qx       *quantRows
+	N, K     int
+	wsz, ssz int // elements per expert of w and of its scales
+}
+
+func (c *Context) newExpertProduct(w *runtime.Tensor, x []float32, rows int) *expertProduct {
+	N, K := w.Shape[1], w.Shape[2]
+	p := &expertProduct{c: c, w: w, x: x, N: N, K: K, wsz: N * K}
+	if w.Scale != nil {
+		p.ssz = ceilDiv(N, w.Block[0]) * ceilDiv(K, w.Block[1])
+	}
+	if c.useFP8(w) {
+		p.qx = quantizeRows(c.workers, x, rows, K)
+	}
+	return p
+}
+
+func (p *expertProduct) weight(e int) *matB {
+	return weightB(p.w, e*p.wsz, e*p.ssz, p.c.mode.dequantDType())
+}
+
+// rows computes y (n rows of N) from the n consecutive rows starting at lo.
+func (p *expertProduct) rows(e, lo, n int, y []float32, workers int) {
+	if n == 0 {
+		return
+	}
+	K := p.K
+	if q := p.qx; q != nil {
+		part := &quantRows{q: q.q[lo*K:], s: q.s[lo*q.tiles:], K: K, tiles: q.tiles, stride: q.stride}
+		gemmFP8(workers, n, p.N, part, p.weight(e), y, p.N)
+		return
+	}
+	gemm(workers, n, p.N, K, p.x[lo*K:(lo+n)*K], K, p.weight(e), y, p.N, p.c.wide())
+}
+
+// gathered computes y (len(src) rows of N) from the rows src of x.
+func (p *expertProduct) gathered(e int, src []int, y []float32, workers int) {
+	n, K := len(src), p.K
+	if n == 0 {
+		return
+	}
+	if q := p.qx; q != nil {
+		g := &quantRows{q: make([]float32, n*K), s: make([]float32, n*q.tiles), K: K, tiles: q.tiles, stride: K}
+		for i, r := range src {
+			copy(g.q[i*K:(i+1)*K], q.q[r*K:(r+1)*K])
+			copy(g.s[i*q.tiles:(i+1)*q.tiles], q.s[r*q.tiles:(r+1)*q.tiles])
+		}
+		gemmFP8(workers, n, p.N, g, p.weight(e), y, p.N)
+		return
+	}
+	a := make([]float32, n*K)
+	for i, r := range src {
+		copy(a[i*K:(i+1)*K], p.x[r*K:(r+1)*K])
+	}
+	gemm(workers, n, p.N, K, a, K, p.weight(e), y, p.N, p.c.wide())
+}
+
+// forExperts runs fn for each of E experts with work (count(e) rows out of
+// total). Many experts with few rows each (decode) run side by side, one
+// worker each; otherwise each expert gets all workers in turn.
+func (c *Context) forExperts(E, total int, count func(e int) int, fn func(e, workers int)) {
+	active := 0
+	for e := 0; e < E; e++ {
+		if count(e) > 0 {
+			active++
+		}
+	}
+	if active >= c.workers && total <= 64*active {
+		c.parallel(E, 1, func(lo, hi int) {
+			for e := lo; e < hi; e++ {
+				if count(e) > 0 {
+					fn(e, 1)
+				}
+			}
+		})
+		return
+	}
+	for e := 0; e < E; e++ {
+		if count(e) > 0 {
+			fn(e, c.workers)
+		}
+	}
+}
