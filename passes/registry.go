@@ -108,3 +108,15 @@ func Lookup(name string) (Pass, bool) { return Default.Lookup(name) }
 
 // All lists Default's passes sorted by name.
 func All() []Pass { return Default.All() }
+
+// Clone returns a registry with r's passes and constraints, to which more
+// passes (a run's plugins) can be added without touching r.
+func (r *Registry) Clone() *Registry {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	c := NewRegistry(r.order...)
+	for k, p := range r.passes {
+		c.passes[k] = p
+	}
+	return c
+}

@@ -1,5 +1,6 @@
-// Package plugins will host out-of-process optimization passes (go-plugin
-// over gRPC), wrapping each as an ordinary pass whose output IR is parsed
-// and verified before it is trusted. Empty until the plugins issue; see
-// DESIGN.md §5.
+// Package plugins holds what a deepc pass plugin and its host share: the
+// go-plugin handshake (with the API version) and the gRPC glue for the
+// PassPlugin service of plugins/proto. The host is plugins/host, the
+// plugin side plugins/sdk; docs/plugins.md describes the protocol for
+// plugins written in other languages. DESIGN.md §5.
 package plugins

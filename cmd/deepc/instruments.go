@@ -24,6 +24,7 @@ type pipelineFlags struct {
 	crashDir         string
 	noVerify         bool
 	options          []string
+	plugins          pluginFlags
 }
 
 func (f *pipelineFlags) register(cmd *cobra.Command, defaultPipeline string) {
@@ -37,6 +38,7 @@ func (f *pipelineFlags) register(cmd *cobra.Command, defaultPipeline string) {
 	fl.StringVar(&f.crashDir, "crash-reproducer", "", "on a pass failure, write the IR before the failing pass and the pipeline here")
 	fl.BoolVar(&f.noVerify, "no-verify", false, "do not verify the IR after each pass")
 	fl.StringArrayVar(&f.options, "pass-option", nil, "a pass option key=value, e.g. moe-block=128 (repeatable; see deepc passes)")
+	f.plugins.register(cmd)
 	_ = cmd.RegisterFlagCompletionFunc("passes", completePasses)
 	_ = cmd.RegisterFlagCompletionFunc("print-ir-before", completePasses)
 	_ = cmd.RegisterFlagCompletionFunc("print-ir-after", completePasses)
@@ -53,12 +55,28 @@ func completePasses(*cobra.Command, []string, string) ([]string, cobra.ShellComp
 // run runs the pipeline over m with the instruments the flags ask for;
 // instrument output goes to diag.
 func (f *pipelineFlags) run(m *ir.Module, diag io.Writer) error {
-	pl, err := passes.ParsePipeline(f.passes)
+	set, err := f.plugins.start()
+	if err != nil {
+		return err
+	}
+	reg, spec := passes.Default, f.passes
+	if set != nil {
+		defer set.Close()
+		if reg, err = set.Registry(passes.Default); err != nil {
+			return err
+		}
+		var notes []string
+		spec, notes = set.Place(spec)
+		for _, n := range notes {
+			fmt.Fprintln(diag, "deepc: note:", n)
+		}
+	}
+	pl, err := reg.ParsePipeline(spec)
 	if err != nil {
 		return err
 	}
 	for _, name := range append(slices.Clone(f.printBefore), f.printAfter...) {
-		if _, ok := passes.Lookup(name); !ok && name != "all" {
+		if _, ok := reg.Lookup(name); !ok && name != "all" {
 			return fmt.Errorf("--print-ir-before/after: no pass named %q (see deepc passes)", name)
 		}
 	}
@@ -90,6 +108,16 @@ func (f *pipelineFlags) run(m *ir.Module, diag io.Writer) error {
 	}
 	if err := passes.Run(ctx, m, pl); err != nil {
 		return err
+	}
+	if set != nil {
+		// Who changed the module goes with it (and into bundles).
+		if m.Attrs == nil {
+			m.Attrs = ir.Attrs{}
+		}
+		m.Attrs["plugins"] = set.Attrs()
+		for _, p := range set.Plugins {
+			fmt.Fprintf(diag, "plugin %s %s sha256 %s\n", p.Manifest.Name, p.Manifest.Version, p.SHA256)
+		}
 	}
 	if ctx.Stats != nil {
 		return ctx.Stats.WriteTable(diag)

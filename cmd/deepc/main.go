@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/deepc-dev/deepc/plugins/host"
 
 	"github.com/spf13/cobra"
 )
@@ -14,7 +18,21 @@ import (
 var version = "0.1.0-dev"
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	// An interrupt must not leave plugin processes behind.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-sig
+		host.Cleanup()
+		fmt.Fprintln(os.Stderr, "deepc: interrupted")
+		if s == os.Interrupt {
+			os.Exit(130)
+		}
+		os.Exit(143)
+	}()
+	code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	host.Cleanup()
+	os.Exit(code)
 }
 
 // run executes the CLI and returns the exit status: 0 on success, 1 on any
@@ -50,7 +68,7 @@ Examples:
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.AddCommand(newCompileCmd(), newOptCmd(stdin), newStatsCmd(), newPassesCmd(), newVersionCmd(), newForwardCmd(), newInspectCmd(), newGenerateCmd(), newInitCmd(), newTokenizeCmd(stdin), newDetokenizeCmd(stdin))
+	root.AddCommand(newCompileCmd(), newOptCmd(stdin), newStatsCmd(), newPassesCmd(), newVersionCmd(), newForwardCmd(), newInspectCmd(), newGenerateCmd(), newInitCmd(), newTokenizeCmd(stdin), newDetokenizeCmd(stdin), newPluginsCmd())
 	return root
 }
 

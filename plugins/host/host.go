@@ -1,0 +1,318 @@
+// Package host runs deepc pass plugins: it starts each plugin process with
+// hashicorp/go-plugin (gRPC only, automatic mutual TLS), reads its
+// manifest, and wraps each of its passes as an ordinary passes.Pass that
+// sends the module as IR text and parses and verifies what comes back.
+// Every call has a deadline after which the process is killed; a crash, a
+// hang, a bad handshake or bad IR is an error naming the plugin and the
+// pass, with the plugin's stderr.
+package host
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/passes"
+	"github.com/deepc-dev/deepc/plugins"
+	"github.com/deepc-dev/deepc/plugins/pluginpb"
+	"github.com/deepc-dev/deepc/plugins/sdk"
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// DefaultTimeout bounds start-up, the handshake and every call.
+const DefaultTimeout = 60 * time.Second
+
+// Config says how plugins are started.
+type Config struct {
+	// Timeout bounds start-up with the handshake and each call; 0 means
+	// DefaultTimeout.
+	Timeout time.Duration
+	// SHA256 is the expected hex SHA-256 of a plugin binary, by the path
+	// as given or by its base name; a plugin not listed is not checked.
+	SHA256 map[string]string
+}
+
+func (c Config) timeout() time.Duration {
+	if c.Timeout <= 0 {
+		return DefaultTimeout
+	}
+	return c.Timeout
+}
+
+// Plugin is a running plugin process.
+type Plugin struct {
+	Path     string
+	SHA256   string // hex digest of the binary
+	Manifest *pluginpb.PluginManifest
+
+	client  *plugin.Client
+	rpc     pluginpb.PassPluginClient
+	stderr  *tail
+	timeout time.Duration
+}
+
+// Start starts the plugin at path and reads its manifest.
+func Start(path string, cfg Config) (*Plugin, error) {
+	abs, err := exec.LookPath(path)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: %v", path, err)
+	}
+	sum, err := fileSHA256(abs)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: %v", path, err)
+	}
+	want, checked := cfg.SHA256[path]
+	if !checked {
+		want, checked = cfg.SHA256[filepath.Base(path)]
+	}
+	if checked && !strings.EqualFold(want, sum) {
+		return nil, fmt.Errorf("plugin %s: SHA-256 is %s, --plugin-sha256 wants %s; not started", path, sum, want)
+	}
+	p := &Plugin{Path: path, SHA256: sum, stderr: &tail{max: 16 << 10}, timeout: cfg.timeout()}
+	cc := &plugin.ClientConfig{
+		HandshakeConfig:  plugins.Handshake,
+		Plugins:          plugins.PluginSet(nil),
+		Cmd:              exec.Command(abs),
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		StartTimeout:     p.timeout,
+		Stderr:           p.stderr,
+		SyncStderr:       p.stderr,
+		SyncStdout:       p.stderr,
+		Logger:           hclog.New(&hclog.LoggerOptions{Output: io.Discard, Level: hclog.Off}),
+	}
+	if checked {
+		b, _ := hex.DecodeString(want)
+		cc.SecureConfig = &plugin.SecureConfig{Checksum: b, Hash: sha256.New()}
+	}
+	p.client = plugin.NewClient(cc)
+	if err := p.connect(); err != nil {
+		p.Close()
+		return nil, p.fail("", err)
+	}
+	return p, nil
+}
+
+var versionRE = regexp.MustCompile(`Plugin version: (\d+)`)
+
+func (p *Plugin) connect() error {
+	done := make(chan error, 1)
+	go func() {
+		c, err := p.client.Client()
+		if err != nil {
+			done <- err
+			return
+		}
+		raw, err := c.Dispense(plugins.Key)
+		if err != nil {
+			done <- err
+			return
+		}
+		p.rpc = raw.(pluginpb.PassPluginClient)
+		done <- nil
+	}()
+	// go-plugin's StartTimeout covers the wait for the handshake line;
+	// this covers the connection after it as well.
+	select {
+	case err := <-done:
+		if err != nil {
+			if m := versionRE.FindStringSubmatch(err.Error()); m != nil {
+				return fmt.Errorf("speaks deepc plugin API version %s; this deepc speaks version %d", m[1], plugins.APIVersion)
+			}
+			return fmt.Errorf("handshake failed: %v", err)
+		}
+	case <-time.After(p.timeout + time.Second):
+		return fmt.Errorf("no handshake within %v; killed", p.timeout)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), p.timeout)
+	defer cancel()
+	m, err := p.rpc.Manifest(ctx, &pluginpb.ManifestRequest{})
+	if err != nil {
+		return p.callError("manifest", err)
+	}
+	if m.ApiVersion != plugins.APIVersion {
+		return fmt.Errorf("manifest says deepc plugin API version %d; this deepc speaks version %d", m.ApiVersion, plugins.APIVersion)
+	}
+	decl := sdk.Plugin{Name: m.Name, Version: m.Version}
+	for _, ps := range m.Passes {
+		decl.Passes = append(decl.Passes, sdk.Pass{Name: ps.Name, Anchor: ps.Anchor, Run: func(*ir.Module, sdk.Options) error { return nil }})
+	}
+	if err := decl.Check(); err != nil {
+		return fmt.Errorf("bad manifest: %v", err)
+	}
+	p.Manifest = m
+	return nil
+}
+
+// Name is the plugin's name from its manifest (its path before that).
+func (p *Plugin) Name() string {
+	if p.Manifest != nil {
+		return p.Manifest.Name
+	}
+	return p.Path
+}
+
+// Close kills the plugin process (if still running) and waits for it.
+func (p *Plugin) Close() {
+	if p.client != nil {
+		p.client.Kill()
+	}
+}
+
+// callError describes a failed call: a deadline kills the process; a
+// plugin that exited is reported as such.
+func (p *Plugin) callError(what string, err error) error {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded:
+		p.Close()
+		return fmt.Errorf("%s: no answer within %v; killed", what, p.timeout)
+	case p.client.Exited():
+		return fmt.Errorf("%s: the plugin process exited (%v)", what, err)
+	case status.Code(err) == codes.Unavailable:
+		p.Close()
+		return fmt.Errorf("%s: the plugin process stopped answering (%v)", what, err)
+	}
+	if s, ok := status.FromError(err); ok {
+		return errors.New(s.Message())
+	}
+	return fmt.Errorf("%s: %v", what, err)
+}
+
+// fail wraps err with the plugin, the pass (if any) and the plugin's
+// stderr so far.
+func (p *Plugin) fail(pass string, err error) error {
+	where := "plugin " + p.Name()
+	if p.Name() != p.Path {
+		where += " (" + p.Path + ")"
+	}
+	if pass != "" {
+		where += ", pass " + pass
+	}
+	msg := fmt.Sprintf("%s: %v", where, err)
+	if s := strings.TrimSpace(withoutDebugLogs(p.stderr.String())); s != "" {
+		msg += "\nplugin stderr:\n" + indent(s)
+	}
+	return errors.New(msg)
+}
+
+// withoutDebugLogs drops go-plugin's own debug and trace log lines (JSON)
+// from a plugin's stderr.
+func withoutDebugLogs(s string) string {
+	var keep []string
+	for _, l := range strings.Split(s, "\n") {
+		if !strings.HasPrefix(l, `{"@level":"debug"`) && !strings.HasPrefix(l, `{"@level":"trace"`) {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
+func indent(s string) string { return "  " + strings.ReplaceAll(s, "\n", "\n  ") }
+
+// Passes wraps the plugin's passes as passes.Pass.
+func (p *Plugin) Passes() []*Pass {
+	var out []*Pass
+	for _, info := range p.Manifest.Passes {
+		out = append(out, &Pass{p: p, info: info})
+	}
+	return out
+}
+
+// Pass is one plugin pass, run out of process.
+type Pass struct {
+	p    *Plugin
+	info *pluginpb.PassInfo
+}
+
+func (ps *Pass) Name() string    { return ps.info.Name }
+func (ps *Pass) Anchor() string  { return ps.info.Anchor }
+func (ps *Pass) Plugin() *Plugin { return ps.p }
+func (ps *Pass) Description() string {
+	d := ps.info.Description
+	if d == "" {
+		d = "(no description)"
+	}
+	return fmt.Sprintf("%s [plugin %s %s]", d, ps.p.Manifest.Name, ps.p.Manifest.Version)
+}
+
+// Run sends m to the plugin, then parses and verifies the answer before
+// it replaces m.
+func (ps *Pass) Run(ctx *passes.Context, m *ir.Module) (bool, error) {
+	in := ir.Print(m)
+	call, cancel := context.WithTimeout(context.Background(), ps.p.timeout)
+	defer cancel()
+	resp, err := ps.p.rpc.RunPass(call, &pluginpb.RunPassRequest{Pass: ps.info.Name, Module: in, Options: ctx.Options})
+	if err != nil {
+		return false, ps.p.fail(ps.info.Name, ps.p.callError("run", err))
+	}
+	if resp.Output != "" {
+		fmt.Fprint(ctx.Writer(), resp.Output)
+		if !strings.HasSuffix(resp.Output, "\n") {
+			fmt.Fprintln(ctx.Writer())
+		}
+	}
+	file := fmt.Sprintf("<plugin %s pass %s>", ps.p.Manifest.Name, ps.info.Name)
+	out, err := ir.Parse(file, resp.Module)
+	if err != nil {
+		return false, ps.p.fail(ps.info.Name, fmt.Errorf("returned IR that does not parse: %v", err))
+	}
+	if err := ir.Verify(out); err != nil {
+		return false, ps.p.fail(ps.info.Name, fmt.Errorf("returned IR that does not verify: %v", err))
+	}
+	*m = *out
+	return resp.Module != in, nil
+}
+
+// Cleanup kills every plugin process still running (deepc calls it on
+// exit and on an interrupt).
+func Cleanup() { plugin.CleanupClients() }
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// tail keeps the last max bytes written to it.
+type tail struct {
+	mu  sync.Mutex
+	buf []byte
+	max int
+}
+
+func (t *tail) Write(b []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, b...)
+	if over := len(t.buf) - t.max; over > 0 {
+		t.buf = t.buf[over:]
+	}
+	return len(b), nil
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.buf)
+}

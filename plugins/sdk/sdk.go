@@ -1,0 +1,203 @@
+// Package sdk is how a deepc pass plugin is written in Go: declare the
+// plugin and its passes, and call Serve from main.
+//
+//	func main() {
+//		sdk.Serve(sdk.Plugin{
+//			Name:    "my-plugin",
+//			Version: "0.1.0",
+//			Passes: []sdk.Pass{{
+//				Name:   "my-pass",
+//				Anchor: "after:canonicalize",
+//				Run: func(m *ir.Module, opts sdk.Options) error {
+//					// rewrite m in place
+//					return nil
+//				},
+//			}},
+//		})
+//	}
+//
+// deepc starts the binary, sends each module as IR text; the SDK parses it,
+// runs the pass, and returns the printed result, which deepc verifies.
+// plugins/sdk/plugintest runs the same passes in process for `go test`.
+package sdk
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/deepc-dev/deepc/ir"
+)
+
+// Plugin is a plugin binary: a name, a version and its passes.
+type Plugin struct {
+	Name    string
+	Version string
+	Passes  []Pass
+}
+
+// Pass is one pass of a plugin.
+type Pass struct {
+	// Name is how pipelines (--passes) and --print-ir-after name the pass.
+	Name string
+	// Description is one line for `deepc passes`.
+	Description string
+	// Anchor places the pass in deepc's pipeline when --passes does not
+	// name it: "after:<pass>" or "before:<pass>"; "" runs it only when named.
+	Anchor string
+	// Options documents the --pass-option keys the pass reads.
+	Options []Option
+	// Run transforms m in place (an analysis leaves it alone and reports
+	// through opts.Printf). An error fails the compile with its message.
+	Run func(m *ir.Module, opts Options) error
+}
+
+// Option documents one option of a pass.
+type Option struct {
+	Name, Description, Default string
+}
+
+// Options are the pass options deepc was given (--pass-option key=value),
+// with the declared defaults behind them, and the pass's report.
+type Options struct {
+	values   map[string]string
+	defaults map[string]string
+	out      *strings.Builder
+}
+
+// NewOptions makes Options from explicit values (tests and plugintest).
+func NewOptions(p Pass, values map[string]string) Options {
+	o := Options{values: values, defaults: map[string]string{}, out: &strings.Builder{}}
+	for _, d := range p.Options {
+		o.defaults[d.Name] = d.Default
+	}
+	return o
+}
+
+// String returns the option's value, or its declared default.
+func (o Options) String(name string) string {
+	if v, ok := o.values[name]; ok {
+		return v
+	}
+	return o.defaults[name]
+}
+
+// Int reads an integer option.
+func (o Options) Int(name string) (int64, error) {
+	v := o.String(name)
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("option %s = %q: want an integer", name, v)
+	}
+	return n, nil
+}
+
+// Float reads a number option.
+func (o Options) Float(name string) (float64, error) {
+	v := o.String(name)
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return 0, fmt.Errorf("option %s = %q: want a number", name, v)
+	}
+	return f, nil
+}
+
+// Bool reads a boolean option (true/false/1/0).
+func (o Options) Bool(name string) (bool, error) {
+	v := o.String(name)
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("option %s = %q: want true or false", name, v)
+	}
+	return b, nil
+}
+
+// Printf adds to the pass's report, which deepc prints.
+func (o Options) Printf(format string, args ...any) { fmt.Fprintf(o.out, format, args...) }
+
+// Output is the report so far.
+func (o Options) Output() string { return o.out.String() }
+
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
+
+// Check reports what is wrong with a plugin declaration, if anything.
+func (p Plugin) Check() error {
+	if !nameRE.MatchString(p.Name) {
+		return fmt.Errorf("plugin name %q: want lower-case words joined by '-'", p.Name)
+	}
+	if len(p.Passes) == 0 {
+		return fmt.Errorf("plugin %s declares no passes", p.Name)
+	}
+	seen := map[string]bool{}
+	for _, ps := range p.Passes {
+		switch {
+		case !nameRE.MatchString(ps.Name):
+			return fmt.Errorf("plugin %s: pass name %q: want lower-case words joined by '-'", p.Name, ps.Name)
+		case seen[ps.Name]:
+			return fmt.Errorf("plugin %s: pass %s declared twice", p.Name, ps.Name)
+		case ps.Run == nil:
+			return fmt.Errorf("plugin %s: pass %s has no Run", p.Name, ps.Name)
+		}
+		if err := CheckAnchor(ps.Anchor); err != nil {
+			return fmt.Errorf("plugin %s: pass %s: %v", p.Name, ps.Name, err)
+		}
+		seen[ps.Name] = true
+	}
+	return nil
+}
+
+// CheckAnchor validates an anchor: "", "after:<pass>" or "before:<pass>".
+func CheckAnchor(a string) error {
+	if a == "" {
+		return nil
+	}
+	where, pass, ok := strings.Cut(a, ":")
+	if !ok || (where != "after" && where != "before") || !nameRE.MatchString(pass) {
+		return fmt.Errorf("anchor %q: want after:<pass> or before:<pass>", a)
+	}
+	return nil
+}
+
+// Pass returns the pass named name.
+func (p Plugin) Pass(name string) (Pass, bool) {
+	for _, ps := range p.Passes {
+		if ps.Name == name {
+			return ps, true
+		}
+	}
+	return Pass{}, false
+}
+
+// Apply runs pass name over the module in text form and returns the
+// result in text form, as a plugin process does for deepc: parse, run,
+// verify (so an author sees a broken module as their own error), print.
+func (p Plugin) Apply(name, module string, values map[string]string) (out string, changed bool, report string, err error) {
+	ps, ok := p.Pass(name)
+	if !ok {
+		return "", false, "", fmt.Errorf("plugin %s has no pass %q", p.Name, name)
+	}
+	m, err := ir.Parse("input.ir", module)
+	if err != nil {
+		return "", false, "", fmt.Errorf("pass %s: the module sent by deepc does not parse: %v", name, err)
+	}
+	opts := NewOptions(ps, values)
+	if err := run(ps, m, opts); err != nil {
+		return "", false, opts.Output(), fmt.Errorf("pass %s: %w", name, err)
+	}
+	if err := ir.Verify(m); err != nil {
+		return "", false, opts.Output(), fmt.Errorf("pass %s produced a module that does not verify: %w", name, err)
+	}
+	out = ir.Print(m)
+	return out, out != module, opts.Output(), nil
+}
+
+// run calls the pass, turning a panic into an error.
+func run(ps Pass, m *ir.Module, opts Options) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v", r)
+		}
+	}()
+	return ps.Run(m, opts)
+}
