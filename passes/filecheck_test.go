@@ -1,10 +1,8 @@
 package passes
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/deepc-dev/deepc/internal/filecheck"
@@ -50,15 +48,15 @@ func TestFileCheck(t *testing.T) {
 
 func checkRun(t *testing.T, file, src, run string) {
 	t.Helper()
-	spec, err := passesArg(run)
+	r, err := filecheck.ParseOptRun(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := ParsePipeline(r.Passes)
 	if err != nil {
 		t.Fatalf("RUN %q: %v", run, err)
 	}
-	opts, err := ParseOptions(flagValues(run, "--pass-option"))
-	if err != nil {
-		t.Fatalf("RUN %q: %v", run, err)
-	}
-	pl, err := ParsePipeline(spec)
+	opts, err := ParseOptions(r.Options)
 	if err != nil {
 		t.Fatalf("RUN %q: %v", run, err)
 	}
@@ -81,37 +79,6 @@ func checkRun(t *testing.T, file, src, run string) {
 	if filecheck.Check(ir.Print(orig), src) == nil {
 		t.Errorf("RUN %q: the CHECK lines also hold for the unchanged input; check for what the pipeline removes with CHECK-NOT", run)
 	}
-}
-
-// passesArg extracts the pipeline from `deepc opt %s --passes X` (or
-// --passes=X; quotes around X are dropped).
-func passesArg(run string) (string, error) {
-	f := strings.Fields(run)
-	if len(f) < 2 || f[0] != "deepc" || f[1] != "opt" {
-		return "", fmt.Errorf("want a `deepc opt` command")
-	}
-	vs := flagValues(run, "--passes")
-	if len(vs) == 0 {
-		return "", fmt.Errorf("no --passes argument")
-	}
-	return vs[len(vs)-1], nil
-}
-
-// flagValues returns the values of every `name X` or `name=X` in run, quotes
-// around X dropped.
-func flagValues(run, name string) []string {
-	var out []string
-	f := strings.Fields(run)
-	for i, a := range f {
-		v, ok := strings.CutPrefix(a, name+"=")
-		if !ok && a == name && i+1 < len(f) {
-			v, ok = f[i+1], true
-		}
-		if ok {
-			out = append(out, strings.Trim(v, `"'`))
-		}
-	}
-	return out
 }
 
 // TestEveryPassOnEveryModule is the property test: every registered pass,

@@ -1,6 +1,7 @@
 package filecheck
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 )
@@ -36,4 +37,40 @@ func RunLines(src string) []string {
 		cmds = append(cmds, cur.String())
 	}
 	return cmds
+}
+
+// OptRun is a `deepc opt %s --passes P [--pass-option k=v]...` RUN line.
+type OptRun struct {
+	Passes  string
+	Options []string // key=value
+}
+
+// ParseOptRun reads a RUN line of the form `deepc opt %s --passes P` with
+// any number of `--pass-option k=v` (either flag also as --flag=value;
+// quotes around values are dropped).
+func ParseOptRun(run string) (OptRun, error) {
+	f := strings.Fields(run)
+	if len(f) < 2 || f[0] != "deepc" || f[1] != "opt" {
+		return OptRun{}, fmt.Errorf("RUN %q: want a `deepc opt` command", run)
+	}
+	ps := flagValues(f, "--passes")
+	if len(ps) == 0 {
+		return OptRun{}, fmt.Errorf("RUN %q: no --passes argument", run)
+	}
+	return OptRun{Passes: ps[len(ps)-1], Options: flagValues(f, "--pass-option")}, nil
+}
+
+// flagValues returns the values of every `name X` or `name=X` in f.
+func flagValues(f []string, name string) []string {
+	var out []string
+	for i, a := range f {
+		v, ok := strings.CutPrefix(a, name+"=")
+		if !ok && a == name && i+1 < len(f) {
+			v, ok = f[i+1], true
+		}
+		if ok {
+			out = append(out, strings.Trim(v, `"'`))
+		}
+	}
+	return out
 }

@@ -266,14 +266,9 @@ func (ps *Pass) Run(ctx *passes.Context, m *ir.Module) (bool, error) {
 		}
 	}
 	file := fmt.Sprintf("<plugin %s pass %s>", ps.p.Manifest.Name, ps.info.Name)
-	out, err := ir.Parse(file, resp.Module)
-	if err != nil {
-		return false, ps.p.fail(ps.info.Name, fmt.Errorf("returned IR that does not parse: %v", err))
+	if err := plugins.Adopt(m, file, resp.Module); err != nil {
+		return false, ps.p.fail(ps.info.Name, err)
 	}
-	if err := ir.Verify(out); err != nil {
-		return false, ps.p.fail(ps.info.Name, fmt.Errorf("returned IR that does not verify: %v", err))
-	}
-	*m = *out
 	return resp.Module != in, nil
 }
 

@@ -17,11 +17,12 @@ import (
 	"github.com/deepc-dev/deepc/plugins/sdk"
 )
 
-func main() {
-	sdk.Serve(sdk.Plugin{Name: "fold-norm-weight", Version: "1.0.0", Passes: []sdk.Pass{Pass}})
-}
+func main() { sdk.Serve(Plugin) }
 
-// Pass is the plugin's one pass (exported for its test).
+// Plugin is what the binary serves (and its tests run in process).
+var Plugin = sdk.Plugin{Name: "fold-norm-weight", Version: "1.0.0", Passes: []sdk.Pass{Pass}}
+
+// Pass is the plugin's one pass.
 var Pass = sdk.Pass{
 	Name:        "fold-norm-weight",
 	Description: "fold each RMSNorm weight into the linears that consume the norm (only when all its consumers are linears)",

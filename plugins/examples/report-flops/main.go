@@ -15,11 +15,12 @@ import (
 	"github.com/deepc-dev/deepc/plugins/sdk"
 )
 
-func main() {
-	sdk.Serve(sdk.Plugin{Name: "report-flops", Version: "1.0.0", Passes: []sdk.Pass{Pass}})
-}
+func main() { sdk.Serve(Plugin) }
 
-// Pass is the plugin's one pass (exported for its test).
+// Plugin is what the binary serves (and its tests run in process).
+var Plugin = sdk.Plugin{Name: "report-flops", Version: "1.0.0", Passes: []sdk.Pass{Pass}}
+
+// Pass is the plugin's one pass.
 var Pass = sdk.Pass{
 	Name:        "report-flops",
 	Description: "print FLOPs and bytes per op kind for each function (analysis; changes nothing)",

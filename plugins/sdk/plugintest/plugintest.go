@@ -1,0 +1,126 @@
+// Package plugintest tests deepc pass plugins with `go test`, in process:
+//
+//	func TestPasses(t *testing.T) {
+//		plugintest.Run(t, myPlugin, "testdata/*.ir")
+//	}
+//
+// Each file is a module in the IR text form with `// RUN:` lines naming a
+// pipeline (`deepc opt %s --passes canonicalize,my-pass --pass-option k=v`,
+// built-in passes and the plugin's passes mixed) and `// CHECK:` lines
+// (CHECK, CHECK-NEXT, CHECK-NOT, CHECK-LABEL, CHECK-SAME) matched against
+// the printed result followed by the passes' reports. The plugin's passes
+// run through the same text round trip as under deepc (print, parse, run,
+// verify, print, parse, verify), with the IR verified after every pass.
+// As in deepc's own pass tests, the CHECK lines must fail on the unchanged
+// input, so a pass that does nothing cannot pass its test.
+package plugintest
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/deepc-dev/deepc/internal/filecheck"
+	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/passes"
+	"github.com/deepc-dev/deepc/plugins"
+	"github.com/deepc-dev/deepc/plugins/sdk"
+)
+
+// Run runs the RUN and CHECK lines of every file matching glob, one
+// subtest per file.
+func Run(t *testing.T, p sdk.Plugin, glob string) {
+	t.Helper()
+	files, err := filepath.Glob(glob)
+	if err != nil || len(files) == 0 {
+		t.Fatalf("plugintest: no files match %q (%v)", glob, err)
+	}
+	if err := p.Check(); err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			src, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			runs := filecheck.RunLines(string(src))
+			if len(runs) == 0 {
+				t.Fatal("no RUN line")
+			}
+			for _, run := range runs {
+				r, err := filecheck.ParseOptRun(run)
+				if err != nil {
+					t.Fatal(err)
+				}
+				opts, err := passes.ParseOptions(r.Options)
+				if err != nil {
+					t.Fatalf("RUN %q: %v", run, err)
+				}
+				out, report, err := Apply(p, r.Passes, opts, file, string(src))
+				if err != nil {
+					t.Fatalf("RUN %q: %v", run, err)
+				}
+				if err := filecheck.Check(out+report, string(src)); err != nil {
+					t.Errorf("RUN %q:\n%v\n--- output ---\n%s%s", run, err, out, report)
+				}
+				orig, _ := ir.Parse(file, string(src))
+				if filecheck.Check(ir.Print(orig), string(src)) == nil {
+					t.Errorf("RUN %q: the CHECK lines also hold for the unchanged input; check for what the pass changes or reports", run)
+				}
+			}
+		})
+	}
+}
+
+// Apply runs pipeline (built-in and p's passes) over the module in src and
+// returns the printed result and the passes' reports.
+func Apply(p sdk.Plugin, pipeline string, options map[string]string, file, src string) (module, report string, err error) {
+	reg := passes.Default.Clone()
+	for _, ps := range p.Passes {
+		if err := reg.Add(&pass{p: p, ps: ps}); err != nil {
+			return "", "", fmt.Errorf("plugin %s: %v", p.Name, err)
+		}
+	}
+	pl, err := reg.ParsePipeline(pipeline)
+	if err != nil {
+		return "", "", err
+	}
+	m, err := ir.Parse(file, src)
+	if err != nil {
+		return "", "", err
+	}
+	if err := ir.Verify(m); err != nil {
+		return "", "", fmt.Errorf("%s does not verify: %v", file, err)
+	}
+	var out strings.Builder
+	ctx := &passes.Context{Out: &out, Options: options, Instruments: []passes.Instrument{passes.RoundTrip(), passes.CheckChanged()}}
+	if err := passes.Run(ctx, m, pl); err != nil {
+		return "", out.String(), err
+	}
+	return ir.Print(m), out.String(), nil
+}
+
+// pass runs a plugin pass in process, through the text form.
+type pass struct {
+	p  sdk.Plugin
+	ps sdk.Pass
+}
+
+func (x *pass) Name() string        { return x.ps.Name }
+func (x *pass) Description() string { return x.ps.Description }
+
+func (x *pass) Run(ctx *passes.Context, m *ir.Module) (bool, error) {
+	in := ir.Print(m)
+	out, changed, report, err := x.p.Apply(x.ps.Name, in, ctx.Options)
+	fmt.Fprint(ctx.Writer(), report)
+	if err != nil {
+		return false, err
+	}
+	if err := plugins.Adopt(m, "<plugin "+x.p.Name+" pass "+x.ps.Name+">", out); err != nil {
+		return false, err
+	}
+	return changed, nil
+}
