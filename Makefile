@@ -5,7 +5,7 @@ LDFLAGS := -X main.version=$(VERSION)
 BIN     := bin/deepc
 MODEL   ?= models/deepseek_v3.deep
 
-.PHONY: build run test deps lint fuzz bench clean
+.PHONY: build run test deps lint fuzz bench clean plugins proto
 
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/deepc
@@ -41,6 +41,17 @@ FUZZTIME ?= 60s
 fuzz:
 	$(GO) test -run XXX -fuzz FuzzCompile -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./dsl
 	$(GO) test -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./ir
+
+# The example pass plugins, into bin/plugins (see docs/plugins.md).
+PLUGINS := $(notdir $(wildcard plugins/examples/*))
+plugins:
+	@mkdir -p bin/plugins
+	CGO_ENABLED=0 $(GO) build -o bin/plugins/ $(addprefix ./plugins/examples/,$(PLUGINS))
+
+# Regenerate the plugin protocol's Go code (installs protoc and the
+# generators if missing; TestGeneratedCodeIsCurrent checks it in make test).
+proto:
+	bash scripts/proto.sh
 
 bench:
 	$(GO) test -run XXX -bench . -benchmem ./cmd/deepc ./runtime/tokenizer ./runtime/cpu

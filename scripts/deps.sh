@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs what `make test` needs beyond Go: Debian packages used by tests
-# (NumPy, to check the .npy files deepc writes). Idempotent: installs only
-# what is missing. Runs as root on CI and developer machines.
+# (NumPy, to check the .npy files deepc writes; protoc, to check that the
+# committed plugin protocol code is what plugins/proto generates).
+# Idempotent: installs only what is missing. Runs as root on CI and
+# developer machines.
 set -euo pipefail
 
 need=()
 /usr/bin/python3 -c 'import numpy' 2>/dev/null || need+=(python3-numpy)
+command -v protoc >/dev/null || need+=(protobuf-compiler)
 
 if ((${#need[@]})); then
   echo "deps: installing ${need[*]}" >&2

@@ -133,6 +133,9 @@ func (p *Plugin) connect() error {
 			if m := versionRE.FindStringSubmatch(err.Error()); m != nil {
 				return fmt.Errorf("speaks deepc plugin API version %s; this deepc speaks version %d", m[1], plugins.APIVersion)
 			}
+			if strings.Contains(err.Error(), "timeout while waiting for plugin to start") {
+				return fmt.Errorf("no handshake within %v; killed (%v)", p.timeout, err)
+			}
 			return fmt.Errorf("handshake failed: %v", err)
 		}
 	case <-time.After(p.timeout + time.Second):
