@@ -55,25 +55,12 @@ func completePasses(*cobra.Command, []string, string) ([]string, cobra.ShellComp
 // run runs the pipeline over m with the instruments the flags ask for;
 // instrument output goes to diag.
 func (f *pipelineFlags) run(m *ir.Module, diag io.Writer) error {
-	set, err := f.plugins.start()
+	pl, reg, set, err := f.plugins.pipeline(f.passes, diag)
 	if err != nil {
 		return err
 	}
-	reg, spec := passes.Default, f.passes
 	if set != nil {
 		defer set.Close()
-		if reg, err = set.Registry(passes.Default); err != nil {
-			return err
-		}
-		var notes []string
-		spec, notes = set.Place(spec)
-		for _, n := range notes {
-			fmt.Fprintln(diag, "deepc: note:", n)
-		}
-	}
-	pl, err := reg.ParsePipeline(spec)
-	if err != nil {
-		return err
 	}
 	for _, name := range append(slices.Clone(f.printBefore), f.printAfter...) {
 		if _, ok := reg.Lookup(name); !ok && name != "all" {
@@ -109,16 +96,7 @@ func (f *pipelineFlags) run(m *ir.Module, diag io.Writer) error {
 	if err := passes.Run(ctx, m, pl); err != nil {
 		return err
 	}
-	if set != nil {
-		// Who changed the module goes with it (and into bundles).
-		if m.Attrs == nil {
-			m.Attrs = ir.Attrs{}
-		}
-		m.Attrs["plugins"] = set.Attrs()
-		for _, p := range set.Plugins {
-			fmt.Fprintf(diag, "plugin %s %s sha256 %s\n", p.Manifest.Name, p.Manifest.Version, p.SHA256)
-		}
-	}
+	record(set, m, diag)
 	if ctx.Stats != nil {
 		return ctx.Stats.WriteTable(diag)
 	}

@@ -37,6 +37,7 @@ type modelFlags struct {
 	workers    int
 	moeBlock   int
 	pipeline   string // tests: instead of inferencePipeline
+	plugins    pluginFlags
 }
 
 func (f *modelFlags) register(cmd *cobra.Command) {
@@ -46,6 +47,7 @@ func (f *modelFlags) register(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.sets, "set", nil, "override a config value after config.json: key=value (repeatable)")
 	fl.IntVar(&f.workers, "threads", 0, "CPU threads (default: all cores)")
 	fl.IntVar(&f.moeBlock, "moe-block", cpuMoEBlock, "pad each expert's dispatched rows to a multiple of this (the GPU's GEMM tile is 128)")
+	f.plugins.register(cmd)
 	_ = cmd.MarkFlagRequired("checkpoint")
 	_ = cmd.RegisterFlagCompletionFunc("precision", cobra.FixedCompletions([]string{"fp32", "bf16", "fp8"}, cobra.ShellCompDirectiveNoFileComp))
 }
@@ -71,9 +73,12 @@ func (f *modelFlags) compile(args []string, pipeline string, diag io.Writer) (*i
 	if err != nil {
 		return nil, err
 	}
-	pl, err := passes.ParsePipeline(pipeline)
+	pl, _, set, err := f.plugins.pipeline(pipeline, diag)
 	if err != nil {
 		return nil, err
+	}
+	if set != nil {
+		defer set.Close()
 	}
 	block := f.moeBlock
 	if block == 0 {
@@ -83,6 +88,7 @@ func (f *modelFlags) compile(args []string, pipeline string, diag io.Writer) (*i
 	if err := passes.Run(ctx, m, pl); err != nil {
 		return nil, err
 	}
+	record(set, m, diag)
 	fmt.Fprintf(diag, "compiled %s in %.0f ms\n", m.Name, time.Since(start).Seconds()*1000)
 	return m, nil
 }

@@ -9,6 +9,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/passes"
 	"github.com/deepc-dev/deepc/plugins/host"
 	"github.com/spf13/cobra"
 )
@@ -56,6 +58,51 @@ func (f *pluginFlags) start() (*host.Set, error) {
 		sums[k] = v
 	}
 	return host.StartAll(paths, host.Config{Timeout: f.timeout, SHA256: sums})
+}
+
+// pipeline starts the plugins (if any) and builds the pipeline spec over
+// the built-in passes and theirs, plugin passes placed by their anchors.
+// The caller closes the returned set (nil without plugins).
+func (f *pluginFlags) pipeline(spec string, diag io.Writer) (passes.Pipeline, *passes.Registry, *host.Set, error) {
+	set, err := f.start()
+	if err != nil {
+		return passes.Pipeline{}, nil, nil, err
+	}
+	reg := passes.Default
+	if set != nil {
+		if reg, err = set.Registry(passes.Default); err != nil {
+			set.Close()
+			return passes.Pipeline{}, nil, nil, err
+		}
+		var notes []string
+		spec, notes = set.Place(spec)
+		for _, n := range notes {
+			fmt.Fprintln(diag, "deepc: note:", n)
+		}
+	}
+	pl, err := reg.ParsePipeline(spec)
+	if err != nil {
+		if set != nil {
+			set.Close()
+		}
+		return passes.Pipeline{}, nil, nil, err
+	}
+	return pl, reg, set, nil
+}
+
+// record puts the plugins that ran into the module's attributes and
+// prints them: the compile output names every plugin, version and hash.
+func record(set *host.Set, m *ir.Module, diag io.Writer) {
+	if set == nil {
+		return
+	}
+	if m.Attrs == nil {
+		m.Attrs = ir.Attrs{}
+	}
+	m.Attrs["plugins"] = set.Attrs()
+	for _, p := range set.Plugins {
+		fmt.Fprintf(diag, "plugin %s %s sha256 %s\n", p.Manifest.Name, p.Manifest.Version, p.SHA256)
+	}
 }
 
 func newPluginsCmd() *cobra.Command {
