@@ -181,6 +181,7 @@ func (p Plugin) Apply(name, module string, values map[string]string) (out string
 	if err != nil {
 		return "", false, "", fmt.Errorf("pass %s: the module sent by deepc does not parse: %v", name, err)
 	}
+	before := ir.Print(m) // the input in canonical form, for changed
 	opts := NewOptions(ps, values)
 	if err := run(ps, m, opts); err != nil {
 		return "", false, opts.Output(), fmt.Errorf("pass %s: %w", name, err)
@@ -189,7 +190,7 @@ func (p Plugin) Apply(name, module string, values map[string]string) (out string
 		return "", false, opts.Output(), fmt.Errorf("pass %s produced a module that does not verify: %w", name, err)
 	}
 	out = ir.Print(m)
-	return out, out != module, opts.Output(), nil
+	return out, out != before, opts.Output(), nil
 }
 
 // run calls the pass, turning a panic into an error.
