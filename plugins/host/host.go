@@ -89,6 +89,7 @@ func Start(path string, cfg Config) (*Plugin, error) {
 		Cmd:              exec.Command(abs),
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
+		Managed:          true, // killed by Cleanup (exit, interrupt)
 		StartTimeout:     p.timeout,
 		Stderr:           p.stderr,
 		SyncStderr:       p.stderr,

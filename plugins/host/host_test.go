@@ -228,3 +228,21 @@ func TestSetPlacement(t *testing.T) {
 		t.Errorf("duplicate pass: %v", err)
 	}
 }
+
+// Cleanup (deepc's exit and interrupt path) kills plugins nobody closed.
+func TestCleanupKillsPlugins(t *testing.T) {
+	if _, err := Start(path("hang"), Config{}); err != nil {
+		t.Fatal(err)
+	}
+	if left := running(bin); len(left) == 0 {
+		t.Fatal("the plugin is not running")
+	}
+	Cleanup()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(running(bin)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if left := running(bin); len(left) > 0 {
+		t.Errorf("left running after Cleanup: %v", left)
+	}
+}
