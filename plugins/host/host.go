@@ -185,6 +185,7 @@ func (p *Plugin) callError(what string, err error) error {
 		p.Close()
 		return fmt.Errorf("%s: no answer within %v; killed", what, p.timeout)
 	case p.client.Exited():
+		p.Close() // waits for the rest of its stderr
 		return fmt.Errorf("%s: the plugin process exited (%v)", what, err)
 	case status.Code(err) == codes.Unavailable:
 		p.Close()

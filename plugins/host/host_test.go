@@ -142,7 +142,7 @@ func TestFailures(t *testing.T) {
 		{"badir", "garbage-ir", []string{"plugin badir (", "pass garbage-ir", "returned IR that does not parse", "<plugin badir pass garbage-ir>:1:"}},
 		{"badir", "unverified-ir", []string{"plugin badir (", "pass unverified-ir", "returned IR that does not verify"}},
 		{"wrongapi", "", []string{"plugin " + path("wrongapi"), "speaks deepc plugin API version 99; this deepc speaks version 1"}},
-		{"garbage", "", []string{"plugin " + path("garbage"), "handshake failed", "Hello! I am definitely a plugin", "garbage fixture: said hello"}},
+		{"garbage", "", []string{"plugin " + path("garbage"), "handshake failed", "Hello! I am definitely a plugin", "garbage fixture: saying hello"}},
 		{"silent", "", []string{"plugin " + path("silent"), "no handshake within 2s; killed"}},
 	} {
 		t.Run(c.plugin+"/"+c.pass, func(t *testing.T) {

@@ -9,7 +9,9 @@ import (
 )
 
 func main() {
+	// stderr first: by the time deepc reads the bad line, this is written
+	// (and deepc collects a plugin's stderr until it exits).
+	fmt.Fprintln(os.Stderr, "garbage fixture: saying hello")
 	fmt.Println("Hello! I am definitely a plugin, trust me.")
-	fmt.Fprintln(os.Stderr, "garbage fixture: said hello")
 	time.Sleep(time.Hour)
 }
