@@ -98,5 +98,14 @@ func TestEndToEnd(t *testing.T) {
 		want := refTiny(tokens.I, f64s(embed), f64s(norm), w1ref, f64s(w2), V, D)
 		checkClose(t, c.mode.String()+" end to end", outs[0], want, c.tol)
 		t.Logf("%s (quantized w1: %v): relative error %.3g", c.mode, c.quant, relErr(outs[0].F, want))
+		if c.mode == FP32 {
+			// f64 accumulation: closer to the float64 reference.
+			outs, err := run(f, params, []*runtime.Tensor{tokens}, Options{Mode: c.mode, Wide: true}, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkClose(t, "fp32 wide end to end", outs[0], want, c.tol/4)
+			t.Logf("fp32 wide (quantized w1: %v): relative error %.3g", c.quant, relErr(outs[0].F, want))
+		}
 	}
 }

@@ -21,6 +21,11 @@ type Options struct {
 	// (kv_write then updates a cache argument in place instead of copying
 	// it). Without it, arguments are never written.
 	Donate bool
+	// Wide accumulates GEMMs and attention in f64 in FP32 mode, for
+	// checking numerics against a float64 reference more tightly (about
+	// 1.5x slower). By default FP32 mode accumulates in f32, as the
+	// precision mode says and as PyTorch and the GPU do.
+	Wide bool
 }
 
 func (o Options) workers() int {
@@ -43,6 +48,7 @@ type Context struct {
 	mode    Mode
 	workers int
 	donate  bool
+	wideAcc bool // Options.Wide
 	env     map[string]int64
 	poison  bool // tests: fill fresh results with NaN (floats) or a sentinel (ints)
 
@@ -136,7 +142,7 @@ func run(f *ir.Func, params map[string]*runtime.Tensor, args []*runtime.Tensor, 
 		return nil, fmt.Errorf("cpu: invalid precision mode %d", int(opts.Mode))
 	}
 	c := &Context{
-		mode: opts.Mode, workers: opts.workers(), donate: opts.Donate, env: map[string]int64{},
+		mode: opts.Mode, workers: opts.workers(), donate: opts.Donate, wideAcc: opts.Wide, env: map[string]int64{},
 		poison: poisoned, params: params, bound: map[string]*runtime.Tensor{},
 		pinned: map[*runtime.Tensor]bool{},
 	}

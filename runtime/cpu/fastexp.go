@@ -43,20 +43,38 @@ func expAny(x float64) float64 {
 	return math.Exp(x) // huge, infinite or NaN
 }
 
+// sigmoidVec and siluVec, when set (sigmoid_amd64.go), compute a prefix
+// of dst from src with vector instructions, the same way as the scalar
+// loops below, and return its length. Elements with |x| > expMaxArg or
+// NaN are left to the scalar code.
+var sigmoidVec, siluVec func(dst, src []float32) int
+
 // sigmoidF32 writes sigmoid(src) to dst, computed in f64 and rounded.
 func sigmoidF32(dst, src []float32) {
 	dst = dst[:len(src)]
+	done := 0
+	if sigmoidVec != nil {
+		done = sigmoidVec(dst, src)
+	}
 	for i, v := range src {
-		dst[i] = float32(sigmoidFast(float64(v)))
+		if i >= done || !(math.Abs(float64(v)) <= expMaxArg) {
+			dst[i] = float32(sigmoidFast(float64(v)))
+		}
 	}
 }
 
 // siluF32 writes x·sigmoid(x) to dst, computed in f64 and rounded.
 func siluF32(dst, src []float32) {
 	dst = dst[:len(src)]
+	done := 0
+	if siluVec != nil {
+		done = siluVec(dst, src)
+	}
 	for i, v := range src {
-		x := float64(v)
-		dst[i] = float32(x * sigmoidFast(x))
+		if i >= done || !(math.Abs(float64(v)) <= expMaxArg) {
+			x := float64(v)
+			dst[i] = float32(x * sigmoidFast(x))
+		}
 	}
 }
 

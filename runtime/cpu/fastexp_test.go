@@ -80,3 +80,60 @@ func TestExpAny(t *testing.T) {
 		t.Error("expAny(NaN) is not NaN")
 	}
 }
+
+// The vector loops (where the CPU has them) give the scalar loops' results:
+// the same f64 computation up to its last bits, so the f32 results agree
+// but for a rare 1-ulp difference; |x| > 700, infinities and NaN go
+// through the scalar code.
+func TestSigmoidVector(t *testing.T) {
+	if siluVec == nil {
+		t.Log("no vector loops on this CPU: the scalar ones are all there is")
+		return
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	src := make([]float32, 100_003)
+	for i := range src {
+		switch i % 3 {
+		case 0:
+			src[i] = float32(rng.NormFloat64() * 4)
+		case 1:
+			src[i] = float32((rng.Float64()*2 - 1) * 800)
+		default:
+			src[i] = float32(rng.NormFloat64() * 1e-3)
+		}
+	}
+	edges := []float32{0, float32(math.Copysign(0, -1)), 1e-40, -1e-40, 700, -700, 700.1, -700.1, 88, -88, 104, -104,
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), math.MaxFloat32, -math.MaxFloat32}
+	copy(src, edges)
+	for name, c := range map[string]struct {
+		vec    func(dst, src []float32)
+		scalar func(x float64) float64
+	}{
+		"sigmoid": {sigmoidF32, sigmoidFast},
+		"silu":    {siluF32, func(x float64) float64 { return x * sigmoidFast(x) }},
+	} {
+		dst := make([]float32, len(src))
+		c.vec(dst, src)
+		diff := 0
+		for i, v := range src {
+			want := float32(c.scalar(float64(v)))
+			got := dst[i]
+			switch {
+			case math.IsNaN(float64(want)) || math.IsNaN(float64(got)):
+				if math.IsNaN(float64(want)) != math.IsNaN(float64(got)) {
+					t.Errorf("%s(%g) = %g, want %g", name, v, got, want)
+				}
+			case got != want:
+				d := int64(math.Float32bits(got)) - int64(math.Float32bits(want))
+				if d < -1 || d > 1 {
+					t.Errorf("%s(%g) = %g, want %g (%d ulps)", name, v, got, want, d)
+				}
+				diff++
+			}
+		}
+		t.Logf("%s: %d of %d results differ by 1 ulp", name, diff, len(src))
+		if diff > len(src)/1000 {
+			t.Errorf("%s: %d results differ", name, diff)
+		}
+	}
+}

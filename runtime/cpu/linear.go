@@ -14,8 +14,9 @@ func init() {
 	register("grouped_gemm", kGroupedGEMM)
 }
 
-// wide reports whether products accumulate in f64 (FP32 mode).
-func (c *Context) wide() bool { return c.mode == FP32 }
+// wide reports whether products accumulate in f64 (FP32 mode with
+// Options.Wide).
+func (c *Context) wide() bool { return c.wideAcc && c.mode == FP32 }
 
 // useFP8 reports whether a product with weight w takes the FP8 path.
 func (c *Context) useFP8(w *runtime.Tensor) bool { return c.mode == FP8 && w.Scale != nil }
