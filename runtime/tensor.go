@@ -22,6 +22,10 @@ type Tensor struct {
 	I     []int64
 	Scale *Tensor
 	Block [2]int
+	// Derived holds forms of F that a backend computed once and keeps with
+	// the tensor (the CPU backend's GEMM-packed weights). It is valid only
+	// while F is unchanged: code that writes F in place sets it to nil.
+	Derived any
 }
 
 // NewTensor allocates a zeroed tensor.

@@ -129,6 +129,10 @@ type matB struct {
 	sld    int
 	b0, b1 int
 	deq    ir.DType
+	// src and off: the weight tensor f comes from (f = src.F[off:]), when
+	// B is a weight, so its packed form can be kept (prepack.go).
+	src *runtime.Tensor
+	off int
 }
 
 // at returns B(k, n) (dequantised); for tests and edge paths.
@@ -148,7 +152,7 @@ func (b *matB) at(k, n int) float32 {
 func weightB(w *runtime.Tensor, off, soff int, deq ir.DType) *matB {
 	r := len(w.Shape)
 	K := w.Shape[r-1]
-	b := &matB{f: w.F[off:], ld: K, trans: true}
+	b := &matB{f: w.F[off:], ld: K, trans: true, src: w, off: off}
 	if w.Scale != nil {
 		b.scale = w.Scale.F[soff:]
 		b.b0, b.b1 = w.Block[0], w.Block[1]
@@ -232,35 +236,77 @@ func gemmT[T, O float](workers, M, N, K int, a []float32, lda int, b *matB, out 
 	mr, nr := kern.mr, kern.nr
 	mc, nc := tiling(M, N, workers, mr, nr)
 	mt, nt := ceilDiv(M, mc), ceilDiv(N, nc)
-	parallelFor(workers, mt*nt, 1, func(lo, hi int) {
+	// A unit of work is a column tile and a group of row tiles: each block
+	// of B is packed once per unit and reused by the group's row tiles,
+	// whose accumulators live side by side. Groups are as large as the
+	// worker count and the accumulator budget allow.
+	mg := min(mt, max(1, ceilDiv(2*workers, nt)))
+	for mg < mt && ceilDiv(mt, mg)*mc*roundUp(nc, nr) > accBudget {
+		mg++
+	}
+	tpg := ceilDiv(mt, mg)
+	pre := prepacked[T](b, N, K, nr)
+	parallelFor(workers, nt*mg, 1, func(lo, hi int) {
 		s := getScratch[T]()
 		defer putScratch(s)
-		for tile := lo; tile < hi; tile++ {
-			i0, j0 := tile/nt*mc, tile%nt*nc
-			mcb, ncb := min(mc, M-i0), min(nc, N-j0)
-			mp, np := roundUp(mcb, mr), roundUp(ncb, nr)
-			acc := s.acc[:mp*np]
+		for u := lo; u < hi; u++ {
+			jt, g := u%nt, u/nt
+			t0, t1 := g*tpg, min(mt, (g+1)*tpg)
+			if t0 >= t1 {
+				continue
+			}
+			j0 := jt * nc
+			ncb := min(nc, N-j0)
+			np := roundUp(ncb, nr)
+			acc := s.accFor((t1 - t0) * mc * np)
 			clear(acc)
 			for k0 := 0; k0 < K; k0 += kcBlock {
 				kcb := min(kcBlock, K-k0)
-				packA(s.ap, a, lda, i0, mcb, k0, kcb, mr)
-				packB(s.bp, b, j0, ncb, k0, kcb, nr)
-				for js := 0; js < np; js += nr {
-					bs := s.bp[js*kcb : (js+nr)*kcb]
-					for is := 0; is < mp; is += mr {
-						kern.fn(kcb, s.ap[is*kcb:(is+mr)*kcb], bs, acc[is*np+js:], np)
+				bp := s.bp
+				if pre != nil {
+					bp = pre.block(k0, kcb, j0)
+				} else {
+					packB(bp, b, j0, ncb, k0, kcb, nr)
+				}
+				for it := t0; it < t1; it++ {
+					i0 := it * mc
+					mcb := min(mc, M-i0)
+					mp := roundUp(mcb, mr)
+					tacc := acc[(it-t0)*mc*np:]
+					packA(s.ap, a, lda, i0, mcb, k0, kcb, mr)
+					for js := 0; js < np; js += nr {
+						bs := bp[js*kcb : (js+nr)*kcb]
+						for is := 0; is < mp; is += mr {
+							kern.fn(kcb, s.ap[is*kcb:(is+mr)*kcb], bs, tacc[is*np+js:], np)
+						}
 					}
 				}
 			}
-			for i := 0; i < mcb; i++ {
-				o := out[(i0+i)*ldc+j0 : (i0+i)*ldc+j0+ncb]
-				row := acc[i*np : i*np+ncb]
-				for j, v := range row {
-					o[j] = O(v)
+			for it := t0; it < t1; it++ {
+				i0 := it * mc
+				mcb := min(mc, M-i0)
+				tacc := acc[(it-t0)*mc*np:]
+				for i := 0; i < mcb; i++ {
+					o := out[(i0+i)*ldc+j0 : (i0+i)*ldc+j0+ncb]
+					row := tacc[i*np : i*np+ncb]
+					for j, v := range row {
+						o[j] = O(v)
+					}
 				}
 			}
 		}
 	})
+}
+
+// accBudget caps a unit's accumulators (elements).
+const accBudget = 1 << 20
+
+// accFor returns n accumulators, growing the scratch when needed.
+func (s *scratch[T]) accFor(n int) []T {
+	if cap(s.acc) < n {
+		s.acc = make([]T, n)
+	}
+	return s.acc[:n]
 }
 
 // packA copies rows i0..i0+mcb, columns k0..k0+kcb of A into mr-row

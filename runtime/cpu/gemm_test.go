@@ -76,3 +76,35 @@ func TestGEMMKernelsAgree(t *testing.T) {
 		}
 	}
 }
+
+// A weight's packed panels, kept after the first product, give exactly the
+// products of packing it on every call; one packed form per expert slice.
+func TestPrepackedWeights(t *testing.T) {
+	rng := newRNG(t)
+	for _, sz := range [][3]int{{8, 9, 13}, {13, 65, 129}, {97, 270, 300}, {200, 40, 1000}} {
+		M, N, K := sz[0], sz[1], sz[2]
+		const E = 3
+		x := randF(rng, ir.F32, 1, M, K)
+		w := randF(rng, ir.F32, 1, E, N, K)
+		for _, wide := range []bool{false, true} {
+			for e := 0; e < E; e++ {
+				plain := &matB{f: w.F[e*N*K:], ld: K, trans: true} // no src: packed per call
+				want := make([]float32, M*N)
+				gemm(3, M, N, K, x.F, K, plain, want, N, wide)
+				for rep := 0; rep < 2; rep++ {
+					got := make([]float32, M*N)
+					gemm(3, M, N, K, x.F, K, weightB(w, e*N*K, 0, ir.F32), got, N, wide)
+					for i := range want {
+						if got[i] != want[i] {
+							t.Fatalf("%v wide=%v expert %d call %d: element %d = %v, want %v", sz, wide, e, rep, i, got[i], want[i])
+						}
+					}
+				}
+			}
+		}
+		// (A few rows take the gemv path, which reads the weight as it is.)
+		if ps, ok := w.Derived.(*weightPacks); M >= gemvMaxRows && (!ok || len(ps.m) != 2*E) {
+			t.Errorf("%v: packed forms %v, want one per expert and accumulator type", sz, w.Derived)
+		}
+	}
+}
