@@ -44,7 +44,7 @@ func init() {
 		&OpDef{Name: "shift", Kind: Injective, Args: 2, Attrs: []string{"offset"}, Doc: "x[t+offset] within t's sequence (by sequence id), zero past its end", Infer: inferShift, FLOPs: noFLOPs},
 		&OpDef{Name: "topk", Kind: Opaque, Args: 1, Attrs: []string{"k"}, Doc: "k largest along the last axis: values and i32 indices", Infer: inferTopK},
 		&OpDef{Name: "route", Kind: Opaque, Args: 1, Attrs: []string{"k", "groups", "topk_groups"}, Optional: []string{"group_top"}, Doc: "group-limited top-k: keep the topk_groups best groups (group score: sum of its group_top best), then top k experts; → i32 indices [T, k]", Infer: inferRoute},
-		&OpDef{Name: "rope", Kind: Opaque, Args: 2, Attrs: []string{"theta"}, Optional: []string{"scaling"}, Doc: "rotary embedding of consecutive pairs by position; optional YaRN scaling dict", Infer: inferRope, FLOPs: perElement(3)},
+		&OpDef{Name: "rope", Kind: Opaque, Args: 2, Attrs: []string{"theta"}, Optional: []string{"scaling", "inverse"}, Doc: "rotary embedding of consecutive pairs by position; optional YaRN scaling dict; inverse = true rotates back (its own gradient)", Infer: inferRope, FLOPs: perElement(3)},
 		&OpDef{Name: "attention", Kind: Opaque, Args: 5, Attrs: []string{"scale"}, Optional: []string{"causal"}, Doc: "softmax(q·kᵀ·scale + mask)·v over packed sequences (q, k, v, positions, sequence ids); causal unless causal = false", Infer: inferAttention, FLOPs: attentionFLOPs},
 	)
 }

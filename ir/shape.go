@@ -116,11 +116,13 @@ func (s Shape) Numel() Numel {
 	n := int64(1)
 	var syms []string
 	for _, d := range s {
-		if d.IsAffine() {
+		switch {
+		case d.IsSym() && d.N != 0: // an offset: not a product
 			syms = append(syms, "("+d.String()+")")
-		} else if d.IsSym() {
+		case d.IsSym():
+			n *= d.mul()
 			syms = append(syms, d.Sym)
-		} else {
+		default:
 			n *= d.N
 		}
 	}

@@ -70,6 +70,16 @@ func kRope(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, er
 	if len(x.Shape) < 2 || len(pos.Shape) != 1 || pos.Shape[0] != x.Shape[0] {
 		return nil, fmt.Errorf("rope of %v at positions %v", x.Shape, pos.Shape)
 	}
+	sign := 1.0 // inverse: rotate by −angle (rope's adjoint)
+	if v, ok := op.Attrs["inverse"]; ok {
+		b, ok := v.(bool)
+		if !ok {
+			return nil, fmt.Errorf("attribute inverse must be a bool")
+		}
+		if b {
+			sign = -1
+		}
+	}
 	d := x.Shape[len(x.Shape)-1]
 	if d%2 != 0 {
 		return nil, fmt.Errorf("rotary dim %d must be even", d)
@@ -87,7 +97,7 @@ func kRope(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, er
 			p := float64(pos.I[t])
 			for i, f := range freq {
 				s, co := math.Sincos(p * f)
-				cs[2*i], cs[2*i+1] = co, s
+				cs[2*i], cs[2*i+1] = co, sign*s
 			}
 			base := t * per * d
 			for v := 0; v < per; v++ {

@@ -1,0 +1,161 @@
+// Package autodiff is reverse-mode differentiation over the IR: from a
+// function and a scalar loss it builds a function that returns the loss
+// and its gradient with respect to chosen params, as ordinary IR ops that
+// every backend runs. Each op's vector-Jacobian product is one entry of the
+// rules table (rules.go); ops without a gradient say why (noGradient).
+package autodiff
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/deepc-dev/deepc/ir"
+)
+
+// Grad adds to m a function named name that computes result lossIdx of f
+// (a scalar float) and the gradients of it with respect to each param in
+// wrt, in that order, as f32 tensors of the params' shapes. A param that
+// the loss does not depend on gets zeros.
+func Grad(m *ir.Module, f *ir.Func, lossIdx int, wrt []string, name string) (*ir.Func, error) {
+	if lossIdx < 0 || lossIdx >= len(f.Results) {
+		return nil, fmt.Errorf("func @%s has no result %d", f.Name, lossIdx)
+	}
+	if m.Func(name) != nil {
+		return nil, fmt.Errorf("module already has a func @%s", name)
+	}
+	g := f.Clone(name)
+	loss := g.Results[lossIdx]
+	if len(loss.Type.Shape) != 0 || !loss.Type.DType.IsFloat() {
+		return nil, fmt.Errorf("the loss must be a float scalar, got %s", loss.Type)
+	}
+	b := newBuilder(g)
+	ct := map[*ir.Value]*ir.Value{loss: b.constant(1, loss.Type.DType)}
+	// Params: cotangents of every read of each one.
+	reads := map[string][]*ir.Value{}
+	live := liveOps(g, loss)
+	body := slices.Clone(g.Body)
+	for i := len(body) - 1; i >= 0; i-- {
+		op := body[i]
+		if !live[op] {
+			continue
+		}
+		dys := make([]*ir.Value, len(op.Results))
+		any := false
+		for j, r := range op.Results {
+			dys[j] = ct[r]
+			any = any || dys[j] != nil
+		}
+		if !any {
+			continue
+		}
+		if op.Name == "param" {
+			pname, _ := op.Attrs.Str("name")
+			reads[pname] = append(reads[pname], dys[0])
+			continue
+		}
+		rule, ok := rules[op.Name]
+		if !ok {
+			why := noGradient[op.Name]
+			if why == "" {
+				why = "no gradient rule"
+			}
+			return nil, fmt.Errorf("op %s at %s: cannot differentiate: %s", op.Name, op.Loc, why)
+		}
+		b.loc = op.Loc
+		dxs := rule(b, op, dys)
+		if b.err != nil {
+			return nil, fmt.Errorf("gradient of %s at %s: %w", op.Name, op.Loc, b.err)
+		}
+		for j, dx := range dxs {
+			if dx == nil || j >= len(op.Args) {
+				continue
+			}
+			a := op.Args[j]
+			if !a.Type.DType.IsFloat() {
+				continue
+			}
+			if !dx.Type.Shape.Equal(a.Type.Shape) {
+				return nil, fmt.Errorf("gradient of %s at %s: operand %d gets %s, want %s", op.Name, op.Loc, j, dx.Type.Shape, a.Type.Shape)
+			}
+			if dx.Type.DType != a.Type.DType {
+				dx = b.cast(dx, a.Type.DType)
+			}
+			if prev := ct[a]; prev != nil {
+				dx = b.op1("add", []*ir.Value{prev, dx}, nil)
+			}
+			ct[a] = dx
+		}
+	}
+	results := []*ir.Value{loss}
+	for _, pn := range wrt {
+		p := m.Param(pn)
+		if p == nil {
+			return nil, fmt.Errorf("no param %q", pn)
+		}
+		var sum *ir.Value
+		for _, d := range reads[pn] {
+			d = b.cast(d, ir.F32)
+			if sum == nil {
+				sum = d
+			} else {
+				sum = b.op1("add", []*ir.Value{sum, d}, nil)
+			}
+		}
+		if sum == nil {
+			sum = b.zeros(p.Type.Shape, ir.F32)
+		}
+		results = append(results, sum)
+	}
+	if b.err != nil {
+		return nil, b.err
+	}
+	g.Results = results
+	m.Funcs = append(m.Funcs, g)
+	if err := ir.Verify(m); err != nil {
+		return nil, fmt.Errorf("the gradient function does not verify (an autodiff bug): %w", err)
+	}
+	return g, nil
+}
+
+// liveOps marks the ops the value v depends on.
+func liveOps(f *ir.Func, v *ir.Value) map[*ir.Op]bool {
+	live := map[*ir.Op]bool{}
+	need := map[*ir.Value]bool{v: true}
+	for i := len(f.Body) - 1; i >= 0; i-- {
+		op := f.Body[i]
+		for _, r := range op.Results {
+			if need[r] {
+				live[op] = true
+				break
+			}
+		}
+		if live[op] {
+			for _, a := range op.Args {
+				need[a] = true
+			}
+		}
+	}
+	return live
+}
+
+// Trainable lists the params of m that f reads and that are trainable
+// (no trainable = false attribute), in declaration order.
+func Trainable(m *ir.Module, f *ir.Func) []string {
+	read := map[string]bool{}
+	for _, op := range f.Body {
+		if op.Name == "param" {
+			n, _ := op.Attrs.Str("name")
+			read[n] = true
+		}
+	}
+	var out []string
+	for _, p := range m.Params {
+		if t, ok := p.Attrs["trainable"].(bool); ok && !t {
+			continue
+		}
+		if read[p.Name] && p.Type.DType.IsFloat() {
+			out = append(out, p.Name)
+		}
+	}
+	return out
+}

@@ -1,0 +1,241 @@
+package autodiff
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"testing"
+
+	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/runtime"
+	"github.com/deepc-dev/deepc/runtime/cpu"
+)
+
+func TestEveryOpHasAGradientOrAReason(t *testing.T) {
+	for _, d := range ir.Ops() {
+		_, r := rules[d.Name]
+		_, n := noGradient[d.Name]
+		switch {
+		case d.Name == "param":
+		case r && n:
+			t.Errorf("op %s has a gradient rule and a reason not to", d.Name)
+		case !r && !n:
+			t.Errorf("op %s has no gradient rule and no reason in noGradient", d.Name)
+		}
+	}
+}
+
+// in is one input of a gradient case: a float tensor (differentiated) or
+// integer values.
+type in struct {
+	shape []int
+	ints  []int64 // integer input
+	dt    ir.DType
+	pos   bool // positive values (log, sqrt, pow's base)
+}
+
+func f32(shape ...int) in    { return in{shape: shape, dt: ir.F32} }
+func pos32(shape ...int) in  { return in{shape: shape, dt: ir.F32, pos: true} }
+func i32(vs []int64, shape ...int) in { return in{shape: shape, ints: vs, dt: ir.I32} }
+
+type gradCase struct {
+	op    string
+	attrs ir.Attrs
+	ins   []in
+}
+
+func seqIDs(ids ...int64) []int64 { return ids }
+
+// gradCases covers every op with a gradient rule.
+var gradCases = []gradCase{
+	{op: "exp", ins: []in{f32(3, 5)}},
+	{op: "log", ins: []in{pos32(3, 5)}},
+	{op: "sqrt", ins: []in{pos32(3, 5)}},
+	{op: "rsqrt", ins: []in{pos32(3, 5)}},
+	{op: "sigmoid", ins: []in{f32(3, 5)}},
+	{op: "silu", ins: []in{f32(3, 5)}},
+	{op: "tanh", ins: []in{f32(3, 5)}},
+	{op: "neg", ins: []in{f32(3, 5)}},
+	{op: "abs", ins: []in{f32(3, 5)}},
+	{op: "add", ins: []in{f32(3, 5), f32(5)}},
+	{op: "sub", ins: []in{f32(3, 1), f32(3, 5)}},
+	{op: "mul", ins: []in{f32(2, 3, 5), f32(3, 5)}},
+	{op: "div", ins: []in{f32(3, 5), pos32(3, 1)}},
+	{op: "maximum", ins: []in{f32(3, 5), f32(3, 5)}},
+	{op: "minimum", ins: []in{f32(3, 5), f32(5)}},
+	{op: "pow", ins: []in{pos32(3, 5), f32(3, 5)}},
+	{op: "cast", attrs: ir.Attrs{"dtype": ir.F32}, ins: []in{f32(4)}},
+	{op: "sum", attrs: ir.Attrs{"axis": int64(1)}, ins: []in{f32(3, 5, 2)}},
+	{op: "mean", attrs: ir.Attrs{"axis": int64(-1), "keepdim": true}, ins: []in{f32(3, 5)}},
+	{op: "reduce_max", attrs: ir.Attrs{"axis": int64(0)}, ins: []in{f32(4, 5)}},
+	{op: "softmax", attrs: ir.Attrs{"axis": int64(-1)}, ins: []in{f32(3, 7)}},
+	{op: "rms_norm", attrs: ir.Attrs{"eps": 1e-6}, ins: []in{f32(4, 8), f32(8)}},
+	{op: "linear", ins: []in{f32(2, 3, 8), f32(5, 8)}},
+	{op: "matmul", ins: []in{f32(2, 3, 4), f32(2, 4, 5)}},
+	{op: "grouped_linear", ins: []in{f32(4, 6), f32(3, 5, 6), i32([]int64{0, 2, 1, 1, 2, 0, 0, 1}, 4, 2)}},
+	{op: "grouped_linear", ins: []in{f32(4, 2, 6), f32(3, 5, 6), i32([]int64{0, 2, 1, 1, 2, 0, 0, 1}, 4, 2)}},
+	{op: "reshape", attrs: ir.Attrs{"shape": []int64{6, 2}}, ins: []in{f32(3, 4)}},
+	{op: "expand", attrs: ir.Attrs{"shape": []int64{3, 4, 5}}, ins: []in{f32(4, 1)}},
+	{op: "transpose", attrs: ir.Attrs{"perm": []int64{2, 0, 1}}, ins: []in{f32(2, 3, 4)}},
+	{op: "concat", attrs: ir.Attrs{"axis": int64(1)}, ins: []in{f32(3, 2), f32(3, 4)}},
+	{op: "split", attrs: ir.Attrs{"axis": int64(-1), "sizes": []int64{2, 3}}, ins: []in{f32(3, 5)}},
+	{op: "slice", attrs: ir.Attrs{"axis": int64(1), "start": int64(1), "end": int64(4)}, ins: []in{f32(3, 6)}},
+	{op: "gather", attrs: ir.Attrs{"axis": int64(0)}, ins: []in{f32(6, 4), i32([]int64{5, 0, 5, 2}, 4)}},
+	{op: "take_along", attrs: ir.Attrs{"axis": int64(1)}, ins: []in{f32(3, 6), i32([]int64{0, 5, 1, 1, 3, 2}, 3, 2)}},
+	{op: "shift", attrs: ir.Attrs{"offset": int64(1)}, ins: []in{f32(5, 3), i32(seqIDs(0, 0, 0, 1, 1), 5)}},
+	{op: "topk", attrs: ir.Attrs{"k": int64(2)}, ins: []in{f32(3, 6)}},
+	{op: "rope", attrs: ir.Attrs{"theta": 10000.0, "scaling": ir.Attrs{"type": "yarn", "factor": 40.0, "original_max_position_embeddings": int64(4096), "beta_fast": 32.0, "beta_slow": 1.0}}, ins: []in{f32(3, 2, 8), i32([]int64{0, 7, 4000}, 3)}},
+	{op: "attention", attrs: ir.Attrs{"scale": 0.3}, ins: []in{f32(5, 2, 4), f32(5, 2, 4), f32(5, 2, 3), i32([]int64{0, 1, 2, 0, 1}, 5), i32(seqIDs(0, 0, 0, 1, 1), 5)}},
+	{op: "attention", attrs: ir.Attrs{"scale": 0.3, "causal": false}, ins: []in{f32(4, 1, 4), f32(4, 1, 4), f32(4, 1, 4), i32([]int64{0, 1, 2, 3}, 4), i32(seqIDs(0, 0, 0, 0), 4)}},
+	{op: "where", ins: []in{{shape: []int{3, 4}, dt: ir.Bool}, f32(3, 4), f32(4)}},
+}
+
+// TestGradientsMatchFiniteDifferences checks every rule: for
+// loss = Σ op(x)·r with random r, the gradient the autodiff function
+// computes against central differences of the loss (f32 tensors, f64
+// accumulation, step 1e-2), on a sample of coordinates of each input.
+func TestGradientsMatchFiniteDifferences(t *testing.T) {
+	covered := map[string]bool{}
+	for i, c := range gradCases {
+		covered[c.op] = true
+		t.Run(fmt.Sprintf("%s/%d", c.op, i), func(t *testing.T) { checkGrad(t, c, uint64(i)) })
+	}
+	var missing []string
+	for name := range rules {
+		if !covered[name] {
+			missing = append(missing, name)
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Errorf("rules without a finite-difference case: %v", missing)
+	}
+}
+
+func checkGrad(t *testing.T, c gradCase, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 77))
+	m := &ir.Module{Name: "g"}
+	b := m.NewFunc("f")
+	params := map[string]*runtime.Tensor{}
+	var vals []*ir.Value
+	var wrt []string
+	for i, x := range c.ins {
+		name := fmt.Sprintf("x%d", i)
+		dims := make([]ir.Dim, len(x.shape))
+		for j, d := range x.shape {
+			dims[j] = ir.C(int64(d))
+		}
+		p := &ir.Param{Name: name, Type: ir.T(x.dt, dims...)}
+		m.Params = append(m.Params, p)
+		t := runtime.NewTensor(x.dt, x.shape...)
+		switch {
+		case x.ints != nil:
+			copy(t.I, x.ints)
+		case x.dt == ir.Bool:
+			for j := range t.I {
+				t.I[j] = int64(rng.IntN(2))
+			}
+		default:
+			for j := range t.F {
+				v := rng.NormFloat64()
+				if x.pos {
+					v = 0.5 + math.Abs(v)
+				}
+				t.F[j] = float32(v)
+			}
+			wrt = append(wrt, name)
+		}
+		params[name] = t
+		vals = append(vals, b.Param(p))
+	}
+	res, err := b.Emit(c.op, vals, c.attrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// loss = Σ_i Σ res_i · r_i over the float results.
+	var loss *ir.Value
+	for i, r := range res {
+		if !r.Type.DType.IsFloat() {
+			continue
+		}
+		rp := &ir.Param{Name: fmt.Sprintf("r%d", i), Type: r.Type}
+		m.Params = append(m.Params, rp)
+		rt := runtime.NewTensor(ir.F32, shapeOf(r.Type.Shape)...)
+		for j := range rt.F {
+			rt.F[j] = float32(rng.NormFloat64())
+		}
+		params[rp.Name] = rt
+		prod, err := b.Emit1("mul", []*ir.Value{r, b.Param(rp)}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := prod
+		for len(s.Type.Shape) > 0 {
+			if s, err = b.Emit1("sum", []*ir.Value{s}, ir.Attrs{"axis": int64(0)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if loss == nil {
+			loss = s
+		} else if loss, err = b.Emit1("add", []*ir.Value{loss, s}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.Return(loss)
+	g, err := Grad(m, b.F, 0, wrt, "grad")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := cpu.Options{Mode: cpu.FP32, Wide: true, Workers: 2}
+	out, err := cpu.Run(g, params, nil, opts)
+	if err != nil {
+		t.Fatalf("running the gradient: %v\n%s", err, ir.Print(m))
+	}
+	lossAt := func() float64 {
+		o, err := cpu.Run(b.F, params, nil, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return float64(o[0].F[0])
+	}
+	if l := lossAt(); math.Abs(l-float64(out[0].F[0])) > 1e-6*math.Abs(l) {
+		t.Errorf("the gradient function's loss %v differs from the function's %v", out[0].F[0], l)
+	}
+	const h = 1e-2
+	var num, den float64
+	for i, name := range wrt {
+		x := params[name]
+		grad := out[1+i]
+		if !slices.Equal(grad.Shape, x.Shape) {
+			t.Fatalf("gradient of %s has shape %v, want %v", name, grad.Shape, x.Shape)
+		}
+		idx := rng.Perm(len(x.F))
+		for _, j := range idx[:min(len(idx), 12)] {
+			v := x.F[j]
+			x.F[j] = v + h
+			lp := lossAt()
+			x.F[j] = v - h
+			lm := lossAt()
+			x.F[j] = v
+			fd := (lp - lm) / (2 * h)
+			d := float64(grad.F[j]) - fd
+			num += d * d
+			den += fd * fd
+		}
+	}
+	if e := math.Sqrt(num / math.Max(den, 1e-30)); e > 5e-3 || math.IsNaN(e) {
+		t.Errorf("relative error %.3g between the gradient and finite differences\n%s", e, ir.Print(m))
+	} else {
+		t.Logf("relative error %.3g", e)
+	}
+}
+
+func shapeOf(s ir.Shape) []int {
+	out := make([]int, len(s))
+	for i, d := range s {
+		out[i] = int(d.N)
+	}
+	return out
+}

@@ -1,0 +1,308 @@
+package autodiff
+
+import (
+	"fmt"
+
+	"github.com/deepc-dev/deepc/ir"
+)
+
+// rule returns the cotangent of each operand (nil: none, or an integer
+// operand) from the cotangents dy of op's results (nil: zero).
+type rule func(b *builder, op *ir.Op, dy []*ir.Value) []*ir.Value
+
+// rules is the VJP table, keyed by op (TestEveryOpHasAGradientOrAReason).
+var rules = map[string]rule{}
+
+// noGradient names the ops with no gradient and why.
+var noGradient = map[string]string{
+	"const":                "a constant",
+	"eq":                   "a comparison (bool result)",
+	"ne":                   "a comparison (bool result)",
+	"lt":                   "a comparison (bool result)",
+	"le":                   "a comparison (bool result)",
+	"gt":                   "a comparison (bool result)",
+	"ge":                   "a comparison (bool result)",
+	"sign":                 "piecewise constant",
+	"route":                "indices: the routing choice gets no gradient (scores reach the loss through take_along)",
+	"kv_write":             "inference only (the KV cache)",
+	"attention_cache":      "inference only (the KV cache)",
+	"moe_dispatch":         "inference only: training differentiates the unlowered experts (grouped_linear)",
+	"moe_gather":           "inference only: training differentiates the unlowered experts (grouped_linear)",
+	"grouped_gemm":         "inference only: training differentiates the unlowered experts (grouped_linear)",
+	"moe_combine":          "inference only: training differentiates the unlowered experts (grouped_linear)",
+	"scatter_add":          "a gradient op (no second derivatives)",
+	"grouped_linear_wgrad": "a gradient op (no second derivatives)",
+	"attention_grad":       "a gradient op (no second derivatives)",
+}
+
+func init() {
+	unary := map[string]func(b *builder, x, y, g *ir.Value) *ir.Value{
+		"exp":  func(b *builder, x, y, g *ir.Value) *ir.Value { return b.bin("mul", g, y) },
+		"log":  func(b *builder, x, y, g *ir.Value) *ir.Value { return b.bin("div", g, x) },
+		"sqrt": func(b *builder, x, y, g *ir.Value) *ir.Value { return b.bin("div", b.scale(g, 0.5), y) },
+		"rsqrt": func(b *builder, x, y, g *ir.Value) *ir.Value { // −½·y³
+			return b.bin("mul", b.scale(g, -0.5), b.bin("mul", y, b.bin("mul", y, y)))
+		},
+		"sigmoid": func(b *builder, x, y, g *ir.Value) *ir.Value { // y(1−y)
+			return b.bin("mul", g, b.bin("mul", y, b.bin("sub", b.constant(1, y.Type.DType), y)))
+		},
+		"silu": func(b *builder, x, y, g *ir.Value) *ir.Value { // s·(1 + x·(1−s))
+			s := b.un("sigmoid", x)
+			one := b.constant(1, x.Type.DType)
+			return b.bin("mul", g, b.bin("mul", s, b.bin("add", one, b.bin("mul", x, b.bin("sub", one, s)))))
+		},
+		"tanh": func(b *builder, x, y, g *ir.Value) *ir.Value {
+			return b.bin("mul", g, b.bin("sub", b.constant(1, y.Type.DType), b.bin("mul", y, y)))
+		},
+		"neg": func(b *builder, x, y, g *ir.Value) *ir.Value { return b.un("neg", g) },
+		"abs": func(b *builder, x, y, g *ir.Value) *ir.Value { return b.bin("mul", g, b.un("sign", x)) },
+	}
+	for name, f := range unary {
+		rules[name] = func(b *builder, op *ir.Op, dy []*ir.Value) []*ir.Value {
+			return []*ir.Value{f(b, op.Args[0], op.Result(), dy[0])}
+		}
+	}
+	// Binary ops broadcast: each operand's gradient is summed back to its
+	// shape.
+	binary := map[string]func(b *builder, x, y, z, g *ir.Value) (dx, dy *ir.Value){
+		"add": func(b *builder, x, y, z, g *ir.Value) (*ir.Value, *ir.Value) { return g, g },
+		"sub": func(b *builder, x, y, z, g *ir.Value) (*ir.Value, *ir.Value) { return g, b.un("neg", g) },
+		"mul": func(b *builder, x, y, z, g *ir.Value) (*ir.Value, *ir.Value) {
+			return b.bin("mul", g, y), b.bin("mul", g, x)
+		},
+		"div": func(b *builder, x, y, z, g *ir.Value) (*ir.Value, *ir.Value) {
+			gy := b.bin("div", g, y)
+			return gy, b.un("neg", b.bin("mul", gy, z))
+		},
+		"maximum": func(b *builder, x, y, z, g *ir.Value) (*ir.Value, *ir.Value) {
+			return pick(b, b.bin("ge", x, y), g)
+		},
+		"minimum": func(b *builder, x, y, z, g *ir.Value) (*ir.Value, *ir.Value) {
+			return pick(b, b.bin("le", x, y), g)
+		},
+		"pow": func(b *builder, x, y, z, g *ir.Value) (*ir.Value, *ir.Value) { // z = x^y
+			dx := b.bin("mul", g, b.bin("mul", y, b.bin("pow", x, b.bin("sub", y, b.constant(1, y.Type.DType)))))
+			return dx, b.bin("mul", g, b.bin("mul", z, b.un("log", x)))
+		},
+	}
+	for name, f := range binary {
+		rules[name] = func(b *builder, op *ir.Op, dy []*ir.Value) []*ir.Value {
+			x, y := op.Args[0], op.Args[1]
+			dx, dyy := f(b, x, y, op.Result(), dy[0])
+			return []*ir.Value{b.sumTo(dx, x.Type.Shape), b.sumTo(dyy, y.Type.Shape)}
+		}
+	}
+	rules["where"] = func(b *builder, op *ir.Op, dy []*ir.Value) []*ir.Value {
+		c, x, y := op.Args[0], op.Args[1], op.Args[2]
+		dx, dyy := pick(b, c, dy[0])
+		return []*ir.Value{nil, b.sumTo(dx, x.Type.Shape), b.sumTo(dyy, y.Type.Shape)}
+	}
+	rules["cast"] = func(b *builder, op *ir.Op, dy []*ir.Value) []*ir.Value {
+		if !op.Args[0].Type.DType.IsFloat() {
+			return nil
+		}
+		return []*ir.Value{b.cast(dy[0], op.Args[0].Type.DType)}
+	}
+	rules["sum"] = func(b *builder, op *ir.Op, dy []*ir.Value) []*ir.Value {
+		return []*ir.Value{unreduce(b, op, dy[0])}
+	}
+	rules["mean"] = func(b *builder, op *ir.Op, dy []*ir.Value) []*ir.Value {
+		x := op.Args[0]
+		ax, _ := x.Type.Shape.Axis(intAttr(op, "axis"))
+		n := x.Type.Shape[ax]
+		if n.IsSym() {
+			b.err = fmt.Errorf("mean over a symbolic axis")
+			return nil
+		}
+		return []*ir.Value{b.scale(unreduce(b, op, dy[0]), 1/float64(n.N))}
+	}
+	rules["reduce_max"] = func(b *builder, op *ir.Op, dy []*ir.Value) []*ir.Value {
+		// The gradient goes to every element equal to the maximum.
+		x := op.Args[0]
+		m := unreduce(b, op, op.Result())
+		g := unreduce(b, op, dy[0])
+		dx, _ := pick(b, b.bin("eq", x, m), g)
+		return []*ir.Value{dx}
+	}
+	rules["softmax"] = func(b *builder, op *ir.Op, dy []*ir.Value) []*ir.Value {
+		y, g := op.Result(), dy[0]
+		ax := intAttr(op, "axis")
+		s := b.op1("sum", []*ir.Value{b.bin("mul", g, y)}, ir.Attrs{"axis": ax, "keepdim": true})
+		return []*ir.Value{b.bin("mul", y, b.bin("sub", g, s))}
+	}
+	rules["rms_norm"] = rmsNormGrad
+	rules["linear"] = func(b *builder, op *ir.Op, dy []*ir.Value) []*ir.Value {
+		x, w, g := op.Args[0], op.Args[1], dy[0]
+		dx := b.op1("linear", []*ir.Value{g, b.transpose(w, 1, 0)}, nil)
+		g2, x2 := b.flatten2(g), b.flatten2(b.cast(x, g.Type.DType))
+		dw := b.op1("matmul", []*ir.Value{b.transpose(g2, 1, 0), x2}, nil)
+		return []*ir.Value{dx, dw}
+	}
+	rules["matmul"] = func(b *builder, op *ir.Op, dy []*ir.Value) []*ir.Value {
+		x, y, g := op.Args[0], op.Args[1], dy[0]
+		swap := lastTwo(len(x.Type.Shape))
+		return []*ir.Value{
+			b.op1("matmul", []*ir.Value{g, b.transpose(y, swap...)}, nil),
+			b.op1("matmul", []*ir.Value{b.transpose(x, swap...), g}, nil),
+		}
+	}
+	rules["grouped_linear"] = func(b *builder, op *ir.Op, dy []*ir.Value) []*ir.Value {
+		x, w, idx, g := op.Args[0], op.Args[1], op.Args[2], dy[0]
+		dx := b.op1("grouped_linear", []*ir.Value{g, b.transpose(w, 0, 2, 1), idx}, nil)
+		if len(x.Type.Shape) == 2 { // one row for all of a token's slots
+			dx = b.sum(dx, 1, false)
+		}
+		dw := b.op1("grouped_linear_wgrad", []*ir.Value{b.cast(x, g.Type.DType), g, idx}, ir.Attrs{"experts": w.Type.Shape[0].N})
+		return []*ir.Value{dx, dw, nil}
+	}
+	rules["reshape"] = func(b *builder, op *ir.Op, dy []*ir.Value) []*ir.Value {
+		return []*ir.Value{b.reshape(dy[0], op.Args[0].Type.Shape)}
+	}
+	rules["expand"] = func(b *builder, op *ir.Op, dy []*ir.Value) []*ir.Value {
+		return []*ir.Value{b.sumTo(dy[0], op.Args[0].Type.Shape)}
+	}
+	rules["transpose"] = func(b *builder, op *ir.Op, dy []*ir.Value) []*ir.Value {
+		perm, _ := op.Attrs.Ints("perm")
+		inv := make([]int64, len(perm))
+		for i, p := range perm {
+			inv[p] = int64(i)
+		}
+		return []*ir.Value{b.transpose(dy[0], inv...)}
+	}
+	rules["concat"] = func(b *builder, op *ir.Op, dy []*ir.Value) []*ir.Value {
+		ax, _ := op.Result().Type.Shape.Axis(intAttr(op, "axis"))
+		var sizes []int64
+		for _, a := range op.Args {
+			d := a.Type.Shape[ax]
+			if d.IsSym() {
+				b.err = fmt.Errorf("concat along a symbolic axis")
+				return nil
+			}
+			sizes = append(sizes, d.N)
+		}
+		if len(sizes) == 1 {
+			return []*ir.Value{dy[0]}
+		}
+		return b.op("split", []*ir.Value{dy[0]}, ir.Attrs{"axis": int64(ax), "sizes": sizes})[:len(sizes)]
+	}
+	rules["split"] = func(b *builder, op *ir.Op, dy []*ir.Value) []*ir.Value {
+		ax := intAttr(op, "axis")
+		parts := make([]*ir.Value, len(op.Results))
+		for i, r := range op.Results {
+			if parts[i] = dy[i]; parts[i] == nil {
+				parts[i] = b.zeros(r.Type.Shape, r.Type.DType)
+			}
+		}
+		return []*ir.Value{b.op1("concat", parts, ir.Attrs{"axis": ax})}
+	}
+	rules["slice"] = func(b *builder, op *ir.Op, dy []*ir.Value) []*ir.Value {
+		x := op.Args[0]
+		ax, _ := x.Type.Shape.Axis(intAttr(op, "axis"))
+		start, end := intAttr(op, "start"), intAttr(op, "end")
+		n := x.Type.Shape[ax]
+		var parts []*ir.Value
+		pad := func(size int64) {
+			s := append(ir.Shape(nil), x.Type.Shape...)
+			s[ax] = ir.C(size)
+			parts = append(parts, b.zeros(s, x.Type.DType))
+		}
+		if start > 0 {
+			pad(start)
+		}
+		parts = append(parts, dy[0])
+		if n.IsSym() && end != n.N {
+			b.err = fmt.Errorf("slice of a symbolic axis")
+			return nil
+		}
+		if end < n.N {
+			pad(n.N - end)
+		}
+		if len(parts) == 1 {
+			return []*ir.Value{dy[0]}
+		}
+		return []*ir.Value{b.op1("concat", parts, ir.Attrs{"axis": int64(ax)})}
+	}
+	rules["gather"] = func(b *builder, op *ir.Op, dy []*ir.Value) []*ir.Value {
+		table, idx, g := op.Args[0], op.Args[1], dy[0]
+		ax, _ := table.Type.Shape.Axis(intAttr(op, "axis"))
+		ts := table.Type.Shape
+		if ax != 0 || len(ts) != 2 || len(idx.Type.Shape) != 1 {
+			b.err = fmt.Errorf("gather's gradient is implemented for rows of a matrix by a vector of indices, got %s by %s", ts, idx.Type.Shape)
+			return nil
+		}
+		// Rows of the table: scatter the rows of g to their indices.
+		T := idx.Type.Shape[0]
+		rows := b.expand(b.reshape(idx, ir.Shape{T, ir.C(1)}), ir.Shape{T, ts[1]})
+		return []*ir.Value{b.op1("scatter_add", []*ir.Value{b.zeros(ts, g.Type.DType), rows, g}, ir.Attrs{"axis": int64(0)}), nil}
+	}
+	rules["take_along"] = func(b *builder, op *ir.Op, dy []*ir.Value) []*ir.Value {
+		x, idx := op.Args[0], op.Args[1]
+		return []*ir.Value{b.op1("scatter_add", []*ir.Value{b.zeros(x.Type.Shape, dy[0].Type.DType), idx, dy[0]}, ir.Attrs{"axis": intAttr(op, "axis")}), nil}
+	}
+	rules["shift"] = func(b *builder, op *ir.Op, dy []*ir.Value) []*ir.Value {
+		return []*ir.Value{b.op1("shift", []*ir.Value{dy[0], op.Args[1]}, ir.Attrs{"offset": -intAttr(op, "offset")}), nil}
+	}
+	rules["topk"] = func(b *builder, op *ir.Op, dy []*ir.Value) []*ir.Value {
+		if dy[0] == nil {
+			return nil
+		}
+		x := op.Args[0]
+		return []*ir.Value{b.op1("scatter_add", []*ir.Value{b.zeros(x.Type.Shape, dy[0].Type.DType), op.Results[1], dy[0]}, ir.Attrs{"axis": int64(-1)})}
+	}
+	rules["rope"] = func(b *builder, op *ir.Op, dy []*ir.Value) []*ir.Value {
+		attrs := op.Attrs.Clone()
+		inv, _ := attrs.Bool("inverse")
+		attrs["inverse"] = !inv
+		return []*ir.Value{b.op1("rope", []*ir.Value{dy[0], op.Args[1]}, attrs), nil}
+	}
+	rules["attention"] = func(b *builder, op *ir.Op, dy []*ir.Value) []*ir.Value {
+		args := append(append([]*ir.Value(nil), op.Args...), dy[0])
+		d := b.op("attention_grad", args, op.Attrs.Clone())
+		return []*ir.Value{d[0], d[1], d[2], nil, nil}
+	}
+}
+
+// pick splits g by a condition: (where(c, g, 0), where(c, 0, g)).
+func pick(b *builder, c, g *ir.Value) (*ir.Value, *ir.Value) {
+	z := b.constant(0, g.Type.DType)
+	return b.op1("where", []*ir.Value{c, g, z}, nil), b.op1("where", []*ir.Value{c, z, g}, nil)
+}
+
+// unreduce expands a reduction's result-shaped value back to its operand.
+func unreduce(b *builder, op *ir.Op, v *ir.Value) *ir.Value {
+	x := op.Args[0]
+	ax, _ := x.Type.Shape.Axis(intAttr(op, "axis"))
+	keep := append(ir.Shape(nil), x.Type.Shape...)
+	keep[ax] = ir.C(1)
+	return b.expand(b.reshape(v, keep), x.Type.Shape)
+}
+
+func intAttr(op *ir.Op, k string) int64 {
+	v, _ := op.Attrs.Int(k)
+	return v
+}
+
+func lastTwo(r int) []int64 {
+	p := make([]int64, r)
+	for i := range p {
+		p[i] = int64(i)
+	}
+	p[r-1], p[r-2] = p[r-2], p[r-1]
+	return p
+}
+
+// rmsNormGrad: with r = 1/sqrt(mean(x²) + eps) and x̂ = x·r (in f32),
+// dw = Σ_rows g·x̂ and dx = r·(g·w − x̂·mean(g·w·x̂)).
+func rmsNormGrad(b *builder, op *ir.Op, dy []*ir.Value) []*ir.Value {
+	x, w := op.Args[0], op.Args[1]
+	eps, _ := op.Attrs.Float("eps")
+	xf, gf, wf := b.cast(x, ir.F32), b.cast(dy[0], ir.F32), b.cast(w, ir.F32)
+	ms := b.op1("mean", []*ir.Value{b.bin("mul", xf, xf)}, ir.Attrs{"axis": int64(-1), "keepdim": true})
+	r := b.un("rsqrt", b.bin("add", ms, b.constant(eps, ir.F32)))
+	xhat := b.bin("mul", xf, r)
+	dw := b.sumTo(b.bin("mul", gf, xhat), w.Type.Shape)
+	gw := b.bin("mul", gf, wf)
+	m := b.op1("mean", []*ir.Value{b.bin("mul", gw, xhat)}, ir.Attrs{"axis": int64(-1), "keepdim": true})
+	dx := b.bin("mul", r, b.bin("sub", gw, b.bin("mul", xhat, m)))
+	return []*ir.Value{b.cast(dx, x.Type.DType), b.cast(dw, w.Type.DType)}
+}
