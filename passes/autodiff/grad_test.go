@@ -36,8 +36,8 @@ type in struct {
 	pos   bool // positive values (log, sqrt, pow's base)
 }
 
-func f32(shape ...int) in    { return in{shape: shape, dt: ir.F32} }
-func pos32(shape ...int) in  { return in{shape: shape, dt: ir.F32, pos: true} }
+func f32(shape ...int) in             { return in{shape: shape, dt: ir.F32} }
+func pos32(shape ...int) in           { return in{shape: shape, dt: ir.F32, pos: true} }
 func i32(vs []int64, shape ...int) in { return in{shape: shape, ints: vs, dt: ir.I32} }
 
 type gradCase struct {
