@@ -36,8 +36,11 @@ type modelFlags struct {
 	sets       []string
 	workers    int
 	moeBlock   int
-	pipeline   string // tests: instead of inferencePipeline
+	pipeline   string // instead of inferencePipeline (grad, tests)
 	plugins    pluginFlags
+	// extend, when set, adds functions to the compiled module before its
+	// weights are bound (grad adds the loss and its gradient).
+	extend func(*ir.Module) error
 }
 
 func (f *modelFlags) register(cmd *cobra.Command) {
@@ -107,6 +110,11 @@ func (f *modelFlags) load(args []string, diag io.Writer) (*infer.Model, error) {
 	m, err := f.compile(args, pipeline, diag)
 	if err != nil {
 		return nil, err
+	}
+	if f.extend != nil {
+		if err := f.extend(m); err != nil {
+			return nil, err
+		}
 	}
 	start := time.Now()
 	var opts []weights.Option

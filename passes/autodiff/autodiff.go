@@ -54,6 +54,9 @@ func Grad(m *ir.Module, f *ir.Func, lossIdx int, wrt []string, name string) (*ir
 			continue
 		}
 		rule, ok := rules[op.Name]
+		if !ok && !hasFloatArg(op) {
+			continue // a leaf (a constant): nothing to pass the gradient to
+		}
 		if !ok {
 			why := noGradient[op.Name]
 			if why == "" {
@@ -158,4 +161,13 @@ func Trainable(m *ir.Module, f *ir.Func) []string {
 		}
 	}
 	return out
+}
+
+func hasFloatArg(op *ir.Op) bool {
+	for _, a := range op.Args {
+		if a.Type.DType.IsFloat() {
+			return true
+		}
+	}
+	return false
 }

@@ -86,3 +86,19 @@ func (m *Model) Forward(seqs [][]int) (Logits, error) {
 	}
 	return unpack(res[0], seqs)
 }
+
+// Grad runs the module's "grad" function (a loss over packed sequences
+// and its gradients, see passes/autodiff) on seqs and returns its results:
+// the loss, then one gradient per differentiated param.
+func (m *Model) Grad(seqs [][]int) ([]*runtime.Tensor, error) {
+	f, err := m.fn("grad")
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int, len(seqs))
+	for i := range ids {
+		ids[i] = i
+	}
+	tok, pos, seq := pack(seqs, make([]int, len(seqs)), ids)
+	return cpu.Run(f, m.Params, []*runtime.Tensor{tok, pos, seq}, m.Opts)
+}

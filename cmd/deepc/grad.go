@@ -1,0 +1,102 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/passes/autodiff"
+	"github.com/deepc-dev/deepc/runtime"
+	"github.com/deepc-dev/deepc/runtime/weights"
+	"github.com/spf13/cobra"
+)
+
+// gradPipeline keeps the model in its training form: no cache, no fusion,
+// no MoE lowering, params under their checkpoint names.
+const gradPipeline = "canonicalize,cse,dce"
+
+func newGradCmd() *cobra.Command {
+	var (
+		mf     modelFlags
+		tokens string
+		out    string
+	)
+	cmd := &cobra.Command{
+		Use:   "grad [MODEL.deep] --checkpoint DIR --tokens IDS --out grads.safetensors",
+		Short: "Write the gradient of the next-token loss for every trainable tensor",
+		Long: `grad computes the mean next-token cross-entropy of the sequences in --tokens
+(position t of a sequence predicts its token t+1; no MTP, no balance loss)
+and its gradient with respect to every trainable tensor of the checkpoint,
+by reverse-mode autodiff over the IR. It prints the loss and writes the
+gradients as f32 safetensors under the checkpoint's names (experts one
+tensor each, as in the checkpoint).
+
+--tokens takes sequences of equal length separated by commas ("1 2 3,4 5 6")
+or @file.json (a JSON array of arrays).
+
+Examples:
+  deepc grad --checkpoint ckpt/ --tokens "1 2 3 4,5 6 7 8" --out grads.safetensors
+  deepc grad models/deepseek_v3_tiny.deep --checkpoint tiny/ --tokens @batch.json --out g.safetensors`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return fmt.Errorf("--out is required")
+			}
+			seqs, err := parseTokens(tokens)
+			if err != nil {
+				return err
+			}
+			var wrt []string
+			mf.pipeline = gradPipeline
+			mf.extend = func(m *ir.Module) error {
+				fwd := m.Func("forward")
+				if fwd == nil {
+					return fmt.Errorf("the model has no forward function")
+				}
+				loss, err := autodiff.NextTokenLoss(m, fwd, "loss")
+				if err != nil {
+					return err
+				}
+				wrt = autodiff.Trainable(m, loss)
+				_, err = autodiff.Grad(m, loss, 0, wrt, "grad")
+				return err
+			}
+			model, err := mf.load(args, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			res, err := model.Grad(seqs)
+			if err != nil {
+				return err
+			}
+			var named []weights.NamedTensor
+			for i, name := range wrt {
+				named = append(named, unstack(name, res[1+i])...)
+			}
+			if err := weights.WriteFile(out, named); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "loss %.9g\n", res[0].F[0])
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %d gradient tensors to %s\n", len(named), out)
+			return nil
+		},
+	}
+	mf.register(cmd)
+	cmd.Flags().StringVar(&tokens, "tokens", "", `token ids: "1 2 3,4 5 6" (equal-length sequences) or @file.json`)
+	cmd.Flags().StringVar(&out, "out", "", "output .safetensors file")
+	return cmd
+}
+
+// unstack splits a stacked expert tensor ({e} in its name) into the
+// per-expert tensors of the checkpoint.
+func unstack(name string, t *runtime.Tensor) []weights.NamedTensor {
+	if !strings.Contains(name, weights.ExpertPlaceholder) {
+		return []weights.NamedTensor{{Name: name, T: t}}
+	}
+	E, per := t.Shape[0], t.Numel()/max(t.Shape[0], 1)
+	var out []weights.NamedTensor
+	for e := 0; e < E; e++ {
+		out = append(out, weights.NamedTensor{Name: weights.ExpertName(name, e), T: &runtime.Tensor{DType: ir.F32, Shape: append([]int(nil), t.Shape[1:]...), F: t.F[e*per : (e+1)*per]}})
+	}
+	return out
+}
