@@ -29,14 +29,31 @@ func Grad(m *ir.Module, f *ir.Func, lossIdx int, wrt []string, name string) (*ir
 		return nil, fmt.Errorf("the loss must be a float scalar, got %s", loss.Type)
 	}
 	b := newBuilder(g)
+	grads, err := backward(b, g, loss, wrt, m)
+	if err != nil {
+		return nil, err
+	}
+	results := append([]*ir.Value{loss}, grads...)
+	g.Results = results
+	m.Funcs = append(m.Funcs, g)
+	if err := ir.Verify(m); err != nil {
+		return nil, fmt.Errorf("the gradient function does not verify (an autodiff bug): %w", err)
+	}
+	return g, nil
+}
+
+// backward appends to f (through b) the gradient of the scalar loss with
+// respect to each param in wrt, as f32 values of the params' shapes.
+func backward(b *builder, f *ir.Func, loss *ir.Value, wrt []string, m *ir.Module) ([]*ir.Value, error) {
 	ct := map[*ir.Value]*ir.Value{loss: b.constant(1, loss.Type.DType)}
 	// Params: cotangents of every read of each one.
 	reads := map[string][]*ir.Value{}
-	live := liveOps(g, loss)
-	body := slices.Clone(g.Body)
+	live := liveOps(f, loss)
+	active := activeOps(f, wrt)
+	body := slices.Clone(f.Body)
 	for i := len(body) - 1; i >= 0; i-- {
 		op := body[i]
-		if !live[op] {
+		if !live[op] || !active[op] {
 			continue
 		}
 		dys := make([]*ir.Value, len(op.Results))
@@ -89,7 +106,7 @@ func Grad(m *ir.Module, f *ir.Func, lossIdx int, wrt []string, name string) (*ir
 			ct[a] = dx
 		}
 	}
-	results := []*ir.Value{loss}
+	var grads []*ir.Value
 	for _, pn := range wrt {
 		p := m.Param(pn)
 		if p == nil {
@@ -107,17 +124,38 @@ func Grad(m *ir.Module, f *ir.Func, lossIdx int, wrt []string, name string) (*ir
 		if sum == nil {
 			sum = b.zeros(p.Type.Shape, ir.F32)
 		}
-		results = append(results, sum)
+		grads = append(grads, sum)
 	}
-	if b.err != nil {
-		return nil, b.err
+	return grads, b.err
+}
+
+// activeOps marks the ops that depend on a param in wrt: only they pass
+// gradients on (a constant subgraph, such as one-hot expert counts, needs
+// no rule).
+func activeOps(f *ir.Func, wrt []string) map[*ir.Op]bool {
+	want := map[string]bool{}
+	for _, n := range wrt {
+		want[n] = true
 	}
-	g.Results = results
-	m.Funcs = append(m.Funcs, g)
-	if err := ir.Verify(m); err != nil {
-		return nil, fmt.Errorf("the gradient function does not verify (an autodiff bug): %w", err)
+	active := map[*ir.Op]bool{}
+	act := map[*ir.Value]bool{}
+	for _, op := range f.Body {
+		on := false
+		if op.Name == "param" {
+			n, _ := op.Attrs.Str("name")
+			on = want[n]
+		}
+		for _, a := range op.Args {
+			on = on || act[a]
+		}
+		if on {
+			active[op] = true
+			for _, r := range op.Results {
+				act[r] = r.Type.DType.IsFloat() // indices carry no gradient
+			}
+		}
 	}
-	return g, nil
+	return active
 }
 
 // liveOps marks the ops the value v depends on.

@@ -130,3 +130,13 @@ func (b *builder) flatten2(x *ir.Value) *ir.Value {
 	}
 	return b.reshape(x, ir.Shape{lead, s[len(s)-1]})
 }
+
+// param reads module param p.
+func (b *builder) param(p *ir.Param) *ir.Value {
+	if b.err != nil {
+		return bad
+	}
+	op := ir.NewOp("param", nil, ir.Attrs{"name": p.Name}, []ir.Type{p.Type}, b.loc)
+	b.f.Body = append(b.f.Body, op)
+	return op.Result()
+}

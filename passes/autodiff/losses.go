@@ -13,39 +13,13 @@ import (
 // whose arguments are forward's and whose one result is the loss (f32).
 func NextTokenLoss(m *ir.Module, forward *ir.Func, name string) (*ir.Func, error) {
 	f := forward.Clone(name)
-	var tokens, seq *ir.Value
-	for _, a := range f.Args {
-		switch a.Name {
-		case "tokens":
-			tokens = a
-		case "seq":
-			seq = a
-		}
-	}
+	tokens, seq := arg(f, "tokens"), arg(f, "seq")
 	if tokens == nil || seq == nil || len(f.Results) == 0 {
 		return nil, fmt.Errorf("func @%s needs arguments %%tokens and %%seq and logits as result 0", forward.Name)
 	}
-	logits := f.Results[0]
-	if len(logits.Type.Shape) != 2 || logits.Type.Shape[0] != tokens.Type.Shape[0] {
-		return nil, fmt.Errorf("result 0 of @%s is %s, want logits [T, V]", forward.Name, logits.Type)
-	}
 	b := newBuilder(f)
 	b.loc = ir.Loc{File: "<next-token loss>"}
-	x := b.cast(logits, ir.F32)
-	T := tokens.Type.Shape[0]
-	// lse(x) − x[target], with the max subtracted for range.
-	mx := b.op1("reduce_max", []*ir.Value{x}, ir.Attrs{"axis": int64(-1), "keepdim": true})
-	z := b.bin("sub", x, mx)
-	lse := b.un("log", b.sum(b.un("exp", z), 1, true))
-	target := b.op1("shift", []*ir.Value{tokens, seq}, ir.Attrs{"offset": int64(1)})
-	picked := b.op1("take_along", []*ir.Value{z, b.reshape(target, ir.Shape{T, ir.C(1)})}, ir.Attrs{"axis": int64(1)})
-	nll := b.reshape(b.bin("sub", lse, picked), ir.Shape{T})
-	// 1 where the next position is in the same sequence, else 0.
-	ones := b.expand(b.constant(1, ir.F32), ir.Shape{T})
-	mask := b.op1("shift", []*ir.Value{ones, seq}, ir.Attrs{"offset": int64(1)})
-	total := b.sum(b.bin("mul", nll, mask), 0, false)
-	count := b.sum(mask, 0, false)
-	loss := b.bin("div", total, b.bin("maximum", count, b.constant(1, ir.F32)))
+	loss := crossEntropy(b, f.Results[0], tokens, seq, 1)
 	if b.err != nil {
 		return nil, b.err
 	}
@@ -55,4 +29,74 @@ func NextTokenLoss(m *ir.Module, forward *ir.Func, name string) (*ir.Func, error
 		return nil, fmt.Errorf("the loss function does not verify: %w", err)
 	}
 	return f, nil
+}
+
+func arg(f *ir.Func, name string) *ir.Value {
+	for _, a := range f.Args {
+		if a.Name == name {
+			return a
+		}
+	}
+	return nil
+}
+
+// crossEntropy is the mean over positions t of −log softmax(logits[t])
+// at token t+offset of t's sequence, over the positions that have one.
+func crossEntropy(b *builder, logits, tokens, seq *ir.Value, offset int64) *ir.Value {
+	if len(logits.Type.Shape) != 2 || logits.Type.Shape[0] != tokens.Type.Shape[0] {
+		b.err = fmt.Errorf("logits are %s, want [T, V]", logits.Type)
+		return bad
+	}
+	x := b.cast(logits, ir.F32)
+	T := tokens.Type.Shape[0]
+	// lse(x) − x[target], with the max subtracted for range.
+	mx := b.op1("reduce_max", []*ir.Value{x}, ir.Attrs{"axis": int64(-1), "keepdim": true})
+	z := b.bin("sub", x, mx)
+	lse := b.un("log", b.sum(b.un("exp", z), 1, true))
+	target := b.op1("shift", []*ir.Value{tokens, seq}, ir.Attrs{"offset": offset})
+	picked := b.op1("take_along", []*ir.Value{z, b.reshape(target, ir.Shape{T, ir.C(1)})}, ir.Attrs{"axis": int64(1)})
+	nll := b.reshape(b.bin("sub", lse, picked), ir.Shape{T})
+	// 1 where position t+offset is in t's sequence, else 0.
+	ones := b.expand(b.constant(1, ir.F32), ir.Shape{T})
+	mask := b.op1("shift", []*ir.Value{ones, seq}, ir.Attrs{"offset": offset})
+	total := b.sum(b.bin("mul", nll, mask), 0, false)
+	count := b.sum(mask, 0, false)
+	return b.bin("div", total, b.bin("maximum", count, b.constant(1, ir.F32)))
+}
+
+// inline appends a copy of f's body to b's function with f's arguments
+// bound to args, and returns the copies of f's results.
+func inline(b *builder, f *ir.Func, args []*ir.Value) []*ir.Value {
+	if len(args) != len(f.Args) {
+		b.err = fmt.Errorf("inlining @%s: %d arguments for %d", f.Name, len(args), len(f.Args))
+		return nil
+	}
+	vals := map[*ir.Value]*ir.Value{}
+	for i, a := range f.Args {
+		if !args[i].Type.Equal(a.Type) {
+			b.err = fmt.Errorf("inlining @%s: argument %%%s is %s, want %s", f.Name, a.Name, args[i].Type, a.Type)
+			return nil
+		}
+		vals[a] = args[i]
+	}
+	for _, op := range f.Body {
+		in := make([]*ir.Value, len(op.Args))
+		for i, a := range op.Args {
+			in[i] = vals[a]
+		}
+		types := make([]ir.Type, len(op.Results))
+		for i, r := range op.Results {
+			types[i] = r.Type
+		}
+		c := ir.NewOp(op.Name, in, op.Attrs.Clone(), types, op.Loc)
+		b.f.Body = append(b.f.Body, c)
+		for i, r := range op.Results {
+			vals[r] = c.Results[i]
+		}
+	}
+	out := make([]*ir.Value, len(f.Results))
+	for i, r := range f.Results {
+		out[i] = vals[r]
+	}
+	return out
 }

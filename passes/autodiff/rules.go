@@ -110,11 +110,12 @@ func init() {
 		x := op.Args[0]
 		ax, _ := x.Type.Shape.Axis(intAttr(op, "axis"))
 		n := x.Type.Shape[ax]
-		if n.IsSym() {
-			b.err = fmt.Errorf("mean over a symbolic axis")
-			return nil
+		g := unreduce(b, op, dy[0])
+		if n.IsSym() { // the axis's size, known when the program runs
+			count := b.sum(b.expand(b.constant(1, g.Type.DType), ir.Shape{n}), 0, false)
+			return []*ir.Value{b.bin("div", g, count)}
 		}
-		return []*ir.Value{b.scale(unreduce(b, op, dy[0]), 1/float64(n.N))}
+		return []*ir.Value{b.scale(g, 1/float64(n.N))}
 	}
 	rules["reduce_max"] = func(b *builder, op *ir.Op, dy []*ir.Value) []*ir.Value {
 		// The gradient goes to every element equal to the maximum.

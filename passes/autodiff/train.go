@@ -1,0 +1,242 @@
+package autodiff
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/deepc-dev/deepc/ir"
+)
+
+// TrainOptions are the hyperparameters built into a train program.
+// Learning rate and Adam's bias corrections are arguments, so one program
+// serves every step of a schedule.
+type TrainOptions struct {
+	MTPWeight     float64 // λ: the MTP loss is λ/D · Σ_k CE_k (0: no MTP loss)
+	BalanceWeight float64 // α of the sequence-wise balance loss (0: none)
+	Beta1, Beta2  float64
+	Eps           float64
+	WeightDecay   float64 // decoupled, on params of rank ≥ 2
+	ClipNorm      float64 // global gradient-norm clip (0: none)
+	BiasRate      float64 // γ of auxiliary-loss-free balancing (0: biases fixed)
+}
+
+// Output kinds of a train program's results, in the module attribute
+// TrainOutputsAttr as "kind:name" entries joined by ",".
+const (
+	TrainOutputsAttr = "train_outputs" // runtime/train.OutputsAttr
+	MomentM          = "optim.m."
+	MomentV          = "optim.v."
+)
+
+// Train adds to m the function "train", one optimizer step:
+//
+//	train(tokens, pos, seq [T] i32, segments [B, T] f32, lr, bc1, bc2 f32)
+//
+// segments[b, t] is 1 when token t belongs to sequence b (the balance loss
+// is per sequence); bc1, bc2 are Adam's bias corrections 1 − β^step. It
+// computes the losses (next-token CE, MTP, balance), their gradient with
+// respect to every trainable param, clips it by global norm, applies
+// AdamW (f32 master weights; moments are module params MomentM+name and
+// MomentV+name), and moves each routing bias by γ·sign(mean load − load).
+// Its results are described by the module attribute TrainOutputsAttr:
+// "loss", "ce", "mtp", "balance", "grad_norm", "load:<bias param>" (tokens
+// routed to each expert), then "param:<name>" for each trainable param,
+// "state:<name>" for its moments (params MomentM+name, MomentV+name, f32,
+// starting at zero) and "bias:<name>" for each routing bias: the updated
+// values, to bind in place of the old ones.
+func Train(m *ir.Module, o TrainOptions) (*ir.Func, error) {
+	fwd := m.Func("forward")
+	if fwd == nil {
+		return nil, fmt.Errorf("the module has no forward function")
+	}
+	if m.Func("train") != nil {
+		return nil, fmt.Errorf("the module already has a train function")
+	}
+	T := ir.S("T")
+	f := &ir.Func{Name: "train"}
+	b := newBuilder(f)
+	b.loc = ir.Loc{File: "<train>"}
+	argv := func(name string, t ir.Type) *ir.Value {
+		v := &ir.Value{Type: t, Index: len(f.Args), Name: name}
+		f.Args = append(f.Args, v)
+		return v
+	}
+	tokens := argv("tokens", ir.T(ir.I32, T))
+	pos := argv("pos", ir.T(ir.I32, T))
+	seq := argv("seq", ir.T(ir.I32, T))
+	segments := argv("segments", ir.T(ir.F32, ir.S("B"), T))
+	lr := argv("lr", ir.T(ir.F32))
+	bc1 := argv("bc1", ir.T(ir.F32))
+	bc2 := argv("bc2", ir.T(ir.F32))
+
+	out := inline(b, fwd, []*ir.Value{tokens, pos, seq})
+	if b.err != nil {
+		return nil, b.err
+	}
+	ce := crossEntropy(b, out[0], tokens, seq, 1)
+	mtpLoss := b.constant(0, ir.F32)
+	if mtp := m.Func("mtp"); mtp != nil && o.MTPWeight > 0 && len(out) > 1 {
+		logits := inline(b, mtp, []*ir.Value{out[1], tokens, pos, seq})
+		if b.err != nil {
+			return nil, b.err
+		}
+		s := logits[0].Type.Shape // [D, T, V]
+		D := s[0].N
+		for k := int64(0); k < D; k++ {
+			lk := b.op1("slice", []*ir.Value{logits[0]}, ir.Attrs{"axis": int64(0), "start": k, "end": k + 1})
+			lk = b.reshape(lk, ir.Shape{s[1], s[2]})
+			mtpLoss = b.bin("add", mtpLoss, crossEntropy(b, lk, tokens, seq, k+2))
+		}
+		mtpLoss = b.scale(mtpLoss, o.MTPWeight/float64(D))
+	}
+	// Routing: per route op, the loads and the balance loss.
+	balance := b.constant(0, ir.F32)
+	type routing struct {
+		bias *ir.Param
+		load *ir.Value
+	}
+	var routes []routing
+	for _, op := range f.Body {
+		if op.Name != "route" {
+			continue
+		}
+		scores, bias := routeScores(m, op)
+		if b.err != nil {
+			return nil, b.err
+		}
+		idx := op.Result()
+		E, K := scores.Type.Shape[1], idx.Type.Shape[1]
+		ones := b.expand(b.constant(1, ir.F32), ir.Shape{T, K})
+		counts := b.op1("scatter_add", []*ir.Value{b.zeros(ir.Shape{T, E}, ir.F32), b.cast(idx, ir.I32), ones}, ir.Attrs{"axis": int64(1)})
+		load := b.sum(counts, 0, false)
+		if bias != nil {
+			routes = append(routes, routing{bias, load})
+		}
+		if o.BalanceWeight > 0 {
+			// Per sequence b: f = E/(K·T_b)·Σ_t 1[i ∈ topk(t)],
+			// P = (1/T_b)·Σ_t s_t/Σ_j s_tj; loss α·mean_b Σ_i f·P.
+			sf := b.cast(scores, ir.F32)
+			norm := b.bin("div", sf, b.sum(sf, 1, true))
+			lens := b.sum(segments, 1, true) // [B, 1]
+			fb := b.bin("div", b.op1("matmul", []*ir.Value{segments, counts}, nil), lens)
+			fb = b.scale(fb, float64(E.N)/float64(K.N))
+			pb := b.bin("div", b.op1("matmul", []*ir.Value{segments, norm}, nil), lens)
+			per := b.sum(b.bin("mul", fb, pb), 1, false) // [B]
+			l := b.op1("mean", []*ir.Value{per}, ir.Attrs{"axis": int64(0)})
+			balance = b.bin("add", balance, l)
+		}
+	}
+	balance = b.scale(balance, o.BalanceWeight)
+	loss := b.bin("add", b.bin("add", ce, mtpLoss), balance)
+	if b.err != nil {
+		return nil, b.err
+	}
+	wrt := Trainable(m, f)
+	grads, err := backward(b, f, loss, wrt, m)
+	if err != nil {
+		return nil, err
+	}
+	// Global norm, clip.
+	sq := b.constant(0, ir.F32)
+	for _, g := range grads {
+		sq = b.bin("add", sq, sumAll(b, b.bin("mul", g, g)))
+	}
+	gnorm := b.un("sqrt", sq)
+	if o.ClipNorm > 0 {
+		c := b.constant(o.ClipNorm, ir.F32)
+		factor := b.bin("minimum", b.constant(1, ir.F32), b.bin("div", c, b.bin("add", gnorm, b.constant(1e-6, ir.F32))))
+		for i := range grads {
+			grads[i] = b.bin("mul", grads[i], factor)
+		}
+	}
+	names := []string{"loss", "ce", "mtp", "balance", "grad_norm"}
+	results := []*ir.Value{loss, ce, mtpLoss, balance, gnorm}
+	for _, r := range routes {
+		names = append(names, "load:"+r.bias.Name)
+		results = append(results, r.load)
+	}
+	// AdamW.
+	var newP, newM, newV []*ir.Value
+	for i, name := range wrt {
+		p := m.Param(name)
+		mp, vp := stateParam(m, MomentM+name, p.Type.Shape), stateParam(m, MomentV+name, p.Type.Shape)
+		g := grads[i]
+		w := b.cast(b.param(p), ir.F32)
+		mo := b.param(mp)
+		vo := b.param(vp)
+		m2 := b.bin("add", b.scale(mo, o.Beta1), b.scale(g, 1-o.Beta1))
+		v2 := b.bin("add", b.scale(vo, o.Beta2), b.scale(b.bin("mul", g, g), 1-o.Beta2))
+		step := b.bin("div", b.bin("div", m2, bc1), b.bin("add", b.un("sqrt", b.bin("div", v2, bc2)), b.constant(o.Eps, ir.F32)))
+		if o.WeightDecay > 0 && len(p.Type.Shape) >= 2 {
+			step = b.bin("add", step, b.scale(w, o.WeightDecay))
+		}
+		newP = append(newP, b.bin("sub", w, b.bin("mul", step, lr)))
+		newM, newV = append(newM, m2), append(newV, v2)
+	}
+	for i, name := range wrt {
+		names = append(names, "param:"+name)
+		results = append(results, newP[i])
+	}
+	for i, name := range wrt {
+		names = append(names, "state:"+MomentM+name)
+		results = append(results, newM[i])
+	}
+	for i, name := range wrt {
+		names = append(names, "state:"+MomentV+name)
+		results = append(results, newV[i])
+	}
+	// Auxiliary-loss-free balancing.
+	for _, r := range routes {
+		bias := b.cast(b.param(r.bias), ir.F32)
+		mean := b.op1("mean", []*ir.Value{r.load}, ir.Attrs{"axis": int64(0)})
+		step := b.scale(b.un("sign", b.bin("sub", mean, r.load)), o.BiasRate)
+		names = append(names, "bias:"+r.bias.Name)
+		results = append(results, b.cast(b.bin("add", bias, step), r.bias.Type.DType))
+	}
+	if b.err != nil {
+		return nil, b.err
+	}
+	f.Results = results
+	m.Funcs = append(m.Funcs, f)
+	if m.Attrs == nil {
+		m.Attrs = ir.Attrs{}
+	}
+	m.Attrs[TrainOutputsAttr] = strings.Join(names, ",")
+	if err := ir.Verify(m); err != nil {
+		return nil, fmt.Errorf("the train function does not verify: %w", err)
+	}
+	return f, nil
+}
+
+// routeScores finds the scores a route op ranks and its balancing bias:
+// route(s + bias) with bias a param gives (s, bias); route(s) gives (s, nil).
+func routeScores(m *ir.Module, route *ir.Op) (*ir.Value, *ir.Param) {
+	in := route.Args[0]
+	if d := in.Def; d != nil && d.Name == "add" {
+		for i, a := range d.Args {
+			if a.Def != nil && a.Def.Name == "param" {
+				name, _ := a.Def.Attrs.Str("name")
+				return d.Args[1-i], m.Param(name)
+			}
+		}
+	}
+	return in, nil
+}
+
+// stateParam returns the f32 optimizer-state param name, declaring it.
+func stateParam(m *ir.Module, name string, s ir.Shape) *ir.Param {
+	if p := m.Param(name); p != nil {
+		return p
+	}
+	p := &ir.Param{Name: name, Type: ir.Type{Shape: s, DType: ir.F32}, Attrs: ir.Attrs{"trainable": false, "init": ir.Attrs{"dist": "zeros"}}}
+	m.Params = append(m.Params, p)
+	return p
+}
+
+// sumAll reduces x to a scalar.
+func sumAll(b *builder, x *ir.Value) *ir.Value {
+	for len(x.Type.Shape) > 0 {
+		x = b.sum(x, 0, false)
+	}
+	return x
+}

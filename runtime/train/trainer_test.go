@@ -1,0 +1,169 @@
+package train
+
+import (
+	"errors"
+	"math"
+	"testing"
+
+	"github.com/deepc-dev/deepc/dsl"
+	"github.com/deepc-dev/deepc/models"
+	"github.com/deepc-dev/deepc/passes"
+	"github.com/deepc-dev/deepc/passes/autodiff"
+	"github.com/deepc-dev/deepc/runtime"
+	"github.com/deepc-dev/deepc/runtime/cpu"
+	"github.com/deepc-dev/deepc/runtime/weights"
+)
+
+var v3 = autodiff.TrainOptions{MTPWeight: 0.3, BalanceWeight: 1e-4, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1, ClipNorm: 1, BiasRate: 0.001}
+
+// tinyTrainer compiles the tiny model with a train program and random f32
+// weights.
+func tinyTrainer(t *testing.T, o autodiff.TrainOptions) *Trainer {
+	t.Helper()
+	m, err := dsl.CompileFile("../../models/deepseek_v3_tiny.deep", dsl.Options{ReadFile: models.ReadFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, _ := passes.ParsePipeline("canonicalize,cse,dce")
+	if err := passes.Run(&passes.Context{}, m, pl); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ts, err := weights.RandomTensors(m, 7, weights.FormatF32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := weights.WriteCheckpoint(dir, ts, 1); err != nil {
+		t.Fatal(err)
+	}
+	params, err := weights.Load(m, dir, weights.ExactValues(), weights.IgnoreTensors(models.CheckpointCopy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := autodiff.Train(m, o); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := New(m, params, cpu.Options{Mode: cpu.FP32, Workers: 2}, o.Beta1, o.Beta2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+func batch() Batch {
+	return Batch{Seqs: [][]int{
+		{1, 17, 301, 42, 7, 499, 3, 9, 88, 100, 12, 5},
+		{3, 3, 250, 9, 120, 64, 5, 8, 33, 2, 1, 1},
+	}}
+}
+
+// On one fixed batch the loss must fall fast (memorising), with the first
+// step's update of every weight element AdamW's ±lr (plus decay).
+func TestTrainingStepsLowerTheLoss(t *testing.T) {
+	tr := tinyTrainer(t, v3)
+	const lr = 3e-3
+	name := "model.layers.0.self_attn.o_proj.weight"
+	before := append([]float32(nil), tr.Params[name].F...)
+	first, err := tr.TakeStep(batch(), lr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Step 1: m̂ = g, v̂ = g², so the Adam step is g/(|g| + ε) ≈ sign(g)
+	// where g ≠ 0 (within ε/|g| and f32 rounding).
+	after := tr.Params[name].F
+	full := 0
+	for i, p := range before {
+		d := math.Abs(float64(after[i]) - float64(p) + lr*0.1*float64(p))
+		if d > lr*(1+1e-4) {
+			t.Fatalf("%s[%d] moved by %g (decay removed), more than lr = %g", name, i, d, lr)
+		}
+		if d > lr*(1-1e-3) {
+			full++
+		}
+	}
+	if full < len(before)*9/10 {
+		t.Errorf("only %d of %d elements moved by ±lr", full, len(before))
+	}
+	if first.MTP <= 0 || first.Balance <= 0 || first.CE <= 0 || first.GradNorm <= 0 {
+		t.Errorf("first step metrics %+v: want positive CE, MTP, balance and grad norm", first)
+	}
+	if math.Abs(first.Loss-(first.CE+first.MTP+first.Balance)) > 1e-5*first.Loss {
+		t.Errorf("loss %v is not CE + MTP + balance = %v", first.Loss, first.CE+first.MTP+first.Balance)
+	}
+	// Loads: every routing layer routes K = 4 experts for each of 24 tokens.
+	if len(first.Load) != 4 { // 3 MoE layers + the MTP layer
+		t.Errorf("%d routing loads, want 4", len(first.Load))
+	}
+	for bias, l := range first.Load {
+		var sum float64
+		for _, v := range l {
+			sum += v
+		}
+		if sum != 24*4 {
+			t.Errorf("%s: loads sum to %v, want 96", bias, sum)
+		}
+	}
+	var last Metrics
+	for i := 0; i < 20; i++ {
+		if last, err = tr.TakeStep(batch(), lr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("loss %.4f → %.4f (CE %.4f → %.4f) in 21 steps", first.Loss, last.Loss, first.CE, last.CE)
+	if last.CE > first.CE/3 {
+		t.Errorf("CE fell from %.4f to %.4f only", first.CE, last.CE)
+	}
+}
+
+// The routing bias moves by γ toward balance: up for experts below the
+// mean load, down for those above.
+func TestBiasUpdate(t *testing.T) {
+	tr := tinyTrainer(t, v3)
+	name := "model.layers.1.mlp.gate.e_score_correction_bias"
+	before := append([]float32(nil), tr.Params[name].F...)
+	m, err := tr.TakeStep(batch(), 1e-3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	load := m.Load[name]
+	var mean float64
+	for _, v := range load {
+		mean += v / float64(len(load))
+	}
+	for i, v := range load {
+		want := float64(before[i])
+		switch {
+		case v < mean:
+			want += 0.001
+		case v > mean:
+			want -= 0.001
+		}
+		if got := float64(tr.Params[name].F[i]); math.Abs(got-want) > 1e-7 {
+			t.Errorf("bias %d (load %v, mean %v): %v → %v, want %v", i, v, mean, before[i], got, want)
+		}
+	}
+}
+
+// A NaN in a weight makes the loss NaN: the step is refused and nothing
+// changes.
+func TestNonFiniteStepChangesNothing(t *testing.T) {
+	tr := tinyTrainer(t, v3)
+	name := "model.layers.0.mlp.down_proj.weight"
+	tr.Params[name].F[3] = float32(math.NaN())
+	snapshot := map[string]*runtime.Tensor{}
+	for k, v := range tr.Params {
+		snapshot[k] = v
+	}
+	_, err := tr.TakeStep(batch(), 1e-3)
+	if !errors.Is(err, ErrNotFinite) {
+		t.Fatalf("err = %v, want ErrNotFinite", err)
+	}
+	for k, v := range tr.Params {
+		if snapshot[k] != v {
+			t.Errorf("param %s was replaced by a refused step", k)
+		}
+	}
+	if tr.Step != 0 {
+		t.Errorf("step count %d after a refused step", tr.Step)
+	}
+}
