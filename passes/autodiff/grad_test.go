@@ -219,9 +219,9 @@ func checkGrad(t *testing.T, c gradCase, seed uint64) {
 		idx := rng.Perm(len(x.F))
 		for _, j := range idx[:min(len(idx), 12)] {
 			v := x.F[j]
-			x.F[j] = v + h
+			x.F[j] = v + float32(h)
 			lp := lossAt()
-			x.F[j] = v - h
+			x.F[j] = v - float32(h)
 			lm := lossAt()
 			x.F[j] = v
 			fd := (lp - lm) / (2 * h)
