@@ -113,7 +113,10 @@ type Batch struct {
 	Seqs [][]int
 }
 
-func (b Batch) tensors() []*runtime.Tensor {
+// Packed returns the batch as the train program's leading arguments:
+// tokens, positions, sequence ids [T] and the sequence membership matrix
+// segments [B, T].
+func (b Batch) Packed() []*runtime.Tensor {
 	n := 0
 	for _, s := range b.Seqs {
 		n += len(s)
@@ -138,7 +141,7 @@ func (t *Trainer) TakeStep(batch Batch, lr float64) (Metrics, error) {
 	n := t.Step + 1
 	bc1 := 1 - math.Pow(t.Beta1, float64(n))
 	bc2 := 1 - math.Pow(t.Beta2, float64(n))
-	args := append(batch.tensors(), scalar(lr), scalar(bc1), scalar(bc2))
+	args := append(batch.Packed(), scalar(lr), scalar(bc1), scalar(bc2))
 	res, err := cpu.Run(t.fn, t.Params, args, t.Opts)
 	if err != nil {
 		return Metrics{}, err

@@ -393,24 +393,67 @@ func RandomTensors(m *ir.Module, seed int64, format string) ([]NamedTensor, erro
 			t := &runtime.Tensor{DType: ir.F32, Shape: slices.Clone(shape)}
 			t.F = make([]float32, t.Numel())
 			fill(t, dist, seed, name)
-			switch {
-			case dt == ir.F32 || format == FormatF32:
-				t.DType = ir.F32
-			case format == FormatFP8 && dt == ir.F8E4M3 && quant && len(q) == 2 && len(shape) >= 2:
-				qt, err := QuantizeBlocks(t, [2]int{int(q[0]), int(q[1])})
-				if err != nil {
-					return nil, fmt.Errorf("random checkpoint: %s: %v", name, err)
-				}
-				t = qt
-			case format == FormatFP8 && dt == ir.F8E4M3:
-				t.DType = ir.F8E4M3
-			case dt == ir.F16:
-				t.DType = ir.F16
-			default:
-				t.DType = ir.BF16
+			st, err := storedAs(t, dt, q, quant, format)
+			if err != nil {
+				return nil, fmt.Errorf("random checkpoint: %s: %v", name, err)
 			}
-			roundTo(t)
-			out = append(out, NamedTensor{Name: name, T: t})
+			out = append(out, NamedTensor{Name: name, T: st})
+		}
+	}
+	return out, nil
+}
+
+// storedAs converts f32 values t (modified in place) to what a checkpoint
+// of format holds for a param of dtype dt with block quantization q:
+// f32 as is; fp8 weights quantized per block with scales; other floats
+// rounded to bf16 or f16.
+func storedAs(t *runtime.Tensor, dt ir.DType, q []int64, quant bool, format string) (*runtime.Tensor, error) {
+	switch {
+	case dt == ir.F32 || format == FormatF32:
+		t.DType = ir.F32
+	case format == FormatFP8 && dt == ir.F8E4M3 && quant && len(q) == 2 && len(t.Shape) >= 2:
+		return QuantizeBlocks(t, [2]int{int(q[0]), int(q[1])})
+	case format == FormatFP8 && dt == ir.F8E4M3:
+		t.DType = ir.F8E4M3
+	case dt == ir.F16:
+		t.DType = ir.F16
+	default:
+		t.DType = ir.BF16
+	}
+	roundTo(t)
+	return t, nil
+}
+
+// StoredTensors are the checkpoint tensors of m's params from f32 values
+// (a training run's master weights) in format (FormatF32, FormatBF16 or
+// FormatFP8): stacked experts split, each converted as RandomTensors
+// does. Params without a value in params are skipped.
+func StoredTensors(m *ir.Module, params map[string]*runtime.Tensor, format string, skip func(name string) bool) ([]NamedTensor, error) {
+	var out []NamedTensor
+	for _, p := range m.Params {
+		t, ok := params[p.Name]
+		if !ok || (skip != nil && skip(p.Name)) {
+			continue
+		}
+		if !t.DType.IsFloat() || t.Scale != nil {
+			return nil, fmt.Errorf("param %s: want plain float values, got %s", p.Name, t.DType)
+		}
+		q, quant := p.Attrs.Ints("quant")
+		parts := []NamedTensor{{Name: p.Name, T: t}}
+		if strings.Contains(p.Name, ExpertPlaceholder) {
+			parts = nil
+			per := t.Numel() / max(t.Shape[0], 1)
+			for e := 0; e < t.Shape[0]; e++ {
+				parts = append(parts, NamedTensor{Name: ExpertName(p.Name, e), T: &runtime.Tensor{Shape: slices.Clone(t.Shape[1:]), F: t.F[e*per : (e+1)*per]}})
+			}
+		}
+		for _, part := range parts {
+			c := &runtime.Tensor{DType: ir.F32, Shape: slices.Clone(part.T.Shape), F: slices.Clone(part.T.F)}
+			st, err := storedAs(c, p.Type.DType, q, quant, format)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %v", part.Name, err)
+			}
+			out = append(out, NamedTensor{Name: part.Name, T: st})
 		}
 	}
 	return out, nil

@@ -1,0 +1,240 @@
+package train
+
+import (
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/deepc-dev/deepc/runtime/tokenizer"
+)
+
+// Corpus is a set of text files split by file into training and validation
+// parts, read as a token stream and cut into packed sequences.
+//
+// The split is a hash of each file's path relative to the corpus root
+// (ValPercent of files go to validation), so it does not depend on the
+// machine or on the other files. Training files are read in an order
+// shuffled by the seed, a new order each epoch; each file's tokens are
+// followed by EOS, and the stream is cut into sequences of SeqLen tokens.
+// Where the stream is (epoch, file, token) is the Cursor, saved in
+// checkpoints so a resumed run reads on from exactly there.
+type Corpus struct {
+	Root  string
+	Train []string // relative paths, sorted
+	Val   []string
+	tok   tokenizer.Tokenizer
+	eos   int
+}
+
+// ValPercent is the share of files (by path hash) kept for validation.
+const ValPercent = 5
+
+// Cursor is a position in the training stream.
+type Cursor struct {
+	Epoch int `json:"epoch"`
+	File  int `json:"file"`  // index into the epoch's order
+	Token int `json:"token"` // next token of that file
+}
+
+// DefaultGlob is the default corpus: the Go standard library of the
+// installed toolchain.
+func DefaultGlob(goroot string) string { return filepath.Join(goroot, "src", "**", "*.go") }
+
+// OpenCorpus collects the files matching glob (a filepath.Match pattern
+// where a "**" element matches any number of directories).
+func OpenCorpus(glob string, tok tokenizer.Tokenizer) (*Corpus, error) {
+	root, pattern := splitGlob(glob)
+	var files []string
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if strings.HasPrefix(d.Name(), ".") && path != root {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		rel, err := filepath.Rel(root, path)
+		if err != nil {
+			return err
+		}
+		if ok, _ := matchGlob(pattern, filepath.ToSlash(rel)); ok && d.Type().IsRegular() {
+			files = append(files, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("--data %s: %w", glob, err)
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("--data %s: no files match", glob)
+	}
+	slices.Sort(files)
+	c := &Corpus{Root: root, tok: tok}
+	eos, ok := tok.EOS()
+	if !ok {
+		return nil, fmt.Errorf("the tokenizer has no EOS token to separate files")
+	}
+	c.eos = eos
+	for _, f := range files {
+		h := fnv.New32a()
+		h.Write([]byte(f))
+		if h.Sum32()%100 < ValPercent {
+			c.Val = append(c.Val, f)
+		} else {
+			c.Train = append(c.Train, f)
+		}
+	}
+	if len(c.Train) == 0 || len(c.Val) == 0 {
+		return nil, fmt.Errorf("--data %s: %d files are too few to split into training and validation", glob, len(files))
+	}
+	return c, nil
+}
+
+// splitGlob cuts a glob into the directory to walk and the pattern below.
+func splitGlob(glob string) (root, pattern string) {
+	parts := strings.Split(filepath.ToSlash(glob), "/")
+	i := 0
+	for i < len(parts)-1 && !strings.ContainsAny(parts[i], "*?[") {
+		i++
+	}
+	root = strings.Join(parts[:i], "/")
+	if root == "" {
+		root = "."
+		if strings.HasPrefix(glob, "/") {
+			root = "/"
+		}
+	}
+	return filepath.FromSlash(root), strings.Join(parts[i:], "/")
+}
+
+// matchGlob matches a slash-separated path against a pattern whose "**"
+// elements match zero or more directories.
+func matchGlob(pattern, path string) (bool, error) {
+	ps, xs := strings.Split(pattern, "/"), strings.Split(path, "/")
+	var match func(i, j int) (bool, error)
+	match = func(i, j int) (bool, error) {
+		if i == len(ps) {
+			return j == len(xs), nil
+		}
+		if ps[i] == "**" {
+			for k := j; k <= len(xs); k++ {
+				if ok, err := match(i+1, k); ok || err != nil {
+					return ok, err
+				}
+			}
+			return false, nil
+		}
+		if j == len(xs) {
+			return false, nil
+		}
+		ok, err := filepath.Match(ps[i], xs[j])
+		if !ok || err != nil {
+			return false, err
+		}
+		return match(i+1, j+1)
+	}
+	return match(0, 0)
+}
+
+// order is the training files' order in an epoch.
+func (c *Corpus) order(seed uint64, epoch int) []int {
+	rng := rand.New(rand.NewPCG(seed, uint64(epoch)))
+	return rng.Perm(len(c.Train))
+}
+
+func (c *Corpus) tokens(rel string) ([]int, error) {
+	b, err := os.ReadFile(filepath.Join(c.Root, filepath.FromSlash(rel)))
+	if err != nil {
+		return nil, err
+	}
+	return append(c.tok.Encode(string(b)), c.eos), nil
+}
+
+// Reader hands out training batches from a cursor on.
+type Reader struct {
+	c      *Corpus
+	seed   uint64
+	cur    Cursor
+	order  []int
+	buf    []int // tokens of the current file from cur.Token on
+	loaded bool
+}
+
+// NewReader reads the training stream from cur with the file orders of
+// seed.
+func (c *Corpus) NewReader(seed uint64, cur Cursor) *Reader {
+	return &Reader{c: c, seed: seed, cur: cur, order: c.order(seed, cur.Epoch)}
+}
+
+// Cursor is where the next batch starts.
+func (r *Reader) Cursor() Cursor { return r.cur }
+
+// Next returns B sequences of S tokens.
+func (r *Reader) Next(B, S int) (Batch, error) {
+	var b Batch
+	for len(b.Seqs) < B {
+		seq := make([]int, 0, S)
+		for len(seq) < S {
+			if !r.loaded {
+				toks, err := r.c.tokens(r.c.Train[r.order[r.cur.File]])
+				if err != nil {
+					return Batch{}, err
+				}
+				if r.cur.Token > len(toks) {
+					return Batch{}, fmt.Errorf("data cursor %+v is past the end of %s", r.cur, r.c.Train[r.order[r.cur.File]])
+				}
+				r.buf, r.loaded = toks[r.cur.Token:], true
+			}
+			n := min(S-len(seq), len(r.buf))
+			seq = append(seq, r.buf[:n]...)
+			r.buf = r.buf[n:]
+			r.cur.Token += n
+			if len(r.buf) == 0 {
+				r.loaded = false
+				r.cur.File, r.cur.Token = r.cur.File+1, 0
+				if r.cur.File == len(r.order) {
+					r.cur.Epoch, r.cur.File = r.cur.Epoch+1, 0
+					r.order = r.c.order(r.seed, r.cur.Epoch)
+				}
+			}
+		}
+		b.Seqs = append(b.Seqs, seq)
+	}
+	return b, nil
+}
+
+// ValBatches returns up to n batches of B×S tokens from the validation
+// files, in sorted order: the same every time.
+func (c *Corpus) ValBatches(n, B, S int) ([]Batch, error) {
+	var stream []int
+	for _, f := range c.Val {
+		toks, err := c.tokens(f)
+		if err != nil {
+			return nil, err
+		}
+		stream = append(stream, toks...)
+		if len(stream) >= n*B*S {
+			break
+		}
+	}
+	var out []Batch
+	for len(out) < n && len(stream) >= B*S {
+		var b Batch
+		for i := 0; i < B; i++ {
+			b.Seqs = append(b.Seqs, stream[:S])
+			stream = stream[S:]
+		}
+		out = append(out, b)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("the validation files hold fewer than %d tokens", B*S)
+	}
+	return out, nil
+}
