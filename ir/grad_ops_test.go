@@ -21,7 +21,21 @@ func init() {
 	opBuilders["attention_grad"] = func(f *allOpsFixture) ([]*Value, error) {
 		return f.b.Emit("attention_grad", []*Value{f.q, f.k, f.v, f.pos, f.ids, f.v}, Attrs{"scale": 0.125})
 	}
+	opBuilders["adamw"] = func(f *allOpsFixture) ([]*Value, error) {
+		s, err := f.b.Emit1("sum", []*Value{f.x}, Attrs{"axis": int64(0)})
+		if err != nil {
+			return nil, err
+		}
+		k, err := f.b.Emit1("sum", []*Value{s}, Attrs{"axis": int64(0)})
+		if err != nil {
+			return nil, err
+		}
+		return f.b.Emit("adamw", []*Value{f.x, f.y, f.x, f.y, k, k, k, k}, Attrs{"beta1": 0.9, "beta2": 0.95, "eps": 1e-8, "decay": 0.1})
+	}
 	inferCases = append(inferCases,
+		inferCase{op: "adamw", args: tys(ty(F32, 4, 8), ty(F32, 4, 8), ty(F32, 4, 8), ty(F32, 4, 8), ty(F32), ty(F32), ty(F32), ty(F32)), attrs: Attrs{"beta1": 0.9, "beta2": 0.95, "eps": 1e-8, "decay": 0.0}, want: tys(ty(F32, 4, 8), ty(F32, 4, 8), ty(F32, 4, 8))},
+		inferCase{op: "adamw", args: tys(ty(BF16, 4, 8), ty(BF16, 4, 8), ty(BF16, 4, 8), ty(BF16, 4, 8), ty(F32), ty(F32), ty(F32), ty(F32)), attrs: Attrs{"beta1": 0.9, "beta2": 0.95, "eps": 1e-8, "decay": 0.0}, err: "must be f32"},
+		inferCase{op: "adamw", args: tys(ty(F32, 4, 8), ty(F32, 4, 8), ty(F32, 4, 8), ty(F32, 4, 8), ty(F32, 1), ty(F32), ty(F32), ty(F32)), attrs: Attrs{"beta1": 0.9, "beta2": 0.95, "eps": 1e-8, "decay": 0.0}, err: "must be an f32 scalar"},
 		inferCase{op: "scatter_add", args: tys(ty(F32, "V", 8), ty(I32, "T", 8), ty(F32, "T", 8)), attrs: Attrs{"axis": int64(0)}, want: tys(ty(F32, "V", 8))},
 		inferCase{op: "scatter_add", args: tys(ty(F32, "T", 16), ty(I64, "T", 4), ty(F32, "T", 4)), attrs: Attrs{"axis": int64(-1)}, want: tys(ty(F32, "T", 16))},
 		inferCase{op: "scatter_add", args: tys(ty(F32, "T", 16), ty(I32, "T", 4), ty(F32, "T", 5)), attrs: Attrs{"axis": int64(1)}, err: "must have one shape"},

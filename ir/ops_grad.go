@@ -80,3 +80,30 @@ func inferAttentionGrad(a []Type, at Attrs) ([]Type, error) {
 func attentionGradFLOPs(a, r []Type, at Attrs, env map[string]int64) int64 {
 	return 5 * attentionFLOPs(a[:5], r, at, env) / 2
 }
+
+func init() {
+	register(&OpDef{Name: "adamw", Kind: Opaque, Args: 8, Attrs: []string{"beta1", "beta2", "eps", "decay"}, Doc: "one AdamW step on f32 p with gradient g·gscale and moments m, v: m' = β1·m + (1−β1)·g, v' = β2·v + (1−β2)·g², p' = p − lr·((m'/bc1)/(sqrt(v'/bc2) + eps) + decay·p); operands p, g, m, v, lr, bc1, bc2, gscale (the last four scalars) → p', m', v'", Infer: inferAdamW, FLOPs: perElement(12)})
+}
+
+func inferAdamW(a []Type, at Attrs) ([]Type, error) {
+	for _, k := range []string{"beta1", "beta2", "eps", "decay"} {
+		if _, ok := at.Float(k); !ok {
+			return nil, errf("attribute %s must be a number", k)
+		}
+	}
+	p := a[0]
+	if p.DType != F32 {
+		return nil, errf("weights must be f32 (masters), got %s", p)
+	}
+	for i, t := range a[1:4] {
+		if !t.Equal(p) {
+			return nil, errf("operand %d is %s, want %s like the weights", i+1, t, p)
+		}
+	}
+	for i, t := range a[4:] {
+		if !t.Equal(Type{Shape{}, F32}) {
+			return nil, errf("operand %d must be an f32 scalar, got %s", i+4, t)
+		}
+	}
+	return []Type{p, p, p}, nil
+}

@@ -33,6 +33,7 @@ var noGradient = map[string]string{
 	"scatter_add":          "a gradient op (no second derivatives)",
 	"grouped_linear_wgrad": "a gradient op (no second derivatives)",
 	"attention_grad":       "a gradient op (no second derivatives)",
+	"adamw":                "the optimizer's update",
 }
 
 func init() {

@@ -142,12 +142,10 @@ func Train(m *ir.Module, o TrainOptions) (*ir.Func, error) {
 		sq = b.bin("add", sq, sumAll(b, b.bin("mul", g, g)))
 	}
 	gnorm := b.un("sqrt", sq)
+	factor := b.constant(1, ir.F32)
 	if o.ClipNorm > 0 {
 		c := b.constant(o.ClipNorm, ir.F32)
-		factor := b.bin("minimum", b.constant(1, ir.F32), b.bin("div", c, b.bin("add", gnorm, b.constant(1e-6, ir.F32))))
-		for i := range grads {
-			grads[i] = b.bin("mul", grads[i], factor)
-		}
+		factor = b.bin("minimum", factor, b.bin("div", c, b.bin("add", gnorm, b.constant(1e-6, ir.F32))))
 	}
 	names := []string{"loss", "ce", "mtp", "balance", "grad_norm"}
 	results := []*ir.Value{loss, ce, mtpLoss, balance, gnorm}
@@ -155,23 +153,19 @@ func Train(m *ir.Module, o TrainOptions) (*ir.Func, error) {
 		names = append(names, "load:"+r.bias.Name)
 		results = append(results, r.load)
 	}
-	// AdamW.
+	// AdamW, one fused op per param (the clip factor scales g inside).
 	var newP, newM, newV []*ir.Value
 	for i, name := range wrt {
 		p := m.Param(name)
 		mp, vp := stateParam(m, MomentM+name, p.Type.Shape), stateParam(m, MomentV+name, p.Type.Shape)
-		g := grads[i]
-		w := b.cast(b.param(p), ir.F32)
-		mo := b.param(mp)
-		vo := b.param(vp)
-		m2 := b.bin("add", b.scale(mo, o.Beta1), b.scale(g, 1-o.Beta1))
-		v2 := b.bin("add", b.scale(vo, o.Beta2), b.scale(b.bin("mul", g, g), 1-o.Beta2))
-		step := b.bin("div", b.bin("div", m2, bc1), b.bin("add", b.un("sqrt", b.bin("div", v2, bc2)), b.constant(o.Eps, ir.F32)))
-		if o.WeightDecay > 0 && len(p.Type.Shape) >= 2 {
-			step = b.bin("add", step, b.scale(w, o.WeightDecay))
+		decay := 0.0
+		if len(p.Type.Shape) >= 2 {
+			decay = o.WeightDecay
 		}
-		newP = append(newP, b.bin("sub", w, b.bin("mul", step, lr)))
-		newM, newV = append(newM, m2), append(newV, v2)
+		w := b.cast(b.param(p), ir.F32)
+		r := b.op("adamw", []*ir.Value{w, grads[i], b.param(mp), b.param(vp), lr, bc1, bc2, factor},
+			ir.Attrs{"beta1": o.Beta1, "beta2": o.Beta2, "eps": o.Eps, "decay": decay})
+		newP, newM, newV = append(newP, r[0]), append(newM, r[1]), append(newV, r[2])
 	}
 	for i, name := range wrt {
 		names = append(names, "param:"+name)

@@ -72,33 +72,31 @@ func kGroupedLinearWGrad(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runt
 		}
 		slots[e] = append(slots[e], s)
 	}
-	_ = T
 	out := c.Out(0)
-	// dw[e][o][i] = Σ_s g[s][o]·x'[s][i]: parallel over (expert, o) rows.
-	c.parallel(E*N, max(1, elemGrain/max(K*4, 1)), func(lo, hi int) {
-		acc := make([]float64, K)
-		for r := lo; r < hi; r++ {
-			e, o := r/N, r%N
-			clear(acc)
-			for _, s := range slots[e] {
-				gv := float64(g.F[s*N+o])
-				if gv == 0 {
-					continue
-				}
-				row := s / k
-				if perSlot {
-					row = s
-				}
-				for i, xv := range x.F[row*K : (row+1)*K] {
-					acc[i] += gv * float64(xv)
-				}
+	// dw[e] = G_eᵀ·X_e with G_e, X_e the gradient and input rows of the
+	// slots routed to e: one GEMM per expert (f32 or f64 accumulation as
+	// for any product).
+	c.forExperts(E, T*k, func(e int) int { return len(slots[e]) }, func(e, workers int) {
+		n := len(slots[e])
+		gt := make([]float32, N*n) // G_eᵀ [N, n]
+		xe := make([]float32, n*K) // X_e [n, K]
+		for i, s := range slots[e] {
+			for o := 0; o < N; o++ {
+				gt[o*n+i] = g.F[s*N+o]
 			}
-			dst := out.F[(e*N+o)*K : (e*N+o+1)*K]
-			for i, a := range acc {
-				dst[i] = float32(a)
+			row := s / k
+			if perSlot {
+				row = s
 			}
+			copy(xe[i*K:(i+1)*K], x.F[row*K:(row+1)*K])
 		}
+		gemm(workers, N, K, n, gt, n, &matB{f: xe, ld: K}, out.F[e*N*K:(e+1)*N*K], K, c.wide())
 	})
+	for e := 0; e < E; e++ { // experts nothing was routed to
+		if len(slots[e]) == 0 {
+			clear(out.F[e*N*K : (e+1)*N*K])
+		}
+	}
 	return one(out), nil
 }
 
@@ -198,4 +196,33 @@ func kAttentionGrad(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.T
 		}
 	})
 	return []*runtime.Tensor{dq, dk, dv}, nil
+}
+
+func init() { register("adamw", kAdamW) }
+
+// kAdamW computes the update in f64 per element, rounding the results.
+func kAdamW(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, error) {
+	p, g, m, v := args[0], args[1], args[2], args[3]
+	lr, bc1, bc2, gs := float64(args[4].F[0]), float64(args[5].F[0]), float64(args[6].F[0]), float64(args[7].F[0])
+	var at [4]float64
+	for i, k := range []string{"beta1", "beta2", "eps", "decay"} {
+		x, err := attrFloat(op, k)
+		if err != nil {
+			return nil, err
+		}
+		at[i] = x
+	}
+	b1, b2, eps, decay := at[0], at[1], at[2], at[3]
+	np, nm, nv := c.Out(0), c.Out(1), c.Out(2)
+	c.parallel(len(p.F), elemGrain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			gi := float64(g.F[i]) * gs
+			mi := b1*float64(m.F[i]) + (1-b1)*gi
+			vi := b2*float64(v.F[i]) + (1-b2)*gi*gi
+			pi := float64(p.F[i])
+			step := (mi/bc1)/(math.Sqrt(vi/bc2)+eps) + decay*pi
+			np.F[i], nm.F[i], nv.F[i] = float32(pi-lr*step), float32(mi), float32(vi)
+		}
+	})
+	return []*runtime.Tensor{np, nm, nv}, nil
 }

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The corpus of the training tests: this repository's Go files.
+const testCorpus = "../../**/*.go"
+
+func trainArgs(out string, steps int, extra ...string) []string {
+	return append([]string{"train", tinyModel, "--data", testCorpus, "--steps", fmt.Sprint(steps), "--batch", "2", "--seq", "32",
+		"--warmup", "2", "--eval-every", "0", "--out", out, "--set", "n_routed_experts=8"}, extra...)
+}
+
+func stateOf(t *testing.T, dir string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "train", "state.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// A run resumed from any of its checkpoints ends with the same weights,
+// moments and biases, bit for bit, as the uninterrupted run; metrics are
+// JSONL with the issue's fields; the checkpoint loads in deepc forward.
+func TestTrainResumeIsBitIdentical(t *testing.T) {
+	base := t.TempDir()
+	full := filepath.Join(base, "full")
+	mustDeepc(t, trainArgs(full, 6, "--save-every", "2")...)
+	want := stateOf(t, filepath.Join(full, "step-000006"))
+	for _, from := range []string{"step-000002", "step-000004"} {
+		out := filepath.Join(base, "from-"+from)
+		mustDeepc(t, "train", "--resume", filepath.Join(full, from), "--out", out)
+		if !bytes.Equal(stateOf(t, filepath.Join(out, "step-000006")), want) {
+			t.Errorf("resumed from %s: the final state differs from the uninterrupted run", from)
+		}
+	}
+	f, err := os.Open(filepath.Join(full, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	lines := 0
+	for sc.Scan() {
+		var rec map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"step", "loss", "mtp_loss", "balance_loss", "lr", "grad_norm", "tokens_per_s", "expert_load_max_mean"} {
+			if _, ok := rec[k]; !ok {
+				t.Errorf("metrics line %d lacks %s", lines+1, k)
+			}
+		}
+		lines++
+	}
+	if lines != 6 {
+		t.Errorf("%d metrics lines, want 6", lines)
+	}
+	latest, _ := os.ReadFile(filepath.Join(full, "latest"))
+	if strings.TrimSpace(string(latest)) != "step-000006" {
+		t.Errorf("latest = %q", latest)
+	}
+	runForward(t, filepath.Join(full, "step-000006"), [][]int{{1, 2, 3}})
+}
+
+// A damaged checkpoint is refused by --resume.
+func TestResumeVerifiesChecksums(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	mustDeepc(t, trainArgs(out, 1)...)
+	ck := filepath.Join(out, "step-000001")
+	p := filepath.Join(ck, "model.safetensors")
+	b, _ := os.ReadFile(p)
+	b[len(b)-1] ^= 1
+	os.WriteFile(p, b, 0o644)
+	code, _, errOut := deepc(t, "train", "--resume", ck, "--out", out)
+	if code != 1 || !strings.Contains(errOut, "model.safetensors has SHA-256") || !strings.Contains(errOut, "damaged") {
+		t.Errorf("exit %d: %s", code, errOut)
+	}
+}
+
+// Killed at random points (SIGKILL), a run leaves only whole checkpoints,
+// and resuming from its latest one ends where the uninterrupted run does.
+func TestKillAndResume(t *testing.T) {
+	if os.Getenv("DEEPC_TEST_MAIN") != "" {
+		t.Skip()
+	}
+	base := t.TempDir()
+	full := filepath.Join(base, "full")
+	mustDeepc(t, trainArgs(full, 8, "--save-every", "1")...)
+	want := stateOf(t, filepath.Join(full, "step-000008"))
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
+	for trial := 0; trial < 2; trial++ {
+		out := filepath.Join(base, "killed"+fmt.Sprint(trial))
+		cmd := exec.Command(exe, append([]string{"-test.run=^$"}, trainArgs(out, 8, "--save-every", "1")...)...)
+		cmd.Env = append(os.Environ(), "DEEPC_TEST_MAIN=1")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Wait for the first checkpoint, then kill at a random moment of
+		// the steps and saves that follow.
+		deadline := time.Now().Add(2 * time.Minute)
+		for time.Now().Before(deadline) {
+			if _, err := os.Stat(filepath.Join(out, "latest")); err == nil {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(time.Duration(rng.IntN(3000)) * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		latest, err := os.ReadFile(filepath.Join(out, "latest"))
+		if err != nil {
+			t.Fatalf("trial %d: no checkpoint: %v", trial, err)
+		}
+		ck := filepath.Join(out, strings.TrimSpace(string(latest)))
+		t.Logf("trial %d: killed after %s", trial, filepath.Base(ck))
+		mustDeepc(t, "train", "--resume", ck, "--out", out)
+		if !bytes.Equal(stateOf(t, filepath.Join(out, "step-000008")), want) {
+			t.Errorf("trial %d: resumed from %s, the final state differs", trial, ck)
+		}
+	}
+}
