@@ -11,17 +11,20 @@ build:
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/deepc
 
 TINY    ?= models/deepseek_v3_tiny.deep
-PROMPT  ?= DeepSeek-V3 on a CPU:
+PROMPT  ?= func (b *Buffer) Write(p []byte) (n int, err error) {
+
+TRAIN_STEPS ?= 120
 
 # The main job: DeepSeek-V3's statistics, computed from the DSL, and the
 # per-pass timing of its compile; then the tiny model of the same
-# architecture with deterministic weights (no download), generating text
-# on the CPU backend.
+# architecture trained for a short while on the CPU (from deterministic
+# weights, on the Go standard library's sources: no GPU, no download), and
+# text generated from it.
 run: build
 	$(BIN) stats $(MODEL)
 	$(BIN) compile $(MODEL) --timing
-	$(BIN) init $(TINY) --out .cache/tiny-ckpt
-	$(BIN) generate $(TINY) --checkpoint .cache/tiny-ckpt --prompt "$(PROMPT)" --max-tokens 48
+	$(BIN) train $(TINY) --steps $(TRAIN_STEPS) --batch 4 --seq 64 --lr 3e-3 --warmup 10 --eval-every 40 --save-every 0 --out .cache/tiny-run
+	$(BIN) generate $(TINY) --checkpoint .cache/tiny-run/step-$$(printf %06d $(TRAIN_STEPS)) --prompt "$(PROMPT)" --max-tokens 64 --temperature 0.8 --top-p 0.95 --seed 1
 
 test: lint deps
 	$(GO) test -count=1 ./...
