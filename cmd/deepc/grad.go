@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/passes/autodiff"
@@ -69,9 +68,14 @@ Examples:
 			if err != nil {
 				return err
 			}
-			var named []weights.NamedTensor
+			grads := map[string]*runtime.Tensor{}
 			for i, name := range wrt {
-				named = append(named, unstack(name, res[1+i])...)
+				grads[name] = res[1+i]
+			}
+			// f32, experts one tensor each, as the checkpoint names them.
+			named, err := weights.StoredTensors(model.Module, grads, weights.FormatF32, nil)
+			if err != nil {
+				return err
 			}
 			if err := weights.WriteFile(out, named); err != nil {
 				return err
@@ -85,18 +89,4 @@ Examples:
 	cmd.Flags().StringVar(&tokens, "tokens", "", `token ids: "1 2 3,4 5 6" (equal-length sequences) or @file.json`)
 	cmd.Flags().StringVar(&out, "out", "", "output .safetensors file")
 	return cmd
-}
-
-// unstack splits a stacked expert tensor ({e} in its name) into the
-// per-expert tensors of the checkpoint.
-func unstack(name string, t *runtime.Tensor) []weights.NamedTensor {
-	if !strings.Contains(name, weights.ExpertPlaceholder) {
-		return []weights.NamedTensor{{Name: name, T: t}}
-	}
-	E, per := t.Shape[0], t.Numel()/max(t.Shape[0], 1)
-	var out []weights.NamedTensor
-	for e := 0; e < E; e++ {
-		out = append(out, weights.NamedTensor{Name: weights.ExpertName(name, e), T: &runtime.Tensor{DType: ir.F32, Shape: append([]int(nil), t.Shape[1:]...), F: t.F[e*per : (e+1)*per]}})
-	}
-	return out
 }
