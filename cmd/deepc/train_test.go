@@ -137,3 +137,21 @@ func TestKillAndResume(t *testing.T) {
 		}
 	}
 }
+
+func TestPlot(t *testing.T) {
+	dir := t.TempDir()
+	var lines []string
+	for i := 1; i <= 5; i++ {
+		lines = append(lines, fmt.Sprintf(`{"step":%d,"loss":%g,"ce":%g,"lr":0.001,"grad_norm":1.5%s}`, i, 6.0/float64(i), 5.0/float64(i), map[bool]string{true: `,"val_loss":3`, false: ""}[i%2 == 0]))
+	}
+	os.WriteFile(filepath.Join(dir, "metrics.jsonl"), []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+	mustDeepc(t, "plot", dir)
+	b, err := os.ReadFile(filepath.Join(dir, "loss.png"))
+	if err != nil || !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) || len(b) < 10000 {
+		t.Fatalf("loss.png: %d bytes, %v", len(b), err)
+	}
+	os.WriteFile(filepath.Join(dir, "metrics.jsonl"), []byte("{\"loss\": 1}\n"), 0o644)
+	if code, _, errOut := deepc(t, "plot", dir); code != 1 || !strings.Contains(errOut, "metrics.jsonl:1: no step") {
+		t.Errorf("bad metrics: exit %d %s", code, errOut)
+	}
+}
