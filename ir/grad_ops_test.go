@@ -32,7 +32,13 @@ func init() {
 		}
 		return f.b.Emit("adamw", []*Value{f.x, f.y, f.x, f.y, k, k, k, k}, Attrs{"beta1": 0.9, "beta2": 0.95, "eps": 1e-8, "decay": 0.1})
 	}
+	opBuilders["quantize_blocks"] = func(f *allOpsFixture) ([]*Value, error) {
+		return f.b.Emit("quantize_blocks", []*Value{f.x}, Attrs{"block": []int64{1, 128}})
+	}
 	inferCases = append(inferCases,
+		inferCase{op: "quantize_blocks", args: tys(ty(BF16, 7168, 2048)), attrs: Attrs{"block": []int64{128, 128}}, want: tys(ty(F8E4M3, 7168, 2048))},
+		inferCase{op: "quantize_blocks", args: tys(ty(F32, "T")), attrs: Attrs{"block": []int64{1, 128}}, err: "rank >= 2"},
+		inferCase{op: "quantize_blocks", args: tys(ty(F32, 4, 4)), attrs: Attrs{"block": []int64{0, 128}}, err: "two positive"},
 		inferCase{op: "adamw", args: tys(ty(F32, 4, 8), ty(F32, 4, 8), ty(F32, 4, 8), ty(F32, 4, 8), ty(F32), ty(F32), ty(F32), ty(F32)), attrs: Attrs{"beta1": 0.9, "beta2": 0.95, "eps": 1e-8, "decay": 0.0}, want: tys(ty(F32, 4, 8), ty(F32, 4, 8), ty(F32, 4, 8))},
 		inferCase{op: "adamw", args: tys(ty(BF16, 4, 8), ty(BF16, 4, 8), ty(BF16, 4, 8), ty(BF16, 4, 8), ty(F32), ty(F32), ty(F32), ty(F32)), attrs: Attrs{"beta1": 0.9, "beta2": 0.95, "eps": 1e-8, "decay": 0.0}, err: "must be f32"},
 		inferCase{op: "adamw", args: tys(ty(F32, 4, 8), ty(F32, 4, 8), ty(F32, 4, 8), ty(F32, 4, 8), ty(F32, 1), ty(F32), ty(F32), ty(F32)), attrs: Attrs{"beta1": 0.9, "beta2": 0.95, "eps": 1e-8, "decay": 0.0}, err: "must be an f32 scalar"},

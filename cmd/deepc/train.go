@@ -159,7 +159,7 @@ Examples:
 	fl.Float64Var(&s.MinLR, "min-lr", 1e-4, "final learning rate of the cosine schedule")
 	fl.IntVar(&s.Warmup, "warmup", 20, "linear warmup steps")
 	fl.StringVar(&s.Schedule, "schedule", "cosine", "after warmup: cosine (to --min-lr at the last step) or constant")
-	fl.StringVar(&s.Precision, "precision", "fp32", "fp32 or bf16 (activations rounded as on the GPU; f32 master weights)")
+	fl.StringVar(&s.Precision, "precision", "fp32", "fp32, bf16 (activations rounded as on the GPU) or fp8 (MODEL.md §5: the fp8 weights' linears quantized forward and backward); f32 master weights")
 	fl.Uint64Var(&s.Seed, "seed", 1, "seed of the initial weights and of the data order")
 	fl.IntVar(&s.EvalEvery, "eval-every", 50, "validation loss every N steps (0: never)")
 	fl.IntVar(&s.SaveEvery, "save-every", 100, "checkpoint every N steps (and at the end; 0: only at the end)")
@@ -187,9 +187,7 @@ func runTraining(cmd *cobra.Command, s trainSettings, state *train.State, resume
 	if err != nil {
 		return err
 	}
-	if mode == cpu.FP8 {
-		return fmt.Errorf("--precision fp8: FP8 training (quantized forward, input- and weight-gradient GEMMs) is not implemented yet; use fp32 or bf16")
-	}
+	s.Hyper.FP8 = mode == cpu.FP8
 	model := s.Model
 	if model == "" {
 		model = defaultModel
@@ -269,6 +267,16 @@ func runTraining(cmd *cobra.Command, s trainSettings, state *train.State, resume
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
+	// The baseline the validation loss is judged against.
+	h, err := corpus.UnigramEntropy()
+	if err != nil {
+		return err
+	}
+	run, _ := json.MarshalIndent(map[string]any{"unigram_entropy": h, "train_files": len(corpus.Train), "val_files": len(corpus.Val), "settings": s}, "", "  ")
+	if err := os.WriteFile(filepath.Join(out, "run.json"), append(run, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(diag, "unigram entropy of the validation tokens: %.4f nats/token\n", h)
 	mf, err := os.OpenFile(filepath.Join(out, "metrics.jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err

@@ -140,3 +140,8 @@ func (b *builder) param(p *ir.Param) *ir.Value {
 	b.f.Body = append(b.f.Body, op)
 	return op.Result()
 }
+
+// quantize makes x block-quantized fp8 for an FP8 GEMM.
+func (b *builder) quantize(x *ir.Value, block []int64) *ir.Value {
+	return b.op1("quantize_blocks", []*ir.Value{x}, ir.Attrs{"block": block})
+}

@@ -135,10 +135,21 @@ func init() {
 	rules["rms_norm"] = rmsNormGrad
 	rules["linear"] = func(b *builder, op *ir.Op, dy []*ir.Value) []*ir.Value {
 		x, w, g := op.Args[0], op.Args[1], dy[0]
+		if master, block, ok := fp8Weight(w); ok {
+			// FP8 (MODEL.md §5): dgrad with Wᵀ per 128×128 block and g per
+			// 1×128 tile; wgrad with g and x per 128×1 tile (along tokens).
+			dx := b.op1("linear", []*ir.Value{g, b.quantize(b.transpose(master, 1, 0), block)}, nil)
+			g2, x2 := b.flatten2(g), b.flatten2(b.cast(x, g.Type.DType))
+			dw := b.op1("linear", []*ir.Value{b.transpose(g2, 1, 0), b.quantize(b.transpose(x2, 1, 0), []int64{1, 128})}, nil)
+			return []*ir.Value{dx, dw}
+		}
 		dx := b.op1("linear", []*ir.Value{g, b.transpose(w, 1, 0)}, nil)
 		g2, x2 := b.flatten2(g), b.flatten2(b.cast(x, g.Type.DType))
 		dw := b.op1("matmul", []*ir.Value{b.transpose(g2, 1, 0), x2}, nil)
 		return []*ir.Value{dx, dw}
+	}
+	rules["quantize_blocks"] = func(b *builder, op *ir.Op, dy []*ir.Value) []*ir.Value {
+		return []*ir.Value{dy[0]} // straight through: the master gets the gradient
 	}
 	rules["matmul"] = func(b *builder, op *ir.Op, dy []*ir.Value) []*ir.Value {
 		x, y, g := op.Args[0], op.Args[1], dy[0]
@@ -150,7 +161,11 @@ func init() {
 	}
 	rules["grouped_linear"] = func(b *builder, op *ir.Op, dy []*ir.Value) []*ir.Value {
 		x, w, idx, g := op.Args[0], op.Args[1], op.Args[2], dy[0]
-		dx := b.op1("grouped_linear", []*ir.Value{g, b.transpose(w, 0, 2, 1), idx}, nil)
+		wt := b.transpose(w, 0, 2, 1)
+		if master, block, ok := fp8Weight(w); ok { // FP8 dgrad; wgrad stays in bf16
+			wt = b.quantize(b.transpose(master, 0, 2, 1), block)
+		}
+		dx := b.op1("grouped_linear", []*ir.Value{g, wt, idx}, nil)
 		if len(x.Type.Shape) == 2 { // one row for all of a token's slots
 			dx = b.sum(dx, 1, false)
 		}
@@ -262,6 +277,16 @@ func init() {
 		d := b.op("attention_grad", args, op.Attrs.Clone())
 		return []*ir.Value{d[0], d[1], d[2], nil, nil}
 	}
+}
+
+// fp8Weight reports a weight quantized for an FP8 GEMM, with the value it
+// quantizes and the block.
+func fp8Weight(w *ir.Value) (*ir.Value, []int64, bool) {
+	if w.Def == nil || w.Def.Name != "quantize_blocks" {
+		return nil, nil, false
+	}
+	block, _ := w.Def.Attrs.Ints("block")
+	return w.Def.Args[0], block, true
 }
 
 // pick splits g by a condition: (where(c, g, 0), where(c, 0, g)).

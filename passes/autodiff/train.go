@@ -18,6 +18,10 @@ type TrainOptions struct {
 	WeightDecay   float64 // decoupled, on params of rank ≥ 2
 	ClipNorm      float64 // global gradient-norm clip (0: none)
 	BiasRate      float64 // γ of auxiliary-loss-free balancing (0: biases fixed)
+	// FP8 quantizes the fp8-declared weights (those with a quant block)
+	// before each GEMM of their linears, forward and backward, as MODEL.md
+	// §5 says; run the program in the runtime's FP8 mode.
+	FP8 bool
 }
 
 // Output kinds of a train program's results, in the module attribute
@@ -88,6 +92,9 @@ func Train(m *ir.Module, o TrainOptions) (*ir.Func, error) {
 			mtpLoss = b.bin("add", mtpLoss, crossEntropy(b, lk, tokens, seq, k+2))
 		}
 		mtpLoss = b.scale(mtpLoss, o.MTPWeight/float64(D))
+	}
+	if o.FP8 {
+		quantizeWeights(m, f)
 	}
 	// Routing: per route op, the loads and the balance loss.
 	balance := b.constant(0, ir.F32)
@@ -200,6 +207,27 @@ func Train(m *ir.Module, o TrainOptions) (*ir.Func, error) {
 		return nil, fmt.Errorf("the train function does not verify: %w", err)
 	}
 	return f, nil
+}
+
+// quantizeWeights puts a quantize_blocks (the param's quant block) between
+// each fp8 weight param and the linear or grouped_linear reading it.
+func quantizeWeights(m *ir.Module, f *ir.Func) {
+	var body []*ir.Op
+	for _, op := range f.Body {
+		if op.Name == "linear" || op.Name == "grouped_linear" {
+			w := op.Args[1]
+			if w.Def != nil && w.Def.Name == "param" && w.Type.DType == ir.F8E4M3 {
+				name, _ := w.Def.Attrs.Str("name")
+				if q, ok := m.Param(name).Attrs.Ints("quant"); ok && len(q) == 2 {
+					qop := ir.NewOp("quantize_blocks", []*ir.Value{w}, ir.Attrs{"block": q}, []ir.Type{w.Type}, op.Loc)
+					body = append(body, qop)
+					op.Args[1] = qop.Result()
+				}
+			}
+		}
+		body = append(body, op)
+	}
+	f.Body = body
 }
 
 // routeScores finds the scores a route op ranks and its balancing bias:

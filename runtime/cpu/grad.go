@@ -115,9 +115,12 @@ func kAttentionGrad(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.T
 		return nil, fmt.Errorf("positions %v and sequence ids %v must have %d entries", pos.Shape, seq.Shape, T)
 	}
 	dq, dk, dv := c.Out(0), c.Out(1), c.Out(2)
-	visible := func(t, s int) bool {
-		return seq.I[s] == seq.I[t] && (!causal || pos.I[s] <= pos.I[t])
+	// Each query scans only its own sequence's tokens.
+	members := map[int64][]int{}
+	for s, id := range seq.I {
+		members[id] = append(members[id], s)
 	}
+	visible := func(t, s int) bool { return !causal || pos.I[s] <= pos.I[t] }
 	c.parallel(H, 1, func(lo, hi int) {
 		p := make([]float64, T)
 		dp := make([]float64, T)
@@ -132,8 +135,9 @@ func kAttentionGrad(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.T
 			vrow := func(s int) []float32 { return v.F[(s*H+h)*Dv : (s*H+h+1)*Dv] }
 			for t := 0; t < T; t++ {
 				qt, gt := qrow(t), g.F[(t*H+h)*Dv:(t*H+h+1)*Dv]
+				ss := members[seq.I[t]]
 				mx := math.Inf(-1)
-				for s := 0; s < T; s++ {
+				for _, s := range ss {
 					if !visible(t, s) {
 						continue
 					}
@@ -145,7 +149,7 @@ func kAttentionGrad(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.T
 					mx = max(mx, p[s])
 				}
 				var sum float64
-				for s := 0; s < T; s++ {
+				for _, s := range ss {
 					if visible(t, s) {
 						p[s] = math.Exp(p[s] - mx)
 						sum += p[s]
@@ -153,7 +157,7 @@ func kAttentionGrad(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.T
 				}
 				// dp = g·v; ds = p·(dp − Σ p·dp)
 				var pdp float64
-				for s := 0; s < T; s++ {
+				for _, s := range ss {
 					if !visible(t, s) {
 						continue
 					}
@@ -166,7 +170,7 @@ func kAttentionGrad(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.T
 					pdp += p[s] * d
 				}
 				clear(accQ)
-				for s := 0; s < T; s++ {
+				for _, s := range ss {
 					if !visible(t, s) {
 						continue
 					}
@@ -225,4 +229,18 @@ func kAdamW(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, e
 		}
 	})
 	return []*runtime.Tensor{np, nm, nv}, nil
+}
+
+func init() { register("quantize_blocks", kQuantizeBlocks) }
+
+func kQuantizeBlocks(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, error) {
+	b, ok := op.Attrs.Ints("block")
+	if !ok || len(b) != 2 {
+		return nil, fmt.Errorf("attribute block must be two integers")
+	}
+	q, err := runtime.QuantizeBlocks(args[0], [2]int{int(b[0]), int(b[1])})
+	if err != nil {
+		return nil, err
+	}
+	return one(q), nil
 }

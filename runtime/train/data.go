@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -237,4 +238,28 @@ func (c *Corpus) ValBatches(n, B, S int) ([]Batch, error) {
 		return nil, fmt.Errorf("the validation files hold fewer than %d tokens", B*S)
 	}
 	return out, nil
+}
+
+// UnigramEntropy is the entropy (nats per token) of the validation
+// tokens' own frequencies: the loss of the best unigram model of that
+// data, the baseline a language model must beat.
+func (c *Corpus) UnigramEntropy() (float64, error) {
+	counts := map[int]float64{}
+	var n float64
+	for _, f := range c.Val {
+		toks, err := c.tokens(f)
+		if err != nil {
+			return 0, err
+		}
+		for _, t := range toks {
+			counts[t]++
+			n++
+		}
+	}
+	var h float64
+	for _, k := range counts {
+		p := k / n
+		h -= p * math.Log(p)
+	}
+	return h, nil
 }

@@ -35,14 +35,7 @@ func ScaleName(weight string) string { return weight + "_scale_inv" }
 // ScaleGrid is the shape of the block-scale grid of a weight: leading dims
 // unchanged, the last two divided by the block, rounded up (edge blocks
 // are partial).
-func ScaleGrid(shape []int, block [2]int) []int {
-	g := slices.Clone(shape)
-	if len(g) >= 2 {
-		g[len(g)-2] = ceilDiv(g[len(g)-2], block[0])
-		g[len(g)-1] = ceilDiv(g[len(g)-1], block[1])
-	}
-	return g
-}
+func ScaleGrid(shape []int, block [2]int) []int { return runtime.ScaleGrid(shape, block) }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
