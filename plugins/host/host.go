@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -22,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/deepc-dev/deepc/internal/filehash"
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/passes"
 	"github.com/deepc-dev/deepc/plugins"
@@ -71,7 +71,7 @@ func Start(path string, cfg Config) (*Plugin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: %v", path, err)
 	}
-	sum, err := fileSHA256(abs)
+	sum, err := filehash.SHA256(abs)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: %v", path, err)
 	}
@@ -280,19 +280,6 @@ func (ps *Pass) Run(ctx *passes.Context, m *ir.Module) (bool, error) {
 // Cleanup kills every plugin process still running (deepc calls it on
 // exit and on an interrupt).
 func Cleanup() { plugin.CleanupClients() }
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
 
 // tail keeps the last max bytes written to it.
 type tail struct {

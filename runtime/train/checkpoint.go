@@ -5,12 +5,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/deepc-dev/deepc/internal/filehash"
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/runtime"
 	"github.com/deepc-dev/deepc/runtime/weights"
@@ -149,7 +149,7 @@ func LoadState(dir string) (map[string]*runtime.Tensor, State, error) {
 	}
 	slices.Sort(names)
 	for _, n := range names {
-		got, err := fileSHA256(filepath.Join(dir, n))
+		got, err := filehash.SHA256(filepath.Join(dir, n))
 		if err != nil {
 			return nil, st, fmt.Errorf("resume: %w", err)
 		}
@@ -177,17 +177,4 @@ func LoadState(dir string) (map[string]*runtime.Tensor, State, error) {
 		params[info.Name] = t
 	}
 	return params, st, nil
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -35,11 +35,15 @@ type Corpus struct {
 // ValPercent is the share of files (by path hash) kept for validation.
 const ValPercent = 5
 
-// Cursor is a position in the training stream.
+// Cursor is a position in the training stream: where a window of
+// sequences starts, the window's number, and how many of its sequences
+// have been handed out.
 type Cursor struct {
-	Epoch int `json:"epoch"`
-	File  int `json:"file"`  // index into the epoch's order
-	Token int `json:"token"` // next token of that file
+	Epoch  int `json:"epoch"`
+	File   int `json:"file"`  // index into the epoch's order
+	Token  int `json:"token"` // next token of that file
+	Window int `json:"window"`
+	Used   int `json:"used"`
 }
 
 // DefaultGlob is the default corpus: the Go standard library of the
@@ -158,57 +162,109 @@ func (c *Corpus) tokens(rel string) ([]int, error) {
 	return append(c.tok.Encode(string(b)), c.eos), nil
 }
 
-// Reader hands out training batches from a cursor on.
+// Reader hands out training batches from a cursor on. Sequences are cut
+// from the stream a window of ShuffleWindow at a time and handed out in
+// an order shuffled by the seed and the window's number, so that a batch
+// mixes many files rather than the consecutive pieces of one.
 type Reader struct {
 	c      *Corpus
 	seed   uint64
-	cur    Cursor
+	pos    Cursor // the stream: where the next window starts
 	order  []int
-	buf    []int // tokens of the current file from cur.Token on
+	buf    []int // tokens of the current file from pos.Token on
 	loaded bool
+
+	start  Cursor  // where the current window started
+	window [][]int // its sequences
+	perm   []int
+	used   int
+	resume int // sequences of the first window already used (a resumed run)
 }
+
+// ShuffleWindow is how many sequences are shuffled together.
+const ShuffleWindow = 256
 
 // NewReader reads the training stream from cur with the file orders of
 // seed.
 func (c *Corpus) NewReader(seed uint64, cur Cursor) *Reader {
-	return &Reader{c: c, seed: seed, cur: cur, order: c.order(seed, cur.Epoch)}
+	pos := Cursor{Epoch: cur.Epoch, File: cur.File, Token: cur.Token, Window: cur.Window}
+	return &Reader{c: c, seed: seed, pos: pos, order: c.order(seed, cur.Epoch), resume: cur.Used}
 }
 
-// Cursor is where the next batch starts.
-func (r *Reader) Cursor() Cursor { return r.cur }
+// Cursor is where the next batch starts: the current window's start in
+// the stream, its number, and how many of its sequences are used.
+func (r *Reader) Cursor() Cursor {
+	if r.window == nil {
+		return Cursor{Epoch: r.pos.Epoch, File: r.pos.File, Token: r.pos.Token, Window: r.pos.Window, Used: r.resume}
+	}
+	c := r.start
+	c.Used = r.used
+	return c
+}
 
 // Next returns B sequences of S tokens.
 func (r *Reader) Next(B, S int) (Batch, error) {
 	var b Batch
 	for len(b.Seqs) < B {
-		seq := make([]int, 0, S)
-		for len(seq) < S {
-			if !r.loaded {
-				toks, err := r.c.tokens(r.c.Train[r.order[r.cur.File]])
-				if err != nil {
-					return Batch{}, err
-				}
-				if r.cur.Token > len(toks) {
-					return Batch{}, fmt.Errorf("data cursor %+v is past the end of %s", r.cur, r.c.Train[r.order[r.cur.File]])
-				}
-				r.buf, r.loaded = toks[r.cur.Token:], true
-			}
-			n := min(S-len(seq), len(r.buf))
-			seq = append(seq, r.buf[:n]...)
-			r.buf = r.buf[n:]
-			r.cur.Token += n
-			if len(r.buf) == 0 {
-				r.loaded = false
-				r.cur.File, r.cur.Token = r.cur.File+1, 0
-				if r.cur.File == len(r.order) {
-					r.cur.Epoch, r.cur.File = r.cur.Epoch+1, 0
-					r.order = r.c.order(r.seed, r.cur.Epoch)
-				}
+		if r.window == nil || r.used == len(r.window) {
+			if err := r.fill(S); err != nil {
+				return Batch{}, err
 			}
 		}
-		b.Seqs = append(b.Seqs, seq)
+		b.Seqs = append(b.Seqs, r.window[r.perm[r.used]])
+		r.used++
 	}
 	return b, nil
+}
+
+// fill cuts the next window of sequences from the stream.
+func (r *Reader) fill(S int) error {
+	if r.window != nil {
+		r.pos.Window++
+	}
+	r.start = r.pos
+	r.window = r.window[:0]
+	for len(r.window) < ShuffleWindow {
+		seq, err := r.readSeq(S)
+		if err != nil {
+			return err
+		}
+		r.window = append(r.window, seq)
+	}
+	rng := rand.New(rand.NewPCG(r.seed, 1<<32+uint64(r.start.Window)))
+	r.perm = rng.Perm(len(r.window))
+	r.used, r.resume = r.resume, 0
+	return nil
+}
+
+// readSeq reads S tokens of the stream.
+func (r *Reader) readSeq(S int) ([]int, error) {
+	seq := make([]int, 0, S)
+	for len(seq) < S {
+		if !r.loaded {
+			toks, err := r.c.tokens(r.c.Train[r.order[r.pos.File]])
+			if err != nil {
+				return nil, err
+			}
+			if r.pos.Token > len(toks) {
+				return nil, fmt.Errorf("data cursor %+v is past the end of %s", r.pos, r.c.Train[r.order[r.pos.File]])
+			}
+			r.buf, r.loaded = toks[r.pos.Token:], true
+		}
+		n := min(S-len(seq), len(r.buf))
+		seq = append(seq, r.buf[:n]...)
+		r.buf = r.buf[n:]
+		r.pos.Token += n
+		if len(r.buf) == 0 {
+			r.loaded = false
+			r.pos.File, r.pos.Token = r.pos.File+1, 0
+			if r.pos.File == len(r.order) {
+				r.pos.Epoch, r.pos.File = r.pos.Epoch+1, 0
+				r.order = r.c.order(r.seed, r.pos.Epoch)
+			}
+		}
+	}
+	return seq, nil
 }
 
 // ValBatches returns up to n batches of B×S tokens from the validation

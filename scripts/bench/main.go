@@ -72,8 +72,19 @@ func main() {
 		cpuprofile = flag.String("cpuprofile", "", "write a CPU profile of the timed runs to this file")
 		pipeline   = flag.String("pipeline", inferencePipeline, "pass pipeline")
 		moeBlock   = flag.Int("moe-block", 1, "moe-lower's row padding (cmd/deepc's cpuMoEBlock)")
+		trainMode  = flag.Bool("train", false, "benchmark training steps instead (next-token CE, AdamW, clip 1.0)")
+		steps      = flag.Int("steps", 6, "with -train: optimizer steps (the first is not timed)")
+		seqLen     = flag.Int("seq", 128, "with -train: tokens per sequence")
+		lr         = flag.Float64("lr", 1e-3, "with -train: learning rate")
 	)
 	flag.Parse()
+	if *trainMode {
+		if err := runTrain(*model, *checkpoint, *steps, *batch, *seqLen, *threads, *lr); err != nil {
+			fmt.Fprintln(os.Stderr, "deepc-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*model, *checkpoint, *precision, *pipeline, *moeBlock, *cpuprofile, *batch, *promptLen, *decode, *runs, *threads); err != nil {
 		fmt.Fprintln(os.Stderr, "deepc-bench:", err)
 		os.Exit(1)

@@ -385,6 +385,44 @@ def cmd_bench(a):
     sys.stdout.write("\n")
 
 
+def cmd_train(a):
+    """Training steps: next-token CE, backward, clip 1.0, AdamW (β 0.9/0.95,
+    ε 1e-8, decay 0.1 on matrices): what deepc-bench -train runs."""
+    torch.set_num_threads(a.threads)
+    model = load_model(a.checkpoint)
+    params = []
+    for name, t in model.w.items():
+        if name.endswith("e_score_correction_bias"):
+            continue
+        t.requires_grad_(True)
+        params.append(t)
+    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": 0.1},
+              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    opt = torch.optim.AdamW(groups, lr=a.lr, betas=(0.9, 0.95), eps=1e-8)
+    B, S, V = a.batch, a.seq, model.cfg.vocab
+    steps, losses = [], []
+    for s in range(a.steps):
+        toks = torch.tensor([[prompt(b + s * B, j, V) for j in range(S)] for b in range(B)], dtype=torch.long)
+        t = time.perf_counter()
+        logits = model.forward(toks)
+        loss = F.cross_entropy(logits[:, :-1].reshape(-1, V), toks[:, 1:].reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        steps.append(time.perf_counter() - t)
+        losses.append(loss.item())
+    timed = sorted(steps[1:] or steps)
+    res = {
+        "impl": "pytorch", "torch": torch.__version__, "threads": torch.get_num_threads(), "blas": blas_in_use(),
+        "batch": B, "seq": S, "steps": a.steps, "step_s": steps, "losses": losses,
+        "train_tok_s": B * S / timed[len(timed) // 2],
+        "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    }
+    json.dump(res, sys.stdout)
+    sys.stdout.write("\n")
+
+
 def rel_errors(got, want):
     """Per-position relative L2 error ||got - want|| / ||want|| over the
     vocabulary, both [B, S, V]."""
@@ -443,11 +481,15 @@ def main():
     c.add_argument("--prefill", type=int, default=0)
     c.add_argument("--tol", type=float, default=1e-4)
     c.add_argument("--threads", type=int, default=os.cpu_count())
+    t = sub.add_parser("train")
+    t.add_argument("--checkpoint", required=True)
+    t.add_argument("--batch", type=int, default=4)
+    t.add_argument("--seq", type=int, default=128)
+    t.add_argument("--steps", type=int, default=6)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--threads", type=int, default=os.cpu_count())
     a = ap.parse_args()
-    if a.cmd == "bench":
-        cmd_bench(a)
-    else:
-        cmd_check(a)
+    {"bench": cmd_bench, "check": cmd_check, "train": cmd_train}[a.cmd](a)
 
 
 if __name__ == "__main__":

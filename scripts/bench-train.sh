@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# CPU training benchmark: deepc's train program against an equivalent
+# PyTorch training step (scripts/bench/torch_deepseek.py train, Debian's
+# python3-torch) on the tiny DeepSeek-V3 model, fp32 on both sides, all
+# cores, the same f32 checkpoint and the same token batches.
+#
+# A step: forward, next-token cross-entropy, backward, global-norm clipping
+# at 1.0, AdamW (β 0.9/0.95, ε 1e-8, weight decay 0.1 on matrices). deepc
+# runs its whole train program (autodiff over the IR, fused AdamW) with the
+# MTP and balance losses and the bias update switched off, as PyTorch's
+# step has none. Tokens/s = B·S / median step time (the first step is not
+# timed); peak memory is each process's peak RSS (/usr/bin/time -v).
+# Before timing, the two sides' losses at every step must agree to 1e-3
+# (relative): the same model, data and optimizer.
+#
+# Usage: scripts/bench-train.sh [--batch 4] [--seq 128] [--steps 6]
+#          [--threads $(nproc)] [--checkpoint DIR] [--torch-blas openmp|pthread|system]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+B=4 S=128 STEPS=6 THREADS=$(nproc) CKPT="" BLAS=openmp MODEL=models/deepseek_v3_tiny.deep
+while (($#)); do
+  case "$1" in
+    --batch) B=$2; shift 2 ;;
+    --seq) S=$2; shift 2 ;;
+    --steps) STEPS=$2; shift 2 ;;
+    --threads) THREADS=$2; shift 2 ;;
+    --checkpoint) CKPT=$2; shift 2 ;;
+    --torch-blas) BLAS=$2; shift 2 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench-train: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+. scripts/bench/torch-env.sh
+
+mkdir -p bin .cache
+CGO_ENABLED=0 $GO build -o bin/deepc ./cmd/deepc
+CGO_ENABLED=0 $GO build -o bin/deepc-bench ./scripts/bench
+if [ -z "$CKPT" ]; then
+  CKPT=.cache/bench-tiny-f32
+  bin/deepc init "$MODEL" --out "$CKPT" --format f32 2>/dev/null
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+echo "== training: B=$B sequences x S=$S tokens a step, $STEPS steps (first not timed), $THREADS threads"
+/usr/bin/time -v -o "$work/deepc.time" bin/deepc-bench -train -model "$MODEL" -checkpoint "$CKPT" \
+  -batch "$B" -seq "$S" -steps "$STEPS" -threads "$THREADS" >"$work/deepc.json" 2>"$work/deepc.err" ||
+  { cat "$work/deepc.err" >&2; exit 1; }
+/usr/bin/time -v -o "$work/torch.time" "${torch_env[@]}" $PY scripts/bench/torch_deepseek.py train --checkpoint "$CKPT" \
+  --batch "$B" --seq "$S" --steps "$STEPS" --threads "$THREADS" >"$work/torch.json" || exit 1
+
+$PY - "$work" <<'PY'
+import json, re, sys
+w = sys.argv[1]
+def load(side):
+    r = json.load(open(f"{w}/{side}.json"))
+    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(f"{w}/{side}.time").read())
+    r["rss_mib"] = int(m.group(1)) / 1024 if m else r["peak_rss_kib"] / 1024
+    return r
+d, t = load("deepc"), load("torch")
+worst = max(abs(a - b) / abs(b) for a, b in zip(d["losses"], t["losses"]))
+print(f"losses per step, deepc:   {' '.join(f'{x:.5f}' for x in d['losses'])}")
+print(f"losses per step, PyTorch: {' '.join(f'{x:.5f}' for x in t['losses'])}")
+print(f"largest relative difference {worst:.2e} (tolerance 1e-3)")
+if worst > 1e-3:
+    print("bench-train: the two sides do not train the same model; figures withheld", file=sys.stderr)
+    sys.exit(1)
+print()
+print("| implementation | train tok/s | median step (s) | peak RSS (MiB) |")
+print("|---|---:|---:|---:|")
+for name, r in (("deepc", d), (f"PyTorch {t['torch']}", t)):
+    print(f"| {name} | {r['train_tok_s']:.0f} | {r['batch']*r['seq']/r['train_tok_s']:.3f} | {r['rss_mib']:.0f} |")
+print(f"| **deepc / PyTorch** | **{d['train_tok_s']/t['train_tok_s']:.2f}x** | | {d['rss_mib']/t['rss_mib']:.2f}x (lower is better) |")
+PY

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/deepc-dev/deepc/dsl"
+	"github.com/deepc-dev/deepc/models"
+	"github.com/deepc-dev/deepc/passes"
+	"github.com/deepc-dev/deepc/passes/autodiff"
+	"github.com/deepc-dev/deepc/runtime/cpu"
+	"github.com/deepc-dev/deepc/runtime/train"
+	"github.com/deepc-dev/deepc/runtime/weights"
+)
+
+// TrainResult is the training benchmark's JSON line.
+type TrainResult struct {
+	Impl       string    `json:"impl"`
+	Threads    int       `json:"threads"`
+	Batch      int       `json:"batch"`
+	Seq        int       `json:"seq"`
+	Steps      int       `json:"steps"`
+	StepS      []float64 `json:"step_s"`
+	Losses     []float64 `json:"losses"`
+	TokS       float64   `json:"train_tok_s"` // B·S / median step time (after the first)
+	PeakRSSKiB int64     `json:"peak_rss_kib"`
+}
+
+// trainHyper is what the PyTorch side does too: next-token CE only, AdamW
+// (decay on matrices), clipping at 1.0, no bias updates.
+var trainHyper = autodiff.TrainOptions{Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1, ClipNorm: 1}
+
+// TrainBatch is step s's batch: token j of sequence b is
+// Prompt(b + s·B, j) (torch_deepseek.py train uses the same).
+func TrainBatch(s, B, S, vocab int) train.Batch {
+	var b train.Batch
+	for i := 0; i < B; i++ {
+		seq := make([]int, S)
+		for j := range seq {
+			seq[j] = Prompt(i+s*B, j, vocab)
+		}
+		b.Seqs = append(b.Seqs, seq)
+	}
+	return b
+}
+
+func runTrain(file, dir string, steps, B, S, threads int, lr float64) error {
+	cfg, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	sets, err := models.SetsFromHFConfig(cfg)
+	if err != nil {
+		return err
+	}
+	m, err := dsl.CompileFile(file, dsl.Options{Sets: sets, ReadFile: models.ReadFile})
+	if err != nil {
+		return err
+	}
+	pl, _ := passes.ParsePipeline("canonicalize,cse,dce")
+	if err := passes.Run(&passes.Context{}, m, pl); err != nil {
+		return err
+	}
+	params, err := weights.Load(m, dir, weights.ExactValues(), weights.IgnoreTensors(models.CheckpointCopy))
+	if err != nil {
+		return err
+	}
+	vocab := int(m.Func("forward").Results[0].Type.Shape[1].N)
+	if _, err := autodiff.Train(m, trainHyper); err != nil {
+		return err
+	}
+	tr, err := train.New(m, params, cpu.Options{Mode: cpu.FP32, Workers: threads}, trainHyper.Beta1, trainHyper.Beta2)
+	if err != nil {
+		return err
+	}
+	res := TrainResult{Impl: "deepc", Threads: threads, Batch: B, Seq: S, Steps: steps}
+	if res.Threads <= 0 {
+		res.Threads = runtime.NumCPU()
+	}
+	for s := 0; s < steps; s++ {
+		start := time.Now()
+		met, err := tr.TakeStep(TrainBatch(s, B, S, vocab), lr)
+		if err != nil {
+			return err
+		}
+		res.StepS = append(res.StepS, time.Since(start).Seconds())
+		res.Losses = append(res.Losses, met.CE)
+	}
+	res.TokS = float64(B*S) / median(res.StepS[min(1, len(res.StepS)-1):])
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
+		res.PeakRSSKiB = ru.Maxrss
+	}
+	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+	return s[len(s)/2]
+}
