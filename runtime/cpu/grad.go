@@ -100,9 +100,14 @@ func kGroupedLinearWGrad(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runt
 	return one(out), nil
 }
 
-// kAttentionGrad recomputes each query's softmax and accumulates
-// dq, dk, dv in f64, one head per worker at a time (heads write disjoint
-// parts of the gradients).
+// kAttentionGrad recomputes the probabilities and forms the gradients with
+// GEMMs, one (sequence, head) block at a time:
+//
+//	P = softmax(Q·Kᵀ·scale + mask)   dV = Pᵀ·G   dP = G·Vᵀ
+//	dS = P ∘ (dP − rowsum(dP ∘ P))·scale   dQ = dS·K   dK = dSᵀ·Q
+//
+// The softmax runs in f64 per row; products accumulate as the mode's GEMM
+// does. Blocks write disjoint rows of the gradients.
 func kAttentionGrad(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, error) {
 	q, k, v, pos, seq, g := args[0], args[1], args[2], args[3], args[4], args[5]
 	scale, causal, err := attnAttrs(op)
@@ -115,91 +120,87 @@ func kAttentionGrad(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.T
 		return nil, fmt.Errorf("positions %v and sequence ids %v must have %d entries", pos.Shape, seq.Shape, T)
 	}
 	dq, dk, dv := c.Out(0), c.Out(1), c.Out(2)
-	// Each query scans only its own sequence's tokens.
 	members := map[int64][]int{}
+	var ids []int64
 	for s, id := range seq.I {
+		if _, ok := members[id]; !ok {
+			ids = append(ids, id)
+		}
 		members[id] = append(members[id], s)
 	}
-	visible := func(t, s int) bool { return !causal || pos.I[s] <= pos.I[t] }
-	c.parallel(H, 1, func(lo, hi int) {
-		p := make([]float64, T)
-		dp := make([]float64, T)
-		accK := make([]float64, T*D)
-		accV := make([]float64, T*Dv)
-		accQ := make([]float64, D)
-		for h := lo; h < hi; h++ {
-			clear(accK)
-			clear(accV)
-			qrow := func(t int) []float32 { return q.F[(t*H+h)*D : (t*H+h+1)*D] }
-			krow := func(s int) []float32 { return k.F[(s*H+h)*D : (s*H+h+1)*D] }
-			vrow := func(s int) []float32 { return v.F[(s*H+h)*Dv : (s*H+h+1)*Dv] }
-			for t := 0; t < T; t++ {
-				qt, gt := qrow(t), g.F[(t*H+h)*Dv:(t*H+h+1)*Dv]
-				ss := members[seq.I[t]]
+	wide := c.wide()
+	c.parallel(len(ids)*H, 1, func(lo, hi int) {
+		for blk := lo; blk < hi; blk++ {
+			rows, h := members[ids[blk/H]], blk%H
+			n := len(rows)
+			gather := func(src []float32, d int) []float32 {
+				out := make([]float32, n*d)
+				for i, t := range rows {
+					copy(out[i*d:(i+1)*d], src[(t*H+h)*d:(t*H+h+1)*d])
+				}
+				return out
+			}
+			Q, K, V, G := gather(q.F, D), gather(k.F, D), gather(v.F, Dv), gather(g.F, Dv)
+			S := make([]float32, n*n)
+			gemm(1, n, n, D, Q, D, &matB{f: K, ld: D, trans: true}, S, n, wide)
+			P := make([]float32, n*n)
+			for i := 0; i < n; i++ {
 				mx := math.Inf(-1)
-				for _, s := range ss {
-					if !visible(t, s) {
-						continue
+				for j := 0; j < n; j++ {
+					if !causal || pos.I[rows[j]] <= pos.I[rows[i]] {
+						mx = max(mx, float64(S[i*n+j])*scale)
 					}
-					var d float64
-					for i, kv := range krow(s) {
-						d += float64(qt[i]) * float64(kv)
-					}
-					p[s] = d * scale
-					mx = max(mx, p[s])
 				}
 				var sum float64
-				for _, s := range ss {
-					if visible(t, s) {
-						p[s] = math.Exp(p[s] - mx)
-						sum += p[s]
+				e := make([]float64, n)
+				for j := 0; j < n; j++ {
+					if !causal || pos.I[rows[j]] <= pos.I[rows[i]] {
+						e[j] = math.Exp(float64(S[i*n+j])*scale - mx)
+						sum += e[j]
 					}
 				}
-				// dp = g·v; ds = p·(dp − Σ p·dp)
-				var pdp float64
-				for _, s := range ss {
-					if !visible(t, s) {
-						continue
-					}
-					p[s] /= sum
-					var d float64
-					for i, vv := range vrow(s) {
-						d += float64(gt[i]) * float64(vv)
-					}
-					dp[s] = d
-					pdp += p[s] * d
-				}
-				clear(accQ)
-				for _, s := range ss {
-					if !visible(t, s) {
-						continue
-					}
-					for i, gv := range gt {
-						accV[s*Dv+i] += p[s] * float64(gv)
-					}
-					ds := p[s] * (dp[s] - pdp) * scale
-					for i, kv := range krow(s) {
-						accQ[i] += ds * float64(kv)
-					}
-					for i, qv := range qt {
-						accK[s*D+i] += ds * float64(qv)
-					}
-				}
-				for i, a := range accQ {
-					dq.F[(t*H+h)*D+i] = float32(a)
+				for j := 0; j < n; j++ {
+					P[i*n+j] = float32(e[j] / sum)
 				}
 			}
-			for s := 0; s < T; s++ {
-				for i := 0; i < D; i++ {
-					dk.F[(s*H+h)*D+i] = float32(accK[s*D+i])
+			PT := transposed(P, n, n)
+			dV := make([]float32, n*Dv)
+			gemm(1, n, Dv, n, PT, n, &matB{f: G, ld: Dv}, dV, Dv, wide)
+			dP := make([]float32, n*n)
+			gemm(1, n, n, Dv, G, Dv, &matB{f: V, ld: Dv, trans: true}, dP, n, wide)
+			dS := make([]float32, n*n)
+			for i := 0; i < n; i++ {
+				var r float64
+				for j := 0; j < n; j++ {
+					r += float64(dP[i*n+j]) * float64(P[i*n+j])
 				}
-				for i := 0; i < Dv; i++ {
-					dv.F[(s*H+h)*Dv+i] = float32(accV[s*Dv+i])
+				for j := 0; j < n; j++ {
+					dS[i*n+j] = float32(float64(P[i*n+j]) * (float64(dP[i*n+j]) - r) * scale)
 				}
+			}
+			dQ := make([]float32, n*D)
+			gemm(1, n, D, n, dS, n, &matB{f: K, ld: D}, dQ, D, wide)
+			dK := make([]float32, n*D)
+			gemm(1, n, D, n, transposed(dS, n, n), n, &matB{f: Q, ld: D}, dK, D, wide)
+			for i, t := range rows {
+				copy(dq.F[(t*H+h)*D:(t*H+h+1)*D], dQ[i*D:(i+1)*D])
+				copy(dk.F[(t*H+h)*D:(t*H+h+1)*D], dK[i*D:(i+1)*D])
+				copy(dv.F[(t*H+h)*Dv:(t*H+h+1)*Dv], dV[i*Dv:(i+1)*Dv])
 			}
 		}
 	})
 	return []*runtime.Tensor{dq, dk, dv}, nil
+}
+
+// transposed returns the [c, r] transpose of a row-major [r, c] matrix.
+func transposed(a []float32, r, c int) []float32 {
+	out := make([]float32, r*c)
+	for i := 0; i < r; i++ {
+		for j := 0; j < c; j++ {
+			out[j*r+i] = a[i*c+j]
+		}
+	}
+	return out
 }
 
 func init() { register("adamw", kAdamW) }

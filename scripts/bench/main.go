@@ -79,7 +79,7 @@ func main() {
 	)
 	flag.Parse()
 	if *trainMode {
-		if err := runTrain(*model, *checkpoint, *steps, *batch, *seqLen, *threads, *lr); err != nil {
+		if err := runTrain(*model, *checkpoint, *cpuprofile, *steps, *batch, *seqLen, *threads, *lr); err != nil {
 			fmt.Fprintln(os.Stderr, "deepc-bench:", err)
 			os.Exit(1)
 		}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -49,7 +50,7 @@ func TrainBatch(s, B, S, vocab int) train.Batch {
 	return b
 }
 
-func runTrain(file, dir string, steps, B, S, threads int, lr float64) error {
+func runTrain(file, dir, profile string, steps, B, S, threads int, lr float64) error {
 	cfg, err := os.ReadFile(filepath.Join(dir, "config.json"))
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
@@ -81,6 +82,17 @@ func runTrain(file, dir string, steps, B, S, threads int, lr float64) error {
 	res := TrainResult{Impl: "deepc", Threads: threads, Batch: B, Seq: S, Steps: steps}
 	if res.Threads <= 0 {
 		res.Threads = runtime.NumCPU()
+	}
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	for s := 0; s < steps; s++ {
 		start := time.Now()
