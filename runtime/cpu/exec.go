@@ -62,6 +62,13 @@ type Context struct {
 	// pinned tensors are never overwritten: params, arguments (unless
 	// donated) and tensors whose storage another value shares.
 	pinned map[*runtime.Tensor]bool
+
+	// refs counts the live values each tensor stands for; a float tensor
+	// no live value holds (and not pinned) gives its storage to free, from
+	// which later results of the same size are allocated (unzeroed: every
+	// kernel writes all of its results, which the poisoned test runs check).
+	refs map[*runtime.Tensor]int
+	free map[int][][]float32
 }
 
 // Mode is the precision mode of the run.
@@ -90,8 +97,42 @@ func (c *Context) Out(i int) *runtime.Tensor {
 	return c.OutType(i, c.mode.Storage(c.op.Results[i].Type.DType))
 }
 
+// drop forgets a dead value, recycling its storage when nothing else
+// holds it.
+func (c *Context) drop(vals map[*ir.Value]*runtime.Tensor, v *ir.Value) {
+	t, ok := vals[v]
+	if !ok {
+		return
+	}
+	delete(vals, v)
+	if c.refs == nil {
+		return
+	}
+	if c.refs[t]--; c.refs[t] > 0 {
+		return
+	}
+	delete(c.refs, t)
+	if !c.pinned[t] && t.Scale == nil && t.I == nil && len(t.F) > 0 {
+		c.free[len(t.F)] = append(c.free[len(t.F)], t.F)
+	}
+}
+
 // OutType allocates the current op's result i with dtype dt.
 func (c *Context) OutType(i int, dt ir.DType) *runtime.Tensor {
+	if dt.IsFloat() {
+		n := 1
+		for _, d := range c.shapes[i] {
+			n *= d
+		}
+		if l := c.free[n]; len(l) > 0 {
+			c.free[n] = l[:len(l)-1]
+			t := &runtime.Tensor{DType: dt, Shape: slices.Clone(c.shapes[i]), F: l[len(l)-1]}
+			if c.poison {
+				poison(t)
+			}
+			return t
+		}
+	}
 	t := runtime.NewTensor(dt, c.shapes[i]...)
 	if c.poison {
 		poison(t)
@@ -145,6 +186,7 @@ func run(f *ir.Func, params map[string]*runtime.Tensor, args []*runtime.Tensor, 
 		mode: opts.Mode, workers: opts.workers(), donate: opts.Donate, wideAcc: opts.Wide, env: map[string]int64{},
 		poison: poisoned, params: params, bound: map[string]*runtime.Tensor{},
 		pinned: map[*runtime.Tensor]bool{},
+		refs:   map[*runtime.Tensor]int{}, free: map[int][][]float32{},
 	}
 	vals := make(map[*ir.Value]*runtime.Tensor, len(f.Args)+len(f.Body))
 	if err := c.bindArgs(f, args, vals); err != nil {
@@ -215,6 +257,7 @@ func (c *Context) bindArgs(f *ir.Func, args []*runtime.Tensor, vals map[*ir.Valu
 			c.pinned[t] = true
 		}
 		vals[a] = ct
+		c.refs[ct]++
 	}
 	return nil
 }
@@ -414,16 +457,17 @@ func (c *Context) step(op *ir.Op, vals map[*ir.Value]*runtime.Tensor, uses map[*
 			c.finish(t)
 		}
 		vals[op.Results[i]] = t
+		c.refs[t]++
 	}
 	for _, a := range op.Args {
 		uses[a]--
 		if uses[a] <= 0 {
-			delete(vals, a)
+			c.drop(vals, a)
 		}
 	}
 	for _, r := range op.Results {
 		if uses[r] <= 0 {
-			delete(vals, r)
+			c.drop(vals, r)
 		}
 	}
 	return nil
