@@ -255,10 +255,29 @@ func stateParam(m *ir.Module, name string, s ir.Shape) *ir.Param {
 	return p
 }
 
-// sumAll reduces x to a scalar.
+// sumAll reduces x to a scalar: rows of the last axis summed (contiguous,
+// in parallel), then the row sums; a chain of axis-0 sums would stride
+// through memory.
 func sumAll(b *builder, x *ir.Value) *ir.Value {
+	s := x.Type.Shape
+	if len(s) == 0 {
+		return x
+	}
+	if len(s) > 2 {
+		rows := ir.C(1)
+		for _, d := range s[:len(s)-1] {
+			if d.IsSym() {
+				rows = ir.Dim{}
+				break
+			}
+			rows = ir.C(rows.N * d.N)
+		}
+		if rows.N > 0 {
+			x = b.reshape(x, ir.Shape{rows, s[len(s)-1]})
+		}
+	}
 	for len(x.Type.Shape) > 0 {
-		x = b.sum(x, 0, false)
+		x = b.sum(x, len(x.Type.Shape)-1, false)
 	}
 	return x
 }

@@ -155,7 +155,7 @@ func kAttentionGrad(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.T
 				e := make([]float64, n)
 				for j := 0; j < n; j++ {
 					if !causal || pos.I[rows[j]] <= pos.I[rows[i]] {
-						e[j] = math.Exp(float64(S[i*n+j])*scale - mx)
+						e[j] = expAny(float64(S[i*n+j])*scale - mx)
 						sum += e[j]
 					}
 				}
