@@ -74,6 +74,7 @@ func newTrainCmd() *cobra.Command {
 		out    string
 		resume string
 		gamma  float64
+		recomp bool
 	)
 	cmd := &cobra.Command{
 		Use:   "train [MODEL.deep] [flags]",
@@ -132,6 +133,7 @@ Examples:
 				if cmd.Flags().Changed("gamma") {
 					h.BiasRate = gamma
 				}
+				h.Recompute = recomp
 				s.Hyper = h
 				if s.Data == "" {
 					root, err := goroot()
@@ -165,6 +167,7 @@ Examples:
 	fl.IntVar(&s.SaveEvery, "save-every", 100, "checkpoint every N steps (and at the end; 0: only at the end)")
 	fl.StringVar(&preset, "preset", "small", "hyperparameters: deepseek-v3 (MODEL.md §7) or small")
 	fl.Float64Var(&gamma, "gamma", 0.001, "bias update speed γ of auxiliary-loss-free balancing (0 disables it)")
+	fl.BoolVar(&recomp, "recompute", false, "recompute RMSNorm outputs and up-projections in the backward instead of keeping them (less memory, more compute)")
 	fl.StringVar(&out, "out", "", "run directory: metrics.jsonl and checkpoints")
 	fl.StringVar(&resume, "resume", "", "continue from this checkpoint (a step-NNNNNN directory)")
 	return cmd

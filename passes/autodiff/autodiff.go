@@ -45,6 +45,39 @@ func Grad(m *ir.Module, f *ir.Func, lossIdx int, wrt []string, name string) (*ir
 // backward appends to f (through b) the gradient of the scalar loss with
 // respect to each param in wrt, as f32 values of the params' shapes.
 func backward(b *builder, f *ir.Func, loss *ir.Value, wrt []string, m *ir.Module) ([]*ir.Value, error) {
+	return backwardWith(b, f, loss, wrt, m, nil)
+}
+
+// backwardWith is backward where the forward values for which recompute
+// is true are not read by the gradient ops: they are computed again (their
+// op cloned, recursively) where the backward first needs them, so the
+// forward ones can be freed once the forward is done with them.
+func backwardWith(b *builder, f *ir.Func, loss *ir.Value, wrt []string, m *ir.Module, recompute func(*ir.Value) bool) ([]*ir.Value, error) {
+	again := map[*ir.Value]*ir.Value{}
+	var fresh func(v *ir.Value) *ir.Value
+	fresh = func(v *ir.Value) *ir.Value {
+		if recompute == nil || v.Def == nil || !recompute(v) {
+			return v
+		}
+		if r, ok := again[v]; ok {
+			return r
+		}
+		d := v.Def
+		args := make([]*ir.Value, len(d.Args))
+		for i, a := range d.Args {
+			args[i] = fresh(a)
+		}
+		types := make([]ir.Type, len(d.Results))
+		for i, r := range d.Results {
+			types[i] = r.Type
+		}
+		c := ir.NewOp(d.Name, args, d.Attrs.Clone(), types, d.Loc)
+		b.f.Body = append(b.f.Body, c)
+		for i, r := range d.Results {
+			again[r] = c.Results[i]
+		}
+		return again[v]
+	}
 	ct := map[*ir.Value]*ir.Value{loss: b.constant(1, loss.Type.DType)}
 	// Params: cotangents of every read of each one.
 	reads := map[string][]*ir.Value{}
@@ -82,7 +115,17 @@ func backward(b *builder, f *ir.Func, loss *ir.Value, wrt []string, m *ir.Module
 			return nil, fmt.Errorf("op %s at %s: cannot differentiate: %s", op.Name, op.Loc, why)
 		}
 		b.loc = op.Loc
-		dxs := rule(b, op, dys)
+		view := op
+		if recompute != nil { // the rule reads recomputed operands and results
+			view = &ir.Op{Name: op.Name, Attrs: op.Attrs, Loc: op.Loc, Args: make([]*ir.Value, len(op.Args)), Results: make([]*ir.Value, len(op.Results))}
+			for i, a := range op.Args {
+				view.Args[i] = fresh(a)
+			}
+			for i, r := range op.Results {
+				view.Results[i] = fresh(r)
+			}
+		}
+		dxs := rule(b, view, dys)
 		if b.err != nil {
 			return nil, fmt.Errorf("gradient of %s at %s: %w", op.Name, op.Loc, b.err)
 		}

@@ -22,6 +22,11 @@ type TrainOptions struct {
 	// before each GEMM of their linears, forward and backward, as MODEL.md
 	// §5 says; run the program in the runtime's FP8 mode.
 	FP8 bool
+	// Recompute computes RMSNorm outputs and up-projections (linears from
+	// a norm's output to a wider one, as MLA's q_b and kv_b) again in the
+	// backward instead of keeping them from the forward: less memory for
+	// more compute, as DeepSeek-V3 trains.
+	Recompute bool
 }
 
 // Output kinds of a train program's results, in the module attribute
@@ -139,7 +144,11 @@ func Train(m *ir.Module, o TrainOptions) (*ir.Func, error) {
 		return nil, b.err
 	}
 	wrt := Trainable(m, f)
-	grads, err := backward(b, f, loss, wrt, m)
+	var recompute func(*ir.Value) bool
+	if o.Recompute {
+		recompute = recomputable
+	}
+	grads, err := backwardWith(b, f, loss, wrt, m, recompute)
 	if err != nil {
 		return nil, err
 	}
@@ -228,6 +237,23 @@ func quantizeWeights(m *ir.Module, f *ir.Func) {
 		body = append(body, op)
 	}
 	f.Body = body
+}
+
+// recomputable reports the values Recompute computes again: RMSNorm
+// outputs, and linears from a norm's output to more features than it has.
+func recomputable(v *ir.Value) bool {
+	d := v.Def
+	switch {
+	case d == nil:
+		return false
+	case d.Name == "rms_norm":
+		return true
+	case d.Name == "linear":
+		x, y := d.Args[0], d.Result()
+		in, out := x.Type.Shape[len(x.Type.Shape)-1], y.Type.Shape[len(y.Type.Shape)-1]
+		return x.Def != nil && x.Def.Name == "rms_norm" && !in.IsSym() && !out.IsSym() && out.N > in.N
+	}
+	return false
 }
 
 // routeScores finds the scores a route op ranks and its balancing bias:

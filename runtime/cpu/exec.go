@@ -21,11 +21,20 @@ type Options struct {
 	// (kv_write then updates a cache argument in place instead of copying
 	// it). Without it, arguments are never written.
 	Donate bool
+	// Stats, when set, receives figures of the run.
+	Stats *RunStats
 	// Wide accumulates GEMMs and attention in f64 in FP32 mode, for
 	// checking numerics against a float64 reference more tightly (about
 	// 1.5x slower). By default FP32 mode accumulates in f32, as the
 	// precision mode says and as PyTorch and the GPU do.
 	Wide bool
+}
+
+// RunStats are figures of one Run.
+type RunStats struct {
+	// PeakLiveBytes is the most bytes held at once by the values the
+	// program still needs (arguments and params included).
+	PeakLiveBytes int64
 }
 
 func (o Options) workers() int {
@@ -199,6 +208,17 @@ func run(f *ir.Func, params map[string]*runtime.Tensor, args []*runtime.Tensor, 
 		}
 		if stepHook != nil {
 			stepHook(i, len(vals))
+		}
+		if opts.Stats != nil {
+			seen := map[*runtime.Tensor]bool{}
+			var live int64
+			for _, t := range vals {
+				if !seen[t] {
+					seen[t] = true
+					live += int64(len(t.F))*4 + int64(len(t.I))*8
+				}
+			}
+			opts.Stats.PeakLiveBytes = max(opts.Stats.PeakLiveBytes, live)
 		}
 	}
 	out := make([]*runtime.Tensor, len(f.Results))
