@@ -243,7 +243,9 @@ func linearFLOPs(a, r []Type, _ Attrs, env map[string]int64) int64 {
 
 func inferMatmul(a []Type, _ Attrs) ([]Type, error) {
 	x, y := a[0], a[1]
-	if x.DType != y.DType {
+	// As linear's weight, b may be another float dtype (a weight matrix
+	// read directly); the result has a's dtype.
+	if x.DType != y.DType && !(x.DType.IsFloat() && y.DType.IsFloat()) {
 		return nil, errf("dtype mismatch: %s vs %s", x.DType, y.DType)
 	}
 	if len(x.Shape) < 2 || len(x.Shape) != len(y.Shape) {

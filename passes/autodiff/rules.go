@@ -143,8 +143,12 @@ func init() {
 			dw := b.op1("linear", []*ir.Value{b.transpose(g2, 1, 0), b.quantize(b.transpose(x2, 1, 0), []int64{1, 128})}, nil)
 			return []*ir.Value{dx, dw}
 		}
-		dx := b.op1("linear", []*ir.Value{g, b.transpose(w, 1, 0)}, nil)
+		// dx = g·W reads W as it is (no transposed copy).
 		g2, x2 := b.flatten2(g), b.flatten2(b.cast(x, g.Type.DType))
+		dx := b.reshape(b.op1("matmul", []*ir.Value{g2, w}, nil), x.Type.Shape)
+		if x.Type.DType != g.Type.DType {
+			dx = b.cast(dx, x.Type.DType)
+		}
 		dw := b.op1("matmul", []*ir.Value{b.transpose(g2, 1, 0), x2}, nil)
 		return []*ir.Value{dx, dw}
 	}
