@@ -82,7 +82,7 @@ func attentionGradFLOPs(a, r []Type, at Attrs, env map[string]int64) int64 {
 }
 
 func init() {
-	register(&OpDef{Name: "adamw", Kind: Opaque, Args: 8, Attrs: []string{"beta1", "beta2", "eps", "decay"}, Doc: "one AdamW step on f32 p with gradient g·gscale and moments m, v: m' = β1·m + (1−β1)·g, v' = β2·v + (1−β2)·g², p' = p − lr·((m'/bc1)/(sqrt(v'/bc2) + eps) + decay·p); operands p, g, m, v, lr, bc1, bc2, gscale (the last four scalars) → p', m', v'", Infer: inferAdamW, FLOPs: perElement(12)})
+	register(&OpDef{Name: "adamw", Kind: Opaque, Args: 8, Attrs: []string{"beta1", "beta2", "eps", "decay"}, Doc: "one AdamW step on f32 p with gradient g·gscale and moments m, v: m' = β1·m + (1−β1)·g, v' = β2·v + (1−β2)·g², p' = p − lr·((m'/bc1)/(sqrt(v'/bc2) + eps) + decay·p), in f32; operands p, g, m, v, lr, bc1, bc2, gscale (the last four scalars) → p', m', v'", Infer: inferAdamW, FLOPs: perElement(12)})
 }
 
 func inferAdamW(a []Type, at Attrs) ([]Type, error) {

@@ -205,43 +205,32 @@ func transposed(a []float32, r, c int) []float32 {
 
 func init() { register("adamw", kAdamW) }
 
-// kAdamW computes the update in f64 per element, rounding the results.
+// kAdamW computes the update per element in f32, as PyTorch's AdamW does
+// (with the bias corrections and their square root applied as factors).
 func kAdamW(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, error) {
 	p, g, m, v := args[0], args[1], args[2], args[3]
-	lr, bc1, bc2, gs := float64(args[4].F[0]), float64(args[5].F[0]), float64(args[6].F[0]), float64(args[7].F[0])
-	var at [4]float64
+	lr, bc1, bc2, gs := args[4].F[0], args[5].F[0], args[6].F[0], args[7].F[0]
+	var at [4]float32
 	for i, k := range []string{"beta1", "beta2", "eps", "decay"} {
 		x, err := attrFloat(op, k)
 		if err != nil {
 			return nil, err
 		}
-		at[i] = x
+		at[i] = float32(x)
 	}
 	b1, b2, eps, decay := at[0], at[1], at[2], at[3]
+	c1, c2, ibc1, ibc2 := 1-b1, 1-b2, 1/bc1, 1/bc2
 	np, nm, nv := c.Out(0), c.Out(1), c.Out(2)
 	c.parallel(len(p.F), elemGrain, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			gi := float64(g.F[i]) * gs
-			mi := b1*float64(m.F[i]) + (1-b1)*gi
-			vi := b2*float64(v.F[i]) + (1-b2)*gi*gi
-			pi := float64(p.F[i])
-			step := (mi/bc1)/(math.Sqrt(vi/bc2)+eps) + decay*pi
-			np.F[i], nm.F[i], nv.F[i] = float32(pi-lr*step), float32(mi), float32(vi)
+		P, G, M, V := p.F[lo:hi], g.F[lo:hi], m.F[lo:hi], v.F[lo:hi]
+		NP, NM, NV := np.F[lo:hi], nm.F[lo:hi], nv.F[lo:hi]
+		for i := range P {
+			gi := G[i] * gs
+			mi := b1*M[i] + c1*gi
+			vi := b2*V[i] + c2*gi*gi
+			den := float32(math.Sqrt(float64(vi*ibc2))) + eps
+			NP[i], NM[i], NV[i] = P[i]-lr*(mi*ibc1/den+decay*P[i]), mi, vi
 		}
 	})
 	return []*runtime.Tensor{np, nm, nv}, nil
-}
-
-func init() { register("quantize_blocks", kQuantizeBlocks) }
-
-func kQuantizeBlocks(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, error) {
-	b, ok := op.Attrs.Ints("block")
-	if !ok || len(b) != 2 {
-		return nil, fmt.Errorf("attribute block must be two integers")
-	}
-	q, err := runtime.QuantizeBlocks(args[0], [2]int{int(b[0]), int(b[1])})
-	if err != nil {
-		return nil, err
-	}
-	return one(q), nil
 }
