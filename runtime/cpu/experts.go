@@ -61,11 +61,7 @@ func (p *expertProduct) gathered(e int, src []int, y []float32, workers int) {
 		gemmFP8(workers, n, p.N, g, p.weight(e), y, p.N)
 		return
 	}
-	a := make([]float32, n*K)
-	for i, r := range src {
-		copy(a[i*K:(i+1)*K], p.x[r*K:(r+1)*K])
-	}
-	gemm(workers, n, p.N, K, a, K, p.weight(e), y, p.N, p.c.wide())
+	gemmRows(workers, src, p.N, K, p.x, K, p.weight(e), y, p.N, p.c.wide())
 }
 
 // forExperts runs fn for each of E experts with work (count(e) rows out of

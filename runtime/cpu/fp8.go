@@ -104,7 +104,7 @@ func gemmFP8(workers, M, N int, qa *quantRows, b *matB, out []float32, ldc int) 
 			clear(acc)
 			for k0 := 0; k0 < K; k0 += kc {
 				kcb := min(kc, K-k0)
-				packA(s.ap, qa.q, qa.stride, i0, mcb, k0, kcb, mr)
+				packA(s.ap, matA{f: qa.q, ld: qa.stride}, i0, mcb, k0, kcb, mr)
 				packB(s.bp, &raw, j0, ncb, k0, kcb, nr)
 				for js := 0; js < np; js += nr {
 					bs := s.bp[js*kcb : (js+nr)*kcb]

@@ -58,7 +58,7 @@ var (
 // gemvSmall computes out = A·B for M < gemvMaxRows rows against an
 // unquantized weight B (trans layout) with the gemv kernels; false when
 // they are not available.
-func gemvSmall[T float](workers, M, N, K int, a []float32, lda int, b *matB, out []float32, ldc int) bool {
+func gemvSmall[T float](workers, M, N, K int, a matA, b *matB, out []float32, ldc int) bool {
 	var zero T
 	var gemv func(x, w []float32, ldw int, out *[4]T)
 	switch any(zero).(type) {
@@ -80,7 +80,7 @@ func gemvSmall[T float](workers, M, N, K int, a []float32, lda int, b *matB, out
 		for g := lo; g < hi; g++ {
 			n0 := g * 4
 			for m := 0; m < M; m++ {
-				x := a[m*lda : m*lda+K]
+				x := a.row(m)[:K]
 				if n0+4 <= N {
 					gemv(x, b.f[n0*b.ld:], b.ld, &o)
 					for r := 0; r < 4; r++ {
@@ -215,20 +215,44 @@ func tiling(M, N, workers, mr, nr int) (mc, nc int) {
 // gemm computes out = A·B (A row-major with leading dimension lda),
 // accumulating in f64 when wide is set and in f32 otherwise.
 func gemm(workers, M, N, K int, a []float32, lda int, b *matB, out []float32, ldc int, wide bool) {
+	gemmA(workers, M, N, K, matA{f: a, ld: lda}, b, out, ldc, wide)
+}
+
+// gemmRows is gemm with A's row i read from a[rows[i]·lda:] (a gather
+// done while packing, not copied first).
+func gemmRows(workers int, rows []int, N, K int, a []float32, lda int, b *matB, out []float32, ldc int, wide bool) {
+	gemmA(workers, len(rows), N, K, matA{f: a, ld: lda, rows: rows}, b, out, ldc, wide)
+}
+
+func gemmA(workers, M, N, K int, a matA, b *matB, out []float32, ldc int, wide bool) {
 	if wide {
-		gemmT[float64](workers, M, N, K, a, lda, b, out, ldc)
+		gemmT[float64](workers, M, N, K, a, b, out, ldc)
 	} else {
-		gemmT[float32](workers, M, N, K, a, lda, b, out, ldc)
+		gemmT[float32](workers, M, N, K, a, b, out, ldc)
 	}
 }
 
+// matA is the left operand: row i at f[i·ld:], or at f[rows[i]·ld:].
+type matA struct {
+	f    []float32
+	ld   int
+	rows []int
+}
+
+func (a matA) row(i int) []float32 {
+	if a.rows != nil {
+		i = a.rows[i]
+	}
+	return a.f[i*a.ld:]
+}
+
 // gemmT is the GEMM with accumulator type T, writing outputs of type O.
-func gemmT[T, O float](workers, M, N, K int, a []float32, lda int, b *matB, out []O, ldc int) {
+func gemmT[T, O float](workers, M, N, K int, a matA, b *matB, out []O, ldc int) {
 	if M <= 0 || N <= 0 {
 		return
 	}
 	if o, ok := any(out).([]float32); ok && M < gemvMaxRows && b.trans && b.scale == nil {
-		if gemvSmall[T](workers, M, N, K, a, lda, b, o, ldc) {
+		if gemvSmall[T](workers, M, N, K, a, b, o, ldc) {
 			return
 		}
 	}
@@ -273,7 +297,7 @@ func gemmT[T, O float](workers, M, N, K int, a []float32, lda int, b *matB, out 
 					mcb := min(mc, M-i0)
 					mp := roundUp(mcb, mr)
 					tacc := acc[(it-t0)*mc*np:]
-					packA(s.ap, a, lda, i0, mcb, k0, kcb, mr)
+					packA(s.ap, a, i0, mcb, k0, kcb, mr)
 					for js := 0; js < np; js += nr {
 						bs := bp[js*kcb : (js+nr)*kcb]
 						for is := 0; is < mp; is += mr {
@@ -312,12 +336,12 @@ func (s *scratch[T]) accFor(n int) []T {
 // packA copies rows i0..i0+mcb, columns k0..k0+kcb of A into mr-row
 // strips: strip s holds ap[s*mr*kcb + k*mr + r] = A(i0+s*mr+r, k0+k), rows
 // past the tile padded with zeros.
-func packA[T float](ap []T, a []float32, lda, i0, mcb, k0, kcb, mr int) {
+func packA[T float](ap []T, a matA, i0, mcb, k0, kcb, mr int) {
 	var rows [maxStrip][]float32
 	for s := 0; s*mr < mcb; s++ {
 		for r := 0; r < mr; r++ {
 			if i := s*mr + r; i < mcb {
-				rows[r] = a[(i0+i)*lda+k0 : (i0+i)*lda+k0+kcb]
+				rows[r] = a.row(i0 + i)[k0 : k0+kcb]
 			} else {
 				rows[r] = zeroRow[:kcb]
 			}

@@ -234,3 +234,17 @@ func kAdamW(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, e
 	})
 	return []*runtime.Tensor{np, nm, nv}, nil
 }
+
+func init() { register("quantize_blocks", kQuantizeBlocks) }
+
+func kQuantizeBlocks(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, error) {
+	b, ok := op.Attrs.Ints("block")
+	if !ok || len(b) != 2 {
+		return nil, fmt.Errorf("attribute block must be two integers")
+	}
+	q, err := runtime.QuantizeBlocks(args[0], [2]int{int(b[0]), int(b[1])})
+	if err != nil {
+		return nil, err
+	}
+	return one(q), nil
+}
