@@ -533,16 +533,7 @@ func floatToInt(v float64, dt ir.DType) int64 {
 }
 
 func kCast(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, error) {
-	x := args[0]
-	if dt := c.mode.Storage(op.Result().Type.DType); dt == ir.F32 && x.DType.IsFloat() && x.Scale == nil {
-		// f32 storage holds every float value exactly: the result is x's
-		// values, shared rather than copied (both pinned: neither may be
-		// overwritten in place now).
-		out := &runtime.Tensor{DType: ir.F32, Shape: slices.Clone(c.shapes[0]), F: x.F}
-		c.alias(x, out)
-		return one(out), nil
-	}
-	out := c.Out(0)
+	x, out := args[0], c.Out(0)
 	n := len(out.F) + len(out.I)
 	c.parallel(n, elemGrain, func(lo, hi int) {
 		switch {
