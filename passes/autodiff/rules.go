@@ -166,14 +166,16 @@ func init() {
 	rules["grouped_linear"] = func(b *builder, op *ir.Op, dy []*ir.Value) []*ir.Value {
 		x, w, idx, g := op.Args[0], op.Args[1], op.Args[2], dy[0]
 		wt := b.transpose(w, 0, 2, 1)
-		if master, block, ok := fp8Weight(w); ok { // FP8 dgrad; wgrad stays in bf16
+		wgrad := ir.Attrs{"experts": w.Type.Shape[0].N}
+		if master, block, ok := fp8Weight(w); ok { // FP8 dgrad and wgrad
 			wt = b.quantize(b.transpose(master, 0, 2, 1), block)
+			wgrad["fp8"] = true
 		}
 		dx := b.op1("grouped_linear", []*ir.Value{g, wt, idx}, nil)
 		if len(x.Type.Shape) == 2 { // one row for all of a token's slots
 			dx = b.sum(dx, 1, false)
 		}
-		dw := b.op1("grouped_linear_wgrad", []*ir.Value{b.cast(x, g.Type.DType), g, idx}, ir.Attrs{"experts": w.Type.Shape[0].N})
+		dw := b.op1("grouped_linear_wgrad", []*ir.Value{b.cast(x, g.Type.DType), g, idx}, wgrad)
 		return []*ir.Value{dx, dw, nil}
 	}
 	rules["reshape"] = func(b *builder, op *ir.Op, dy []*ir.Value) []*ir.Value {

@@ -73,9 +73,11 @@ func kGroupedLinearWGrad(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runt
 		slots[e] = append(slots[e], s)
 	}
 	out := c.Out(0)
+	fp8, _ := op.Attrs.Bool("fp8")
+	fp8 = fp8 && c.mode == FP8
 	// dw[e] = G_eᵀ·X_e with G_e, X_e the gradient and input rows of the
 	// slots routed to e: one GEMM per expert (f32 or f64 accumulation as
-	// for any product).
+	// for any product; in FP8 both operands quantized per 128 slots).
 	c.forExperts(E, T*k, func(e int) int { return len(slots[e]) }, func(e, workers int) {
 		n := len(slots[e])
 		gt := make([]float32, N*n) // G_eᵀ [N, n]
@@ -90,7 +92,19 @@ func kGroupedLinearWGrad(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runt
 			}
 			copy(xe[i*K:(i+1)*K], x.F[row*K:(row+1)*K])
 		}
-		gemm(workers, N, K, n, gt, n, &matB{f: xe, ld: K}, out.F[e*N*K:(e+1)*N*K], K, c.wide())
+		dst := out.F[e*N*K : (e+1)*N*K]
+		if fp8 {
+			// As a Linear's weight gradient (MODEL.md §5): G_eᵀ per 1×128
+			// tile and X_eᵀ per [1, 128] block, both along the slots.
+			xt := &runtime.Tensor{DType: ir.F32, Shape: []int{K, n}, F: transposed(xe, n, K)}
+			q, err := runtime.QuantizeBlocks(xt, [2]int{1, fp8Tile})
+			if err != nil {
+				panic(err) // shapes are checked above; the executor reports a panic
+			}
+			gemmFP8(workers, N, K, quantizeRows(workers, gt, N, n), weightB(q, 0, 0, ir.BF16), dst, K)
+			return
+		}
+		gemm(workers, N, K, n, gt, n, &matB{f: xe, ld: K}, dst, K, c.wide())
 	})
 	for e := 0; e < E; e++ { // experts nothing was routed to
 		if len(slots[e]) == 0 {

@@ -137,3 +137,37 @@ func TestMoECombine(t *testing.T) {
 		t.Errorf("missing slot: %v", err)
 	}
 }
+
+// grouped_linear_wgrad {fp8} in FP8 mode: both operands quantized per 128
+// slots (close to the exact product, and not equal to the unquantized one).
+func TestFP8GroupedLinearWGrad(t *testing.T) {
+	rng := newRNG(t)
+	T, k, E, N, K := 70, 2, 3, 40, 136
+	x := randF(rng, ir.F32, 1, T, K)
+	g := randF(rng, ir.F32, 1, T, k, N)
+	idx := randI(rng, ir.I32, 0, int64(E), T, k)
+	want := make([]float64, E*N*K)
+	for s, e := range idx.I {
+		row := s / k
+		for o := 0; o < N; o++ {
+			for i := 0; i < K; i++ {
+				want[(int(e)*N+o)*K+i] += float64(g.F[s*N+o]) * float64(x.F[row*K+i])
+			}
+		}
+	}
+	attrs := ir.Attrs{"experts": int64(E), "fp8": true}
+	got := runOp(t, FP8, "grouped_linear_wgrad", attrs, symArg{x}, symArg{g}, symArg{idx})[0]
+	// Both operands are e4m3 here (a Linear's forward quantizes one
+	// activation and a weight whose 128×128 blocks average errors out less):
+	// √2 times the one-sided error.
+	checkClose(t, "fp8 grouped_linear_wgrad", got, want, 0.05)
+	plain := runOp(t, FP8, "grouped_linear_wgrad", ir.Attrs{"experts": int64(E)}, symArg{x}, symArg{g}, symArg{idx})[0]
+	checkClose(t, "grouped_linear_wgrad", plain, want, tolBF16)
+	same := true
+	for i := range got.F {
+		same = same && got.F[i] == plain.F[i]
+	}
+	if same {
+		t.Error("the fp8 attribute changed nothing in FP8 mode")
+	}
+}
