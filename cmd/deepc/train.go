@@ -61,6 +61,12 @@ func (s trainSettings) lrAt(n int) float64 {
 	return s.MinLR + (s.LR-s.MinLR)*(1+math.Cos(math.Pi*min(p, 1)))/2
 }
 
+// presetSchedules are the presets' learning-rate schedules (MODEL.md §7:
+// warmup 2K steps to 2.2e-4, cosine to 2.2e-5).
+var presetSchedules = map[string]map[string]float64{
+	"deepseek-v3": {"lr": 2.2e-4, "min-lr": 2.2e-5, "warmup": 2000},
+}
+
 // presets are named hyperparameter sets (MODEL.md §7 for deepseek-v3).
 var presets = map[string]autodiff.TrainOptions{
 	"deepseek-v3": {MTPWeight: 0.3, BalanceWeight: 1e-4, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1, ClipNorm: 1, BiasRate: 0.001},
@@ -75,6 +81,7 @@ func newTrainCmd() *cobra.Command {
 		resume string
 		gamma  float64
 		recomp bool
+		moments string
 	)
 	cmd := &cobra.Command{
 		Use:   "train [MODEL.deep] [flags]",
@@ -134,6 +141,25 @@ Examples:
 					h.BiasRate = gamma
 				}
 				h.Recompute = recomp
+				switch moments {
+				case "f32":
+					h.MomentDType = ir.F32
+				case "bf16":
+					h.MomentDType = ir.BF16
+				default:
+					return fmt.Errorf("--moments %q: want f32 or bf16", moments)
+				}
+				// The preset's schedule, where the flags do not say otherwise.
+				if sched, ok := presetSchedules[preset]; ok {
+					for flag, v := range map[string]*float64{"lr": &s.LR, "min-lr": &s.MinLR} {
+						if !cmd.Flags().Changed(flag) {
+							*v = sched[flag]
+						}
+					}
+					if !cmd.Flags().Changed("warmup") {
+						s.Warmup = int(sched["warmup"])
+					}
+				}
 				s.Hyper = h
 				if s.Data == "" {
 					root, err := goroot()
@@ -167,6 +193,7 @@ Examples:
 	fl.IntVar(&s.SaveEvery, "save-every", 100, "checkpoint every N steps (and at the end; 0: only at the end)")
 	fl.StringVar(&preset, "preset", "small", "hyperparameters: deepseek-v3 (MODEL.md §7) or small")
 	fl.Float64Var(&gamma, "gamma", 0.001, "bias update speed γ of auxiliary-loss-free balancing (0 disables it)")
+	fl.StringVar(&moments, "moments", "f32", "AdamW moments kept in f32 or bf16 (rounded in the bf16 and fp8 modes)")
 	fl.BoolVar(&recomp, "recompute", false, "recompute RMSNorm outputs and up-projections in the backward instead of keeping them (less memory, more compute)")
 	fl.StringVar(&out, "out", "", "run directory: metrics.jsonl and checkpoints")
 	fl.StringVar(&resume, "resume", "", "continue from this checkpoint (a step-NNNNNN directory)")

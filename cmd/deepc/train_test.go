@@ -159,7 +159,7 @@ func TestPlot(t *testing.T) {
 // Every precision trains (FP8 quantizes the fp8 weights' GEMMs), with and
 // without recomputation.
 func TestTrainPrecisions(t *testing.T) {
-	for _, extra := range [][]string{{"--precision", "bf16"}, {"--precision", "fp8"}, {"--precision", "fp8", "--recompute"}} {
+	for _, extra := range [][]string{{"--precision", "bf16", "--moments", "bf16", "--preset", "deepseek-v3"}, {"--precision", "fp8"}, {"--precision", "fp8", "--recompute"}} {
 		out := filepath.Join(t.TempDir(), "run")
 		mustDeepc(t, trainArgs(out, 2, extra...)...)
 		if _, err := os.Stat(filepath.Join(out, "step-000002", "model.safetensors")); err != nil {

@@ -27,6 +27,10 @@ type TrainOptions struct {
 	// backward instead of keeping them from the forward: less memory for
 	// more compute, as DeepSeek-V3 trains.
 	Recompute bool
+	// MomentDType is the dtype the AdamW moments are kept in between steps:
+	// f32 (the default) or bf16 (MODEL.md §5), rounded where the runtime's
+	// mode rounds bf16 (bf16 and fp8 modes); the update itself is f32.
+	MomentDType ir.DType
 }
 
 // Output kinds of a train program's results, in the module attribute
@@ -173,15 +177,19 @@ func Train(m *ir.Module, o TrainOptions) (*ir.Func, error) {
 	var newP, newM, newV []*ir.Value
 	for i, name := range wrt {
 		p := m.Param(name)
-		mp, vp := stateParam(m, MomentM+name, p.Type.Shape), stateParam(m, MomentV+name, p.Type.Shape)
+		mdt := o.MomentDType
+		if mdt == 0 || !mdt.IsFloat() {
+			mdt = ir.F32
+		}
+		mp, vp := stateParam(m, MomentM+name, p.Type.Shape, mdt), stateParam(m, MomentV+name, p.Type.Shape, mdt)
 		decay := 0.0
 		if len(p.Type.Shape) >= 2 {
 			decay = o.WeightDecay
 		}
 		w := b.cast(b.param(p), ir.F32)
-		r := b.op("adamw", []*ir.Value{w, grads[i], b.param(mp), b.param(vp), lr, bc1, bc2, factor},
+		r := b.op("adamw", []*ir.Value{w, grads[i], b.cast(b.param(mp), ir.F32), b.cast(b.param(vp), ir.F32), lr, bc1, bc2, factor},
 			ir.Attrs{"beta1": o.Beta1, "beta2": o.Beta2, "eps": o.Eps, "decay": decay})
-		newP, newM, newV = append(newP, r[0]), append(newM, r[1]), append(newV, r[2])
+		newP, newM, newV = append(newP, r[0]), append(newM, b.cast(r[1], mdt)), append(newV, b.cast(r[2], mdt))
 	}
 	for i, name := range wrt {
 		names = append(names, "param:"+name)
@@ -271,12 +279,12 @@ func routeScores(m *ir.Module, route *ir.Op) (*ir.Value, *ir.Param) {
 	return in, nil
 }
 
-// stateParam returns the f32 optimizer-state param name, declaring it.
-func stateParam(m *ir.Module, name string, s ir.Shape) *ir.Param {
+// stateParam returns the optimizer-state param name, declaring it.
+func stateParam(m *ir.Module, name string, s ir.Shape, dt ir.DType) *ir.Param {
 	if p := m.Param(name); p != nil {
 		return p
 	}
-	p := &ir.Param{Name: name, Type: ir.Type{Shape: s, DType: ir.F32}, Attrs: ir.Attrs{"trainable": false, "init": ir.Attrs{"dist": "zeros"}}}
+	p := &ir.Param{Name: name, Type: ir.Type{Shape: s, DType: dt}, Attrs: ir.Attrs{"trainable": false, "init": ir.Attrs{"dist": "zeros"}}}
 	m.Params = append(m.Params, p)
 	return p
 }
