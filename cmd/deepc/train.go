@@ -75,12 +75,12 @@ var presets = map[string]autodiff.TrainOptions{
 
 func newTrainCmd() *cobra.Command {
 	var (
-		s      trainSettings
-		preset string
-		out    string
-		resume string
-		gamma  float64
-		recomp bool
+		s       trainSettings
+		preset  string
+		out     string
+		resume  string
+		gamma   float64
+		recomp  bool
 		moments string
 	)
 	cmd := &cobra.Command{
