@@ -44,6 +44,7 @@ type trainSettings struct {
 	Precision  string                `json:"precision"`
 	Seed       uint64                `json:"seed"`
 	EvalEvery  int                   `json:"eval_every"`
+	EvalBatch  int                   `json:"eval_batches"`
 	SaveEvery  int                   `json:"save_every"`
 	Hyper      autodiff.TrainOptions `json:"hyper"`
 }
@@ -190,6 +191,7 @@ Examples:
 	fl.StringVar(&s.Precision, "precision", "fp32", "fp32, bf16 (activations rounded as on the GPU) or fp8 (MODEL.md §5: the fp8 weights' linears quantized forward and backward); f32 master weights")
 	fl.Uint64Var(&s.Seed, "seed", 1, "seed of the initial weights and of the data order")
 	fl.IntVar(&s.EvalEvery, "eval-every", 50, "validation loss every N steps (0: never)")
+	fl.IntVar(&s.EvalBatch, "eval-batches", 4, "batches of held-out tokens the validation loss averages")
 	fl.IntVar(&s.SaveEvery, "save-every", 100, "checkpoint every N steps (and at the end; 0: only at the end)")
 	fl.StringVar(&preset, "preset", "small", "hyperparameters: deepseek-v3 (MODEL.md §7) or small")
 	fl.Float64Var(&gamma, "gamma", 0.001, "bias update speed γ of auxiliary-loss-free balancing (0 disables it)")
@@ -288,7 +290,7 @@ func runTraining(cmd *cobra.Command, s trainSettings, state *train.State, resume
 	reader := corpus.NewReader(s.Seed, cursor)
 	var val []train.Batch
 	if s.EvalEvery > 0 {
-		if val, err = corpus.ValBatches(2, s.Batch, s.Seq); err != nil {
+		if val, err = corpus.ValBatches(max(s.EvalBatch, 1), s.Batch, s.Seq); err != nil {
 			return err
 		}
 	}
