@@ -62,20 +62,7 @@ func backwardWith(b *builder, f *ir.Func, loss *ir.Value, wrt []string, m *ir.Mo
 		if r, ok := again[v]; ok {
 			return r
 		}
-		d := v.Def
-		args := make([]*ir.Value, len(d.Args))
-		for i, a := range d.Args {
-			args[i] = fresh(a)
-		}
-		types := make([]ir.Type, len(d.Results))
-		for i, r := range d.Results {
-			types[i] = r.Type
-		}
-		c := ir.NewOp(d.Name, args, d.Attrs.Clone(), types, d.Loc)
-		b.f.Body = append(b.f.Body, c)
-		for i, r := range d.Results {
-			again[r] = c.Results[i]
-		}
+		b.copyOp(v.Def, fresh, again)
 		return again[v]
 	}
 	ct := map[*ir.Value]*ir.Value{loss: b.constant(1, loss.Type.DType)}

@@ -145,3 +145,21 @@ func (b *builder) param(p *ir.Param) *ir.Value {
 func (b *builder) quantize(x *ir.Value, block []int64) *ir.Value {
 	return b.op1("quantize_blocks", []*ir.Value{x}, ir.Attrs{"block": block})
 }
+
+// copyOp appends a copy of op (types, attributes and location kept) with
+// its operands mapped by arg, and records its results in copies.
+func (b *builder) copyOp(op *ir.Op, arg func(*ir.Value) *ir.Value, copies map[*ir.Value]*ir.Value) {
+	args := make([]*ir.Value, len(op.Args))
+	for i, a := range op.Args {
+		args[i] = arg(a)
+	}
+	types := make([]ir.Type, len(op.Results))
+	for i, r := range op.Results {
+		types[i] = r.Type
+	}
+	c := ir.NewOp(op.Name, args, op.Attrs.Clone(), types, op.Loc)
+	b.f.Body = append(b.f.Body, c)
+	for i, r := range op.Results {
+		copies[r] = c.Results[i]
+	}
+}

@@ -80,19 +80,7 @@ func inline(b *builder, f *ir.Func, args []*ir.Value) []*ir.Value {
 		vals[a] = args[i]
 	}
 	for _, op := range f.Body {
-		in := make([]*ir.Value, len(op.Args))
-		for i, a := range op.Args {
-			in[i] = vals[a]
-		}
-		types := make([]ir.Type, len(op.Results))
-		for i, r := range op.Results {
-			types[i] = r.Type
-		}
-		c := ir.NewOp(op.Name, in, op.Attrs.Clone(), types, op.Loc)
-		b.f.Body = append(b.f.Body, c)
-		for i, r := range op.Results {
-			vals[r] = c.Results[i]
-		}
+		b.copyOp(op, func(a *ir.Value) *ir.Value { return vals[a] }, vals)
 	}
 	out := make([]*ir.Value, len(f.Results))
 	for i, r := range f.Results {
