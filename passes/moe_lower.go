@@ -146,15 +146,13 @@ func planMoE(f *ir.Func, idx *ir.Value) *moePlan {
 // one shape (or scalars), and splits and slices of the last axis.
 func rowOp(op *ir.Op, slotLevel map[*ir.Value]bool) bool {
 	def := op.Def()
-	if def == nil || len(op.Args) == 0 || !slotLevel[op.Args[0]] && (op.Name == "split" || op.Name == "slice") {
+	switch {
+	case def == nil || len(op.Args) == 0:
 		return false
-	}
-	switch op.Name {
-	case "split", "slice":
+	case op.Name == "split" || op.Name == "slice":
 		ax, ok := op.Attrs.Int("axis")
-		return ok && (ax == -1 || ax == 2)
-	}
-	if def.Kind != ir.Elementwise && def.Kind != ir.Broadcast {
+		return slotLevel[op.Args[0]] && ok && (ax == -1 || ax == 2)
+	case def.Kind != ir.Elementwise && def.Kind != ir.Broadcast:
 		return false
 	}
 	var shape ir.Shape

@@ -94,9 +94,6 @@ func TestResumeVerifiesChecksums(t *testing.T) {
 // Killed at random points (SIGKILL), a run leaves only whole checkpoints,
 // and resuming from its latest one ends where the uninterrupted run does.
 func TestKillAndResume(t *testing.T) {
-	if os.Getenv("DEEPC_TEST_MAIN") != "" {
-		t.Skip()
-	}
 	base := t.TempDir()
 	full := filepath.Join(base, "full")
 	mustDeepc(t, trainArgs(full, 8, "--save-every", "1")...)

@@ -37,9 +37,6 @@ type kernel func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error)
 
 var kernels = map[string]kernel{}
 
-// Supports reports whether the evaluator has op.
-func Supports(op string) bool { _, ok := kernels[op]; return ok }
-
 // Run evaluates f with params (by name) and args; shapes must be constant.
 func Run(f *ir.Func, params map[string]*Tensor, args []*Tensor) ([]*Tensor, error) {
 	vals := map[*ir.Value]*Tensor{}

@@ -158,6 +158,7 @@ func kAttentionGrad(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.T
 			S := make([]float32, n*n)
 			gemm(1, n, n, D, Q, D, &matB{f: K, ld: D, trans: true}, S, n, wide)
 			P := make([]float32, n*n)
+			e := make([]float64, n)
 			for i := 0; i < n; i++ {
 				mx := math.Inf(-1)
 				for j := 0; j < n; j++ {
@@ -166,7 +167,7 @@ func kAttentionGrad(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.T
 					}
 				}
 				var sum float64
-				e := make([]float64, n)
+				clear(e)
 				for j := 0; j < n; j++ {
 					if !causal || pos.I[rows[j]] <= pos.I[rows[i]] {
 						e[j] = expAny(float64(S[i*n+j])*scale - mx)

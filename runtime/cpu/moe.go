@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/runtime"
@@ -52,9 +53,8 @@ func kMoEDispatch(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Ten
 	for i := range slot.I {
 		slot.I[i] = -1
 	}
-	fill := start[:E:E]
-	fill = append([]int(nil), fill...)
-	for s, e := range idx.I { // slots in order: stable within each expert
+	fill := slices.Clone(start[:E]) // next free row of each segment
+	for s, e := range idx.I {       // slots in order: stable within each expert
 		slot.I[fill[e]] = int64(s)
 		fill[e]++
 	}
