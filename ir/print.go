@@ -42,6 +42,23 @@ func PrintFunc(f *Func) string {
 	return b.String()
 }
 
+// ValueNames gives every value of f its name in the text form: %arg for
+// arguments, %0, %1, ... for op results in order.
+func ValueNames(f *Func) map[*Value]string {
+	names := make(map[*Value]string, len(f.Body)+len(f.Args))
+	for _, a := range f.Args {
+		names[a] = "%" + a.Name
+	}
+	next := 0
+	for _, op := range f.Body {
+		for _, r := range op.Results {
+			names[r] = "%" + strconv.Itoa(next)
+			next++
+		}
+	}
+	return names
+}
+
 func printFunc(b *strings.Builder, f *Func) {
 	names := make(map[*Value]string, len(f.Body)+len(f.Args))
 	b.WriteString("  func @")
@@ -64,21 +81,21 @@ func printFunc(b *strings.Builder, f *Func) {
 		b.WriteString(r.Type.String())
 	}
 	b.WriteString(") {\n")
+	for v, n := range ValueNames(f) {
+		names[v] = n
+	}
 	name := func(v *Value) string {
 		if n, ok := names[v]; ok {
 			return n
 		}
 		return "%<undefined>"
 	}
-	next := 0
 	for _, op := range f.Body {
 		b.WriteString("    ")
 		for i, r := range op.Results {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			names[r] = "%" + strconv.Itoa(next)
-			next++
 			b.WriteString(names[r])
 		}
 		b.WriteString(" = ")

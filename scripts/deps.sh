@@ -17,3 +17,7 @@ if ((${#need[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+
+# The GPU toolchain (llc-19, ptxas/nvdisasm/cuobjdump 12.4): codegen's tests
+# assemble every kernel with ptxas.
+bash "$(dirname "$0")/toolchain.sh"
