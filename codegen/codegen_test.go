@@ -51,22 +51,41 @@ func TestTinyModelKernelsAssemble(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := 0
-	for fn, ks := range res.Kernels {
-		for _, k := range ks {
-			n++
-			if len(k.Cubin) == 0 {
-				t.Errorf("%s: %s has no cubin", fn, k.Name)
-			}
+	for _, k := range res.Kernels {
+		if len(k.Cubin) == 0 {
+			t.Errorf("%s has no cubin", k.Name)
 		}
 	}
-	t.Logf("%d kernels; no emitter yet: %s", n, strings.Join(res.MissingKinds(), " "))
-	if n == 0 {
+	for _, p := range res.Programs {
+		n += len(p)
+	}
+	t.Logf("%d kernels, %d launches; no emitter yet: %s", len(res.Kernels), n, strings.Join(res.MissingKinds(), " "))
+	if len(res.Kernels) == 0 {
 		t.Fatal("no kernels")
 	}
 	if os.Getenv("DEEPC_DUMP") != "" {
-		for _, k := range res.Kernels["decode"] {
+		for _, k := range res.Kernels {
 			os.WriteFile("/tmp/"+k.Name+".ll", []byte(k.LLVM), 0o644)
 			os.WriteFile("/tmp/"+k.Name+".ptx", []byte(k.PTX), 0o644)
 		}
+	}
+}
+
+func TestGEMMResources(t *testing.T) {
+	m := planned(t, "models/deepseek_v3_tiny.deep", inference)
+	tc := toolchain(t)
+	res, err := Compile(context.Background(), m, Options{Toolchain: tc, Funcs: []string{"prefill"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range res.Kernels {
+		if k.Kind != "gemm" {
+			continue
+		}
+		sass, err := tc.SASS(context.Background(), k.Cubin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s %+v QGMMA=%v HGMMA=%v", k.Name, k.Resources, strings.Contains(sass, "QGMMA"), strings.Contains(sass, "HGMMA"))
 	}
 }

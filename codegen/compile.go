@@ -2,8 +2,10 @@ package codegen
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -14,8 +16,9 @@ import (
 
 // emitters maps a region kind to the function that writes its kernel. The
 // completeness test lists the kinds of passes.KernelKinds without one.
-var emitters = map[string]func(*kernelBuilder, *Kernel) error{
+var emitters = map[string]func(*kernelBuilder, *Step) error{
 	"pointwise": emitPointwise,
+	"gemm":      emitGEMM,
 }
 
 // Regions collects the regions plan-kernels marked in f, in program order.
@@ -98,20 +101,31 @@ type Options struct {
 	NoPTXAS bool
 }
 
-// Result is a compiled module: kernels per function in program order, and
-// the regions that have no emitter yet.
+// Result is a compiled module: the kernels (unique, sorted by name), each
+// function's program of launches, and the regions without an emitter yet.
 type Result struct {
-	Kernels map[string][]*Kernel
-	Missing map[string][]string // function → region descriptions without an emitter
+	Kernels  []*Kernel
+	Programs map[string][]*Step
+	Missing  map[string][]string // function → region descriptions
+}
+
+// Kernel finds a kernel by name.
+func (r *Result) Kernel(name string) *Kernel {
+	i := sort.Search(len(r.Kernels), func(i int) bool { return r.Kernels[i].Name >= name })
+	if i < len(r.Kernels) && r.Kernels[i].Name == name {
+		return r.Kernels[i]
+	}
+	return nil
 }
 
 // Compile emits every region of the planned module's functions as a
-// kernel, then runs llc and ptxas on each (in parallel).
+// kernel, merges identical kernels, then runs llc and ptxas on each (in
+// parallel).
 func Compile(ctx context.Context, m *ir.Module, opts Options) (*Result, error) {
-	res := &Result{Kernels: map[string][]*Kernel{}, Missing: map[string][]string{}}
-	var all []*Kernel
+	res := &Result{Programs: map[string][]*Step{}, Missing: map[string][]string{}}
+	byName := map[string]*Kernel{}
 	for _, f := range m.Funcs {
-		if len(opts.Funcs) > 0 && !contains(opts.Funcs, f.Name) {
+		if len(opts.Funcs) > 0 && !slices.Contains(opts.Funcs, f.Name) {
 			continue
 		}
 		regions, err := Regions(f)
@@ -126,21 +140,38 @@ func Compile(ctx context.Context, m *ir.Module, opts Options) (*Result, error) {
 			}
 			return names[v]
 		}
+		res.Programs[f.Name] = []*Step{}
 		for _, r := range regions {
 			emit, ok := emitters[r.Kind]
 			if !ok {
 				res.Missing[f.Name] = append(res.Missing[f.Name], fmt.Sprintf("%s (%s)", r.Kind, opNames(r)))
 				continue
 			}
-			k, kern := newKernel(kernelName(f.Name, r), r, valueName)
-			if err := emit(k, kern); err != nil {
-				return nil, fmt.Errorf("func %s, kernel %s: %w", f.Name, kern.Name, err)
+			k, step := newKernel(placeholderName, r, valueName, func(v *ir.Value) bool { return quantBlock(m, v) != nil })
+			if err := emit(k, step); err != nil {
+				var u unsupportedError
+				if errors.As(err, &u) {
+					res.Missing[f.Name] = append(res.Missing[f.Name], fmt.Sprintf("%s (%s): %v", r.Kind, opNames(r), err))
+					continue
+				}
+				return nil, fmt.Errorf("func %s, region %d (%s): %w", f.Name, r.ID, opNames(r), err)
 			}
-			kern.LLVM = k.String()
-			res.Kernels[f.Name] = append(res.Kernels[f.Name], kern)
-			all = append(all, kern)
+			code := k.String()
+			name := kernelName(r, code)
+			step.Kernel = name
+			res.Programs[f.Name] = append(res.Programs[f.Name], step)
+			if byName[name] != nil {
+				continue
+			}
+			kern := &Kernel{Name: name, Kind: r.Kind, LLVM: strings.ReplaceAll(code, "@"+placeholderName, "@"+name)}
+			for _, op := range r.Ops {
+				kern.Ops = append(kern.Ops, op.Name)
+			}
+			byName[name] = kern
+			res.Kernels = append(res.Kernels, kern)
 		}
 	}
+	sort.Slice(res.Kernels, func(i, j int) bool { return res.Kernels[i].Name < res.Kernels[j].Name })
 	if opts.Toolchain == nil {
 		return res, nil
 	}
@@ -148,10 +179,10 @@ func Compile(ctx context.Context, m *ir.Module, opts Options) (*Result, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	errs := make([]error, len(all))
+	errs := make([]error, len(res.Kernels))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, workers)
-	for i, kern := range all {
+	for i, kern := range res.Kernels {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
@@ -171,12 +202,7 @@ func Compile(ctx context.Context, m *ir.Module, opts Options) (*Result, error) {
 		}()
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
-	}
-	return res, nil
+	return res, errors.Join(errs...)
 }
 
 func opNames(r *Region) string {
@@ -185,15 +211,6 @@ func opNames(r *Region) string {
 		s = append(s, op.Name)
 	}
 	return strings.Join(s, ",")
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // MissingKinds summarizes Missing: region kind → count, sorted by kind.
@@ -210,4 +227,28 @@ func (r *Result) MissingKinds() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// quantBlock is the scale block of a block-quantized weight param, or nil.
+func quantBlock(m *ir.Module, v *ir.Value) []int64 {
+	if v.Def == nil || v.Def.Name != "param" {
+		return nil
+	}
+	name, _ := v.Def.Attrs.Str("name")
+	p := m.Param(name)
+	if p == nil {
+		return nil
+	}
+	q, _ := p.Attrs.Ints("quant")
+	return q
+}
+
+// unsupportedError marks a region an emitter does not handle yet (a dtype
+// or layout variant): Compile lists it as missing instead of failing.
+type unsupportedError struct{ msg string }
+
+func (e unsupportedError) Error() string { return e.msg }
+
+func unsupported(format string, args ...any) error {
+	return unsupportedError{fmt.Sprintf(format, args...)}
 }

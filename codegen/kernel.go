@@ -1,6 +1,7 @@
 package codegen
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"slices"
 	"strconv"
@@ -11,24 +12,32 @@ import (
 	"github.com/llir/llvm/ir/value"
 )
 
-// Kernel is one emitted GPU kernel and how to launch it.
+// Kernel is one emitted GPU kernel. Regions that emit the same code (the
+// same layer's ops at another depth) share one kernel: its name ends in a
+// hash of the code.
 type Kernel struct {
 	Name string `json:"name"`
 	// Kind is the emitter that wrote it (pointwise, movement, rows, gemm, ...).
 	Kind string `json:"kind"`
 	// Ops are the IR ops fused into it, in program order (op names).
 	Ops []string `json:"ops"`
-	// Args are the kernel's pointer parameters in order: the region's
-	// inputs, then its outputs; Symbols follow as i64 values.
-	Args    []Arg    `json:"args"`
-	Symbols []string `json:"symbols"`
-	Launch  Launch   `json:"launch"`
 	// LLVM is the LLVM IR text, PTX what llc made of it; Cubin is set when
 	// ptxas ran, with the resources it reported.
 	LLVM      string    `json:"-"`
 	PTX       string    `json:"-"`
 	Cubin     []byte    `json:"-"`
 	Resources Resources `json:"resources"`
+}
+
+// Step is one launch of a kernel in a program: the tensors bound to its
+// parameters (the region's inputs, the scales of quantized weights, then
+// its outputs), the symbols passed after them as i64 values, and the grid.
+type Step struct {
+	Kernel  string   `json:"kernel"`
+	Region  int      `json:"region"`
+	Args    []Arg    `json:"args"`
+	Symbols []string `json:"symbols,omitempty"`
+	Launch  Launch   `json:"launch"`
 }
 
 // Arg is one tensor parameter.
@@ -132,6 +141,7 @@ type kernelBuilder struct {
 	*builder
 	r       *Region
 	ptrs    map[*ir.Value]value.Value // tensor pointers by IR value
+	scales  map[*ir.Value]value.Value // scale_inv pointers of block-quantized weights
 	symbols map[string]value.Value    // symbol values (i64)
 	syms    []string
 }
@@ -164,24 +174,40 @@ func regionSymbols(r *Region) []string {
 
 // newKernel starts a kernel for r with pointer parameters for its inputs
 // and outputs and i64 parameters for its symbols.
-func newKernel(name string, r *Region, names func(*ir.Value) string) (*kernelBuilder, *Kernel) {
+// A block-quantized weight input brings its f32 scale_inv grid as one more
+// pointer, placed after the inputs.
+func newKernel(name string, r *Region, names func(*ir.Value) string, quantized func(*ir.Value) bool) (*kernelBuilder, *Step) {
 	syms := regionSymbols(r)
 	var ps []param
-	kern := &Kernel{Name: name, Kind: r.Kind, Symbols: syms}
-	for _, op := range r.Ops {
-		kern.Ops = append(kern.Ops, op.Name)
+	kern := &Step{Region: r.ID, Symbols: syms}
+	var quant []*ir.Value
+	for _, v := range r.Inputs {
+		if quantized(v) {
+			quant = append(quant, v)
+		}
 	}
-	tensors := append(slices.Clone(r.Inputs), r.Outputs...)
+	tensors := slices.Concat(r.Inputs, quant, r.Outputs)
 	for i, v := range tensors {
-		ps = append(ps, param{fmt.Sprintf("t%d", i), ptr(elemType(v.Type.DType), global)})
-		kern.Args = append(kern.Args, Arg{Value: names(v), DType: v.Type.DType.String(), Shape: shapeStrings(v.Type.Shape), Output: i >= len(r.Inputs)})
+		dt, vname := v.Type.DType, names(v)
+		shape := shapeStrings(v.Type.Shape)
+		if i >= len(r.Inputs) && i < len(r.Inputs)+len(quant) {
+			dt, vname, shape = ir.F32, vname+"_scale_inv", nil
+		}
+		ps = append(ps, param{fmt.Sprintf("t%d", i), ptr(elemType(dt), global)})
+		kern.Args = append(kern.Args, Arg{Value: vname, DType: dt.String(), Shape: shape, Output: i >= len(r.Inputs)+len(quant)})
 	}
 	for _, s := range syms {
 		ps = append(ps, param{"sym_" + sanitize(s), i64})
 	}
-	k := &kernelBuilder{builder: newBuilder(name, ps), r: r, ptrs: map[*ir.Value]value.Value{}, symbols: map[string]value.Value{}, syms: syms}
-	for i, v := range tensors {
+	k := &kernelBuilder{builder: newBuilder(name, ps), r: r, ptrs: map[*ir.Value]value.Value{}, scales: map[*ir.Value]value.Value{}, symbols: map[string]value.Value{}, syms: syms}
+	for i, v := range r.Inputs {
 		k.ptrs[v] = k.param(i)
+	}
+	for i, v := range quant {
+		k.scales[v] = k.param(len(r.Inputs) + i)
+	}
+	for i, v := range r.Outputs {
+		k.ptrs[v] = k.param(len(r.Inputs) + len(quant) + i)
 	}
 	for i, s := range syms {
 		k.symbols[s] = k.param(len(tensors) + i)
@@ -253,15 +279,20 @@ func (k *kernelBuilder) broadcastIndex(out []value.Value, in ir.Shape) value.Val
 	return k.flatten(idx, in)
 }
 
-// kernelName is the stable name of a region's kernel in a function.
-func kernelName(fn string, r *Region) string {
+// placeholderName is the kernel's name while it is emitted; the unique
+// name (ops and a hash of the code) replaces it.
+const placeholderName = "deepc_kernel"
+
+// kernelName names a kernel by its first ops and its code's hash.
+func kernelName(r *Region, code string) string {
 	var ops []string
 	for _, op := range r.Ops {
-		if op.Name != "const" && len(ops) < 3 {
+		if len(ops) < 3 {
 			ops = append(ops, op.Name)
 		}
 	}
-	return sanitize(fmt.Sprintf("%s_k%d_%s", fn, r.ID, strings.Join(ops, "_")))
+	sum := sha256.Sum256([]byte(code))
+	return sanitize(fmt.Sprintf("%s_%s_%x", r.Kind, strings.Join(ops, "_"), sum[:4]))
 }
 
 var _ types.Type = f32

@@ -15,7 +15,7 @@ import (
 
 const pointwiseThreads = 256
 
-func emitPointwise(k *kernelBuilder, kern *Kernel) error {
+func emitPointwise(k *kernelBuilder, kern *Step) error {
 	r := k.r
 	shape := r.Outputs[0].Type.Shape
 	full := func(v *ir.Value) bool { return v.Type.Shape.Equal(shape) }
@@ -29,40 +29,8 @@ func emitPointwise(k *kernelBuilder, kern *Kernel) error {
 	n := k.numel(shape)
 	i0 := k.mul(k.globalID(), ci64(vec))
 
-	compute := func(i value.Value, lane int, loaded map[*ir.Value]value.Value) (map[*ir.Value]value.Value, error) {
-		var idx []value.Value
-		vals := map[*ir.Value]value.Value{}
-		get := func(v *ir.Value) value.Value {
-			if x, ok := vals[v]; ok {
-				return x
-			}
-			if x, ok := loaded[v]; ok {
-				return x
-			}
-			if isConst(v) {
-				x, _ := k.scalarOp(v.Def, nil)
-				vals[v] = x
-				return x
-			}
-			if idx == nil {
-				idx = k.unflatten(i, shape)
-			}
-			x := k.loadElem(k.ptrs[v], k.broadcastIndex(idx, v.Type.Shape), v.Type.DType)
-			vals[v] = x
-			return x
-		}
-		for _, op := range r.Ops {
-			args := make([]value.Value, len(op.Args))
-			for j, a := range op.Args {
-				args[j] = get(a)
-			}
-			x, err := k.scalarOp(op, args)
-			if err != nil {
-				return nil, err
-			}
-			vals[op.Results[0]] = x
-		}
-		return vals, nil
+	compute := func(i value.Value, _ int, loaded map[*ir.Value]value.Value) (map[*ir.Value]value.Value, error) {
+		return k.evalElement(i, shape, r.Ops, loaded)
 	}
 
 	var err error
@@ -130,4 +98,48 @@ func emitPointwise(k *kernelBuilder, kern *Kernel) error {
 	k.ret()
 	kern.Launch = Launch{Threads: pointwiseThreads, Grid: [3]GridDim{gridOf(pointwiseThreads*vec, shape...), one(), one()}}
 	return nil
+}
+
+// evalElement computes ops (element-level, in order) at linear index i of
+// shape: values in known are given; region inputs are loaded (broadcast)
+// and constants folded in. It returns every value it computed or loaded.
+func (k *kernelBuilder) evalElement(i value.Value, shape ir.Shape, ops []*ir.Op, known map[*ir.Value]value.Value) (map[*ir.Value]value.Value, error) {
+	var idx []value.Value
+	vals := map[*ir.Value]value.Value{}
+	get := func(v *ir.Value) value.Value {
+		if x, ok := vals[v]; ok {
+			return x
+		}
+		if x, ok := known[v]; ok {
+			return x
+		}
+		if isConst(v) {
+			x, _ := k.scalarOp(v.Def, nil)
+			vals[v] = x
+			return x
+		}
+		if idx == nil {
+			idx = k.unflatten(i, shape)
+		}
+		x := k.loadElem(k.ptrs[v], k.broadcastIndex(idx, v.Type.Shape), v.Type.DType)
+		vals[v] = x
+		return x
+	}
+	for _, op := range ops {
+		args := make([]value.Value, len(op.Args))
+		for j, a := range op.Args {
+			args[j] = get(a)
+		}
+		x, err := k.scalarOp(op, args)
+		if err != nil {
+			return nil, err
+		}
+		vals[op.Results[0]] = x
+	}
+	for v, x := range known {
+		if _, ok := vals[v]; !ok {
+			vals[v] = x
+		}
+	}
+	return vals, nil
 }

@@ -1,0 +1,395 @@
+package codegen
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/passes"
+	llir "github.com/llir/llvm/ir"
+	"github.com/llir/llvm/ir/constant"
+	"github.com/llir/llvm/ir/enum"
+	"github.com/llir/llvm/ir/types"
+	"github.com/llir/llvm/ir/value"
+)
+
+// GEMM kernels on Hopper tensor cores (wgmma). One warpgroup (128 threads)
+// computes a 64×128 tile of y = x·wᵀ with both operands K-major in shared
+// memory, K stepped 128 bytes at a time: 64 bf16 (four m64n128k16) or 128
+// e4m3 (four m64n128k32). Tiles use wgmma's unswizzled core-matrix layout
+// (8 rows × 16 bytes per core matrix, K-adjacent ones 128 B apart, row
+// groups 1 KiB apart).
+//
+// FP8 (a block-quantized weight): the kernel quantizes x per 1×128 tile as
+// it stages it (scale = amax/448, x/scale to e4m3 with RNE and saturation,
+// exactly the CPU's rule), each 128-wide K group accumulates into fresh
+// registers, and the group's sum is promoted into the f32 total times the
+// row's and the weight block's scales: MODEL.md §5 with DeepGEMM's tile
+// shape (BN = 128 = the weight's scale block, so one weight scale per tile
+// and group).
+//
+// The region's elementwise consumers run in the epilogue on each output
+// element before it is stored. grouped_gemm tiles never straddle experts:
+// moe-lower pads each expert's rows to the block (128, a multiple of BM).
+
+const (
+	gemmBM, gemmBN = 64, 128
+	gemmThreads    = 128
+	tileKBytes     = 128
+)
+
+// gemmShape describes the GEMM op of a region.
+type gemmShape struct {
+	op      *ir.Op
+	x, w    *ir.Value
+	count   *ir.Value // grouped_gemm's rows per expert, or nil
+	block   int64     // grouped_gemm's segment block
+	fp8     bool
+	K, N    int64
+	experts int64
+}
+
+func gemmOf(k *kernelBuilder) (*gemmShape, error) {
+	var g *gemmShape
+	for _, op := range k.r.Ops {
+		if passes.KernelKind(op) == "gemm" {
+			if g != nil {
+				return nil, fmt.Errorf("two GEMMs in one region")
+			}
+			g = &gemmShape{op: op, x: op.Args[0], w: op.Args[1]}
+		}
+	}
+	if g == nil {
+		return nil, fmt.Errorf("no GEMM in region")
+	}
+	switch g.op.Name {
+	case "linear":
+	case "grouped_gemm":
+		g.count = g.op.Args[2]
+		g.block, _ = g.op.Attrs.Int("block")
+		if g.block%gemmBM != 0 {
+			return nil, unsupported("grouped_gemm block %d is not a multiple of the %d-row tile (compile with moe-block=128)", g.block, gemmBM)
+		}
+	default:
+		return nil, unsupported("%s has no GEMM emitter yet", g.op.Name)
+	}
+	ws := g.w.Type.Shape
+	if ws[len(ws)-1].IsSym() || ws[len(ws)-2].IsSym() {
+		return nil, unsupported("weight with symbolic shape %s", ws)
+	}
+	g.K, g.N = ws[len(ws)-1].N, ws[len(ws)-2].N
+	if len(ws) == 3 {
+		g.experts = ws[0].N
+	}
+	switch {
+	case g.x.Type.DType != ir.BF16:
+		return nil, unsupported("activation dtype %s (the GPU path takes bf16)", g.x.Type.DType)
+	case g.w.Type.DType == ir.BF16:
+	case g.w.Type.DType == ir.F8E4M3 && k.scales[g.w] != nil:
+		g.fp8 = true
+	default:
+		return nil, unsupported("weight dtype %s without a block scale", g.w.Type.DType)
+	}
+	if g.K*2%16 != 0 {
+		return nil, unsupported("K = %d is not a multiple of 8", g.K)
+	}
+	return g, nil
+}
+
+// smemOffset is the byte offset of (row, 16-byte K chunk) in a tile.
+func (k *kernelBuilder) smemOffset(row, chunk value.Value) value.Value {
+	cm := k.add(k.mul(k.div(row, ci64(8)), ci64(8)), chunk)
+	return k.add(k.mul(cm, ci64(128)), k.mul(k.rem(row, ci64(8)), ci64(16)))
+}
+
+// descriptor builds a wgmma shared-memory matrix descriptor (no swizzle).
+func (k *kernelBuilder) descriptor(addr value.Value) value.Value {
+	a := k.b.NewLShr(k.b.NewAnd(addr, ci64(0x3FFFF)), ci64(4))
+	const lbo, sbo = 128 >> 4, 1024 >> 4
+	return k.b.NewOr(a, ci64(lbo<<16|sbo<<32))
+}
+
+func emitGEMM(k *kernelBuilder, kern *Step) error {
+	g, err := gemmOf(k)
+	if err != nil {
+		return err
+	}
+	out := g.op.Results[0]
+	M := k.numel(out.Type.Shape[:len(out.Type.Shape)-1])
+	K, N := ci64(g.K), ci64(g.N)
+	kElems := int64(tileKBytes) // per K tile
+	if !g.fp8 {
+		kElems = tileKBytes / 2
+	}
+	// Shared memory: A tile, B tile, the A tile's row scales.
+	aBytes, bBytes := gemmBM*tileKBytes, gemmBN*tileKBytes
+	smem := k.m.NewGlobal("smem", types.NewArray(uint64(aBytes+bBytes+gemmBM*4), i8))
+	smem.AddrSpace = shared
+	smem.Typ = nil // recomputed with the address space
+	smem.Init = constant.NewUndef(smem.ContentType)
+	smem.Linkage = enum.LinkageInternal
+	smem.Align = llir.Align(128)
+	base := k.b.NewPtrToInt(k.b.NewGetElementPtr(smem.ContentType, smem, ci64(0), ci64(0)), i64)
+	smemAt := func(off value.Value, t types.Type) value.Value {
+		p := k.b.NewGetElementPtr(smem.ContentType, smem, ci64(0), off)
+		return k.b.NewBitCast(p, ptr(t, shared))
+	}
+	rowScale := func(row value.Value) value.Value {
+		return smemAt(k.add(ci64(int64(aBytes+bBytes)), k.mul(row, ci64(4))), f32)
+	}
+
+	tid := k.zext64(k.sreg("tid.x"))
+	m0 := k.mul(k.zext64(k.sreg("ctaid.y")), ci64(gemmBM))
+	n0 := k.mul(k.zext64(k.sreg("ctaid.x")), ci64(gemmBN))
+
+	// grouped_gemm: the expert whose padded segment holds row m0, its
+	// first row, and its row count.
+	var expert, segStart, segCount value.Value
+	if g.count != nil {
+		res := k.loop(ci64(0), ci64(g.experts), ci64(1), []value.Value{ci64(0), ci64(-1), ci64(0), ci64(0)}, func(e value.Value, c []value.Value) []value.Value {
+			cnt := k.sext64(k.load(k.at(k.ptrs[g.count], e)))
+			padded := k.mul(k.div(k.add(cnt, ci64(g.block-1)), ci64(g.block)), ci64(g.block))
+			end := k.add(c[0], padded)
+			hit := k.b.NewAnd(k.ge(m0, c[0]), k.lt(m0, end))
+			return []value.Value{end, k.sel(hit, e, c[1]), k.sel(hit, c[0], c[2]), k.sel(hit, cnt, c[3])}
+		})
+		expert, segStart, segCount = res[1], res[2], res[3]
+	}
+	rowValid := func(row value.Value) value.Value { // row is absolute
+		ok := k.lt(row, M)
+		if g.count != nil {
+			inSeg := k.b.NewAnd(k.ge(expert, ci64(0)), k.lt(k.sub(row, segStart), segCount))
+			ok = k.b.NewAnd(ok, inSeg)
+		}
+		return ok
+	}
+	wBase := k.ptrs[g.w]
+	if g.count != nil {
+		wBase = k.at(wBase, k.mul(k.sel(k.ge(expert, ci64(0)), expert, ci64(0)), ci64(g.N*g.K)))
+	}
+	v4 := types.NewVector(4, i32)
+
+	// copyChunk stages one 16-byte chunk of a K-major operand into smem,
+	// zero outside the matrix.
+	copyChunk := func(src value.Value, es int64, rows value.Value, rowBase, row, chunk, k0, smemBase value.Value, valid value.Value) {
+		kcol := k.add(k0, k.mul(chunk, ci64(16/es)))
+		ok := k.b.NewAnd(valid, k.lt(kcol, K))
+		dst := smemAt(k.add(smemBase, k.smemOffset(row, chunk)), v4)
+		okB, zeroB, done := k.block("ld"), k.block("zero"), k.block("st")
+		k.b.NewCondBr(ok, okB, zeroB)
+		k.b = okB
+		p := k.b.NewBitCast(k.at(src, k.add(k.mul(k.add(rowBase, row), K), kcol)), ptr(v4, global))
+		ld := k.b.NewLoad(v4, p)
+		ld.Align = 16
+		st := k.b.NewStore(ld, dst)
+		st.Align = 16
+		k.b.NewBr(done)
+		k.b = zeroB
+		st = k.b.NewStore(zeroVector(v4), dst)
+		st.Align = 16
+		k.b.NewBr(done)
+		k.b = done
+		_ = rows
+	}
+
+	nAcc := gemmBN / 2 // f32 accumulators per thread for m64n128
+	accT := make([]types.Type, nAcc)
+	for i := range accT {
+		accT[i] = f32
+	}
+	accStruct := types.NewStruct(accT...)
+	zeros := make([]value.Value, nAcc)
+	for i := range zeros {
+		zeros[i] = cf32(0)
+	}
+	wScaleCols := (g.K + 127) / 128
+	nTiles := (g.K + kElems - 1) / kElems
+
+	carry := zeros
+	if g.fp8 {
+		carry = append(append([]value.Value{}, zeros...), zeros...) // total, then partial (unused between tiles)
+	}
+	final := k.loop(ci64(0), ci64(nTiles), ci64(1), carry, func(t value.Value, c []value.Value) []value.Value {
+		k0 := k.mul(t, ci64(kElems))
+		k.barrier() // the previous tile's wgmma reads are done
+		if g.fp8 {
+			k.stageQuantizedA(g, tid, m0, k0, K, M, smemAt, rowScale, rowValid)
+		} else {
+			for c := int64(0); c < gemmBM*8/gemmThreads; c++ {
+				ch := k.add(k.mul(ci64(c), ci64(gemmThreads)), tid)
+				row, chunk := k.div(ch, ci64(8)), k.rem(ch, ci64(8))
+				copyChunk(k.ptrs[g.x], 2, M, m0, row, chunk, k0, ci64(0), rowValid(k.add(m0, row)))
+			}
+		}
+		es := int64(2)
+		if g.fp8 {
+			es = 1
+		}
+		for c := int64(0); c < gemmBN*8/gemmThreads; c++ {
+			ch := k.add(k.mul(ci64(c), ci64(gemmThreads)), tid)
+			row, chunk := k.div(ch, ci64(8)), k.rem(ch, ci64(8))
+			copyChunk(wBase, es, N, n0, row, chunk, k0, ci64(int64(aBytes)), k.lt(k.add(n0, row), N))
+		}
+		k.asm(types.Void, "fence.proxy.async.shared::cta;", "~{memory}")
+		k.barrier()
+		k.asm(types.Void, "wgmma.fence.sync.aligned;", "~{memory}")
+		acc := c[:nAcc]
+		if g.fp8 {
+			acc = zeros
+		}
+		for s := int64(0); s < 4; s++ {
+			da := k.descriptor(k.add(base, ci64(s*32/16*128)))
+			db := k.descriptor(k.add(base, ci64(int64(aBytes)+s*32/16*128)))
+			acc = k.wgmma(accStruct, g.fp8, da, db, acc)
+		}
+		k.asm(types.Void, "wgmma.commit_group.sync.aligned;", "~{memory}")
+		k.asm(types.Void, "wgmma.wait_group.sync.aligned 0;", "~{memory}")
+		if !g.fp8 {
+			return acc
+		}
+		// Promote the group into the total with both scales.
+		var ws value.Value = cf32(0)
+		wsRow := k.div(n0, ci64(128))
+		sp := k.scales[g.w]
+		if g.count != nil {
+			sp = k.at(sp, k.mul(k.sel(k.ge(expert, ci64(0)), expert, ci64(0)), ci64(((g.N+127)/128)*wScaleCols)))
+		}
+		ws = k.load(k.at(sp, k.add(k.mul(wsRow, ci64(wScaleCols)), t)))
+		lane := k.rem(tid, ci64(32))
+		r0 := k.add(k.mul(k.div(tid, ci64(32)), ci64(16)), k.div(lane, ci64(4)))
+		s0 := k.b.NewFMul(k.load(rowScale(r0)), ws)
+		s1 := k.b.NewFMul(k.load(rowScale(k.add(r0, ci64(8)))), ws)
+		next := make([]value.Value, 2*nAcc)
+		for i := 0; i < nAcc; i++ {
+			s := s0
+			if i%4 >= 2 {
+				s = s1
+			}
+			next[i] = k.b.NewFAdd(c[i], k.b.NewFMul(acc[i], s))
+			next[nAcc+i] = c[nAcc+i]
+		}
+		return next
+	})
+
+	// Epilogue: each accumulator element through the region's elementwise
+	// consumers, then stored.
+	lane := k.rem(tid, ci64(32))
+	r0 := k.add(k.add(m0, k.mul(k.div(tid, ci64(32)), ci64(16))), k.div(lane, ci64(4)))
+	c0 := k.add(n0, k.mul(k.rem(lane, ci64(4)), ci64(2)))
+	var epi []*ir.Op
+	after := false
+	for _, op := range k.r.Ops {
+		if op == g.op {
+			after = true
+			continue
+		}
+		if after {
+			epi = append(epi, op)
+		}
+	}
+	outShape := k.r.Outputs[0].Type.Shape
+	for i := 0; i < nAcc; i++ {
+		j := int64(i / 4)
+		row := r0
+		if i%4 >= 2 {
+			row = k.add(r0, ci64(8))
+		}
+		col := k.add(c0, ci64(8*j+int64(i%2)))
+		ok := k.b.NewAnd(k.lt(row, M), k.lt(col, N))
+		acc := final[i]
+		var err error
+		k.ifThen(ok, func() {
+			y := acc
+			if g.count != nil {
+				y = k.sel(rowValid(row), y, cf32(0))
+			}
+			y = k.round(y, out.Type.DType)
+			idx := k.add(k.mul(row, N), col)
+			var vals map[*ir.Value]value.Value
+			if vals, err = k.evalElement(idx, outShape, epi, map[*ir.Value]value.Value{out: y}); err != nil {
+				return
+			}
+			for _, o := range k.r.Outputs {
+				k.store(k.toMem(vals[o], o.Type.DType), k.at(k.ptrs[o], idx))
+			}
+		})
+		if err != nil {
+			return err
+		}
+	}
+	k.ret()
+	kern.Launch = Launch{Threads: gemmThreads, Grid: [3]GridDim{{Elems: []string{fmt.Sprint(g.N)}, Div: gemmBN}, gridOf(gemmBM, out.Type.Shape[:len(out.Type.Shape)-1]...), one()}}
+	return nil
+}
+
+// stageQuantizedA loads the 64×128 bf16 A tile, quantizes each row (one
+// 1×128 tile) to e4m3 with scale amax/448 and writes the bytes in the
+// core-matrix layout, the row scales after the B tile. Two threads share a
+// row, 64 elements each.
+func (k *kernelBuilder) stageQuantizedA(g *gemmShape, tid, m0, k0, K, M value.Value, smemAt func(value.Value, types.Type) value.Value, rowScale func(value.Value) value.Value, rowValid func(value.Value) value.Value) {
+	row := k.div(tid, ci64(2))
+	half := k.rem(tid, ci64(2))
+	grow := k.add(m0, row)
+	valid := rowValid(grow)
+	xs := make([]value.Value, 64)
+	var amax value.Value = cf32(0)
+	for e := int64(0); e < 64; e++ {
+		kcol := k.add(k0, k.add(k.mul(half, ci64(64)), ci64(e)))
+		ok := k.b.NewAnd(valid, k.lt(kcol, K))
+		idx := k.sel(ok, k.add(k.mul(grow, K), kcol), ci64(0))
+		x := k.loadElem(k.ptrs[g.x], idx, ir.BF16)
+		xs[e] = k.sel(ok, x, cf32(0))
+		amax = k.call("llvm.maxnum.f32", f32, amax, k.call("llvm.fabs.f32", f32, xs[e]))
+	}
+	other := k.call("llvm.nvvm.shfl.sync.bfly.f32", f32, ci32(-1), amax, ci32(1), ci32(31))
+	amax = k.call("llvm.maxnum.f32", f32, amax, other)
+	scale := k.b.NewFDiv(amax, cf32(448))
+	isZero := k.b.NewFCmp(enum.FPredOEQ, scale, cf32(0))
+	for c := int64(0); c < 4; c++ { // four 16-byte chunks of this half row
+		var word [4]value.Value
+		for w := int64(0); w < 4; w++ {
+			var packed value.Value = ci32(0)
+			for b := int64(0); b < 4; b++ {
+				x := xs[c*16+w*4+b]
+				q := k.sel(isZero, cf32(0), k.b.NewFDiv(x, scale))
+				byt := k.b.NewZExt(k.toMem(q, ir.F8E4M3), i32)
+				packed = k.b.NewOr(packed, k.b.NewShl(byt, ci32(8*b)))
+			}
+			word[w] = packed
+		}
+		var vec value.Value = zeroVector(types.NewVector(4, i32))
+		for w := int64(0); w < 4; w++ {
+			vec = k.b.NewInsertElement(vec, word[w], ci32(w))
+		}
+		chunk := k.add(k.mul(half, ci64(4)), ci64(c))
+		st := k.b.NewStore(vec, smemAt(k.smemOffset(row, chunk), types.NewVector(4, i32)))
+		st.Align = 16
+	}
+	k.ifThen(k.b.NewICmp(enum.IPredEQ, half, ci64(0)), func() {
+		k.store(scale, rowScale(row))
+	})
+}
+
+// wgmma issues one m64n128 warpgroup MMA accumulating into acc (tied
+// registers): k16 for bf16, k32 for e4m3.
+func (k *kernelBuilder) wgmma(accStruct types.Type, fp8 bool, da, db value.Value, acc []value.Value) []value.Value {
+	n := len(acc)
+	var outs, ties []string
+	for i := 0; i < n; i++ {
+		outs = append(outs, fmt.Sprintf("$%d", i))
+		ties = append(ties, fmt.Sprint(i))
+	}
+	instr := "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%s}, $%d, $%d, 1, 1, 1, 0, 0;"
+	if fp8 {
+		instr = "wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3 {%s}, $%d, $%d, 1, 1, 1;"
+	}
+	text := fmt.Sprintf(instr, strings.Join(outs, ","), n, n+1)
+	cons := strings.Repeat("=f,", n) + "l,l," + strings.Join(ties, ",")
+	args := append([]value.Value{da, db}, acc...)
+	r := k.asm(accStruct, text, cons, args...)
+	res := make([]value.Value, n)
+	for i := range res {
+		res[i] = k.b.NewExtractValue(r, uint64(i))
+	}
+	return res
+}
