@@ -23,7 +23,7 @@ var KernelKinds = map[string]string{
 	"sum": "rows", "mean": "rows", "reduce_max": "rows", "softmax": "rows", "rms_norm": "rows",
 	"linear": "gemm", "matmul": "gemm", "grouped_gemm": "gemm", "grouped_linear": "gemm",
 	"grouped_linear_wgrad": "gemm",
-	"expand": "movement", "transpose": "movement", "concat": "movement", "split": "movement",
+	"expand":               "movement", "transpose": "movement", "concat": "movement", "split": "movement",
 	"slice": "movement", "gather": "movement", "take_along": "movement", "shift": "movement",
 	"moe_gather": "movement", "kv_write": "movement",
 	"topk": "routing", "route": "routing", "moe_dispatch": "dispatch", "moe_combine": "combine",
