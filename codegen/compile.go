@@ -19,6 +19,8 @@ import (
 var emitters = map[string]func(*kernelBuilder, *Step) error{
 	"pointwise": emitPointwise,
 	"gemm":      emitGEMM,
+	"rows":      emitRows,
+	"movement":  emitMovement,
 }
 
 // Regions collects the regions plan-kernels marked in f, in program order.
