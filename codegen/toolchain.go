@@ -236,3 +236,6 @@ func (tc *Toolchain) PTXASVersion(ctx context.Context) string {
 	}
 	return ""
 }
+
+// Target is the GPU architecture the toolchain compiles for.
+func (tc *Toolchain) Target() string { return tc.Arch }

@@ -19,6 +19,7 @@ func newCompileCmd() *cobra.Command {
 		emit  string
 		out   string
 		flags pipelineFlags
+		gpu   bundleFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "compile FILE.deep",
@@ -35,7 +36,15 @@ Examples:
   deepc compile models/deepseek_v3_tiny.deep --emit ir -o tiny.ir
   deepc compile models/deepseek_v3.deep --set mtp_depth=0 --set q_lora_rank=0 --emit ir
   deepc compile models/deepseek_v3.deep --print-ir-after=cse --passes canonicalize,cse
-  deepc compile models/deepseek_v3_tiny.deep --dump-ir-dir /tmp/stages`,
+  deepc compile models/deepseek_v3_tiny.deep --dump-ir-dir /tmp/stages
+  deepc compile models/deepseek_v3.deep --target sm_90a --graph prefill,decode -o v3.bundle
+
+With --target, compile runs the inference pipeline and plan-kernels (unless
+--passes is given), emits every kernel region of the chosen graphs as LLVM IR,
+turns it into PTX with llc and into cubins with ptxas, and writes a bundle
+directory: manifest.json (programs, kernels, resources, SHA-256 of every
+file), kernels/*.ptx and *.cubin, ir/module.ir. See deepc kernels, deepc
+bundle verify and deepc run.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			start := time.Now()
@@ -48,8 +57,18 @@ Examples:
 			if flags.timing {
 				fmt.Fprintf(diag, "elaborate %s: %.1f ms\n", args[0], float64(elaborated.Microseconds())/1000)
 			}
+			if gpu.target != "" && !cmd.Flags().Changed("passes") {
+				flags.passes = bundlePipeline
+			}
 			if err := flags.run(m, diag); err != nil {
 				return err
+			}
+			if gpu.target != "" {
+				src, err := models.ReadFile(args[0])
+				if err != nil {
+					return err
+				}
+				return gpu.writeBundle(m, src, sets, out, diag)
 			}
 			switch emit {
 			case "ir":
@@ -68,6 +87,7 @@ Examples:
 	cmd.Flags().StringVar(&emit, "emit", "", "what to write: ir (the text form); default: ir when -o is given, else a summary")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "output file (default stdout)")
 	flags.register(cmd, defaultPipeline)
+	gpu.register(cmd)
 	_ = cmd.RegisterFlagCompletionFunc("emit", cobra.FixedCompletions([]string{"ir"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }

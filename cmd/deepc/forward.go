@@ -60,21 +60,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			data := make([]float32, 0, len(seqs)*len(seqs[0])*logits.Vocab)
-			for _, s := range logits.Rows {
-				for _, row := range s {
-					data = append(data, row...)
-				}
-			}
-			fh, err := os.Create(out)
-			if err != nil {
-				return err
-			}
-			if err := npy.WriteFloat32(fh, []int{len(seqs), len(seqs[0]), logits.Vocab}, data); err != nil {
-				fh.Close()
-				return err
-			}
-			return fh.Close()
+			return writeLogits(out, seqs, logits)
 		},
 	}
 	mf.register(cmd)
@@ -164,4 +150,23 @@ func parseTokens(s string) ([][]int, error) {
 		}
 	}
 	return seqs, nil
+}
+
+// writeLogits writes every position's logits as float32 [batch, seq, vocab].
+func writeLogits(out string, seqs [][]int, logits infer.Logits) error {
+	data := make([]float32, 0, len(seqs)*len(seqs[0])*logits.Vocab)
+	for _, s := range logits.Rows {
+		for _, row := range s {
+			data = append(data, row...)
+		}
+	}
+	fh, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	if err := npy.WriteFloat32(fh, []int{len(seqs), len(seqs[0]), logits.Vocab}, data); err != nil {
+		fh.Close()
+		return err
+	}
+	return fh.Close()
 }

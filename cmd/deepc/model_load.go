@@ -37,7 +37,10 @@ type modelFlags struct {
 	workers    int
 	moeBlock   int
 	pipeline   string // instead of inferencePipeline (grad, tests)
-	plugins    pluginFlags
+	// module, when set, is the compiled module to run (a bundle's IR):
+	// no model file is compiled.
+	module  *ir.Module
+	plugins pluginFlags
 	// extend, when set, adds functions to the compiled module before its
 	// weights are bound (grad adds the loss and its gradient).
 	extend func(*ir.Module) error
@@ -58,6 +61,9 @@ func (f *modelFlags) register(cmd *cobra.Command) {
 // compile compiles the model file (args[0], or the default) with the
 // checkpoint's config.json and the --set overrides, then runs pipeline.
 func (f *modelFlags) compile(args []string, pipeline string, diag io.Writer) (*ir.Module, error) {
+	if f.module != nil {
+		return f.module, nil
+	}
 	file := defaultModel
 	if len(args) > 0 {
 		file = args[0]

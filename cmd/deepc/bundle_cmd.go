@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/deepc-dev/deepc/codegen"
+	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/runtime/bundle"
+	"github.com/spf13/cobra"
+)
+
+// bundleFlags are compile's GPU flags.
+type bundleFlags struct {
+	target  string
+	graphs  []string
+	llc     string
+	ptxas   string
+	noPTXAS bool
+}
+
+func (b *bundleFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&b.target, "target", "", "compile GPU kernels for this target (sm_90a) and write a bundle directory to -o")
+	fl.StringSliceVar(&b.graphs, "graph", []string{"prefill", "decode"}, "graphs (functions) to put in the bundle: forward, prefill, decode, mtp, mtp_prefill, mtp_decode")
+	fl.StringVar(&b.llc, "llc", "", "llc of LLVM >= 17 (default: $DEEPC_LLC, llc-19 on PATH)")
+	fl.StringVar(&b.ptxas, "ptxas", "", "ptxas (default: $DEEPC_PTXAS, .cache/cuda-12.4/bin, PATH)")
+	fl.BoolVar(&b.noPTXAS, "no-ptxas", false, "stop at PTX (no cubins, no resource report)")
+}
+
+// bundlePipeline is what compile --target runs unless --passes is given.
+const bundlePipeline = inferencePipeline + ",plan-kernels"
+
+// writeBundle compiles the planned module's graphs to kernels and writes
+// the bundle directory.
+func (b *bundleFlags) writeBundle(m *ir.Module, source []byte, sets []string, out string, diag io.Writer) error {
+	if out == "" {
+		return fmt.Errorf("--target needs -o DIR (the bundle directory)")
+	}
+	for _, g := range b.graphs {
+		if g == "train" {
+			return fmt.Errorf("--graph train: the train program has no GPU kernels yet (issue 5); bundle prefill, decode, forward or mtp graphs")
+		}
+		if m.Func(g) == nil {
+			var have []string
+			for _, f := range m.Funcs {
+				have = append(have, f.Name)
+			}
+			return fmt.Errorf("--graph %s: no such function (have %s)", g, strings.Join(have, ", "))
+		}
+	}
+	tc, err := codegen.FindToolchain(b.llc, b.ptxas, b.target)
+	if err != nil && (tc == nil || !b.noPTXAS) {
+		return err
+	}
+	start := time.Now()
+	ctx := context.Background()
+	res, err := codegen.Compile(ctx, m, codegen.Options{Toolchain: tc, Funcs: b.graphs, NoPTXAS: b.noPTXAS})
+	if err != nil {
+		return err
+	}
+	files := map[string][]byte{"ir/module.ir": []byte(ir.Print(m))}
+	type kernelEntry struct {
+		*codegen.Kernel
+		PTX   string `json:"ptx"`
+		Cubin string `json:"cubin,omitempty"`
+	}
+	var entries []kernelEntry
+	for _, k := range res.Kernels {
+		e := kernelEntry{Kernel: k, PTX: "kernels/" + k.Name + ".ptx"}
+		files[e.PTX] = []byte(k.PTX)
+		if len(k.Cubin) > 0 {
+			e.Cubin = "kernels/" + k.Name + ".cubin"
+			files[e.Cubin] = k.Cubin
+		}
+		entries = append(entries, e)
+	}
+	kernels, err := json.Marshal(entries)
+	if err != nil {
+		return err
+	}
+	graphs := map[string]json.RawMessage{}
+	launches := 0
+	for g, steps := range res.Programs {
+		raw, err := json.Marshal(steps)
+		if err != nil {
+			return err
+		}
+		graphs[g] = raw
+		launches += len(steps)
+	}
+	h := sha256.New()
+	h.Write(source)
+	for _, s := range sets {
+		h.Write([]byte{0})
+		h.Write([]byte(s))
+	}
+	man := &bundle.Manifest{
+		Compiler: "deepc " + version, Target: tc.Target(), PTXAS: tc.PTXASVersion(ctx),
+		Model: m.Name, ModelHash: hex.EncodeToString(h.Sum(nil)), Plugins: m.Attrs["plugins"],
+		Graphs: graphs, Kernels: kernels, Missing: res.Missing,
+	}
+	if err := bundle.Write(out, man, files); err != nil {
+		return err
+	}
+	fmt.Fprintf(diag, "bundle %s: %d kernels, %d launches in %s for %s in %.1f s\n", out, len(res.Kernels), launches, strings.Join(b.graphs, ","), man.Target, time.Since(start).Seconds())
+	if kinds := res.MissingKinds(); len(kinds) > 0 {
+		fmt.Fprintf(diag, "regions without a GPU emitter yet (the CPU backend runs them from ir/module.ir): %s\n", strings.Join(kinds, " "))
+	}
+	return nil
+}
+
+func newKernelsCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "kernels BUNDLE",
+		Short: "List a bundle's kernels with their resources (registers, shared memory, spills)",
+		Long: `kernels verifies a bundle (as deepc bundle verify does) and prints one line per
+kernel: name, kind, fused ops, registers per thread, shared memory per block,
+spill bytes, and how many launches of it each graph makes.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			man, err := bundle.Open(args[0], "")
+			if err != nil {
+				return err
+			}
+			var ks []struct {
+				Name      string            `json:"name"`
+				Kind      string            `json:"kind"`
+				Ops       []string          `json:"ops"`
+				Resources codegen.Resources `json:"resources"`
+			}
+			if err := json.Unmarshal(man.Kernels, &ks); err != nil {
+				return fmt.Errorf("manifest kernels: %v", err)
+			}
+			uses := map[string]int{}
+			var graphs []string
+			for g, raw := range man.Graphs {
+				graphs = append(graphs, g)
+				var steps []codegen.Step
+				if err := json.Unmarshal(raw, &steps); err != nil {
+					return fmt.Errorf("manifest graph %s: %v", g, err)
+				}
+				for _, s := range steps {
+					uses[s.Kernel]++
+				}
+			}
+			slices.Sort(graphs)
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 8, 2, ' ', 0)
+			fmt.Fprintf(w, "KERNEL\tKIND\tOPS\tREGS\tSMEM\tSPILLS\tLAUNCHES\n")
+			for _, k := range ks {
+				r := k.Resources
+				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%d\t%d\n", k.Name, k.Kind, strings.Join(k.Ops, ","), r.Registers, r.SharedBytes, r.SpillStores+r.SpillLoads, uses[k.Name])
+			}
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d kernels; target %s; %s; graphs %s\n", len(ks), man.Target, man.PTXAS, strings.Join(graphs, ","))
+			return nil
+		},
+	}
+}
+
+func newBundleCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "bundle", Short: "Work with kernel bundles (see deepc compile --target)"}
+	var target string
+	verify := &cobra.Command{
+		Use:   "verify BUNDLE",
+		Short: "Check a bundle: format version, target, every file's SHA-256, no missing or extra files",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			man, err := bundle.Open(args[0], target)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (format %d, %s, target %s, %d files verified)\n", args[0], man.FormatVersion, man.Compiler, man.Target, len(man.Files))
+			return nil
+		},
+	}
+	verify.Flags().StringVar(&target, "target", "", "also require this target (e.g. sm_90a)")
+	cmd.AddCommand(verify)
+	return cmd
+}
+
+

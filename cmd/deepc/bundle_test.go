@@ -1,0 +1,155 @@
+package main
+
+import (
+	"math"
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/deepc-dev/deepc/runtime/npy"
+)
+
+// compileBundle writes the tiny model's bundle for sm_90a (every kernel
+// through llc and ptxas).
+func compileBundle(t *testing.T, graphs string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "tiny.bundle")
+	mustDeepc(t, "compile", tinyModel, "--target", "sm_90a", "--graph", graphs, "-o", out)
+	return out
+}
+
+func readTree(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	files := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		files[rel], err = os.ReadFile(p)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+func TestBundleIsDeterministicAndVerified(t *testing.T) {
+	a, b := compileBundle(t, "prefill,decode"), compileBundle(t, "prefill,decode")
+	fa, fb := readTree(t, a), readTree(t, b)
+	if len(fa) < 10 {
+		t.Fatalf("bundle has %d files", len(fa))
+	}
+	for p, data := range fa {
+		if !bytes.Equal(data, fb[p]) {
+			t.Errorf("%s differs between two compiles", p)
+		}
+	}
+	var cubins int
+	for p := range fa {
+		if strings.HasSuffix(p, ".cubin") {
+			cubins++
+		}
+	}
+	if cubins == 0 {
+		t.Fatal("no cubins in the bundle")
+	}
+	if out := mustDeepc(t, "bundle", "verify", a, "--target", "sm_90a"); !strings.Contains(out, "ok") {
+		t.Fatalf("verify: %s", out)
+	}
+	list := mustDeepc(t, "kernels", a)
+	for _, want := range []string{"gemm", "pointwise", "rows", "movement", "REGS"} {
+		if !strings.Contains(list, want) {
+			t.Errorf("deepc kernels lacks %q:\n%s", want, list)
+		}
+	}
+
+	// Every kind of tampering is refused before anything loads.
+	var ptx string
+	for p := range fa {
+		if strings.HasSuffix(p, ".ptx") {
+			ptx = p
+			break
+		}
+	}
+	cases := []struct {
+		name, want string
+		edit       func(dir string)
+	}{
+		{"modified kernel", "SHA-256", func(d string) {
+			os.WriteFile(filepath.Join(d, ptx), append(fa[ptx], ' '), 0o644)
+		}},
+		{"missing kernel", "missing", func(d string) { os.Remove(filepath.Join(d, ptx)) }},
+		{"extra file", "not in the manifest", func(d string) { os.WriteFile(filepath.Join(d, "kernels", "evil.ptx"), []byte("x"), 0o644) }},
+		{"format version", "format version", func(d string) {
+			m := bytes.Replace(fa["manifest.json"], []byte(`"format_version": 1`), []byte(`"format_version": 99`), 1)
+			os.WriteFile(filepath.Join(d, "manifest.json"), m, 0o644)
+		}},
+		{"target", "built for sm_80", func(d string) {
+			m := bytes.Replace(fa["manifest.json"], []byte(`"target": "sm_90a"`), []byte(`"target": "sm_80"`), 1)
+			os.WriteFile(filepath.Join(d, "manifest.json"), m, 0o644)
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := filepath.Join(t.TempDir(), "b")
+			for p, data := range fa {
+				os.MkdirAll(filepath.Dir(filepath.Join(d, p)), 0o755)
+				os.WriteFile(filepath.Join(d, p), data, 0o644)
+			}
+			tc.edit(d)
+			cmds := [][]string{{"bundle", "verify", d, "--target", "sm_90a"}}
+			if tc.name != "target" { // a bundle for another GPU is still readable
+				cmds = append(cmds, []string{"kernels", d}, []string{"run", d, "--checkpoint", d, "--tokens", "1 2", "--out", filepath.Join(d, "x.npy")})
+			}
+			for _, args := range cmds {
+				code, _, errOut := deepc(t, args...)
+				if code != 1 || !strings.Contains(errOut, tc.want) {
+					t.Errorf("%v: exit %d, stderr %q (want %q)", args, code, errOut, tc.want)
+				}
+			}
+		})
+	}
+}
+
+func TestRunBundleOnCPUMatchesForward(t *testing.T) {
+	ck := writeCheckpoint(t, nil, "fp8", 1, 7)
+	b := compileBundle(t, "prefill,decode")
+	seqs := [][]int{{5, 9, 200, 17, 3, 44}, {1, 2, 3, 4, 5, 6}}
+	for _, extra := range [][]string{nil, {"--prefill", "3"}} {
+		_, want := runForward(t, ck, seqs, append([]string{"--precision", "bf16"}, extra...)...)
+		out := filepath.Join(t.TempDir(), "run.npy")
+		args := append([]string{"run", b, "--checkpoint", ck, "--tokens", "5 9 200 17 3 44,1 2 3 4 5 6", "--out", out, "--precision", "bf16"}, extra...)
+		mustDeepc(t, args...)
+		fh, err := os.Open(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, got, err := npy.ReadFloat32(fh)
+		fh.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("run %v: logits differ from forward's (relative error %g)", extra, maxRelErrFlat(got, want))
+		}
+	}
+	code, _, errOut := deepc(t, "run", b, "--checkpoint", ck, "--tokens", "1 2", "--out", filepath.Join(t.TempDir(), "x.npy"), "--device", "cuda")
+	if code != 1 || !strings.Contains(errOut, "--device cpu") || strings.Count(strings.TrimSpace(errOut), "\n") > 0 {
+		t.Fatalf("--device cuda without a GPU: exit %d, %q (want one line suggesting --device cpu)", code, errOut)
+	}
+}
+
+func maxRelErrFlat(a, b []float32) float64 {
+	var num, den float64
+	for i := range a {
+		d := float64(a[i]) - float64(b[i])
+		num += d * d
+		den += float64(b[i]) * float64(b[i])
+	}
+	return math.Sqrt(num / max(den, 1e-30))
+}

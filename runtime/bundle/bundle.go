@@ -1,0 +1,174 @@
+// Package bundle reads, writes and verifies kernel bundles (DESIGN §8): a
+// directory with manifest.json, kernels/*.ptx and *.cubin, and ir/*.ir.
+// The manifest lists the SHA-256 of every other file; a bundle whose
+// files, hashes, format version or target do not match is refused before
+// anything in it is used. Writing is deterministic: the same inputs give
+// byte-identical files.
+package bundle
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// FormatVersion is the bundle layout this deepc writes and reads.
+const FormatVersion = 1
+
+// Manifest is manifest.json.
+type Manifest struct {
+	FormatVersion int    `json:"format_version"`
+	Compiler      string `json:"compiler"`
+	Target        string `json:"target"`
+	PTXAS         string `json:"ptxas,omitempty"`
+	Model         string `json:"model"`      // model name
+	ModelHash     string `json:"model_hash"` // SHA-256 of the DSL source and the settings
+	Plugins       any    `json:"plugins,omitempty"`
+	// Graphs maps each compiled graph (function) to its program: kernel
+	// launches in order, with their tensor bindings and grids.
+	Graphs map[string]json.RawMessage `json:"graphs"`
+	// Kernels describe each kernel (kind, ops, resources, files).
+	Kernels json.RawMessage `json:"kernels"`
+	// Missing lists, per graph, regions no emitter handles yet; the CPU
+	// backend runs such graphs from the IR.
+	Missing map[string][]string `json:"missing,omitempty"`
+	// Files maps every other file's path to its SHA-256 (hex).
+	Files map[string]string `json:"files"`
+}
+
+// Write creates dir (which must not exist or be empty) with the manifest
+// and files; the manifest's Files is filled in here.
+func Write(dir string, m *Manifest, files map[string][]byte) error {
+	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
+		return fmt.Errorf("bundle %s: directory exists and is not empty", dir)
+	}
+	m.FormatVersion = FormatVersion
+	m.Files = map[string]string{}
+	for p, data := range files {
+		if err := checkPath(p); err != nil {
+			return err
+		}
+		sum := sha256.Sum256(data)
+		m.Files[p] = hex.EncodeToString(sum[:])
+	}
+	tmp := dir + ".tmp"
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	names := make([]string, 0, len(files))
+	for p := range files {
+		names = append(names, p)
+	}
+	slices.Sort(names)
+	for _, p := range names {
+		full := filepath.Join(tmp, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(full, files[p], 0o644); err != nil {
+			return err
+		}
+	}
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "manifest.json"), append(data, '\n'), 0o644); err != nil {
+		return err
+	}
+	os.Remove(dir) // an empty directory given as the output
+	return os.Rename(tmp, dir)
+}
+
+func checkPath(p string) error {
+	if p == "manifest.json" || filepath.IsAbs(p) || strings.Contains(p, "..") || strings.Contains(p, "\\") {
+		return fmt.Errorf("bundle: bad file path %q", p)
+	}
+	return nil
+}
+
+// Open reads and verifies a bundle: format version, target (when target
+// is not empty), every listed file's hash, and no file that is not listed.
+func Open(dir, target string) (*Manifest, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", dir, err)
+	}
+	var m Manifest
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("bundle %s: manifest.json: %v", dir, err)
+	}
+	rebuild := "; rebuild it with this deepc: deepc compile MODEL.deep --target " + orDefault(target, m.Target) + " -o " + dir
+	if m.FormatVersion != FormatVersion {
+		return nil, fmt.Errorf("bundle %s: format version %d, this deepc reads %d%s", dir, m.FormatVersion, FormatVersion, rebuild)
+	}
+	if target != "" && m.Target != target {
+		return nil, fmt.Errorf("bundle %s: built for %s, not %s%s", dir, m.Target, target, rebuild)
+	}
+	seen := map[string]bool{}
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, path)
+		rel = filepath.ToSlash(rel)
+		if rel == "manifest.json" {
+			return nil
+		}
+		want, ok := m.Files[rel]
+		if !ok {
+			return fmt.Errorf("bundle %s: file %s is not in the manifest", dir, rel)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(data)
+		if hex.EncodeToString(sum[:]) != want {
+			return fmt.Errorf("bundle %s: %s does not match its SHA-256 in the manifest (modified or corrupt)%s", dir, rel, rebuild)
+		}
+		seen[rel] = true
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for p := range m.Files {
+		if !seen[p] {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return nil, fmt.Errorf("bundle %s: missing %s%s", dir, strings.Join(missing, ", "), rebuild)
+	}
+	return &m, nil
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// ReadFile reads a verified bundle's file.
+func ReadFile(dir, p string) ([]byte, error) {
+	if err := checkPath(p); err != nil {
+		return nil, err
+	}
+	return os.ReadFile(filepath.Join(dir, filepath.FromSlash(p)))
+}
