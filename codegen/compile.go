@@ -21,6 +21,11 @@ var emitters = map[string]func(*kernelBuilder, *Step) error{
 	"gemm":      emitGEMM,
 	"rows":      emitRows,
 	"movement":  emitMovement,
+	"rope":      emitRope,
+	"routing":   emitRouting,
+	"dispatch":  emitDispatch,
+	"combine":   emitCombine,
+	"attention": emitAttention,
 }
 
 // Regions collects the regions plan-kernels marked in f, in program order.
@@ -149,7 +154,7 @@ func Compile(ctx context.Context, m *ir.Module, opts Options) (*Result, error) {
 				res.Missing[f.Name] = append(res.Missing[f.Name], fmt.Sprintf("%s (%s)", r.Kind, opNames(r)))
 				continue
 			}
-			k, step := newKernel(placeholderName, r, valueName, func(v *ir.Value) bool { return quantBlock(m, v) != nil })
+			k, step := newKernel(placeholderName, r, valueName, func(v *ir.Value) []int64 { return quantBlock(m, v) })
 			if err := emit(k, step); err != nil {
 				var u unsupportedError
 				if errors.As(err, &u) {

@@ -1,7 +1,9 @@
 package codegen
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/deepc-dev/deepc/ir"
@@ -85,7 +87,7 @@ func gemmOf(k *kernelBuilder) (*gemmShape, error) {
 	case g.x.Type.DType != ir.BF16:
 		return nil, unsupported("activation dtype %s (the GPU path takes bf16)", g.x.Type.DType)
 	case g.w.Type.DType == ir.BF16:
-	case g.w.Type.DType == ir.F8E4M3 && k.scales[g.w] != nil:
+	case g.w.Type.DType == ir.F8E4M3 && slices.Equal(k.blocks[g.w], []int64{128, 128}):
 		g.fp8 = true
 	default:
 		return nil, unsupported("weight dtype %s without a block scale", g.w.Type.DType)
@@ -109,9 +111,13 @@ func (k *kernelBuilder) descriptor(addr value.Value) value.Value {
 	return k.b.NewOr(a, ci64(lbo<<16|sbo<<32))
 }
 
-func emitGEMM(k *kernelBuilder, kern *Step) error {
+func emitGEMM(k *kernelBuilder, step *Step) error {
 	g, err := gemmOf(k)
 	if err != nil {
+		var u unsupportedError
+		if errors.As(err, &u) {
+			return emitSIMTGEMM(k, step)
+		}
 		return err
 	}
 	out := g.op.Results[0]
@@ -318,7 +324,7 @@ func emitGEMM(k *kernelBuilder, kern *Step) error {
 		}
 	}
 	k.ret()
-	kern.Launch = Launch{Threads: gemmThreads, Grid: [3]GridDim{{Elems: []string{fmt.Sprint(g.N)}, Div: gemmBN}, gridOf(gemmBM, out.Type.Shape[:len(out.Type.Shape)-1]...), one()}}
+	step.Launch = Launch{Threads: gemmThreads, Grid: [3]GridDim{{Elems: []string{fmt.Sprint(g.N)}, Div: gemmBN}, gridOf(gemmBM, out.Type.Shape[:len(out.Type.Shape)-1]...), one()}}
 	return nil
 }
 

@@ -38,6 +38,9 @@ type Step struct {
 	Args    []Arg    `json:"args"`
 	Symbols []string `json:"symbols,omitempty"`
 	Launch  Launch   `json:"launch"`
+	// InPlace pairs (output i, input j) whose buffers must be the same:
+	// the kernel updates the input and writes only what changes.
+	InPlace [][2]int `json:"in_place,omitempty"`
 }
 
 // Arg is one tensor parameter.
@@ -142,6 +145,7 @@ type kernelBuilder struct {
 	r       *Region
 	ptrs    map[*ir.Value]value.Value // tensor pointers by IR value
 	scales  map[*ir.Value]value.Value // scale_inv pointers of block-quantized weights
+	blocks  map[*ir.Value][]int64     // their scale blocks
 	symbols map[string]value.Value    // symbol values (i64)
 	syms    []string
 }
@@ -176,13 +180,13 @@ func regionSymbols(r *Region) []string {
 // and outputs and i64 parameters for its symbols.
 // A block-quantized weight input brings its f32 scale_inv grid as one more
 // pointer, placed after the inputs.
-func newKernel(name string, r *Region, names func(*ir.Value) string, quantized func(*ir.Value) bool) (*kernelBuilder, *Step) {
+func newKernel(name string, r *Region, names func(*ir.Value) string, quantOf func(*ir.Value) []int64) (*kernelBuilder, *Step) {
 	syms := regionSymbols(r)
 	var ps []param
 	kern := &Step{Region: r.ID, Symbols: syms}
 	var quant []*ir.Value
 	for _, v := range r.Inputs {
-		if quantized(v) {
+		if quantOf(v) != nil {
 			quant = append(quant, v)
 		}
 	}
@@ -203,8 +207,10 @@ func newKernel(name string, r *Region, names func(*ir.Value) string, quantized f
 	for i, v := range r.Inputs {
 		k.ptrs[v] = k.param(i)
 	}
+	k.blocks = map[*ir.Value][]int64{}
 	for i, v := range quant {
 		k.scales[v] = k.param(len(r.Inputs) + i)
+		k.blocks[v] = quantOf(v)
 	}
 	for i, v := range r.Outputs {
 		k.ptrs[v] = k.param(len(r.Inputs) + len(quant) + i)

@@ -224,3 +224,5 @@ func sanitize(s string) string {
 const sle = enum.IPredSLE
 
 func zeroVector(t types.Type) value.Value { return constant.NewZeroInitializer(t) }
+
+func constantF64(v float64) *constant.Float { return constant.NewFloat(f64, v) }

@@ -118,8 +118,11 @@ func emitMovement(k *kernelBuilder, step *Step) error {
 		return unsupported("movement region with %d ops", len(k.r.Ops))
 	}
 	op := k.r.Ops[0]
-	if op.Name == "split" {
+	switch op.Name {
+	case "split":
 		return emitSplit(k, step, op)
+	case "kv_write":
+		return emitKVWrite(k, step)
 	}
 	rule, ok := moveRules[op.Name]
 	if !ok {

@@ -189,5 +189,3 @@ func newBundleCmd() *cobra.Command {
 	cmd.AddCommand(verify)
 	return cmd
 }
-
-

@@ -19,23 +19,23 @@ import (
 
 // driver holds the resolved entry points.
 type driver struct {
-	cuInit               func(flags uint32) int32
-	cuDeviceGetCount     func(n *int32) int32
-	cuDeviceGet          func(dev *int32, ordinal int32) int32
-	cuDeviceGetName      func(name *byte, n int32, dev int32) int32
-	cuDeviceComputeCap   func(major, minor *int32, dev int32) int32
-	cuCtxCreate          func(ctx *uintptr, flags uint32, dev int32) int32
-	cuCtxDestroy         func(ctx uintptr) int32
-	cuCtxSynchronize     func() int32
-	cuModuleLoadData     func(mod *uintptr, image unsafe.Pointer) int32
-	cuModuleGetFunction  func(fn *uintptr, mod uintptr, name *byte) int32
-	cuMemAlloc           func(ptr *uint64, size uint64) int32
-	cuMemFree            func(ptr uint64) int32
-	cuMemcpyHtoD         func(dst uint64, src unsafe.Pointer, size uint64) int32
-	cuMemcpyDtoH         func(dst unsafe.Pointer, src uint64, size uint64) int32
-	cuLaunchKernel       func(f uintptr, gx, gy, gz, bx, by, bz, smem uint32, stream uintptr, params unsafe.Pointer, extra unsafe.Pointer) int32
-	cuFuncSetAttribute   func(f uintptr, attr int32, value int32) int32
-	cuGetErrorString     func(code int32, s **byte) int32
+	cuInit              func(flags uint32) int32
+	cuDeviceGetCount    func(n *int32) int32
+	cuDeviceGet         func(dev *int32, ordinal int32) int32
+	cuDeviceGetName     func(name *byte, n int32, dev int32) int32
+	cuDeviceComputeCap  func(major, minor *int32, dev int32) int32
+	cuCtxCreate         func(ctx *uintptr, flags uint32, dev int32) int32
+	cuCtxDestroy        func(ctx uintptr) int32
+	cuCtxSynchronize    func() int32
+	cuModuleLoadData    func(mod *uintptr, image unsafe.Pointer) int32
+	cuModuleGetFunction func(fn *uintptr, mod uintptr, name *byte) int32
+	cuMemAlloc          func(ptr *uint64, size uint64) int32
+	cuMemFree           func(ptr uint64) int32
+	cuMemcpyHtoD        func(dst uint64, src unsafe.Pointer, size uint64) int32
+	cuMemcpyDtoH        func(dst unsafe.Pointer, src uint64, size uint64) int32
+	cuLaunchKernel      func(f uintptr, gx, gy, gz, bx, by, bz, smem uint32, stream uintptr, params unsafe.Pointer, extra unsafe.Pointer) int32
+	cuFuncSetAttribute  func(f uintptr, attr int32, value int32) int32
+	cuGetErrorString    func(code int32, s **byte) int32
 }
 
 var (
