@@ -61,7 +61,7 @@ func emitAttention(k *kernelBuilder, step *Step) error {
 	}
 	nKeys := k.dim(kk.Type.Shape[0])
 	k.loop(tid, ci64(dq), ci64(attnThreads), nil, func(i value.Value, _ []value.Value) []value.Value {
-		x := k.loadElem(k.ptrs[q], k.add(k.mul(blk, ci64(dq)), i), q.Type.DType)
+		x := k.read(q, k.add(k.mul(blk, ci64(dq)), i))
 		k.store(x, k.sharedAt(qs, i))
 		return nil
 	})
@@ -91,7 +91,7 @@ func emitAttention(k *kernelBuilder, step *Step) error {
 			kbase := k.mul(k.add(k.mul(sc, ci64(Hk.N)), hk), ci64(dq))
 			dot := k.loop(ci64(0), ci64(dq), ci64(1), []value.Value{cf32(0)}, func(i value.Value, a []value.Value) []value.Value {
 				x := k.load(k.sharedAt(qs, i))
-				y := k.loadElem(k.ptrs[kk], k.add(kbase, i), kk.Type.DType)
+				y := k.read(kk, k.add(kbase, i))
 				return []value.Value{k.b.NewFAdd(a[0], k.b.NewFMul(x, y))}
 			})[0]
 			k.store(k.sel(vis, k.b.NewFMul(dot, cf32(scale)), negInf), k.sharedAt(ps, j))
@@ -123,7 +123,7 @@ func emitAttention(k *kernelBuilder, step *Step) error {
 				s := k.add(c0, j)
 				sc := k.sel(k.lt(s, nKeys), s, ci64(0))
 				p := k.load(k.sharedAt(ps, j))
-				vv := k.loadElem(k.ptrs[v], k.add(k.mul(k.add(k.mul(sc, ci64(Hk.N)), hk), ci64(dv)), dC), v.Type.DType)
+				vv := k.read(v, k.add(k.mul(k.add(k.mul(sc, ci64(Hk.N)), hk), ci64(dv)), dC))
 				return []value.Value{k.b.NewFAdd(a[0], k.b.NewFMul(p, vv))}
 			})[0]
 			next = append(next, acc)

@@ -26,6 +26,9 @@ var emitters = map[string]func(*kernelBuilder, *Step) error{
 	"dispatch":  emitDispatch,
 	"combine":   emitCombine,
 	"attention": emitAttention,
+	"optimizer": emitAdamW,
+	"scatter":   emitScatterAdd,
+	"quantize":  emitQuantize,
 }
 
 // Regions collects the regions plan-kernels marked in f, in program order.
@@ -129,15 +132,39 @@ func (r *Result) Kernel(name string) *Kernel {
 // kernel, merges identical kernels, then runs llc and ptxas on each (in
 // parallel).
 func Compile(ctx context.Context, m *ir.Module, opts Options) (*Result, error) {
+	return CompileUnits(ctx, []Unit{{Module: m, Funcs: opts.Funcs}}, opts)
+}
+
+// Unit is a planned module and the functions of it to compile (all when
+// Funcs is empty).
+type Unit struct {
+	Module *ir.Module
+	Funcs  []string
+}
+
+// CompileUnits compiles several modules' functions into one set of kernels
+// (a bundle's inference module and its train module share kernels).
+func CompileUnits(ctx context.Context, units []Unit, opts Options) (*Result, error) {
 	res := &Result{Programs: map[string][]*Step{}, Missing: map[string][]string{}}
 	byName := map[string]*Kernel{}
+	for _, u := range units {
+		if err := res.emit(u, byName); err != nil {
+			return nil, err
+		}
+	}
+	return res, res.assemble(ctx, opts)
+}
+
+// emit writes the LLVM IR of every region of the unit's functions.
+func (res *Result) emit(u Unit, byName map[string]*Kernel) error {
+	m := u.Module
 	for _, f := range m.Funcs {
-		if len(opts.Funcs) > 0 && !slices.Contains(opts.Funcs, f.Name) {
+		if len(u.Funcs) > 0 && !slices.Contains(u.Funcs, f.Name) {
 			continue
 		}
 		regions, err := Regions(f)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		names := ir.ValueNames(f)
 		valueName := func(v *ir.Value) string {
@@ -149,6 +176,9 @@ func Compile(ctx context.Context, m *ir.Module, opts Options) (*Result, error) {
 		}
 		res.Programs[f.Name] = []*Step{}
 		for _, r := range regions {
+			if len(r.Outputs) == 0 {
+				continue // nothing it computes is used
+			}
 			emit, ok := emitters[r.Kind]
 			if !ok {
 				res.Missing[f.Name] = append(res.Missing[f.Name], fmt.Sprintf("%s (%s)", r.Kind, opNames(r)))
@@ -161,7 +191,7 @@ func Compile(ctx context.Context, m *ir.Module, opts Options) (*Result, error) {
 					res.Missing[f.Name] = append(res.Missing[f.Name], fmt.Sprintf("%s (%s): %v", r.Kind, opNames(r), err))
 					continue
 				}
-				return nil, fmt.Errorf("func %s, region %d (%s): %w", f.Name, r.ID, opNames(r), err)
+				return fmt.Errorf("func %s, region %d (%s): %w", f.Name, r.ID, opNames(r), err)
 			}
 			code := k.String()
 			name := kernelName(r, code)
@@ -170,7 +200,7 @@ func Compile(ctx context.Context, m *ir.Module, opts Options) (*Result, error) {
 			if byName[name] != nil {
 				continue
 			}
-			kern := &Kernel{Name: name, Kind: r.Kind, LLVM: strings.ReplaceAll(code, "@"+placeholderName, "@"+name)}
+			kern := &Kernel{Name: name, Kind: r.Kind, MMA: k.mma, LLVM: strings.ReplaceAll(code, "@"+placeholderName, "@"+name)}
 			for _, op := range r.Ops {
 				kern.Ops = append(kern.Ops, op.Name)
 			}
@@ -178,9 +208,14 @@ func Compile(ctx context.Context, m *ir.Module, opts Options) (*Result, error) {
 			res.Kernels = append(res.Kernels, kern)
 		}
 	}
+	return nil
+}
+
+// assemble sorts the kernels and runs llc and ptxas on each, in parallel.
+func (res *Result) assemble(ctx context.Context, opts Options) error {
 	sort.Slice(res.Kernels, func(i, j int) bool { return res.Kernels[i].Name < res.Kernels[j].Name })
 	if opts.Toolchain == nil {
-		return res, nil
+		return nil
 	}
 	workers := opts.Workers
 	if workers <= 0 {
@@ -209,7 +244,7 @@ func Compile(ctx context.Context, m *ir.Module, opts Options) (*Result, error) {
 		}()
 	}
 	wg.Wait()
-	return res, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 func opNames(r *Region) string {
@@ -238,6 +273,10 @@ func (r *Result) MissingKinds() []string {
 
 // quantBlock is the scale block of a block-quantized weight param, or nil.
 func quantBlock(m *ir.Module, v *ir.Value) []int64 {
+	if v.Def != nil && v.Def.Name == "quantize_blocks" {
+		b, _ := v.Def.Attrs.Ints("block")
+		return b
+	}
 	if v.Def == nil || v.Def.Name != "param" {
 		return nil
 	}

@@ -120,6 +120,10 @@ func emitGEMM(k *kernelBuilder, step *Step) error {
 		}
 		return err
 	}
+	k.mma = "bf16"
+	if g.fp8 {
+		k.mma = "e4m3"
+	}
 	out := g.op.Results[0]
 	M := k.numel(out.Type.Shape[:len(out.Type.Shape)-1])
 	K, N := ci64(g.K), ci64(g.N)

@@ -2,6 +2,7 @@ package codegen
 
 import (
 	"github.com/deepc-dev/deepc/ir"
+	"github.com/llir/llvm/ir/enum"
 	"github.com/llir/llvm/ir/value"
 )
 
@@ -14,8 +15,11 @@ import (
 func emitSIMTGEMM(k *kernelBuilder, step *Step) error {
 	var g *ir.Op
 	for _, op := range k.r.Ops {
-		if op.Name == "linear" || op.Name == "matmul" {
+		switch op.Name {
+		case "linear", "matmul":
 			g = op
+		case "grouped_linear", "grouped_linear_wgrad":
+			return emitGroupedSIMT(k, step, op)
 		}
 	}
 	if g == nil {
@@ -33,7 +37,6 @@ func emitSIMTGEMM(k *kernelBuilder, step *Step) error {
 			return unsupported("matmul with b of rank %d against a result of rank %d", len(b.Type.Shape), len(shape))
 		}
 	}
-	quant := quantBlockOf(k, b)
 	i := k.globalID()
 	var err error
 	k.ifThen(k.lt(i, k.numel(shape)), func() {
@@ -60,12 +63,8 @@ func emitSIMTGEMM(k *kernelBuilder, step *Step) error {
 			}
 		}
 		sum := k.loop(ci64(0), k.dim(K), ci64(1), []value.Value{cf32(0)}, func(kk value.Value, c []value.Value) []value.Value {
-			x := k.loadElem(k.ptrs[a], k.add(aRow, kk), a.Type.DType)
-			w := k.loadElem(k.ptrs[b], bAt(kk), b.Type.DType)
-			if quant != nil {
-				sc := k.scaleAt(b, n, kk, quant)
-				w = k.b.NewFMul(w, sc)
-			}
+			x := k.read(a, k.add(aRow, kk))
+			w := k.read(b, bAt(kk)) // dequantised by its block's scale
 			return []value.Value{k.b.NewFAdd(c[0], k.b.NewFMul(x, w))}
 		})[0]
 		y := k.round(sum, out.Type.DType)
@@ -95,16 +94,71 @@ func epilogue(r *Region, op *ir.Op) []*ir.Op {
 	return nil
 }
 
-// quantBlockOf is the [rows, cols] scale block of a quantized weight input.
-func quantBlockOf(k *kernelBuilder, w *ir.Value) []int64 {
-	return k.blocks[w]
-}
-
-// scaleAt loads the scale of weight element (row, col) of a [rows, cols]
-// weight quantized in blocks.
-func (k *kernelBuilder) scaleAt(w *ir.Value, row, col value.Value, block []int64) value.Value {
-	s := w.Type.Shape
-	cols := k.dim(s[len(s)-1])
-	nb := k.div(k.add(cols, ci64(block[1]-1)), ci64(block[1]))
-	return k.load(k.at(k.scales[w], k.add(k.mul(k.div(row, ci64(block[0])), nb), k.div(col, ci64(block[1])))))
+// emitGroupedSIMT: grouped_linear (y[t, j, o] = Σ_i x'[t, j, i] ·
+// w[idx[t, j], o, i]) and its weight gradient (dw[e, o, i] = Σ over slots
+// (t, j) routed to e of g[t, j, o] · x'[t, j, i]), one thread per output
+// element, f32 sums in order, then the region's epilogue.
+func emitGroupedSIMT(k *kernelBuilder, step *Step, g *ir.Op) error {
+	out := g.Results[0]
+	shape := out.Type.Shape
+	var x, w, gr, idx *ir.Value
+	if g.Name == "grouped_linear" {
+		x, w, idx = g.Args[0], g.Args[1], g.Args[2]
+	} else {
+		x, gr, idx = g.Args[0], g.Args[1], g.Args[2]
+		if fp8, _ := g.Attrs.Bool("fp8"); fp8 {
+			return unsupported("grouped_linear_wgrad with fp8 operands")
+		}
+	}
+	K := idx.Type.Shape[1].N
+	in := k.dim(x.Type.Shape[len(x.Type.Shape)-1])
+	// xAt is the index of x'[t, j, i].
+	xAt := func(t, j, i value.Value) value.Value {
+		if len(x.Type.Shape) == 2 {
+			return k.add(k.mul(t, in), i)
+		}
+		return k.add(k.mul(k.add(k.mul(t, ci64(K)), j), in), i)
+	}
+	i := k.globalID()
+	var err error
+	k.ifThen(k.lt(i, k.numel(shape)), func() {
+		var sum value.Value
+		if g.Name == "grouped_linear" {
+			nOut := k.dim(shape[2])
+			o := k.rem(i, nOut)
+			slot := k.div(i, nOut) // t·K + j
+			t, j := k.div(slot, ci64(K)), k.rem(slot, ci64(K))
+			e := k.sext64(k.load(k.at(k.ptrs[idx], slot)))
+			wRow := k.mul(k.add(k.mul(e, nOut), o), in)
+			sum = k.loop(ci64(0), in, ci64(1), []value.Value{cf32(0)}, func(c value.Value, a []value.Value) []value.Value {
+				return []value.Value{k.b.NewFAdd(a[0], k.b.NewFMul(k.read(x, xAt(t, j, c)), k.read(w, k.add(wRow, c))))}
+			})[0]
+		} else {
+			nOut := k.dim(shape[1])
+			c := k.rem(i, in)
+			o := k.rem(k.div(i, in), nOut)
+			e := k.div(i, k.mul(in, nOut))
+			slots := k.numel(idx.Type.Shape)
+			sum = k.loop(ci64(0), slots, ci64(1), []value.Value{cf32(0)}, func(s value.Value, a []value.Value) []value.Value {
+				hit := k.b.NewICmp(enum.IPredEQ, k.sext64(k.load(k.at(k.ptrs[idx], s))), e)
+				t, j := k.div(s, ci64(K)), k.rem(s, ci64(K))
+				p := k.b.NewFMul(k.read(gr, k.add(k.mul(s, nOut), o)), k.read(x, xAt(t, j, c)))
+				return []value.Value{k.sel(hit, k.b.NewFAdd(a[0], p), a[0])}
+			})[0]
+		}
+		y := k.round(sum, out.Type.DType)
+		var vals map[*ir.Value]value.Value
+		if vals, err = k.evalElement(i, shape, epilogue(k.r, g), map[*ir.Value]value.Value{out: y}); err != nil {
+			return
+		}
+		for _, o := range k.r.Outputs {
+			k.store(k.toMem(vals[o], o.Type.DType), k.at(k.ptrs[o], i))
+		}
+	})
+	if err != nil {
+		return err
+	}
+	k.ret()
+	step.Launch = Launch{Threads: 128, Grid: [3]GridDim{gridOf(128, shape...), one(), one()}}
+	return nil
 }

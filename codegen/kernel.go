@@ -21,6 +21,9 @@ type Kernel struct {
 	Kind string `json:"kind"`
 	// Ops are the IR ops fused into it, in program order (op names).
 	Ops []string `json:"ops"`
+	// MMA is the tensor-core operand type of a GEMM kernel (bf16, e4m3),
+	// empty for kernels without tensor cores.
+	MMA string `json:"mma,omitempty"`
 	// LLVM is the LLVM IR text, PTX what llc made of it; Cubin is set when
 	// ptxas ran, with the resources it reported.
 	LLVM      string    `json:"-"`
@@ -147,6 +150,7 @@ type kernelBuilder struct {
 	scales  map[*ir.Value]value.Value // scale_inv pointers of block-quantized weights
 	blocks  map[*ir.Value][]int64     // their scale blocks
 	symbols map[string]value.Value    // symbol values (i64)
+	mma     string                    // tensor-core operand type, if any
 	syms    []string
 }
 
@@ -184,39 +188,60 @@ func newKernel(name string, r *Region, names func(*ir.Value) string, quantOf fun
 	syms := regionSymbols(r)
 	var ps []param
 	kern := &Step{Region: r.ID, Symbols: syms}
-	var quant []*ir.Value
+	// Block-quantized tensors travel with their f32 scale grids: an input's
+	// after the inputs, an output's after the outputs.
+	var quantIn, quantOut []*ir.Value
 	for _, v := range r.Inputs {
 		if quantOf(v) != nil {
-			quant = append(quant, v)
+			quantIn = append(quantIn, v)
 		}
 	}
-	tensors := slices.Concat(r.Inputs, quant, r.Outputs)
-	for i, v := range tensors {
-		dt, vname := v.Type.DType, names(v)
-		shape := shapeStrings(v.Type.Shape)
-		if i >= len(r.Inputs) && i < len(r.Inputs)+len(quant) {
+	for _, v := range r.Outputs {
+		if quantOf(v) != nil {
+			quantOut = append(quantOut, v)
+		}
+	}
+	type slot struct {
+		v     *ir.Value
+		scale bool
+		out   bool
+	}
+	var slots []slot
+	for _, v := range r.Inputs {
+		slots = append(slots, slot{v, false, false})
+	}
+	for _, v := range quantIn {
+		slots = append(slots, slot{v, true, false})
+	}
+	for _, v := range r.Outputs {
+		slots = append(slots, slot{v, false, true})
+	}
+	for _, v := range quantOut {
+		slots = append(slots, slot{v, true, true})
+	}
+	for i, sl := range slots {
+		dt, vname, shape := sl.v.Type.DType, names(sl.v), shapeStrings(sl.v.Type.Shape)
+		if sl.scale {
 			dt, vname, shape = ir.F32, vname+"_scale_inv", nil
 		}
 		ps = append(ps, param{fmt.Sprintf("t%d", i), ptr(elemType(dt), global)})
-		kern.Args = append(kern.Args, Arg{Value: vname, DType: dt.String(), Shape: shape, Output: i >= len(r.Inputs)+len(quant)})
+		kern.Args = append(kern.Args, Arg{Value: vname, DType: dt.String(), Shape: shape, Output: sl.out})
 	}
 	for _, s := range syms {
 		ps = append(ps, param{"sym_" + sanitize(s), i64})
 	}
-	k := &kernelBuilder{builder: newBuilder(name, ps), r: r, ptrs: map[*ir.Value]value.Value{}, scales: map[*ir.Value]value.Value{}, symbols: map[string]value.Value{}, syms: syms}
-	for i, v := range r.Inputs {
-		k.ptrs[v] = k.param(i)
-	}
-	k.blocks = map[*ir.Value][]int64{}
-	for i, v := range quant {
-		k.scales[v] = k.param(len(r.Inputs) + i)
-		k.blocks[v] = quantOf(v)
-	}
-	for i, v := range r.Outputs {
-		k.ptrs[v] = k.param(len(r.Inputs) + len(quant) + i)
+	k := &kernelBuilder{builder: newBuilder(name, ps), r: r, ptrs: map[*ir.Value]value.Value{}, scales: map[*ir.Value]value.Value{},
+		blocks: map[*ir.Value][]int64{}, symbols: map[string]value.Value{}, syms: syms}
+	for i, sl := range slots {
+		if sl.scale {
+			k.scales[sl.v] = k.param(i)
+			k.blocks[sl.v] = quantOf(sl.v)
+		} else {
+			k.ptrs[sl.v] = k.param(i)
+		}
 	}
 	for i, s := range syms {
-		k.symbols[s] = k.param(len(tensors) + i)
+		k.symbols[s] = k.param(len(slots) + i)
 	}
 	return k, kern
 }

@@ -97,8 +97,8 @@ func emitCombine(k *kernelBuilder, step *Step) error {
 		var acc value.Value = constantF64(0)
 		for j := int64(0); j < kk; j++ {
 			r := k.load(k.sharedAt(rowOf, ci64(j)))
-			wt := k.loadElem(k.ptrs[w], k.add(k.mul(t, ci64(kk)), ci64(j)), w.Type.DType)
-			v := k.loadElem(k.ptrs[rows], k.add(k.mul(r, d), i), rows.Type.DType)
+			wt := k.read(w, k.add(k.mul(t, ci64(kk)), ci64(j)))
+			v := k.read(rows, k.add(k.mul(r, d), i))
 			acc = k.b.NewFAdd(acc, k.b.NewFPExt(k.b.NewFMul(wt, v), f64))
 		}
 		k.store(k.toMem(k.b.NewFPTrunc(acc, f32), out.Type.DType), k.at(k.ptrs[out], k.add(k.mul(t, d), i)))

@@ -18,7 +18,7 @@ type moveRule func(k *kernelBuilder, op *ir.Op, idx []value.Value) (value.Value,
 var moveRules = map[string]moveRule{
 	"expand": func(k *kernelBuilder, op *ir.Op, idx []value.Value) (value.Value, error) {
 		x := op.Args[0]
-		return k.loadElem(k.ptrs[x], k.broadcastIndex(idx, x.Type.Shape), x.Type.DType), nil
+		return k.read(x, k.broadcastIndex(idx, x.Type.Shape)), nil
 	},
 	"transpose": func(k *kernelBuilder, op *ir.Op, idx []value.Value) (value.Value, error) {
 		x := op.Args[0]
@@ -27,7 +27,7 @@ var moveRules = map[string]moveRule{
 		for a, p := range perm {
 			in[p] = idx[a]
 		}
-		return k.loadElem(k.ptrs[x], k.flatten(in, x.Type.Shape), x.Type.DType), nil
+		return k.read(x, k.flatten(in, x.Type.Shape)), nil
 	},
 	"slice": func(k *kernelBuilder, op *ir.Op, idx []value.Value) (value.Value, error) {
 		x := op.Args[0]
@@ -35,7 +35,7 @@ var moveRules = map[string]moveRule{
 		start, _ := op.Attrs.Int("start")
 		in := append([]value.Value(nil), idx...)
 		in[ax] = k.add(in[ax], ci64(start))
-		return k.loadElem(k.ptrs[x], k.flatten(in, x.Type.Shape), x.Type.DType), nil
+		return k.read(x, k.flatten(in, x.Type.Shape)), nil
 	},
 	"concat": func(k *kernelBuilder, op *ir.Op, idx []value.Value) (value.Value, error) {
 		ax := axisOf(op, len(idx))
@@ -46,7 +46,7 @@ var moveRules = map[string]moveRule{
 			in := append([]value.Value(nil), idx...)
 			inside := k.b.NewAnd(k.ge(idx[ax], off), k.lt(idx[ax], k.add(off, size)))
 			in[ax] = k.sel(inside, k.sub(idx[ax], off), ci64(0))
-			e := k.loadElem(k.ptrs[x], k.sel(inside, k.flatten(in, x.Type.Shape), ci64(0)), x.Type.DType)
+			e := k.read(x, k.sel(inside, k.flatten(in, x.Type.Shape), ci64(0)))
 			if v == nil {
 				v = e
 			} else {
@@ -62,7 +62,7 @@ var moveRules = map[string]moveRule{
 		r := len(ix.Type.Shape)
 		row := k.sext64(k.load(k.at(k.ptrs[ix], k.flatten(idx[ax:ax+r], ix.Type.Shape))))
 		in := append(append(append([]value.Value(nil), idx[:ax]...), row), idx[ax+r:]...)
-		return k.loadElem(k.ptrs[table], k.flatten(in, table.Type.Shape), table.Type.DType), nil
+		return k.read(table, k.flatten(in, table.Type.Shape)), nil
 	},
 	"take_along": func(k *kernelBuilder, op *ir.Op, idx []value.Value) (value.Value, error) {
 		x, ix := op.Args[0], op.Args[1]
@@ -70,7 +70,7 @@ var moveRules = map[string]moveRule{
 		j := k.sext64(k.load(k.at(k.ptrs[ix], k.flatten(idx, ix.Type.Shape))))
 		in := append([]value.Value(nil), idx...)
 		in[ax] = j
-		return k.loadElem(k.ptrs[x], k.flatten(in, x.Type.Shape), x.Type.DType), nil
+		return k.read(x, k.flatten(in, x.Type.Shape)), nil
 	},
 	"shift": func(k *kernelBuilder, op *ir.Op, idx []value.Value) (value.Value, error) {
 		x, seq := op.Args[0], op.Args[1]
@@ -82,7 +82,7 @@ var moveRules = map[string]moveRule{
 		same := k.b.NewICmp(enum.IPredEQ, k.load(k.at(k.ptrs[seq], srcC)), k.load(k.at(k.ptrs[seq], idx[0])))
 		ok := k.b.NewAnd(inT, same)
 		in := append([]value.Value{srcC}, idx[1:]...)
-		v := k.loadElem(k.ptrs[x], k.flatten(in, x.Type.Shape), x.Type.DType)
+		v := k.read(x, k.flatten(in, x.Type.Shape))
 		return k.sel(ok, v, zeroOf(x.Type.DType)), nil
 	},
 	"moe_gather": func(k *kernelBuilder, op *ir.Op, idx []value.Value) (value.Value, error) {
@@ -91,7 +91,7 @@ var moveRules = map[string]moveRule{
 		s := k.sext64(k.load(k.at(k.ptrs[slot], idx[0])))
 		ok := k.ge(s, ci64(0))
 		row := k.sel(ok, k.div(s, ci64(max(kk, 1))), ci64(0))
-		v := k.loadElem(k.ptrs[x], k.flatten([]value.Value{row, idx[1]}, x.Type.Shape), x.Type.DType)
+		v := k.read(x, k.flatten([]value.Value{row, idx[1]}, x.Type.Shape))
 		return k.sel(ok, v, zeroOf(x.Type.DType)), nil
 	},
 }

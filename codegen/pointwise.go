@@ -45,7 +45,7 @@ func emitPointwise(k *kernelBuilder, kern *Step) error {
 		lanes[l] = map[*ir.Value]value.Value{}
 	}
 	for _, v := range r.Inputs {
-		if !full(v) {
+		if !full(v) || k.scales[v] != nil { // quantized inputs are read with their scales
 			continue
 		}
 		et := elemType(v.Type.DType)
@@ -121,7 +121,7 @@ func (k *kernelBuilder) evalElement(i value.Value, shape ir.Shape, ops []*ir.Op,
 		if idx == nil {
 			idx = k.unflatten(i, shape)
 		}
-		x := k.loadElem(k.ptrs[v], k.broadcastIndex(idx, v.Type.Shape), v.Type.DType)
+		x := k.read(v, k.broadcastIndex(idx, v.Type.Shape))
 		vals[v] = x
 		return x
 	}

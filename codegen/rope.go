@@ -64,8 +64,8 @@ func emitRope(k *kernelBuilder, step *Step) error {
 			sin = k.b.NewFNeg(sin)
 		}
 		e := k.mul(i, ci64(2))
-		a := k.loadElem(k.ptrs[x], e, x.Type.DType)
-		b := k.loadElem(k.ptrs[x], k.add(e, ci64(1)), x.Type.DType)
+		a := k.read(x, e)
+		b := k.read(x, k.add(e, ci64(1)))
 		o0 := k.b.NewFSub(k.b.NewFMul(a, cos), k.b.NewFMul(b, sin))
 		o1 := k.b.NewFAdd(k.b.NewFMul(a, sin), k.b.NewFMul(b, cos))
 		k.store(k.toMem(o0, out.Type.DType), k.at(k.ptrs[out], e))

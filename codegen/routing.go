@@ -29,7 +29,7 @@ func emitRouting(k *kernelBuilder, step *Step) error {
 	var err error
 	k.ifThen(k.lt(t, k.numel(rows)), func() {
 		base := k.mul(t, ci64(E.N))
-		score := func(e value.Value) value.Value { return k.loadElem(k.ptrs[s], k.add(base, e), s.Type.DType) }
+		score := func(e value.Value) value.Value { return k.read(s, k.add(base, e)) }
 		// allowed(e) says whether expert e may be picked.
 		allowed := func(e value.Value) value.Value { return cint(i1, 1) }
 		if op.Name == "route" {

@@ -22,7 +22,16 @@ type rowRule func(k *kernelBuilder, op *ir.Op, row rowCtx) error
 
 type rowCtx struct {
 	base, n value.Value // first element, row length
+	stride  value.Value // distance between the row's elements (nil: 1)
 	tid     value.Value
+}
+
+// elem is the linear index of the row's j-th element.
+func (rc rowCtx) elem(k *kernelBuilder, j value.Value) value.Value {
+	if rc.stride != nil {
+		j = k.mul(j, rc.stride)
+	}
+	return k.add(rc.base, j)
 }
 
 var rowRules = map[string]rowRule{
@@ -39,21 +48,33 @@ func emitRows(k *kernelBuilder, step *Step) error {
 	}
 	op := k.r.Ops[0]
 	x := op.Args[0]
-	if ax, ok := op.Attrs.Int("axis"); ok && ax != -1 && ax != int64(len(x.Type.Shape)-1) {
-		return unsupported("%s over axis %d (rows reduce the last axis)", op.Name, ax)
+	shape := x.Type.Shape
+	ax := len(shape) - 1
+	if _, ok := op.Attrs.Int("axis"); ok {
+		ax = axisOf(op, len(shape))
+	}
+	if ax != len(shape)-1 && op.Name == "rms_norm" {
+		return unsupported("rms_norm over axis %d", ax)
 	}
 	rule, ok := rowRules[op.Name]
 	if !ok {
 		return unsupported("no row rule for %s", op.Name)
 	}
-	shape := x.Type.Shape
-	n := k.dim(shape[len(shape)-1])
+	// Rows along axis ax: outer × n × inner; block b = o·inner + i.
+	n := k.dim(shape[ax])
+	inner := k.numel(shape[ax+1:])
 	row := k.zext64(k.sreg("ctaid.x"))
-	if err := rule(k, op, rowCtx{base: k.mul(row, n), n: n, tid: k.zext64(k.sreg("tid.x"))}); err != nil {
+	o, i := k.div(row, inner), k.rem(row, inner)
+	rc := rowCtx{base: k.add(k.mul(k.mul(o, n), inner), i), n: n, tid: k.zext64(k.sreg("tid.x"))}
+	if ax != len(shape)-1 {
+		rc.stride = inner
+	}
+	if err := rule(k, op, rc); err != nil {
 		return err
 	}
 	k.ret()
-	step.Launch = Launch{Threads: rowThreads, Grid: [3]GridDim{gridOf(1, shape[:len(shape)-1]...), one(), one()}}
+	rowsShape := append(append(ir.Shape{}, shape[:ax]...), shape[ax+1:]...)
+	step.Launch = Launch{Threads: rowThreads, Grid: [3]GridDim{gridOf(1, rowsShape...), one(), one()}}
 	return nil
 }
 
@@ -116,12 +137,12 @@ func fmax(k *kernelBuilder) func(a, b value.Value) value.Value {
 }
 
 func (k *kernelBuilder) rowLoad(v *ir.Value, rc rowCtx, j value.Value) value.Value {
-	return k.loadElem(k.ptrs[v], k.add(rc.base, j), v.Type.DType)
+	return k.read(v, rc.elem(k, j))
 }
 
 func (k *kernelBuilder) rowStore(x value.Value, rc rowCtx, j value.Value) {
 	o := k.r.Outputs[0]
-	k.store(k.toMem(x, o.Type.DType), k.at(k.ptrs[o], k.add(rc.base, j)))
+	k.store(k.toMem(x, o.Type.DType), k.at(k.ptrs[o], rc.elem(k, j)))
 }
 
 func rowRMSNorm(k *kernelBuilder, op *ir.Op, rc rowCtx) error {
@@ -136,7 +157,7 @@ func rowRMSNorm(k *kernelBuilder, op *ir.Op, rc rowCtx) error {
 	inv := k.b.NewFDiv(cf32(1), s)
 	k.loop(rc.tid, rc.n, ci64(rowThreads), nil, func(j value.Value, _ []value.Value) []value.Value {
 		v := k.b.NewFMul(k.rowLoad(x, rc, j), inv)
-		k.rowStore(k.b.NewFMul(v, k.loadElem(k.ptrs[w], j, w.Type.DType)), rc, j)
+		k.rowStore(k.b.NewFMul(v, k.read(w, j)), rc, j)
 		return nil
 	})
 	return nil

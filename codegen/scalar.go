@@ -252,3 +252,30 @@ func (k *builder) scalarOp(op *ir.Op, args []value.Value) (value.Value, error) {
 	}
 	return k.round(v, op.Results[0].Type.DType), nil
 }
+
+// read is element i of v in register form; a constant is its value.
+func (k *kernelBuilder) read(v *ir.Value, i value.Value) value.Value {
+	if isConst(v) {
+		x, _ := k.scalarOp(v.Def, nil)
+		return x
+	}
+	x := k.loadElem(k.ptrs[v], i, v.Type.DType)
+	if b := k.blocks[v]; b != nil && k.scales[v] != nil {
+		x = k.b.NewFMul(x, k.blockScale(v, i, b))
+	}
+	return x
+}
+
+// blockScale is the scale of element i of a tensor quantized in blocks of
+// its last two axes (leading axes index whole matrices).
+func (k *kernelBuilder) blockScale(v *ir.Value, i value.Value, b []int64) value.Value {
+	s := v.Type.Shape
+	rows, cols := k.dim(s[len(s)-2]), k.dim(s[len(s)-1])
+	rb := k.div(k.add(rows, ci64(b[0]-1)), ci64(b[0]))
+	cb := k.div(k.add(cols, ci64(b[1]-1)), ci64(b[1]))
+	col := k.rem(i, cols)
+	rest := k.div(i, cols)
+	row, mat := k.rem(rest, rows), k.div(rest, rows)
+	at := k.add(k.mul(k.add(k.mul(mat, rb), k.div(row, ci64(b[0]))), cb), k.div(col, ci64(b[1])))
+	return k.load(k.at(k.scales[v], at))
+}

@@ -48,6 +48,11 @@ func KernelKind(op *ir.Op) string {
 	return ""
 }
 
+// maxRegionOps bounds a fused region: a long chain (the global gradient
+// norm sums every parameter's squares) becomes several kernels instead of
+// one whose registers spill.
+const maxRegionOps = 32
+
 // fusion rules, as data: a producer of kind P may join a consumer region of
 // kind C (the producer's result has the region's output shape and every use
 // of it is in that region).
@@ -72,6 +77,7 @@ func runPlanKernels(_ *Context, m *ir.Module) (bool, error) {
 		for _, v := range f.Results {
 			returned[v] = true
 		}
+		size := map[int]int{}
 		next := 0
 		// Walk backwards: consumers get regions before their producers, and
 		// a producer joins when the rules allow.
@@ -82,8 +88,9 @@ func runPlanKernels(_ *Context, m *ir.Module) (bool, error) {
 			}
 			k := KernelKind(op)
 			if len(op.Results) == 1 && !returned[op.Results[0]] {
-				if r, ok := joinTarget(op, users[op.Results[0]], region, kind, shape, k); ok {
+				if r, ok := joinTarget(op, users[op.Results[0]], region, kind, shape, k); ok && size[r] < maxRegionOps {
 					region[op] = r
+					size[r]++
 					if k == "gemm" {
 						kind[r] = "gemm"
 					}
@@ -91,6 +98,7 @@ func runPlanKernels(_ *Context, m *ir.Module) (bool, error) {
 				}
 			}
 			region[op] = next
+			size[next] = 1
 			kind[next] = k
 			if len(op.Results) > 0 {
 				shape[next] = op.Results[0].Type.Shape

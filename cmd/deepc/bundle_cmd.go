@@ -6,6 +6,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/deepc-dev/deepc/dsl"
+	"github.com/deepc-dev/deepc/models"
+	"github.com/deepc-dev/deepc/passes"
+	"github.com/deepc-dev/deepc/passes/autodiff"
 	"io"
 
 	"slices"
@@ -21,20 +25,22 @@ import (
 
 // bundleFlags are compile's GPU flags.
 type bundleFlags struct {
-	target  string
-	graphs  []string
-	llc     string
-	ptxas   string
-	noPTXAS bool
+	target   string
+	graphs   []string
+	llc      string
+	ptxas    string
+	noPTXAS  bool
+	trainFP8 bool
 }
 
 func (b *bundleFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&b.target, "target", "", "compile GPU kernels for this target (sm_90a) and write a bundle directory to -o")
-	fl.StringSliceVar(&b.graphs, "graph", []string{"prefill", "decode"}, "graphs (functions) to put in the bundle: forward, prefill, decode, mtp, mtp_prefill, mtp_decode")
+	fl.StringSliceVar(&b.graphs, "graph", []string{"prefill", "decode"}, "graphs (functions) to put in the bundle: forward, prefill, decode, mtp, mtp_prefill, mtp_decode, train")
 	fl.StringVar(&b.llc, "llc", "", "llc of LLVM >= 17 (default: $DEEPC_LLC, llc-19 on PATH)")
 	fl.StringVar(&b.ptxas, "ptxas", "", "ptxas (default: $DEEPC_PTXAS, .cache/cuda-12.4/bin, PATH)")
 	fl.BoolVar(&b.noPTXAS, "no-ptxas", false, "stop at PTX (no cubins, no resource report)")
+	fl.BoolVar(&b.trainFP8, "train-fp8", true, "--graph train: FP8 training (MODEL.md §5) rather than BF16")
 }
 
 // bundlePipeline is what compile --target runs unless --passes is given.
@@ -42,14 +48,21 @@ const bundlePipeline = inferencePipeline + ",plan-kernels"
 
 // writeBundle compiles the planned module's graphs to kernels and writes
 // the bundle directory.
-func (b *bundleFlags) writeBundle(m *ir.Module, source []byte, sets []string, out string, diag io.Writer) error {
+func (b *bundleFlags) writeBundle(m *ir.Module, source []byte, file string, sets []string, out string, diag io.Writer) error {
 	if out == "" {
 		return fmt.Errorf("--target needs -o DIR (the bundle directory)")
 	}
+	var graphs []string
+	var trainM *ir.Module
 	for _, g := range b.graphs {
 		if g == "train" {
-			return fmt.Errorf("--graph train: the train program has no GPU kernels yet (issue 5); bundle prefill, decode, forward or mtp graphs")
+			var err error
+			if trainM, err = trainModule(file, sets, b.trainFP8); err != nil {
+				return fmt.Errorf("--graph train: %w", err)
+			}
+			continue
 		}
+		graphs = append(graphs, g)
 		if m.Func(g) == nil {
 			var have []string
 			for _, f := range m.Funcs {
@@ -64,11 +77,16 @@ func (b *bundleFlags) writeBundle(m *ir.Module, source []byte, sets []string, ou
 	}
 	start := time.Now()
 	ctx := context.Background()
-	res, err := codegen.Compile(ctx, m, codegen.Options{Toolchain: tc, Funcs: b.graphs, NoPTXAS: b.noPTXAS})
+	modules := []codegen.Unit{{Module: m, Funcs: graphs}}
+	files := map[string][]byte{"ir/module.ir": []byte(ir.Print(m))}
+	if trainM != nil {
+		modules = append(modules, codegen.Unit{Module: trainM, Funcs: []string{"train"}})
+		files["ir/train.ir"] = []byte(ir.Print(trainM))
+	}
+	res, err := codegen.CompileUnits(ctx, modules, codegen.Options{Toolchain: tc, NoPTXAS: b.noPTXAS})
 	if err != nil {
 		return err
 	}
-	files := map[string][]byte{"ir/module.ir": []byte(ir.Print(m))}
 	type kernelEntry struct {
 		*codegen.Kernel
 		PTX   string `json:"ptx"`
@@ -88,14 +106,14 @@ func (b *bundleFlags) writeBundle(m *ir.Module, source []byte, sets []string, ou
 	if err != nil {
 		return err
 	}
-	graphs := map[string]json.RawMessage{}
+	programs := map[string]json.RawMessage{}
 	launches := 0
 	for g, steps := range res.Programs {
 		raw, err := json.Marshal(steps)
 		if err != nil {
 			return err
 		}
-		graphs[g] = raw
+		programs[g] = raw
 		launches += len(steps)
 	}
 	h := sha256.New()
@@ -107,7 +125,7 @@ func (b *bundleFlags) writeBundle(m *ir.Module, source []byte, sets []string, ou
 	man := &bundle.Manifest{
 		Compiler: "deepc " + version, Target: tc.Target(), PTXAS: tc.PTXASVersion(ctx),
 		Model: m.Name, ModelHash: hex.EncodeToString(h.Sum(nil)), Plugins: m.Attrs["plugins"],
-		Graphs: graphs, Kernels: kernels, Missing: res.Missing,
+		Graphs: programs, Kernels: kernels, Missing: res.Missing,
 	}
 	if err := bundle.Write(out, man, files); err != nil {
 		return err
@@ -158,7 +176,11 @@ spill bytes, and how many launches of it each graph makes.`,
 			fmt.Fprintf(w, "KERNEL\tKIND\tOPS\tREGS\tSMEM\tSPILLS\tLAUNCHES\n")
 			for _, k := range ks {
 				r := k.Resources
-				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%d\t%d\n", k.Name, k.Kind, strings.Join(k.Ops, ","), r.Registers, r.SharedBytes, r.SpillStores+r.SpillLoads, uses[k.Name])
+				ops := strings.Join(k.Ops, ",")
+				if len(ops) > 40 {
+					ops = fmt.Sprintf("%s… (%d ops)", ops[:36], len(k.Ops))
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%d\t%d\n", k.Name, k.Kind, ops, r.Registers, r.SharedBytes, r.SpillStores+r.SpillLoads, uses[k.Name])
 			}
 			if err := w.Flush(); err != nil {
 				return err
@@ -188,4 +210,31 @@ func newBundleCmd() *cobra.Command {
 	verify.Flags().StringVar(&target, "target", "", "also require this target (e.g. sm_90a)")
 	cmd.AddCommand(verify)
 	return cmd
+}
+
+// trainModule compiles the model for training (the grad pipeline, then the
+// train program with the small preset's hyperparameters) and plans its
+// kernels.
+func trainModule(file string, sets []string, fp8 bool) (*ir.Module, error) {
+	m, err := dsl.CompileFile(file, dsl.Options{Sets: sets, ReadFile: models.ReadFile})
+	if err != nil {
+		return nil, err
+	}
+	pl, err := passes.ParsePipeline(gradPipeline)
+	if err != nil {
+		return nil, err
+	}
+	if err := passes.Run(&passes.Context{}, m, pl); err != nil {
+		return nil, err
+	}
+	opts := presets["small"]
+	opts.FP8 = fp8
+	if _, err := autodiff.Train(m, opts); err != nil {
+		return nil, err
+	}
+	pl, err = passes.ParsePipeline("plan-kernels")
+	if err != nil {
+		return nil, err
+	}
+	return m, passes.Run(&passes.Context{}, m, pl)
 }

@@ -68,7 +68,7 @@ bundle verify and deepc run.`,
 				if err != nil {
 					return err
 				}
-				return gpu.writeBundle(m, src, sets, out, diag)
+				return gpu.writeBundle(m, src, args[0], sets, out, diag)
 			}
 			switch emit {
 			case "ir":
