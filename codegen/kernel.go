@@ -3,8 +3,8 @@ package codegen
 import (
 	"crypto/sha256"
 	"fmt"
+	"github.com/deepc-dev/deepc/runtime/bundle"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/deepc-dev/deepc/ir"
@@ -32,88 +32,14 @@ type Kernel struct {
 	Resources Resources `json:"resources"`
 }
 
-// Step is one launch of a kernel in a program: the tensors bound to its
-// parameters (the region's inputs, the scales of quantized weights, then
-// its outputs), the symbols passed after them as i64 values, and the grid.
-type Step struct {
-	Kernel  string   `json:"kernel"`
-	Region  int      `json:"region"`
-	Args    []Arg    `json:"args"`
-	Symbols []string `json:"symbols,omitempty"`
-	Launch  Launch   `json:"launch"`
-	// InPlace pairs (output i, input j) whose buffers must be the same:
-	// the kernel updates the input and writes only what changes.
-	InPlace [][2]int `json:"in_place,omitempty"`
-}
-
-// Arg is one tensor parameter.
-type Arg struct {
-	Value  string   `json:"value"` // the IR value it binds (%N or an argument/param name)
-	DType  string   `json:"dtype"`
-	Shape  []string `json:"shape"`
-	Output bool     `json:"output,omitempty"`
-}
-
-// Launch gives the grid from the bound symbols: each grid dimension is
-// ceil(product(Elems) / Div); Threads per block, Shared bytes of dynamic
-// shared memory.
-type Launch struct {
-	Grid    [3]GridDim `json:"grid"`
-	Threads int        `json:"threads"`
-	Shared  int        `json:"shared"`
-}
-
-// GridDim is ceil(product of Elems / Div); an empty Elems means 1.
-type GridDim struct {
-	Elems []string `json:"elems,omitempty"`
-	Div   int64    `json:"div"`
-}
-
-// Eval computes the grid dimension for bound symbols.
-func (g GridDim) Eval(env map[string]int64) (int64, error) {
-	n := int64(1)
-	for _, e := range g.Elems {
-		d, err := parseDim(e)
-		if err != nil {
-			return 0, err
-		}
-		v, ok := d.Eval(env)
-		if !ok {
-			return 0, fmt.Errorf("symbol %s unbound", d.Sym)
-		}
-		n *= v
-	}
-	div := max(g.Div, 1)
-	return (n + div - 1) / div, nil
-}
-
-// parseDim reads a dim as Dim.String prints it: 7168, T, 8*T+32512.
-func parseDim(s string) (ir.Dim, error) {
-	bad := fmt.Errorf("bad dim %q", s)
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return ir.C(n), nil
-	}
-	var mul, off int64 = 1, 0
-	rest := s
-	if i := strings.IndexByte(rest, '*'); i >= 0 {
-		m, err := strconv.ParseInt(rest[:i], 10, 64)
-		if err != nil {
-			return ir.Dim{}, bad
-		}
-		mul, rest = m, rest[i+1:]
-	}
-	if i := strings.IndexByte(rest, '+'); i >= 0 {
-		o, err := strconv.ParseInt(rest[i+1:], 10, 64)
-		if err != nil {
-			return ir.Dim{}, bad
-		}
-		off, rest = o, rest[:i]
-	}
-	if rest == "" {
-		return ir.Dim{}, bad
-	}
-	return ir.Affine(mul, ir.S(rest), off), nil
-}
+// The program types are the bundle format's (runtime/bundle): the
+// compiler writes them, the runtimes read them.
+type (
+	Step    = bundle.Step
+	Arg     = bundle.Arg
+	Launch  = bundle.Launch
+	GridDim = bundle.GridDim
+)
 
 func gridOf(div int64, dims ...ir.Dim) GridDim {
 	g := GridDim{Div: div}
@@ -220,12 +146,13 @@ func newKernel(name string, r *Region, names func(*ir.Value) string, quantOf fun
 		slots = append(slots, slot{v, true, true})
 	}
 	for i, sl := range slots {
-		dt, vname, shape := sl.v.Type.DType, names(sl.v), shapeStrings(sl.v.Type.Shape)
+		arg := Arg{Value: names(sl.v), DType: sl.v.Type.DType.String(), Shape: shapeStrings(sl.v.Type.Shape), Output: sl.out}
 		if sl.scale {
-			dt, vname, shape = ir.F32, vname+"_scale_inv", nil
+			arg = Arg{Value: arg.Value + "_scale_inv", DType: "f32", Output: sl.out, ScaleOf: arg.Value, Block: quantOf(sl.v)}
 		}
+		dt, _ := ir.ParseDType(arg.DType)
 		ps = append(ps, param{fmt.Sprintf("t%d", i), ptr(elemType(dt), global)})
-		kern.Args = append(kern.Args, Arg{Value: vname, DType: dt.String(), Shape: shape, Output: sl.out})
+		kern.Args = append(kern.Args, arg)
 	}
 	for _, s := range syms {
 		ps = append(ps, param{"sym_" + sanitize(s), i64})

@@ -6,7 +6,6 @@ import (
 
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/runtime"
-	"github.com/deepc-dev/deepc/runtime/cpu"
 )
 
 // Names of the functions the kv-cache pass derives, and of the argument
@@ -154,7 +153,7 @@ func (m *Model) step(fn string, c *Cache, ids []int, seqs [][]int, lead []*runti
 	args := append(append(lead, tok, pos, seq, slot, &cpos, &cseq), c.kv...)
 	opts := m.Opts
 	opts.Donate = true // the caches are updated in place
-	res, err := cpu.Run(f, m.Params, args, opts)
+	res, err := m.run(f, args, opts)
 	if err != nil {
 		for i, id := range ids {
 			c.Truncate(id, start[i])

@@ -16,6 +16,16 @@ type Model struct {
 	Module *ir.Module
 	Params map[string]*runtime.Tensor
 	Opts   cpu.Options
+	// Run executes one function (default: cpu.Run); a GPU executor plugs
+	// in here and every method runs on it.
+	Run func(f *ir.Func, params map[string]*runtime.Tensor, args []*runtime.Tensor, opts cpu.Options) ([]*runtime.Tensor, error)
+}
+
+func (m *Model) run(f *ir.Func, args []*runtime.Tensor, opts cpu.Options) ([]*runtime.Tensor, error) {
+	if m.Run != nil {
+		return m.Run(f, m.Params, args, opts)
+	}
+	return cpu.Run(f, m.Params, args, opts)
 }
 
 // Logits are per-sequence, per-position rows of Vocab values.
@@ -80,7 +90,7 @@ func (m *Model) Forward(seqs [][]int) (Logits, error) {
 		ids[i] = i
 	}
 	tok, pos, seq := pack(seqs, make([]int, len(seqs)), ids)
-	res, err := cpu.Run(f, m.Params, []*runtime.Tensor{tok, pos, seq}, m.Opts)
+	res, err := m.run(f, []*runtime.Tensor{tok, pos, seq}, m.Opts)
 	if err != nil {
 		return Logits{}, err
 	}
@@ -100,5 +110,5 @@ func (m *Model) Grad(seqs [][]int) ([]*runtime.Tensor, error) {
 		ids[i] = i
 	}
 	tok, pos, seq := pack(seqs, make([]int, len(seqs)), ids)
-	return cpu.Run(f, m.Params, []*runtime.Tensor{tok, pos, seq}, m.Opts)
+	return m.run(f, []*runtime.Tensor{tok, pos, seq}, m.Opts)
 }
