@@ -1,8 +1,12 @@
 package main
 
 import (
+	"strings"
+
 	"errors"
 	"fmt"
+	"github.com/deepc-dev/deepc/runtime"
+	"github.com/deepc-dev/deepc/runtime/cpu"
 
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/runtime/bundle"
@@ -44,10 +48,17 @@ Examples:
 			if err != nil {
 				return err
 			}
+			var gpu *cuda.GPU
 			switch device {
 			case "cpu":
 			case "cuda":
-				return runCUDA(man)
+				if gpu, err = openGPU(args[0], man, prefill > 0 || cmd.Flags().Changed("prefill")); err != nil {
+					return err
+				}
+				defer gpu.Dev.Close()
+				if !cmd.Flags().Changed("precision") {
+					mf.precision = "bf16" // the kernels read the checkpoint's own dtypes
+				}
 			default:
 				return fmt.Errorf("--device %q: cpu or cuda", device)
 			}
@@ -72,6 +83,17 @@ Examples:
 			if err != nil {
 				return err
 			}
+			if gpu != nil {
+				programs, err := cuda.Programs(man)
+				if err != nil {
+					return err
+				}
+				ex := cuda.NewExecutor(gpu, programs)
+				defer ex.Close()
+				model.Run = func(f *ir.Func, p map[string]*runtime.Tensor, a []*runtime.Tensor, _ cpu.Options) ([]*runtime.Tensor, error) {
+					return ex.Run(f, p, a)
+				}
+			}
 			var logits infer.Logits
 			if cmd.Flags().Changed("prefill") {
 				logits, err = cachedForward(model, seqs, prefill)
@@ -93,25 +115,38 @@ Examples:
 	return cmd
 }
 
-// runCUDA opens the GPU and checks that the bundle's graphs are complete.
-func runCUDA(man *bundle.Manifest) error {
+// openGPU opens the first GPU, checks it is the bundle's target and that
+// the graphs to run have every kernel, and loads the kernels.
+func openGPU(dir string, man *bundle.Manifest, cached bool) (*cuda.GPU, error) {
 	dev, err := cuda.Open(0)
 	if err != nil {
 		if errors.Is(err, cuda.ErrNoDriver) {
-			return fmt.Errorf("--device cuda: %v; run with --device cpu", err)
+			return nil, fmt.Errorf("--device cuda: %v; run with --device cpu", err)
 		}
-		return err
+		return nil, err
 	}
-	defer dev.Close()
-	if dev.Major != 9 {
-		return fmt.Errorf("--device cuda: %s is sm_%d%d; the bundle targets %s (Hopper); run with --device cpu", dev.Name, dev.Major, dev.Minor, man.Target)
+	if want := fmt.Sprintf("sm_%d%d", dev.Major, dev.Minor); !strings.HasPrefix(man.Target, want) {
+		dev.Close()
+		return nil, fmt.Errorf("--device cuda: %s is %s; the bundle targets %s (rebuild with --target %sa, or run with --device cpu)", dev.Name, want, man.Target, want)
 	}
-	n := 0
-	for _, l := range man.Missing {
-		n += len(l)
+	need := []string{"forward"}
+	if cached {
+		need = []string{"prefill", "decode"}
 	}
-	if n > 0 {
-		return fmt.Errorf("--device cuda: the bundle has %d regions without GPU kernels yet (see the manifest's \"missing\"), so its programs cannot run on %s; run with --device cpu", n, dev.Name)
+	for _, g := range need {
+		if _, ok := man.Graphs[g]; !ok {
+			dev.Close()
+			return nil, fmt.Errorf("--device cuda: the bundle has no %s program; compile with --graph %s", g, strings.Join(need, ","))
+		}
+		if n := len(man.Missing[g]); n > 0 {
+			dev.Close()
+			return nil, fmt.Errorf("--device cuda: the bundle's %s program has %d regions without GPU kernels (see the manifest's \"missing\"); run with --device cpu", g, n)
+		}
 	}
-	return fmt.Errorf("--device cuda: the GPU program executor is not written yet; run with --device cpu")
+	gpu, err := cuda.LoadBundle(dev, dir, man)
+	if err != nil {
+		dev.Close()
+		return nil, err
+	}
+	return gpu, nil
 }

@@ -33,6 +33,13 @@ type driver struct {
 	cuMemFree           func(ptr uint64) int32
 	cuMemcpyHtoD        func(dst uint64, src unsafe.Pointer, size uint64) int32
 	cuMemcpyDtoH        func(dst unsafe.Pointer, src uint64, size uint64) int32
+	cuMemcpyDtoD        func(dst, src uint64, size uint64) int32
+	cuMemsetD8          func(dst uint64, v uint8, n uint64) int32
+	cuEventCreate       func(ev *uintptr, flags uint32) int32
+	cuEventRecord       func(ev uintptr, stream uintptr) int32
+	cuEventSynchronize  func(ev uintptr) int32
+	cuEventElapsedTime  func(ms *float32, start, end uintptr) int32
+	cuEventDestroy      func(ev uintptr) int32
 	cuLaunchKernel      func(f uintptr, gx, gy, gz, bx, by, bz, smem uint32, stream uintptr, params unsafe.Pointer, extra unsafe.Pointer) int32
 	cuFuncSetAttribute  func(f uintptr, attr int32, value int32) int32
 	cuGetErrorString    func(code int32, s **byte) int32
@@ -69,6 +76,10 @@ func load() (*driver, error) {
 			{&d.cuModuleLoadData, "cuModuleLoadData"}, {&d.cuModuleGetFunction, "cuModuleGetFunction"},
 			{&d.cuMemAlloc, "cuMemAlloc_v2"}, {&d.cuMemFree, "cuMemFree_v2"},
 			{&d.cuMemcpyHtoD, "cuMemcpyHtoD_v2"}, {&d.cuMemcpyDtoH, "cuMemcpyDtoH_v2"},
+			{&d.cuMemcpyDtoD, "cuMemcpyDtoD_v2"}, {&d.cuMemsetD8, "cuMemsetD8_v2"},
+			{&d.cuEventCreate, "cuEventCreate"}, {&d.cuEventRecord, "cuEventRecord"},
+			{&d.cuEventSynchronize, "cuEventSynchronize"}, {&d.cuEventElapsedTime, "cuEventElapsedTime"},
+			{&d.cuEventDestroy, "cuEventDestroy_v2"},
 			{&d.cuLaunchKernel, "cuLaunchKernel"}, {&d.cuFuncSetAttribute, "cuFuncSetAttribute"},
 			{&d.cuGetErrorString, "cuGetErrorString"},
 		}
@@ -242,4 +253,42 @@ func (f *Function) Launch(grid, block [3]uint32, shared uint32, args []uint64) e
 	runtime.KeepAlive(vals)
 	runtime.KeepAlive(ptrs)
 	return err
+}
+
+// CopyDevice copies size bytes between device buffers.
+func (g *Device) CopyDevice(dst, src Buffer, size uint64) error {
+	return g.d.check("cuMemcpyDtoD", g.d.cuMemcpyDtoD(dst.Ptr, src.Ptr, size))
+}
+
+// Fill sets every byte of b to v (NaN poisoning uses 0xFF).
+func (g *Device) Fill(b Buffer, v uint8) error {
+	return g.d.check("cuMemsetD8", g.d.cuMemsetD8(b.Ptr, v, b.Size))
+}
+
+// Time runs fn between two events and returns the GPU time in ms.
+func (g *Device) Time(fn func() error) (float64, error) {
+	var start, end uintptr
+	if err := g.d.check("cuEventCreate", g.d.cuEventCreate(&start, 0)); err != nil {
+		return 0, err
+	}
+	defer g.d.cuEventDestroy(start)
+	if err := g.d.check("cuEventCreate", g.d.cuEventCreate(&end, 0)); err != nil {
+		return 0, err
+	}
+	defer g.d.cuEventDestroy(end)
+	if err := g.d.check("cuEventRecord", g.d.cuEventRecord(start, 0)); err != nil {
+		return 0, err
+	}
+	if err := fn(); err != nil {
+		return 0, err
+	}
+	if err := g.d.check("cuEventRecord", g.d.cuEventRecord(end, 0)); err != nil {
+		return 0, err
+	}
+	if err := g.d.check("cuEventSynchronize", g.d.cuEventSynchronize(end)); err != nil {
+		return 0, err
+	}
+	var ms float32
+	err := g.d.check("cuEventElapsedTime", g.d.cuEventElapsedTime(&ms, start, end))
+	return float64(ms), err
 }

@@ -1,0 +1,76 @@
+package cuda
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/runtime/bundle"
+)
+
+// GPU is the Backend over the CUDA driver: a device with a bundle's
+// kernels loaded (cubins, or PTX for the driver to JIT when a kernel has
+// no cubin).
+type GPU struct {
+	Dev *Device
+	fns map[string]*Function
+}
+
+// LoadBundle loads every kernel of a verified bundle onto the device.
+func LoadBundle(dev *Device, dir string, man *bundle.Manifest) (*GPU, error) {
+	var ks []struct {
+		Name  string `json:"name"`
+		PTX   string `json:"ptx"`
+		Cubin string `json:"cubin"`
+	}
+	if err := json.Unmarshal(man.Kernels, &ks); err != nil {
+		return nil, fmt.Errorf("bundle %s: kernels: %v", dir, err)
+	}
+	g := &GPU{Dev: dev, fns: map[string]*Function{}}
+	for _, k := range ks {
+		file := k.Cubin
+		if file == "" {
+			file = k.PTX
+		}
+		img, err := bundle.ReadFile(dir, file)
+		if err != nil {
+			return nil, err
+		}
+		mod, err := dev.Load(img)
+		if err != nil {
+			return nil, fmt.Errorf("kernel %s: %w", k.Name, err)
+		}
+		if g.fns[k.Name], err = mod.Function(k.Name); err != nil {
+			return nil, err
+		}
+	}
+	return g, nil
+}
+
+func (g *GPU) Alloc(size uint64) (Buffer, error)       { return g.Dev.Alloc(size) }
+func (g *GPU) Free(b Buffer) error                     { return g.Dev.Free(b) }
+func (g *GPU) Upload(b Buffer, data []byte) error      { return g.Dev.Upload(b, data) }
+func (g *GPU) Download(dst []byte, b Buffer) error     { return g.Dev.Download(dst, b) }
+func (g *GPU) Copy(dst, src Buffer, size uint64) error { return g.Dev.CopyDevice(dst, src, size) }
+
+// Launch runs the step's kernel.
+func (g *GPU) Launch(_ *ir.Func, st *bundle.Step, grid [3]uint32, args []uint64) error {
+	f, ok := g.fns[st.Kernel]
+	if !ok {
+		return fmt.Errorf("kernel %s is not in the bundle", st.Kernel)
+	}
+	return f.Launch(grid, [3]uint32{uint32(st.Launch.Threads), 1, 1}, uint32(st.Launch.Shared), args)
+}
+
+// Programs decodes a manifest's graphs.
+func Programs(man *bundle.Manifest) (map[string][]bundle.Step, error) {
+	out := map[string][]bundle.Step{}
+	for g, raw := range man.Graphs {
+		var steps []bundle.Step
+		if err := json.Unmarshal(raw, &steps); err != nil {
+			return nil, fmt.Errorf("manifest graph %s: %v", g, err)
+		}
+		out[g] = steps
+	}
+	return out, nil
+}
