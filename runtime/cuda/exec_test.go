@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/deepc-dev/deepc/codegen"
@@ -127,4 +128,92 @@ func TestExecutorOnCPUBackendMatchesCPU(t *testing.T) {
 		t.Fatal("no launches")
 	}
 	t.Logf("%d launches through the executor", be.Launches)
+}
+
+// perturbing is a candidate backend that gets one kind of kernel wrong.
+type perturbing struct {
+	*cuda.CPUBackend
+	kind string
+}
+
+func (p *perturbing) Launch(fn *ir.Func, st *bundle.Step, grid [3]uint32, args []uint64) error {
+	if err := p.CPUBackend.Launch(fn, st, grid, args); err != nil {
+		return err
+	}
+	if !strings.HasPrefix(st.Kernel, p.kind) {
+		return nil
+	}
+	for i, a := range st.Args {
+		if a.Output && a.ScaleOf == "" {
+			b := make([]byte, 2)
+			if err := p.Download(b, cuda.Buffer{Ptr: args[i], Size: 2}); err != nil {
+				return err
+			}
+			b[1] ^= 0x40 // flip an exponent bit of the first element
+			if err := p.Upload(cuda.Buffer{Ptr: args[i], Size: 2}, b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// The comparing backend finds nothing between two correct backends, and
+// finds a kernel kind that is wrong, while the run still completes with
+// correct inputs everywhere (the reference's outputs repair the candidate's).
+func TestCompareBackend(t *testing.T) {
+	m, programs, params := tinyProgram(t)
+	opts := cpu.Options{Mode: cpu.BF16}
+	ref := &infer.Model{Module: m, Params: params, Opts: opts}
+	seqs := [][]int{{5, 9, 200, 17, 3, 44, 8}}
+	want, err := ref.Forward(seqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"", "rows_rms_norm", "gemm_linear"} {
+		var cand cuda.Backend = cuda.NewCPUBackend(opts)
+		if bad != "" {
+			cand = &perturbing{cuda.NewCPUBackend(opts), bad}
+		}
+		cmp := cuda.NewCompareBackend(cand, cuda.NewCPUBackend(opts))
+		ex := cuda.NewExecutor(cmp, programs)
+		res, err := ex.Run(m.Func("forward"), params, packed(seqs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(res[0].F[:len(want.Rows[0][0])], want.Rows[0][0]) {
+			t.Errorf("bad=%q: logits not repaired", bad)
+		}
+		var flagged []string
+		for name, kc := range cmp.Results {
+			if kc.RelErr > cuda.Tolerance(kc.DType, false) || kc.Mismatch > 0 {
+				flagged = append(flagged, name)
+			}
+		}
+		for _, name := range flagged {
+			if bad == "" || !strings.HasPrefix(name, bad) {
+				t.Errorf("bad=%q: kernel %s flagged (%+v)", bad, name, *cmp.Results[name])
+			}
+		}
+		if bad != "" && len(flagged) == 0 {
+			t.Errorf("bad=%q: the wrong kernels went unnoticed", bad)
+		}
+		ex.Close()
+	}
+}
+
+func packed(seqs [][]int) []*runtime.Tensor {
+	n := 0
+	for _, s := range seqs {
+		n += len(s)
+	}
+	tok, pos, seq := runtime.NewTensor(ir.I32, n), runtime.NewTensor(ir.I32, n), runtime.NewTensor(ir.I32, n)
+	k := 0
+	for i, s := range seqs {
+		for j, x := range s {
+			tok.I[k], pos.I[k], seq.I[k] = int64(x), int64(j), int64(i)
+			k++
+		}
+	}
+	return []*runtime.Tensor{tok, pos, seq}
 }

@@ -1,0 +1,257 @@
+package cuda
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/runtime"
+	"github.com/deepc-dev/deepc/runtime/bundle"
+)
+
+// CompareBackend checks every kernel launch of a candidate backend (the
+// GPU) against a reference backend (the CPU backend) on the same inputs.
+// Memory is mirrored on both. Before each launch the candidate's outputs
+// are poisoned (every byte 0xFF: NaN for floats, −1 for integers); after
+// it, both outputs are read back and compared, and the reference's outputs
+// are copied into the candidate's buffers, so every kernel is checked on
+// correct inputs and one kernel's error never hides or causes another's.
+type CompareBackend struct {
+	Cand, Ref Backend
+	refOf     map[uint64]Buffer // candidate pointer → reference buffer
+	Results   map[string]*KernelCheck
+}
+
+// KernelCheck is one kernel's worst result over its launches.
+type KernelCheck struct {
+	Kernel   string
+	Launches int
+	// RelErr is the largest relative Frobenius error ‖cand − ref‖/‖ref‖ of
+	// a float output (+Inf when the candidate left NaN or Inf where the
+	// reference has a finite value); Mismatch counts differing elements of
+	// integer outputs.
+	RelErr   float64
+	Mismatch int
+	Elements int
+	DType    string // the float output dtype that set RelErr
+}
+
+// NewCompareBackend pairs a candidate with a reference.
+func NewCompareBackend(cand, ref Backend) *CompareBackend {
+	return &CompareBackend{Cand: cand, Ref: ref, refOf: map[uint64]Buffer{}, Results: map[string]*KernelCheck{}}
+}
+
+func (c *CompareBackend) Alloc(size uint64) (Buffer, error) {
+	b, err := c.Cand.Alloc(size)
+	if err != nil {
+		return b, err
+	}
+	r, err := c.Ref.Alloc(size)
+	if err != nil {
+		return b, err
+	}
+	c.refOf[b.Ptr] = r
+	return b, nil
+}
+
+func (c *CompareBackend) ref(b Buffer) (Buffer, error) {
+	r, ok := c.refOf[b.Ptr]
+	if !ok {
+		return r, fmt.Errorf("compare: pointer %#x has no reference buffer", b.Ptr)
+	}
+	return r, nil
+}
+
+func (c *CompareBackend) Free(b Buffer) error {
+	r, err := c.ref(b)
+	if err != nil {
+		return err
+	}
+	delete(c.refOf, b.Ptr)
+	if err := c.Ref.Free(r); err != nil {
+		return err
+	}
+	return c.Cand.Free(b)
+}
+
+func (c *CompareBackend) Upload(b Buffer, data []byte) error {
+	r, err := c.ref(b)
+	if err != nil {
+		return err
+	}
+	if err := c.Ref.Upload(r, data); err != nil {
+		return err
+	}
+	return c.Cand.Upload(b, data)
+}
+
+// Download reads the candidate's buffer.
+func (c *CompareBackend) Download(dst []byte, b Buffer) error { return c.Cand.Download(dst, b) }
+
+func (c *CompareBackend) Copy(dst, src Buffer, size uint64) error {
+	rd, err := c.ref(dst)
+	if err != nil {
+		return err
+	}
+	rs, err := c.ref(src)
+	if err != nil {
+		return err
+	}
+	if err := c.Ref.Copy(rd, rs, size); err != nil {
+		return err
+	}
+	return c.Cand.Copy(dst, src, size)
+}
+
+// outputSizes are the byte sizes of a step's outputs under its symbols.
+func outputSizes(fn *ir.Func, st *bundle.Step, args []uint64) (map[int]int, map[int]ir.DType, error) {
+	env := map[string]int64{}
+	for i, s := range st.Symbols {
+		env[s] = int64(args[len(st.Args)+i])
+	}
+	sizes, types := map[int]int{}, map[int]ir.DType{}
+	for i, a := range st.Args {
+		if !a.Output {
+			continue
+		}
+		var shape []int
+		for _, d := range a.Shape {
+			dd, err := bundle.ParseDim(d)
+			if err != nil {
+				return nil, nil, err
+			}
+			v, ok := dd.Eval(env)
+			if !ok {
+				return nil, nil, fmt.Errorf("output %s: symbol %s unbound", a.Value, dd.Sym)
+			}
+			shape = append(shape, int(v))
+		}
+		dt, ok := ir.ParseDType(a.DType)
+		if !ok {
+			return nil, nil, fmt.Errorf("output %s: dtype %q", a.Value, a.DType)
+		}
+		if a.ScaleOf != "" {
+			continue // scales are checked through the values they scale
+		}
+		sizes[i], types[i] = numel(shape)*int(dt.Bytes()), dt
+	}
+	return sizes, types, nil
+}
+
+// Launch poisons, launches on both, compares and repairs.
+func (c *CompareBackend) Launch(fn *ir.Func, st *bundle.Step, grid [3]uint32, args []uint64) error {
+	sizes, types, err := outputSizes(fn, st, args)
+	if err != nil {
+		return err
+	}
+	refArgs := append([]uint64(nil), args...)
+	for i, a := range st.Args {
+		r, err := c.ref(Buffer{Ptr: args[i]})
+		if err != nil {
+			return fmt.Errorf("argument %s: %w", a.Value, err)
+		}
+		refArgs[i] = r.Ptr
+	}
+	for i, n := range sizes {
+		poison := make([]byte, n)
+		for j := range poison {
+			poison[j] = 0xFF
+		}
+		if err := c.Cand.Upload(Buffer{Ptr: args[i], Size: uint64(n)}, poison); err != nil {
+			return err
+		}
+	}
+	if err := c.Cand.Launch(fn, st, grid, args); err != nil {
+		return err
+	}
+	if err := c.Ref.Launch(fn, st, grid, refArgs); err != nil {
+		return fmt.Errorf("reference: %w", err)
+	}
+	kc := c.Results[st.Kernel]
+	if kc == nil {
+		kc = &KernelCheck{Kernel: st.Kernel}
+		c.Results[st.Kernel] = kc
+	}
+	kc.Launches++
+	idx := make([]int, 0, len(sizes))
+	for i := range sizes {
+		idx = append(idx, i)
+	}
+	sort.Ints(idx)
+	for _, i := range idx {
+		n := sizes[i]
+		got, want := make([]byte, n), make([]byte, n)
+		if err := c.Cand.Download(got, Buffer{Ptr: args[i], Size: uint64(n)}); err != nil {
+			return err
+		}
+		if err := c.Ref.Download(want, Buffer{Ptr: refArgs[i], Size: uint64(n)}); err != nil {
+			return err
+		}
+		dt := types[i]
+		elems := n / int(dt.Bytes())
+		g, err := Decode(got, dt, []int{elems})
+		if err != nil {
+			return err
+		}
+		w, err := Decode(want, dt, []int{elems})
+		if err != nil {
+			return err
+		}
+		kc.Elements += elems
+		if dt.IsFloat() {
+			if e := RelErr(g, w); e > kc.RelErr || kc.DType == "" {
+				kc.RelErr = max(kc.RelErr, e)
+				kc.DType = dt.String()
+			}
+		} else {
+			for j := range g.I {
+				if g.I[j] != w.I[j] {
+					kc.Mismatch++
+				}
+			}
+		}
+		if err := c.Cand.Upload(Buffer{Ptr: args[i], Size: uint64(n)}, want); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RelErr is ‖a − b‖/‖b‖ in float64 (+Inf when a has a NaN or Inf where b
+// is finite; 0 when both are zero).
+func RelErr(a, b *runtime.Tensor) float64 {
+	var num, den float64
+	for i := range b.F {
+		x, y := float64(a.F[i]), float64(b.F[i])
+		if math.IsNaN(y) || math.IsInf(y, 0) {
+			continue
+		}
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return math.Inf(1)
+		}
+		num += (x - y) * (x - y)
+		den += y * y
+	}
+	if den == 0 {
+		if num == 0 {
+			return 0
+		}
+		return math.Inf(1)
+	}
+	return math.Sqrt(num / den)
+}
+
+// Tolerance is the relative error allowed for a kernel's float output by
+// dtype (DESIGN §6), looser for GEMMs whose operands are fp8.
+func Tolerance(dtype string, fp8 bool) float64 {
+	switch {
+	case fp8:
+		return 3e-2
+	case dtype == "f32":
+		return 1e-5
+	case dtype == "f8e4m3" || dtype == "f8e5m2":
+		return 7e-2
+	}
+	return 1e-2 // bf16, f16
+}
