@@ -68,7 +68,7 @@ Examples:
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.AddCommand(newCompileCmd(), newOptCmd(stdin), newStatsCmd(), newPassesCmd(), newVersionCmd(), newForwardCmd(), newInspectCmd(), newGenerateCmd(), newInitCmd(), newTokenizeCmd(stdin), newDetokenizeCmd(stdin), newPluginsCmd(), newGradCmd(), newTrainCmd(), newPlotCmd(), newKernelsCmd(), newBundleCmd(), newRunCmd())
+	root.AddCommand(newCompileCmd(), newOptCmd(stdin), newStatsCmd(), newPassesCmd(), newVersionCmd(), newForwardCmd(), newInspectCmd(), newGenerateCmd(), newInitCmd(), newTokenizeCmd(stdin), newDetokenizeCmd(stdin), newPluginsCmd(), newGradCmd(), newTrainCmd(), newPlotCmd(), newKernelsCmd(), newBundleCmd(), newRunCmd(), newGPUCheckCmd())
 	return root
 }
 

@@ -1,0 +1,409 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/runtime"
+	"github.com/deepc-dev/deepc/runtime/bundle"
+	"github.com/deepc-dev/deepc/runtime/cpu"
+	"github.com/deepc-dev/deepc/runtime/cuda"
+	"github.com/deepc-dev/deepc/runtime/infer"
+	"github.com/spf13/cobra"
+)
+
+// gpu-check: every kernel of a bundle against the CPU backend on the GPU
+// (or, with --device cpu, the harness checking itself), the model end to
+// end, and kernel timings; one markdown table on stdout.
+
+func newGPUCheckCmd() *cobra.Command {
+	var (
+		mf     modelFlags
+		device string
+		bench  string
+		batch  int
+		seqLen int
+		seed   uint64
+	)
+	cmd := &cobra.Command{
+		Use:   "gpu-check BUNDLE --checkpoint DIR [--bench V3_BUNDLE]",
+		Short: "Check every kernel of a bundle on the GPU against the CPU backend, and time the main kernels",
+		Long: `gpu-check runs the bundle's forward and prefill/decode programs on a random
+batch of token ids twice over: on the GPU and on the CPU backend. Every
+kernel launch is compared (outputs poisoned with NaN first; relative
+Frobenius error, tolerance by dtype; integer outputs exactly), with the CPU's
+outputs copied back so each kernel sees correct inputs. Then the GPU runs
+the programs alone and its logits are compared with the CPU's. With --bench,
+the FP8 GEMMs of a DeepSeek-V3 bundle are timed at M=4096 on their real
+shapes (N=24576, K=1536 and N=7168, K=16384 among them), and its prefill
+attention at T=4096. It prints one markdown table.
+
+--device cpu runs the CPU backend in the GPU's place: the harness checking
+itself, which needs no GPU.
+
+scripts/gpu-check.sh prepares the bundles (on a machine with llc and ptxas)
+and runs this on a Hopper machine.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			out := cmd.OutOrStdout()
+			man, err := bundle.Open(args[0], "")
+			if err != nil {
+				return err
+			}
+			programs, err := cuda.Programs(man)
+			if err != nil {
+				return err
+			}
+			var cand cuda.Backend
+			var gpu *cuda.GPU
+			switch device {
+			case "cuda":
+				if gpu, err = openGPU(args[0], man, false); err != nil {
+					return err
+				}
+				defer gpu.Dev.Close()
+				cand = gpu
+				fmt.Fprintf(out, "device: %s (sm_%d%d)\n\n", gpu.Dev.Name, gpu.Dev.Major, gpu.Dev.Minor)
+			case "cpu":
+				cand = cuda.NewCPUBackend(cpu.Options{Mode: cpu.BF16})
+				fmt.Fprintf(out, "device: the CPU backend standing in for the GPU (harness self-check)\n\n")
+			default:
+				return fmt.Errorf("--device %q: cuda or cpu", device)
+			}
+			src, err := bundle.ReadFile(args[0], "ir/module.ir")
+			if err != nil {
+				return err
+			}
+			if mf.module, err = ir.Parse("ir/module.ir", string(src)); err != nil {
+				return err
+			}
+			if !cmd.Flags().Changed("precision") {
+				mf.precision = "bf16"
+			}
+			model, err := mf.load(nil, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			rng := rand.New(rand.NewPCG(seed, 1))
+			vocab := int(model.Module.Func("forward").Results[0].Type.Shape[1].N)
+			seqs := make([][]int, batch)
+			for i := range seqs {
+				seqs[i] = make([]int, seqLen)
+				for j := range seqs[i] {
+					seqs[i][j] = rng.IntN(vocab)
+				}
+			}
+			failed := false
+			// 1. Every kernel against the CPU backend.
+			cmp := cuda.NewCompareBackend(cand, cuda.NewCPUBackend(model.Opts))
+			ex := cuda.NewExecutor(cmp, programs)
+			checked := *model
+			checked.Run = func(f *ir.Func, p map[string]*runtime.Tensor, a []*runtime.Tensor, _ cpu.Options) ([]*runtime.Tensor, error) {
+				return ex.Run(f, p, a)
+			}
+			if _, err := checked.Forward(seqs); err != nil {
+				return fmt.Errorf("forward (checked): %w", err)
+			}
+			if _, err := cachedForward(&checked, seqs, seqLen/2); err != nil {
+				return fmt.Errorf("prefill/decode (checked): %w", err)
+			}
+			ex.Close()
+			failed = kernelTable(out, man, cmp.Results) || failed
+			// 2. The model end to end on the device alone.
+			exec := cuda.NewExecutor(cand, programs)
+			defer exec.Close()
+			dev := *model
+			dev.Run = func(f *ir.Func, p map[string]*runtime.Tensor, a []*runtime.Tensor, _ cpu.Options) ([]*runtime.Tensor, error) {
+				return exec.Run(f, p, a)
+			}
+			fmt.Fprintf(out, "\n| model check (%d sequences × %d tokens) | rel. error vs CPU | tolerance | ok |\n|---|---|---|---|\n", batch, seqLen)
+			for _, c := range []struct {
+				name string
+				run  func(m *infer.Model) (infer.Logits, error)
+			}{
+				{"forward logits", func(m *infer.Model) (infer.Logits, error) { return m.Forward(seqs) }},
+				{fmt.Sprintf("prefill %d + decode %d logits", seqLen/2, seqLen-seqLen/2), func(m *infer.Model) (infer.Logits, error) { return cachedForward(m, seqs, seqLen/2) }},
+			} {
+				want, err := c.run(model)
+				if err != nil {
+					return err
+				}
+				start := time.Now()
+				got, err := c.run(&dev)
+				if err != nil {
+					return fmt.Errorf("%s on the device: %w", c.name, err)
+				}
+				el := time.Since(start)
+				e := logitsErr(got, want)
+				ok := e <= 2e-2
+				failed = failed || !ok
+				fmt.Fprintf(out, "| %s (%.0f ms) | %.2e | 2e-02 | %s |\n", c.name, el.Seconds()*1000, e, yes(ok))
+			}
+			// 3. Timings.
+			if bench != "" {
+				if gpu == nil {
+					fmt.Fprintf(out, "\n(timings need --device cuda)\n")
+				} else if err := benchKernels(out, gpu, bench); err != nil {
+					return err
+				}
+			}
+			if failed {
+				return errors.New("gpu-check: some checks failed (see the table)")
+			}
+			return nil
+		},
+	}
+	mf.register(cmd)
+	cmd.Flags().StringVar(&device, "device", "cuda", "cuda, or cpu (the CPU backend in the GPU's place: a self-check of the harness)")
+	cmd.Flags().StringVar(&bench, "bench", "", "a DeepSeek-V3 bundle (--graph prefill) whose FP8 GEMMs and attention to time")
+	cmd.Flags().IntVar(&batch, "batch", 2, "random sequences to run")
+	cmd.Flags().IntVar(&seqLen, "seq", 24, "tokens per sequence")
+	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the random token ids")
+	return cmd
+}
+
+func yes(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "**NO**"
+}
+
+// kernelTable prints one row per kernel and reports whether any failed.
+func kernelTable(out io.Writer, man *bundle.Manifest, res map[string]*cuda.KernelCheck) bool {
+	fp8 := map[string]bool{}
+	kinds := map[string]string{}
+	var ks []struct {
+		Name string `json:"name"`
+		Kind string `json:"kind"`
+		MMA  string `json:"mma"`
+	}
+	if err := jsonUnmarshal(man.Kernels, &ks); err == nil {
+		for _, k := range ks {
+			fp8[k.Name] = k.MMA == "e4m3"
+			kinds[k.Name] = k.Kind
+		}
+	}
+	names := make([]string, 0, len(res))
+	for n := range res {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	failed := false
+	fmt.Fprintf(out, "| kernel | kind | launches | elements | max rel. error | tolerance | int mismatches | ok |\n|---|---|---|---|---|---|---|---|\n")
+	for _, n := range names {
+		r := res[n]
+		tol := cuda.Tolerance(r.DType, fp8[n])
+		ok := r.RelErr <= tol && r.Mismatch == 0
+		failed = failed || !ok
+		fmt.Fprintf(out, "| %s | %s | %d | %d | %.2e (%s) | %.0e | %d | %s |\n", n, kinds[n], r.Launches, r.Elements, r.RelErr, orDash(r.DType), tol, r.Mismatch, yes(ok))
+	}
+	return failed
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func logitsErr(a, b infer.Logits) float64 {
+	var num, den float64
+	for i := range b.Rows {
+		for j := range b.Rows[i] {
+			for k, y := range b.Rows[i][j] {
+				x := float64(a.Rows[i][j][k])
+				if math.IsNaN(x) || math.IsInf(x, 0) {
+					return math.Inf(1)
+				}
+				num += (x - float64(y)) * (x - float64(y))
+				den += float64(y) * float64(y)
+			}
+		}
+	}
+	return math.Sqrt(num / max(den, 1e-30))
+}
+
+// benchKernels times the FP8 GEMMs and the attention of a DeepSeek-V3
+// prefill program at T = 4096 on random data (no checkpoint: the weights
+// are random fp8 with unit-order scales).
+func benchKernels(out io.Writer, gpu *cuda.GPU, dir string) error {
+	man, err := bundle.Open(dir, "")
+	if err != nil {
+		return err
+	}
+	v3, err := cuda.LoadBundle(gpu.Dev, dir, man)
+	if err != nil {
+		return err
+	}
+	programs, err := cuda.Programs(man)
+	if err != nil {
+		return err
+	}
+	src, err := bundle.ReadFile(dir, "ir/module.ir")
+	if err != nil {
+		return err
+	}
+	m, err := ir.Parse("ir/module.ir", string(src))
+	if err != nil {
+		return err
+	}
+	f := m.Func("prefill")
+	if f == nil {
+		return fmt.Errorf("--bench %s: no prefill program", dir)
+	}
+	const T = 4096
+	env := map[string]int64{"T": T, "C": T}
+	fmt.Fprintf(out, "\n| kernel (DeepSeek-V3 prefill, T = %d) | shape | time (ms) | TFLOP/s |\n|---|---|---|---|\n", T)
+	seen := map[string]bool{}
+	rng := rand.New(rand.NewPCG(7, 7))
+	for _, st := range programs["prefill"] {
+		var kind string
+		switch {
+		case strings.HasPrefix(st.Kernel, "gemm_linear"):
+			kind = "gemm"
+		case strings.HasPrefix(st.Kernel, "attention_attention_"):
+			kind = "attention"
+		default:
+			continue
+		}
+		shape := describeStep(st)
+		if seen[shape] {
+			continue
+		}
+		seen[shape] = true
+		ptrs, flops, free, err := randomArgs(gpu, st, env, rng)
+		if err != nil {
+			return err
+		}
+		var grid [3]uint32
+		for i, g := range st.Launch.Grid {
+			n, err := g.Eval(env)
+			if err != nil {
+				return err
+			}
+			grid[i] = uint32(n)
+		}
+		launch := func() error { return v3.Launch(f, &st, grid, ptrs) }
+		if err := launch(); err != nil { // warm-up
+			return err
+		}
+		const reps = 10
+		ms, err := gpu.Dev.Time(func() error {
+			for range reps {
+				if err := launch(); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		free()
+		if err != nil {
+			return err
+		}
+		ms /= reps
+		tf := "-"
+		if flops > 0 {
+			tf = fmt.Sprintf("%.1f", flops/(ms*1e-3)/1e12)
+		}
+		fmt.Fprintf(out, "| %s (%s) | %s | %.3f | %s |\n", st.Kernel, kind, shape, ms, tf)
+	}
+	return nil
+}
+
+func describeStep(st bundle.Step) string {
+	var parts []string
+	for _, a := range st.Args {
+		if a.ScaleOf == "" {
+			parts = append(parts, fmt.Sprintf("%s[%s]", a.DType, strings.Join(a.Shape, ",")))
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// randomArgs allocates a step's tensors with random contents at the given
+// symbols; flops is 2·M·N·K for a GEMM (x [M, K], w [N, K]).
+func randomArgs(gpu *cuda.GPU, st bundle.Step, env map[string]int64, rng *rand.Rand) ([]uint64, float64, func(), error) {
+	var ptrs []uint64
+	var bufs []cuda.Buffer
+	free := func() {
+		for _, b := range bufs {
+			gpu.Free(b)
+		}
+	}
+	var shapes [][]int
+	for _, a := range st.Args {
+		var shape []int
+		for _, d := range a.Shape {
+			dd, err := bundle.ParseDim(d)
+			if err != nil {
+				return nil, 0, free, err
+			}
+			v, _ := dd.Eval(env)
+			shape = append(shape, int(v))
+		}
+		if a.ScaleOf != "" {
+			// The scaled tensor's grid: the scaled argument precedes it.
+			for i, b := range st.Args {
+				if b.Value == a.ScaleOf && b.ScaleOf == "" {
+					shape = runtime.ScaleGrid(shapes[i], [2]int{int(a.Block[0]), int(a.Block[1])})
+				}
+			}
+		}
+		shapes = append(shapes, shape)
+		dt, _ := ir.ParseDType(a.DType)
+		t := runtime.NewTensor(dt, shape...)
+		for i := range t.F {
+			switch {
+			case a.ScaleOf != "":
+				t.F[i] = 1.0 / 448
+			case dt == ir.F8E4M3:
+				t.F[i] = runtime.RoundE4M3(float32(rng.NormFloat64() * 64))
+			default:
+				t.F[i] = float32(rng.NormFloat64())
+			}
+		}
+		for i := range t.I { // positions and sequence ids: one causal sequence
+			t.I[i] = int64(i % max(1, shape[0]))
+			if strings.Contains(a.Value, "seq") {
+				t.I[i] = 0
+			}
+		}
+		data, err := cuda.Encode(t, dt)
+		if err != nil {
+			return nil, 0, free, err
+		}
+		b, err := gpu.Alloc(uint64(len(data)))
+		if err != nil {
+			return nil, 0, free, err
+		}
+		bufs = append(bufs, b)
+		if err := gpu.Upload(b, data); err != nil {
+			return nil, 0, free, err
+		}
+		ptrs = append(ptrs, b.Ptr)
+	}
+	for _, s := range st.Symbols {
+		ptrs = append(ptrs, uint64(env[s]))
+	}
+	var flops float64
+	if len(shapes) >= 2 && len(shapes[1]) == 2 && strings.HasPrefix(st.Kernel, "gemm_") {
+		M := 1
+		for _, d := range shapes[0][:len(shapes[0])-1] {
+			M *= d
+		}
+		flops = 2 * float64(M) * float64(shapes[1][0]) * float64(shapes[1][1])
+	}
+	return ptrs, flops, free, nil
+}
+
+func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
