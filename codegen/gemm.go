@@ -37,8 +37,34 @@ import (
 const (
 	gemmBM, gemmBN = 64, 128
 	gemmThreads    = 128
-	tileKBytes     = 128
+	tileKBytes     = 128 // K bytes per staged tile
+	kStepBytes     = 32  // K bytes per wgmma (k16 bf16, k32 e4m3)
 )
+
+// The unswizzled K-major layout: core matrices of coreRows rows ×
+// coreBytes bytes stored contiguously; the descriptor's leading offset
+// (LBO) steps to the next core matrix along K, its stride offset (SBO) to
+// the next 8-row group.
+const (
+	coreRows, coreBytes = 8, 16
+	coreSize            = coreRows * coreBytes
+	tileLBO             = coreSize
+	tileSBO             = tileKBytes / coreBytes * coreSize
+)
+
+// coreOffset is where the loader puts byte kb of row r of a tile.
+func coreOffset(r, kb int64) int64 {
+	return (r/coreRows*(tileKBytes/coreBytes)+kb/coreBytes)*coreSize + r%coreRows*coreBytes + kb%coreBytes
+}
+
+// descriptorAddress is the byte wgmma reads for row r, byte kb of the
+// k-step whose descriptor starts at start (PTX ISA: K-major, no swizzle).
+func descriptorAddress(start, r, kb int64) int64 {
+	return start + r/coreRows*tileSBO + kb/coreBytes*tileLBO + r%coreRows*coreBytes + kb%coreBytes
+}
+
+// kStepStart is the descriptor start of k-step s within a tile.
+func kStepStart(s int64) int64 { return s * kStepBytes / coreBytes * tileLBO }
 
 // gemmShape describes the GEMM op of a region.
 type gemmShape struct {
@@ -98,17 +124,17 @@ func gemmOf(k *kernelBuilder) (*gemmShape, error) {
 	return g, nil
 }
 
-// smemOffset is the byte offset of (row, 16-byte K chunk) in a tile.
+// smemOffset is coreOffset of (row, 16-byte K chunk) in LLVM IR.
 func (k *kernelBuilder) smemOffset(row, chunk value.Value) value.Value {
-	cm := k.add(k.mul(k.div(row, ci64(8)), ci64(8)), chunk)
-	return k.add(k.mul(cm, ci64(128)), k.mul(k.rem(row, ci64(8)), ci64(16)))
+	cm := k.add(k.mul(k.div(row, ci64(coreRows)), ci64(tileKBytes/coreBytes)), chunk)
+	return k.add(k.mul(cm, ci64(coreSize)), k.mul(k.rem(row, ci64(coreRows)), ci64(coreBytes)))
 }
 
-// descriptor builds a wgmma shared-memory matrix descriptor (no swizzle).
+// descriptor builds a wgmma shared-memory matrix descriptor (no swizzle):
+// start address, LBO and SBO in 16-byte units.
 func (k *kernelBuilder) descriptor(addr value.Value) value.Value {
 	a := k.b.NewLShr(k.b.NewAnd(addr, ci64(0x3FFFF)), ci64(4))
-	const lbo, sbo = 128 >> 4, 1024 >> 4
-	return k.b.NewOr(a, ci64(lbo<<16|sbo<<32))
+	return k.b.NewOr(a, ci64((tileLBO>>4)<<16|(tileSBO>>4)<<32))
 }
 
 func emitGEMM(k *kernelBuilder, step *Step) error {
@@ -247,9 +273,9 @@ func emitGEMM(k *kernelBuilder, step *Step) error {
 		if g.fp8 {
 			acc = zeros
 		}
-		for s := int64(0); s < 4; s++ {
-			da := k.descriptor(k.add(base, ci64(s*32/16*128)))
-			db := k.descriptor(k.add(base, ci64(int64(aBytes)+s*32/16*128)))
+		for s := int64(0); s < tileKBytes/kStepBytes; s++ {
+			da := k.descriptor(k.add(base, ci64(kStepStart(s))))
+			db := k.descriptor(k.add(base, ci64(int64(aBytes)+kStepStart(s))))
 			acc = k.wgmma(accStruct, g.fp8, da, db, acc)
 		}
 		k.asm(types.Void, "wgmma.commit_group.sync.aligned;", "~{memory}")
@@ -267,15 +293,18 @@ func emitGEMM(k *kernelBuilder, step *Step) error {
 		ws = k.load(k.at(sp, k.add(k.mul(wsRow, ci64(wScaleCols)), t)))
 		lane := k.rem(tid, ci64(32))
 		r0 := k.add(k.mul(k.div(tid, ci64(32)), ci64(16)), k.div(lane, ci64(4)))
-		s0 := k.b.NewFMul(k.load(rowScale(r0)), ws)
-		s1 := k.b.NewFMul(k.load(rowScale(k.add(r0, ci64(8)))), ws)
+		// acc + float32(p · float32(sx · sw)), each step rounded: .rn
+		// instructions, which ptxas never contracts into an FMA, so the
+		// promotion rounds as the CPU's recipe does.
+		s0 := k.mulRN(k.load(rowScale(r0)), ws)
+		s1 := k.mulRN(k.load(rowScale(k.add(r0, ci64(8)))), ws)
 		next := make([]value.Value, 2*nAcc)
 		for i := 0; i < nAcc; i++ {
 			s := s0
 			if i%4 >= 2 {
 				s = s1
 			}
-			next[i] = k.b.NewFAdd(c[i], k.b.NewFMul(acc[i], s))
+			next[i] = k.addRN(c[i], k.mulRN(acc[i], s))
 			next[nAcc+i] = c[nAcc+i]
 		}
 		return next
@@ -402,4 +431,12 @@ func (k *kernelBuilder) wgmma(accStruct types.Type, fp8 bool, da, db value.Value
 		res[i] = k.b.NewExtractValue(r, uint64(i))
 	}
 	return res
+}
+
+func (k *kernelBuilder) mulRN(a, b value.Value) value.Value {
+	return k.asm(f32, "mul.rn.f32 $0, $1, $2;", "=f,f,f", a, b)
+}
+
+func (k *kernelBuilder) addRN(a, b value.Value) value.Value {
+	return k.asm(f32, "add.rn.f32 $0, $1, $2;", "=f,f,f", a, b)
 }
