@@ -1,6 +1,8 @@
 package main
 
 import (
+	"strconv"
+
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,6 +12,7 @@ import (
 	"github.com/deepc-dev/deepc/models"
 	"github.com/deepc-dev/deepc/passes"
 	"github.com/deepc-dev/deepc/passes/autodiff"
+	"github.com/deepc-dev/deepc/runtime/cuda"
 	"io"
 
 	"slices"
@@ -131,6 +134,7 @@ func (b *bundleFlags) writeBundle(m *ir.Module, source []byte, file string, sets
 		return err
 	}
 	fmt.Fprintf(diag, "bundle %s: %d kernels, %d launches in %s for %s in %.1f s\n", out, len(res.Kernels), launches, strings.Join(b.graphs, ","), man.Target, time.Since(start).Seconds())
+	fmt.Fprintf(diag, "run deepc kernels %s for each kernel's registers, shared memory and spills, and each graph's memory plan\n", out)
 	if kinds := res.MissingKinds(); len(kinds) > 0 {
 		fmt.Fprintf(diag, "regions without a GPU emitter yet (the CPU backend runs them from ir/module.ir): %s\n", strings.Join(kinds, " "))
 	}
@@ -138,12 +142,16 @@ func (b *bundleFlags) writeBundle(m *ir.Module, source []byte, file string, sets
 }
 
 func newKernelsCmd() *cobra.Command {
-	return &cobra.Command{
+	var bind string
+	cmd := &cobra.Command{
 		Use:   "kernels BUNDLE",
 		Short: "List a bundle's kernels with their resources (registers, shared memory, spills)",
 		Long: `kernels verifies a bundle (as deepc bundle verify does) and prints one line per
 kernel: name, kind, fused ops, registers per thread, shared memory per block,
-spill bytes, and how many launches of it each graph makes.`,
+spill bytes, and how many launches of it each graph makes. Then, per graph,
+the memory plan for the symbols in --bind: the arena that holds every
+tensor the kernels write (laid out by liveness), against one allocation per
+tensor.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			man, err := bundle.Open(args[0], "")
@@ -186,9 +194,70 @@ spill bytes, and how many launches of it each graph makes.`,
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%d kernels; target %s; %s; graphs %s\n", len(ks), man.Target, man.PTXAS, strings.Join(graphs, ","))
-			return nil
+			return memoryReport(cmd.OutOrStdout(), args[0], man, graphs, bind)
 		},
 	}
+	cmd.Flags().StringVar(&bind, "bind", "T=4096,C=4096,B=1", "symbol values for the memory plan")
+	return cmd
+}
+
+// memoryReport prints each graph's memory plan for the bound symbols.
+func memoryReport(w io.Writer, dir string, man *bundle.Manifest, graphs []string, bind string) error {
+	env := map[string]int64{}
+	for _, kv := range strings.Split(bind, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		n, err := strconv.ParseInt(v, 10, 64)
+		if !ok || err != nil || n < 0 {
+			return fmt.Errorf("--bind %q: want SYM=N,...", bind)
+		}
+		env[k] = n
+	}
+	programs, err := cuda.Programs(man)
+	if err != nil {
+		return err
+	}
+	modules := map[string]*ir.Module{}
+	for _, file := range []string{"ir/module.ir", "ir/train.ir"} {
+		if _, ok := man.Files[file]; !ok {
+			continue
+		}
+		src, err := bundle.ReadFile(dir, file)
+		if err != nil {
+			return err
+		}
+		if modules[file], err = ir.Parse(file, string(src)); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(w, "memory plan at %s:\n", bind)
+	for _, g := range graphs {
+		var f *ir.Func
+		for _, m := range modules {
+			if f = m.Func(g); f != nil {
+				break
+			}
+		}
+		if f == nil {
+			continue
+		}
+		p, err := cuda.PlanMemory(f, programs[g], env)
+		if err != nil {
+			fmt.Fprintf(w, "  %s: %v\n", g, err)
+			continue
+		}
+		fmt.Fprintf(w, "  %s: arena %s for %d tensors (%s without reuse, %.1fx)\n", g, bytesHuman(p.Peak), len(p.Slots), bytesHuman(p.Total), float64(p.Total)/float64(max(p.Peak, 1)))
+	}
+	return nil
+}
+
+func bytesHuman(n uint64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 }
 
 func newBundleCmd() *cobra.Command {

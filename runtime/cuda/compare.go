@@ -55,12 +55,18 @@ func (c *CompareBackend) Alloc(size uint64) (Buffer, error) {
 	return b, nil
 }
 
+// ref is the reference buffer mirroring b (b may point inside an
+// allocation: an arena offset).
 func (c *CompareBackend) ref(b Buffer) (Buffer, error) {
-	r, ok := c.refOf[b.Ptr]
-	if !ok {
-		return r, fmt.Errorf("compare: pointer %#x has no reference buffer", b.Ptr)
+	if r, ok := c.refOf[b.Ptr]; ok {
+		return r, nil
 	}
-	return r, nil
+	for cp, r := range c.refOf {
+		if b.Ptr > cp && b.Ptr < cp+max(r.Size, 1) {
+			return Buffer{Ptr: r.Ptr + (b.Ptr - cp), Size: r.Size - (b.Ptr - cp)}, nil
+		}
+	}
+	return Buffer{}, fmt.Errorf("compare: pointer %#x has no reference buffer", b.Ptr)
 }
 
 func (c *CompareBackend) Free(b Buffer) error {

@@ -36,15 +36,31 @@ func (c *CPUBackend) Alloc(size uint64) (Buffer, error) {
 	return Buffer{Ptr: p, Size: size}, nil
 }
 
+// buf is the memory at p (which may point inside an allocation, as
+// arena offsets do), checked to hold size bytes.
 func (c *CPUBackend) buf(p uint64, size uint64) ([]byte, error) {
-	b, ok := c.mem[p]
+	base, ok := c.base(p)
 	if !ok {
-		return nil, fmt.Errorf("pointer %#x is not an allocation", p)
+		return nil, fmt.Errorf("pointer %#x is not in an allocation", p)
 	}
+	b := c.mem[base][p-base:]
 	if uint64(len(b)) < size {
-		return nil, fmt.Errorf("allocation %#x has %d bytes, %d used", p, len(b), size)
+		return nil, fmt.Errorf("pointer %#x (allocation %#x + %d) has %d bytes, %d used", p, base, p-base, len(b), size)
 	}
 	return b, nil
+}
+
+// base finds the allocation holding p.
+func (c *CPUBackend) base(p uint64) (uint64, bool) {
+	if _, ok := c.mem[p]; ok {
+		return p, true
+	}
+	for b, m := range c.mem {
+		if p >= b && p < b+uint64(max(len(m), 1)) {
+			return b, true
+		}
+	}
+	return 0, false
 }
 
 func (c *CPUBackend) Free(b Buffer) error {

@@ -28,6 +28,8 @@ type Executor struct {
 	be       Backend
 	programs map[string][]bundle.Step
 	params   map[string]Buffer // uploaded weights by value name (@name, @name_scale_inv)
+	// LastPlan is the memory plan of the last Run (its peak is the arena).
+	LastPlan *Plan
 }
 
 // NewExecutor reads the programs of a bundle's manifest.
@@ -177,23 +179,25 @@ func (e *Executor) Run(f *ir.Func, params map[string]*runtime.Tensor, args []*ru
 		temps = append(temps, b)
 		bufs[a] = b
 	}
-	alloc := func(v *ir.Value, block []int64) (Buffer, error) {
-		shape, err := dims(v.Type.Shape, env)
-		if err != nil {
-			return Buffer{}, err
+	// Every tensor the steps write lives in one arena laid out by liveness.
+	plan, err := PlanMemory(f, steps, env)
+	if err != nil {
+		return nil, fmt.Errorf("%s: memory plan: %w", f.Name, err)
+	}
+	var arena Buffer
+	if plan.Peak > 0 {
+		if arena, err = e.be.Alloc(plan.Peak); err != nil {
+			return nil, fmt.Errorf("%s: arena of %d bytes: %w", f.Name, plan.Peak, err)
 		}
-		size := uint64(numel(shape)) * uint64(v.Type.DType.Bytes())
-		if block != nil {
-			if len(block) != 2 {
-				return Buffer{}, fmt.Errorf("%s: a scale grid without a block", names[v])
-			}
-			size = uint64(numel(runtime.ScaleGrid(shape, [2]int{int(block[0]), int(block[1])}))) * 4
+		temps = append(temps, arena)
+	}
+	e.LastPlan = plan
+	alloc := func(v *ir.Value, scale bool) (Buffer, error) {
+		sl, ok := plan.Slot(v, scale)
+		if !ok {
+			return Buffer{}, fmt.Errorf("%s has no place in the memory plan", names[v])
 		}
-		b, err := e.be.Alloc(size)
-		if err == nil {
-			temps = append(temps, b)
-		}
-		return b, err
+		return Buffer{Ptr: arena.Ptr + sl.Offset, Size: sl.Size}, nil
 	}
 	// lookup finds the buffer of a step argument by its value name.
 	lookup := func(a bundle.Arg) (*ir.Value, bool, error) {
@@ -224,12 +228,12 @@ func (e *Executor) Run(f *ir.Func, params map[string]*runtime.Tensor, args []*ru
 					return nil, fmt.Errorf("weight %s is not uploaded", a.Value)
 				}
 			case a.Output && scale:
-				if b, err = alloc(v, a.Block); err != nil {
+				if b, err = alloc(v, true); err != nil {
 					return nil, err
 				}
 				scales[v] = b
 			case a.Output:
-				if b, err = alloc(v, nil); err != nil {
+				if b, err = alloc(v, false); err != nil {
 					return nil, err
 				}
 				bufs[v] = b

@@ -217,3 +217,36 @@ func packed(seqs [][]int) []*runtime.Tensor {
 	}
 	return []*runtime.Tensor{tok, pos, seq}
 }
+
+// The memory plan never lets two tensors that are live at the same step
+// share bytes, keeps every tensor inside the arena, and reuses memory.
+func TestMemoryPlan(t *testing.T) {
+	m, programs, _ := tinyProgram(t)
+	for _, fn := range []string{"forward", "prefill", "decode"} {
+		for _, T := range []int64{1, 37, 512} {
+			p, err := cuda.PlanMemory(m.Func(fn), programs[fn], map[string]int64{"T": T, "C": 600})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, a := range p.Slots {
+				if a.Offset+a.Size > p.Peak {
+					t.Fatalf("%s T=%d: slot %d ends at %d beyond the arena's %d", fn, T, i, a.Offset+a.Size, p.Peak)
+				}
+				for _, b := range p.Slots[i+1:] {
+					live := a.First <= b.Last && b.First <= a.Last
+					overlap := a.Offset < b.Offset+b.Size && b.Offset < a.Offset+a.Size
+					if live && overlap && a.Size > 0 && b.Size > 0 {
+						t.Fatalf("%s T=%d: live tensors share bytes: [%d,%d) steps %d-%d and [%d,%d) steps %d-%d", fn, T,
+							a.Offset, a.Offset+a.Size, a.First, a.Last, b.Offset, b.Offset+b.Size, b.First, b.Last)
+					}
+				}
+			}
+			if p.Peak >= p.Total/2 {
+				t.Errorf("%s T=%d: peak %d of %d bytes without reuse: expected at least 2x from liveness", fn, T, p.Peak, p.Total)
+			}
+			if T == 512 {
+				t.Logf("%s T=%d: arena %d KiB, %d KiB without reuse (%.1fx)", fn, T, p.Peak>>10, p.Total>>10, float64(p.Total)/float64(p.Peak))
+			}
+		}
+	}
+}

@@ -1,0 +1,201 @@
+package cuda
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/runtime"
+	"github.com/deepc-dev/deepc/runtime/bundle"
+)
+
+// The memory plan: every tensor a program's steps write lives in one arena
+// at an offset chosen by liveness. A value is live from the step that
+// writes it to the last step that reads it (to the end when the function
+// returns it); a step's outputs never overlap its inputs. Offsets come
+// from a first-fit free list with coalescing, 256-byte aligned as device
+// allocations are. Function arguments and weights are not in the arena.
+
+const planAlign = 256
+
+// Slot is one planned tensor: a value's data or a value's scale grid.
+type Slot struct {
+	Value        *ir.Value
+	Scale        bool
+	Offset, Size uint64
+	First, Last  int // steps that write it and last read it
+}
+
+// Plan is a program's arena layout for bound symbols.
+type Plan struct {
+	Slots []*Slot
+	Peak  uint64 // arena bytes
+	Total uint64 // bytes without reuse (one allocation per tensor)
+	byKey map[slotKey]*Slot
+}
+
+type slotKey struct {
+	v     *ir.Value
+	scale bool
+}
+
+// Slot finds a value's slot.
+func (p *Plan) Slot(v *ir.Value, scale bool) (*Slot, bool) {
+	s, ok := p.byKey[slotKey{v, scale}]
+	return s, ok
+}
+
+// programValues resolves the step arguments of f to IR values.
+type programValues struct {
+	byName map[string]*ir.Value
+	alias  map[*ir.Value]*ir.Value
+	names  map[*ir.Value]string
+}
+
+func newProgramValues(f *ir.Func) *programValues {
+	pv := &programValues{byName: map[string]*ir.Value{}, alias: map[*ir.Value]*ir.Value{}, names: ir.ValueNames(f)}
+	for v, n := range pv.names {
+		pv.byName[n] = v
+	}
+	for _, op := range f.Body {
+		switch op.Name {
+		case "param":
+			n, _ := op.Attrs.Str("name")
+			pv.byName["@"+n] = op.Results[0]
+		case "reshape":
+			pv.alias[op.Results[0]] = op.Args[0]
+		}
+	}
+	return pv
+}
+
+func (pv *programValues) resolve(v *ir.Value) *ir.Value {
+	for pv.alias[v] != nil {
+		v = pv.alias[v]
+	}
+	return v
+}
+
+// arg is the value a step argument binds, and whether it is its scales.
+func (pv *programValues) arg(a bundle.Arg) (*ir.Value, bool, error) {
+	name, scale := a.Value, false
+	if a.ScaleOf != "" {
+		name, scale = a.ScaleOf, true
+	}
+	v := pv.byName[name]
+	if v == nil {
+		return nil, false, fmt.Errorf("step argument %s names no value", a.Value)
+	}
+	return pv.resolve(v), scale, nil
+}
+
+// slotBytes is the size of a value (or its scale grid) under env.
+func slotBytes(v *ir.Value, scale bool, block []int64, env map[string]int64) (uint64, error) {
+	shape, err := dims(v.Type.Shape, env)
+	if err != nil {
+		return 0, err
+	}
+	if scale {
+		if len(block) != 2 {
+			return 0, fmt.Errorf("a scale grid without a block")
+		}
+		return uint64(numel(runtime.ScaleGrid(shape, [2]int{int(block[0]), int(block[1])}))) * 4, nil
+	}
+	return uint64(numel(shape)) * uint64(v.Type.DType.Bytes()), nil
+}
+
+// PlanMemory lays out the tensors f's steps write, for the symbols in env.
+func PlanMemory(f *ir.Func, steps []bundle.Step, env map[string]int64) (*Plan, error) {
+	pv := newProgramValues(f)
+	p := &Plan{byKey: map[slotKey]*Slot{}}
+	for i := range steps {
+		for _, a := range steps[i].Args {
+			v, scale, err := pv.arg(a)
+			if err != nil {
+				return nil, fmt.Errorf("step %d (%s): %w", i, steps[i].Kernel, err)
+			}
+			key := slotKey{v, scale}
+			if a.Output {
+				if p.byKey[key] != nil {
+					return nil, fmt.Errorf("step %d (%s): %s is written twice", i, steps[i].Kernel, a.Value)
+				}
+				size, err := slotBytes(v, scale, a.Block, env)
+				if err != nil {
+					return nil, fmt.Errorf("step %d (%s), %s: %w", i, steps[i].Kernel, a.Value, err)
+				}
+				s := &Slot{Value: v, Scale: scale, Size: size, First: i, Last: i}
+				p.byKey[key] = s
+				p.Slots = append(p.Slots, s)
+			} else if s := p.byKey[key]; s != nil {
+				s.Last = i
+			}
+		}
+	}
+	for _, r := range f.Results {
+		if s := p.byKey[slotKey{pv.resolve(r), false}]; s != nil {
+			s.Last = len(steps)
+		}
+	}
+	// First fit over a free list, in step order.
+	type block struct{ off, size uint64 }
+	var free []block
+	var end uint64
+	take := func(size uint64) uint64 {
+		size = (max(size, 1) + planAlign - 1) &^ (planAlign - 1)
+		for i, b := range free {
+			if b.size >= size {
+				off := b.off
+				if b.size == size {
+					free = append(free[:i], free[i+1:]...)
+				} else {
+					free[i] = block{b.off + size, b.size - size}
+				}
+				return off
+			}
+		}
+		// Grow, reusing a free block at the end of the arena.
+		if n := len(free); n > 0 && free[n-1].off+free[n-1].size == end {
+			off := free[n-1].off
+			free = free[:n-1]
+			end = off + size
+			return off
+		}
+		off := end
+		end += size
+		return off
+	}
+	release := func(off, size uint64) {
+		size = (max(size, 1) + planAlign - 1) &^ (planAlign - 1)
+		free = append(free, block{off, size})
+		sort.Slice(free, func(i, j int) bool { return free[i].off < free[j].off })
+		merged := free[:1]
+		for _, b := range free[1:] {
+			last := &merged[len(merged)-1]
+			if last.off+last.size == b.off {
+				last.size += b.size
+			} else {
+				merged = append(merged, b)
+			}
+		}
+		free = merged
+	}
+	byFirst := map[int][]*Slot{}
+	byLast := map[int][]*Slot{}
+	for _, s := range p.Slots {
+		byFirst[s.First] = append(byFirst[s.First], s)
+		byLast[s.Last] = append(byLast[s.Last], s)
+		p.Total += (max(s.Size, 1) + planAlign - 1) &^ (planAlign - 1)
+	}
+	for i := range steps {
+		for _, s := range byFirst[i] {
+			s.Offset = take(s.Size)
+		}
+		// Values last read by step i die after it (its outputs are placed
+		// before, so they never overlap its inputs).
+		for _, s := range byLast[i] {
+			release(s.Offset, s.Size)
+		}
+	}
+	p.Peak = end
+	return p, nil
+}
