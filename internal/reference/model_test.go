@@ -1,9 +1,11 @@
 package reference
 
 import (
+	"maps"
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -159,7 +161,9 @@ func randomWeights(c Config, seed uint64) Weights {
 	r := rand.New(rand.NewPCG(seed, 1))
 	w := Weights{}
 	fill := func(m map[string][]int) {
-		for name, shape := range m {
+		// Sorted names: the same seed always gives the same weights.
+		for _, name := range slices.Sorted(maps.Keys(m)) {
+			shape := m[name]
 			d := make([]float64, product(shape))
 			for i := range d {
 				if len(shape) == 1 && !strings.HasSuffix(name, "bias") {
