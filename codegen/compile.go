@@ -31,6 +31,32 @@ var emitters = map[string]func(*kernelBuilder, *Step) error{
 	"quantize":  emitQuantize,
 }
 
+// phase is one kernel of a region: most regions have one, writing all its
+// outputs; some (attention_grad) need two launches with a scratch tensor
+// between them.
+type phase struct {
+	emit    func(*kernelBuilder, *Step) error
+	outputs func(*Region) []*ir.Value                   // the outputs this kernel writes (nil: all)
+	scratch func(*Region, func(*ir.Value) string) []Arg // scratch arguments (nil: none)
+}
+
+// multiPhase lists the region kinds that may take more than one kernel
+// (nil: the region's single emitter).
+var multiPhase = map[string]func(*Region) []phase{
+	"attention_grad": func(*Region) []phase { return attentionGradPhases },
+	"scatter":        scatterPhases,
+}
+
+func regionPhases(r *Region) ([]phase, bool) {
+	if f, ok := multiPhase[r.Kind]; ok {
+		if ps := f(r); ps != nil {
+			return ps, true
+		}
+	}
+	emit, ok := emitters[r.Kind]
+	return []phase{{emit: emit}}, ok
+}
+
 // Regions collects the regions plan-kernels marked in f, in program order.
 func Regions(f *ir.Func) ([]*Region, error) {
 	byID := map[int64]*Region{}
@@ -56,6 +82,16 @@ func Regions(f *ir.Func) ([]*Region, error) {
 			inRegion[v] = r
 		}
 	}
+	// A region launches where its last op is: its only escaping values
+	// come from that op (plan-kernels joins a producer only when every use
+	// is in the region), and every op it fuses reads values made before.
+	last := map[*Region]int{}
+	for i, op := range f.Body {
+		if id, ok := op.Attrs.Int(passes.KernelAttr); ok {
+			last[byID[id]] = i
+		}
+	}
+	sort.SliceStable(order, func(i, j int) bool { return last[order[i]] < last[order[j]] })
 	used := map[*ir.Value]map[*Region]bool{}
 	for _, op := range f.Body {
 		id, ok := op.Attrs.Int(passes.KernelAttr)
@@ -179,33 +215,54 @@ func (res *Result) emit(u Unit, byName map[string]*Kernel) error {
 			if len(r.Outputs) == 0 {
 				continue // nothing it computes is used
 			}
-			emit, ok := emitters[r.Kind]
+			phases, ok := regionPhases(r)
 			if !ok {
 				res.Missing[f.Name] = append(res.Missing[f.Name], fmt.Sprintf("%s (%s)", r.Kind, opNames(r)))
 				continue
 			}
-			k, step := newKernel(placeholderName, r, valueName, func(v *ir.Value) []int64 { return quantBlock(m, v) })
-			if err := emit(k, step); err != nil {
-				var u unsupportedError
-				if errors.As(err, &u) {
-					res.Missing[f.Name] = append(res.Missing[f.Name], fmt.Sprintf("%s (%s): %v", r.Kind, opNames(r), err))
+			var steps []*Step
+			var kerns []*Kernel
+			var emitErr error
+			for _, ph := range phases {
+				sub := *r
+				if ph.outputs != nil {
+					sub.Outputs = ph.outputs(r)
+				}
+				var scratch []Arg
+				if ph.scratch != nil {
+					scratch = ph.scratch(r, valueName)
+				}
+				k, step := newKernel(placeholderName, &sub, valueName, func(v *ir.Value) []int64 { return quantBlock(m, v) }, scratch...)
+				if emitErr = ph.emit(k, step); emitErr != nil {
+					break
+				}
+				code := k.String()
+				name := kernelName(r, code)
+				step.Kernel = name
+				steps = append(steps, step)
+				if byName[name] != nil {
 					continue
 				}
-				return fmt.Errorf("func %s, region %d (%s): %w", f.Name, r.ID, opNames(r), err)
+				kern := &Kernel{Name: name, Kind: r.Kind, MMA: k.mma, LLVM: strings.ReplaceAll(code, "@"+placeholderName, "@"+name)}
+				for _, op := range r.Ops {
+					kern.Ops = append(kern.Ops, op.Name)
+				}
+				byName[name] = kern
+				kerns = append(kerns, kern)
 			}
-			code := k.String()
-			name := kernelName(r, code)
-			step.Kernel = name
-			res.Programs[f.Name] = append(res.Programs[f.Name], step)
-			if byName[name] != nil {
-				continue
+			if emitErr != nil {
+				for _, kern := range kerns {
+					delete(byName, kern.Name)
+				}
+				var u unsupportedError
+				if errors.As(emitErr, &u) {
+					res.Missing[f.Name] = append(res.Missing[f.Name], fmt.Sprintf("%s (%s): %v", r.Kind, opNames(r), emitErr))
+					continue
+				}
+				return fmt.Errorf("func %s, region %d (%s): %w", f.Name, r.ID, opNames(r), emitErr)
 			}
-			kern := &Kernel{Name: name, Kind: r.Kind, MMA: k.mma, LLVM: strings.ReplaceAll(code, "@"+placeholderName, "@"+name)}
-			for _, op := range r.Ops {
-				kern.Ops = append(kern.Ops, op.Name)
-			}
-			byName[name] = kern
-			res.Kernels = append(res.Kernels, kern)
+			res.Programs[f.Name] = append(res.Programs[f.Name], steps...)
+			res.Kernels = append(res.Kernels, kerns...)
 		}
 	}
 	return nil

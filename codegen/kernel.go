@@ -77,6 +77,7 @@ type kernelBuilder struct {
 	blocks  map[*ir.Value][]int64     // their scale blocks
 	symbols map[string]value.Value    // symbol values (i64)
 	mma     string                    // tensor-core operand type, if any
+	scratch map[string]value.Value    // scratch pointers by name
 	syms    []string
 }
 
@@ -110,7 +111,7 @@ func regionSymbols(r *Region) []string {
 // and outputs and i64 parameters for its symbols.
 // A block-quantized weight input brings its f32 scale_inv grid as one more
 // pointer, placed after the inputs.
-func newKernel(name string, r *Region, names func(*ir.Value) string, quantOf func(*ir.Value) []int64) (*kernelBuilder, *Step) {
+func newKernel(name string, r *Region, names func(*ir.Value) string, quantOf func(*ir.Value) []int64, scratch ...Arg) (*kernelBuilder, *Step) {
 	syms := regionSymbols(r)
 	var ps []param
 	kern := &Step{Region: r.ID, Symbols: syms}
@@ -154,6 +155,11 @@ func newKernel(name string, r *Region, names func(*ir.Value) string, quantOf fun
 		ps = append(ps, param{fmt.Sprintf("t%d", i), ptr(elemType(dt), global)})
 		kern.Args = append(kern.Args, arg)
 	}
+	for i, a := range scratch {
+		dt, _ := ir.ParseDType(a.DType)
+		ps = append(ps, param{fmt.Sprintf("scratch%d", i), ptr(elemType(dt), global)})
+		kern.Args = append(kern.Args, a)
+	}
 	for _, s := range syms {
 		ps = append(ps, param{"sym_" + sanitize(s), i64})
 	}
@@ -167,8 +173,12 @@ func newKernel(name string, r *Region, names func(*ir.Value) string, quantOf fun
 			k.ptrs[sl.v] = k.param(i)
 		}
 	}
+	k.scratch = map[string]value.Value{}
+	for i, a := range scratch {
+		k.scratch[a.Value] = k.param(len(slots) + i)
+	}
 	for i, s := range syms {
-		k.symbols[s] = k.param(len(slots) + i)
+		k.symbols[s] = k.param(len(slots) + len(scratch) + i)
 	}
 	return k, kern
 }

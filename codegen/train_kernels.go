@@ -41,15 +41,76 @@ func emitAdamW(k *kernelBuilder, step *Step) error {
 	return nil
 }
 
-// emitScatterAdd updates base in place (Step.InPlace) with f32 atomic adds,
-// one thread per source element. Atomics make the order of additions
-// arbitrary, so results match the CPU within f32 rounding, not bit for bit.
+// scatter_add adds with f32 atomics, one thread per source element (the
+// order of additions is arbitrary: results match the CPU within f32
+// rounding, not bit for bit). An f32 result is updated in place
+// (Step.InPlace); any other dtype (the bf16 embedding gradient) sums in an
+// f32 scratch copy of base and is rounded once at the end, as the CPU
+// rounds the op's result: three kernels.
+func scatterPhases(r *Region) []phase {
+	out := r.Ops[0].Results[0]
+	if out.Type.DType == ir.F32 {
+		return nil
+	}
+	acc := func(write bool) func(*Region, func(*ir.Value) string) []Arg {
+		return func(r *Region, name func(*ir.Value) string) []Arg {
+			o := r.Ops[0].Results[0]
+			return []Arg{{Value: name(o) + ".acc", DType: "f32", Shape: shapeStrings(o.Type.Shape), Output: write, Scratch: true}}
+		}
+	}
+	none := func(*Region) []*ir.Value { return []*ir.Value{} }
+	return []phase{
+		{emit: emitScatterInit, outputs: none, scratch: acc(true)},
+		{emit: emitScatterAdd, outputs: none, scratch: acc(false)},
+		{emit: emitScatterRound, scratch: acc(false)},
+	}
+}
+
+func scratchPtr(k *kernelBuilder) value.Value {
+	for _, p := range k.scratch {
+		return p
+	}
+	return nil
+}
+
+// emitScatterInit copies base into the f32 accumulator.
+func emitScatterInit(k *kernelBuilder, step *Step) error {
+	op := k.r.Ops[0]
+	base, out := op.Args[0], op.Results[0]
+	i := k.globalID()
+	k.ifThen(k.lt(i, k.numel(out.Type.Shape)), func() {
+		k.store(k.read(base, i), k.at(scratchPtr(k), i))
+	})
+	k.ret()
+	step.Launch = Launch{Threads: 256, Grid: [3]GridDim{gridOf(256, out.Type.Shape...), one(), one()}}
+	return nil
+}
+
+// emitScatterRound writes the accumulator in the result's dtype.
+func emitScatterRound(k *kernelBuilder, step *Step) error {
+	out := k.r.Ops[0].Results[0]
+	i := k.globalID()
+	k.ifThen(k.lt(i, k.numel(out.Type.Shape)), func() {
+		k.store(k.toMem(k.load(k.at(scratchPtr(k), i)), out.Type.DType), k.at(k.ptrs[out], i))
+	})
+	k.ret()
+	step.Launch = Launch{Threads: 256, Grid: [3]GridDim{gridOf(256, out.Type.Shape...), one(), one()}}
+	return nil
+}
+
+// emitScatterAdd adds every source element at its index: into the f32
+// result in place, or into the accumulator.
 func emitScatterAdd(k *kernelBuilder, step *Step) error {
 	op := k.r.Ops[0]
 	base, idx, src := op.Args[0], op.Args[1], op.Args[2]
 	out := op.Results[0]
-	if out.Type.DType != ir.F32 || isConst(base) {
-		return unsupported("scatter_add into %s", out.Type.DType)
+	dstBase := scratchPtr(k)
+	if dstBase == nil {
+		if out.Type.DType != ir.F32 || isConst(base) {
+			return unsupported("scatter_add into %s", out.Type.DType)
+		}
+		dstBase = k.ptrs[out]
+		step.InPlace = [][2]int{{0, 0}}
 	}
 	ax := axisOf(op, len(src.Type.Shape))
 	i := k.globalID()
@@ -58,11 +119,10 @@ func emitScatterAdd(k *kernelBuilder, step *Step) error {
 		j := k.sext64(k.load(k.at(k.ptrs[idx], i)))
 		oi := append([]value.Value(nil), si...)
 		oi[ax] = j
-		dst := k.at(k.ptrs[out], k.flatten(oi, out.Type.Shape))
+		dst := k.at(dstBase, k.flatten(oi, out.Type.Shape))
 		k.b.NewAtomicRMW(enum.AtomicOpFAdd, dst, k.read(src, i), enum.AtomicOrderingMonotonic)
 	})
 	k.ret()
-	step.InPlace = [][2]int{{0, 0}}
 	step.Launch = Launch{Threads: 256, Grid: [3]GridDim{gridOf(256, src.Type.Shape...), one(), one()}}
 	return nil
 }

@@ -282,8 +282,9 @@ func newBundleCmd() *cobra.Command {
 }
 
 // trainModule compiles the model for training (the grad pipeline, then the
-// train program with the small preset's hyperparameters) and plans its
-// kernels.
+// train program with the small preset's hyperparameters), declares the
+// trainable fp8 weights as the bf16 the program reads from its f32 masters
+// (master-weights) and plans its kernels.
 func trainModule(file string, sets []string, fp8 bool) (*ir.Module, error) {
 	m, err := dsl.CompileFile(file, dsl.Options{Sets: sets, ReadFile: models.ReadFile})
 	if err != nil {
@@ -301,7 +302,7 @@ func trainModule(file string, sets []string, fp8 bool) (*ir.Module, error) {
 	if _, err := autodiff.Train(m, opts); err != nil {
 		return nil, err
 	}
-	pl, err = passes.ParsePipeline("plan-kernels")
+	pl, err = passes.ParsePipeline("master-weights,plan-kernels")
 	if err != nil {
 		return nil, err
 	}

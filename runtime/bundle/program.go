@@ -33,6 +33,10 @@ type Arg struct {
 	// axes); empty for a tensor argument.
 	ScaleOf string  `json:"scale_of,omitempty"`
 	Block   []int64 `json:"block,omitempty"`
+	// Scratch marks a temporary that one step of a multi-kernel region
+	// writes (Output) and a later step of it reads: no IR value, named by
+	// Value, sized by Shape and DType.
+	Scratch bool `json:"scratch,omitempty"`
 }
 
 // Launch gives the grid from the bound symbols: each grid dimension is

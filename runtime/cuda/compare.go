@@ -118,8 +118,8 @@ func outputSizes(fn *ir.Func, st *bundle.Step, args []uint64) (map[int]int, map[
 	}
 	sizes, types := map[int]int{}, map[int]ir.DType{}
 	for i, a := range st.Args {
-		if !a.Output {
-			continue
+		if !a.Output || a.Scratch {
+			continue // scratch is checked through the outputs computed from it
 		}
 		var shape []int
 		for _, d := range a.Shape {

@@ -219,9 +219,10 @@ func RegionFunc(fn *ir.Func, st *bundle.Step, env map[string]int64) (*ir.Func, [
 		rf.Args = append(rf.Args, &ir.Value{Type: ir.T(ir.I32, ir.S(s)), Index: len(rf.Args), Name: "sym_" + s})
 	}
 	mapped := map[*ir.Value]*ir.Value{}
+	byParam := map[string]*ir.Value{} // a param may be read by several param ops
 	var inputs, outputs []regionValue
 	for i, a := range st.Args {
-		if a.ScaleOf != "" {
+		if a.ScaleOf != "" || a.Scratch {
 			continue
 		}
 		v := byName[a.Value]
@@ -244,6 +245,9 @@ func RegionFunc(fn *ir.Func, st *bundle.Step, env map[string]int64) (*ir.Func, [
 		nv := &ir.Value{Type: ir.Type{Shape: cs, DType: v.Type.DType}, Index: len(rf.Args), Name: fmt.Sprintf("in%d", i)}
 		rf.Args = append(rf.Args, nv)
 		mapped[v] = nv
+		if v.Def != nil && v.Def.Name == "param" {
+			byParam[a.Value] = nv
+		}
 		inputs = append(inputs, rv)
 	}
 	var clone func(op *ir.Op) *ir.Op
@@ -254,6 +258,10 @@ func RegionFunc(fn *ir.Func, st *bundle.Step, env map[string]int64) (*ir.Func, [
 				c := clone(a.Def)
 				rf.Body = append(rf.Body, c)
 				mapped[a] = c.Results[0]
+			}
+			if mapped[a] == nil && a.Def != nil && a.Def.Name == "param" {
+				n, _ := a.Def.Attrs.Str("name")
+				mapped[a] = byParam["@"+n]
 			}
 			args[j] = mapped[a]
 		}

@@ -27,14 +27,15 @@ type Backend interface {
 type Executor struct {
 	be       Backend
 	programs map[string][]bundle.Step
-	params   map[string]Buffer // uploaded weights by value name (@name, @name_scale_inv)
+	params   map[string]Buffer          // uploaded weights by value name (@name, @name_scale_inv)
+	sources  map[string]*runtime.Tensor // the host tensor each weight was uploaded from
 	// LastPlan is the memory plan of the last Run (its peak is the arena).
 	LastPlan *Plan
 }
 
 // NewExecutor reads the programs of a bundle's manifest.
 func NewExecutor(be Backend, programs map[string][]bundle.Step) *Executor {
-	return &Executor{be: be, programs: programs, params: map[string]Buffer{}}
+	return &Executor{be: be, programs: programs, params: map[string]Buffer{}, sources: map[string]*runtime.Tensor{}}
 }
 
 // Close frees the uploaded weights.
@@ -78,11 +79,21 @@ func (e *Executor) upload(data []byte) (Buffer, error) {
 	return b, e.be.Upload(b, data)
 }
 
-// param uploads (once) a weight and its scale grid.
+// param uploads a weight and its scale grid, again when the host tensor
+// bound to the name is another one (a training step replaced it).
 func (e *Executor) param(name string, v *ir.Value, t *runtime.Tensor) error {
-	if _, ok := e.params["@"+name]; ok {
+	if _, ok := e.params["@"+name]; ok && e.sources[name] == t {
 		return nil
 	}
+	for _, key := range []string{"@" + name, "@" + name + "_scale_inv"} {
+		if b, ok := e.params[key]; ok {
+			if err := e.be.Free(b); err != nil {
+				return err
+			}
+			delete(e.params, key)
+		}
+	}
+	e.sources[name] = t
 	if t == nil {
 		return fmt.Errorf("weight %s is not bound", name)
 	}
@@ -216,6 +227,18 @@ func (e *Executor) Run(f *ir.Func, params map[string]*runtime.Tensor, args []*ru
 		ptrs := make([]uint64, 0, len(st.Args)+len(st.Symbols))
 		var outs []Buffer
 		for _, a := range st.Args {
+			if a.Scratch {
+				sl, ok := plan.ScratchSlot(a.Value)
+				if !ok {
+					return nil, fmt.Errorf("scratch %s has no place in the memory plan", a.Value)
+				}
+				b := Buffer{Ptr: arena.Ptr + sl.Offset, Size: sl.Size}
+				if a.Output {
+					outs = append(outs, b)
+				}
+				ptrs = append(ptrs, b.Ptr)
+				continue
+			}
 			v, scale, err := lookup(a)
 			if err != nil {
 				return nil, err

@@ -35,14 +35,42 @@ type Plan struct {
 }
 
 type slotKey struct {
-	v     *ir.Value
-	scale bool
+	v       *ir.Value
+	scale   bool
+	scratch string // a scratch argument's name (v is nil)
 }
 
 // Slot finds a value's slot.
 func (p *Plan) Slot(v *ir.Value, scale bool) (*Slot, bool) {
-	s, ok := p.byKey[slotKey{v, scale}]
+	s, ok := p.byKey[slotKey{v: v, scale: scale}]
 	return s, ok
+}
+
+// ScratchSlot finds a scratch tensor's slot.
+func (p *Plan) ScratchSlot(name string) (*Slot, bool) {
+	s, ok := p.byKey[slotKey{scratch: name}]
+	return s, ok
+}
+
+// scratchBytes is a scratch argument's size under env.
+func scratchBytes(a bundle.Arg, env map[string]int64) (uint64, error) {
+	dt, ok := ir.ParseDType(a.DType)
+	if !ok {
+		return 0, fmt.Errorf("scratch %s: dtype %q", a.Value, a.DType)
+	}
+	n := uint64(dt.Bytes())
+	for _, d := range a.Shape {
+		dd, err := bundle.ParseDim(d)
+		if err != nil {
+			return 0, err
+		}
+		v, ok := dd.Eval(env)
+		if !ok {
+			return 0, fmt.Errorf("scratch %s: symbol %s unbound", a.Value, dd.Sym)
+		}
+		n *= uint64(v)
+	}
+	return n, nil
 }
 
 // programValues resolves the step arguments of f to IR values.
@@ -110,16 +138,29 @@ func PlanMemory(f *ir.Func, steps []bundle.Step, env map[string]int64) (*Plan, e
 	p := &Plan{byKey: map[slotKey]*Slot{}}
 	for i := range steps {
 		for _, a := range steps[i].Args {
-			v, scale, err := pv.arg(a)
-			if err != nil {
-				return nil, fmt.Errorf("step %d (%s): %w", i, steps[i].Kernel, err)
+			var key slotKey
+			var v *ir.Value
+			var scale bool
+			if a.Scratch {
+				key = slotKey{scratch: a.Value}
+			} else {
+				var err error
+				if v, scale, err = pv.arg(a); err != nil {
+					return nil, fmt.Errorf("step %d (%s): %w", i, steps[i].Kernel, err)
+				}
+				key = slotKey{v: v, scale: scale}
 			}
-			key := slotKey{v, scale}
 			if a.Output {
 				if p.byKey[key] != nil {
 					return nil, fmt.Errorf("step %d (%s): %s is written twice", i, steps[i].Kernel, a.Value)
 				}
-				size, err := slotBytes(v, scale, a.Block, env)
+				var size uint64
+				var err error
+				if a.Scratch {
+					size, err = scratchBytes(a, env)
+				} else {
+					size, err = slotBytes(v, scale, a.Block, env)
+				}
 				if err != nil {
 					return nil, fmt.Errorf("step %d (%s), %s: %w", i, steps[i].Kernel, a.Value, err)
 				}
@@ -132,7 +173,7 @@ func PlanMemory(f *ir.Func, steps []bundle.Step, env map[string]int64) (*Plan, e
 		}
 	}
 	for _, r := range f.Results {
-		if s := p.byKey[slotKey{pv.resolve(r), false}]; s != nil {
+		if s := p.byKey[slotKey{v: pv.resolve(r)}]; s != nil {
 			s.Last = len(steps)
 		}
 	}

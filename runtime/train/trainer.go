@@ -25,6 +25,9 @@ type Trainer struct {
 	// it takes as arguments.
 	Beta1, Beta2 float64
 	Step         int // steps taken
+	// Run executes the train program (default: cpu.Run); a GPU executor
+	// plugs in here.
+	Run func(f *ir.Func, params map[string]*runtime.Tensor, args []*runtime.Tensor, opts cpu.Options) ([]*runtime.Tensor, error)
 
 	fn      *ir.Func
 	outputs []string
@@ -142,7 +145,11 @@ func (t *Trainer) TakeStep(batch Batch, lr float64) (Metrics, error) {
 	bc1 := 1 - math.Pow(t.Beta1, float64(n))
 	bc2 := 1 - math.Pow(t.Beta2, float64(n))
 	args := append(batch.Packed(), scalar(lr), scalar(bc1), scalar(bc2))
-	res, err := cpu.Run(t.fn, t.Params, args, t.Opts)
+	run := cpu.Run
+	if t.Run != nil {
+		run = t.Run
+	}
+	res, err := run(t.fn, t.Params, args, t.Opts)
 	if err != nil {
 		return Metrics{}, err
 	}

@@ -1,0 +1,103 @@
+package cuda_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/deepc-dev/deepc/codegen"
+	"github.com/deepc-dev/deepc/dsl"
+	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/models"
+	"github.com/deepc-dev/deepc/passes"
+	"github.com/deepc-dev/deepc/passes/autodiff"
+	"github.com/deepc-dev/deepc/runtime"
+	"github.com/deepc-dev/deepc/runtime/bundle"
+	"github.com/deepc-dev/deepc/runtime/cpu"
+	"github.com/deepc-dev/deepc/runtime/cuda"
+	"github.com/deepc-dev/deepc/runtime/train"
+	"github.com/deepc-dev/deepc/runtime/weights"
+)
+
+// tinyTrainer is the tiny model's BF16 train program with random f32
+// masters, and the programs of its kernels.
+func tinyTrainer(t *testing.T) (*train.Trainer, map[string][]bundle.Step) {
+	t.Helper()
+	m, err := dsl.CompileFile("../../models/deepseek_v3_tiny.deep", dsl.Options{ReadFile: models.ReadFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, _ := passes.ParsePipeline("canonicalize,cse,dce")
+	if err := passes.Run(&passes.Context{}, m, pl); err != nil {
+		t.Fatal(err)
+	}
+	ts, err := weights.RandomTensors(m, 7, weights.FormatF32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := weights.WriteCheckpoint(dir, ts, 1); err != nil {
+		t.Fatal(err)
+	}
+	params, err := weights.Load(m, dir, weights.ExactValues(), weights.IgnoreTensors(models.CheckpointCopy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := autodiff.TrainOptions{MTPWeight: 0.3, BalanceWeight: 1e-4, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1, ClipNorm: 1, BiasRate: 0.001}
+	if _, err := autodiff.Train(m, o); err != nil {
+		t.Fatal(err)
+	}
+	pl, _ = passes.ParsePipeline("master-weights,plan-kernels")
+	if err := passes.Run(&passes.Context{}, m, pl); err != nil {
+		t.Fatal(err)
+	}
+	res, err := codegen.Compile(context.Background(), m, codegen.Options{Funcs: []string{"train"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Missing["train"]) > 0 {
+		t.Fatalf("train regions without kernels: %v", res.Missing["train"])
+	}
+	programs := map[string][]bundle.Step{}
+	for _, s := range res.Programs["train"] {
+		programs["train"] = append(programs["train"], *s)
+	}
+	tr, err := train.New(m, params, cpu.Options{Mode: cpu.BF16, Workers: 2}, o.Beta1, o.Beta2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr, programs
+}
+
+// Training steps through the executor (every kernel of the BF16 train
+// program, multi-kernel regions with scratch included) take the CPU's
+// steps exactly: losses and every parameter bit for bit.
+func TestTrainStepsThroughExecutor(t *testing.T) {
+	ref, _ := tinyTrainer(t)
+	dev, programs := tinyTrainer(t)
+	ex := cuda.NewExecutor(cuda.NewCPUBackend(dev.Opts), programs)
+	defer ex.Close()
+	dev.Run = func(f *ir.Func, p map[string]*runtime.Tensor, a []*runtime.Tensor, _ cpu.Options) ([]*runtime.Tensor, error) {
+		return ex.Run(f, p, a)
+	}
+	b := train.Batch{Seqs: [][]int{{1, 17, 301, 42, 7, 499, 3, 9}, {3, 3, 250, 9, 120, 64, 5, 8}}}
+	for step := 0; step < 2; step++ {
+		mr, err := ref.TakeStep(b, 3e-3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		md, err := dev.TakeStep(b, 3e-3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mr.Loss != md.Loss || mr.GradNorm != md.GradNorm {
+			t.Fatalf("step %d: loss %v / %v, grad norm %v / %v", step, md.Loss, mr.Loss, md.GradNorm, mr.GradNorm)
+		}
+	}
+	for name, p := range ref.Params {
+		if !slices.Equal(p.F, dev.Params[name].F) || !slices.Equal(p.I, dev.Params[name].I) {
+			t.Fatalf("%s differs after two steps", name)
+		}
+	}
+	t.Logf("%d launches per step, arena %d MiB", len(programs["train"]), ex.LastPlan.Peak>>20)
+}
