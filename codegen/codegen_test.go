@@ -77,7 +77,7 @@ var knownGaps = []string{"grouped_linear_wgrad with fp8 operands"}
 // the known gaps.
 func checkKernels(t *testing.T, units []Unit) *Result {
 	tc := toolchain(t)
-	res, err := CompileUnits(context.Background(), units, Options{Toolchain: tc, Workers: runtime.NumCPU()})
+	res, err := CompileUnits(context.Background(), units, Options{Toolchain: tc, Workers: runtime.NumCPU(), CacheDir: DefaultCacheDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -145,6 +145,9 @@ type Options struct {
 	Workers int
 	// NoPTXAS stops after PTX.
 	NoPTXAS bool
+	// CacheDir keeps compiled kernels by content (see DefaultCacheDir);
+	// empty: no cache.
+	CacheDir string
 }
 
 // Result is a compiled module: the kernels (unique, sorted by name), each
@@ -153,6 +156,66 @@ type Result struct {
 	Kernels  []*Kernel
 	Programs map[string][]*Step
 	Missing  map[string][]string // function → region descriptions
+
+	memo map[string]memoEntry // region signature → what its emission gave
+}
+
+// noMemo turns the signature memo off (tests compare both ways).
+var noMemo = false
+
+type memoEntry struct {
+	name    string
+	launch  Launch
+	inPlace [][2]int
+	err     error
+}
+
+// signature describes everything an emitter reads from a region: its ops
+// (names, attributes but the region id, result types), how their operands
+// connect (region inputs by position with their types and quantization,
+// values of earlier ops, constants), its outputs and scratch. Regions with
+// equal signatures emit the same code.
+func signature(r *Region, quantOf func(*ir.Value) []int64, scratch []Arg) string {
+	var b strings.Builder
+	b.WriteString(r.Kind + ";")
+	ref := map[*ir.Value]string{}
+	for i, v := range r.Inputs {
+		ref[v] = fmt.Sprintf("in%d", i)
+		fmt.Fprintf(&b, "in%d:%s:%v;", i, v.Type, quantOf(v))
+	}
+	for i, op := range r.Ops {
+		for j, v := range op.Results {
+			ref[v] = fmt.Sprintf("op%d.%d", i, j)
+		}
+	}
+	for _, op := range r.Ops {
+		b.WriteString(op.Name)
+		for _, key := range op.Attrs.Keys() {
+			if key != passes.KernelAttr {
+				fmt.Fprintf(&b, " %s=%s", key, ir.FormatAttr(op.Attrs[key]))
+			}
+		}
+		for _, a := range op.Args {
+			if n, ok := ref[a]; ok {
+				b.WriteString(" " + n)
+			} else if isConst(a) {
+				fmt.Fprintf(&b, " const(%s %s)", a.Def.Attrs.String(), a.Type)
+			} else {
+				b.WriteString(" ?")
+			}
+		}
+		for _, v := range op.Results {
+			fmt.Fprintf(&b, " -> %s", v.Type)
+		}
+		b.WriteByte(';')
+	}
+	for _, v := range r.Outputs {
+		fmt.Fprintf(&b, "out %s:%v;", ref[v], quantOf(v))
+	}
+	for _, a := range scratch {
+		fmt.Fprintf(&b, "scratch %s %v %v;", a.DType, a.Shape, a.Output)
+	}
+	return b.String()
 }
 
 // Kernel finds a kernel by name.
@@ -181,7 +244,7 @@ type Unit struct {
 // CompileUnits compiles several modules' functions into one set of kernels
 // (a bundle's inference module and its train module share kernels).
 func CompileUnits(ctx context.Context, units []Unit, opts Options) (*Result, error) {
-	res := &Result{Programs: map[string][]*Step{}, Missing: map[string][]string{}}
+	res := &Result{Programs: map[string][]*Step{}, Missing: map[string][]string{}, memo: map[string]memoEntry{}}
 	byName := map[string]*Kernel{}
 	for _, u := range units {
 		if err := res.emit(u, byName); err != nil {
@@ -223,7 +286,7 @@ func (res *Result) emit(u Unit, byName map[string]*Kernel) error {
 			var steps []*Step
 			var kerns []*Kernel
 			var emitErr error
-			for _, ph := range phases {
+			for pi, ph := range phases {
 				sub := *r
 				if ph.outputs != nil {
 					sub.Outputs = ph.outputs(r)
@@ -232,13 +295,27 @@ func (res *Result) emit(u Unit, byName map[string]*Kernel) error {
 				if ph.scratch != nil {
 					scratch = ph.scratch(r, valueName)
 				}
-				k, step := newKernel(placeholderName, &sub, valueName, func(v *ir.Value) []int64 { return quantBlock(m, v) }, scratch...)
+				quantOf := func(v *ir.Value) []int64 { return quantBlock(m, v) }
+				k, step := newKernel(placeholderName, &sub, valueName, quantOf, scratch...)
+				// A region like one already emitted (the same layer at
+				// another depth) has the same kernel: skip printing it.
+				sig := fmt.Sprintf("%d\x00%s", pi, signature(&sub, quantOf, scratch))
+				if e, ok := res.memo[sig]; ok && !noMemo {
+					if emitErr = e.err; emitErr != nil {
+						break
+					}
+					step.Kernel, step.Launch, step.InPlace = e.name, e.launch, e.inPlace
+					steps = append(steps, step)
+					continue
+				}
 				if emitErr = ph.emit(k, step); emitErr != nil {
+					res.memo[sig] = memoEntry{err: emitErr}
 					break
 				}
 				code := k.String()
 				name := kernelName(r, code)
 				step.Kernel = name
+				res.memo[sig] = memoEntry{name: name, launch: step.Launch, inPlace: step.InPlace}
 				steps = append(steps, step)
 				if byName[name] != nil {
 					continue
@@ -286,6 +363,14 @@ func (res *Result) assemble(ctx context.Context, opts Options) error {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
+			var key string
+			if opts.CacheDir != "" {
+				key = cacheKey(opts.Toolchain.identity(ctx), kern.LLVM, !opts.NoPTXAS)
+				if e, ok := cacheGet(opts.CacheDir, key); ok && (opts.NoPTXAS || len(e.Cubin) > 0) {
+					kern.PTX, kern.Cubin, kern.Resources = e.PTX, e.Cubin, e.Resources
+					return
+				}
+			}
 			ptx, err := opts.Toolchain.PTX(ctx, kern.LLVM)
 			if err != nil {
 				errs[i] = fmt.Errorf("kernel %s: %w", kern.Name, err)
@@ -293,10 +378,17 @@ func (res *Result) assemble(ctx context.Context, opts Options) error {
 			}
 			kern.PTX = ptx
 			if opts.NoPTXAS {
+				if key != "" {
+					cachePut(opts.CacheDir, key, &cacheEntry{PTX: ptx})
+				}
 				return
 			}
 			if kern.Cubin, kern.Resources, err = opts.Toolchain.Cubin(ctx, ptx); err != nil {
 				errs[i] = fmt.Errorf("kernel %s: %w", kern.Name, err)
+				return
+			}
+			if key != "" {
+				cachePut(opts.CacheDir, key, &cacheEntry{PTX: kern.PTX, Cubin: kern.Cubin, Resources: kern.Resources})
 			}
 		}()
 	}

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -20,6 +21,9 @@ type Toolchain struct {
 	LLC, PTXAS, Cuobjdump string
 	// Arch is the GPU target, e.g. sm_90a.
 	Arch string
+
+	idOnce sync.Once
+	id     string
 }
 
 // tool describes where one program comes from, for discovery and for the

@@ -13,7 +13,7 @@ trap 'rm -rf "$out"' EXIT
 times=()
 for i in $(seq "$RUNS"); do
   start=$(date +%s.%N)
-  taskset -c 0,1 bin/deepc compile models/deepseek_v3.deep --target sm_90a --graph prefill,decode,train -o "$out/b$i" 2>"$out/log$i"
+  DEEPC_CACHE=off taskset -c 0,1 bin/deepc compile models/deepseek_v3.deep --target sm_90a --graph prefill,decode,train -o "$out/b$i" 2>"$out/log$i"
   end=$(date +%s.%N)
   t=$(echo "$end - $start" | bc)
   times+=("$t")

@@ -34,6 +34,7 @@ type bundleFlags struct {
 	ptxas    string
 	noPTXAS  bool
 	trainFP8 bool
+	noCache  bool
 }
 
 func (b *bundleFlags) register(cmd *cobra.Command) {
@@ -44,6 +45,7 @@ func (b *bundleFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&b.ptxas, "ptxas", "", "ptxas (default: $DEEPC_PTXAS, .cache/cuda-12.4/bin, PATH)")
 	fl.BoolVar(&b.noPTXAS, "no-ptxas", false, "stop at PTX (no cubins, no resource report)")
 	fl.BoolVar(&b.trainFP8, "train-fp8", true, "--graph train: FP8 training (MODEL.md §5) rather than BF16")
+	fl.BoolVar(&b.noCache, "no-cache", false, "run llc and ptxas on every kernel even when the kernel cache has it ($DEEPC_CACHE: a directory, or off)")
 }
 
 // bundlePipeline is what compile --target runs unless --passes is given.
@@ -86,7 +88,11 @@ func (b *bundleFlags) writeBundle(m *ir.Module, source []byte, file string, sets
 		modules = append(modules, codegen.Unit{Module: trainM, Funcs: []string{"train"}})
 		files["ir/train.ir"] = []byte(ir.Print(trainM))
 	}
-	res, err := codegen.CompileUnits(ctx, modules, codegen.Options{Toolchain: tc, NoPTXAS: b.noPTXAS})
+	cache := codegen.DefaultCacheDir()
+	if b.noCache {
+		cache = ""
+	}
+	res, err := codegen.CompileUnits(ctx, modules, codegen.Options{Toolchain: tc, NoPTXAS: b.noPTXAS, CacheDir: cache})
 	if err != nil {
 		return err
 	}
