@@ -69,7 +69,7 @@ func toolchain(t testing.TB) *Toolchain {
 // knownGaps are the train-program regions without a GPU emitter yet; the
 // test fails on any other missing region, and on a gap that disappeared
 // without this list being updated.
-var knownGaps = []string{"grouped_linear_wgrad with fp8 operands"}
+var knownGaps = []string{}
 
 // checkKernels assembles every kernel with ptxas for sm_90a and checks:
 // a cubin for each, no spills, the tensor-core instruction each GEMM's

@@ -107,7 +107,7 @@ func emitGroupedSIMT(k *kernelBuilder, step *Step, g *ir.Op) error {
 	} else {
 		x, gr, idx = g.Args[0], g.Args[1], g.Args[2]
 		if fp8, _ := g.Attrs.Bool("fp8"); fp8 {
-			return unsupported("grouped_linear_wgrad with fp8 operands")
+			return emitWGradFP8(k, step, g)
 		}
 	}
 	K := idx.Type.Shape[1].N
@@ -147,6 +147,89 @@ func emitGroupedSIMT(k *kernelBuilder, step *Step, g *ir.Op) error {
 			})[0]
 		}
 		y := k.round(sum, out.Type.DType)
+		var vals map[*ir.Value]value.Value
+		if vals, err = k.evalElement(i, shape, epilogue(k.r, g), map[*ir.Value]value.Value{out: y}); err != nil {
+			return
+		}
+		for _, o := range k.r.Outputs {
+			k.store(k.toMem(vals[o], o.Type.DType), k.at(k.ptrs[o], i))
+		}
+	})
+	if err != nil {
+		return err
+	}
+	k.ret()
+	step.Launch = Launch{Threads: 128, Grid: [3]GridDim{gridOf(128, shape...), one(), one()}}
+	return nil
+}
+
+// emitWGradFP8 is grouped_linear_wgrad in FP8 (MODEL.md §5, the CPU's
+// recipe): per expert, its slots in order form the K axis of
+// dw[e] = G_eᵀ·X_e; both operands are quantized per 128 consecutive slots
+// (scale = amax/448, 1 when amax is 0; e4m3 RNE, saturating), each tile's
+// fp8 products are summed in f32 in slot order and promoted as
+// acc + f32(p · f32(sG·sX)). One thread per output element (e, o, i) walks
+// the slot list tile by tile: a first pass finds the tile's 128 slots of e
+// and both amaxes, a second quantizes and sums. A SIMT kernel for
+// correctness; the tensor-core version compacts each expert's slots first.
+func emitWGradFP8(k *kernelBuilder, step *Step, g *ir.Op) error {
+	x, gr, idx := g.Args[0], g.Args[1], g.Args[2]
+	out := g.Results[0]
+	shape := out.Type.Shape
+	K := idx.Type.Shape[1].N
+	in := k.dim(x.Type.Shape[len(x.Type.Shape)-1])
+	nOut := k.dim(shape[1])
+	slots := k.numel(idx.Type.Shape)
+	xAt := func(s, c value.Value) value.Value {
+		if len(x.Type.Shape) == 2 {
+			return k.add(k.mul(k.div(s, ci64(K)), in), c)
+		}
+		return k.add(k.mul(s, in), c)
+	}
+	i := k.globalID()
+	var err error
+	k.ifThen(k.lt(i, k.numel(shape)), func() {
+		c := k.rem(i, in)
+		o := k.rem(k.div(i, in), nOut)
+		e := k.div(i, k.mul(in, nOut))
+		isE := func(s value.Value) value.Value {
+			return k.b.NewICmp(enum.IPredEQ, k.sext64(k.load(k.at(k.ptrs[idx], s))), e)
+		}
+		gv := func(s value.Value) value.Value { return k.read(gr, k.add(k.mul(s, nOut), o)) }
+		xv := func(s value.Value) value.Value { return k.read(x, xAt(s, c)) }
+		scale := func(amax value.Value) value.Value {
+			s := k.b.NewFDiv(amax, cf32(448))
+			return k.sel(k.b.NewFCmp(enum.FPredOEQ, s, cf32(0)), cf32(1), s)
+		}
+		// carry: the tile's first slot, the total
+		res := k.while([]value.Value{ci64(0), cf32(0)}, func(cur []value.Value) value.Value {
+			return k.lt(cur[0], slots)
+		}, func(cur []value.Value) []value.Value {
+			start := cur[0]
+			// Pass 1: the next 128 slots of e from start: the end, amaxes.
+			p1 := k.while([]value.Value{start, ci64(0), cf32(0), cf32(0)}, func(c1 []value.Value) value.Value {
+				return k.b.NewAnd(k.lt(c1[0], slots), k.lt(c1[1], ci64(128)))
+			}, func(c1 []value.Value) []value.Value {
+				s := c1[0]
+				hit := isE(s)
+				sc := k.sel(hit, s, ci64(0))
+				ag := k.sel(hit, k.call("llvm.maxnum.f32", f32, c1[2], k.call("llvm.fabs.f32", f32, gv(sc))), c1[2])
+				ax := k.sel(hit, k.call("llvm.maxnum.f32", f32, c1[3], k.call("llvm.fabs.f32", f32, xv(sc))), c1[3])
+				return []value.Value{k.add(s, ci64(1)), k.add(c1[1], k.b.NewZExt(hit, i64)), ag, ax}
+			})
+			end := p1[0]
+			sG, sX := scale(p1[2]), scale(p1[3])
+			// Pass 2: the tile's fp8 products in slot order.
+			p := k.loop(start, end, ci64(1), []value.Value{cf32(0)}, func(s value.Value, a []value.Value) []value.Value {
+				hit := isE(s)
+				qg := k.fromMem(k.toMem(k.b.NewFDiv(gv(s), sG), ir.F8E4M3), ir.F8E4M3)
+				qx := k.fromMem(k.toMem(k.b.NewFDiv(xv(s), sX), ir.F8E4M3), ir.F8E4M3)
+				return []value.Value{k.sel(hit, k.addRN(a[0], k.mulRN(qg, qx)), a[0])}
+			})[0]
+			total := k.sel(k.b.NewICmp(enum.IPredSGT, p1[1], ci64(0)), k.addRN(cur[1], k.mulRN(p, k.mulRN(sG, sX))), cur[1])
+			return []value.Value{end, total}
+		})
+		y := k.round(res[1], out.Type.DType)
 		var vals map[*ir.Value]value.Value
 		if vals, err = k.evalElement(i, shape, epilogue(k.r, g), map[*ir.Value]value.Value{out: y}); err != nil {
 			return

@@ -226,3 +226,27 @@ const sle = enum.IPredSLE
 func zeroVector(t types.Type) value.Value { return constant.NewZeroInitializer(t) }
 
 func constantF64(v float64) *constant.Float { return constant.NewFloat(f64, v) }
+
+// while runs body while cond holds, carrying values like loop.
+func (k *builder) while(carry []value.Value, cond func(c []value.Value) value.Value, body func(c []value.Value) []value.Value) []value.Value {
+	pre := k.b
+	head, bodyB, exit := k.block("while"), k.block("wbody"), k.block("wexit")
+	pre.NewBr(head)
+	k.b = head
+	phis := make([]*ir.InstPhi, len(carry))
+	cur := make([]value.Value, len(carry))
+	for j, c := range carry {
+		phis[j] = head.NewPhi(ir.NewIncoming(c, pre))
+		cur[j] = phis[j]
+	}
+	k.b.NewCondBr(cond(cur), bodyB, exit)
+	k.b = bodyB
+	next := body(cur)
+	latch := k.b
+	for j := range phis {
+		phis[j].Incs = append(phis[j].Incs, ir.NewIncoming(next[j], latch))
+	}
+	latch.NewBr(head)
+	k.b = exit
+	return cur
+}

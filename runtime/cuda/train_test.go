@@ -21,7 +21,7 @@ import (
 
 // tinyTrainer is the tiny model's BF16 train program with random f32
 // masters, and the programs of its kernels.
-func tinyTrainer(t *testing.T) (*train.Trainer, map[string][]bundle.Step) {
+func tinyTrainer(t *testing.T, fp8 bool) (*train.Trainer, map[string][]bundle.Step) {
 	t.Helper()
 	m, err := dsl.CompileFile("../../models/deepseek_v3_tiny.deep", dsl.Options{ReadFile: models.ReadFile})
 	if err != nil {
@@ -43,7 +43,7 @@ func tinyTrainer(t *testing.T) (*train.Trainer, map[string][]bundle.Step) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := autodiff.TrainOptions{MTPWeight: 0.3, BalanceWeight: 1e-4, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1, ClipNorm: 1, BiasRate: 0.001}
+	o := autodiff.TrainOptions{MTPWeight: 0.3, BalanceWeight: 1e-4, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1, ClipNorm: 1, BiasRate: 0.001, FP8: fp8}
 	if _, err := autodiff.Train(m, o); err != nil {
 		t.Fatal(err)
 	}
@@ -62,19 +62,29 @@ func tinyTrainer(t *testing.T) (*train.Trainer, map[string][]bundle.Step) {
 	for _, s := range res.Programs["train"] {
 		programs["train"] = append(programs["train"], *s)
 	}
-	tr, err := train.New(m, params, cpu.Options{Mode: cpu.BF16, Workers: 2}, o.Beta1, o.Beta2)
+	mode := cpu.BF16
+	if fp8 {
+		mode = cpu.FP8
+	}
+	tr, err := train.New(m, params, cpu.Options{Mode: mode, Workers: 2}, o.Beta1, o.Beta2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return tr, programs
 }
 
-// Training steps through the executor (every kernel of the BF16 train
-// program, multi-kernel regions with scratch included) take the CPU's
-// steps exactly: losses and every parameter bit for bit.
+// Training steps through the executor (every kernel of the BF16 and the
+// FP8 train program, multi-kernel regions with scratch included) take the
+// CPU's steps exactly: losses and every parameter bit for bit.
 func TestTrainStepsThroughExecutor(t *testing.T) {
-	ref, _ := tinyTrainer(t)
-	dev, programs := tinyTrainer(t)
+	for _, fp8 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "bf16", true: "fp8"}[fp8], func(t *testing.T) { trainThroughExecutor(t, fp8) })
+	}
+}
+
+func trainThroughExecutor(t *testing.T, fp8 bool) {
+	ref, _ := tinyTrainer(t, fp8)
+	dev, programs := tinyTrainer(t, fp8)
 	ex := cuda.NewExecutor(cuda.NewCPUBackend(dev.Opts), programs)
 	defer ex.Close()
 	dev.Run = func(f *ir.Func, p map[string]*runtime.Tensor, a []*runtime.Tensor, _ cpu.Options) ([]*runtime.Tensor, error) {
