@@ -18,6 +18,11 @@ func runMasterWeights(_ *Context, m *ir.Module) (bool, error) {
 	for _, p := range m.Params {
 		if t, ok := p.Attrs["trainable"].(bool); ok && t && p.Type.DType.IsFloat() && p.Type.DType.Bytes() < 2 {
 			narrow[p.Name] = true
+			// The checkpoint's form stays on record (CheckpointParams).
+			p.Attrs[checkpointDType] = p.Type.DType.String()
+			if q, ok := p.Attrs["quant"]; ok {
+				p.Attrs[checkpointQuant] = q
+			}
 			p.Type.DType = ir.BF16
 			delete(p.Attrs, "quant")
 		}
@@ -47,4 +52,32 @@ func runMasterWeights(_ *Context, m *ir.Module) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+const (
+	checkpointDType = "checkpoint_dtype"
+	checkpointQuant = "checkpoint_quant"
+)
+
+// CheckpointParams returns m's params as a checkpoint stores them: those
+// master-weights retyped get their declared dtype and quantization back
+// (for loading the checkpoint the train program starts from).
+func CheckpointParams(m *ir.Module) []*ir.Param {
+	out := make([]*ir.Param, len(m.Params))
+	for i, p := range m.Params {
+		d, ok := p.Attrs.Str(checkpointDType)
+		dt, valid := ir.ParseDType(d)
+		if !ok || !valid {
+			out[i] = p
+			continue
+		}
+		c := &ir.Param{Name: p.Name, Type: ir.Type{Shape: p.Type.Shape, DType: dt}, Attrs: p.Attrs.Clone()}
+		if q, ok := c.Attrs[checkpointQuant]; ok {
+			c.Attrs["quant"] = q
+		}
+		delete(c.Attrs, checkpointDType)
+		delete(c.Attrs, checkpointQuant)
+		out[i] = c
+	}
+	return out
 }

@@ -8,7 +8,8 @@
 #   scripts/gpu-check.sh             on a Hopper machine: every kernel of the tiny
 #                                    model against the CPU backend (NaN-poisoned
 #                                    outputs, tolerance by dtype), forward and
-#                                    prefill/decode logits on cuda vs cpu, FP8 GEMM
+#                                    prefill/decode logits and an FP8 training step
+#                                    on cuda vs cpu, FP8 GEMM
 #                                    and attention timings at DeepSeek-V3 shapes, and
 #                                    torch._scaled_mm at the same GEMM shapes; one
 #                                    markdown table on stdout and in
@@ -21,7 +22,7 @@ if [ "${1:-}" = --prepare ]; then
   make build
   rm -rf "$dir" && mkdir -p "$dir"
   bin/deepc init models/deepseek_v3_tiny.deep --out "$dir/ck"
-  bin/deepc compile models/deepseek_v3_tiny.deep --target sm_90a --graph forward,prefill,decode -o "$dir/tiny.bundle"
+  bin/deepc compile models/deepseek_v3_tiny.deep --target sm_90a --graph forward,prefill,decode,train -o "$dir/tiny.bundle"
   bin/deepc compile models/deepseek_v3.deep --target sm_90a --graph prefill -o "$dir/v3.bundle"
   du -sh "$dir" bin/deepc
   exit 0

@@ -161,12 +161,12 @@ func maxRelErrFlat(a, b []float32) float64 {
 func TestGPUCheckHarnessOnCPU(t *testing.T) {
 	ck := writeCheckpoint(t, nil, "fp8", 1, 11)
 	out := filepath.Join(t.TempDir(), "b")
-	mustDeepc(t, "compile", tinyModel, "--target", "sm_90a", "--graph", "forward,prefill,decode", "-o", out, "--no-ptxas")
+	mustDeepc(t, "compile", tinyModel, "--target", "sm_90a", "--graph", "forward,prefill,decode,train", "-o", out, "--no-ptxas")
 	table := mustDeepc(t, "gpu-check", out, "--checkpoint", ck, "--device", "cpu", "--batch", "1", "--seq", "6")
 	if strings.Contains(table, "**NO**") {
 		t.Fatalf("gpu-check flagged a kernel with the CPU standing in for the GPU:\n%s", table)
 	}
-	for _, kind := range []string{"| gemm |", "| attention |", "| dispatch |", "| combine |", "| routing |", "| rope |", "| rows |", "| movement |", "| pointwise |", "forward logits", "decode"} {
+	for _, kind := range []string{"| gemm |", "| attention |", "| dispatch |", "| combine |", "| routing |", "| rope |", "| rows |", "| movement |", "| pointwise |", "| optimizer |", "| quantize |", "| attention_grad |", "forward logits", "decode", "training step"} {
 		if !strings.Contains(table, kind) {
 			t.Errorf("table lacks %q:\n%s", kind, table)
 		}

@@ -4,6 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/deepc-dev/deepc/models"
+	"github.com/deepc-dev/deepc/passes"
+	"github.com/deepc-dev/deepc/passes/autodiff"
+	"github.com/deepc-dev/deepc/runtime/train"
+	"github.com/deepc-dev/deepc/runtime/weights"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -116,6 +121,32 @@ and runs this on a Hopper machine.`,
 				return fmt.Errorf("prefill/decode (checked): %w", err)
 			}
 			ex.Close()
+			// The train program's kernels: one checked step.
+			var trainer func(run runner) (*train.Trainer, error)
+			var batchT train.Batch
+			if _, ok := man.Graphs["train"]; ok {
+				if trainer, err = bundleTrainer(args[0], mf.checkpoint); err != nil {
+					return err
+				}
+				batchT = train.Batch{Seqs: seqs}
+				// The reference runs the train program's regions in its
+				// precision mode (FP8 programs quantize as the CPU's FP8 mode).
+				probe, err := trainer(nil)
+				if err != nil {
+					return err
+				}
+				restore := useMode(probe.Opts, cmp.Ref, cand)
+				exT := cuda.NewExecutor(cmp, programs)
+				tr, err := trainer(exT.Run)
+				if err != nil {
+					return err
+				}
+				if _, err := tr.TakeStep(batchT, 1e-3); err != nil {
+					return fmt.Errorf("training step (checked): %w", err)
+				}
+				exT.Close()
+				restore()
+			}
 			failed = kernelTable(out, man, cmp.Results) || failed
 			// 2. The model end to end on the device alone.
 			exec := cuda.NewExecutor(cand, programs)
@@ -146,6 +177,39 @@ and runs this on a Hopper machine.`,
 				ok := e <= 2e-2
 				failed = failed || !ok
 				fmt.Fprintf(out, "| %s (%.0f ms) | %.2e | 2e-02 | %s |\n", c.name, el.Seconds()*1000, e, yes(ok))
+			}
+			if trainer != nil {
+				ref, err := trainer(nil)
+				if err != nil {
+					return err
+				}
+				defer useMode(ref.Opts, cand)()
+				exT := cuda.NewExecutor(cand, programs)
+				defer exT.Close()
+				devT, err := trainer(exT.Run)
+				if err != nil {
+					return err
+				}
+				mr, err := ref.TakeStep(batchT, 1e-3)
+				if err != nil {
+					return err
+				}
+				start := time.Now()
+				md, err := devT.TakeStep(batchT, 1e-3)
+				if err != nil {
+					return fmt.Errorf("training step on the device: %w", err)
+				}
+				el := time.Since(start)
+				le := math.Abs(md.Loss-mr.Loss) / math.Abs(mr.Loss)
+				var pe float64
+				for name, p := range ref.Params {
+					if len(p.F) > 0 {
+						pe = max(pe, cuda.RelErr(devT.Params[name], p))
+					}
+				}
+				ok := le <= 2e-2 && pe <= 2e-2
+				failed = failed || !ok
+				fmt.Fprintf(out, "| training step (%.0f ms): loss %.4f vs %.4f | %.2e (loss), %.2e (worst parameter) | 2e-02 | %s |\n", el.Seconds()*1000, md.Loss, mr.Loss, le, pe, yes(ok))
 			}
 			// 3. Timings.
 			if bench != "" {
@@ -407,3 +471,70 @@ func randomArgs(gpu *cuda.GPU, st bundle.Step, env map[string]int64, rng *rand.R
 }
 
 func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
+
+type runner = func(f *ir.Func, params map[string]*runtime.Tensor, args []*runtime.Tensor) ([]*runtime.Tensor, error)
+
+// bundleTrainer returns a constructor of trainers over the bundle's train
+// program (ir/train.ir) with the checkpoint's weights as f32 masters; run
+// (nil: the CPU) executes the program.
+func bundleTrainer(dir, checkpoint string) (func(run runner) (*train.Trainer, error), error) {
+	src, err := bundle.ReadFile(dir, "ir/train.ir")
+	if err != nil {
+		return nil, err
+	}
+	return func(run runner) (*train.Trainer, error) {
+		m, err := ir.Parse("ir/train.ir", string(src))
+		if err != nil {
+			return nil, err
+		}
+		// The checkpoint holds the model's params; the optimizer state the
+		// train program declares starts at zero (train.New).
+		stored := &ir.Module{Name: m.Name, Attrs: m.Attrs}
+		for _, p := range passes.CheckpointParams(m) {
+			if !strings.HasPrefix(p.Name, autodiff.MomentM) && !strings.HasPrefix(p.Name, autodiff.MomentV) {
+				stored.Params = append(stored.Params, p)
+			}
+		}
+		params, err := weights.Load(stored, checkpoint, weights.ExactValues(), weights.IgnoreTensors(models.CheckpointCopy))
+		if err != nil {
+			return nil, err
+		}
+		mode := cpu.BF16
+		for _, op := range m.Func("train").Body {
+			if op.Name == "quantize_blocks" {
+				mode = cpu.FP8
+				break
+			}
+		}
+		o := presets["small"]
+		tr, err := train.New(m, params, cpu.Options{Mode: mode}, o.Beta1, o.Beta2)
+		if err != nil {
+			return nil, err
+		}
+		if run != nil {
+			tr.Run = func(f *ir.Func, p map[string]*runtime.Tensor, a []*runtime.Tensor, _ cpu.Options) ([]*runtime.Tensor, error) {
+				return run(f, p, a)
+			}
+		}
+		return tr, nil
+	}, nil
+}
+
+// useMode sets the precision mode of the CPU backends among bes (the
+// reference, and the candidate when the CPU stands in for the GPU) and
+// returns what restores the previous ones.
+func useMode(opts cpu.Options, bes ...cuda.Backend) func() {
+	var undo []func()
+	for _, be := range bes {
+		if c, ok := be.(*cuda.CPUBackend); ok {
+			old := c.Opts
+			c.Opts = opts
+			undo = append(undo, func() { c.Opts = old })
+		}
+	}
+	return func() {
+		for _, u := range undo {
+			u()
+		}
+	}
+}
