@@ -19,30 +19,31 @@ import (
 
 // driver holds the resolved entry points.
 type driver struct {
-	cuInit              func(flags uint32) int32
-	cuDeviceGetCount    func(n *int32) int32
-	cuDeviceGet         func(dev *int32, ordinal int32) int32
-	cuDeviceGetName     func(name *byte, n int32, dev int32) int32
-	cuDeviceComputeCap  func(major, minor *int32, dev int32) int32
-	cuCtxCreate         func(ctx *uintptr, flags uint32, dev int32) int32
-	cuCtxDestroy        func(ctx uintptr) int32
-	cuCtxSynchronize    func() int32
-	cuModuleLoadData    func(mod *uintptr, image unsafe.Pointer) int32
-	cuModuleGetFunction func(fn *uintptr, mod uintptr, name *byte) int32
-	cuMemAlloc          func(ptr *uint64, size uint64) int32
-	cuMemFree           func(ptr uint64) int32
-	cuMemcpyHtoD        func(dst uint64, src unsafe.Pointer, size uint64) int32
-	cuMemcpyDtoH        func(dst unsafe.Pointer, src uint64, size uint64) int32
-	cuMemcpyDtoD        func(dst, src uint64, size uint64) int32
-	cuMemsetD8          func(dst uint64, v uint8, n uint64) int32
-	cuEventCreate       func(ev *uintptr, flags uint32) int32
-	cuEventRecord       func(ev uintptr, stream uintptr) int32
-	cuEventSynchronize  func(ev uintptr) int32
-	cuEventElapsedTime  func(ms *float32, start, end uintptr) int32
-	cuEventDestroy      func(ev uintptr) int32
-	cuLaunchKernel      func(f uintptr, gx, gy, gz, bx, by, bz, smem uint32, stream uintptr, params unsafe.Pointer, extra unsafe.Pointer) int32
-	cuFuncSetAttribute  func(f uintptr, attr int32, value int32) int32
-	cuGetErrorString    func(code int32, s **byte) int32
+	cuInit                    func(flags uint32) int32
+	cuDeviceGetCount          func(n *int32) int32
+	cuDeviceGet               func(dev *int32, ordinal int32) int32
+	cuDeviceGetName           func(name *byte, n int32, dev int32) int32
+	cuDeviceComputeCap        func(major, minor *int32, dev int32) int32
+	cuCtxSynchronize          func() int32
+	cuDevicePrimaryCtxRetain  func(ctx *uintptr, dev int32) int32
+	cuDevicePrimaryCtxRelease func(dev int32) int32
+	cuCtxSetCurrent           func(ctx uintptr) int32
+	cuModuleLoadData          func(mod *uintptr, image unsafe.Pointer) int32
+	cuModuleGetFunction       func(fn *uintptr, mod uintptr, name *byte) int32
+	cuMemAlloc                func(ptr *uint64, size uint64) int32
+	cuMemFree                 func(ptr uint64) int32
+	cuMemcpyHtoD              func(dst uint64, src unsafe.Pointer, size uint64) int32
+	cuMemcpyDtoH              func(dst unsafe.Pointer, src uint64, size uint64) int32
+	cuMemcpyDtoD              func(dst, src uint64, size uint64) int32
+	cuMemsetD8                func(dst uint64, v uint8, n uint64) int32
+	cuEventCreate             func(ev *uintptr, flags uint32) int32
+	cuEventRecord             func(ev uintptr, stream uintptr) int32
+	cuEventSynchronize        func(ev uintptr) int32
+	cuEventElapsedTime        func(ms *float32, start, end uintptr) int32
+	cuEventDestroy            func(ev uintptr) int32
+	cuLaunchKernel            func(f uintptr, gx, gy, gz, bx, by, bz, smem uint32, stream uintptr, params unsafe.Pointer, extra unsafe.Pointer) int32
+	cuFuncSetAttribute        func(f uintptr, attr int32, value int32) int32
+	cuGetErrorString          func(code int32, s **byte) int32
 }
 
 var (
@@ -72,7 +73,9 @@ func load() (*driver, error) {
 		}{
 			{&d.cuInit, "cuInit"}, {&d.cuDeviceGetCount, "cuDeviceGetCount"}, {&d.cuDeviceGet, "cuDeviceGet"},
 			{&d.cuDeviceGetName, "cuDeviceGetName"}, {&d.cuDeviceComputeCap, "cuDeviceComputeCapability"},
-			{&d.cuCtxCreate, "cuCtxCreate_v2"}, {&d.cuCtxDestroy, "cuCtxDestroy_v2"}, {&d.cuCtxSynchronize, "cuCtxSynchronize"},
+			{&d.cuCtxSynchronize, "cuCtxSynchronize"},
+			{&d.cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain"}, {&d.cuDevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2"},
+			{&d.cuCtxSetCurrent, "cuCtxSetCurrent"},
 			{&d.cuModuleLoadData, "cuModuleLoadData"}, {&d.cuModuleGetFunction, "cuModuleGetFunction"},
 			{&d.cuMemAlloc, "cuMemAlloc_v2"}, {&d.cuMemFree, "cuMemFree_v2"},
 			{&d.cuMemcpyHtoD, "cuMemcpyHtoD_v2"}, {&d.cuMemcpyDtoH, "cuMemcpyDtoH_v2"},
@@ -116,14 +119,19 @@ func cString(p *byte) string {
 	return string(b)
 }
 
-// Device is an initialized GPU with a context current on the calling
-// OS thread (callers lock their goroutine to it).
+// Device is an initialized GPU and its primary context. A CUDA context is
+// current per OS thread and goroutines move between threads, so every
+// method makes the context current before it calls the driver.
 type Device struct {
 	d            *driver
 	ctx          uintptr
+	dev          int32
 	Name         string
 	Major, Minor int
 }
+
+// bind makes the device's context current on this thread.
+func (g *Device) bind() error { return g.d.check("cuCtxSetCurrent", g.d.cuCtxSetCurrent(g.ctx)) }
 
 // Open initializes the driver and creates a context on device ordinal.
 func Open(ordinal int) (*Device, error) {
@@ -154,17 +162,28 @@ func Open(ordinal int) (*Device, error) {
 		return nil, err
 	}
 	var ctx uintptr
-	if err := d.check("cuCtxCreate", d.cuCtxCreate(&ctx, 0, dev)); err != nil {
+	if err := d.check("cuDevicePrimaryCtxRetain", d.cuDevicePrimaryCtxRetain(&ctx, dev)); err != nil {
 		return nil, err
 	}
-	return &Device{d: d, ctx: ctx, Name: cString(&name[0]), Major: int(major), Minor: int(minor)}, nil
+	g := &Device{d: d, ctx: ctx, dev: dev, Name: cString(&name[0]), Major: int(major), Minor: int(minor)}
+	if err := g.bind(); err != nil {
+		return nil, err
+	}
+	return g, nil
 }
 
-// Close destroys the context.
-func (g *Device) Close() error { return g.d.check("cuCtxDestroy", g.d.cuCtxDestroy(g.ctx)) }
+// Close releases the primary context.
+func (g *Device) Close() error {
+	return g.d.check("cuDevicePrimaryCtxRelease", g.d.cuDevicePrimaryCtxRelease(g.dev))
+}
 
 // Sync waits for all work on the context.
-func (g *Device) Sync() error { return g.d.check("cuCtxSynchronize", g.d.cuCtxSynchronize()) }
+func (g *Device) Sync() error {
+	if err := g.bind(); err != nil {
+		return err
+	}
+	return g.d.check("cuCtxSynchronize", g.d.cuCtxSynchronize())
+}
 
 // Module is a loaded cubin or PTX image.
 type Module struct {
@@ -174,6 +193,9 @@ type Module struct {
 
 // Load loads a cubin, or PTX text (NUL-terminated here) the driver JITs.
 func (g *Device) Load(image []byte) (*Module, error) {
+	if err := g.bind(); err != nil {
+		return nil, err
+	}
 	img := append(append([]byte(nil), image...), 0)
 	var m uintptr
 	if err := g.d.check("cuModuleLoadData", g.d.cuModuleLoadData(&m, unsafe.Pointer(&img[0]))); err != nil {
@@ -191,6 +213,9 @@ type Function struct {
 
 // Function finds a kernel by name.
 func (m *Module) Function(name string) (*Function, error) {
+	if err := m.g.bind(); err != nil {
+		return nil, err
+	}
 	n := append([]byte(name), 0)
 	var f uintptr
 	if err := m.g.d.check("cuModuleGetFunction "+name, m.g.d.cuModuleGetFunction(&f, m.mod, &n[0])); err != nil {
@@ -207,16 +232,27 @@ type Buffer struct {
 
 // Alloc allocates device memory.
 func (g *Device) Alloc(size uint64) (Buffer, error) {
+	if err := g.bind(); err != nil {
+		return Buffer{}, err
+	}
 	var p uint64
 	err := g.d.check("cuMemAlloc", g.d.cuMemAlloc(&p, max(size, 1)))
 	return Buffer{Ptr: p, Size: size}, err
 }
 
 // Free releases device memory.
-func (g *Device) Free(b Buffer) error { return g.d.check("cuMemFree", g.d.cuMemFree(b.Ptr)) }
+func (g *Device) Free(b Buffer) error {
+	if err := g.bind(); err != nil {
+		return err
+	}
+	return g.d.check("cuMemFree", g.d.cuMemFree(b.Ptr))
+}
 
 // Upload copies host bytes to the buffer.
 func (g *Device) Upload(b Buffer, data []byte) error {
+	if err := g.bind(); err != nil {
+		return err
+	}
 	if uint64(len(data)) > b.Size {
 		return fmt.Errorf("cuda: upload of %d bytes into a %d-byte buffer", len(data), b.Size)
 	}
@@ -228,6 +264,9 @@ func (g *Device) Upload(b Buffer, data []byte) error {
 
 // Download copies the buffer's first len(dst) bytes to the host.
 func (g *Device) Download(dst []byte, b Buffer) error {
+	if err := g.bind(); err != nil {
+		return err
+	}
 	if uint64(len(dst)) > b.Size {
 		return fmt.Errorf("cuda: download of %d bytes from a %d-byte buffer", len(dst), b.Size)
 	}
@@ -240,6 +279,9 @@ func (g *Device) Download(dst []byte, b Buffer) error {
 // Launch runs f on a grid; args are device pointers (uint64) and i64
 // symbols, in the kernel's parameter order.
 func (f *Function) Launch(grid, block [3]uint32, shared uint32, args []uint64) error {
+	if err := f.g.bind(); err != nil {
+		return err
+	}
 	vals := append([]uint64(nil), args...)
 	ptrs := make([]unsafe.Pointer, len(vals))
 	for i := range vals {
@@ -257,16 +299,25 @@ func (f *Function) Launch(grid, block [3]uint32, shared uint32, args []uint64) e
 
 // CopyDevice copies size bytes between device buffers.
 func (g *Device) CopyDevice(dst, src Buffer, size uint64) error {
+	if err := g.bind(); err != nil {
+		return err
+	}
 	return g.d.check("cuMemcpyDtoD", g.d.cuMemcpyDtoD(dst.Ptr, src.Ptr, size))
 }
 
 // Fill sets every byte of b to v (NaN poisoning uses 0xFF).
 func (g *Device) Fill(b Buffer, v uint8) error {
+	if err := g.bind(); err != nil {
+		return err
+	}
 	return g.d.check("cuMemsetD8", g.d.cuMemsetD8(b.Ptr, v, b.Size))
 }
 
 // Time runs fn between two events and returns the GPU time in ms.
 func (g *Device) Time(fn func() error) (float64, error) {
+	if err := g.bind(); err != nil {
+		return 0, err
+	}
 	var start, end uintptr
 	if err := g.d.check("cuEventCreate", g.d.cuEventCreate(&start, 0)); err != nil {
 		return 0, err
