@@ -13,17 +13,23 @@
 # Before timing, the two sides' losses at every step must agree to 1e-3
 # (relative): the same model, data and optimizer.
 #
-# Usage: scripts/bench-train.sh [--batch 4] [--seq 128] [--steps 6]
+# The two sides run alternately for ROUNDS rounds (deepc, PyTorch, deepc,
+# ...): a shared machine's speed drifts by tens of percent within a minute,
+# so each round's ratio compares neighbours in time, and the median ratio
+# over the rounds is the result.
+#
+# Usage: scripts/bench-train.sh [--batch 4] [--seq 128] [--steps 6] [--rounds 5]
 #          [--threads $(nproc)] [--checkpoint DIR] [--torch-blas openmp|pthread|system]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-B=4 S=128 STEPS=6 THREADS=$(nproc) CKPT="" BLAS=openmp MODEL=models/deepseek_v3_tiny.deep
+B=4 S=128 STEPS=6 ROUNDS=5 THREADS=$(nproc) CKPT="" BLAS=openmp MODEL=models/deepseek_v3_tiny.deep
 while (($#)); do
   case "$1" in
     --batch) B=$2; shift 2 ;;
     --seq) S=$2; shift 2 ;;
     --steps) STEPS=$2; shift 2 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
     --threads) THREADS=$2; shift 2 ;;
     --checkpoint) CKPT=$2; shift 2 ;;
     --torch-blas) BLAS=$2; shift 2 ;;
@@ -44,22 +50,26 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-echo "== training: B=$B sequences x S=$S tokens a step, $STEPS steps (first not timed), $THREADS threads"
-/usr/bin/time -v -o "$work/deepc.time" bin/deepc-bench -train -model "$MODEL" -checkpoint "$CKPT" \
-  -batch "$B" -seq "$S" -steps "$STEPS" -threads "$THREADS" >"$work/deepc.json" 2>"$work/deepc.err" ||
-  { cat "$work/deepc.err" >&2; exit 1; }
-/usr/bin/time -v -o "$work/torch.time" "${torch_env[@]}" $PY scripts/bench/torch_deepseek.py train --checkpoint "$CKPT" \
-  --batch "$B" --seq "$S" --steps "$STEPS" --threads "$THREADS" >"$work/torch.json" || exit 1
+echo "== training: B=$B sequences x S=$S tokens a step, $STEPS steps (first not timed), $THREADS threads, $ROUNDS alternating rounds"
+for r in $(seq "$ROUNDS"); do
+  /usr/bin/time -v -o "$work/deepc$r.time" bin/deepc-bench -train -model "$MODEL" -checkpoint "$CKPT" \
+    -batch "$B" -seq "$S" -steps "$STEPS" -threads "$THREADS" >"$work/deepc$r.json" 2>"$work/deepc.err" ||
+    { cat "$work/deepc.err" >&2; exit 1; }
+  /usr/bin/time -v -o "$work/torch$r.time" "${torch_env[@]}" $PY scripts/bench/torch_deepseek.py train --checkpoint "$CKPT" \
+    --batch "$B" --seq "$S" --steps "$STEPS" --threads "$THREADS" >"$work/torch$r.json" || exit 1
+done
 
-$PY - "$work" <<'PY'
-import json, re, sys
-w = sys.argv[1]
-def load(side):
-    r = json.load(open(f"{w}/{side}.json"))
-    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(f"{w}/{side}.time").read())
-    r["rss_mib"] = int(m.group(1)) / 1024 if m else r["peak_rss_kib"] / 1024
-    return r
-d, t = load("deepc"), load("torch")
+$PY - "$work" "$ROUNDS" <<'PY'
+import json, re, statistics, sys
+w, rounds = sys.argv[1], int(sys.argv[2])
+def load(side, r):
+    d = json.load(open(f"{w}/{side}{r}.json"))
+    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(f"{w}/{side}{r}.time").read())
+    d["rss_mib"] = int(m.group(1)) / 1024 if m else d["peak_rss_kib"] / 1024
+    return d
+D = [load("deepc", r) for r in range(1, rounds + 1)]
+T = [load("torch", r) for r in range(1, rounds + 1)]
+d, t = D[0], T[0]
 worst = max(abs(a - b) / abs(b) for a, b in zip(d["losses"], t["losses"]))
 print(f"losses per step, deepc:   {' '.join(f'{x:.5f}' for x in d['losses'])}")
 print(f"losses per step, PyTorch: {' '.join(f'{x:.5f}' for x in t['losses'])}")
@@ -68,9 +78,19 @@ if worst > 1e-3:
     print("bench-train: the two sides do not train the same model; figures withheld", file=sys.stderr)
     sys.exit(1)
 print()
-print("| implementation | train tok/s | median step (s) | peak RSS (MiB) |")
+print("| round | deepc tok/s | PyTorch tok/s | deepc / PyTorch |")
 print("|---|---:|---:|---:|")
-for name, r in (("deepc", d), (f"PyTorch {t['torch']}", t)):
-    print(f"| {name} | {r['train_tok_s']:.0f} | {r['batch']*r['seq']/r['train_tok_s']:.3f} | {r['rss_mib']:.0f} |")
-print(f"| **deepc / PyTorch** | **{d['train_tok_s']/t['train_tok_s']:.2f}x** | | {d['rss_mib']/t['rss_mib']:.2f}x (lower is better) |")
+ratios = []
+for r, (a, b) in enumerate(zip(D, T), 1):
+    ratios.append(a["train_tok_s"] / b["train_tok_s"])
+    print(f"| {r} | {a['train_tok_s']:.0f} | {b['train_tok_s']:.0f} | {ratios[-1]:.2f}x |")
+med = statistics.median(ratios)
+rss_d = max(x["rss_mib"] for x in D)
+rss_t = max(x["rss_mib"] for x in T)
+print()
+print(f"| implementation | median train tok/s | peak RSS (MiB) |")
+print("|---|---:|---:|")
+print(f"| deepc | {statistics.median(x['train_tok_s'] for x in D):.0f} | {rss_d:.0f} |")
+print(f"| PyTorch {t['torch']} | {statistics.median(x['train_tok_s'] for x in T):.0f} | {rss_t:.0f} |")
+print(f"| **deepc / PyTorch** | **{med:.2f}x** (median of the rounds' ratios) | {rss_d/rss_t:.2f}x (lower is better) |")
 PY

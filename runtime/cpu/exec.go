@@ -6,6 +6,7 @@ import (
 	goruntime "runtime"
 	"runtime/debug"
 	"slices"
+	"sync"
 
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/runtime"
@@ -28,6 +29,39 @@ type Options struct {
 	// 1.5x slower). By default FP32 mode accumulates in f32, as the
 	// precision mode says and as PyTorch and the GPU do.
 	Wide bool
+	// Pool, when set, keeps the storage of intermediates from one run for
+	// the next (a trainer runs the same program every step): new results
+	// then reuse it instead of allocating zeroed memory.
+	Pool *Pool
+}
+
+// Pool is storage kept across runs, by length. Kernels overwrite every
+// element of their results (poisoned-output tests check it), so recycled
+// storage needs no clearing. One run uses a pool at a time.
+type Pool struct {
+	mu   sync.Mutex
+	free map[int][][]float32
+}
+
+// NewPool returns an empty pool.
+func NewPool() *Pool { return &Pool{free: map[int][][]float32{}} }
+
+// take hands the pool's storage to a run.
+func (p *Pool) take() map[int][][]float32 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f := p.free
+	p.free = map[int][][]float32{}
+	return f
+}
+
+// give returns a run's free storage to the pool.
+func (p *Pool) give(f map[int][][]float32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for n, l := range f {
+		p.free[n] = append(p.free[n], l...)
+	}
 }
 
 // RunStats are figures of one Run.
@@ -196,6 +230,10 @@ func run(f *ir.Func, params map[string]*runtime.Tensor, args []*runtime.Tensor, 
 		poison: poisoned, params: params, bound: map[string]*runtime.Tensor{},
 		pinned: map[*runtime.Tensor]bool{},
 		refs:   map[*runtime.Tensor]int{}, free: map[int][][]float32{},
+	}
+	if opts.Pool != nil {
+		c.free = opts.Pool.take()
+		defer func() { opts.Pool.give(c.free) }()
 	}
 	vals := make(map[*ir.Value]*runtime.Tensor, len(f.Args)+len(f.Body))
 	if err := c.bindArgs(f, args, vals); err != nil {

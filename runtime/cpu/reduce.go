@@ -37,6 +37,36 @@ func kReduce(name string) Kernel {
 		if n == 0 && name == "reduce_max" {
 			return nil, fmt.Errorf("reduce_max over an empty axis")
 		}
+		if isFloat && name != "reduce_max" && inner >= 16 {
+			// Reducing a non-last axis: walk the rows contiguously, an f64
+			// accumulator per output, j ascending: the same sums in the
+			// same order as the strided loop below, without its stride.
+			const span = 256
+			spans := (inner + span - 1) / span
+			c.parallel(outer*spans, max(1, elemGrain/max(n*span, 1)), func(lo, hi int) {
+				acc := make([]float64, span)
+				for r := lo; r < hi; r++ {
+					o, i0 := r/spans, r%spans*span
+					w := min(span, inner-i0)
+					a := acc[:w]
+					clear(a)
+					for j := 0; j < n; j++ {
+						row := x.F[o*n*inner+j*inner+i0:][:w]
+						for k, v := range row {
+							a[k] += float64(v)
+						}
+					}
+					dst := out.F[o*inner+i0:][:w]
+					for k, v := range a {
+						if name == "mean" {
+							v /= float64(n)
+						}
+						dst[k] = float32(v)
+					}
+				}
+			})
+			return one(out), nil
+		}
 		c.parallel(outer*inner, max(1, elemGrain/max(n, 1)), func(lo, hi int) {
 			for r := lo; r < hi; r++ {
 				o, i := r/inner, r%inner

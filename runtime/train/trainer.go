@@ -62,6 +62,9 @@ func New(m *ir.Module, params map[string]*runtime.Tensor, opts cpu.Options, beta
 		return nil, fmt.Errorf("the module has no train function")
 	}
 	outs, _ := m.Attrs.Str(OutputsAttr)
+	if opts.Pool == nil {
+		opts.Pool = cpu.NewPool() // every step runs the same program
+	}
 	t := &Trainer{Module: m, Params: map[string]*runtime.Tensor{}, Opts: opts, Beta1: beta1, Beta2: beta2, fn: fn, outputs: strings.Split(outs, ",")}
 	if len(t.outputs) != len(fn.Results) {
 		return nil, fmt.Errorf("the train function has %d results, its description %d", len(fn.Results), len(t.outputs))
