@@ -2,6 +2,7 @@ package codegen
 
 import (
 	"github.com/deepc-dev/deepc/ir"
+	llir "github.com/llir/llvm/ir"
 	"github.com/llir/llvm/ir/enum"
 	"github.com/llir/llvm/ir/value"
 )
@@ -98,13 +99,7 @@ func emitAttention(k *kernelBuilder, step *Step) error {
 			return nil
 		})
 		k.barrier()
-		cmax := k.loop(tid, ci64(attnChunk), ci64(attnThreads), []value.Value{negInf}, func(j value.Value, a []value.Value) []value.Value {
-			return []value.Value{k.call("llvm.maxnum.f32", f32, a[0], k.load(k.sharedAt(ps, j)))}
-		})[0]
-		cmax = k.blockReduce(cmax, fmax(k))
-		mNew := k.call("llvm.maxnum.f32", f32, c[0], cmax)
-		none := k.b.NewFCmp(enum.FPredOLE, mNew, negInf) // nothing visible yet
-		alpha := k.sel(none, cf32(1), k.expF(k.b.NewFSub(c[0], mNew)))
+		mNew, alpha := k.chunkMax(ps, c[0])
 		k.barrier()
 		csum := k.loop(tid, ci64(attnChunk), ci64(attnThreads), []value.Value{cf32(0)}, func(j value.Value, a []value.Value) []value.Value {
 			sv := k.load(k.sharedAt(ps, j))
@@ -145,3 +140,18 @@ func emitAttention(k *kernelBuilder, step *Step) error {
 }
 
 var _ ir.DType
+
+// chunkMax is the online softmax's rescaling for a chunk of scores in
+// shared memory: the new running max (over the chunk and m) and the factor
+// exp(m − max) that scales what was accumulated (1 while nothing is visible).
+func (k *kernelBuilder) chunkMax(ps *llir.Global, m value.Value) (mNew, alpha value.Value) {
+	negInf := cf32(-3.4028234663852886e38)
+	tid := k.zext64(k.sreg("tid.x"))
+	cmax := k.loop(tid, ci64(attnChunk), ci64(attnThreads), []value.Value{negInf}, func(j value.Value, a []value.Value) []value.Value {
+		return []value.Value{k.call("llvm.maxnum.f32", f32, a[0], k.load(k.sharedAt(ps, j)))}
+	})[0]
+	cmax = k.blockReduce(cmax, fmax(k))
+	mNew = k.call("llvm.maxnum.f32", f32, m, cmax)
+	none := k.b.NewFCmp(enum.FPredOLE, mNew, negInf)
+	return mNew, k.sel(none, cf32(1), k.expF(k.b.NewFSub(m, mNew)))
+}

@@ -127,13 +127,7 @@ func emitAttentionGradQ(k *kernelBuilder, step *Step) error {
 			return nil
 		})
 		k.barrier()
-		cmax := k.loop(tid, ci64(attnChunk), ci64(attnThreads), []value.Value{negInf}, func(j value.Value, a []value.Value) []value.Value {
-			return []value.Value{k.call("llvm.maxnum.f32", f32, a[0], k.load(k.sharedAt(ps, j)))}
-		})[0]
-		cmax = k.blockReduce(cmax, fmax(k))
-		mNew := k.call("llvm.maxnum.f32", f32, cur[0], cmax)
-		none := k.b.NewFCmp(enum.FPredOLE, mNew, negInf)
-		alpha := k.sel(none, cf32(1), k.expF(k.b.NewFSub(cur[0], mNew)))
+		mNew, alpha := k.chunkMax(ps, cur[0])
 		k.barrier()
 		sums := k.loop(tid, ci64(attnChunk), ci64(attnThreads), []value.Value{cf32(0), cf32(0)}, func(j value.Value, a []value.Value) []value.Value {
 			sv := k.load(k.sharedAt(ps, j))

@@ -342,15 +342,7 @@ func emitGEMM(k *kernelBuilder, step *Step) error {
 			if g.count != nil {
 				y = k.sel(rowValid(row), y, cf32(0))
 			}
-			y = k.round(y, out.Type.DType)
-			idx := k.add(k.mul(row, N), col)
-			var vals map[*ir.Value]value.Value
-			if vals, err = k.evalElement(idx, outShape, epi, map[*ir.Value]value.Value{out: y}); err != nil {
-				return
-			}
-			for _, o := range k.r.Outputs {
-				k.store(k.toMem(vals[o], o.Type.DType), k.at(k.ptrs[o], idx))
-			}
+			err = k.storeThroughEpilogue(g.op, k.add(k.mul(row, N), col), outShape, y)
 		})
 		if err != nil {
 			return err

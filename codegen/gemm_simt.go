@@ -67,20 +67,28 @@ func emitSIMTGEMM(k *kernelBuilder, step *Step) error {
 			w := k.read(b, bAt(kk)) // dequantised by its block's scale
 			return []value.Value{k.b.NewFAdd(c[0], k.b.NewFMul(x, w))}
 		})[0]
-		y := k.round(sum, out.Type.DType)
-		var vals map[*ir.Value]value.Value
-		if vals, err = k.evalElement(i, shape, epilogue(k.r, g), map[*ir.Value]value.Value{out: y}); err != nil {
-			return
-		}
-		for _, o := range k.r.Outputs {
-			k.store(k.toMem(vals[o], o.Type.DType), k.at(k.ptrs[o], i))
-		}
+		err = k.storeThroughEpilogue(g, i, shape, sum)
 	})
 	if err != nil {
 		return err
 	}
 	k.ret()
 	step.Launch = Launch{Threads: 128, Grid: [3]GridDim{gridOf(128, shape...), one(), one()}}
+	return nil
+}
+
+// storeThroughEpilogue rounds the GEMM g's f32 result y at linear index i
+// of shape to its dtype, runs the region's ops after g on it and stores
+// the region's outputs there.
+func (k *kernelBuilder) storeThroughEpilogue(g *ir.Op, i value.Value, shape ir.Shape, y value.Value) error {
+	out := g.Results[0]
+	vals, err := k.evalElement(i, shape, epilogue(k.r, g), map[*ir.Value]value.Value{out: k.round(y, out.Type.DType)})
+	if err != nil {
+		return err
+	}
+	for _, o := range k.r.Outputs {
+		k.store(k.toMem(vals[o], o.Type.DType), k.at(k.ptrs[o], i))
+	}
 	return nil
 }
 
@@ -146,14 +154,7 @@ func emitGroupedSIMT(k *kernelBuilder, step *Step, g *ir.Op) error {
 				return []value.Value{k.sel(hit, k.b.NewFAdd(a[0], p), a[0])}
 			})[0]
 		}
-		y := k.round(sum, out.Type.DType)
-		var vals map[*ir.Value]value.Value
-		if vals, err = k.evalElement(i, shape, epilogue(k.r, g), map[*ir.Value]value.Value{out: y}); err != nil {
-			return
-		}
-		for _, o := range k.r.Outputs {
-			k.store(k.toMem(vals[o], o.Type.DType), k.at(k.ptrs[o], i))
-		}
+		err = k.storeThroughEpilogue(g, i, shape, sum)
 	})
 	if err != nil {
 		return err
@@ -229,14 +230,7 @@ func emitWGradFP8(k *kernelBuilder, step *Step, g *ir.Op) error {
 			total := k.sel(k.b.NewICmp(enum.IPredSGT, p1[1], ci64(0)), k.addRN(cur[1], k.mulRN(p, k.mulRN(sG, sX))), cur[1])
 			return []value.Value{end, total}
 		})
-		y := k.round(res[1], out.Type.DType)
-		var vals map[*ir.Value]value.Value
-		if vals, err = k.evalElement(i, shape, epilogue(k.r, g), map[*ir.Value]value.Value{out: y}); err != nil {
-			return
-		}
-		for _, o := range k.r.Outputs {
-			k.store(k.toMem(vals[o], o.Type.DType), k.at(k.ptrs[o], i))
-		}
+		err = k.storeThroughEpilogue(g, i, shape, res[1])
 	})
 	if err != nil {
 		return err

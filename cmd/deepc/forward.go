@@ -37,30 +37,15 @@ Examples:
   deepc forward models/deepseek_v3_tiny.deep --checkpoint tiny/ --tokens @batch.json --out l.npy --prefill 2`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			seqs, err := parseTokens(tokens)
-			if err != nil {
+			job := logitsJob{tokens: tokens, out: out, prefill: prefill, cached: cmd.Flags().Changed("prefill")}
+			if err := job.parse(); err != nil {
 				return err
-			}
-			if prefill < 0 || prefill > len(seqs[0]) {
-				return fmt.Errorf("--prefill %d: must be in 0..%d (the sequence length)", prefill, len(seqs[0]))
-			}
-			if out == "" {
-				return fmt.Errorf("--out is required")
 			}
 			model, err := mf.load(args, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			var logits infer.Logits
-			if cmd.Flags().Changed("prefill") {
-				logits, err = cachedForward(model, seqs, prefill)
-			} else {
-				logits, err = model.Forward(seqs)
-			}
-			if err != nil {
-				return err
-			}
-			return writeLogits(out, seqs, logits)
+			return job.run(model)
 		},
 	}
 	mf.register(cmd)
@@ -169,4 +154,43 @@ func writeLogits(out string, seqs [][]int, logits infer.Logits) error {
 		return err
 	}
 	return fh.Close()
+}
+
+// logitsJob is what forward and run share: the sequences, where their
+// logits go, and whether to prefill the first tokens and decode the rest.
+type logitsJob struct {
+	tokens, out string
+	prefill     int
+	cached      bool
+	seqs        [][]int
+}
+
+// parse reads the token ids and checks the flags before anything loads.
+func (j *logitsJob) parse() error {
+	var err error
+	if j.seqs, err = parseTokens(j.tokens); err != nil {
+		return err
+	}
+	if j.prefill < 0 || j.prefill > len(j.seqs[0]) {
+		return fmt.Errorf("--prefill %d: must be in 0..%d (the sequence length)", j.prefill, len(j.seqs[0]))
+	}
+	if j.out == "" {
+		return fmt.Errorf("--out is required")
+	}
+	return nil
+}
+
+// run computes the logits with model and writes them.
+func (j *logitsJob) run(model *infer.Model) error {
+	var logits infer.Logits
+	var err error
+	if j.cached {
+		logits, err = cachedForward(model, j.seqs, j.prefill)
+	} else {
+		logits, err = model.Forward(j.seqs)
+	}
+	if err != nil {
+		return err
+	}
+	return writeLogits(j.out, j.seqs, logits)
 }

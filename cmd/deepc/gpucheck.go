@@ -83,11 +83,7 @@ and runs this on a Hopper machine.`,
 			default:
 				return fmt.Errorf("--device %q: cuda or cpu", device)
 			}
-			src, err := bundle.ReadFile(args[0], "ir/module.ir")
-			if err != nil {
-				return err
-			}
-			if mf.module, err = ir.Parse("ir/module.ir", string(src)); err != nil {
+			if mf.module, err = bundleModule(args[0], "ir/module.ir"); err != nil {
 				return err
 			}
 			if !cmd.Flags().Changed("precision") {
@@ -313,11 +309,7 @@ func benchKernels(out io.Writer, gpu *cuda.GPU, dir string) error {
 	if err != nil {
 		return err
 	}
-	src, err := bundle.ReadFile(dir, "ir/module.ir")
-	if err != nil {
-		return err
-	}
-	m, err := ir.Parse("ir/module.ir", string(src))
+	m, err := bundleModule(dir, "ir/module.ir")
 	if err != nil {
 		return err
 	}

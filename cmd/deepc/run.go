@@ -11,7 +11,6 @@ import (
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/runtime/bundle"
 	"github.com/deepc-dev/deepc/runtime/cuda"
-	"github.com/deepc-dev/deepc/runtime/infer"
 	"github.com/spf13/cobra"
 )
 
@@ -62,22 +61,12 @@ Examples:
 			default:
 				return fmt.Errorf("--device %q: cpu or cuda", device)
 			}
-			src, err := bundle.ReadFile(args[0], "ir/module.ir")
-			if err != nil {
+			if mf.module, err = bundleModule(args[0], "ir/module.ir"); err != nil {
 				return err
 			}
-			if mf.module, err = ir.Parse("ir/module.ir", string(src)); err != nil {
-				return fmt.Errorf("bundle %s: %w", args[0], err)
-			}
-			seqs, err := parseTokens(tokens)
-			if err != nil {
+			job := logitsJob{tokens: tokens, out: out, prefill: prefill, cached: cmd.Flags().Changed("prefill")}
+			if err := job.parse(); err != nil {
 				return err
-			}
-			if prefill < 0 || prefill > len(seqs[0]) {
-				return fmt.Errorf("--prefill %d: must be in 0..%d (the sequence length)", prefill, len(seqs[0]))
-			}
-			if out == "" {
-				return fmt.Errorf("--out is required")
 			}
 			model, err := mf.load(nil, cmd.ErrOrStderr())
 			if err != nil {
@@ -94,16 +83,7 @@ Examples:
 					return ex.Run(f, p, a)
 				}
 			}
-			var logits infer.Logits
-			if cmd.Flags().Changed("prefill") {
-				logits, err = cachedForward(model, seqs, prefill)
-			} else {
-				logits, err = model.Forward(seqs)
-			}
-			if err != nil {
-				return err
-			}
-			return writeLogits(out, seqs, logits)
+			return job.run(model)
 		},
 	}
 	mf.register(cmd)
@@ -149,4 +129,17 @@ func openGPU(dir string, man *bundle.Manifest, cached bool) (*cuda.GPU, error) {
 		return nil, err
 	}
 	return gpu, nil
+}
+
+// bundleModule parses one of a verified bundle's IR files.
+func bundleModule(dir, file string) (*ir.Module, error) {
+	src, err := bundle.ReadFile(dir, file)
+	if err != nil {
+		return nil, err
+	}
+	m, err := ir.Parse(file, string(src))
+	if err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", dir, err)
+	}
+	return m, nil
 }
