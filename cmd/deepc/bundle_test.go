@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -170,5 +172,66 @@ func TestGPUCheckHarnessOnCPU(t *testing.T) {
 		if !strings.Contains(table, kind) {
 			t.Errorf("table lacks %q:\n%s", kind, table)
 		}
+	}
+}
+
+// run --generate is greedy decoding over the bundle's prefill/decode
+// programs: each generated token is the argmax of the logits the bundle's
+// forward program gives for the sequence so far; run --train-steps trains
+// from the checkpoint (the loss on a repeated batch falls).
+func TestRunGenerateAndTrain(t *testing.T) {
+	ck := writeCheckpoint(t, nil, "fp8", 1, 5)
+	b := compileBundle(t, "forward,prefill,decode,train", "--no-ptxas")
+	prompt := []int{5, 9, 200, 17}
+	out := mustDeepc(t, "run", b, "--checkpoint", ck, "--tokens", strings.Trim(fmt.Sprint(prompt), "[]"), "--generate", "3", "--precision", "fp32")
+	var gen []int
+	for _, f := range strings.Fields(out) {
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			t.Fatalf("generate printed %q", out)
+		}
+		gen = append(gen, n)
+	}
+	if len(gen) != 3 {
+		t.Fatalf("generated %v, want 3 tokens", gen)
+	}
+	seq := append(append([]int(nil), prompt...), gen[:2]...)
+	npyOut := filepath.Join(t.TempDir(), "l.npy")
+	mustDeepc(t, "run", b, "--checkpoint", ck, "--tokens", strings.Trim(fmt.Sprint(seq), "[]"), "--out", npyOut, "--precision", "fp32")
+	fh, err := os.Open(npyOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shape, logits, err := npy.ReadFloat32(fh)
+	fh.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	V := shape[2]
+	for j := 0; j < 3; j++ {
+		row := logits[(len(prompt)-1+j)*V:][:V]
+		best := 0
+		for i, v := range row {
+			if v > row[best] {
+				best = i
+			}
+		}
+		if best != gen[j] {
+			t.Fatalf("token %d: generated %d, forward's argmax %d", j, gen[j], best)
+		}
+	}
+
+	steps := mustDeepc(t, "run", b, "--checkpoint", ck, "--tokens", "5 9 200 17 3 44 8 1,1 2 3 4 5 6 7 8", "--train-steps", "3", "--lr", "3e-3")
+	var losses []float64
+	for _, line := range strings.Split(strings.TrimSpace(steps), "\n") {
+		var step int
+		var loss, norm float64
+		if _, err := fmt.Sscanf(line, "step %d loss %f grad_norm %f", &step, &loss, &norm); err != nil {
+			t.Fatalf("train-steps printed %q", line)
+		}
+		losses = append(losses, loss)
+	}
+	if len(losses) != 3 || !(losses[2] < losses[0]) {
+		t.Fatalf("losses %v: want 3 falling", losses)
 	}
 }

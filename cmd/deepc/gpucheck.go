@@ -12,6 +12,8 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -71,7 +73,7 @@ and runs this on a Hopper machine.`,
 			var gpu *cuda.GPU
 			switch device {
 			case "cuda":
-				if gpu, err = openGPU(args[0], man, false); err != nil {
+				if gpu, err = openGPU(args[0], man, []string{"forward", "prefill", "decode"}); err != nil {
 					return err
 				}
 				defer gpu.Dev.Close()
@@ -470,6 +472,9 @@ type runner = func(f *ir.Func, params map[string]*runtime.Tensor, args []*runtim
 // program (ir/train.ir) with the checkpoint's weights as f32 masters; run
 // (nil: the CPU) executes the program.
 func bundleTrainer(dir, checkpoint string) (func(run runner) (*train.Trainer, error), error) {
+	if _, err := os.Stat(filepath.Join(dir, "ir", "train.ir")); err != nil {
+		return nil, fmt.Errorf("bundle %s has no train program (compile it with --graph ...,train)", dir)
+	}
 	src, err := bundle.ReadFile(dir, "ir/train.ir")
 	if err != nil {
 		return nil, err

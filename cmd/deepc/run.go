@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/deepc-dev/deepc/runtime/infer"
+	"github.com/deepc-dev/deepc/runtime/train"
 	"strings"
 
 	"errors"
@@ -21,6 +23,9 @@ func newRunCmd() *cobra.Command {
 		out     string
 		device  string
 		prefill int
+		genN    int
+		steps   int
+		lr      float64
 	)
 	cmd := &cobra.Command{
 		Use:   "run BUNDLE --checkpoint DIR --tokens IDS --out logits.npy [--device cpu|cuda]",
@@ -31,6 +36,12 @@ the logits of every position as a float32 NumPy file [batch, seq, vocab]
 exactly as deepc forward does; --prefill N runs the prefill program on the
 first N tokens and the decode program on each later one.
 
+--generate N instead prints N greedily generated token ids after each
+sequence (the prefill and decode programs); --train-steps N takes N
+optimizer steps of the bundle's train program (compiled with --graph train)
+on the sequences as one batch, from the checkpoint's weights, printing each
+step's loss.
+
 --device cpu runs the bundle's IR (ir/module.ir) on the CPU backend, the
 numerical reference of every kernel. --device cuda runs the kernels on the
 GPU through the CUDA driver; it needs every region of the graphs to have a
@@ -40,18 +51,27 @@ do not yet).
 Examples:
   deepc compile models/deepseek_v3_tiny.deep --target sm_90a -o tiny.bundle
   deepc run tiny.bundle --checkpoint tiny/ --tokens "1 2 3 4" --out logits.npy
-  deepc run tiny.bundle --checkpoint tiny/ --tokens "1 2 3 4" --out l.npy --prefill 2`,
+  deepc run tiny.bundle --checkpoint tiny/ --tokens "1 2 3 4" --out l.npy --prefill 2
+  deepc run tiny.bundle --checkpoint tiny/ --tokens "1 2 3 4" --generate 16 --device cuda
+  deepc run tiny.bundle --checkpoint tiny/ --tokens "1 2 3 4 5 6 7 8" --train-steps 3`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			man, err := bundle.Open(args[0], "")
 			if err != nil {
 				return err
 			}
+			need := []string{"forward"}
+			switch {
+			case steps > 0:
+				need = []string{"train"}
+			case genN > 0 || cmd.Flags().Changed("prefill"):
+				need = []string{"prefill", "decode"}
+			}
 			var gpu *cuda.GPU
 			switch device {
 			case "cpu":
 			case "cuda":
-				if gpu, err = openGPU(args[0], man, prefill > 0 || cmd.Flags().Changed("prefill")); err != nil {
+				if gpu, err = openGPU(args[0], man, need); err != nil {
 					return err
 				}
 				defer gpu.Dev.Close()
@@ -61,27 +81,73 @@ Examples:
 			default:
 				return fmt.Errorf("--device %q: cpu or cuda", device)
 			}
+			var programs map[string][]bundle.Step
+			if gpu != nil {
+				if programs, err = cuda.Programs(man); err != nil {
+					return err
+				}
+			}
+			// onDevice routes a program's runs to the GPU (nil on the CPU).
+			onDevice := func() (runner, func() error) {
+				if gpu == nil {
+					return nil, func() error { return nil }
+				}
+				ex := cuda.NewExecutor(gpu, programs)
+				return ex.Run, ex.Close
+			}
+			seqs, err := parseTokens(tokens)
+			if err != nil {
+				return err
+			}
+			if steps > 0 {
+				mk, err := bundleTrainer(args[0], mf.checkpoint)
+				if err != nil {
+					return err
+				}
+				run, done := onDevice()
+				defer done()
+				tr, err := mk(run)
+				if err != nil {
+					return err
+				}
+				for i := 0; i < steps; i++ {
+					m, err := tr.TakeStep(train.Batch{Seqs: seqs}, lr)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "step %d loss %.6f grad_norm %.6f\n", m.Step, m.Loss, m.GradNorm)
+				}
+				return nil
+			}
 			if mf.module, err = bundleModule(args[0], "ir/module.ir"); err != nil {
 				return err
 			}
 			job := logitsJob{tokens: tokens, out: out, prefill: prefill, cached: cmd.Flags().Changed("prefill")}
-			if err := job.parse(); err != nil {
-				return err
+			if genN == 0 {
+				if err := job.parse(); err != nil {
+					return err
+				}
 			}
 			model, err := mf.load(nil, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			if gpu != nil {
-				programs, err := cuda.Programs(man)
+			run, done := onDevice()
+			defer done()
+			if run != nil {
+				model.Run = func(f *ir.Func, p map[string]*runtime.Tensor, a []*runtime.Tensor, _ cpu.Options) ([]*runtime.Tensor, error) {
+					return run(f, p, a)
+				}
+			}
+			if genN > 0 {
+				gen, _, err := model.Generate(seqs, infer.GenerateOptions{MaxTokens: genN, EOS: -1})
 				if err != nil {
 					return err
 				}
-				ex := cuda.NewExecutor(gpu, programs)
-				defer ex.Close()
-				model.Run = func(f *ir.Func, p map[string]*runtime.Tensor, a []*runtime.Tensor, _ cpu.Options) ([]*runtime.Tensor, error) {
-					return ex.Run(f, p, a)
+				for _, g := range gen {
+					fmt.Fprintln(cmd.OutOrStdout(), strings.Trim(fmt.Sprint(g), "[]"))
 				}
+				return nil
 			}
 			return job.run(model)
 		},
@@ -91,13 +157,16 @@ Examples:
 	cmd.Flags().StringVar(&out, "out", "", "where to write the logits (.npy, float32 [batch, seq, vocab])")
 	cmd.Flags().StringVar(&device, "device", "cpu", "backend: cpu, or cuda (an NVIDIA GPU with its driver)")
 	cmd.Flags().IntVar(&prefill, "prefill", 0, "prefill the first N tokens, then decode the rest one at a time with the KV cache")
+	cmd.Flags().IntVar(&genN, "generate", 0, "generate N tokens (greedy) after each sequence and print their ids, one line per sequence")
+	cmd.Flags().IntVar(&steps, "train-steps", 0, "take N training steps of the bundle's train program on the sequences")
+	cmd.Flags().Float64Var(&lr, "lr", 1e-3, "--train-steps: learning rate")
 	_ = cmd.MarkFlagRequired("tokens")
 	return cmd
 }
 
 // openGPU opens the first GPU, checks it is the bundle's target and that
 // the graphs to run have every kernel, and loads the kernels.
-func openGPU(dir string, man *bundle.Manifest, cached bool) (*cuda.GPU, error) {
+func openGPU(dir string, man *bundle.Manifest, need []string) (*cuda.GPU, error) {
 	dev, err := cuda.Open(0)
 	if err != nil {
 		if errors.Is(err, cuda.ErrNoDriver) {
@@ -108,10 +177,6 @@ func openGPU(dir string, man *bundle.Manifest, cached bool) (*cuda.GPU, error) {
 	if want := fmt.Sprintf("sm_%d%d", dev.Major, dev.Minor); !strings.HasPrefix(man.Target, want) {
 		dev.Close()
 		return nil, fmt.Errorf("--device cuda: %s is %s; the bundle targets %s (rebuild with --target %sa, or run with --device cpu)", dev.Name, want, man.Target, want)
-	}
-	need := []string{"forward"}
-	if cached {
-		need = []string{"prefill", "decode"}
 	}
 	for _, g := range need {
 		if _, ok := man.Graphs[g]; !ok {
