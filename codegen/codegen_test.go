@@ -132,8 +132,15 @@ func summary(res *Result) string {
 	for _, k := range res.Kernels {
 		mma[k.MMA]++
 	}
-	return fmt.Sprintf("%d kernels (%d bf16 and %d e4m3 tensor-core GEMMs), %d launches; without a kernel yet: %s",
-		len(res.Kernels), mma["bf16"], mma["e4m3"], launches, strings.Join(res.MissingKinds(), " "))
+	var simt []string
+	for _, k := range res.Kernels {
+		if k.Kind == "gemm" && k.MMA == "" {
+			simt = append(simt, strings.Join(k.Ops, ","))
+		}
+	}
+	slices.Sort(simt)
+	return fmt.Sprintf("%d kernels (%d bf16 and %d e4m3 tensor-core GEMMs; SIMT GEMMs: %s), %d launches; without a kernel yet: %s",
+		len(res.Kernels), mma["bf16"], mma["e4m3"], strings.Join(slices.Compact(simt), " "), launches, strings.Join(res.MissingKinds(), " "))
 }
 
 func TestTinyModelKernels(t *testing.T) {

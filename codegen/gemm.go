@@ -75,6 +75,10 @@ type gemmShape struct {
 	fp8     bool
 	K, N    int64
 	experts int64
+	// matmul: a [..., M, K] · b [..., K, N] (b's batch dims, if any, are
+	// a's): B is staged transposed into the K-major layout.
+	matmul   bool
+	bBatched bool
 }
 
 func gemmOf(k *kernelBuilder) (*gemmShape, error) {
@@ -92,6 +96,8 @@ func gemmOf(k *kernelBuilder) (*gemmShape, error) {
 	}
 	switch g.op.Name {
 	case "linear":
+	case "matmul":
+		return matmulOf(k, g)
 	case "grouped_gemm":
 		g.count = g.op.Args[2]
 		g.block, _ = g.op.Attrs.Int("block")
@@ -124,6 +130,31 @@ func gemmOf(k *kernelBuilder) (*gemmShape, error) {
 	return g, nil
 }
 
+// matmulOf checks a matmul for the tensor-core path: bf16 operands, static
+// K and N (N a multiple of 8, for 16-byte loads of B's rows).
+func matmulOf(k *kernelBuilder, g *gemmShape) (*gemmShape, error) {
+	as, bs := g.x.Type.Shape, g.w.Type.Shape
+	g.matmul = true
+	if g.x.Type.DType != ir.BF16 || g.w.Type.DType != ir.BF16 || k.blocks[g.w] != nil {
+		return nil, unsupported("matmul of %s by %s (the tensor-core path takes bf16 by bf16)", g.x.Type.DType, g.w.Type.DType)
+	}
+	kd, nd := as[len(as)-1], bs[len(bs)-1]
+	if kd.IsSym() || nd.IsSym() || bs[len(bs)-2] != kd {
+		return nil, unsupported("matmul with symbolic K or N (%s, %s)", g.x.Type, g.w.Type)
+	}
+	if len(bs) > 2 {
+		if !bs[:len(bs)-2].Equal(as[:len(as)-2]) {
+			return nil, unsupported("matmul with broadcast batch dims (%s, %s)", g.x.Type, g.w.Type)
+		}
+		g.bBatched = true
+	}
+	g.K, g.N = kd.N, nd.N
+	if g.K%8 != 0 || g.N%8 != 0 {
+		return nil, unsupported("matmul with K = %d, N = %d (multiples of 8 needed)", g.K, g.N)
+	}
+	return g, nil
+}
+
 // smemOffset is coreOffset of (row, 16-byte K chunk) in LLVM IR.
 func (k *kernelBuilder) smemOffset(row, chunk value.Value) value.Value {
 	cm := k.add(k.mul(k.div(row, ci64(coreRows)), ci64(tileKBytes/coreBytes)), chunk)
@@ -151,7 +182,18 @@ func emitGEMM(k *kernelBuilder, step *Step) error {
 		k.mma = "e4m3"
 	}
 	out := g.op.Results[0]
+	// M is the rows of one product; a matmul's batch (grid z) offsets the
+	// rows of x and of the result by batch·M, and b by batch·K·N.
 	M := k.numel(out.Type.Shape[:len(out.Type.Shape)-1])
+	var batch value.Value = ci64(0)
+	var batchDims ir.Shape
+	if g.matmul {
+		as := g.x.Type.Shape
+		M = k.dim(as[len(as)-2])
+		batchDims = as[:len(as)-2]
+		batch = k.zext64(k.sreg("ctaid.z"))
+	}
+	xRow0 := k.mul(batch, M)
 	K, N := ci64(g.K), ci64(g.N)
 	kElems := int64(tileKBytes) // per K tile
 	if !g.fp8 {
@@ -200,6 +242,9 @@ func emitGEMM(k *kernelBuilder, step *Step) error {
 		return ok
 	}
 	wBase := k.ptrs[g.w]
+	if g.bBatched {
+		wBase = k.at(wBase, k.mul(batch, ci64(g.K*g.N)))
+	}
 	if g.count != nil {
 		wBase = k.at(wBase, k.mul(k.sel(k.ge(expert, ci64(0)), expert, ci64(0)), ci64(g.N*g.K)))
 	}
@@ -254,17 +299,21 @@ func emitGEMM(k *kernelBuilder, step *Step) error {
 			for c := int64(0); c < gemmBM*8/gemmThreads; c++ {
 				ch := k.add(k.mul(ci64(c), ci64(gemmThreads)), tid)
 				row, chunk := k.div(ch, ci64(8)), k.rem(ch, ci64(8))
-				copyChunk(k.ptrs[g.x], 2, M, m0, row, chunk, k0, ci64(0), rowValid(k.add(m0, row)))
+				copyChunk(k.ptrs[g.x], 2, M, k.add(xRow0, m0), row, chunk, k0, ci64(0), rowValid(k.add(m0, row)))
 			}
 		}
 		es := int64(2)
 		if g.fp8 {
 			es = 1
 		}
-		for c := int64(0); c < gemmBN*8/gemmThreads; c++ {
-			ch := k.add(k.mul(ci64(c), ci64(gemmThreads)), tid)
-			row, chunk := k.div(ch, ci64(8)), k.rem(ch, ci64(8))
-			copyChunk(wBase, es, N, n0, row, chunk, k0, ci64(int64(aBytes)), k.lt(k.add(n0, row), N))
+		if g.matmul {
+			k.stageTransposedB(wBase, k0, n0, K, N, smemAt, int64(aBytes), tid)
+		} else {
+			for c := int64(0); c < gemmBN*8/gemmThreads; c++ {
+				ch := k.add(k.mul(ci64(c), ci64(gemmThreads)), tid)
+				row, chunk := k.div(ch, ci64(8)), k.rem(ch, ci64(8))
+				copyChunk(wBase, es, N, n0, row, chunk, k0, ci64(int64(aBytes)), k.lt(k.add(n0, row), N))
+			}
 		}
 		k.asm(types.Void, "fence.proxy.async.shared::cta;", "~{memory}")
 		k.barrier()
@@ -342,15 +391,43 @@ func emitGEMM(k *kernelBuilder, step *Step) error {
 			if g.count != nil {
 				y = k.sel(rowValid(row), y, cf32(0))
 			}
-			err = k.storeThroughEpilogue(g.op, k.add(k.mul(row, N), col), outShape, y)
+			err = k.storeThroughEpilogue(g.op, k.add(k.mul(k.add(xRow0, row), N), col), outShape, y)
 		})
 		if err != nil {
 			return err
 		}
 	}
 	k.ret()
-	step.Launch = Launch{Threads: gemmThreads, Grid: [3]GridDim{{Elems: []string{fmt.Sprint(g.N)}, Div: gemmBN}, gridOf(gemmBM, out.Type.Shape[:len(out.Type.Shape)-1]...), one()}}
+	rows := gridOf(gemmBM, out.Type.Shape[:len(out.Type.Shape)-1]...)
+	if g.matmul {
+		rows = gridOf(gemmBM, g.x.Type.Shape[len(g.x.Type.Shape)-2])
+	}
+	step.Launch = Launch{Threads: gemmThreads, Grid: [3]GridDim{{Elems: []string{fmt.Sprint(g.N)}, Div: gemmBN}, rows, gridOf(1, batchDims...)}}
 	return nil
+}
+
+// stageTransposedB stages a matmul's B tile (b[k][n], N-major) into the
+// K-major layout: each thread loads 8 consecutive n of one k row (16
+// bytes) and stores them as 8 bf16 elements of 8 rows of the tile.
+func (k *kernelBuilder) stageTransposedB(b, k0, n0, K, N value.Value, smemAt func(value.Value, types.Type) value.Value, bOff int64, tid value.Value) {
+	const kRows = tileKBytes / 2 // bf16 K elements per tile
+	v8 := types.NewVector(8, i16)
+	for c := int64(0); c < kRows*gemmBN/8/gemmThreads; c++ {
+		ch := k.add(k.mul(ci64(c), ci64(gemmThreads)), tid)
+		kk, nc := k.div(ch, ci64(gemmBN/8)), k.rem(ch, ci64(gemmBN/8))
+		kAbs, nAbs := k.add(k0, kk), k.add(n0, k.mul(nc, ci64(8)))
+		ok := k.b.NewAnd(k.lt(kAbs, K), k.lt(nAbs, N))
+		at := k.sel(ok, k.add(k.mul(kAbs, N), nAbs), ci64(0))
+		ld := k.b.NewLoad(v8, k.b.NewBitCast(k.at(b, at), ptr(v8, global)))
+		ld.Align = 16
+		vals := k.sel(ok, ld, zeroVector(v8))
+		kb := k.mul(kk, ci64(2)) // byte of K within the row
+		for i := int64(0); i < 8; i++ {
+			row := k.add(k.mul(nc, ci64(8)), ci64(i))
+			off := k.add(k.smemOffset(row, k.div(kb, ci64(coreBytes))), k.rem(kb, ci64(coreBytes)))
+			k.store(k.b.NewExtractElement(vals, ci32(i)), smemAt(k.add(ci64(bOff), off), i16))
+		}
+	}
 }
 
 // stageQuantizedA loads the 64×128 bf16 A tile, quantizes each row (one
