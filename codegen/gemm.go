@@ -75,6 +75,10 @@ type gemmShape struct {
 	fp8     bool
 	K, N    int64
 	experts int64
+	// kDim is K as a dim: symbolic for weight-gradient products over the
+	// tokens (K = T), whose rows are then staged element by element (no
+	// 16-byte alignment to rely on). FP8 needs a static K.
+	kDim ir.Dim
 	// matmul: a [..., M, K] · b [..., K, N] (b's batch dims, if any, are
 	// a's): B is staged transposed into the K-major layout.
 	matmul   bool
@@ -108,8 +112,9 @@ func gemmOf(k *kernelBuilder) (*gemmShape, error) {
 		return nil, unsupported("%s has no GEMM emitter yet", g.op.Name)
 	}
 	ws := g.w.Type.Shape
-	if ws[len(ws)-1].IsSym() || ws[len(ws)-2].IsSym() {
-		return nil, unsupported("weight with symbolic shape %s", ws)
+	g.kDim = ws[len(ws)-1]
+	if ws[len(ws)-2].IsSym() || (g.kDim.IsSym() && g.w.Type.DType != ir.BF16) {
+		return nil, unsupported("weight with symbolic shape %s", g.w.Type)
 	}
 	g.K, g.N = ws[len(ws)-1].N, ws[len(ws)-2].N
 	if len(ws) == 3 {
@@ -124,7 +129,7 @@ func gemmOf(k *kernelBuilder) (*gemmShape, error) {
 	default:
 		return nil, unsupported("weight dtype %s without a block scale", g.w.Type.DType)
 	}
-	if g.K*2%16 != 0 {
+	if !g.kDim.IsSym() && g.K*2%16 != 0 {
 		return nil, unsupported("K = %d is not a multiple of 8", g.K)
 	}
 	return g, nil
@@ -139,9 +144,10 @@ func matmulOf(k *kernelBuilder, g *gemmShape) (*gemmShape, error) {
 		return nil, unsupported("matmul of %s by %s (the tensor-core path takes bf16 by bf16)", g.x.Type.DType, g.w.Type.DType)
 	}
 	kd, nd := as[len(as)-1], bs[len(bs)-1]
-	if kd.IsSym() || nd.IsSym() || bs[len(bs)-2] != kd {
-		return nil, unsupported("matmul with symbolic K or N (%s, %s)", g.x.Type, g.w.Type)
+	if nd.IsSym() || bs[len(bs)-2] != kd {
+		return nil, unsupported("matmul with symbolic N (%s, %s)", g.x.Type, g.w.Type)
 	}
+	g.kDim = kd
 	if len(bs) > 2 {
 		if !bs[:len(bs)-2].Equal(as[:len(as)-2]) {
 			return nil, unsupported("matmul with broadcast batch dims (%s, %s)", g.x.Type, g.w.Type)
@@ -149,8 +155,8 @@ func matmulOf(k *kernelBuilder, g *gemmShape) (*gemmShape, error) {
 		g.bBatched = true
 	}
 	g.K, g.N = kd.N, nd.N
-	if g.K%8 != 0 || g.N%8 != 0 {
-		return nil, unsupported("matmul with K = %d, N = %d (multiples of 8 needed)", g.K, g.N)
+	if (!kd.IsSym() && g.K%8 != 0) || g.N%8 != 0 {
+		return nil, unsupported("matmul with K = %s, N = %d (multiples of 8 needed)", kd, g.N)
 	}
 	return g, nil
 }
@@ -194,7 +200,8 @@ func emitGEMM(k *kernelBuilder, step *Step) error {
 		batch = k.zext64(k.sreg("ctaid.z"))
 	}
 	xRow0 := k.mul(batch, M)
-	K, N := ci64(g.K), ci64(g.N)
+	K, N := k.dim(g.kDim), ci64(g.N)
+	aligned := !g.kDim.IsSym()
 	kElems := int64(tileKBytes) // per K tile
 	if !g.fp8 {
 		kElems = tileKBytes / 2
@@ -243,7 +250,7 @@ func emitGEMM(k *kernelBuilder, step *Step) error {
 	}
 	wBase := k.ptrs[g.w]
 	if g.bBatched {
-		wBase = k.at(wBase, k.mul(batch, ci64(g.K*g.N)))
+		wBase = k.at(wBase, k.mul(batch, k.mul(K, N)))
 	}
 	if g.count != nil {
 		wBase = k.at(wBase, k.mul(k.sel(k.ge(expert, ci64(0)), expert, ci64(0)), ci64(g.N*g.K)))
@@ -256,6 +263,19 @@ func emitGEMM(k *kernelBuilder, step *Step) error {
 		kcol := k.add(k0, k.mul(chunk, ci64(16/es)))
 		ok := k.b.NewAnd(valid, k.lt(kcol, K))
 		dst := smemAt(k.add(smemBase, k.smemOffset(row, chunk)), v4)
+		if !aligned { // element by element, each checked against K
+			v8 := types.NewVector(uint64(16/es), elemType(ir.BF16))
+			var vec value.Value = zeroVector(v8)
+			for i := int64(0); i < 16/es; i++ {
+				kc := k.add(kcol, ci64(i))
+				in := k.b.NewAnd(valid, k.lt(kc, K))
+				at := k.sel(in, k.add(k.mul(k.add(rowBase, row), K), kc), ci64(0))
+				vec = k.b.NewInsertElement(vec, k.sel(in, k.load(k.at(src, at)), cint(i16, 0)), ci32(i))
+			}
+			st := k.b.NewStore(k.b.NewBitCast(vec, v4), dst)
+			st.Align = 16
+			return
+		}
 		okB, zeroB, done := k.block("ld"), k.block("zero"), k.block("st")
 		k.b.NewCondBr(ok, okB, zeroB)
 		k.b = okB
@@ -284,13 +304,13 @@ func emitGEMM(k *kernelBuilder, step *Step) error {
 		zeros[i] = cf32(0)
 	}
 	wScaleCols := (g.K + 127) / 128
-	nTiles := (g.K + kElems - 1) / kElems
+	nTiles := k.div(k.add(K, ci64(kElems-1)), ci64(kElems))
 
 	carry := zeros
 	if g.fp8 {
 		carry = append(append([]value.Value{}, zeros...), zeros...) // total, then partial (unused between tiles)
 	}
-	final := k.loop(ci64(0), ci64(nTiles), ci64(1), carry, func(t value.Value, c []value.Value) []value.Value {
+	final := k.loop(ci64(0), nTiles, ci64(1), carry, func(t value.Value, c []value.Value) []value.Value {
 		k0 := k.mul(t, ci64(kElems))
 		k.barrier() // the previous tile's wgmma reads are done
 		if g.fp8 {
