@@ -77,8 +77,11 @@ type gemmShape struct {
 	experts int64
 	// kDim is K as a dim: symbolic for weight-gradient products over the
 	// tokens (K = T), whose rows are then staged element by element (no
-	// 16-byte alignment to rely on). FP8 needs a static K.
+	// 16-byte alignment to rely on).
 	kDim ir.Dim
+	// colScales: the fp8 weight has one scale per row and 128 of K (the
+	// [1, 128] blocks of a weight-gradient operand) instead of 128×128.
+	colScales bool
 	// matmul: a [..., M, K] · b [..., K, N] (b's batch dims, if any, are
 	// a's): B is staged transposed into the K-major layout.
 	matmul   bool
@@ -113,7 +116,7 @@ func gemmOf(k *kernelBuilder) (*gemmShape, error) {
 	}
 	ws := g.w.Type.Shape
 	g.kDim = ws[len(ws)-1]
-	if ws[len(ws)-2].IsSym() || (g.kDim.IsSym() && g.w.Type.DType != ir.BF16) {
+	if ws[len(ws)-2].IsSym() {
 		return nil, unsupported("weight with symbolic shape %s", g.w.Type)
 	}
 	g.K, g.N = ws[len(ws)-1].N, ws[len(ws)-2].N
@@ -126,6 +129,8 @@ func gemmOf(k *kernelBuilder) (*gemmShape, error) {
 	case g.w.Type.DType == ir.BF16:
 	case g.w.Type.DType == ir.F8E4M3 && slices.Equal(k.blocks[g.w], []int64{128, 128}):
 		g.fp8 = true
+	case g.w.Type.DType == ir.F8E4M3 && slices.Equal(k.blocks[g.w], []int64{1, 128}) && g.count == nil:
+		g.fp8, g.colScales = true, true
 	default:
 		return nil, unsupported("weight dtype %s without a block scale", g.w.Type.DType)
 	}
@@ -264,13 +269,14 @@ func emitGEMM(k *kernelBuilder, step *Step) error {
 		ok := k.b.NewAnd(valid, k.lt(kcol, K))
 		dst := smemAt(k.add(smemBase, k.smemOffset(row, chunk)), v4)
 		if !aligned { // element by element, each checked against K
-			v8 := types.NewVector(uint64(16/es), elemType(ir.BF16))
-			var vec value.Value = zeroVector(v8)
+			et := src.Type().(*types.PointerType).ElemType
+			vn := types.NewVector(uint64(16/es), et)
+			var vec value.Value = zeroVector(vn)
 			for i := int64(0); i < 16/es; i++ {
 				kc := k.add(kcol, ci64(i))
 				in := k.b.NewAnd(valid, k.lt(kc, K))
 				at := k.sel(in, k.add(k.mul(k.add(rowBase, row), K), kc), ci64(0))
-				vec = k.b.NewInsertElement(vec, k.sel(in, k.load(k.at(src, at)), cint(i16, 0)), ci32(i))
+				vec = k.b.NewInsertElement(vec, k.sel(in, k.load(k.at(src, at)), cint(et, 0)), ci32(i))
 			}
 			st := k.b.NewStore(k.b.NewBitCast(vec, v4), dst)
 			st.Align = 16
@@ -303,7 +309,7 @@ func emitGEMM(k *kernelBuilder, step *Step) error {
 	for i := range zeros {
 		zeros[i] = cf32(0)
 	}
-	wScaleCols := (g.K + 127) / 128
+	wScaleCols := k.div(k.add(K, ci64(127)), ci64(128))
 	nTiles := k.div(k.add(K, ci64(kElems-1)), ci64(kElems))
 
 	carry := zeros
@@ -352,27 +358,44 @@ func emitGEMM(k *kernelBuilder, step *Step) error {
 		if !g.fp8 {
 			return acc
 		}
-		// Promote the group into the total with both scales.
-		var ws value.Value = cf32(0)
-		wsRow := k.div(n0, ci64(128))
-		sp := k.scales[g.w]
-		if g.count != nil {
-			sp = k.at(sp, k.mul(k.sel(k.ge(expert, ci64(0)), expert, ci64(0)), ci64(((g.N+127)/128)*wScaleCols)))
-		}
-		ws = k.load(k.at(sp, k.add(k.mul(wsRow, ci64(wScaleCols)), t)))
-		lane := k.rem(tid, ci64(32))
-		r0 := k.add(k.mul(k.div(tid, ci64(32)), ci64(16)), k.div(lane, ci64(4)))
+		// Promote the group into the total with both scales:
 		// acc + float32(p · float32(sx · sw)), each step rounded: .rn
 		// instructions, which ptxas never contracts into an FMA, so the
 		// promotion rounds as the CPU's recipe does.
-		s0 := k.mulRN(k.load(rowScale(r0)), ws)
-		s1 := k.mulRN(k.load(rowScale(k.add(r0, ci64(8)))), ws)
+		sp := k.scales[g.w]
+		if g.count != nil {
+			sp = k.at(sp, k.mul(k.sel(k.ge(expert, ci64(0)), expert, ci64(0)), k.mul(ci64((g.N+127)/128), wScaleCols)))
+		}
+		lane := k.rem(tid, ci64(32))
+		r0 := k.add(k.mul(k.div(tid, ci64(32)), ci64(16)), k.div(lane, ci64(4)))
+		sx0, sx1 := k.load(rowScale(r0)), k.load(rowScale(k.add(r0, ci64(8))))
+		// sw is the weight's scale for output column n of this K group:
+		// one per 128 columns (128×128 blocks) or one per column ([1, 128]).
+		colScale := map[int64]value.Value{}
+		sw := func(col int64) value.Value {
+			key := col
+			if !g.colScales {
+				key = 0
+			}
+			if v, ok := colScale[key]; ok {
+				return v
+			}
+			var row value.Value = k.div(n0, ci64(128))
+			if g.colScales {
+				n := k.add(k.add(n0, k.mul(k.rem(lane, ci64(4)), ci64(2))), ci64(col))
+				row = k.sel(k.lt(n, N), n, ci64(0))
+			}
+			v := k.load(k.at(sp, k.add(k.mul(row, wScaleCols), t)))
+			colScale[key] = v
+			return v
+		}
 		next := make([]value.Value, 2*nAcc)
 		for i := 0; i < nAcc; i++ {
-			s := s0
+			sx := sx0
 			if i%4 >= 2 {
-				s = s1
+				sx = sx1
 			}
+			s := k.mulRN(sx, sw(int64(8*(i/4)+i%2)))
 			next[i] = k.addRN(c[i], k.mulRN(acc[i], s))
 			next[nAcc+i] = c[nAcc+i]
 		}
