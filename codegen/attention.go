@@ -1,7 +1,6 @@
 package codegen
 
 import (
-	"github.com/deepc-dev/deepc/ir"
 	llir "github.com/llir/llvm/ir"
 	"github.com/llir/llvm/ir/enum"
 	"github.com/llir/llvm/ir/value"
@@ -138,8 +137,6 @@ func emitAttention(k *kernelBuilder, step *Step) error {
 	step.Launch = Launch{Threads: attnThreads, Grid: [3]GridDim{gridOf(1, q.Type.Shape[0], H), one(), one()}}
 	return nil
 }
-
-var _ ir.DType
 
 // chunkMax is the online softmax's rescaling for a chunk of scores in
 // shared memory: the new running max (over the chunk and m) and the factor

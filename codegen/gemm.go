@@ -264,7 +264,7 @@ func emitGEMM(k *kernelBuilder, step *Step) error {
 
 	// copyChunk stages one 16-byte chunk of a K-major operand into smem,
 	// zero outside the matrix.
-	copyChunk := func(src value.Value, es int64, rows value.Value, rowBase, row, chunk, k0, smemBase value.Value, valid value.Value) {
+	copyChunk := func(src value.Value, es int64, rowBase, row, chunk, k0, smemBase value.Value, valid value.Value) {
 		kcol := k.add(k0, k.mul(chunk, ci64(16/es)))
 		ok := k.b.NewAnd(valid, k.lt(kcol, K))
 		dst := smemAt(k.add(smemBase, k.smemOffset(row, chunk)), v4)
@@ -296,7 +296,6 @@ func emitGEMM(k *kernelBuilder, step *Step) error {
 		st.Align = 16
 		k.b.NewBr(done)
 		k.b = done
-		_ = rows
 	}
 
 	nAcc := gemmBN / 2 // f32 accumulators per thread for m64n128
@@ -325,7 +324,7 @@ func emitGEMM(k *kernelBuilder, step *Step) error {
 			for c := int64(0); c < gemmBM*8/gemmThreads; c++ {
 				ch := k.add(k.mul(ci64(c), ci64(gemmThreads)), tid)
 				row, chunk := k.div(ch, ci64(8)), k.rem(ch, ci64(8))
-				copyChunk(k.ptrs[g.x], 2, M, k.add(xRow0, m0), row, chunk, k0, ci64(0), rowValid(k.add(m0, row)))
+				copyChunk(k.ptrs[g.x], 2, k.add(xRow0, m0), row, chunk, k0, ci64(0), rowValid(k.add(m0, row)))
 			}
 		}
 		es := int64(2)
@@ -338,7 +337,7 @@ func emitGEMM(k *kernelBuilder, step *Step) error {
 			for c := int64(0); c < gemmBN*8/gemmThreads; c++ {
 				ch := k.add(k.mul(ci64(c), ci64(gemmThreads)), tid)
 				row, chunk := k.div(ch, ci64(8)), k.rem(ch, ci64(8))
-				copyChunk(wBase, es, N, n0, row, chunk, k0, ci64(int64(aBytes)), k.lt(k.add(n0, row), N))
+				copyChunk(wBase, es, n0, row, chunk, k0, ci64(int64(aBytes)), k.lt(k.add(n0, row), N))
 			}
 		}
 		k.asm(types.Void, "fence.proxy.async.shared::cta;", "~{memory}")

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/deepc-dev/deepc/ir"
-	"github.com/llir/llvm/ir/types"
 	"github.com/llir/llvm/ir/value"
 )
 
@@ -262,5 +261,3 @@ func kernelName(r *Region, code string) string {
 	sum := sha256.Sum256([]byte(code))
 	return sanitize(fmt.Sprintf("%s_%s_%x", r.Kind, strings.Join(ops, "_"), sum[:4]))
 }
-
-var _ types.Type = f32

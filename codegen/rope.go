@@ -1,14 +1,12 @@
 package codegen
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/llir/llvm/ir/constant"
 	"github.com/llir/llvm/ir/enum"
 	"github.com/llir/llvm/ir/types"
-	"github.com/llir/llvm/ir/value"
 )
 
 // Rope kernels: one thread per rotated pair. The frequencies depend only on
@@ -75,6 +73,3 @@ func emitRope(k *kernelBuilder, step *Step) error {
 	step.Launch = Launch{Threads: 256, Grid: [3]GridDim{gridOf(512, shape...), one(), one()}}
 	return nil
 }
-
-var _ = fmt.Sprint
-var _ value.Value

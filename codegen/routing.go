@@ -3,7 +3,6 @@ package codegen
 import (
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/llir/llvm/ir/enum"
-	"github.com/llir/llvm/ir/types"
 	"github.com/llir/llvm/ir/value"
 )
 
@@ -120,5 +119,3 @@ func (k *kernelBuilder) argmaxes(n int64, score func(value.Value) value.Value, s
 	}
 	return picks
 }
-
-var _ types.Type

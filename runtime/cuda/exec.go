@@ -275,14 +275,12 @@ func (e *Executor) Run(f *ir.Func, params map[string]*runtime.Tensor, args []*ru
 			ptrs = append(ptrs, b.Ptr)
 		}
 		// In-place kernels update a copy of their input.
-		nIn := len(st.Args) - len(outs)
 		for _, p := range st.InPlace {
 			src := ptrs[p[1]]
 			dst := outs[p[0]]
 			if err := e.be.Copy(dst, Buffer{Ptr: src, Size: dst.Size}, dst.Size); err != nil {
 				return nil, err
 			}
-			_ = nIn
 		}
 		for _, s := range st.Symbols {
 			v, ok := env[s]
