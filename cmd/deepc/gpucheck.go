@@ -319,9 +319,10 @@ func benchKernels(out io.Writer, gpu *cuda.GPU, dir string) error {
 	if f == nil {
 		return fmt.Errorf("--bench %s: no prefill program", dir)
 	}
-	const T = 4096
+	const T, checkT = 4096, 256
 	env := map[string]int64{"T": T, "C": T}
-	fmt.Fprintf(out, "\n| kernel (DeepSeek-V3 prefill, T = %d) | shape | time (ms) | TFLOP/s |\n|---|---|---|---|\n", T)
+	failed := false
+	fmt.Fprintf(out, "\n| kernel (DeepSeek-V3 prefill, T = %d) | shape | time (ms) | TFLOP/s | rel. error vs CPU at T = %d |\n|---|---|---|---|---|\n", T, checkT)
 	seen := map[string]bool{}
 	rng := rand.New(rand.NewPCG(7, 7))
 	for _, st := range programs["prefill"] {
@@ -351,6 +352,18 @@ func benchKernels(out io.Writer, gpu *cuda.GPU, dir string) error {
 			}
 			grid[i] = uint32(n)
 		}
+		// Numerics first, at a size the CPU reference (FP8 mode: the
+		// recipe the kernel implements) computes in seconds.
+		check := "-"
+		if kind == "gemm" {
+			r, err := checkStep(v3, f, st, map[string]int64{"T": checkT, "C": checkT}, rng)
+			if err != nil {
+				return err
+			}
+			ok := r.RelErr <= cuda.Tolerance(r.DType, strings.Contains(shape, "f8e4m3"))
+			failed = failed || !ok
+			check = fmt.Sprintf("%.2e %s", r.RelErr, yes(ok))
+		}
 		launch := func() error { return v3.Launch(f, &st, grid, ptrs) }
 		if err := launch(); err != nil { // warm-up
 			return err
@@ -373,7 +386,10 @@ func benchKernels(out io.Writer, gpu *cuda.GPU, dir string) error {
 		if flops > 0 {
 			tf = fmt.Sprintf("%.1f", flops/(ms*1e-3)/1e12)
 		}
-		fmt.Fprintf(out, "| %s (%s) | %s | %.3f | %s |\n", st.Kernel, kind, shape, ms, tf)
+		fmt.Fprintf(out, "| %s (%s) | %s | %.3f | %s | %s |\n", st.Kernel, kind, shape, ms, tf, check)
+	}
+	if failed {
+		return errors.New("gpu-check: a DeepSeek-V3 GEMM differs from the CPU reference (see the table)")
 	}
 	return nil
 }
@@ -390,7 +406,7 @@ func describeStep(st bundle.Step) string {
 
 // randomArgs allocates a step's tensors with random contents at the given
 // symbols; flops is 2·M·N·K for a GEMM (x [M, K], w [N, K]).
-func randomArgs(gpu *cuda.GPU, st bundle.Step, env map[string]int64, rng *rand.Rand) ([]uint64, float64, func(), error) {
+func randomArgs(gpu cuda.Backend, st bundle.Step, env map[string]int64, rng *rand.Rand) ([]uint64, float64, func(), error) {
 	var ptrs []uint64
 	var bufs []cuda.Buffer
 	free := func() {
@@ -534,4 +550,28 @@ func useMode(opts cpu.Options, bes ...cuda.Backend) func() {
 			u()
 		}
 	}
+}
+
+// checkStep runs one step of f on random inputs at the symbols in env on
+// cand and on the CPU backend (FP8 mode: the recipe the GEMMs implement)
+// and returns the comparison.
+func checkStep(cand cuda.Backend, f *ir.Func, st bundle.Step, env map[string]int64, rng *rand.Rand) (*cuda.KernelCheck, error) {
+	cmp := cuda.NewCompareBackend(cand, cuda.NewCPUBackend(cpu.Options{Mode: cpu.FP8}))
+	ptrs, _, free, err := randomArgs(cmp, st, env, rng)
+	defer free()
+	if err != nil {
+		return nil, err
+	}
+	var grid [3]uint32
+	for i, g := range st.Launch.Grid {
+		n, err := g.Eval(env)
+		if err != nil {
+			return nil, err
+		}
+		grid[i] = uint32(n)
+	}
+	if err := cmp.Launch(f, &st, grid, ptrs); err != nil {
+		return nil, err
+	}
+	return cmp.Results[st.Kernel], nil
 }
