@@ -49,9 +49,12 @@ kernel launch is compared (outputs poisoned with NaN first; relative
 Frobenius error, tolerance by dtype; integer outputs exactly), with the CPU's
 outputs copied back so each kernel sees correct inputs. Then the GPU runs
 the programs alone and its logits are compared with the CPU's. With --bench,
-the FP8 GEMMs of a DeepSeek-V3 bundle are timed at M=4096 on their real
-shapes (N=24576, K=1536 and N=7168, K=16384 among them), and its prefill
-attention at T=4096. It prints one markdown table.
+the FP8 GEMMs of a DeepSeek-V3 bundle are checked against the CPU's FP8
+recipe on random inputs at M=256 and timed at M=4096 on their real shapes
+(N=24576, K=1536 and N=7168, K=16384 among them), and its prefill attention
+is timed at T=4096. It prints one markdown table; a bundle with a train
+program also gets a training step checked kernel by kernel and against the
+CPU trainer.
 
 --device cpu runs the CPU backend in the GPU's place: the harness checking
 itself, which needs no GPU.
