@@ -169,6 +169,7 @@ tensor.`,
 				Kind      string            `json:"kind"`
 				Ops       []string          `json:"ops"`
 				Resources codegen.Resources `json:"resources"`
+				MMA       string            `json:"mma"`
 			}
 			if err := json.Unmarshal(man.Kernels, &ks); err != nil {
 				return fmt.Errorf("manifest kernels: %v", err)
@@ -187,14 +188,18 @@ tensor.`,
 			}
 			slices.Sort(graphs)
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 8, 2, ' ', 0)
-			fmt.Fprintf(w, "KERNEL\tKIND\tOPS\tREGS\tSMEM\tSPILLS\tLAUNCHES\n")
+			fmt.Fprintf(w, "KERNEL\tKIND\tOPS\tMMA\tREGS\tSMEM\tSPILLS\tLAUNCHES\n")
 			for _, k := range ks {
 				r := k.Resources
 				ops := strings.Join(k.Ops, ",")
 				if len(ops) > 40 {
 					ops = fmt.Sprintf("%s… (%d ops)", ops[:36], len(k.Ops))
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%d\t%d\n", k.Name, k.Kind, ops, r.Registers, r.SharedBytes, r.SpillStores+r.SpillLoads, uses[k.Name])
+				mma := k.MMA
+				if mma == "" {
+					mma = "-"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\n", k.Name, k.Kind, ops, mma, r.Registers, r.SharedBytes, r.SpillStores+r.SpillLoads, uses[k.Name])
 			}
 			if err := w.Flush(); err != nil {
 				return err
