@@ -1,4 +1,15 @@
-// Package codegen will turn kernel regions of the IR into LLVM IR (through
-// github.com/llir/llvm), PTX (llc) and cubins (ptxas) for Hopper GPUs. It is
-// empty until the GPU codegen issue; see ../shared/DESIGN.md §7.
+// Package codegen turns the kernel regions plan-kernels marks in the IR
+// into GPU kernels for Hopper (sm_90a): each region is written as LLVM IR
+// with github.com/llir/llvm (NVPTX, Hopper instructions as inline PTX),
+// llc makes PTX of it and ptxas a cubin, whose resources ptxas reports.
+//
+// One emitter per region kind (the table in compile.go): pointwise chains,
+// data movement, row reductions, GEMMs (wgmma tensor cores for bf16 and
+// FP8 with fine-grained scales; a SIMT fallback), rope, routing, MoE
+// dispatch and combine, attention and its gradient, the optimizer, scatter
+// and quantization. Regions equal in everything an emitter reads share one
+// kernel; compiled kernels are cached by content. Compile returns the
+// kernels and, per function, the program of launches that runtime/cuda
+// executes (types in runtime/bundle). See ../shared/DESIGN.md §7 and
+// docs/ARCHITECTURE.md.
 package codegen
