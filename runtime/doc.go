@@ -1,4 +1,8 @@
-// Package runtime will execute compiled programs: the CPU backend (the
-// numerical reference), the CUDA backend, weights, tokenizer, generation and
-// training. It is empty until the CPU runtime issue; see DESIGN.md §8.
+// Package runtime holds what every backend shares: the host Tensor (float
+// values exact in their dtype; fp8 weights with block scales) and the
+// numerics of the narrow dtypes (bf16, f16, e4m3, e5m2 rounding and bit
+// conversions, block quantization). The backends and services live below
+// it: cpu (the numerical reference), cuda (the GPU through the driver),
+// bundle (the compiled-kernel format), weights, tokenizer, infer, train.
+// See DESIGN.md §8.
 package runtime
