@@ -57,6 +57,9 @@ func (b *bundleFlags) writeBundle(m *ir.Module, source []byte, file string, sets
 	if out == "" {
 		return fmt.Errorf("--target needs -o DIR (the bundle directory)")
 	}
+	if b.target != "sm_90a" {
+		return fmt.Errorf("--target %s: deepc emits Hopper kernels (wgmma, FP8 conversions), which need sm_90a", b.target)
+	}
 	var graphs []string
 	var trainM *ir.Module
 	for _, g := range b.graphs {

@@ -277,3 +277,19 @@ func TestCheckStepOnDeepSeekV3GEMMs(t *testing.T) {
 		t.Fatal("no q_b_proj GEMM (N=24576, K=1536) in DeepSeek-V3's prefill program")
 	}
 }
+
+func TestCompileTargetErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--target", "sm_80", "-o", filepath.Join(t.TempDir(), "b")}, "need sm_90a"},
+		{[]string{"--target", "sm_90a"}, "needs -o DIR"},
+		{[]string{"--target", "sm_90a", "--graph", "nope", "-o", filepath.Join(t.TempDir(), "b")}, "--graph nope: no such function"},
+	} {
+		code, _, errOut := deepc(t, append([]string{"compile", tinyModel}, tc.args...)...)
+		if code != 1 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, %q (want %q)", tc.args, code, errOut, tc.want)
+		}
+	}
+}
