@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/deepc-dev/deepc/runtime/infer"
 	"github.com/deepc-dev/deepc/runtime/npy"
@@ -59,10 +60,24 @@ Examples:
 // cachedForward runs prefill on the first n tokens of every sequence, then
 // decodes the rest one token at a time, and returns every position's logits.
 func cachedForward(m *infer.Model, seqs [][]int, n int) (infer.Logits, error) {
+	l, _, err := cachedForwardTimed(m, seqs, n)
+	return l, err
+}
+
+// phaseTimes are the wall times of a cached run: the prefill, and each
+// decode step.
+type phaseTimes struct {
+	prefill time.Duration
+	decode  []time.Duration
+}
+
+// cachedForwardTimed is cachedForward, timing its phases.
+func cachedForwardTimed(m *infer.Model, seqs [][]int, n int) (infer.Logits, phaseTimes, error) {
+	var pt phaseTimes
 	L := len(seqs[0])
 	c, err := m.NewCache(len(seqs) * L)
 	if err != nil {
-		return infer.Logits{}, err
+		return infer.Logits{}, pt, err
 	}
 	ids := make([]int, len(seqs))
 	heads := make([][]int, len(seqs))
@@ -71,9 +86,11 @@ func cachedForward(m *infer.Model, seqs [][]int, n int) (infer.Logits, error) {
 	}
 	out := infer.Logits{Rows: make([][][]float32, len(seqs))}
 	if n > 0 {
+		start := time.Now()
 		l, err := m.Prefill(c, ids, heads)
+		pt.prefill = time.Since(start)
 		if err != nil {
-			return out, err
+			return out, pt, err
 		}
 		out.Vocab = l.Vocab
 		for i := range seqs {
@@ -85,16 +102,18 @@ func cachedForward(m *infer.Model, seqs [][]int, n int) (infer.Logits, error) {
 		for i, s := range seqs {
 			toks[i] = s[p]
 		}
+		start := time.Now()
 		l, err := m.Decode(c, ids, toks)
+		pt.decode = append(pt.decode, time.Since(start))
 		if err != nil {
-			return out, err
+			return out, pt, err
 		}
 		out.Vocab = l.Vocab
 		for i := range seqs {
 			out.Rows[i] = append(out.Rows[i], l.Rows[i]...)
 		}
 	}
-	return out, nil
+	return out, pt, nil
 }
 
 // parseTokens reads "1 2 3,4 5 6" or @file.json (a JSON array of arrays).

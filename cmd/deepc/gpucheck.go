@@ -14,6 +14,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -157,19 +158,26 @@ and runs this on a Hopper machine.`,
 				return exec.Run(f, p, a)
 			}
 			fmt.Fprintf(out, "\n| model check (%d sequences × %d tokens) | rel. error vs CPU | tolerance | ok |\n|---|---|---|---|\n", batch, seqLen)
+			var pt phaseTimes
 			for _, c := range []struct {
 				name string
-				run  func(m *infer.Model) (infer.Logits, error)
+				run  func(m *infer.Model, dev bool) (infer.Logits, error)
 			}{
-				{"forward logits", func(m *infer.Model) (infer.Logits, error) { return m.Forward(seqs) }},
-				{fmt.Sprintf("prefill %d + decode %d logits", seqLen/2, seqLen-seqLen/2), func(m *infer.Model) (infer.Logits, error) { return cachedForward(m, seqs, seqLen/2) }},
+				{"forward logits", func(m *infer.Model, _ bool) (infer.Logits, error) { return m.Forward(seqs) }},
+				{fmt.Sprintf("prefill %d + decode %d logits", seqLen/2, seqLen-seqLen/2), func(m *infer.Model, dev bool) (infer.Logits, error) {
+					l, t, err := cachedForwardTimed(m, seqs, seqLen/2)
+					if dev {
+						pt = t
+					}
+					return l, err
+				}},
 			} {
-				want, err := c.run(model)
+				want, err := c.run(model, false)
 				if err != nil {
 					return err
 				}
 				start := time.Now()
-				got, err := c.run(&dev)
+				got, err := c.run(&dev, true)
 				if err != nil {
 					return fmt.Errorf("%s on the device: %w", c.name, err)
 				}
@@ -178,6 +186,12 @@ and runs this on a Hopper machine.`,
 				ok := e <= 2e-2
 				failed = failed || !ok
 				fmt.Fprintf(out, "| %s (%.0f ms) | %.2e | 2e-02 | %s |\n", c.name, el.Seconds()*1000, e, yes(ok))
+			}
+			if len(pt.decode) > 0 {
+				sorted := slices.Clone(pt.decode)
+				slices.Sort(sorted)
+				fmt.Fprintf(out, "| decode step on the device (%d sequences, host round trips included): median %.2f ms, prefill %.2f ms | - | - | - |\n",
+					batch, float64(sorted[len(sorted)/2].Microseconds())/1000, float64(pt.prefill.Microseconds())/1000)
 			}
 			if trainer != nil {
 				ref, err := trainer(nil)
