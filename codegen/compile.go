@@ -409,7 +409,8 @@ func (r *Result) MissingKinds() []string {
 	n := map[string]int{}
 	for _, l := range r.Missing {
 		for _, d := range l {
-			n[d[:strings.IndexByte(d, ' ')]]++
+			kind, _, _ := strings.Cut(d, " ")
+			n[kind]++
 		}
 	}
 	var out []string
