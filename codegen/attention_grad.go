@@ -1,10 +1,10 @@
 package codegen
 
 import (
-	llir "github.com/llir/llvm/ir"
 	"slices"
 
 	"github.com/deepc-dev/deepc/ir"
+	llir "github.com/llir/llvm/ir"
 	"github.com/llir/llvm/ir/enum"
 	"github.com/llir/llvm/ir/value"
 )

@@ -3,11 +3,11 @@ package codegen
 import (
 	"crypto/sha256"
 	"fmt"
-	"github.com/deepc-dev/deepc/runtime/bundle"
 	"slices"
 	"strings"
 
 	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/runtime/bundle"
 	"github.com/llir/llvm/ir/value"
 )
 

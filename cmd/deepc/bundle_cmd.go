@@ -1,28 +1,26 @@
 package main
 
 import (
-	"strconv"
-
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/deepc-dev/deepc/dsl"
-	"github.com/deepc-dev/deepc/models"
-	"github.com/deepc-dev/deepc/passes"
-	"github.com/deepc-dev/deepc/passes/autodiff"
-	"github.com/deepc-dev/deepc/runtime/cuda"
 	"io"
-
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/deepc-dev/deepc/codegen"
+	"github.com/deepc-dev/deepc/dsl"
 	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/models"
+	"github.com/deepc-dev/deepc/passes"
+	"github.com/deepc-dev/deepc/passes/autodiff"
 	"github.com/deepc-dev/deepc/runtime/bundle"
+	"github.com/deepc-dev/deepc/runtime/cuda"
 	"github.com/spf13/cobra"
 )
 

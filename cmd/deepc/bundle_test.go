@@ -3,9 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"github.com/deepc-dev/deepc/runtime/bundle"
-	"github.com/deepc-dev/deepc/runtime/cpu"
-	"github.com/deepc-dev/deepc/runtime/cuda"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -15,6 +12,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/deepc-dev/deepc/runtime/bundle"
+	"github.com/deepc-dev/deepc/runtime/cpu"
+	"github.com/deepc-dev/deepc/runtime/cuda"
 	"github.com/deepc-dev/deepc/runtime/npy"
 )
 

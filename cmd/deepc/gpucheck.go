@@ -4,11 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/deepc-dev/deepc/models"
-	"github.com/deepc-dev/deepc/passes"
-	"github.com/deepc-dev/deepc/passes/autodiff"
-	"github.com/deepc-dev/deepc/runtime/train"
-	"github.com/deepc-dev/deepc/runtime/weights"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -20,11 +15,16 @@ import (
 	"time"
 
 	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/models"
+	"github.com/deepc-dev/deepc/passes"
+	"github.com/deepc-dev/deepc/passes/autodiff"
 	"github.com/deepc-dev/deepc/runtime"
 	"github.com/deepc-dev/deepc/runtime/bundle"
 	"github.com/deepc-dev/deepc/runtime/cpu"
 	"github.com/deepc-dev/deepc/runtime/cuda"
 	"github.com/deepc-dev/deepc/runtime/infer"
+	"github.com/deepc-dev/deepc/runtime/train"
+	"github.com/deepc-dev/deepc/runtime/weights"
 	"github.com/spf13/cobra"
 )
 

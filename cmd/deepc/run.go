@@ -1,18 +1,17 @@
 package main
 
 import (
-	"github.com/deepc-dev/deepc/runtime/infer"
-	"github.com/deepc-dev/deepc/runtime/train"
-	"strings"
-
 	"errors"
 	"fmt"
-	"github.com/deepc-dev/deepc/runtime"
-	"github.com/deepc-dev/deepc/runtime/cpu"
+	"strings"
 
 	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/runtime"
 	"github.com/deepc-dev/deepc/runtime/bundle"
+	"github.com/deepc-dev/deepc/runtime/cpu"
 	"github.com/deepc-dev/deepc/runtime/cuda"
+	"github.com/deepc-dev/deepc/runtime/infer"
+	"github.com/deepc-dev/deepc/runtime/train"
 	"github.com/spf13/cobra"
 )
 
