@@ -332,6 +332,14 @@ func kBinary(name string) Kernel {
 	}
 }
 
+// arithVec and arithVecScalar, when set (AVX, arith_amd64.go), do the
+// contiguous cases' longest multiple of 8 and return how many elements
+// they did; the loops below finish.
+var (
+	arithVec       func(op byte, d, x, y []float32) int
+	arithVecScalar func(op byte, d, x []float32, v float32) int
+)
+
 // arithF32 computes d[i] = x[ix + i·sx] op y[iy + i·sy] for op one of
 // + - * /, with loops specialised for contiguous and broadcast operands.
 func arithF32(op byte, d, x, y []float32, ix, iy, sx, sy int) {
@@ -339,6 +347,10 @@ func arithF32(op byte, d, x, y []float32, ix, iy, sx, sy int) {
 	switch {
 	case sx == 1 && sy == 1:
 		x, y := x[ix:ix+n], y[iy:iy+n]
+		if arithVec != nil {
+			k := arithVec(op, d, x, y)
+			d, x, y = d[k:], x[k:], y[k:]
+		}
 		switch op {
 		case '+':
 			for i := range d {
@@ -359,6 +371,10 @@ func arithF32(op byte, d, x, y []float32, ix, iy, sx, sy int) {
 		}
 	case sx == 1 && sy == 0:
 		x, v := x[ix:ix+n], y[iy]
+		if arithVecScalar != nil {
+			k := arithVecScalar(op, d, x, v)
+			d, x = d[k:], x[k:]
+		}
 		switch op {
 		case '+':
 			for i := range d {
