@@ -29,6 +29,9 @@ func mul8sF32(dst, x, v *float32, n int)
 //go:noescape
 func div8sF32(dst, x, v *float32, n int)
 
+//go:noescape
+func adamw8F32(p, gr, m, v, np, nm, nv *float32, n int, c *[10]float32)
+
 func init() {
 	if os.Getenv("DEEPC_CPU_GEMM") == "go" || !hasAVX2FMA() {
 		return
@@ -41,6 +44,13 @@ func init() {
 			return 0
 		}
 		f(&d[0], &x[0], &y[0], n)
+		return n
+	}
+	adamwVec = func(p, g, m, v, np, nm, nv []float32, c *[10]float32) int {
+		n := len(p) &^ 7
+		if n > 0 {
+			adamw8F32(&p[0], &g[0], &m[0], &v[0], &np[0], &nm[0], &nv[0], n, c)
+		}
 		return n
 	}
 	arithVecScalar = func(op byte, d, x []float32, v float32) int {

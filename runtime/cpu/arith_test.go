@@ -64,3 +64,40 @@ func BenchmarkArithF32(b *testing.B) {
 		}
 	})
 }
+
+// The AdamW vector loop gives the scalar loop's bits.
+func TestAdamWVecMatchesScalar(t *testing.T) {
+	if adamwVec == nil {
+		t.Skip("no AVX on this CPU: the scalar loop is the only one")
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	const n = 1000
+	mk := func(scale float64, pos bool) []float32 {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64() * scale)
+			if pos {
+				x[i] = float32(math.Abs(float64(x[i])))
+			}
+		}
+		return x
+	}
+	p, g, m, v := mk(0.05, false), mk(1e-3, false), mk(1e-4, false), mk(1e-7, true)
+	c := [10]float32{0.5, 0.9, 0.1, 0.95, 0.05, 1 / 0.0975, 1e-8, 1 / 0.19, 0.1, 3e-3}
+	got := [3][]float32{make([]float32, n), make([]float32, n), make([]float32, n)}
+	k := adamwVec(p, g, m, v, got[0], got[1], got[2], &c)
+	gs, b1, c1, b2, c2, ibc2, eps, ibc1, decay, lr := c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9]
+	for i := 0; i < k; i++ {
+		gi := g[i] * gs
+		mi := b1*m[i] + c1*gi
+		vi := b2*v[i] + c2*gi*gi
+		den := float32(math.Sqrt(float64(vi*ibc2))) + eps
+		np := p[i] - lr*(mi*ibc1/den+decay*p[i])
+		if math.Float32bits(np) != math.Float32bits(got[0][i]) || mi != got[1][i] || vi != got[2][i] {
+			t.Fatalf("element %d: %v %v %v, scalar %v %v %v", i, got[0][i], got[1][i], got[2][i], np, mi, vi)
+		}
+	}
+	if k != n&^7 {
+		t.Fatalf("vector loop did %d of %d", k, n)
+	}
+}

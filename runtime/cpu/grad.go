@@ -222,6 +222,10 @@ func init() { register("adamw", kAdamW) }
 
 // kAdamW computes the update per element in f32, as PyTorch's AdamW does
 // (with the bias corrections and their square root applied as factors).
+// adamwVec, when set (AVX, arith_amd64.go), updates the longest multiple
+// of 8 elements exactly as the loop in kAdamW does and returns how many.
+var adamwVec func(p, g, m, v, np, nm, nv []float32, c *[10]float32) int
+
 func kAdamW(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, error) {
 	p, g, m, v := args[0], args[1], args[2], args[3]
 	lr, bc1, bc2, gs := args[4].F[0], args[5].F[0], args[6].F[0], args[7].F[0]
@@ -239,6 +243,10 @@ func kAdamW(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, e
 	c.parallel(len(p.F), elemGrain, func(lo, hi int) {
 		P, G, M, V := p.F[lo:hi], g.F[lo:hi], m.F[lo:hi], v.F[lo:hi]
 		NP, NM, NV := np.F[lo:hi], nm.F[lo:hi], nv.F[lo:hi]
+		if adamwVec != nil {
+			k := adamwVec(P, G, M, V, NP, NM, NV, &[10]float32{gs, b1, c1, b2, c2, ibc2, eps, ibc1, decay, lr})
+			P, G, M, V, NP, NM, NV = P[k:], G[k:], M[k:], V[k:], NP[k:], NM[k:], NV[k:]
+		}
 		for i := range P {
 			gi := G[i] * gs
 			mi := b1*M[i] + c1*gi
