@@ -549,16 +549,7 @@ func floatToInt(v float64, dt ir.DType) int64 {
 }
 
 func kCast(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, error) {
-	x := args[0]
-	if x.DType.IsFloat() && x.Scale == nil && c.mode.Storage(op.Results[0].Type.DType) == ir.F32 {
-		// A float stored as f32 whose result is stored as f32 too (every
-		// float cast in FP32 mode, a cast to f32 in the others): the values
-		// do not change, so the result is a view of x, not a copy.
-		out := &runtime.Tensor{DType: ir.F32, Shape: slices.Clone(x.Shape), F: x.F}
-		c.alias(x, out)
-		return one(out), nil
-	}
-	out := c.Out(0)
+	x, out := args[0], c.Out(0)
 	n := len(out.F) + len(out.I)
 	c.parallel(n, elemGrain, func(lo, hi int) {
 		switch {
