@@ -10,6 +10,7 @@ package cuda
 import (
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"unsafe"
@@ -61,9 +62,13 @@ func load() (*driver, error) {
 			loadErr = fmt.Errorf("%w: the CUDA backend runs on Linux", ErrNoDriver)
 			return
 		}
-		lib, err := purego.Dlopen("libcuda.so.1", purego.RTLD_NOW|purego.RTLD_GLOBAL)
+		name := "libcuda.so.1"
+		if p := os.Getenv("DEEPC_LIBCUDA"); p != "" {
+			name = p // a driver outside the loader's search path
+		}
+		lib, err := purego.Dlopen(name, purego.RTLD_NOW|purego.RTLD_GLOBAL)
 		if err != nil {
-			loadErr = fmt.Errorf("%w (libcuda.so.1: %v)", ErrNoDriver, err)
+			loadErr = fmt.Errorf("%w (%s: %v)", ErrNoDriver, name, err)
 			return
 		}
 		d := &driver{}
