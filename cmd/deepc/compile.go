@@ -23,7 +23,7 @@ func newCompileCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "compile FILE.deep",
-		Short: "Compile a .deep model: elaborate it to IR and run a pass pipeline",
+		Short: "Compile a .deep model: to IR through a pass pipeline, or to a GPU kernel bundle with --target",
 		Long: `compile elaborates a .deep model into the tensor IR (a forward function, and
 an mtp function when the model has multi-token prediction), then runs a pass
 pipeline (default ` + defaultPipeline + `) with the IR verified after every pass.
