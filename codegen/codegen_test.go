@@ -66,15 +66,9 @@ func toolchain(t testing.TB) *Toolchain {
 	return tc
 }
 
-// knownGaps are the train-program regions without a GPU emitter yet; the
-// test fails on any other missing region, and on a gap that disappeared
-// without this list being updated.
-var knownGaps = []string{}
-
 // checkKernels assembles every kernel with ptxas for sm_90a and checks:
 // a cubin for each, no spills, the tensor-core instruction each GEMM's
-// operand type needs in its SASS, and no region without a kernel beyond
-// the known gaps.
+// operand type needs in its SASS, and no region without a kernel.
 func checkKernels(t *testing.T, units []Unit) *Result {
 	tc := toolchain(t)
 	res, err := CompileUnits(context.Background(), units, Options{Toolchain: tc, Workers: runtime.NumCPU(), CacheDir: DefaultCacheDir()})
@@ -100,25 +94,9 @@ func checkKernels(t *testing.T, units []Unit) *Result {
 			}
 		}
 	}
-	seen := map[string]bool{}
 	for fn, list := range res.Missing {
 		for _, d := range list {
-			known := false
-			for _, g := range knownGaps {
-				if strings.Contains(d, g) {
-					known, seen[g] = true, true
-				}
-			}
-			if !known || slices.Contains(inferenceGraphs, fn) {
-				t.Errorf("%s: region without a kernel: %s", fn, d)
-			}
-		}
-	}
-	if slices.ContainsFunc(units, func(u Unit) bool { return slices.Contains(u.Funcs, "train") }) {
-		for _, g := range knownGaps {
-			if !seen[g] {
-				t.Errorf("known gap %q has a kernel now: take it off knownGaps", g)
-			}
+			t.Errorf("%s: region without a kernel: %s", fn, d)
 		}
 	}
 	return res

@@ -121,12 +121,7 @@ func emitGroupedSIMT(k *kernelBuilder, step *Step, g *ir.Op) error {
 	K := idx.Type.Shape[1].N
 	in := k.dim(x.Type.Shape[len(x.Type.Shape)-1])
 	// xAt is the index of x'[t, j, i].
-	xAt := func(t, j, i value.Value) value.Value {
-		if len(x.Type.Shape) == 2 {
-			return k.add(k.mul(t, in), i)
-		}
-		return k.add(k.mul(k.add(k.mul(t, ci64(K)), j), in), i)
-	}
+	xAt := func(s, c value.Value) value.Value { return k.slotElem(x, s, c, K, in) }
 	i := k.globalID()
 	var err error
 	k.ifThen(k.lt(i, k.numel(shape)), func() {
@@ -135,11 +130,10 @@ func emitGroupedSIMT(k *kernelBuilder, step *Step, g *ir.Op) error {
 			nOut := k.dim(shape[2])
 			o := k.rem(i, nOut)
 			slot := k.div(i, nOut) // t·K + j
-			t, j := k.div(slot, ci64(K)), k.rem(slot, ci64(K))
 			e := k.sext64(k.load(k.at(k.ptrs[idx], slot)))
 			wRow := k.mul(k.add(k.mul(e, nOut), o), in)
 			sum = k.loop(ci64(0), in, ci64(1), []value.Value{cf32(0)}, func(c value.Value, a []value.Value) []value.Value {
-				return []value.Value{k.b.NewFAdd(a[0], k.b.NewFMul(k.read(x, xAt(t, j, c)), k.read(w, k.add(wRow, c))))}
+				return []value.Value{k.b.NewFAdd(a[0], k.b.NewFMul(k.read(x, xAt(slot, c)), k.read(w, k.add(wRow, c))))}
 			})[0]
 		} else {
 			nOut := k.dim(shape[1])
@@ -149,8 +143,7 @@ func emitGroupedSIMT(k *kernelBuilder, step *Step, g *ir.Op) error {
 			slots := k.numel(idx.Type.Shape)
 			sum = k.loop(ci64(0), slots, ci64(1), []value.Value{cf32(0)}, func(s value.Value, a []value.Value) []value.Value {
 				hit := k.b.NewICmp(enum.IPredEQ, k.sext64(k.load(k.at(k.ptrs[idx], s))), e)
-				t, j := k.div(s, ci64(K)), k.rem(s, ci64(K))
-				p := k.b.NewFMul(k.read(gr, k.add(k.mul(s, nOut), o)), k.read(x, xAt(t, j, c)))
+				p := k.b.NewFMul(k.read(gr, k.add(k.mul(s, nOut), o)), k.read(x, xAt(s, c)))
 				return []value.Value{k.sel(hit, k.b.NewFAdd(a[0], p), a[0])}
 			})[0]
 		}
@@ -181,12 +174,7 @@ func emitWGradFP8(k *kernelBuilder, step *Step, g *ir.Op) error {
 	in := k.dim(x.Type.Shape[len(x.Type.Shape)-1])
 	nOut := k.dim(shape[1])
 	slots := k.numel(idx.Type.Shape)
-	xAt := func(s, c value.Value) value.Value {
-		if len(x.Type.Shape) == 2 {
-			return k.add(k.mul(k.div(s, ci64(K)), in), c)
-		}
-		return k.add(k.mul(s, in), c)
-	}
+	xAt := func(s, c value.Value) value.Value { return k.slotElem(x, s, c, K, in) }
 	i := k.globalID()
 	var err error
 	k.ifThen(k.lt(i, k.numel(shape)), func() {
@@ -238,4 +226,14 @@ func emitWGradFP8(k *kernelBuilder, step *Step, g *ir.Op) error {
 	k.ret()
 	step.Launch = Launch{Threads: 128, Grid: [3]GridDim{gridOf(128, shape...), one(), one()}}
 	return nil
+}
+
+// slotElem is the index of x'[s, c] for slot s = t·K + j of a grouped
+// linear: x [T, in] is shared by a token's K slots, x [T, K, in] has a row
+// per slot.
+func (k *kernelBuilder) slotElem(x *ir.Value, s, c value.Value, K int64, in value.Value) value.Value {
+	if len(x.Type.Shape) == 2 {
+		s = k.div(s, ci64(K))
+	}
+	return k.add(k.mul(s, in), c)
 }

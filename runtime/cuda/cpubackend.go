@@ -196,17 +196,9 @@ type regionValue struct {
 // region input (concrete shapes under env), the region's ops, and its
 // outputs as results, in the step's argument order.
 func RegionFunc(fn *ir.Func, st *bundle.Step, env map[string]int64) (*ir.Func, []regionValue, []regionValue, error) {
-	names := ir.ValueNames(fn)
-	byName := map[string]*ir.Value{}
-	for v, n := range names {
-		byName[n] = v
-	}
+	byName := newProgramValues(fn).byName
 	var ops []*ir.Op
 	for _, op := range fn.Body {
-		if op.Name == "param" {
-			n, _ := op.Attrs.Str("name")
-			byName["@"+n] = op.Results[0]
-		}
 		if id, ok := op.Attrs.Int("kernel"); ok && int(id) == st.Region {
 			ops = append(ops, op)
 		}

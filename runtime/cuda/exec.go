@@ -146,29 +146,15 @@ func (e *Executor) Run(f *ir.Func, params map[string]*runtime.Tensor, args []*ru
 			}
 		}
 	}
-	names := ir.ValueNames(f)
-	byName := map[string]*ir.Value{}
-	alias := map[*ir.Value]*ir.Value{} // views: reshape shares its operand's buffer
-	for v, n := range names {
-		byName[n] = v
-	}
+	pv := newProgramValues(f)
+	names := pv.names
 	for _, op := range f.Body {
-		switch op.Name {
-		case "param":
+		if op.Name == "param" {
 			n, _ := op.Attrs.Str("name")
-			byName["@"+n] = op.Results[0]
 			if err := e.param(n, op.Results[0], params[n]); err != nil {
 				return nil, err
 			}
-		case "reshape":
-			alias[op.Results[0]] = op.Args[0]
 		}
-	}
-	resolve := func(v *ir.Value) *ir.Value {
-		for alias[v] != nil {
-			v = alias[v]
-		}
-		return v
 	}
 	bufs := map[*ir.Value]Buffer{}
 	scales := map[*ir.Value]Buffer{}
@@ -191,7 +177,7 @@ func (e *Executor) Run(f *ir.Func, params map[string]*runtime.Tensor, args []*ru
 		bufs[a] = b
 	}
 	// Every tensor the steps write lives in one arena laid out by liveness.
-	plan, err := PlanMemory(f, steps, env)
+	plan, err := planMemory(pv, steps, env)
 	if err != nil {
 		return nil, fmt.Errorf("%s: memory plan: %w", f.Name, err)
 	}
@@ -210,18 +196,6 @@ func (e *Executor) Run(f *ir.Func, params map[string]*runtime.Tensor, args []*ru
 		}
 		return Buffer{Ptr: arena.Ptr + sl.Offset, Size: sl.Size}, nil
 	}
-	// lookup finds the buffer of a step argument by its value name.
-	lookup := func(a bundle.Arg) (*ir.Value, bool, error) {
-		name, scale := a.Value, false
-		if a.ScaleOf != "" {
-			name, scale = a.ScaleOf, true
-		}
-		v := byName[name]
-		if v == nil {
-			return nil, false, fmt.Errorf("step argument %s names no value of %s", a.Value, f.Name)
-		}
-		return resolve(v), scale, nil
-	}
 	for si := range steps {
 		st := &steps[si]
 		ptrs := make([]uint64, 0, len(st.Args)+len(st.Symbols))
@@ -239,9 +213,9 @@ func (e *Executor) Run(f *ir.Func, params map[string]*runtime.Tensor, args []*ru
 				ptrs = append(ptrs, b.Ptr)
 				continue
 			}
-			v, scale, err := lookup(a)
+			v, scale, err := pv.arg(a)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("%s: %w", f.Name, err)
 			}
 			var b Buffer
 			switch {
@@ -311,7 +285,7 @@ func (e *Executor) Run(f *ir.Func, params map[string]*runtime.Tensor, args []*ru
 	}
 	out := make([]*runtime.Tensor, len(f.Results))
 	for i, r := range f.Results {
-		v := resolve(r)
+		v := pv.resolve(r)
 		b, ok := bufs[v]
 		if !ok {
 			return nil, fmt.Errorf("result %d (%s) is never written by the program", i, names[r])

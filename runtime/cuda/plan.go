@@ -75,13 +75,14 @@ func scratchBytes(a bundle.Arg, env map[string]int64) (uint64, error) {
 
 // programValues resolves the step arguments of f to IR values.
 type programValues struct {
+	f      *ir.Func
 	byName map[string]*ir.Value
 	alias  map[*ir.Value]*ir.Value
 	names  map[*ir.Value]string
 }
 
 func newProgramValues(f *ir.Func) *programValues {
-	pv := &programValues{byName: map[string]*ir.Value{}, alias: map[*ir.Value]*ir.Value{}, names: ir.ValueNames(f)}
+	pv := &programValues{f: f, byName: map[string]*ir.Value{}, alias: map[*ir.Value]*ir.Value{}, names: ir.ValueNames(f)}
 	for v, n := range pv.names {
 		pv.byName[n] = v
 	}
@@ -134,7 +135,10 @@ func slotBytes(v *ir.Value, scale bool, block []int64, env map[string]int64) (ui
 
 // PlanMemory lays out the tensors f's steps write, for the symbols in env.
 func PlanMemory(f *ir.Func, steps []bundle.Step, env map[string]int64) (*Plan, error) {
-	pv := newProgramValues(f)
+	return planMemory(newProgramValues(f), steps, env)
+}
+
+func planMemory(pv *programValues, steps []bundle.Step, env map[string]int64) (*Plan, error) {
 	p := &Plan{byKey: map[slotKey]*Slot{}}
 	for i := range steps {
 		for _, a := range steps[i].Args {
@@ -172,7 +176,7 @@ func PlanMemory(f *ir.Func, steps []bundle.Step, env map[string]int64) (*Plan, e
 			}
 		}
 	}
-	for _, r := range f.Results {
+	for _, r := range pv.f.Results {
 		if s := p.byKey[slotKey{v: pv.resolve(r)}]; s != nil {
 			s.Last = len(steps)
 		}
