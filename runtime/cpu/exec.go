@@ -64,6 +64,17 @@ func (p *Pool) give(f map[int][][]float32) {
 	}
 }
 
+// Put gives t's storage to the pool; t must not be used afterwards.
+// Only plain float tensors are kept.
+func (p *Pool) Put(t *runtime.Tensor) {
+	if t.Scale != nil || t.I != nil || len(t.F) == 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.free[len(t.F)] = append(p.free[len(t.F)], t.F)
+}
+
 // RunStats are figures of one Run.
 type RunStats struct {
 	// PeakLiveBytes is the most bytes held at once by the values the

@@ -269,7 +269,7 @@ func gemmT[T, O float](workers, M, N, K int, a matA, b *matB, out []O, ldc int) 
 		mg++
 	}
 	tpg := ceilDiv(mt, mg)
-	pre := prepacked[T](b, N, K, nr)
+	pre := prepacked[T](workers, b, N, K, nr)
 	parallelFor(workers, nt*mg, 1, func(lo, hi int) {
 		s := getScratch[T]()
 		defer putScratch(s)

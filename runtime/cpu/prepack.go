@@ -12,11 +12,19 @@ import (
 // tiny model spent a third of its time repacking the same weights, most
 // of it for experts with a few dozen rows each.
 
+// A weight is packed on its second use, not its first: a training step's
+// weights are fresh tensors used once each (the forward GEMM; the backward
+// ones read them untransposed), and packing those up front would cost a
+// serial pass and a copy of every weight for nothing, where the GEMM packs
+// its blocks on the fly in parallel.
+
 // weightPacks is what a weight's Tensor.Derived holds: packed forms by
-// expert offset, shape, strip width and accumulator type.
+// expert offset, shape, strip width and accumulator type, and the forms
+// asked for once so far.
 type weightPacks struct {
-	mu sync.Mutex
-	m  map[packKey]any
+	mu   sync.Mutex
+	m    map[packKey]any
+	seen map[packKey]bool
 }
 
 type packKey struct {
@@ -39,15 +47,16 @@ func packsOf(t *runtime.Tensor) *weightPacks {
 	defer derivedMu.Unlock()
 	p, _ := t.Derived.(*weightPacks)
 	if p == nil {
-		p = &weightPacks{m: map[packKey]any{}}
+		p = &weightPacks{m: map[packKey]any{}, seen: map[packKey]bool{}}
 		t.Derived = p
 	}
 	return p
 }
 
 // prepacked returns b packed for strips of nr columns and accumulator T,
-// packing it on first use; nil when b is not a plain (unscaled) weight.
-func prepacked[T float](b *matB, N, K, nr int) *packedB[T] {
+// packing it on its second use; nil on the first, and when b is not a
+// plain (unscaled) weight.
+func prepacked[T float](workers int, b *matB, N, K, nr int) *packedB[T] {
 	if b.src == nil || !b.trans || b.scale != nil {
 		return nil
 	}
@@ -58,6 +67,11 @@ func prepacked[T float](b *matB, N, K, nr int) *packedB[T] {
 	ps.mu.Lock()
 	e, ok := ps.m[key].(*packedB[T])
 	if !ok {
+		if !ps.seen[key] {
+			ps.seen[key] = true
+			ps.mu.Unlock()
+			return nil
+		}
 		e = &packedB[T]{}
 		ps.m[key] = e
 	}
@@ -65,9 +79,12 @@ func prepacked[T float](b *matB, N, K, nr int) *packedB[T] {
 	e.once.Do(func() {
 		e.strips, e.nr = ceilDiv(N, nr), nr
 		e.data = make([]T, e.strips*nr*K)
-		for k0 := 0; k0 < K; k0 += kcBlock {
-			packB(e.data[k0*e.strips*nr:], b, 0, N, k0, min(kcBlock, K-k0), nr)
-		}
+		parallelFor(workers, e.strips, 4, func(lo, hi int) {
+			for k0 := 0; k0 < K; k0 += kcBlock {
+				kcb := min(kcBlock, K-k0)
+				packB(e.data[k0*e.strips*nr+lo*nr*kcb:], b, lo*nr, min(N, hi*nr)-lo*nr, k0, kcb, nr)
+			}
+		})
 	})
 	return e
 }

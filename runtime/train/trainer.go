@@ -31,6 +31,10 @@ type Trainer struct {
 
 	fn      *ir.Func
 	outputs []string
+	// owned are the tensors in Params the trainer made (masters, fresh
+	// optimizer state, step results): when a step replaces one, its
+	// storage goes to Opts.Pool for the next step's results.
+	owned map[*runtime.Tensor]bool
 }
 
 // Metrics are one step's figures.
@@ -65,7 +69,7 @@ func New(m *ir.Module, params map[string]*runtime.Tensor, opts cpu.Options, beta
 	if opts.Pool == nil {
 		opts.Pool = cpu.NewPool() // every step runs the same program
 	}
-	t := &Trainer{Module: m, Params: map[string]*runtime.Tensor{}, Opts: opts, Beta1: beta1, Beta2: beta2, fn: fn, outputs: strings.Split(outs, ",")}
+	t := &Trainer{Module: m, Params: map[string]*runtime.Tensor{}, Opts: opts, Beta1: beta1, Beta2: beta2, fn: fn, outputs: strings.Split(outs, ","), owned: map[*runtime.Tensor]bool{}}
 	if len(t.outputs) != len(fn.Results) {
 		return nil, fmt.Errorf("the train function has %d results, its description %d", len(fn.Results), len(t.outputs))
 	}
@@ -85,6 +89,7 @@ func New(m *ir.Module, params map[string]*runtime.Tensor, opts cpu.Options, beta
 				return nil, fmt.Errorf("param %s: %v", name, err)
 			}
 			t.Params[name] = master
+			t.owned[master] = true
 		case "state":
 			if _, ok := t.Params[name]; !ok {
 				p := m.Param(name)
@@ -92,6 +97,7 @@ func New(m *ir.Module, params map[string]*runtime.Tensor, opts cpu.Options, beta
 					return nil, fmt.Errorf("no optimizer state param %s", name)
 				}
 				t.Params[name] = runtime.NewTensor(ir.F32, shape(p.Type.Shape)...)
+				t.owned[t.Params[name]] = true
 			}
 		}
 	}
@@ -185,11 +191,37 @@ func (t *Trainer) TakeStep(batch Batch, lr float64) (Metrics, error) {
 	if !finite(m.Loss) || !finite(m.GradNorm) {
 		return m, fmt.Errorf("step %d: loss %v, gradient norm %v: %w; weights and optimizer state left as they were", n, m.Loss, m.GradNorm, ErrNotFinite)
 	}
+	var replaced []*runtime.Tensor
 	for k, v := range updates {
+		if old := t.Params[k]; old != v && t.owned[old] {
+			replaced = append(replaced, old)
+		}
 		t.Params[k] = v
+		t.owned[v] = true
 	}
+	t.recycle(replaced)
 	t.Step = n
 	return m, nil
+}
+
+// recycle gives the storage of tensors a step replaced to the pool, unless
+// something still in Params shares it.
+func (t *Trainer) recycle(old []*runtime.Tensor) {
+	if t.Opts.Pool == nil || len(old) == 0 {
+		return
+	}
+	live := map[*float32]bool{}
+	for _, p := range t.Params {
+		if len(p.F) > 0 {
+			live[&p.F[0]] = true
+		}
+	}
+	for _, o := range old {
+		delete(t.owned, o)
+		if len(o.F) > 0 && !live[&o.F[0]] {
+			t.Opts.Pool.Put(o)
+		}
+	}
 }
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }

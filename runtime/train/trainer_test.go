@@ -168,6 +168,42 @@ func TestNonFiniteStepChangesNothing(t *testing.T) {
 	}
 }
 
+// Steps recycle the storage of the tensors they replace, but never that of
+// the caller's tensors: after several steps those hold what they held.
+func TestStepsLeaveCallersTensors(t *testing.T) {
+	tr := tinyTrainer(t, v3)
+	callers := map[string][]float32{}
+	kept := map[string]*runtime.Tensor{}
+	for k, v := range tr.Params {
+		if !tr.owned[v] {
+			callers[k] = append([]float32(nil), v.F...)
+			kept[k] = v
+		}
+	}
+	if len(kept) == 0 {
+		t.Fatal("the trainer owns every tensor; the test needs some of the caller's")
+	}
+	replaced := 0
+	for i := 0; i < 3; i++ {
+		if _, err := tr.TakeStep(batch(), 1e-3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for k, v := range kept {
+		if tr.Params[k] != v {
+			replaced++
+		}
+		for i, x := range v.F {
+			if math.Float32bits(x) != math.Float32bits(callers[k][i]) {
+				t.Fatalf("the caller's %s[%d] changed from %v to %v", k, i, callers[k][i], x)
+			}
+		}
+	}
+	if replaced == 0 {
+		t.Error("no caller's tensor was replaced by a step (the routing biases should be)")
+	}
+}
+
 // Recomputing norms and up-projections in the backward gives the same
 // step, bit for bit, holding less at once.
 func TestRecomputeSavesMemory(t *testing.T) {
