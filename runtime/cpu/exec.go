@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/runtime"
@@ -24,6 +25,9 @@ type Options struct {
 	Donate bool
 	// Stats, when set, receives figures of the run.
 	Stats *RunStats
+	// OpTime, when set, receives the wall time spent in each op kind
+	// (added to what it holds): where a program's time goes.
+	OpTime map[string]time.Duration
 	// Wide accumulates GEMMs and attention in f64 in FP32 mode, for
 	// checking numerics against a float64 reference more tightly (about
 	// 1.5x slower). By default FP32 mode accumulates in f32, as the
@@ -252,8 +256,15 @@ func run(f *ir.Func, params map[string]*runtime.Tensor, args []*runtime.Tensor, 
 	}
 	uses := f.Uses()
 	for i, op := range f.Body {
+		var t0 time.Time
+		if opts.OpTime != nil {
+			t0 = time.Now()
+		}
 		if err := c.step(op, vals, uses); err != nil {
 			return nil, fmt.Errorf("func @%s: op %d (%s at %s): %w", f.Name, i, op.Name, op.Loc, err)
+		}
+		if opts.OpTime != nil {
+			opts.OpTime[op.Name] += time.Since(t0)
 		}
 		if stepHook != nil {
 			stepHook(i, len(vals))

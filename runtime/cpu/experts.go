@@ -65,28 +65,25 @@ func (p *expertProduct) gathered(e int, src []int, y []float32, workers int) {
 }
 
 // forExperts runs fn for each of E experts with work (count(e) rows out of
-// total). Many experts with few rows each (decode) run side by side, one
-// worker each; otherwise each expert gets all workers in turn.
+// total). An expert with more than half a worker's share of the rows gets
+// all workers, one such expert at a time; the others run side by side, one
+// worker each, handed out as workers free up. Per-expert GEMMs of a few
+// hundred rows split across workers spend much of their time packing and
+// waiting, so whole experts per worker are faster wherever loads allow.
 func (c *Context) forExperts(E, total int, count func(e int) int, fn func(e, workers int)) {
-	active := 0
+	var light []int
 	for e := 0; e < E; e++ {
-		if count(e) > 0 {
-			active++
-		}
-	}
-	if active >= c.workers && total <= 64*active {
-		c.parallel(E, 1, func(lo, hi int) {
-			for e := lo; e < hi; e++ {
-				if count(e) > 0 {
-					fn(e, 1)
-				}
-			}
-		})
-		return
-	}
-	for e := 0; e < E; e++ {
-		if count(e) > 0 {
+		switch n := count(e); {
+		case n == 0:
+		case c.workers > 1 && 2*n*c.workers > total:
 			fn(e, c.workers)
+		default:
+			light = append(light, e)
 		}
 	}
+	c.parallel(len(light), 1, func(lo, hi int) {
+		for _, e := range light[lo:hi] {
+			fn(e, 1)
+		}
+	})
 }

@@ -73,13 +73,14 @@ func main() {
 		pipeline   = flag.String("pipeline", inferencePipeline, "pass pipeline")
 		moeBlock   = flag.Int("moe-block", 1, "moe-lower's row padding (cmd/deepc's cpuMoEBlock)")
 		trainMode  = flag.Bool("train", false, "benchmark training steps instead (next-token CE, AdamW, clip 1.0)")
+		opTimes    = flag.Bool("op-times", false, "with -train: print each op kind's time per step to stderr")
 		steps      = flag.Int("steps", 6, "with -train: optimizer steps (the first is not timed)")
 		seqLen     = flag.Int("seq", 128, "with -train: tokens per sequence")
 		lr         = flag.Float64("lr", 1e-3, "with -train: learning rate")
 	)
 	flag.Parse()
 	if *trainMode {
-		if err := runTrain(*model, *checkpoint, *cpuprofile, *steps, *batch, *seqLen, *threads, *lr); err != nil {
+		if err := runTrain(*model, *checkpoint, *cpuprofile, *steps, *batch, *seqLen, *threads, *lr, *opTimes); err != nil {
 			fmt.Fprintln(os.Stderr, "deepc-bench:", err)
 			os.Exit(1)
 		}

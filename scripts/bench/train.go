@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -51,7 +53,7 @@ func TrainBatch(s, B, S, vocab int) train.Batch {
 	return b
 }
 
-func runTrain(file, dir, profile string, steps, B, S, threads int, lr float64) error {
+func runTrain(file, dir, profile string, steps, B, S, threads int, lr float64, opTimes bool) error {
 	cfg, err := os.ReadFile(filepath.Join(dir, "config.json"))
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
@@ -96,6 +98,9 @@ func runTrain(file, dir, profile string, steps, B, S, threads int, lr float64) e
 		defer pprof.StopCPUProfile()
 	}
 	for s := 0; s < steps; s++ {
+		if opTimes && s == 1 { // the first step is not timed
+			tr.Opts.OpTime = map[string]time.Duration{}
+		}
 		start := time.Now()
 		met, err := tr.TakeStep(TrainBatch(s, B, S, vocab), lr)
 		if err != nil {
@@ -105,6 +110,9 @@ func runTrain(file, dir, profile string, steps, B, S, threads int, lr float64) e
 		res.Losses = append(res.Losses, met.CE)
 	}
 	res.TokS = float64(B*S) / median(res.StepS[min(1, len(res.StepS)-1):])
+	if opTimes {
+		printOpTimes(tr.Opts.OpTime, steps-1)
+	}
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
 		res.PeakRSSKiB = ru.Maxrss
@@ -116,4 +124,18 @@ func median(xs []float64) float64 {
 	s := slices.Clone(xs)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// printOpTimes writes each op kind's time per step to stderr, slowest first.
+func printOpTimes(t map[string]time.Duration, steps int) {
+	names := slices.Collect(maps.Keys(t))
+	slices.SortFunc(names, func(a, b string) int { return cmp.Compare(t[b], t[a]) })
+	var total time.Duration
+	for _, d := range t {
+		total += d
+	}
+	fmt.Fprintf(os.Stderr, "op time per step (%d steps): %.1f ms\n", steps, total.Seconds()*1e3/float64(max(steps, 1)))
+	for _, n := range names {
+		fmt.Fprintf(os.Stderr, "  %-24s %8.2f ms  %5.1f%%\n", n, t[n].Seconds()*1e3/float64(max(steps, 1)), 100*t[n].Seconds()/total.Seconds())
+	}
 }
