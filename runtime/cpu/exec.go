@@ -114,19 +114,48 @@ type Context struct {
 	bound  map[string]*runtime.Tensor // params checked (and converted) in this run
 
 	op     *ir.Op
-	shapes [][]int // result shapes of the current op, symbols bound
-	reuse  []bool  // per operand of the current op: the kernel may overwrite it
+	shapes [][]int           // result shapes of the current op, symbols bound
+	reuse  []bool            // per operand of the current op: the kernel may overwrite it
+	views  []*runtime.Tensor // the current op's results made by view: not rounded again
 
-	// pinned tensors are never overwritten: params, arguments (unless
-	// donated) and tensors whose storage another value shares.
-	pinned map[*runtime.Tensor]bool
+	deferT map[*ir.Op]bool                     // transposes the GEMMs read in place (transposed.go)
+	lazyT  map[*runtime.Tensor]*runtime.Tensor // their results: view -> source
 
-	// refs counts the live values each tensor stands for; a float tensor
-	// no live value holds (and not pinned) gives its storage to free, from
-	// which later results of the same size are allocated (unzeroed: every
-	// kernel writes all of its results, which the poisoned test runs check).
-	refs map[*runtime.Tensor]int
+	// Both maps are keyed by storage (storeOf), so a whole-tensor view
+	// (reshape, an identity cast) counts as one more holder of its
+	// source's storage rather than a second tensor.
+	//
+	// pinned storage is never overwritten: params, arguments (unless
+	// donated) and storage that partial views share.
+	pinned map[any]bool
+
+	// refs counts the live values holding each storage; float storage no
+	// live value holds (and not pinned) goes to free, from which later
+	// results of the same size are allocated (unzeroed: every kernel writes
+	// all of its results, which the poisoned test runs check).
+	refs map[any]int
 	free map[int][][]float32
+}
+
+// storeOf identifies t's storage: its first element (tensors that share
+// storage from the same element on are one store), or t when empty.
+func storeOf(t *runtime.Tensor) any {
+	switch {
+	case len(t.F) > 0:
+		return &t.F[0]
+	case len(t.I) > 0:
+		return &t.I[0]
+	}
+	return t
+}
+
+// view returns a tensor of dtype dt and the current op's result shape i
+// sharing x's whole storage: it costs nothing, and the storage is
+// recycled once neither x nor the view is live.
+func (c *Context) view(x *runtime.Tensor, i int, dt ir.DType) *runtime.Tensor {
+	t := &runtime.Tensor{DType: dt, Shape: slices.Clone(c.shapes[i]), F: x.F, I: x.I}
+	c.views = append(c.views, t)
+	return t
 }
 
 // Mode is the precision mode of the run.
@@ -166,11 +195,12 @@ func (c *Context) drop(vals map[*ir.Value]*runtime.Tensor, v *ir.Value) {
 	if c.refs == nil {
 		return
 	}
-	if c.refs[t]--; c.refs[t] > 0 {
+	k := storeOf(t)
+	if c.refs[k]--; c.refs[k] > 0 {
 		return
 	}
-	delete(c.refs, t)
-	if !c.pinned[t] && t.Scale == nil && t.I == nil && len(t.F) > 0 {
+	delete(c.refs, k)
+	if !c.pinned[k] && t.Scale == nil && t.I == nil && len(t.F) > 0 {
 		c.free[len(t.F)] = append(c.free[len(t.F)], t.F)
 	}
 }
@@ -198,11 +228,11 @@ func (c *Context) OutType(i int, dt ir.DType) *runtime.Tensor {
 	return t
 }
 
-// alias records that two tensors share storage: neither may be
-// overwritten in place from now on.
+// alias records that two tensors share part of their storage: neither
+// may be overwritten in place or recycled from now on.
 func (c *Context) alias(a, b *runtime.Tensor) {
-	c.pinned[a] = true
-	c.pinned[b] = true
+	c.pinned[storeOf(a)] = true
+	c.pinned[storeOf(b)] = true
 }
 
 // stepHook, when set (tests), is called after every op with the number of
@@ -243,8 +273,8 @@ func run(f *ir.Func, params map[string]*runtime.Tensor, args []*runtime.Tensor, 
 	c := &Context{
 		mode: opts.Mode, workers: opts.workers(), donate: opts.Donate, wideAcc: opts.Wide, env: map[string]int64{},
 		poison: poisoned, params: params, bound: map[string]*runtime.Tensor{},
-		pinned: map[*runtime.Tensor]bool{},
-		refs:   map[*runtime.Tensor]int{}, free: map[int][][]float32{},
+		pinned: map[any]bool{},
+		refs:   map[any]int{}, free: map[int][][]float32{},
 	}
 	if opts.Pool != nil {
 		c.free = opts.Pool.take()
@@ -255,6 +285,7 @@ func run(f *ir.Func, params map[string]*runtime.Tensor, args []*runtime.Tensor, 
 		return nil, fmt.Errorf("func @%s: %w", f.Name, err)
 	}
 	uses := f.Uses()
+	c.deferT = deferredTransposes(f, uses)
 	for i, op := range f.Body {
 		var t0 time.Time
 		if opts.OpTime != nil {
@@ -331,13 +362,13 @@ func (c *Context) bindArgs(f *ir.Func, args []*runtime.Tensor, vals map[*ir.Valu
 			return fmt.Errorf("argument %s: %v", name, err)
 		}
 		if !c.donate || ct != t {
-			c.pinned[t] = true
+			c.pinned[storeOf(t)] = true
 		}
 		if slices.Contains(args[:i], t) { // the same tensor twice: never written
-			c.pinned[t] = true
+			c.pinned[storeOf(t)] = true
 		}
 		vals[a] = ct
-		c.refs[ct]++
+		c.refs[storeOf(ct)]++
 	}
 	return nil
 }
@@ -416,7 +447,7 @@ func checkScale(t *runtime.Tensor) error {
 // that m does not declare are passed through; declared params missing from
 // params are left for Run to report.
 func PrepareParams(m *ir.Module, params map[string]*runtime.Tensor, mode Mode) (map[string]*runtime.Tensor, error) {
-	c := &Context{mode: mode, workers: Options{}.workers(), env: map[string]int64{}, pinned: map[*runtime.Tensor]bool{}}
+	c := &Context{mode: mode, workers: Options{}.workers(), env: map[string]int64{}, pinned: map[any]bool{}}
 	out := make(map[string]*runtime.Tensor, len(params))
 	for k, v := range params {
 		out[k] = v
@@ -459,8 +490,8 @@ func (c *Context) param(name string, want ir.Type) (*runtime.Tensor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("param @%s: %v", name, err)
 	}
-	c.pinned[t] = true
-	c.pinned[ct] = true
+	c.pinned[storeOf(t)] = true
+	c.pinned[storeOf(ct)] = true
 	c.bound[name] = ct
 	return ct, nil
 }
@@ -489,6 +520,7 @@ func (c *Context) step(op *ir.Op, vals map[*ir.Value]*runtime.Tensor, uses map[*
 	}
 	c.op = op
 	c.shapes = c.shapes[:0]
+	c.views = c.views[:0]
 	for i, r := range op.Results {
 		s, err := c.evalShape(r.Type.Shape)
 		if err != nil {
@@ -513,9 +545,16 @@ func (c *Context) step(op *ir.Op, vals map[*ir.Value]*runtime.Tensor, uses map[*
 				n++
 			}
 		}
-		c.reuse = append(c.reuse, n == 1 && uses[a] == 1 && !c.pinned[t])
+		k := storeOf(t)
+		c.reuse = append(c.reuse, n == 1 && uses[a] == 1 && !c.pinned[k] && c.refs[k] == 1)
 	}
-	outs, err := c.call(kern, op, args)
+	var outs []*runtime.Tensor
+	var err error
+	if v := c.deferred(op, args); v != nil {
+		outs = one(v)
+	} else {
+		outs, err = c.call(kern, op, args)
+	}
 	if err != nil {
 		return err
 	}
@@ -533,11 +572,11 @@ func (c *Context) step(op *ir.Op, vals map[*ir.Value]*runtime.Tensor, uses map[*
 		case want.IsFloat() != t.DType.IsFloat() || !want.IsFloat() && t.DType != want:
 			return fmt.Errorf("kernel returned result %d of dtype %s, want %s", i, t.DType, want)
 		}
-		if round {
+		if round && !slices.Contains(c.views, t) {
 			c.finish(t)
 		}
 		vals[op.Results[i]] = t
-		c.refs[t]++
+		c.refs[storeOf(t)]++
 	}
 	for _, a := range op.Args {
 		uses[a]--

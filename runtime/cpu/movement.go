@@ -2,7 +2,6 @@ package cpu
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/runtime"
@@ -71,12 +70,10 @@ func kReshape(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor,
 	if numel(shape) != x.Numel() {
 		return nil, fmt.Errorf("cannot reshape %v to %v", x.Shape, shape)
 	}
-	// A view: the result shares x's storage.
-	out := &runtime.Tensor{DType: moveDType(c, 0, x), Shape: slices.Clone(shape), F: x.F, I: x.I}
+	out := c.view(x, 0, moveDType(c, 0, x))
 	if err := checkKinds(out, x); err != nil {
 		return nil, err
 	}
-	c.alias(x, out)
 	return one(out), nil
 }
 
