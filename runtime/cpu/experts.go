@@ -28,7 +28,16 @@ func (c *Context) newExpertProduct(w *runtime.Tensor, x []float32, rows int) *ex
 	return p
 }
 
-func (p *expertProduct) weight(e int) *matB {
+// weight returns expert e's weight for a product with rows rows.
+func (p *expertProduct) weight(e, rows int) *matB {
+	if src, ok := p.c.transposed(p.w); ok { // src [E, K, N]: B(k, n) = src[e][k·N + n]
+		f := src.F[e*p.wsz : (e+1)*p.wsz]
+		if rows >= gemvMaxRows {
+			return &matB{f: f, ld: p.N}
+		}
+		// The gemv path reads the weight layout (transposed.go).
+		return &matB{f: transposed(f, p.K, p.N), ld: p.K, trans: true}
+	}
 	return weightB(p.w, e*p.wsz, e*p.ssz, p.c.mode.dequantDType())
 }
 
@@ -40,10 +49,10 @@ func (p *expertProduct) rows(e, lo, n int, y []float32, workers int) {
 	K := p.K
 	if q := p.qx; q != nil {
 		part := &quantRows{q: q.q[lo*K:], s: q.s[lo*q.tiles:], K: K, tiles: q.tiles, stride: q.stride}
-		gemmFP8(workers, n, p.N, part, p.weight(e), y, p.N)
+		gemmFP8(workers, n, p.N, part, p.weight(e, n), y, p.N)
 		return
 	}
-	gemm(workers, n, p.N, K, p.x[lo*K:(lo+n)*K], K, p.weight(e), y, p.N, p.c.wide())
+	gemm(workers, n, p.N, K, p.x[lo*K:(lo+n)*K], K, p.weight(e, n), y, p.N, p.c.wide())
 }
 
 // gathered computes y (len(src) rows of N) from the rows src of x.
@@ -58,10 +67,10 @@ func (p *expertProduct) gathered(e int, src []int, y []float32, workers int) {
 			copy(g.q[i*K:(i+1)*K], q.q[r*K:(r+1)*K])
 			copy(g.s[i*q.tiles:(i+1)*q.tiles], q.s[r*q.tiles:(r+1)*q.tiles])
 		}
-		gemmFP8(workers, n, p.N, g, p.weight(e), y, p.N)
+		gemmFP8(workers, n, p.N, g, p.weight(e, n), y, p.N)
 		return
 	}
-	gemmRows(workers, src, p.N, K, p.x, K, p.weight(e), y, p.N, p.c.wide())
+	gemmRows(workers, src, p.N, K, p.x, K, p.weight(e, n), y, p.N, p.c.wide())
 }
 
 // forExperts runs fn for each of E experts with work (count(e) rows out of

@@ -74,6 +74,15 @@ func gemvSmall[T float](workers, M, N, K int, a matA, b *matB, out []float32, ld
 	if gemv == nil || K == 0 {
 		return false
 	}
+	if a.trans { // the gemv kernels read rows: gather A's few columns
+		rows := make([]float32, M*K)
+		for k := 0; k < K; k++ {
+			for i, v := range a.f[k*a.ld : k*a.ld+M] {
+				rows[i*K+k] = v
+			}
+		}
+		a = matA{f: rows, ld: K}
+	}
 	groups := ceilDiv(N, 4)
 	parallelFor(workers, groups, max(1, 8192/K), func(lo, hi int) {
 		var o [4]T
@@ -232,13 +241,17 @@ func gemmA(workers, M, N, K int, a matA, b *matB, out []float32, ldc int, wide b
 	}
 }
 
-// matA is the left operand: row i at f[i·ld:], or at f[rows[i]·ld:].
+// matA is the left operand: row i at f[i·ld:], or at f[rows[i]·ld:]; or,
+// when trans is set, column i at f[i:] with stride ld (A(i, k) =
+// f[k·ld + i]).
 type matA struct {
-	f    []float32
-	ld   int
-	rows []int
+	f     []float32
+	ld    int
+	rows  []int
+	trans bool
 }
 
+// row returns row i of an untransposed A.
 func (a matA) row(i int) []float32 {
 	if a.rows != nil {
 		i = a.rows[i]
@@ -337,6 +350,10 @@ func (s *scratch[T]) accFor(n int) []T {
 // strips: strip s holds ap[s*mr*kcb + k*mr + r] = A(i0+s*mr+r, k0+k), rows
 // past the tile padded with zeros.
 func packA[T float](ap []T, a matA, i0, mcb, k0, kcb, mr int) {
+	if a.trans {
+		packPieces(ap, a.f, a.ld, i0, mcb, k0, kcb, mr)
+		return
+	}
 	var rows [maxStrip][]float32
 	for s := 0; s*mr < mcb; s++ {
 		for r := 0; r < mr; r++ {
@@ -395,19 +412,7 @@ func packB[T float](bp []T, b *matB, j0, ncb, k0, kcb, nr int) {
 		return
 	}
 	if !b.trans {
-		// Rows of B are contiguous in n: copy nr-wide pieces of each row.
-		for s := 0; s*nr < ncb; s++ {
-			strip := bp[s*nr*kcb : (s+1)*nr*kcb]
-			w := min(nr, ncb-s*nr)
-			for k := 0; k < kcb; k++ {
-				row := b.f[(k0+k)*b.ld+j0+s*nr:][:w]
-				d := strip[k*nr : (k+1)*nr]
-				for c, v := range row {
-					d[c] = T(v)
-				}
-				clear(d[w:])
-			}
-		}
+		packPieces(bp, b.f, b.ld, j0, ncb, k0, kcb, nr)
 		return
 	}
 	for s := 0; s*nr < ncb; s++ {
@@ -426,6 +431,25 @@ func packB[T float](bp []T, b *matB, j0, ncb, k0, kcb, nr int) {
 			for k, v := range row {
 				strip[k*nr+c] = T(runtime.RoundTo(b.deq, v*srow[(k0+k)/b.b1]))
 			}
+		}
+	}
+}
+
+// packPieces packs an operand whose strip direction is contiguous in
+// memory (element (k, c) at f[k·ld + c]: B untransposed, A transposed):
+// columns c0..c0+cw, rows k0..k0+kcb into w-wide strips, copying w-wide
+// pieces of each row, zero padded.
+func packPieces[T float](dst []T, f []float32, ld, c0, cw, k0, kcb, w int) {
+	for s := 0; s*w < cw; s++ {
+		strip := dst[s*w*kcb : (s+1)*w*kcb]
+		n := min(w, cw-s*w)
+		for k := 0; k < kcb; k++ {
+			row := f[(k0+k)*ld+c0+s*w:][:n]
+			d := strip[k*w : (k+1)*w]
+			for c, v := range row {
+				d[c] = T(v)
+			}
+			clear(d[n:])
 		}
 	}
 }

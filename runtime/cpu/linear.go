@@ -56,9 +56,16 @@ func kMatmul(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, 
 		return nil, fmt.Errorf("batch dims of %v and %v differ", a.Shape, b.Shape)
 	}
 	out := c.Out(0)
+	// a may be a deferred transpose (transposed.go): its storage then
+	// holds [..., K, M].
+	at, atr := c.transposed(a)
 	one := func(i, workers int) {
+		ma := matA{f: a.F[i*M*K : (i+1)*M*K], ld: K}
+		if atr {
+			ma = matA{f: at.F[i*M*K : (i+1)*M*K], ld: M, trans: true}
+		}
 		mb := &matB{f: b.F[i*K*N : (i+1)*K*N], ld: N}
-		gemm(workers, M, N, K, a.F[i*M*K:(i+1)*M*K], K, mb, out.F[i*M*N:(i+1)*M*N], N, c.wide())
+		gemmA(workers, M, N, K, ma, mb, out.F[i*M*N:(i+1)*M*N], N, c.wide())
 	}
 	if batch >= c.workers {
 		// Many small products: one per worker at a time.
