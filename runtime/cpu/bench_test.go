@@ -129,3 +129,47 @@ func BenchmarkGEMMSmallM(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkGEMMLayouts measures a training step's three GEMM layouts at
+// the tiny model's shapes (T = 512 tokens, 256 x 256 weight), f32: the
+// forward x·Wᵀ (weight layout B), the input gradient dy·W (row-major B)
+// and the weight gradient dyᵀ·x (transposed A, K = T), each against the
+// forward's GFLOP/s in the same run (x-forward).
+func BenchmarkGEMMLayouts(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	workers := Options{}.workers()
+	const T, N = 512, 256
+	x := randF(rng, ir.F32, 1, T, N).F
+	w := randF(rng, ir.F32, 1, N, N).F
+	y := make([]float32, T*N)
+	flop := 2 * float64(T) * N * N
+	layouts := []struct {
+		name string
+		run  func()
+	}{
+		{"forward", func() { gemm(workers, T, N, N, x, N, &matB{f: w, ld: N, trans: true}, y, N, false) }},
+		{"input-grad", func() { gemm(workers, T, N, N, x, N, &matB{f: w, ld: N}, y, N, false) }},
+		{"weight-grad", func() {
+			gemmA(workers, N, N, T, matA{f: x, ld: N, trans: true}, &matB{f: x, ld: N}, y, N, false)
+		}},
+	}
+	var forward float64
+	for _, l := range layouts {
+		b.Run(l.name, func(b *testing.B) {
+			if forward == 0 {
+				t0 := time.Now()
+				for range 20 {
+					layouts[0].run()
+				}
+				forward = 20 * flop / time.Since(t0).Seconds() / 1e9
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				l.run()
+			}
+			gf := flop * float64(b.N) / b.Elapsed().Seconds() / 1e9
+			b.ReportMetric(gf, "GFLOP/s")
+			b.ReportMetric(gf/forward, "x-forward")
+		})
+	}
+}

@@ -440,6 +440,18 @@ func packB[T float](bp []T, b *matB, j0, ncb, k0, kcb, nr int) {
 // columns c0..c0+cw, rows k0..k0+kcb into w-wide strips, copying w-wide
 // pieces of each row, zero padded.
 func packPieces[T float](dst []T, f []float32, ld, c0, cw, k0, kcb, w int) {
+	if d32, ok := any(dst).([]float32); ok { // f32 accumulation: plain copies
+		for s := 0; s*w < cw; s++ {
+			strip := d32[s*w*kcb : (s+1)*w*kcb]
+			n := min(w, cw-s*w)
+			for k := 0; k < kcb; k++ {
+				d := strip[k*w : (k+1)*w]
+				copy(d, f[(k0+k)*ld+c0+s*w:][:n])
+				clear(d[n:])
+			}
+		}
+		return
+	}
 	for s := 0; s*w < cw; s++ {
 		strip := dst[s*w*kcb : (s+1)*w*kcb]
 		n := min(w, cw-s*w)
