@@ -197,13 +197,13 @@ func (a *attn) run(c *Context) {
 						s64 = make([]float64, m*n)
 					}
 					s64 = s64[:m*n]
-					gemmT[float64](inner, m, n, dq, matA{f: qb, ld: dq}, kmat, s64, n)
+					gemmT[float64](inner, m, n, dq, matA{f: qb, ld: dq}, kmat, matC[float64]{f: s64, ld: n})
 					for r := 0; r < m; r++ {
 						softmaxRow(a, s64[r*n:(r+1)*n], pb[r*n:(r+1)*n], it.qs[r/len(heads)], it.ks)
 					}
 				} else {
 					s32 = grow(s32, m*n)
-					gemmT[float32](inner, m, n, dq, matA{f: qb, ld: dq}, kmat, s32, n)
+					gemmT[float32](inner, m, n, dq, matA{f: qb, ld: dq}, kmat, matC[float32]{f: s32, ld: n})
 					for r := 0; r < m; r++ {
 						softmaxRow(a, s32[r*n:(r+1)*n], pb[r*n:(r+1)*n], it.qs[r/len(heads)], it.ks)
 					}

@@ -55,8 +55,9 @@ func (p *expertProduct) rows(e, lo, n int, y []float32, workers int) {
 	gemm(workers, n, p.N, K, p.x[lo*K:(lo+n)*K], K, p.weight(e, n), y, p.N, p.c.wide())
 }
 
-// gathered computes y (len(src) rows of N) from the rows src of x.
-func (p *expertProduct) gathered(e int, src []int, y []float32, workers int) {
+// gathered computes the rows src of x times expert e's weight into the
+// rows dst of out (N wide).
+func (p *expertProduct) gathered(e int, src, dst []int, out []float32, workers int) {
 	n, K := len(src), p.K
 	if n == 0 {
 		return
@@ -67,10 +68,14 @@ func (p *expertProduct) gathered(e int, src []int, y []float32, workers int) {
 			copy(g.q[i*K:(i+1)*K], q.q[r*K:(r+1)*K])
 			copy(g.s[i*q.tiles:(i+1)*q.tiles], q.s[r*q.tiles:(r+1)*q.tiles])
 		}
+		y := make([]float32, n*p.N)
 		gemmFP8(workers, n, p.N, g, p.weight(e, n), y, p.N)
+		for i, d := range dst {
+			copy(out[d*p.N:(d+1)*p.N], y[i*p.N:(i+1)*p.N])
+		}
 		return
 	}
-	gemmRows(workers, src, p.N, K, p.x, K, p.weight(e, n), y, p.N, p.c.wide())
+	gemmAC(workers, n, p.N, K, matA{f: p.x, ld: K, rows: src}, p.weight(e, n), matC[float32]{f: out, ld: p.N, rows: dst}, p.c.wide())
 }
 
 // forExperts runs fn for each of E experts with work (count(e) rows out of

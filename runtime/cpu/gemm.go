@@ -58,7 +58,7 @@ var (
 // gemvSmall computes out = A·B for M < gemvMaxRows rows against an
 // unquantized weight B (trans layout) with the gemv kernels; false when
 // they are not available.
-func gemvSmall[T float](workers, M, N, K int, a matA, b *matB, out []float32, ldc int) bool {
+func gemvSmall[T float](workers, M, N, K int, a matA, b *matB, c matC[float32]) bool {
 	var zero T
 	var gemv func(x, w []float32, ldw int, out *[4]T)
 	switch any(zero).(type) {
@@ -77,7 +77,8 @@ func gemvSmall[T float](workers, M, N, K int, a matA, b *matB, out []float32, ld
 	if a.trans { // the gemv kernels read rows: gather A's few columns
 		rows := make([]float32, M*K)
 		for k := 0; k < K; k++ {
-			for i, v := range a.f[k*a.ld : k*a.ld+M] {
+			r := a.line(k)
+			for i, v := range a.f[r*a.ld : r*a.ld+M] {
 				rows[i*K+k] = v
 			}
 		}
@@ -90,10 +91,11 @@ func gemvSmall[T float](workers, M, N, K int, a matA, b *matB, out []float32, ld
 			n0 := g * 4
 			for m := 0; m < M; m++ {
 				x := a.row(m)[:K]
+				out := c.f[c.line(m)*c.ld:]
 				if n0+4 <= N {
 					gemv(x, b.f[n0*b.ld:], b.ld, &o)
 					for r := 0; r < 4; r++ {
-						out[m*ldc+n0+r] = float32(o[r])
+						out[n0+r] = float32(o[r])
 					}
 					continue
 				}
@@ -103,7 +105,7 @@ func gemvSmall[T float](workers, M, N, K int, a matA, b *matB, out []float32, ld
 					for k, v := range x {
 						s += T(v) * T(row[k])
 					}
-					out[m*ldc+n] = float32(s)
+					out[n] = float32(s)
 				}
 			}
 		}
@@ -132,6 +134,9 @@ type matB struct {
 	f     []float32
 	ld    int
 	trans bool // element (k, n) at f[n*ld + k] (a weight [N, K]); else at f[k*ld + n]
+	// rows, when set (untransposed only), gathers: element (k, n) at
+	// f[rows[k]*ld + n].
+	rows []int
 	// Block quantization (trans layout only): the value is
 	// f[...] · scale[(n/b0)*sld + k/b1], rounded to deq.
 	scale  []float32
@@ -227,23 +232,22 @@ func gemm(workers, M, N, K int, a []float32, lda int, b *matB, out []float32, ld
 	gemmA(workers, M, N, K, matA{f: a, ld: lda}, b, out, ldc, wide)
 }
 
-// gemmRows is gemm with A's row i read from a[rows[i]·lda:] (a gather
-// done while packing, not copied first).
-func gemmRows(workers int, rows []int, N, K int, a []float32, lda int, b *matB, out []float32, ldc int, wide bool) {
-	gemmA(workers, len(rows), N, K, matA{f: a, ld: lda, rows: rows}, b, out, ldc, wide)
+func gemmA(workers, M, N, K int, a matA, b *matB, out []float32, ldc int, wide bool) {
+	gemmAC(workers, M, N, K, a, b, matC[float32]{f: out, ld: ldc}, wide)
 }
 
-func gemmA(workers, M, N, K int, a matA, b *matB, out []float32, ldc int, wide bool) {
+// gemmAC is gemmA with the output's rows possibly scattered.
+func gemmAC(workers, M, N, K int, a matA, b *matB, out matC[float32], wide bool) {
 	if wide {
-		gemmT[float64](workers, M, N, K, a, b, out, ldc)
+		gemmT[float64](workers, M, N, K, a, b, out)
 	} else {
-		gemmT[float32](workers, M, N, K, a, b, out, ldc)
+		gemmT[float32](workers, M, N, K, a, b, out)
 	}
 }
 
-// matA is the left operand: row i at f[i·ld:], or at f[rows[i]·ld:]; or,
-// when trans is set, column i at f[i:] with stride ld (A(i, k) =
-// f[k·ld + i]).
+// matA is the left operand: row i at f[i·ld:]; or, when trans is set,
+// A(i, k) = f[k·ld + i]. rows, when set, gathers the lines of f: row i
+// at f[rows[i]·ld:], or A(i, k) = f[rows[k]·ld + i] when transposed.
 type matA struct {
 	f     []float32
 	ld    int
@@ -251,21 +255,40 @@ type matA struct {
 	trans bool
 }
 
-// row returns row i of an untransposed A.
-func (a matA) row(i int) []float32 {
+// line returns the index of A's i-th line in f (a row, or a k-line when
+// transposed).
+func (a matA) line(i int) int {
 	if a.rows != nil {
-		i = a.rows[i]
+		return a.rows[i]
 	}
-	return a.f[i*a.ld:]
+	return i
+}
+
+// row returns row i of an untransposed A.
+func (a matA) row(i int) []float32 { return a.f[a.line(i)*a.ld:] }
+
+// matC is the output: row i at f[i·ld:], or at f[rows[i]·ld:] (a
+// scatter) when rows is set.
+type matC[O float] struct {
+	f    []O
+	ld   int
+	rows []int
+}
+
+func (c matC[O]) line(i int) int {
+	if c.rows != nil {
+		return c.rows[i]
+	}
+	return i
 }
 
 // gemmT is the GEMM with accumulator type T, writing outputs of type O.
-func gemmT[T, O float](workers, M, N, K int, a matA, b *matB, out []O, ldc int) {
+func gemmT[T, O float](workers, M, N, K int, a matA, b *matB, out matC[O]) {
 	if M <= 0 || N <= 0 {
 		return
 	}
-	if o, ok := any(out).([]float32); ok && M < gemvMaxRows && b.trans && b.scale == nil {
-		if gemvSmall[T](workers, M, N, K, a, b, o, ldc) {
+	if o, ok := any(out).(matC[float32]); ok && M < gemvMaxRows && b.trans && b.scale == nil {
+		if gemvSmall[T](workers, M, N, K, a, b, o) {
 			return
 		}
 	}
@@ -324,7 +347,8 @@ func gemmT[T, O float](workers, M, N, K int, a matA, b *matB, out []O, ldc int) 
 				mcb := min(mc, M-i0)
 				tacc := acc[(it-t0)*mc*np:]
 				for i := 0; i < mcb; i++ {
-					o := out[(i0+i)*ldc+j0 : (i0+i)*ldc+j0+ncb]
+					r := out.line(i0 + i)
+					o := out.f[r*out.ld+j0 : r*out.ld+j0+ncb]
 					row := tacc[i*np : i*np+ncb]
 					for j, v := range row {
 						o[j] = O(v)
@@ -351,7 +375,7 @@ func (s *scratch[T]) accFor(n int) []T {
 // past the tile padded with zeros.
 func packA[T float](ap []T, a matA, i0, mcb, k0, kcb, mr int) {
 	if a.trans {
-		packPieces(ap, a.f, a.ld, i0, mcb, k0, kcb, mr)
+		packPieces(ap, a.f, a.ld, a.rows, i0, mcb, k0, kcb, mr)
 		return
 	}
 	var rows [maxStrip][]float32
@@ -412,7 +436,7 @@ func packB[T float](bp []T, b *matB, j0, ncb, k0, kcb, nr int) {
 		return
 	}
 	if !b.trans {
-		packPieces(bp, b.f, b.ld, j0, ncb, k0, kcb, nr)
+		packPieces(bp, b.f, b.ld, b.rows, j0, ncb, k0, kcb, nr)
 		return
 	}
 	for s := 0; s*nr < ncb; s++ {
@@ -436,17 +460,23 @@ func packB[T float](bp []T, b *matB, j0, ncb, k0, kcb, nr int) {
 }
 
 // packPieces packs an operand whose strip direction is contiguous in
-// memory (element (k, c) at f[k·ld + c]: B untransposed, A transposed):
-// columns c0..c0+cw, rows k0..k0+kcb into w-wide strips, copying w-wide
-// pieces of each row, zero padded.
-func packPieces[T float](dst []T, f []float32, ld, c0, cw, k0, kcb, w int) {
+// memory (element (k, c) at f[k·ld + c], or at f[rows[k]·ld + c]: B
+// untransposed, A transposed): columns c0..c0+cw, rows k0..k0+kcb into
+// w-wide strips, copying w-wide pieces of each row, zero padded.
+func packPieces[T float](dst []T, f []float32, ld int, rows []int, c0, cw, k0, kcb, w int) {
+	line := func(k int) int {
+		if rows != nil {
+			return rows[k]
+		}
+		return k
+	}
 	if d32, ok := any(dst).([]float32); ok { // f32 accumulation: plain copies
 		for s := 0; s*w < cw; s++ {
 			strip := d32[s*w*kcb : (s+1)*w*kcb]
 			n := min(w, cw-s*w)
 			for k := 0; k < kcb; k++ {
 				d := strip[k*w : (k+1)*w]
-				copy(d, f[(k0+k)*ld+c0+s*w:][:n])
+				copy(d, f[line(k0+k)*ld+c0+s*w:][:n])
 				clear(d[n:])
 			}
 		}
@@ -456,7 +486,7 @@ func packPieces[T float](dst []T, f []float32, ld, c0, cw, k0, kcb, w int) {
 		strip := dst[s*w*kcb : (s+1)*w*kcb]
 		n := min(w, cw-s*w)
 		for k := 0; k < kcb; k++ {
-			row := f[(k0+k)*ld+c0+s*w:][:n]
+			row := f[line(k0+k)*ld+c0+s*w:][:n]
 			d := strip[k*w : (k+1)*w]
 			for c, v := range row {
 				d[c] = T(v)

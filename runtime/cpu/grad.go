@@ -80,31 +80,36 @@ func kGroupedLinearWGrad(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runt
 	// for any product; in FP8 both operands quantized per 128 slots).
 	c.forExperts(E, T*k, func(e int) int { return len(slots[e]) }, func(e, workers int) {
 		n := len(slots[e])
+		rows := make([]int, n) // the rows of x the slots read
+		for i, s := range slots[e] {
+			rows[i] = s / k
+			if perSlot {
+				rows[i] = s
+			}
+		}
+		dst := out.F[e*N*K : (e+1)*N*K]
+		if !fp8 {
+			// G_eᵀ and X_e read in place: A(o, i) = g[slot_i, o], B(i, j) = x[row_i, j].
+			ge := matA{f: g.F, ld: N, rows: slots[e], trans: true}
+			gemmA(workers, N, K, n, ge, &matB{f: x.F, ld: K, rows: rows}, dst, K, c.wide())
+			return
+		}
 		gt := make([]float32, N*n) // G_eᵀ [N, n]
 		xe := make([]float32, n*K) // X_e [n, K]
 		for i, s := range slots[e] {
 			for o := 0; o < N; o++ {
 				gt[o*n+i] = g.F[s*N+o]
 			}
-			row := s / k
-			if perSlot {
-				row = s
-			}
-			copy(xe[i*K:(i+1)*K], x.F[row*K:(row+1)*K])
+			copy(xe[i*K:(i+1)*K], x.F[rows[i]*K:(rows[i]+1)*K])
 		}
-		dst := out.F[e*N*K : (e+1)*N*K]
-		if fp8 {
-			// As a Linear's weight gradient (MODEL.md §5): G_eᵀ per 1×128
-			// tile and X_eᵀ per [1, 128] block, both along the slots.
-			xt := &runtime.Tensor{DType: ir.F32, Shape: []int{K, n}, F: transposed(xe, n, K)}
-			q, err := runtime.QuantizeBlocks(xt, [2]int{1, fp8Tile})
-			if err != nil {
-				panic(err) // shapes are checked above; the executor reports a panic
-			}
-			gemmFP8(workers, N, K, quantizeRows(workers, gt, N, n), weightB(q, 0, 0, ir.BF16), dst, K)
-			return
+		// As a Linear's weight gradient (MODEL.md §5): G_eᵀ per 1×128 tile
+		// and X_eᵀ per [1, 128] block, both along the slots.
+		xt := &runtime.Tensor{DType: ir.F32, Shape: []int{K, n}, F: transposed(xe, n, K)}
+		q, err := runtime.QuantizeBlocks(xt, [2]int{1, fp8Tile})
+		if err != nil {
+			panic(err) // shapes are checked above; the executor reports a panic
 		}
-		gemm(workers, N, K, n, gt, n, &matB{f: xe, ld: K}, dst, K, c.wide())
+		gemmFP8(workers, N, K, quantizeRows(workers, gt, N, n), weightB(q, 0, 0, ir.BF16), dst, K)
 	})
 	for e := 0; e < E; e++ { // experts nothing was routed to
 		if len(slots[e]) == 0 {

@@ -90,7 +90,7 @@ func kGroupedLinear(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.T
 	if len(w.Shape) != 3 || len(idx.Shape) != 2 {
 		return nil, fmt.Errorf("grouped_linear wants w [E, out, in] and idx [T, k], got %v and %v", w.Shape, idx.Shape)
 	}
-	E, N, K := w.Shape[0], w.Shape[1], w.Shape[2]
+	E, K := w.Shape[0], w.Shape[2]
 	T, k := idx.Shape[0], idx.Shape[1]
 	perSlot := false
 	switch {
@@ -140,11 +140,7 @@ func kGroupedLinear(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.T
 		for i, sl := range slots {
 			src[i] = rowOf(sl)
 		}
-		y := make([]float32, len(slots)*N)
-		p.gathered(e, src, y, workers)
-		for i, sl := range slots {
-			copy(out.F[sl*N:(sl+1)*N], y[i*N:(i+1)*N])
-		}
+		p.gathered(e, src, slots, out.F, workers)
 	})
 	return one(out), nil
 }
