@@ -134,8 +134,9 @@ type matB struct {
 	f     []float32
 	ld    int
 	trans bool // element (k, n) at f[n*ld + k] (a weight [N, K]); else at f[k*ld + n]
-	// rows, when set (untransposed only), gathers: element (k, n) at
-	// f[rows[k]*ld + n].
+	// rows, when set, gathers the lines of f: element (k, n) at
+	// f[rows[k]*ld + n], or at f[rows[n]*ld + k] when transposed (no
+	// scales then).
 	rows []int
 	// Block quantization (trans layout only): the value is
 	// f[...] · scale[(n/b0)*sld + k/b1], rounded to deq.
@@ -287,7 +288,7 @@ func gemmT[T, O float](workers, M, N, K int, a matA, b *matB, out matC[O]) {
 	if M <= 0 || N <= 0 {
 		return
 	}
-	if o, ok := any(out).(matC[float32]); ok && M < gemvMaxRows && b.trans && b.scale == nil {
+	if o, ok := any(out).(matC[float32]); ok && M < gemvMaxRows && b.trans && b.scale == nil && b.rows == nil {
 		if gemvSmall[T](workers, M, N, K, a, b, o) {
 			return
 		}
@@ -426,6 +427,9 @@ func packB[T float](bp []T, b *matB, j0, ncb, k0, kcb, nr int) {
 			for c := 0; c < nr; c++ {
 				if j := s*nr + c; j < ncb {
 					n := j0 + j
+					if b.rows != nil {
+						n = b.rows[n]
+					}
 					rows[c] = b.f[n*b.ld+k0 : n*b.ld+k0+kcb]
 				} else {
 					rows[c] = zeroRow[:kcb]

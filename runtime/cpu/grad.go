@@ -152,16 +152,17 @@ func kAttentionGrad(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.T
 		for blk := lo; blk < hi; blk++ {
 			rows, h := members[ids[blk/H]], blk%H
 			n := len(rows)
-			gather := func(src []float32, d int) []float32 {
-				out := make([]float32, n*d)
-				for i, t := range rows {
-					copy(out[i*d:(i+1)*d], src[(t*H+h)*d:(t*H+h+1)*d])
-				}
-				return out
+			// The block's rows of q, k, v, g and of the gradients are
+			// lines t·H + h of those tensors: the GEMMs gather and scatter
+			// them, and read Pᵀ and dSᵀ in place.
+			lines := make([]int, n)
+			for i, t := range rows {
+				lines[i] = t*H + h
 			}
-			Q, K, V, G := gather(q.F, D), gather(k.F, D), gather(v.F, Dv), gather(g.F, Dv)
+			Q := matA{f: q.F, ld: D, rows: lines}
+			G := matA{f: g.F, ld: Dv, rows: lines}
 			S := make([]float32, n*n)
-			gemm(1, n, n, D, Q, D, &matB{f: K, ld: D, trans: true}, S, n, wide)
+			gemmA(1, n, n, D, Q, &matB{f: k.F, ld: D, trans: true, rows: lines}, S, n, wide)
 			P := make([]float32, n*n)
 			e := make([]float64, n)
 			for i := 0; i < n; i++ {
@@ -183,11 +184,10 @@ func kAttentionGrad(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.T
 					P[i*n+j] = float32(e[j] / sum)
 				}
 			}
-			PT := transposed(P, n, n)
-			dV := make([]float32, n*Dv)
-			gemm(1, n, Dv, n, PT, n, &matB{f: G, ld: Dv}, dV, Dv, wide)
+			PT := matA{f: P, ld: n, trans: true}
+			gemmAC(1, n, Dv, n, PT, &matB{f: g.F, ld: Dv, rows: lines}, matC[float32]{f: dv.F, ld: Dv, rows: lines}, wide)
 			dP := make([]float32, n*n)
-			gemm(1, n, n, Dv, G, Dv, &matB{f: V, ld: Dv, trans: true}, dP, n, wide)
+			gemmA(1, n, n, Dv, G, &matB{f: v.F, ld: Dv, trans: true, rows: lines}, dP, n, wide)
 			dS := make([]float32, n*n)
 			for i := 0; i < n; i++ {
 				var r float64
@@ -198,15 +198,8 @@ func kAttentionGrad(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.T
 					dS[i*n+j] = float32(float64(P[i*n+j]) * (float64(dP[i*n+j]) - r) * scale)
 				}
 			}
-			dQ := make([]float32, n*D)
-			gemm(1, n, D, n, dS, n, &matB{f: K, ld: D}, dQ, D, wide)
-			dK := make([]float32, n*D)
-			gemm(1, n, D, n, transposed(dS, n, n), n, &matB{f: Q, ld: D}, dK, D, wide)
-			for i, t := range rows {
-				copy(dq.F[(t*H+h)*D:(t*H+h+1)*D], dQ[i*D:(i+1)*D])
-				copy(dk.F[(t*H+h)*D:(t*H+h+1)*D], dK[i*D:(i+1)*D])
-				copy(dv.F[(t*H+h)*Dv:(t*H+h+1)*Dv], dV[i*Dv:(i+1)*Dv])
-			}
+			gemmAC(1, n, D, n, matA{f: dS, ld: n}, &matB{f: k.F, ld: D, rows: lines}, matC[float32]{f: dq.F, ld: D, rows: lines}, wide)
+			gemmAC(1, n, D, n, matA{f: dS, ld: n, trans: true}, &matB{f: q.F, ld: D, rows: lines}, matC[float32]{f: dk.F, ld: D, rows: lines}, wide)
 		}
 	})
 	return []*runtime.Tensor{dq, dk, dv}, nil
