@@ -179,7 +179,7 @@ func weightB(w *runtime.Tensor, off, soff int, deq ir.DType) *matB {
 
 type float interface{ ~float32 | ~float64 }
 
-type scratch[T float] struct{ ap, bp, acc []T }
+type scratch[T float] struct{ ap, bp, acc, edge []T }
 
 var pools = struct{ f32, f64 sync.Pool }{}
 
@@ -195,9 +195,10 @@ func getScratch[T float]() *scratch[T] {
 		return s
 	}
 	return &scratch[T]{
-		ap:  make([]T, mcBlock*kcBlock),
-		bp:  make([]T, kcBlock*ncBlock),
-		acc: make([]T, mcBlock*ncBlock),
+		ap:   make([]T, mcBlock*kcBlock),
+		bp:   make([]T, kcBlock*ncBlock),
+		acc:  make([]T, mcBlock*ncBlock),
+		edge: make([]T, maxStrip*maxStrip),
 	}
 }
 
@@ -307,6 +308,14 @@ func gemmT[T, O float](workers, M, N, K int, a matA, b *matB, out matC[O]) {
 	}
 	tpg := ceilDiv(mt, mg)
 	pre := prepacked[T](workers, b, N, K, nr)
+	// When the output has the accumulator type and dense rows, it holds
+	// the accumulators itself (cleared first, as the scratch would be);
+	// only blocks past its edges go through a small scratch.
+	var direct []T
+	if o, ok := any(out).(matC[T]); ok && o.rows == nil {
+		direct = o.f
+	}
+	ld := out.ld
 	parallelFor(workers, nt*mg, 1, func(lo, hi int) {
 		s := getScratch[T]()
 		defer putScratch(s)
@@ -319,8 +328,15 @@ func gemmT[T, O float](workers, M, N, K int, a matA, b *matB, out matC[O]) {
 			j0 := jt * nc
 			ncb := min(nc, N-j0)
 			np := roundUp(ncb, nr)
-			acc := s.accFor((t1 - t0) * mc * np)
-			clear(acc)
+			var acc []T
+			if direct != nil {
+				for i := t0 * mc; i < min(M, t1*mc); i++ {
+					clear(direct[i*ld+j0 : i*ld+j0+ncb])
+				}
+			} else {
+				acc = s.accFor((t1 - t0) * mc * np)
+				clear(acc)
+			}
 			for k0 := 0; k0 < K; k0 += kcBlock {
 				kcb := min(kcBlock, K-k0)
 				bp := s.bp
@@ -333,8 +349,12 @@ func gemmT[T, O float](workers, M, N, K int, a matA, b *matB, out matC[O]) {
 					i0 := it * mc
 					mcb := min(mc, M-i0)
 					mp := roundUp(mcb, mr)
-					tacc := acc[(it-t0)*mc*np:]
 					packA(s.ap, a, i0, mcb, k0, kcb, mr)
+					if direct != nil {
+						s.addInto(kern, direct, ld, i0, mcb, j0, ncb, kcb, bp)
+						continue
+					}
+					tacc := acc[(it-t0)*mc*np:]
 					for js := 0; js < np; js += nr {
 						bs := bp[js*kcb : (js+nr)*kcb]
 						for is := 0; is < mp; is += mr {
@@ -342,6 +362,9 @@ func gemmT[T, O float](workers, M, N, K int, a matA, b *matB, out matC[O]) {
 						}
 					}
 				}
+			}
+			if direct != nil {
+				continue
 			}
 			for it := t0; it < t1; it++ {
 				i0 := it * mc
@@ -358,6 +381,34 @@ func gemmT[T, O float](workers, M, N, K int, a matA, b *matB, out matC[O]) {
 			}
 		}
 	})
+}
+
+// addInto adds the product of the packed A panel (s.ap, mcb rows) and B
+// panel bp (ncb columns, kcb deep) to the output tile at row i0, column
+// j0 of c (row stride ld): whole mr x nr blocks in place, blocks past the
+// tile's edges through the edge scratch, added element by element as the
+// kernel adds.
+func (s *scratch[T]) addInto(kern *microKernel[T], c []T, ld, i0, mcb, j0, ncb, kcb int, bp []T) {
+	mr, nr := kern.mr, kern.nr
+	for js := 0; js < ncb; js += nr {
+		bs := bp[js*kcb : (js+nr)*kcb]
+		for is := 0; is < mcb; is += mr {
+			as := s.ap[is*kcb : (is+mr)*kcb]
+			if is+mr <= mcb && js+nr <= ncb {
+				kern.fn(kcb, as, bs, c[(i0+is)*ld+j0+js:], ld)
+				continue
+			}
+			e := s.edge[:mr*nr]
+			clear(e)
+			kern.fn(kcb, as, bs, e, nr)
+			for r := 0; r < min(mr, mcb-is); r++ {
+				row := c[(i0+is+r)*ld+j0+js:]
+				for j, v := range e[r*nr : r*nr+min(nr, ncb-js)] {
+					row[j] += v
+				}
+			}
+		}
+	}
 }
 
 // accBudget caps a unit's accumulators (elements).
