@@ -71,6 +71,14 @@ func kReduce(name string) Kernel {
 			for r := lo; r < hi; r++ {
 				o, i := r/inner, r%inner
 				base := o*n*inner + i
+				if isFloat && inner == 1 && name != "reduce_max" {
+					acc := sumF64(x.F[base : base+n])
+					if name == "mean" {
+						acc /= float64(n)
+					}
+					out.F[r] = float32(acc)
+					continue
+				}
 				if isFloat {
 					var acc float64
 					if name == "reduce_max" {
@@ -114,6 +122,26 @@ func kReduce(name string) Kernel {
 		})
 		return one(out), nil
 	}
+}
+
+// sumF64 sums a row in f64 with four interleaved accumulators: the f64
+// add's latency, not its throughput, bounds a single running sum. The
+// rounding differences between the orders are in f64's last bits, far
+// below the f32 result's rounding.
+func sumF64(row []float32) float64 {
+	var s0, s1, s2, s3 float64
+	j := 0
+	for ; j+4 <= len(row); j += 4 {
+		r := row[j : j+4 : j+4]
+		s0 += float64(r[0])
+		s1 += float64(r[1])
+		s2 += float64(r[2])
+		s3 += float64(r[3])
+	}
+	for ; j < len(row); j++ {
+		s0 += float64(row[j])
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 func kSoftmax(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, error) {
