@@ -443,6 +443,11 @@ func packA[T float](ap []T, a matA, i0, mcb, k0, kcb, mr int) {
 	}
 }
 
+// interleave4F32, when set (pack_amd64.go), does interleave's f32 work
+// for four rows over the longest multiple of four of their length and
+// returns that length; the loop finishes.
+var interleave4F32 func(dst []float32, w int, r0, r1, r2, r3 []float32) int
+
 // maxStrip bounds the kernels' mr and nr; zeroRow pads strips.
 const maxStrip = 32
 
@@ -456,7 +461,11 @@ func interleave[T float](dst []T, rows *[maxStrip][]float32, w, kcb int) {
 	c := 0
 	for ; c+4 <= w; c += 4 {
 		r0, r1, r2, r3 := rows[c][:kcb], rows[c+1][:kcb], rows[c+2][:kcb], rows[c+3][:kcb]
-		for k := 0; k < kcb; k++ {
+		k := 0
+		if d32, ok := any(dst).([]float32); ok && interleave4F32 != nil {
+			k = interleave4F32(d32[c:], w, r0, r1, r2, r3)
+		}
+		for ; k < kcb; k++ {
 			d := dst[k*w+c : k*w+c+4 : k*w+c+4]
 			d[0], d[1], d[2], d[3] = T(r0[k]), T(r1[k]), T(r2[k]), T(r3[k])
 		}

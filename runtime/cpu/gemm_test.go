@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/deepc-dev/deepc/ir"
@@ -105,6 +106,41 @@ func TestPrepackedWeights(t *testing.T) {
 		// (A few rows take the gemv path, which reads the weight as it is.)
 		if ps, ok := w.Derived.(*weightPacks); M >= gemvMaxRows && (!ok || len(ps.m) != 2*E) {
 			t.Errorf("%v: packed forms %v, want one per expert and accumulator type", sz, w.Derived)
+		}
+	}
+}
+
+// The assembly interleave (where the CPU has it) writes what the Go loop
+// writes, for strip widths with and without a remainder of four and
+// lengths with and without one.
+func TestInterleaveAssembly(t *testing.T) {
+	if interleave4F32 == nil {
+		t.Skip("no assembly interleave on this CPU") // the Go loop is the only path then
+	}
+	rng := newRNG(t)
+	for _, w := range []int{4, 6, 12, 32} {
+		for _, kcb := range []int{1, 3, 4, 5, 8, 37, 256} {
+			var rows [maxStrip][]float32
+			for c := 0; c < w; c++ {
+				rows[c] = randF(rng, ir.F32, 1, kcb).F
+			}
+			got := make([]float32, w*kcb)
+			interleave(got, &rows, w, kcb)
+			saved := interleave4F32
+			interleave4F32 = nil
+			want := make([]float32, w*kcb)
+			interleave(want, &rows, w, kcb)
+			interleave4F32 = saved
+			if !slices.Equal(got, want) {
+				t.Fatalf("w=%d kcb=%d: assembly and Go interleave differ", w, kcb)
+			}
+			for k := 0; k < kcb; k++ {
+				for c := 0; c < w; c++ {
+					if want[k*w+c] != rows[c][k] {
+						t.Fatalf("w=%d kcb=%d: dst[%d] = %v, want rows[%d][%d] = %v", w, kcb, k*w+c, want[k*w+c], c, k, rows[c][k])
+					}
+				}
+			}
 		}
 	}
 }
