@@ -448,6 +448,10 @@ func packA[T float](ap []T, a matA, i0, mcb, k0, kcb, mr int) {
 // returns that length; the loop finishes.
 var interleave4F32 func(dst []float32, w int, r0, r1, r2, r3 []float32) int
 
+// copyStrip, when set (pack_amd64.go), sets dst[k*w + c] = src[k*ld + c]
+// for k < kcb, c < w, w a multiple of four.
+var copyStrip func(dst []float32, w int, src []float32, ld, kcb int)
+
 // maxStrip bounds the kernels' mr and nr; zeroRow pads strips.
 const maxStrip = 32
 
@@ -538,6 +542,10 @@ func packPieces[T float](dst []T, f []float32, ld int, rows []int, c0, cw, k0, k
 		for s := 0; s*w < cw; s++ {
 			strip := d32[s*w*kcb : (s+1)*w*kcb]
 			n := min(w, cw-s*w)
+			if n == w && w%4 == 0 && rows == nil && copyStrip != nil {
+				copyStrip(strip, w, f[k0*ld+c0+s*w:], ld, kcb)
+				continue
+			}
 			for k := 0; k < kcb; k++ {
 				d := strip[k*w : (k+1)*w]
 				copy(d, f[line(k0+k)*ld+c0+s*w:][:n])

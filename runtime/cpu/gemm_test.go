@@ -144,3 +144,50 @@ func TestInterleaveAssembly(t *testing.T) {
 		}
 	}
 }
+
+// packPieces through the assembly strip copy (where the CPU has it)
+// writes what the Go loop writes: whole and partial strips, gathered rows.
+func TestPackPiecesAssembly(t *testing.T) {
+	if copyStrip == nil {
+		t.Skip("no assembly strip copy on this CPU") // the Go loop is the only path then
+	}
+	rng := newRNG(t)
+	const ld, K = 80, 40
+	f := randF(rng, ir.F32, 1, K, ld).F
+	for _, w := range []int{4, 12, 32} {
+		for _, cw := range []int{w, 2 * w, 2*w + 3, 75} {
+			for _, rows := range [][]int{nil, {3, 0, 7, 7, 39, 12, 5, 8, 9, 1, 2, 4}} {
+				kcb := 11
+				got := make([]float32, ceilDiv(cw, w)*w*kcb)
+				packPieces(got, f, ld, rows, 2, cw, 1, kcb, w)
+				saved := copyStrip
+				copyStrip = nil
+				want := make([]float32, len(got))
+				packPieces(want, f, ld, rows, 2, cw, 1, kcb, w)
+				copyStrip = saved
+				if !slices.Equal(got, want) {
+					t.Fatalf("w=%d cw=%d rows=%v: assembly and Go packing differ", w, cw, rows != nil)
+				}
+				line := func(k int) int {
+					if rows != nil {
+						return rows[k]
+					}
+					return k
+				}
+				for s := 0; s*w < cw; s++ {
+					for k := 0; k < kcb; k++ {
+						for c := 0; c < w; c++ {
+							v := float32(0)
+							if s*w+c < cw {
+								v = f[line(1+k)*ld+2+s*w+c]
+							}
+							if want[s*w*kcb+k*w+c] != v {
+								t.Fatalf("w=%d cw=%d: strip %d [%d, %d] = %v, want %v", w, cw, s, k, c, want[s*w*kcb+k*w+c], v)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}

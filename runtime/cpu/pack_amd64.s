@@ -39,3 +39,41 @@ tloop:
 	JMP tloop
 tdone:
 	RET
+
+// func copyStripF32(kcb int, dst *float32, w int, src *float32, ld int)
+// dst[k*w + c] = src[k*ld + c] for k < kcb, c < w (w a multiple of 4):
+// w-wide pieces of kcb rows into one k-major strip.
+TEXT ·copyStripF32(SB), NOSPLIT, $0-40
+	MOVQ kcb+0(FP), CX
+	MOVQ dst+8(FP), DI
+	MOVQ w+16(FP), R8
+	MOVQ src+24(FP), SI
+	MOVQ ld+32(FP), R10
+	SHLQ $2, R10
+	TESTQ CX, CX
+	JE cdone
+ckloop:
+	MOVQ R8, R9
+	MOVQ SI, R11
+c8:
+	CMPQ R9, $8
+	JL c4
+	VMOVUPS (R11), Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, R11
+	ADDQ $32, DI
+	SUBQ $8, R9
+	JMP c8
+c4:
+	TESTQ R9, R9
+	JE cnext
+	VMOVUPS (R11), X0
+	VMOVUPS X0, (DI)
+	ADDQ $16, DI
+cnext:
+	ADDQ R10, SI
+	DECQ CX
+	JNE ckloop
+cdone:
+	VZEROUPPER
+	RET
