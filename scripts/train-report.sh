@@ -7,7 +7,7 @@
 #      equal steps;
 #   3. with γ > 0 the expert load max/mean ratio is lower than with γ = 0.
 # Prints a markdown report (the source of docs/training.md). Runs go to
-# .cache/train-report/. Takes about 10 minutes on 2 cores.
+# .cache/train-report/. Takes about 6 minutes on 2 cores.
 #
 # Usage: scripts/train-report.sh [--steps N] [--short-steps M]
 set -euo pipefail
