@@ -95,6 +95,7 @@ and runs this on a Hopper machine.`,
 			if !cmd.Flags().Changed("precision") {
 				mf.precision = "bf16"
 			}
+			mf.quantized = true // the bundle's kernels read fp8 weights as they are
 			model, err := mf.load(nil, cmd.ErrOrStderr())
 			if err != nil {
 				return err

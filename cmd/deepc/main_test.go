@@ -225,3 +225,21 @@ func TestEmbeddedModels(t *testing.T) {
 		t.Fatalf("stats of the embedded tiny model printed %s", out)
 	}
 }
+
+// --cpuprofile writes a pprof profile of any command; a path that cannot
+// be created is an error before the command runs.
+func TestCPUProfile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "stats.prof")
+	mustDeepc(t, "stats", tinyModel, "--cpuprofile", p)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) < 2 || data[0] != 0x1f || data[1] != 0x8b { // pprof profiles are gzipped protobuf
+		t.Errorf("profile of %d bytes is not a gzipped pprof profile", len(data))
+	}
+	code, out, errOut := deepc(t, "stats", tinyModel, "--cpuprofile", filepath.Join(t.TempDir(), "no", "such", "dir", "p"))
+	if code != 1 || !strings.Contains(errOut, "--cpuprofile") || out != "" {
+		t.Errorf("unwritable profile: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}

@@ -44,6 +44,10 @@ type modelFlags struct {
 	// extend, when set, adds functions to the compiled module before its
 	// weights are bound (grad adds the loss and its gradient).
 	extend func(*ir.Module) error
+	// quantized keeps block-quantized weights as loaded (a bundle's
+	// kernels read fp8 values and scales) instead of dequantising them
+	// once for the CPU.
+	quantized bool
 }
 
 func (f *modelFlags) register(cmd *cobra.Command) {
@@ -135,9 +139,13 @@ func (f *modelFlags) load(args []string, diag io.Writer) (*infer.Model, error) {
 	if err := infer.BindDerived(m, params); err != nil {
 		return nil, err
 	}
-	// Convert the weights once for the mode, not on every decode step.
+	// Convert (and dequantise) the weights once for the mode, not on
+	// every decode step.
 	if params, err = cpu.PrepareParams(m, params, mode); err != nil {
 		return nil, err
+	}
+	if !f.quantized {
+		params = cpu.DequantizeParams(params, mode)
 	}
 	fmt.Fprintf(diag, "loaded %d tensors from %s in %.0f ms\n", len(params), f.checkpoint, time.Since(start).Seconds()*1000)
 	return &infer.Model{Module: m, Params: params, Opts: cpu.Options{Mode: mode, Workers: f.workers}}, nil

@@ -127,6 +127,7 @@ Examples:
 					return err
 				}
 			}
+			mf.quantized = true // the bundle's kernels read fp8 weights as they are
 			model, err := mf.load(nil, cmd.ErrOrStderr())
 			if err != nil {
 				return err

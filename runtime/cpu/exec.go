@@ -467,6 +467,27 @@ func PrepareParams(m *ir.Module, params map[string]*runtime.Tensor, mode Mode) (
 	return out, nil
 }
 
+// DequantizeParams returns params with every block-quantized tensor
+// dequantised the way the kernels dequantise it on each use under mode,
+// except in FP8 mode, whose GEMMs read weights quantized. A decode loop
+// then dequantises each weight once instead of on every step (and small
+// batches reach the gemv kernels, which take plain weights), for the cost
+// of holding the weights in f32.
+func DequantizeParams(params map[string]*runtime.Tensor, mode Mode) map[string]*runtime.Tensor {
+	if mode == FP8 {
+		return params
+	}
+	c := &Context{mode: mode, workers: Options{}.workers()}
+	out := make(map[string]*runtime.Tensor, len(params))
+	for k, t := range params {
+		if t.Scale != nil {
+			t = dequantize(t, mode.dequantDType(), c)
+		}
+		out[k] = t
+	}
+	return out
+}
+
 // param binds module parameter name for a param op with result type want.
 func (c *Context) param(name string, want ir.Type) (*runtime.Tensor, error) {
 	if t, ok := c.bound[name]; ok {

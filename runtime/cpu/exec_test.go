@@ -333,3 +333,52 @@ func TestPrepareParams(t *testing.T) {
 		t.Errorf("shape mismatch: %v", err)
 	}
 }
+
+// A block-quantized weight is dequantised once by DequantizeParams (not
+// in FP8 mode, whose GEMMs read it quantized), and a linear over it gives
+// the bits it gives when the kernel dequantises on the fly, with few rows
+// (the gemv kernels) and many (the blocked GEMM).
+func TestDequantizeParams(t *testing.T) {
+	for _, rows := range []int{3, 20} {
+		testDequantizeParams(t, rows)
+	}
+}
+
+func testDequantizeParams(t *testing.T, rows int) {
+	rng := newRNG(t)
+	const N, K = 162, 200 // partial 128x128 blocks on both axes, N not a multiple of 4
+	w := quantizeWeight(randF(rng, ir.F32, 0.05, N, K), 128, 128)
+	x := randF(rng, ir.BF16, 1, rows, K)
+	m := &ir.Module{Name: "p", Params: []*ir.Param{{Name: "w", Type: ir.T(ir.F8E4M3, ir.C(N), ir.C(K))}}}
+	b := m.NewFunc("f")
+	xv := b.Arg("x", tensorType(x, true))
+	y, err := b.Emit1("linear", []*ir.Value{xv, b.Param(m.Params[0])}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Return(y)
+	for _, mode := range []Mode{FP32, BF16, FP8} {
+		params := map[string]*runtime.Tensor{"w": w}
+		prepared, err := PrepareParams(m, params, mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prepared = DequantizeParams(prepared, mode)
+		if quantized := prepared["w"].Scale != nil; quantized != (mode == FP8) {
+			t.Errorf("%v: prepared weight quantized = %v", mode, quantized)
+		}
+		want, err := Run(b.F, params, []*runtime.Tensor{x}, Options{Mode: mode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Run(b.F, prepared, []*runtime.Tensor{x}, Options{Mode: mode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range want[0].F {
+			if math.Float32bits(got[0].F[i]) != math.Float32bits(v) {
+				t.Fatalf("%v, %d rows: y[%d] = %v prepared, %v not", mode, rows, i, got[0].F[i], v)
+			}
+		}
+	}
+}

@@ -55,9 +55,11 @@ var (
 	gemvF64 func(x, w []float32, ldw int, out *[4]float64)
 )
 
-// gemvSmall computes out = A·B for M < gemvMaxRows rows against an
-// unquantized weight B (trans layout) with the gemv kernels; false when
-// they are not available.
+// gemvSmall computes out = A·B for M < gemvMaxRows rows against a weight
+// B (trans layout) with the gemv kernels, dequantising a block-quantized
+// weight four rows at a time (so a weight takes the same path, and gives
+// the same bits, quantized or dequantised beforehand); false when the
+// kernels are not available.
 func gemvSmall[T float](workers, M, N, K int, a matA, b *matB, c matC[float32]) bool {
 	var zero T
 	var gemv func(x, w []float32, ldw int, out *[4]T)
@@ -87,13 +89,26 @@ func gemvSmall[T float](workers, M, N, K int, a matA, b *matB, c matC[float32]) 
 	groups := ceilDiv(N, 4)
 	parallelFor(workers, groups, max(1, 8192/K), func(lo, hi int) {
 		var o [4]T
+		var deq []float32 // a block-quantized weight's four rows, dequantised
+		if b.scale != nil {
+			deq = make([]float32, 4*K)
+		}
 		for g := lo; g < hi; g++ {
 			n0 := g * 4
+			w, ldw := b.f[n0*b.ld:], b.ld
+			if deq != nil { // the values packB would give the blocked kernels
+				for r := 0; r < min(4, N-n0); r++ {
+					for k := range K {
+						deq[r*K+k] = b.at(k, n0+r)
+					}
+				}
+				w, ldw = deq, K
+			}
 			for m := 0; m < M; m++ {
 				x := a.row(m)[:K]
 				out := c.f[c.line(m)*c.ld:]
 				if n0+4 <= N {
-					gemv(x, b.f[n0*b.ld:], b.ld, &o)
+					gemv(x, w, ldw, &o)
 					for r := 0; r < 4; r++ {
 						out[n0+r] = float32(o[r])
 					}
@@ -101,7 +116,7 @@ func gemvSmall[T float](workers, M, N, K int, a matA, b *matB, c matC[float32]) 
 				}
 				for n := n0; n < N; n++ { // the last rows
 					var s T
-					row := b.f[n*b.ld : n*b.ld+K]
+					row := w[(n-n0)*ldw : (n-n0)*ldw+K]
 					for k, v := range x {
 						s += T(v) * T(row[k])
 					}
@@ -289,7 +304,7 @@ func gemmT[T, O float](workers, M, N, K int, a matA, b *matB, out matC[O]) {
 	if M <= 0 || N <= 0 {
 		return
 	}
-	if o, ok := any(out).(matC[float32]); ok && M < gemvMaxRows && b.trans && b.scale == nil && b.rows == nil {
+	if o, ok := any(out).(matC[float32]); ok && M < gemvMaxRows && b.trans && b.rows == nil {
 		if gemvSmall[T](workers, M, N, K, a, b, o) {
 			return
 		}

@@ -132,6 +132,11 @@ func load(file, dir, precision, pipeline string, moeBlock int) (*infer.Model, er
 	if err := infer.BindDerived(m, params); err != nil {
 		return nil, err
 	}
+	// As deepc generate does: the weights converted once for the mode.
+	if params, err = cpu.PrepareParams(m, params, mode); err != nil {
+		return nil, err
+	}
+	params = cpu.DequantizeParams(params, mode)
 	return &infer.Model{Module: m, Params: params, Opts: cpu.Options{Mode: mode}}, nil
 }
 
