@@ -177,6 +177,34 @@ func TestGPUCheckHarnessOnCPU(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", kind, table)
 		}
 	}
+
+	// A kernel whose launch fails (a fault on the GPU) stops its phase,
+	// which still prints the rows it has, the failing kernel's marked.
+	man, err := bundle.Open(out, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	programs, err := cuda.Programs(man)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fwd := programs["forward"]
+	victim := fwd[len(fwd)/2].Kernel
+	code, table, errOut := deepc(t, "gpu-check", out, "--checkpoint", ck, "--device", "cpu", "--batch", "1", "--seq", "6", "--phases", "forward", "--fail-kernel", victim)
+	if code != 1 || !strings.Contains(errOut, "forward (checked)") || !strings.Contains(errOut, "CUDA_ERROR_ILLEGAL_ADDRESS") {
+		t.Errorf("failing kernel: exit %d, stderr %q", code, errOut)
+	}
+	if !strings.Contains(table, "| "+victim+" |") || !strings.Contains(table, "launch failed: CUDA_ERROR_ILLEGAL_ADDRESS") || !strings.Contains(table, "| yes |") {
+		t.Errorf("the table of a stopped phase lacks the failing kernel %s or the ones before it:\n%s", victim, table)
+	}
+	// Phases run alone: the model check has no kernel table.
+	table = mustDeepc(t, "gpu-check", out, "--checkpoint", ck, "--device", "cpu", "--batch", "1", "--seq", "6", "--phases", "model")
+	if strings.Contains(table, "| kernel |") || !strings.Contains(table, "forward logits") || !strings.Contains(table, "training step") {
+		t.Errorf("--phases model:\n%s", table)
+	}
+	if code, _, errOut := deepc(t, "gpu-check", out, "--checkpoint", ck, "--device", "cpu", "--phases", "kernels"); code != 1 || !strings.Contains(errOut, `unknown phase "kernels"`) {
+		t.Errorf("unknown phase: exit %d, %q", code, errOut)
+	}
 }
 
 // run --generate is greedy decoding over the bundle's prefill/decode

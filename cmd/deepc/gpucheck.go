@@ -34,12 +34,14 @@ import (
 
 func newGPUCheckCmd() *cobra.Command {
 	var (
-		mf     modelFlags
-		device string
-		bench  string
-		batch  int
-		seqLen int
-		seed   uint64
+		mf         modelFlags
+		device     string
+		bench      string
+		batch      int
+		seqLen     int
+		seed       uint64
+		phaseList  []string
+		failKernel string
 	)
 	cmd := &cobra.Command{
 		Use:   "gpu-check BUNDLE --checkpoint DIR [--bench V3_BUNDLE]",
@@ -60,11 +62,22 @@ CPU trainer.
 --device cpu runs the CPU backend in the GPU's place: the harness checking
 itself, which needs no GPU.
 
+--phases picks the parts: forward, cached (prefill/decode) and train check
+each program's kernels; model runs the programs on the device alone
+against the CPU; bench times DeepSeek-V3's kernels. A kernel that faults
+leaves the GPU context unusable, so scripts/gpu-check.sh runs each phase
+in a process of its own; a phase that stops early still prints the rows
+it has, the failing kernel's among them.
+
 scripts/gpu-check.sh prepares the bundles (on a machine with llc and ptxas)
 and runs this on a Hopper machine.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out := cmd.OutOrStdout()
+			phase, err := parsePhases(phaseList)
+			if err != nil {
+				return err
+			}
 			man, err := bundle.Open(args[0], "")
 			if err != nil {
 				return err
@@ -85,6 +98,9 @@ and runs this on a Hopper machine.`,
 				fmt.Fprintf(out, "device: %s (sm_%d%d)\n\n", gpu.Dev.Name, gpu.Dev.Major, gpu.Dev.Minor)
 			case "cpu":
 				cand = cuda.NewCPUBackend(cpu.Options{Mode: cpu.BF16})
+				if failKernel != "" {
+					cand = failingBackend{cand, failKernel}
+				}
 				fmt.Fprintf(out, "device: the CPU backend standing in for the GPU (harness self-check)\n\n")
 			default:
 				return fmt.Errorf("--device %q: cuda or cpu", device)
@@ -110,18 +126,29 @@ and runs this on a Hopper machine.`,
 				}
 			}
 			failed := false
-			// 1. Every kernel against the CPU backend.
+			// 1. Every kernel against the CPU backend. A phase that stops
+			// (a kernel's launch failed) still prints what it compared.
 			cmp := cuda.NewCompareBackend(cand, cuda.NewCPUBackend(model.Opts))
+			checkedRun := func(name string, run func() error) error {
+				if !phase[name] {
+					return nil
+				}
+				if err := run(); err != nil {
+					kernelTable(out, man, cmp.Results)
+					return fmt.Errorf("%s (checked): %w", name, err)
+				}
+				return nil
+			}
 			ex := cuda.NewExecutor(cmp, programs)
 			checked := *model
 			checked.Run = func(f *ir.Func, p map[string]*runtime.Tensor, a []*runtime.Tensor, _ cpu.Options) ([]*runtime.Tensor, error) {
 				return ex.Run(f, p, a)
 			}
-			if _, err := checked.Forward(seqs); err != nil {
-				return fmt.Errorf("forward (checked): %w", err)
+			if err := checkedRun("forward", func() error { _, err := checked.Forward(seqs); return err }); err != nil {
+				return err
 			}
-			if _, err := cachedForward(&checked, seqs, seqLen/2); err != nil {
-				return fmt.Errorf("prefill/decode (checked): %w", err)
+			if err := checkedRun("cached", func() error { _, err := cachedForward(&checked, seqs, seqLen/2); return err }); err != nil {
+				return err
 			}
 			ex.Close()
 			// The train program's kernels: one checked step.
@@ -132,25 +159,33 @@ and runs this on a Hopper machine.`,
 					return err
 				}
 				batchT = train.Batch{Seqs: seqs}
-				// The reference runs the train program's regions in its
-				// precision mode (FP8 programs quantize as the CPU's FP8 mode).
-				probe, err := trainer(nil)
+				err := checkedRun("train", func() error {
+					// The reference runs the train program's regions in its
+					// precision mode (FP8 programs quantize as the CPU's FP8 mode).
+					probe, err := trainer(nil)
+					if err != nil {
+						return err
+					}
+					defer useMode(probe.Opts, cmp.Ref, cand)()
+					exT := cuda.NewExecutor(cmp, programs)
+					defer exT.Close()
+					tr, err := trainer(exT.Run)
+					if err != nil {
+						return err
+					}
+					_, err = tr.TakeStep(batchT, 1e-3)
+					return err
+				})
 				if err != nil {
 					return err
 				}
-				restore := useMode(probe.Opts, cmp.Ref, cand)
-				exT := cuda.NewExecutor(cmp, programs)
-				tr, err := trainer(exT.Run)
-				if err != nil {
-					return err
-				}
-				if _, err := tr.TakeStep(batchT, 1e-3); err != nil {
-					return fmt.Errorf("training step (checked): %w", err)
-				}
-				exT.Close()
-				restore()
 			}
-			failed = kernelTable(out, man, cmp.Results) || failed
+			if len(cmp.Results) > 0 {
+				failed = kernelTable(out, man, cmp.Results) || failed
+			}
+			if !phase["model"] {
+				trainer = nil
+			}
 			// 2. The model end to end on the device alone.
 			exec := cuda.NewExecutor(cand, programs)
 			defer exec.Close()
@@ -158,8 +193,10 @@ and runs this on a Hopper machine.`,
 			dev.Run = func(f *ir.Func, p map[string]*runtime.Tensor, a []*runtime.Tensor, _ cpu.Options) ([]*runtime.Tensor, error) {
 				return exec.Run(f, p, a)
 			}
-			fmt.Fprintf(out, "\n| model check (%d sequences × %d tokens) | rel. error vs CPU | tolerance | ok |\n|---|---|---|---|\n", batch, seqLen)
 			var pt phaseTimes
+			if phase["model"] {
+				fmt.Fprintf(out, "\n| model check (%d sequences × %d tokens) | rel. error vs CPU | tolerance | ok |\n|---|---|---|---|\n", batch, seqLen)
+			}
 			for _, c := range []struct {
 				name string
 				run  func(m *infer.Model, dev bool) (infer.Logits, error)
@@ -173,6 +210,9 @@ and runs this on a Hopper machine.`,
 					return l, err
 				}},
 			} {
+				if !phase["model"] {
+					break
+				}
 				want, err := c.run(model, false)
 				if err != nil {
 					return err
@@ -228,7 +268,7 @@ and runs this on a Hopper machine.`,
 				fmt.Fprintf(out, "| training step (%.0f ms): loss %.4f vs %.4f | %.2e (loss), %.2e (worst parameter) | 2e-02 | %s |\n", el.Seconds()*1000, md.Loss, mr.Loss, le, pe, yes(ok))
 			}
 			// 3. Timings.
-			if bench != "" {
+			if bench != "" && phase["bench"] {
 				if gpu == nil {
 					fmt.Fprintf(out, "\n(timings need --device cuda)\n")
 				} else if err := benchKernels(out, gpu, bench); err != nil {
@@ -247,7 +287,39 @@ and runs this on a Hopper machine.`,
 	cmd.Flags().IntVar(&batch, "batch", 2, "random sequences to run")
 	cmd.Flags().IntVar(&seqLen, "seq", 24, "tokens per sequence")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the random token ids")
+	cmd.Flags().StringSliceVar(&phaseList, "phases", gpuCheckPhases, "the parts to run: "+strings.Join(gpuCheckPhases, ", "))
+	cmd.Flags().StringVar(&failKernel, "fail-kernel", "", "with --device cpu: the stand-in fails this kernel's launches (how a fault is reported)")
+	_ = cmd.Flags().MarkHidden("fail-kernel")
 	return cmd
+}
+
+// gpuCheckPhases are gpu-check's parts, in the order they run.
+var gpuCheckPhases = []string{"forward", "cached", "train", "model", "bench"}
+
+func parsePhases(list []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, p := range list {
+		if !slices.Contains(gpuCheckPhases, p) {
+			return nil, fmt.Errorf("--phases: unknown phase %q (the phases: %s)", p, strings.Join(gpuCheckPhases, ", "))
+		}
+		out[p] = true
+	}
+	return out, nil
+}
+
+// failingBackend is a candidate whose launches of one kernel fail, as a
+// faulting GPU kernel's do: the harness's reporting of it is testable
+// without a GPU.
+type failingBackend struct {
+	cuda.Backend
+	kernel string
+}
+
+func (b failingBackend) Launch(fn *ir.Func, st *bundle.Step, grid [3]uint32, args []uint64) error {
+	if st.Kernel == b.kernel {
+		return fmt.Errorf("CUDA_ERROR_ILLEGAL_ADDRESS (injected by --fail-kernel)")
+	}
+	return b.Backend.Launch(fn, st, grid, args)
 }
 
 func yes(ok bool) string {
@@ -282,6 +354,11 @@ func kernelTable(out io.Writer, man *bundle.Manifest, res map[string]*cuda.Kerne
 	for _, n := range names {
 		r := res[n]
 		tol := cuda.Tolerance(r.DType, fp8[n])
+		if r.Err != "" {
+			failed = true
+			fmt.Fprintf(out, "| %s | %s | %d | %d | launch failed: %s | %.0e | - | %s |\n", n, kinds[n], r.Launches, r.Elements, r.Err, tol, yes(false))
+			continue
+		}
 		ok := r.RelErr <= tol && r.Mismatch == 0
 		failed = failed || !ok
 		fmt.Fprintf(out, "| %s | %s | %d | %d | %.2e (%s) | %.0e | %d | %s |\n", n, kinds[n], r.Launches, r.Elements, r.RelErr, orDash(r.DType), tol, r.Mismatch, yes(ok))

@@ -35,6 +35,9 @@ type KernelCheck struct {
 	Mismatch int
 	Elements int
 	DType    string // the float output dtype that set RelErr
+	// Err is the candidate's error on its last launch, if it failed
+	// (the launch counts; nothing was compared).
+	Err string
 }
 
 // NewCompareBackend pairs a candidate with a reference.
@@ -168,18 +171,19 @@ func (c *CompareBackend) Launch(fn *ir.Func, st *bundle.Step, grid [3]uint32, ar
 			return err
 		}
 	}
-	if err := c.Cand.Launch(fn, st, grid, args); err != nil {
-		return err
-	}
-	if err := c.Ref.Launch(fn, st, grid, refArgs); err != nil {
-		return fmt.Errorf("reference: %w", err)
-	}
 	kc := c.Results[st.Kernel]
 	if kc == nil {
 		kc = &KernelCheck{Kernel: st.Kernel}
 		c.Results[st.Kernel] = kc
 	}
 	kc.Launches++
+	if err := c.Cand.Launch(fn, st, grid, args); err != nil {
+		kc.Err = err.Error()
+		return err
+	}
+	if err := c.Ref.Launch(fn, st, grid, refArgs); err != nil {
+		return fmt.Errorf("reference: %w", err)
+	}
 	idx := make([]int, 0, len(sizes))
 	for i := range sizes {
 		idx = append(idx, i)
