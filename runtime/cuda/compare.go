@@ -35,8 +35,9 @@ type KernelCheck struct {
 	Mismatch int
 	Elements int
 	DType    string // the float output dtype that set RelErr
-	// Err is the candidate's error on its last launch, if it failed
-	// (the launch counts; nothing was compared).
+	// Err is the candidate's error on its last launch, or on reading
+	// that launch's outputs back (where a fault in the kernel shows), if
+	// one failed; nothing was compared then.
 	Err string
 }
 
@@ -193,6 +194,7 @@ func (c *CompareBackend) Launch(fn *ir.Func, st *bundle.Step, grid [3]uint32, ar
 		n := sizes[i]
 		got, want := make([]byte, n), make([]byte, n)
 		if err := c.Cand.Download(got, Buffer{Ptr: args[i], Size: uint64(n)}); err != nil {
+			kc.Err = err.Error() // a fault during the kernel surfaces at the first copy after it
 			return err
 		}
 		if err := c.Ref.Download(want, Buffer{Ptr: refArgs[i], Size: uint64(n)}); err != nil {
