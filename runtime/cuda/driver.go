@@ -126,7 +126,8 @@ func cString(p *byte) string {
 
 // Device is an initialized GPU and its primary context. A CUDA context is
 // current per OS thread and goroutines move between threads, so every
-// method makes the context current before it calls the driver.
+// method makes the context current and keeps its goroutine on that thread
+// until its driver calls are done (bind).
 type Device struct {
 	d            *driver
 	ctx          uintptr
@@ -135,8 +136,19 @@ type Device struct {
 	Major, Minor int
 }
 
-// bind makes the device's context current on this thread.
-func (g *Device) bind() error { return g.d.check("cuCtxSetCurrent", g.d.cuCtxSetCurrent(g.ctx)) }
+// bind locks the calling goroutine to its OS thread and makes the
+// device's context current there; release undoes the lock. Without the
+// lock the goroutine could move to a thread without the context between
+// cuCtxSetCurrent and the call that needs it. Locks nest (Time's callback
+// binds again inside Time's own).
+func (g *Device) bind() (release func(), err error) {
+	runtime.LockOSThread()
+	if err := g.d.check("cuCtxSetCurrent", g.d.cuCtxSetCurrent(g.ctx)); err != nil {
+		runtime.UnlockOSThread()
+		return nil, err
+	}
+	return runtime.UnlockOSThread, nil
+}
 
 // Open initializes the driver and creates a context on device ordinal.
 func Open(ordinal int) (*Device, error) {
@@ -171,9 +183,12 @@ func Open(ordinal int) (*Device, error) {
 		return nil, err
 	}
 	g := &Device{d: d, ctx: ctx, dev: dev, Name: cString(&name[0]), Major: int(major), Minor: int(minor)}
-	if err := g.bind(); err != nil {
+	release, err := g.bind()
+	if err != nil {
+		d.cuDevicePrimaryCtxRelease(dev)
 		return nil, err
 	}
+	release()
 	return g, nil
 }
 
@@ -184,9 +199,11 @@ func (g *Device) Close() error {
 
 // Sync waits for all work on the context.
 func (g *Device) Sync() error {
-	if err := g.bind(); err != nil {
+	release, err := g.bind()
+	if err != nil {
 		return err
 	}
+	defer release()
 	return g.d.check("cuCtxSynchronize", g.d.cuCtxSynchronize())
 }
 
@@ -198,9 +215,11 @@ type Module struct {
 
 // Load loads a cubin, or PTX text (NUL-terminated here) the driver JITs.
 func (g *Device) Load(image []byte) (*Module, error) {
-	if err := g.bind(); err != nil {
+	release, err := g.bind()
+	if err != nil {
 		return nil, err
 	}
+	defer release()
 	img := append(append([]byte(nil), image...), 0)
 	var m uintptr
 	if err := g.d.check("cuModuleLoadData", g.d.cuModuleLoadData(&m, unsafe.Pointer(&img[0]))); err != nil {
@@ -218,9 +237,11 @@ type Function struct {
 
 // Function finds a kernel by name.
 func (m *Module) Function(name string) (*Function, error) {
-	if err := m.g.bind(); err != nil {
+	release, err := m.g.bind()
+	if err != nil {
 		return nil, err
 	}
+	defer release()
 	n := append([]byte(name), 0)
 	var f uintptr
 	if err := m.g.d.check("cuModuleGetFunction "+name, m.g.d.cuModuleGetFunction(&f, m.mod, &n[0])); err != nil {
@@ -237,27 +258,33 @@ type Buffer struct {
 
 // Alloc allocates device memory.
 func (g *Device) Alloc(size uint64) (Buffer, error) {
-	if err := g.bind(); err != nil {
+	release, err := g.bind()
+	if err != nil {
 		return Buffer{}, err
 	}
+	defer release()
 	var p uint64
-	err := g.d.check("cuMemAlloc", g.d.cuMemAlloc(&p, max(size, 1)))
+	err = g.d.check("cuMemAlloc", g.d.cuMemAlloc(&p, max(size, 1)))
 	return Buffer{Ptr: p, Size: size}, err
 }
 
 // Free releases device memory.
 func (g *Device) Free(b Buffer) error {
-	if err := g.bind(); err != nil {
+	release, err := g.bind()
+	if err != nil {
 		return err
 	}
+	defer release()
 	return g.d.check("cuMemFree", g.d.cuMemFree(b.Ptr))
 }
 
 // Upload copies host bytes to the buffer.
 func (g *Device) Upload(b Buffer, data []byte) error {
-	if err := g.bind(); err != nil {
+	release, err := g.bind()
+	if err != nil {
 		return err
 	}
+	defer release()
 	if uint64(len(data)) > b.Size {
 		return fmt.Errorf("cuda: upload of %d bytes into a %d-byte buffer", len(data), b.Size)
 	}
@@ -269,9 +296,11 @@ func (g *Device) Upload(b Buffer, data []byte) error {
 
 // Download copies the buffer's first len(dst) bytes to the host.
 func (g *Device) Download(dst []byte, b Buffer) error {
-	if err := g.bind(); err != nil {
+	release, err := g.bind()
+	if err != nil {
 		return err
 	}
+	defer release()
 	if uint64(len(dst)) > b.Size {
 		return fmt.Errorf("cuda: download of %d bytes from a %d-byte buffer", len(dst), b.Size)
 	}
@@ -284,9 +313,11 @@ func (g *Device) Download(dst []byte, b Buffer) error {
 // Launch runs f on a grid; args are device pointers (uint64) and i64
 // symbols, in the kernel's parameter order.
 func (f *Function) Launch(grid, block [3]uint32, shared uint32, args []uint64) error {
-	if err := f.g.bind(); err != nil {
+	release, err := f.g.bind()
+	if err != nil {
 		return err
 	}
+	defer release()
 	vals := append([]uint64(nil), args...)
 	ptrs := make([]unsafe.Pointer, len(vals))
 	for i := range vals {
@@ -296,7 +327,7 @@ func (f *Function) Launch(grid, block [3]uint32, shared uint32, args []uint64) e
 	if len(ptrs) > 0 {
 		pp = unsafe.Pointer(&ptrs[0])
 	}
-	err := f.g.d.check("cuLaunchKernel", f.g.d.cuLaunchKernel(f.fn, grid[0], grid[1], grid[2], block[0], block[1], block[2], shared, 0, pp, nil))
+	err = f.g.d.check("cuLaunchKernel", f.g.d.cuLaunchKernel(f.fn, grid[0], grid[1], grid[2], block[0], block[1], block[2], shared, 0, pp, nil))
 	runtime.KeepAlive(vals)
 	runtime.KeepAlive(ptrs)
 	return err
@@ -304,25 +335,31 @@ func (f *Function) Launch(grid, block [3]uint32, shared uint32, args []uint64) e
 
 // CopyDevice copies size bytes between device buffers.
 func (g *Device) CopyDevice(dst, src Buffer, size uint64) error {
-	if err := g.bind(); err != nil {
+	release, err := g.bind()
+	if err != nil {
 		return err
 	}
+	defer release()
 	return g.d.check("cuMemcpyDtoD", g.d.cuMemcpyDtoD(dst.Ptr, src.Ptr, size))
 }
 
 // Fill sets every byte of b to v (NaN poisoning uses 0xFF).
 func (g *Device) Fill(b Buffer, v uint8) error {
-	if err := g.bind(); err != nil {
+	release, err := g.bind()
+	if err != nil {
 		return err
 	}
+	defer release()
 	return g.d.check("cuMemsetD8", g.d.cuMemsetD8(b.Ptr, v, b.Size))
 }
 
 // Time runs fn between two events and returns the GPU time in ms.
 func (g *Device) Time(fn func() error) (float64, error) {
-	if err := g.bind(); err != nil {
+	release, err := g.bind()
+	if err != nil {
 		return 0, err
 	}
+	defer release()
 	var start, end uintptr
 	if err := g.d.check("cuEventCreate", g.d.cuEventCreate(&start, 0)); err != nil {
 		return 0, err
@@ -345,6 +382,6 @@ func (g *Device) Time(fn func() error) (float64, error) {
 		return 0, err
 	}
 	var ms float32
-	err := g.d.check("cuEventElapsedTime", g.d.cuEventElapsedTime(&ms, start, end))
+	err = g.d.check("cuEventElapsedTime", g.d.cuEventElapsedTime(&ms, start, end))
 	return float64(ms), err
 }

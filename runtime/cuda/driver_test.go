@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"testing"
 )
 
@@ -101,5 +103,41 @@ func TestDriverBindings(t *testing.T) {
 	}
 	if err := dev.Sync(); err != nil {
 		t.Fatal(err)
+	}
+
+	// The context is current per OS thread: goroutines that block in the
+	// driver (Sync) while others keep every P busy get moved between
+	// threads, and each call must still find the context.
+	stop := make(chan struct{})
+	defer close(stop)
+	for range runtime.GOMAXPROCS(0) {
+		go func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+			}
+		}()
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 100 {
+				if _, err := dev.Time(dev.Sync); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

@@ -1,13 +1,17 @@
 // A stand-in for libcuda.so.1 that runs on the CPU, for testing the Go
 // bindings (argument order, types, pointer passing) without a GPU: device
 // memory is host memory, a "launch" records its grid, block and the values
-// its parameters point to, and events measure nothing.
+// its parameters point to, and events measure nothing. As in the real
+// driver, the current context is per OS thread, and synchronizing takes a
+// while (long enough for the Go runtime to move a goroutine that is not
+// locked to its thread).
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef int CUresult;
-static int current = 0;
+static __thread int current = 0;
 
 CUresult cuInit(unsigned flags) { return flags == 0 ? 0 : 1; }
 CUresult cuDeviceGetCount(int *n) { *n = 1; return 0; }
@@ -21,7 +25,7 @@ CUresult cuDeviceComputeCapability(int *major, int *minor, int dev) { *major = 9
 CUresult cuDevicePrimaryCtxRetain(uintptr_t *ctx, int dev) { *ctx = 0xC0; return dev == 7 ? 0 : 101; }
 CUresult cuDevicePrimaryCtxRelease_v2(int dev) { return dev == 7 ? 0 : 101; }
 CUresult cuCtxSetCurrent(uintptr_t ctx) { current = ctx == 0xC0; return current ? 0 : 201; }
-CUresult cuCtxSynchronize(void) { return current ? 0 : 201; }
+CUresult cuCtxSynchronize(void) { usleep(200); return current ? 0 : 201; }
 CUresult cuModuleLoadData(uintptr_t *mod, const void *image) { *mod = (uintptr_t)strdup((const char *)image); return current ? 0 : 201; }
 CUresult cuModuleGetFunction(uintptr_t *fn, uintptr_t mod, const char *name) { *fn = (uintptr_t)strdup(name); return current ? 0 : 201; }
 CUresult cuMemAlloc_v2(uint64_t *p, uint64_t size) { *p = (uint64_t)(uintptr_t)malloc(size); return current ? 0 : 201; }
@@ -31,7 +35,7 @@ CUresult cuMemcpyDtoH_v2(void *dst, uint64_t src, uint64_t n) { memcpy(dst, (voi
 CUresult cuMemcpyDtoD_v2(uint64_t dst, uint64_t src, uint64_t n) { memcpy((void *)(uintptr_t)dst, (void *)(uintptr_t)src, n); return 0; }
 CUresult cuMemsetD8_v2(uint64_t dst, unsigned char v, uint64_t n) { memset((void *)(uintptr_t)dst, v, n); return 0; }
 CUresult cuEventCreate(uintptr_t *ev, unsigned flags) { *ev = 1; return 0; }
-CUresult cuEventRecord(uintptr_t ev, uintptr_t stream) { return 0; }
+CUresult cuEventRecord(uintptr_t ev, uintptr_t stream) { return current ? 0 : 201; }
 CUresult cuEventSynchronize(uintptr_t ev) { return 0; }
 CUresult cuEventElapsedTime(float *ms, uintptr_t a, uintptr_t b) { *ms = 1.5f; return 0; }
 CUresult cuEventDestroy_v2(uintptr_t ev) { return 0; }
