@@ -49,9 +49,12 @@ func (tc *Toolchain) identity(ctx context.Context) string {
 	return tc.id
 }
 
+// cacheFormat changes when an entry's contents do (2: ptxas warnings).
+const cacheFormat = "2"
+
 func cacheKey(id, llvm string, ptxas bool) string {
 	h := sha256.New()
-	h.Write([]byte(id))
+	h.Write([]byte(cacheFormat + "\x00" + id))
 	h.Write([]byte{0})
 	h.Write([]byte(llvm))
 	if ptxas {

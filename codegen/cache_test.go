@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"reflect"
 	"path/filepath"
 	"testing"
 )
@@ -31,7 +32,7 @@ func TestKernelCache(t *testing.T) {
 	}
 	for i, k := range cold.Kernels {
 		w := warm.Kernels[i]
-		if k.Name != w.Name || k.PTX != w.PTX || !bytes.Equal(k.Cubin, w.Cubin) || k.Resources != w.Resources {
+		if k.Name != w.Name || k.PTX != w.PTX || !bytes.Equal(k.Cubin, w.Cubin) || !reflect.DeepEqual(k.Resources, w.Resources) {
 			t.Fatalf("kernel %s differs when read from the cache", k.Name)
 		}
 	}

@@ -67,7 +67,8 @@ func toolchain(t testing.TB) *Toolchain {
 }
 
 // checkKernels assembles every kernel with ptxas for sm_90a and checks:
-// a cubin for each, no spills, the tensor-core instruction each GEMM's
+// a cubin for each, no spills, no ptxas warnings (a serialized wgmma
+// among them), the tensor-core instruction each GEMM's
 // operand type needs in its SASS, and no region without a kernel.
 func checkKernels(t *testing.T, units []Unit) *Result {
 	tc := toolchain(t)
@@ -83,6 +84,9 @@ func checkKernels(t *testing.T, units []Unit) *Result {
 		}
 		if r := k.Resources; r.SpillStores+r.SpillLoads+r.StackBytes > 0 {
 			t.Errorf("%s (%s): spills %+v", k.Name, k.Kind, r)
+		}
+		if w := k.Resources.Warnings; len(w) > 0 {
+			t.Errorf("%s (%s): ptxas warns: %s", k.Name, k.Kind, strings.Join(w, "; "))
 		}
 		if k.MMA != "" {
 			sass, err := tc.SASS(context.Background(), k.Cubin)

@@ -137,6 +137,10 @@ func gemmOf(k *kernelBuilder) (*gemmShape, error) {
 	if !g.kDim.IsSym() && g.K*2%16 != 0 {
 		return nil, unsupported("K = %d is not a multiple of 8", g.K)
 	}
+	if g.fp8 && !g.kDim.IsSym() && g.K%16 != 0 {
+		// A weight row's 16-byte chunks would start 8 bytes off alignment.
+		return nil, unsupported("K = %d with an fp8 weight is not a multiple of 16", g.K)
+	}
 	return g, nil
 }
 
@@ -345,7 +349,11 @@ func emitGEMM(k *kernelBuilder, step *Step) error {
 		k.asm(types.Void, "wgmma.fence.sync.aligned;", "~{memory}")
 		acc := c[:nAcc]
 		if g.fp8 {
-			acc = zeros
+			// Each K group sums afresh: its first wgmma overwrites the
+			// accumulators (scale-d = 0) rather than reading zeros, which
+			// would be register writes between wgmma.fence and the wgmma
+			// (undefined behaviour by the PTX ISA).
+			acc = nil
 		}
 		for s := int64(0); s < tileKBytes/kStepBytes; s++ {
 			da := k.descriptor(k.add(base, ci64(kStepStart(s))))
@@ -521,20 +529,26 @@ func (k *kernelBuilder) stageQuantizedA(g *gemmShape, tid, m0, k0, K, M value.Va
 }
 
 // wgmma issues one m64n128 warpgroup MMA accumulating into acc (tied
-// registers): k16 for bf16, k32 for e4m3.
+// registers), or, when acc is nil, overwriting the accumulators
+// (scale-d = 0): k16 for bf16, k32 for e4m3.
 func (k *kernelBuilder) wgmma(accStruct types.Type, fp8 bool, da, db value.Value, acc []value.Value) []value.Value {
-	n := len(acc)
+	n := len(accStruct.(*types.StructType).Fields)
 	var outs, ties []string
 	for i := 0; i < n; i++ {
 		outs = append(outs, fmt.Sprintf("$%d", i))
 		ties = append(ties, fmt.Sprint(i))
 	}
-	instr := "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%s}, $%d, $%d, 1, 1, 1, 0, 0;"
+	instr := "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%s}, $%d, $%d, %d, 1, 1, 0, 0;"
 	if fp8 {
-		instr = "wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3 {%s}, $%d, $%d, 1, 1, 1;"
+		instr = "wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3 {%s}, $%d, $%d, %d, 1, 1;"
 	}
-	text := fmt.Sprintf(instr, strings.Join(outs, ","), n, n+1)
+	scaleD := 1
 	cons := strings.Repeat("=f,", n) + "l,l," + strings.Join(ties, ",")
+	if acc == nil {
+		scaleD = 0
+		cons = strings.Repeat("=f,", n) + "l,l"
+	}
+	text := fmt.Sprintf(instr, strings.Join(outs, ","), n, n+1, scaleD)
 	args := append([]value.Value{da, db}, acc...)
 	r := k.asm(accStruct, text, cons, args...)
 	res := make([]value.Value, n)

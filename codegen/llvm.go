@@ -106,7 +106,9 @@ func (k *builder) sreg(name string) value.Value {
 func (k *builder) barrier() { k.call("llvm.nvvm.barrier0", types.Void) }
 
 // asm emits inline PTX. ret is the result type (void, a scalar, or a struct
-// of several outputs).
+// of several outputs). The call is convergent, as clang marks CUDA's
+// inline asm: LLVM must not move it into code only some threads run (the
+// .aligned warpgroup instructions need every thread of the warpgroup).
 func (k *builder) asm(ret types.Type, text, constraints string, args ...value.Value) value.Value {
 	ts := make([]types.Type, len(args))
 	for i, a := range args {
@@ -115,7 +117,9 @@ func (k *builder) asm(ret types.Type, text, constraints string, args ...value.Va
 	fn := types.NewFunc(ret, ts...)
 	a := ir.NewInlineAsm(types.NewPointer(fn), text, constraints)
 	a.SideEffect = true
-	return k.b.NewCall(a, args...)
+	c := k.b.NewCall(a, args...)
+	c.FuncAttrs = append(c.FuncAttrs, enum.FuncAttrConvergent)
+	return c
 }
 
 func ci32(v int64) *constant.Int             { return constant.NewInt(i32, v) }

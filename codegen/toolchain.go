@@ -156,6 +156,10 @@ type Resources struct {
 	StackBytes  int `json:"stack_bytes"`
 	SpillStores int `json:"spill_stores"`
 	SpillLoads  int `json:"spill_loads"`
+	// Warnings are ptxas's warnings, e.g. wgmma instructions it had to
+	// serialize (C7515: accumulator registers written between
+	// wgmma.fence and the MMA).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Cubin assembles PTX for the target with ptxas -v and returns the cubin
@@ -201,6 +205,11 @@ func parseResources(s string) Resources {
 	}
 	if m := reStack.FindStringSubmatch(s); m != nil {
 		r.StackBytes, r.SpillStores, r.SpillLoads = atoi(m, 1), atoi(m, 2), atoi(m, 3)
+	}
+	for _, line := range strings.Split(s, "\n") {
+		if strings.Contains(line, "warning") {
+			r.Warnings = append(r.Warnings, strings.TrimSpace(line))
+		}
 	}
 	return r
 }
