@@ -320,8 +320,15 @@ func (f *Function) Launch(grid, block [3]uint32, shared uint32, args []uint64) e
 	defer release()
 	vals := append([]uint64(nil), args...)
 	ptrs := make([]unsafe.Pointer, len(vals))
+	// ptrs, passed to C, holds Go pointers: what they point to is pinned
+	// (the cgo rule purego's calls follow).
+	var pin runtime.Pinner
+	defer pin.Unpin()
 	for i := range vals {
 		ptrs[i] = unsafe.Pointer(&vals[i])
+	}
+	if len(vals) > 0 {
+		pin.Pin(&vals[0])
 	}
 	var pp unsafe.Pointer
 	if len(ptrs) > 0 {
