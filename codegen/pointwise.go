@@ -52,7 +52,7 @@ func emitPointwise(k *kernelBuilder, kern *Step) error {
 		vt := types.NewVector(uint64(vec), et)
 		p := k.b.NewBitCast(k.at(k.ptrs[v], i0), ptr(vt, global))
 		ld := k.b.NewLoad(vt, p)
-		ld.Align = llir.Align(16)
+		ld.Align = llir.Align(vec * v.Type.DType.Bytes()) // the load's own size: narrower inputs are less aligned
 		for l := range lanes {
 			lanes[l][v] = k.fromMem(k.b.NewExtractElement(ld, ci32(int64(l))), v.Type.DType)
 		}
@@ -71,7 +71,7 @@ func emitPointwise(k *kernelBuilder, kern *Step) error {
 			acc = k.b.NewInsertElement(acc, k.toMem(results[l][o], o.Type.DType), ci32(int64(l)))
 		}
 		st := k.b.NewStore(acc, k.b.NewBitCast(k.at(k.ptrs[o], i0), ptr(vt, global)))
-		st.Align = llir.Align(16 * o.Type.DType.Bytes() / width)
+		st.Align = llir.Align(vec * o.Type.DType.Bytes())
 	}
 	k.b.NewBr(done)
 

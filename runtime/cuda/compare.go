@@ -13,7 +13,8 @@ import (
 // CompareBackend checks every kernel launch of a candidate backend (the
 // GPU) against a reference backend (the CPU backend) on the same inputs.
 // Memory is mirrored on both. Before each launch the candidate's outputs
-// are poisoned (every byte 0xFF: NaN for floats, −1 for integers); after
+// are poisoned (every byte 0xFF: NaN for floats, −1 for integers; not the
+// outputs an in-place kernel updates); after
 // it, both outputs are read back and compared, and the reference's outputs
 // are copied into the candidate's buffers, so every kernel is checked on
 // correct inputs and one kernel's error never hides or causes another's.
@@ -163,7 +164,25 @@ func (c *CompareBackend) Launch(fn *ir.Func, st *bundle.Step, grid [3]uint32, ar
 		}
 		refArgs[i] = r.Ptr
 	}
+	// In-place outputs hold a copy of their input, which the kernel only
+	// updates: they are not poisoned.
+	inPlace := map[int]bool{}
+	out := 0
+	for i, a := range st.Args {
+		if !a.Output {
+			continue
+		}
+		for _, p := range st.InPlace {
+			if p[0] == out {
+				inPlace[i] = true
+			}
+		}
+		out++
+	}
 	for i, n := range sizes {
+		if inPlace[i] {
+			continue
+		}
 		poison := make([]byte, n)
 		for j := range poison {
 			poison[j] = 0xFF
