@@ -106,7 +106,7 @@ func emitAttention(k *kernelBuilder, step *Step) error {
 			k.store(p, k.sharedAt(ps, j))
 			return []value.Value{k.b.NewFAdd(a[0], p)}
 		})[0]
-		csum = k.blockReduce(csum, fadd(k))
+		csum = k.blockReduce(csum, attnThreads, fadd(k))
 		k.barrier() // every probability is written
 		next := []value.Value{mNew, k.b.NewFAdd(k.b.NewFMul(c[1], alpha), csum)}
 		for r := int64(0); r < perThread; r++ {
@@ -147,7 +147,7 @@ func (k *kernelBuilder) chunkMax(ps *llir.Global, m value.Value) (mNew, alpha va
 	cmax := k.loop(tid, ci64(attnChunk), ci64(attnThreads), []value.Value{negInf}, func(j value.Value, a []value.Value) []value.Value {
 		return []value.Value{k.call("llvm.maxnum.f32", f32, a[0], k.load(k.sharedAt(ps, j)))}
 	})[0]
-	cmax = k.blockReduce(cmax, fmax(k))
+	cmax = k.blockReduce(cmax, attnThreads, fmax(k))
 	mNew = k.call("llvm.maxnum.f32", f32, m, cmax)
 	none := k.b.NewFCmp(enum.FPredOLE, mNew, negInf)
 	return mNew, k.sel(none, cf32(1), k.expF(k.b.NewFSub(m, mNew)))

@@ -135,8 +135,8 @@ func emitAttentionGradQ(k *kernelBuilder, step *Step) error {
 			k.store(e, k.sharedAt(ps, j))
 			return []value.Value{k.b.NewFAdd(a[0], e), k.b.NewFAdd(a[1], k.b.NewFMul(e, k.load(k.sharedAt(dps, j))))}
 		})
-		esum := k.blockReduce(sums[0], fadd(k))
-		edp := k.blockReduce(sums[1], fadd(k))
+		esum := k.blockReduce(sums[0], attnThreads, fadd(k))
+		edp := k.blockReduce(sums[1], attnThreads, fadd(k))
 		k.barrier()
 		next := []value.Value{mNew, k.b.NewFAdd(k.b.NewFMul(cur[1], alpha), esum), k.b.NewFAdd(k.b.NewFMul(cur[2], alpha), edp)}
 		var as, bs []value.Value

@@ -103,6 +103,24 @@ func checkKernels(t *testing.T, units []Unit) *Result {
 			t.Errorf("%s: region without a kernel: %s", fn, d)
 		}
 	}
+	// A block reduction's shared slots (red<threads>) are sized for the
+	// block it was emitted for: every launch of the kernel has that many
+	// threads (a 128-thread launch of a 256-thread reduction reads slots
+	// nothing wrote).
+	reRed := regexp.MustCompile(`\.shared [^\n]*\bred(\d+)\[`)
+	ptx := map[string]string{}
+	for _, k := range res.Kernels {
+		ptx[k.Name] = k.PTX
+	}
+	for fn, steps := range res.Programs {
+		for _, st := range steps {
+			for _, m := range reRed.FindAllStringSubmatch(ptx[st.Kernel], -1) {
+				if m[1] != fmt.Sprint(st.Launch.Threads) {
+					t.Errorf("%s: %s reduces over %s threads but is launched with %d", fn, st.Kernel, m[1], st.Launch.Threads)
+				}
+			}
+		}
+	}
 	return res
 }
 

@@ -1,6 +1,8 @@
 package codegen
 
 import (
+	"fmt"
+
 	"github.com/deepc-dev/deepc/ir"
 	llir "github.com/llir/llvm/ir"
 	"github.com/llir/llvm/ir/constant"
@@ -84,16 +86,21 @@ func (k *kernelBuilder) rowFold(rc rowCtx, init value.Value, f func(j value.Valu
 	acc := k.loop(rc.tid, rc.n, ci64(rowThreads), []value.Value{init}, func(j value.Value, c []value.Value) []value.Value {
 		return []value.Value{comb(c[0], f(j))}
 	})[0]
-	return k.blockReduce(acc, comb)
+	return k.blockReduce(acc, rowThreads, comb)
 }
 
-// blockReduce combines one value per thread across the block.
-func (k *kernelBuilder) blockReduce(v value.Value, comb func(a, b value.Value) value.Value) value.Value {
+// blockReduce combines one value per thread across a block of threads
+// threads (a multiple of 32, as launched): warp shuffles, then one slot
+// per warp in shared memory.
+func (k *kernelBuilder) blockReduce(v value.Value, threads int64, comb func(a, b value.Value) value.Value) value.Value {
+	if threads%32 != 0 || threads > 1024 {
+		panic(fmt.Sprintf("codegen: blockReduce over %d threads", threads))
+	}
 	for _, d := range []int64{16, 8, 4, 2, 1} {
 		o := k.call("llvm.nvvm.shfl.sync.bfly.f32", f32, ci32(-1), v, ci32(d), ci32(31))
 		v = comb(v, o)
 	}
-	slots := k.sharedArray("red", rowThreads/32+1, f32)
+	slots := k.sharedArray(fmt.Sprintf("red%d", threads), threads/32, f32)
 	tid := k.zext64(k.sreg("tid.x"))
 	warp, lane := k.div(tid, ci64(32)), k.rem(tid, ci64(32))
 	k.barrier() // earlier readers of the slots are done
@@ -102,7 +109,7 @@ func (k *kernelBuilder) blockReduce(v value.Value, comb func(a, b value.Value) v
 	})
 	k.barrier()
 	r := k.load(k.sharedAt(slots, ci64(0)))
-	for w := int64(1); w < rowThreads/32; w++ {
+	for w := int64(1); w < threads/32; w++ {
 		r = comb(r, k.load(k.sharedAt(slots, ci64(w))))
 	}
 	return r
