@@ -180,14 +180,7 @@ func TestGPUCheckHarnessOnCPU(t *testing.T) {
 
 	// A kernel whose launch fails (a fault on the GPU) stops its phase,
 	// which still prints the rows it has, the failing kernel's marked.
-	man, err := bundle.Open(out, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	programs, err := cuda.Programs(man)
-	if err != nil {
-		t.Fatal(err)
-	}
+	programs := bundlePrograms(t, out)
 	fwd := programs["forward"]
 	victim := fwd[len(fwd)/2].Kernel
 	code, table, errOut := deepc(t, "gpu-check", out, "--checkpoint", ck, "--device", "cpu", "--batch", "1", "--seq", "6", "--phases", "forward", "--fail-kernel", victim)
@@ -268,12 +261,10 @@ func TestRunGenerateAndTrain(t *testing.T) {
 	}
 }
 
-// gpu-check's DeepSeek-V3 GEMM check on random inputs (scale grids
-// included), with the CPU standing in for the GPU: the two agree exactly.
-func TestCheckStepOnDeepSeekV3GEMMs(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "v3")
-	mustDeepc(t, "compile", "../../models/deepseek_v3.deep", "--target", "sm_90a", "--graph", "prefill", "-o", out, "--no-ptxas")
-	man, err := bundle.Open(out, "")
+// bundlePrograms opens a bundle and reads its programs.
+func bundlePrograms(t *testing.T, dir string) map[string][]bundle.Step {
+	t.Helper()
+	man, err := bundle.Open(dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,6 +272,15 @@ func TestCheckStepOnDeepSeekV3GEMMs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return programs
+}
+
+// gpu-check's DeepSeek-V3 GEMM check on random inputs (scale grids
+// included), with the CPU standing in for the GPU: the two agree exactly.
+func TestCheckStepOnDeepSeekV3GEMMs(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "v3")
+	mustDeepc(t, "compile", "../../models/deepseek_v3.deep", "--target", "sm_90a", "--graph", "prefill", "-o", out, "--no-ptxas")
+	programs := bundlePrograms(t, out)
 	m, err := bundleModule(out, "ir/module.ir")
 	if err != nil {
 		t.Fatal(err)
