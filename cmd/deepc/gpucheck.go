@@ -96,6 +96,9 @@ and runs this on a Hopper machine.`,
 				defer gpu.Dev.Close()
 				cand = gpu
 				fmt.Fprintf(out, "device: %s (sm_%d%d)\n\n", gpu.Dev.Name, gpu.Dev.Major, gpu.Dev.Minor)
+				if len(gpu.JIT) > 0 {
+					fmt.Fprintf(out, "%d kernels loaded from their PTX because the driver refused the cubin, e.g. %s\n\n", len(gpu.JIT), gpu.JIT[0])
+				}
 			case "cpu":
 				cand = cuda.NewCPUBackend(cpu.Options{Mode: cpu.BF16})
 				if failKernel != "" {

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -103,6 +104,19 @@ func TestDriverBindings(t *testing.T) {
 	}
 	if err := dev.Sync(); err != nil {
 		t.Fatal(err)
+	}
+
+	// A refused cubin falls back to the kernel's PTX; both refused is an
+	// error naming both.
+	img := func(s string) func() ([]byte, error) { return func() ([]byte, error) { return []byte(s), nil } }
+	if _, refused, err := loadKernel(dev, img("REFUSE cubin"), img("ptx text")); err != nil || refused == nil {
+		t.Errorf("cubin refused, PTX loads: refused %v, err %v", refused, err)
+	}
+	if _, refused, err := loadKernel(dev, img("cubin"), img("ptx text")); err != nil || refused != nil {
+		t.Errorf("cubin loads: refused %v, err %v", refused, err)
+	}
+	if _, _, err := loadKernel(dev, img("REFUSE cubin"), img("REFUSE ptx")); err == nil || !strings.Contains(err.Error(), "cubin: ") || !strings.Contains(err.Error(), "PTX: ") {
+		t.Errorf("both refused: %v", err)
 	}
 
 	// The context is current per OS thread: goroutines that block in the

@@ -10,10 +10,13 @@ import (
 
 // GPU is the Backend over the CUDA driver: a device with a bundle's
 // kernels loaded (cubins, or PTX for the driver to JIT when a kernel has
-// no cubin).
+// no cubin or the driver refuses it).
 type GPU struct {
 	Dev *Device
 	fns map[string]*Function
+	// JIT lists the kernels whose cubin the driver refused, with why; they
+	// were loaded from their PTX instead.
+	JIT []string
 }
 
 // LoadBundle loads every kernel of a verified bundle onto the device.
@@ -27,24 +30,58 @@ func LoadBundle(dev *Device, dir string, man *bundle.Manifest) (*GPU, error) {
 		return nil, fmt.Errorf("bundle %s: kernels: %v", dir, err)
 	}
 	g := &GPU{Dev: dev, fns: map[string]*Function{}}
-	for _, k := range ks {
-		file := k.Cubin
+	read := func(file string) func() ([]byte, error) {
 		if file == "" {
-			file = k.PTX
+			return nil
 		}
-		img, err := bundle.ReadFile(dir, file)
-		if err != nil {
-			return nil, err
-		}
-		mod, err := dev.Load(img)
+		return func() ([]byte, error) { return bundle.ReadFile(dir, file) }
+	}
+	for _, k := range ks {
+		mod, refused, err := loadKernel(dev, read(k.Cubin), read(k.PTX))
 		if err != nil {
 			return nil, fmt.Errorf("kernel %s: %w", k.Name, err)
+		}
+		if refused != nil {
+			g.JIT = append(g.JIT, fmt.Sprintf("%s (%v)", k.Name, refused))
 		}
 		if g.fns[k.Name], err = mod.Function(k.Name); err != nil {
 			return nil, err
 		}
 	}
 	return g, nil
+}
+
+// loadKernel loads a kernel's cubin, or its PTX when it has no cubin or
+// the driver refuses the cubin (an architecture or driver the ptxas that
+// built it did not foresee); refused is the cubin's error then.
+func loadKernel(dev *Device, cubin, ptx func() ([]byte, error)) (mod *Module, refused, err error) {
+	if cubin != nil {
+		img, err := cubin()
+		if err != nil {
+			return nil, nil, err
+		}
+		if mod, err = dev.Load(img); err == nil {
+			return mod, nil, nil
+		}
+		refused = err
+		if ptx == nil {
+			return nil, nil, err
+		}
+	}
+	if ptx == nil {
+		return nil, nil, fmt.Errorf("neither a cubin nor PTX")
+	}
+	img, err := ptx()
+	if err != nil {
+		return nil, nil, err
+	}
+	if mod, err = dev.Load(img); err != nil {
+		if refused != nil {
+			return nil, nil, fmt.Errorf("cubin: %v; PTX: %w", refused, err)
+		}
+		return nil, nil, err
+	}
+	return mod, refused, nil
 }
 
 func (g *GPU) Alloc(size uint64) (Buffer, error)       { return g.Dev.Alloc(size) }

@@ -26,7 +26,14 @@ CUresult cuDevicePrimaryCtxRetain(uintptr_t *ctx, int dev) { *ctx = 0xC0; return
 CUresult cuDevicePrimaryCtxRelease_v2(int dev) { return dev == 7 ? 0 : 101; }
 CUresult cuCtxSetCurrent(uintptr_t ctx) { current = ctx == 0xC0; return current ? 0 : 201; }
 CUresult cuCtxSynchronize(void) { usleep(200); return current ? 0 : 201; }
-CUresult cuModuleLoadData(uintptr_t *mod, const void *image) { *mod = (uintptr_t)strdup((const char *)image); return current ? 0 : 201; }
+// Images starting "REFUSE" are refused, as a driver refuses a cubin for
+// another architecture.
+CUresult cuModuleLoadData(uintptr_t *mod, const void *image) {
+	if (!current) return 201;
+	if (strncmp((const char *)image, "REFUSE", 6) == 0) return 209;
+	*mod = (uintptr_t)strdup((const char *)image);
+	return 0;
+}
 CUresult cuModuleGetFunction(uintptr_t *fn, uintptr_t mod, const char *name) { *fn = (uintptr_t)strdup(name); return current ? 0 : 201; }
 CUresult cuMemAlloc_v2(uint64_t *p, uint64_t size) { *p = (uint64_t)(uintptr_t)malloc(size); return current ? 0 : 201; }
 CUresult cuMemFree_v2(uint64_t p) { free((void *)(uintptr_t)p); return 0; }
