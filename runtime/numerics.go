@@ -56,12 +56,20 @@ type format struct {
 	bits   int     // total encoding width
 	nan    uint32  // encoding of a positive NaN
 	hasInf bool    // whether the format has an inf encoding (exponent all ones, mantissa 0)
+	// minNorm = 2^emin and quantum = 2^(emin-mant), the subnormals' step
+	// (set by newFormat: computed once, not per element).
+	minNorm, quantum float64
+}
+
+func newFormat(f format) format {
+	f.minNorm, f.quantum = math.Ldexp(1, f.emin), math.Ldexp(1, f.emin-f.mant)
+	return f
 }
 
 var (
-	fmtF16  = format{mant: 10, emin: -14, bias: 15, max: 65504, bits: 16, nan: 0x7e00, hasInf: true}
-	fmtE4M3 = format{mant: 3, emin: -6, bias: 7, max: E4M3Max, sat: true, bits: 8, nan: 0x7f}
-	fmtE5M2 = format{mant: 2, emin: -14, bias: 15, max: E5M2Max, bits: 8, nan: 0x7f, hasInf: true}
+	fmtF16  = newFormat(format{mant: 10, emin: -14, bias: 15, max: 65504, bits: 16, nan: 0x7e00, hasInf: true})
+	fmtE4M3 = newFormat(format{mant: 3, emin: -6, bias: 7, max: E4M3Max, sat: true, bits: 8, nan: 0x7f})
+	fmtE5M2 = newFormat(format{mant: 2, emin: -14, bias: 15, max: E5M2Max, bits: 8, nan: 0x7f, hasInf: true})
 )
 
 // round rounds f to the format's value set; the result is exact in f32.
@@ -74,9 +82,9 @@ func (ft *format) round(f float32) float32 {
 	switch {
 	case a > float32(ft.max): // also +inf; rounding cannot bring it back below max+ulp/2 except just above max
 		r = ft.roundNormal(a)
-	case a < float32(math.Ldexp(1, ft.emin)):
+	case a < float32(ft.minNorm):
 		// Subnormal in the target: a fixed quantum 2^(emin-mant); a/q is exact in f64.
-		q := math.Ldexp(1, ft.emin-ft.mant)
+		q := ft.quantum
 		r = float32(math.RoundToEven(float64(a)/q) * q)
 	default:
 		r = ft.roundNormal(a)
@@ -123,8 +131,8 @@ func (ft *format) encode(f float32) uint32 {
 		return sign
 	case math.IsInf(r, 1):
 		return sign | uint32(2*ft.bias+1)<<ft.mant
-	case r < math.Ldexp(1, ft.emin):
-		return sign | uint32(r/math.Ldexp(1, ft.emin-ft.mant))
+	case r < ft.minNorm:
+		return sign | uint32(r/ft.quantum)
 	}
 	frac, exp := math.Frexp(r) // r = frac · 2^exp, frac in [0.5, 1)
 	e := exp - 1
@@ -147,7 +155,7 @@ func (ft *format) decode(h uint32) float32 {
 	case !ft.hasInf && e == emax && m == 1<<ft.mant-1:
 		v = math.NaN()
 	case e == 0:
-		v = math.Ldexp(float64(m), ft.emin-ft.mant)
+		v = float64(m) * ft.quantum
 	default:
 		v = math.Ldexp(float64(m)+float64(uint32(1)<<ft.mant), e-ft.bias-ft.mant)
 	}

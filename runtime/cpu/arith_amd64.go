@@ -32,6 +32,9 @@ func div8sF32(dst, x, v *float32, n int)
 //go:noescape
 func adamw8F32(p, gr, m, v, np, nm, nv *float32, n int, c *[10]float32)
 
+//go:noescape
+func roundBF16x8(p *float32, n int)
+
 func init() {
 	if os.Getenv("DEEPC_CPU_GEMM") == "go" || !hasAVX2FMA() {
 		return
@@ -44,6 +47,13 @@ func init() {
 			return 0
 		}
 		f(&d[0], &x[0], &y[0], n)
+		return n
+	}
+	roundBF16Vec = func(xs []float32) int {
+		n := len(xs) &^ 7
+		if n > 0 {
+			roundBF16x8(&xs[0], n)
+		}
 		return n
 	}
 	adamwVec = func(p, g, m, v, np, nm, nv []float32, c *[10]float32) int {

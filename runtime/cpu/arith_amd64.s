@@ -113,3 +113,37 @@ aloop:
 adone:
 	VZEROUPPER
 	RET
+
+// roundBF16x8(p *float32, n int): p[i] rounded to bfloat16 in place,
+// eight lanes at a time (AVX2), runtime.RoundBF16's rule: add 0x7fff plus
+// the kept part's lowest bit to the bits and clear the low 16 (round to
+// nearest even; overflow gives inf), NaNs left as they are. n is a
+// multiple of 8.
+DATA bf16c<>+0(SB)/4, $0x00000001
+DATA bf16c<>+4(SB)/4, $0x00007fff
+DATA bf16c<>+8(SB)/4, $0xffff0000
+GLOBL bf16c<>(SB), RODATA|NOPTR, $12
+TEXT ·roundBF16x8(SB), NOSPLIT, $0-16
+	MOVQ p+0(FP), SI
+	MOVQ n+8(FP), CX
+	VPBROADCASTD bf16c<>+0(SB), Y13
+	VPBROADCASTD bf16c<>+4(SB), Y14
+	VPBROADCASTD bf16c<>+8(SB), Y15
+	XORQ AX, AX
+rloop:
+	CMPQ AX, CX
+	JGE rdone
+	VMOVDQU (SI)(AX*4), Y0
+	VPSRLD $16, Y0, Y1
+	VPAND Y13, Y1, Y1
+	VPADDD Y14, Y1, Y1
+	VPADDD Y0, Y1, Y1
+	VPAND Y15, Y1, Y1
+	VCMPPS $3, Y0, Y0, Y2 // unordered: NaN lanes
+	VBLENDVPS Y2, Y0, Y1, Y1
+	VMOVDQU Y1, (SI)(AX*4)
+	ADDQ $8, AX
+	JMP rloop
+rdone:
+	VZEROUPPER
+	RET

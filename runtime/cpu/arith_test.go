@@ -4,6 +4,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/runtime"
 )
 
 // The vector loops give the scalar loops' bits for every op, length and
@@ -38,6 +41,34 @@ func TestArithVecMatchesScalar(t *testing.T) {
 						t.Fatalf("op %c n=%d sy=%d: element %d is %v, scalar %v", op, n, sy, i, got[i], want[i])
 					}
 				}
+			}
+		}
+	}
+}
+
+// The vector bf16 rounding gives runtime.RoundBF16's bits: NaNs (with
+// payloads and signs) kept, ties to even, overflow to inf, denormals.
+func TestRoundBF16VecMatchesScalar(t *testing.T) {
+	if roundBF16Vec == nil {
+		t.Skip("no AVX2 on this CPU: the scalar loop is the only one")
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	special := []uint32{0x7fc00000, 0xffc00001, 0x7f800001, 0x7f800000, 0xff800000, 0, 0x80000000, 1, 0x807fffff,
+		0x7f7fffff, 0xff7fffff, 0x3f808000, 0x3f818000, 0x3f80ffff, 0x3f807fff, 0x00008000, 0x00018000}
+	for n := 0; n < 200; n++ {
+		xs := make([]float32, n)
+		for i := range xs {
+			if rng.IntN(3) == 0 {
+				xs[i] = math.Float32frombits(special[rng.IntN(len(special))])
+			} else {
+				xs[i] = math.Float32frombits(rng.Uint32())
+			}
+		}
+		got := append([]float32(nil), xs...)
+		roundSlice(ir.BF16, got)
+		for i, x := range xs {
+			if want := runtime.RoundBF16(x); math.Float32bits(got[i]) != math.Float32bits(want) {
+				t.Fatalf("n=%d: %#08x rounds to %#08x, RoundBF16 gives %#08x", n, math.Float32bits(x), math.Float32bits(got[i]), math.Float32bits(want))
 			}
 		}
 	}

@@ -628,7 +628,7 @@ func (c *Context) call(k Kernel, op *ir.Op, args []*runtime.Tensor) (outs []*run
 func (c *Context) finish(t *runtime.Tensor) {
 	switch {
 	case t.DType.IsFloat() && t.DType != ir.F32:
-		c.parallel(len(t.F), 1<<14, func(lo, hi int) { runtime.RoundSlice(t.DType, t.F[lo:hi]) })
+		c.parallel(len(t.F), 1<<14, func(lo, hi int) { roundSlice(t.DType, t.F[lo:hi]) })
 	case t.DType == ir.I32:
 		for i, v := range t.I {
 			t.I[i] = int64(int32(v))
@@ -640,6 +640,20 @@ func (c *Context) finish(t *runtime.Tensor) {
 			}
 		}
 	}
+}
+
+// roundBF16Vec, when set (arith_amd64.go), rounds the longest multiple
+// of 8 of xs to bf16 in place, bit for bit as runtime.RoundBF16, and
+// returns how many it did.
+var roundBF16Vec func(xs []float32) int
+
+// roundSlice is runtime.RoundSlice with bf16 eight lanes at a time where
+// the CPU can.
+func roundSlice(dt ir.DType, xs []float32) {
+	if dt == ir.BF16 && roundBF16Vec != nil {
+		xs = xs[roundBF16Vec(xs):]
+	}
+	runtime.RoundSlice(dt, xs)
 }
 
 // dequantize returns the real values of a block-quantized tensor (fp8 ×
