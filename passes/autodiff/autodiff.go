@@ -127,8 +127,8 @@ func backwardWith(b *builder, f *ir.Func, loss *ir.Value, wrt []string, m *ir.Mo
 			if !dx.Type.Shape.Equal(a.Type.Shape) {
 				return nil, fmt.Errorf("gradient of %s at %s: operand %d gets %s, want %s", op.Name, op.Loc, j, dx.Type.Shape, a.Type.Shape)
 			}
-			if dx.Type.DType != a.Type.DType {
-				dx = b.cast(dx, a.Type.DType)
+			if want := cotangentDType(a.Type.DType); dx.Type.DType != want {
+				dx = b.cast(dx, want)
 			}
 			if prev := ct[a]; prev != nil {
 				dx = b.op1("add", []*ir.Value{prev, dx}, nil)
@@ -238,4 +238,15 @@ func hasFloatArg(op *ir.Op) bool {
 		}
 	}
 	return false
+}
+
+// cotangentDType is the dtype a value's gradient is kept in: the value's
+// own, except f32 for fp8 values (the fp8 weights): MODEL.md §5 keeps
+// weight gradients in FP32, and an unscaled fp8 gradient would flush most
+// of them to zero.
+func cotangentDType(dt ir.DType) ir.DType {
+	if dt == ir.F8E4M3 || dt == ir.F8E5M2 {
+		return ir.F32
+	}
+	return dt
 }

@@ -154,6 +154,52 @@ func TestStraightThrough(t *testing.T) {
 	}
 }
 
+// An fp8 weight's gradient is kept in f32, not rounded to fp8: in BF16
+// mode a gradient of 3e-4 (below e4m3's smallest subnormal, 2^-9) comes
+// out as 3e-4, not 0.
+func TestFP8WeightGradientStaysWide(t *testing.T) {
+	m := &ir.Module{Name: "w8"}
+	w := &ir.Param{Name: "w", Type: ir.T(ir.F8E4M3, ir.C(2), ir.C(4))}
+	x := &ir.Param{Name: "x", Type: ir.T(ir.BF16, ir.C(3), ir.C(4))}
+	m.Params = append(m.Params, w, x)
+	b := m.NewFunc("f")
+	y, err := b.Emit1("linear", []*ir.Value{b.Param(x), b.Param(w)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	yf, _ := b.Emit1("cast", []*ir.Value{y}, ir.Attrs{"dtype": ir.F32})
+	s, _ := b.Emit1("sum", []*ir.Value{yf}, ir.Attrs{"axis": int64(0)})
+	s, _ = b.Emit1("sum", []*ir.Value{s}, ir.Attrs{"axis": int64(0)})
+	k, _ := b.Emit1("const", nil, ir.Attrs{"dtype": ir.F32, "value": 1e-4})
+	l, _ := b.Emit1("mul", []*ir.Value{s, k}, nil)
+	b.Return(l)
+	g, err := Grad(m, b.F, 0, []string{"w"}, "grad")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range g.Body {
+		if dt, _ := op.Attrs["dtype"].(ir.DType); op.Name == "cast" && dt == ir.F8E4M3 {
+			t.Errorf("the gradient program rounds to fp8 (%s at %s)", op.Name, op.Loc)
+		}
+	}
+	wt, xt := runtime.NewTensor(ir.F32, 2, 4), runtime.NewTensor(ir.F32, 3, 4)
+	for i := range wt.F {
+		wt.F[i] = 0.5
+	}
+	for i := range xt.F {
+		xt.F[i] = 1
+	}
+	out, err := cpu.Run(g, map[string]*runtime.Tensor{"w": wt, "x": xt}, nil, cpu.Options{Mode: cpu.BF16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range out[1].F { // dL/dw[n, k] = 1e-4 · Σ_t x[t, k] = 3e-4
+		if math.Abs(float64(v)-3e-4) > 3e-4*1e-2 {
+			t.Fatalf("gradient element %d = %v, want 3e-4 (to bf16 precision)", i, v)
+		}
+	}
+}
+
 func checkGrad(t *testing.T, c gradCase, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 77))
 	m := &ir.Module{Name: "g"}
