@@ -125,8 +125,8 @@ type Context struct {
 	// (reshape, an identity cast) counts as one more holder of its
 	// source's storage rather than a second tensor.
 	//
-	// pinned storage is never overwritten: params, arguments (unless
-	// donated) and storage that partial views share.
+	// pinned storage is never overwritten or recycled: params and
+	// arguments (unless donated).
 	pinned map[any]bool
 
 	// refs counts the live values holding each storage; float storage no
@@ -226,13 +226,6 @@ func (c *Context) OutType(i int, dt ir.DType) *runtime.Tensor {
 		poison(t)
 	}
 	return t
-}
-
-// alias records that two tensors share part of their storage: neither
-// may be overwritten in place or recycled from now on.
-func (c *Context) alias(a, b *runtime.Tensor) {
-	c.pinned[storeOf(a)] = true
-	c.pinned[storeOf(b)] = true
 }
 
 // stepHook, when set (tests), is called after every op with the number of

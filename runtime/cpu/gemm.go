@@ -274,9 +274,12 @@ type matA struct {
 
 // line returns the index of A's i-th line in f (a row, or a k-line when
 // transposed).
-func (a matA) line(i int) int {
-	if a.rows != nil {
-		return a.rows[i]
+func (a matA) line(i int) int { return lineOf(a.rows, i) }
+
+// lineOf is line i of an operand whose lines rows gathers (nil: line i).
+func lineOf(rows []int, i int) int {
+	if rows != nil {
+		return rows[i]
 	}
 	return i
 }
@@ -292,12 +295,7 @@ type matC[O float] struct {
 	rows []int
 }
 
-func (c matC[O]) line(i int) int {
-	if c.rows != nil {
-		return c.rows[i]
-	}
-	return i
-}
+func (c matC[O]) line(i int) int { return lineOf(c.rows, i) }
 
 // gemmT is the GEMM with accumulator type T, writing outputs of type O.
 func gemmT[T, O float](workers, M, N, K int, a matA, b *matB, out matC[O]) {
@@ -505,10 +503,7 @@ func packB[T float](bp []T, b *matB, j0, ncb, k0, kcb, nr int) {
 		for s := 0; s*nr < ncb; s++ {
 			for c := 0; c < nr; c++ {
 				if j := s*nr + c; j < ncb {
-					n := j0 + j
-					if b.rows != nil {
-						n = b.rows[n]
-					}
+					n := lineOf(b.rows, j0+j)
 					rows[c] = b.f[n*b.ld+k0 : n*b.ld+k0+kcb]
 				} else {
 					rows[c] = zeroRow[:kcb]
@@ -547,12 +542,6 @@ func packB[T float](bp []T, b *matB, j0, ncb, k0, kcb, nr int) {
 // untransposed, A transposed): columns c0..c0+cw, rows k0..k0+kcb into
 // w-wide strips, copying w-wide pieces of each row, zero padded.
 func packPieces[T float](dst []T, f []float32, ld int, rows []int, c0, cw, k0, kcb, w int) {
-	line := func(k int) int {
-		if rows != nil {
-			return rows[k]
-		}
-		return k
-	}
 	if d32, ok := any(dst).([]float32); ok { // f32 accumulation: plain copies
 		for s := 0; s*w < cw; s++ {
 			strip := d32[s*w*kcb : (s+1)*w*kcb]
@@ -563,7 +552,7 @@ func packPieces[T float](dst []T, f []float32, ld int, rows []int, c0, cw, k0, k
 			}
 			for k := 0; k < kcb; k++ {
 				d := strip[k*w : (k+1)*w]
-				copy(d, f[line(k0+k)*ld+c0+s*w:][:n])
+				copy(d, f[lineOf(rows, k0+k)*ld+c0+s*w:][:n])
 				clear(d[n:])
 			}
 		}
@@ -573,7 +562,7 @@ func packPieces[T float](dst []T, f []float32, ld int, rows []int, c0, cw, k0, k
 		strip := dst[s*w*kcb : (s+1)*w*kcb]
 		n := min(w, cw-s*w)
 		for k := 0; k < kcb; k++ {
-			row := f[line(k0+k)*ld+c0+s*w:][:n]
+			row := f[lineOf(rows, k0+k)*ld+c0+s*w:][:n]
 			d := strip[k*w : (k+1)*w]
 			for c, v := range row {
 				d[c] = T(v)

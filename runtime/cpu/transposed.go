@@ -1,8 +1,6 @@
 package cpu
 
 import (
-	"slices"
-
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/runtime"
 )
@@ -70,18 +68,15 @@ func swapsLastTwo(op *ir.Op) bool {
 	return true
 }
 
-// deferred computes op when it is a deferred transpose; nil otherwise.
+// deferred computes op when it is a deferred transpose: a view of its
+// operand's storage with the result's shape, remembered as transposed.
+// Otherwise, and for block-quantized and integer operands (copied as
+// usual), nil.
 func (c *Context) deferred(op *ir.Op, args []*runtime.Tensor) *runtime.Tensor {
 	if !c.deferT[op] {
 		return nil
 	}
-	return c.deferTranspose(args[0])
-}
-
-// deferTranspose computes a deferred transpose: a view of x's storage
-// with the result's shape, remembered as transposed. Block-quantized and
-// integer sources are copied as usual (nil).
-func (c *Context) deferTranspose(x *runtime.Tensor) *runtime.Tensor {
+	x := args[0]
 	if x.Scale != nil || !x.DType.IsFloat() {
 		return nil
 	}
@@ -98,5 +93,5 @@ func (c *Context) deferTranspose(x *runtime.Tensor) *runtime.Tensor {
 // swapped, and its storage is in the source's layout.
 func (c *Context) transposed(t *runtime.Tensor) (*runtime.Tensor, bool) {
 	src, ok := c.lazyT[t]
-	return src, ok && len(src.Shape) == len(t.Shape) && slices.Equal(src.Shape[:len(t.Shape)-2], t.Shape[:len(t.Shape)-2])
+	return src, ok
 }

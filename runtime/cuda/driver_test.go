@@ -108,15 +108,18 @@ func TestDriverBindings(t *testing.T) {
 
 	// A refused cubin falls back to the kernel's PTX; both refused is an
 	// error naming both.
-	img := func(s string) func() ([]byte, error) { return func() ([]byte, error) { return []byte(s), nil } }
-	if _, refused, err := loadKernel(dev, img("REFUSE cubin"), img("ptx text")); err != nil || refused == nil {
+	img := func(file string) ([]byte, error) { return []byte(file), nil } // a file's contents are its name
+	if _, refused, err := loadKernel(dev, img, "REFUSE cubin", "ptx text"); err != nil || refused == nil {
 		t.Errorf("cubin refused, PTX loads: refused %v, err %v", refused, err)
 	}
-	if _, refused, err := loadKernel(dev, img("cubin"), img("ptx text")); err != nil || refused != nil {
+	if _, refused, err := loadKernel(dev, img, "cubin", "ptx text"); err != nil || refused != nil {
 		t.Errorf("cubin loads: refused %v, err %v", refused, err)
 	}
-	if _, _, err := loadKernel(dev, img("REFUSE cubin"), img("REFUSE ptx")); err == nil || !strings.Contains(err.Error(), "cubin: ") || !strings.Contains(err.Error(), "PTX: ") {
+	if _, _, err := loadKernel(dev, img, "REFUSE cubin", "REFUSE ptx"); err == nil || !strings.Contains(err.Error(), "cubin: ") || !strings.Contains(err.Error(), "PTX: ") {
 		t.Errorf("both refused: %v", err)
+	}
+	if _, refused, err := loadKernel(dev, img, "", "ptx text"); err != nil || refused != nil {
+		t.Errorf("PTX only: refused %v, err %v", refused, err)
 	}
 
 	// The context is current per OS thread: goroutines that block in the

@@ -30,14 +30,9 @@ func LoadBundle(dev *Device, dir string, man *bundle.Manifest) (*GPU, error) {
 		return nil, fmt.Errorf("bundle %s: kernels: %v", dir, err)
 	}
 	g := &GPU{Dev: dev, fns: map[string]*Function{}}
-	read := func(file string) func() ([]byte, error) {
-		if file == "" {
-			return nil
-		}
-		return func() ([]byte, error) { return bundle.ReadFile(dir, file) }
-	}
+	read := func(file string) ([]byte, error) { return bundle.ReadFile(dir, file) }
 	for _, k := range ks {
-		mod, refused, err := loadKernel(dev, read(k.Cubin), read(k.PTX))
+		mod, refused, err := loadKernel(dev, read, k.Cubin, k.PTX)
 		if err != nil {
 			return nil, fmt.Errorf("kernel %s: %w", k.Name, err)
 		}
@@ -51,33 +46,31 @@ func LoadBundle(dev *Device, dir string, man *bundle.Manifest) (*GPU, error) {
 	return g, nil
 }
 
-// loadKernel loads a kernel's cubin, or its PTX when it has no cubin or
-// the driver refuses the cubin (an architecture or driver the ptxas that
-// built it did not foresee); refused is the cubin's error then.
-func loadKernel(dev *Device, cubin, ptx func() ([]byte, error)) (mod *Module, refused, err error) {
-	if cubin != nil {
-		img, err := cubin()
+// loadKernel loads a kernel's cubin, or its PTX (files read by read; ""
+// when absent) when it has no cubin or the driver refuses the cubin (an
+// architecture or driver the ptxas that built it did not foresee);
+// refused is the cubin's error then.
+func loadKernel(dev *Device, read func(file string) ([]byte, error), cubin, ptx string) (mod *Module, refused, err error) {
+	if cubin != "" {
+		img, err := read(cubin)
 		if err != nil {
 			return nil, nil, err
 		}
-		if mod, err = dev.Load(img); err == nil {
-			return mod, nil, nil
+		if mod, err = dev.Load(img); err == nil || ptx == "" {
+			return mod, nil, err
 		}
 		refused = err
-		if ptx == nil {
-			return nil, nil, err
-		}
 	}
-	if ptx == nil {
+	if ptx == "" {
 		return nil, nil, fmt.Errorf("neither a cubin nor PTX")
 	}
-	img, err := ptx()
+	img, err := read(ptx)
 	if err != nil {
 		return nil, nil, err
 	}
 	if mod, err = dev.Load(img); err != nil {
 		if refused != nil {
-			return nil, nil, fmt.Errorf("cubin: %v; PTX: %w", refused, err)
+			err = fmt.Errorf("cubin: %v; PTX: %w", refused, err)
 		}
 		return nil, nil, err
 	}
