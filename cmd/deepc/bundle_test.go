@@ -15,7 +15,6 @@ import (
 	"github.com/deepc-dev/deepc/runtime/bundle"
 	"github.com/deepc-dev/deepc/runtime/cpu"
 	"github.com/deepc-dev/deepc/runtime/cuda"
-	"github.com/deepc-dev/deepc/runtime/npy"
 )
 
 // compileBundle writes the tiny model's bundle for sm_90a (every kernel
@@ -133,15 +132,7 @@ func TestRunBundleOnCPUMatchesForward(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "run.npy")
 		args := append([]string{"run", b, "--checkpoint", ck, "--tokens", "5 9 200 17 3 44,1 2 3 4 5 6", "--out", out, "--precision", "bf16"}, extra...)
 		mustDeepc(t, args...)
-		fh, err := os.Open(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, got, err := npy.ReadFloat32(fh)
-		fh.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, got := readNPY(t, out)
 		if !slices.Equal(got, want) {
 			t.Fatalf("run %v: logits differ from forward's (relative error %g)", extra, maxRelErrFlat(got, want))
 		}
@@ -223,15 +214,7 @@ func TestRunGenerateAndTrain(t *testing.T) {
 	seq := append(append([]int(nil), prompt...), gen[:2]...)
 	npyOut := filepath.Join(t.TempDir(), "l.npy")
 	mustDeepc(t, "run", b, "--checkpoint", ck, "--tokens", strings.Trim(fmt.Sprint(seq), "[]"), "--out", npyOut, "--precision", "fp32")
-	fh, err := os.Open(npyOut)
-	if err != nil {
-		t.Fatal(err)
-	}
-	shape, logits, err := npy.ReadFloat32(fh)
-	fh.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	shape, logits := readNPY(t, npyOut)
 	V := shape[2]
 	for j := 0; j < 3; j++ {
 		row := logits[(len(prompt)-1+j)*V:][:V]

@@ -97,7 +97,13 @@ func runForward(t *testing.T, dir string, seqs [][]int, extra ...string) ([]int,
 	out := filepath.Join(t.TempDir(), "logits.npy")
 	args := append([]string{"forward", tinyModel, "--checkpoint", dir, "--tokens", strings.Join(parts, ","), "--out", out}, extra...)
 	mustDeepc(t, args...)
-	fh, err := os.Open(out)
+	return readNPY(t, out)
+}
+
+// readNPY reads a float32 .npy file the CLI wrote.
+func readNPY(t *testing.T, path string) ([]int, []float32) {
+	t.Helper()
+	fh, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
