@@ -9,7 +9,7 @@
 // dispatch and combine, attention and its gradient, the optimizer, scatter
 // and quantization. Regions equal in everything an emitter reads share one
 // kernel; compiled kernels are cached by content. Compile returns the
-// kernels and, per function, the program of launches that runtime/cuda
+// kernels and, per function, the program of launches that runtime/device
 // executes (types in runtime/bundle). See ../shared/DESIGN.md §7 and
 // docs/ARCHITECTURE.md.
 package codegen

@@ -20,7 +20,7 @@ import (
 	"github.com/deepc-dev/deepc/passes"
 	"github.com/deepc-dev/deepc/passes/autodiff"
 	"github.com/deepc-dev/deepc/runtime/bundle"
-	"github.com/deepc-dev/deepc/runtime/cuda"
+	"github.com/deepc-dev/deepc/runtime/device"
 	"github.com/spf13/cobra"
 )
 
@@ -224,7 +224,7 @@ func memoryReport(w io.Writer, dir string, man *bundle.Manifest, graphs []string
 		}
 		env[k] = n
 	}
-	programs, err := cuda.Programs(man)
+	programs, err := device.Programs(man)
 	if err != nil {
 		return err
 	}
@@ -252,7 +252,7 @@ func memoryReport(w io.Writer, dir string, man *bundle.Manifest, graphs []string
 		if f == nil {
 			continue
 		}
-		p, err := cuda.PlanMemory(f, programs[g], env)
+		p, err := device.PlanMemory(f, programs[g], env)
 		if err != nil {
 			fmt.Fprintf(w, "  %s: %v\n", g, err)
 			continue

@@ -14,7 +14,7 @@ import (
 
 	"github.com/deepc-dev/deepc/runtime/bundle"
 	"github.com/deepc-dev/deepc/runtime/cpu"
-	"github.com/deepc-dev/deepc/runtime/cuda"
+	"github.com/deepc-dev/deepc/runtime/device"
 )
 
 // compileBundle writes the tiny model's bundle for sm_90a (every kernel
@@ -251,7 +251,7 @@ func bundlePrograms(t *testing.T, dir string) map[string][]bundle.Step {
 	if err != nil {
 		t.Fatal(err)
 	}
-	programs, err := cuda.Programs(man)
+	programs, err := device.Programs(man)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +274,7 @@ func TestCheckStepOnDeepSeekV3GEMMs(t *testing.T) {
 		if !strings.HasPrefix(st.Kernel, "gemm_linear") || !strings.Contains(describeStep(st), "f8e4m3[24576,1536]") {
 			continue
 		}
-		r, err := checkStep(cuda.NewCPUBackend(cpu.Options{Mode: cpu.FP8}), m.Func("prefill"), st, map[string]int64{"T": 16, "C": 16}, rng)
+		r, err := checkStep(cpu.NewDevice(cpu.Options{Mode: cpu.FP8}), m.Func("prefill"), st, map[string]int64{"T": 16, "C": 16}, rng)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/deepc-dev/deepc/runtime/bundle"
 	"github.com/deepc-dev/deepc/runtime/cpu"
 	"github.com/deepc-dev/deepc/runtime/cuda"
+	"github.com/deepc-dev/deepc/runtime/device"
 	"github.com/deepc-dev/deepc/runtime/infer"
 	"github.com/deepc-dev/deepc/runtime/train"
 	"github.com/deepc-dev/deepc/runtime/weights"
@@ -35,7 +36,7 @@ import (
 func newGPUCheckCmd() *cobra.Command {
 	var (
 		mf         modelFlags
-		device     string
+		devName    string
 		bench      string
 		batch      int
 		seqLen     int
@@ -82,13 +83,13 @@ and runs this on a Hopper machine.`,
 			if err != nil {
 				return err
 			}
-			programs, err := cuda.Programs(man)
+			programs, err := device.Programs(man)
 			if err != nil {
 				return err
 			}
-			var cand cuda.Backend
+			var cand device.Backend
 			var gpu *cuda.GPU
-			switch device {
+			switch devName {
 			case "cuda":
 				if gpu, err = openGPU(args[0], man, []string{"forward", "prefill", "decode"}); err != nil {
 					return err
@@ -100,13 +101,13 @@ and runs this on a Hopper machine.`,
 					fmt.Fprintf(out, "%d kernels loaded from their PTX because the driver refused the cubin, e.g. %s\n\n", len(gpu.JIT), gpu.JIT[0])
 				}
 			case "cpu":
-				cand = cuda.NewCPUBackend(cpu.Options{Mode: cpu.BF16})
+				cand = cpu.NewDevice(cpu.Options{Mode: cpu.BF16})
 				if failKernel != "" {
 					cand = failingBackend{cand, failKernel}
 				}
 				fmt.Fprintf(out, "device: the CPU backend standing in for the GPU (harness self-check)\n\n")
 			default:
-				return fmt.Errorf("--device %q: cuda or cpu", device)
+				return fmt.Errorf("--device %q: cuda or cpu", devName)
 			}
 			if mf.module, err = bundleModule(args[0], "ir/module.ir"); err != nil {
 				return err
@@ -131,7 +132,7 @@ and runs this on a Hopper machine.`,
 			failed := false
 			// 1. Every kernel against the CPU backend. A phase that stops
 			// (a kernel's launch failed) still prints what it compared.
-			cmp := cuda.NewCompareBackend(cand, cuda.NewCPUBackend(model.Opts))
+			cmp := device.NewCompareBackend(cand, cpu.NewDevice(model.Opts))
 			checkedRun := func(name string, run func() error) error {
 				if !phase[name] {
 					return nil
@@ -142,7 +143,7 @@ and runs this on a Hopper machine.`,
 				}
 				return nil
 			}
-			ex := cuda.NewExecutor(cmp, programs)
+			ex := device.NewExecutor(cmp, programs)
 			checked := *model
 			checked.Run = func(f *ir.Func, p map[string]*runtime.Tensor, a []*runtime.Tensor, _ cpu.Options) ([]*runtime.Tensor, error) {
 				return ex.Run(f, p, a)
@@ -170,7 +171,7 @@ and runs this on a Hopper machine.`,
 						return err
 					}
 					defer useMode(probe.Opts, cmp.Ref, cand)()
-					exT := cuda.NewExecutor(cmp, programs)
+					exT := device.NewExecutor(cmp, programs)
 					defer exT.Close()
 					tr, err := trainer(exT.Run)
 					if err != nil {
@@ -190,7 +191,7 @@ and runs this on a Hopper machine.`,
 				trainer = nil
 			}
 			// 2. The model end to end on the device alone.
-			exec := cuda.NewExecutor(cand, programs)
+			exec := device.NewExecutor(cand, programs)
 			defer exec.Close()
 			dev := *model
 			dev.Run = func(f *ir.Func, p map[string]*runtime.Tensor, a []*runtime.Tensor, _ cpu.Options) ([]*runtime.Tensor, error) {
@@ -243,7 +244,7 @@ and runs this on a Hopper machine.`,
 					return err
 				}
 				defer useMode(ref.Opts, cand)()
-				exT := cuda.NewExecutor(cand, programs)
+				exT := device.NewExecutor(cand, programs)
 				defer exT.Close()
 				devT, err := trainer(exT.Run)
 				if err != nil {
@@ -263,7 +264,7 @@ and runs this on a Hopper machine.`,
 				var pe float64
 				for name, p := range ref.Params {
 					if len(p.F) > 0 {
-						pe = max(pe, cuda.RelErr(devT.Params[name], p))
+						pe = max(pe, device.RelErr(devT.Params[name], p))
 					}
 				}
 				ok := le <= 2e-2 && pe <= 2e-2
@@ -285,7 +286,7 @@ and runs this on a Hopper machine.`,
 		},
 	}
 	mf.register(cmd)
-	cmd.Flags().StringVar(&device, "device", "cuda", "cuda, or cpu (the CPU backend in the GPU's place: a self-check of the harness)")
+	cmd.Flags().StringVar(&devName, "device", "cuda", "cuda, or cpu (the CPU backend in the GPU's place: a self-check of the harness)")
 	cmd.Flags().StringVar(&bench, "bench", "", "a DeepSeek-V3 bundle (--graph prefill) whose FP8 GEMMs and attention to time")
 	cmd.Flags().IntVar(&batch, "batch", 2, "random sequences to run")
 	cmd.Flags().IntVar(&seqLen, "seq", 24, "tokens per sequence")
@@ -314,7 +315,7 @@ func parsePhases(list []string) (map[string]bool, error) {
 // faulting GPU kernel's do: the harness's reporting of it is testable
 // without a GPU.
 type failingBackend struct {
-	cuda.Backend
+	device.Backend
 	kernel string
 }
 
@@ -333,7 +334,7 @@ func yes(ok bool) string {
 }
 
 // kernelTable prints one row per kernel and reports whether any failed.
-func kernelTable(out io.Writer, man *bundle.Manifest, res map[string]*cuda.KernelCheck) bool {
+func kernelTable(out io.Writer, man *bundle.Manifest, res map[string]*device.KernelCheck) bool {
 	fp8 := map[string]bool{}
 	kinds := map[string]string{}
 	var ks []struct {
@@ -356,7 +357,7 @@ func kernelTable(out io.Writer, man *bundle.Manifest, res map[string]*cuda.Kerne
 	fmt.Fprintf(out, "| kernel | kind | launches | elements | max rel. error | tolerance | int mismatches | ok |\n|---|---|---|---|---|---|---|---|\n")
 	for _, n := range names {
 		r := res[n]
-		tol := cuda.Tolerance(r.DType, fp8[n])
+		tol := device.Tolerance(r.DType, fp8[n])
 		if r.Err != "" {
 			failed = true
 			fmt.Fprintf(out, "| %s | %s | %d | %d | launch failed: %s | %.0e | - | %s |\n", n, kinds[n], r.Launches, r.Elements, r.Err, tol, yes(false))
@@ -405,7 +406,7 @@ func benchKernels(out io.Writer, gpu *cuda.GPU, dir string) error {
 	if err != nil {
 		return err
 	}
-	programs, err := cuda.Programs(man)
+	programs, err := device.Programs(man)
 	if err != nil {
 		return err
 	}
@@ -458,7 +459,7 @@ func benchKernels(out io.Writer, gpu *cuda.GPU, dir string) error {
 			if err != nil {
 				return err
 			}
-			ok := r.RelErr <= cuda.Tolerance(r.DType, strings.Contains(shape, "f8e4m3"))
+			ok := r.RelErr <= device.Tolerance(r.DType, strings.Contains(shape, "f8e4m3"))
 			failed = failed || !ok
 			check = fmt.Sprintf("%.2e %s", r.RelErr, yes(ok))
 		}
@@ -504,9 +505,9 @@ func describeStep(st bundle.Step) string {
 
 // randomArgs allocates a step's tensors with random contents at the given
 // symbols; flops is 2·M·N·K for a GEMM (x [M, K], w [N, K]).
-func randomArgs(gpu cuda.Backend, st bundle.Step, env map[string]int64, rng *rand.Rand) ([]uint64, float64, func(), error) {
+func randomArgs(gpu device.Backend, st bundle.Step, env map[string]int64, rng *rand.Rand) ([]uint64, float64, func(), error) {
 	var ptrs []uint64
-	var bufs []cuda.Buffer
+	var bufs []device.Buffer
 	free := func() {
 		for _, b := range bufs {
 			gpu.Free(b)
@@ -550,7 +551,7 @@ func randomArgs(gpu cuda.Backend, st bundle.Step, env map[string]int64, rng *ran
 				t.I[i] = 0
 			}
 		}
-		data, err := cuda.Encode(t, dt)
+		data, err := device.Encode(t, dt)
 		if err != nil {
 			return nil, 0, free, err
 		}
@@ -634,10 +635,10 @@ func bundleTrainer(dir, checkpoint string) (func(run runner) (*train.Trainer, er
 // useMode sets the precision mode of the CPU backends among bes (the
 // reference, and the candidate when the CPU stands in for the GPU) and
 // returns what restores the previous ones.
-func useMode(opts cpu.Options, bes ...cuda.Backend) func() {
+func useMode(opts cpu.Options, bes ...device.Backend) func() {
 	var undo []func()
 	for _, be := range bes {
-		if c, ok := be.(*cuda.CPUBackend); ok {
+		if c, ok := be.(*cpu.Device); ok {
 			old := c.Opts
 			c.Opts = opts
 			undo = append(undo, func() { c.Opts = old })
@@ -653,8 +654,8 @@ func useMode(opts cpu.Options, bes ...cuda.Backend) func() {
 // checkStep runs one step of f on random inputs at the symbols in env on
 // cand and on the CPU backend (FP8 mode: the recipe the GEMMs implement)
 // and returns the comparison.
-func checkStep(cand cuda.Backend, f *ir.Func, st bundle.Step, env map[string]int64, rng *rand.Rand) (*cuda.KernelCheck, error) {
-	cmp := cuda.NewCompareBackend(cand, cuda.NewCPUBackend(cpu.Options{Mode: cpu.FP8}))
+func checkStep(cand device.Backend, f *ir.Func, st bundle.Step, env map[string]int64, rng *rand.Rand) (*device.KernelCheck, error) {
+	cmp := device.NewCompareBackend(cand, cpu.NewDevice(cpu.Options{Mode: cpu.FP8}))
 	ptrs, _, free, err := randomArgs(cmp, st, env, rng)
 	defer free()
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/deepc-dev/deepc/runtime/bundle"
 	"github.com/deepc-dev/deepc/runtime/cpu"
 	"github.com/deepc-dev/deepc/runtime/cuda"
+	"github.com/deepc-dev/deepc/runtime/device"
 	"github.com/deepc-dev/deepc/runtime/infer"
 	"github.com/deepc-dev/deepc/runtime/train"
 	"github.com/spf13/cobra"
@@ -20,7 +21,7 @@ func newRunCmd() *cobra.Command {
 		mf      modelFlags
 		tokens  string
 		out     string
-		device  string
+		devName string
 		prefill int
 		genN    int
 		steps   int
@@ -42,7 +43,7 @@ on the sequences as one batch, from the checkpoint's weights, printing each
 step's loss.
 
 --device cpu runs the bundle's IR (ir/module.ir) on the CPU backend, the
-numerical reference of every kernel. --device cuda runs the kernels on the
+numerical reference of every kernel. --devName cuda runs the kernels on the
 GPU through the CUDA driver; it needs every region of the graphs to have a
 kernel (deepc kernels lists them; the manifest's "missing" lists those that
 do not yet).
@@ -67,7 +68,7 @@ Examples:
 				need = []string{"prefill", "decode"}
 			}
 			var gpu *cuda.GPU
-			switch device {
+			switch devName {
 			case "cpu":
 			case "cuda":
 				if gpu, err = openGPU(args[0], man, need); err != nil {
@@ -78,11 +79,11 @@ Examples:
 					mf.precision = "bf16" // the kernels read the checkpoint's own dtypes
 				}
 			default:
-				return fmt.Errorf("--device %q: cpu or cuda", device)
+				return fmt.Errorf("--device %q: cpu or cuda", devName)
 			}
 			var programs map[string][]bundle.Step
 			if gpu != nil {
-				if programs, err = cuda.Programs(man); err != nil {
+				if programs, err = device.Programs(man); err != nil {
 					return err
 				}
 			}
@@ -91,7 +92,7 @@ Examples:
 				if gpu == nil {
 					return nil, func() error { return nil }
 				}
-				ex := cuda.NewExecutor(gpu, programs)
+				ex := device.NewExecutor(gpu, programs)
 				return ex.Run, ex.Close
 			}
 			seqs, err := parseTokens(tokens)
@@ -155,7 +156,7 @@ Examples:
 	mf.register(cmd)
 	cmd.Flags().StringVar(&tokens, "tokens", "", `token ids: "1 2 3,4 5 6" (equal-length sequences) or @file.json`)
 	cmd.Flags().StringVar(&out, "out", "", "where to write the logits (.npy, float32 [batch, seq, vocab])")
-	cmd.Flags().StringVar(&device, "device", "cpu", "backend: cpu, or cuda (an NVIDIA GPU with its driver)")
+	cmd.Flags().StringVar(&devName, "device", "cpu", "backend: cpu, or cuda (an NVIDIA GPU with its driver)")
 	cmd.Flags().IntVar(&prefill, "prefill", 0, "prefill the first N tokens, then decode the rest one at a time with the KV cache")
 	cmd.Flags().IntVar(&genN, "generate", 0, "generate N tokens (greedy) after each sequence and print their ids, one line per sequence")
 	cmd.Flags().IntVar(&steps, "train-steps", 0, "take N training steps of the bundle's train program on the sequences")

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/deepc-dev/deepc/runtime/device"
 	"github.com/ebitengine/purego"
 )
 
@@ -250,26 +251,20 @@ func (m *Module) Function(name string) (*Function, error) {
 	return &Function{g: m.g, fn: f}, nil
 }
 
-// Buffer is device memory.
-type Buffer struct {
-	Ptr  uint64
-	Size uint64
-}
-
 // Alloc allocates device memory.
-func (g *Device) Alloc(size uint64) (Buffer, error) {
+func (g *Device) Alloc(size uint64) (device.Buffer, error) {
 	release, err := g.bind()
 	if err != nil {
-		return Buffer{}, err
+		return device.Buffer{}, err
 	}
 	defer release()
 	var p uint64
 	err = g.d.check("cuMemAlloc", g.d.cuMemAlloc(&p, max(size, 1)))
-	return Buffer{Ptr: p, Size: size}, err
+	return device.Buffer{Ptr: p, Size: size}, err
 }
 
 // Free releases device memory.
-func (g *Device) Free(b Buffer) error {
+func (g *Device) Free(b device.Buffer) error {
 	release, err := g.bind()
 	if err != nil {
 		return err
@@ -279,7 +274,7 @@ func (g *Device) Free(b Buffer) error {
 }
 
 // Upload copies host bytes to the buffer.
-func (g *Device) Upload(b Buffer, data []byte) error {
+func (g *Device) Upload(b device.Buffer, data []byte) error {
 	release, err := g.bind()
 	if err != nil {
 		return err
@@ -295,7 +290,7 @@ func (g *Device) Upload(b Buffer, data []byte) error {
 }
 
 // Download copies the buffer's first len(dst) bytes to the host.
-func (g *Device) Download(dst []byte, b Buffer) error {
+func (g *Device) Download(dst []byte, b device.Buffer) error {
 	release, err := g.bind()
 	if err != nil {
 		return err
@@ -341,7 +336,7 @@ func (f *Function) Launch(grid, block [3]uint32, shared uint32, args []uint64) e
 }
 
 // CopyDevice copies size bytes between device buffers.
-func (g *Device) CopyDevice(dst, src Buffer, size uint64) error {
+func (g *Device) CopyDevice(dst, src device.Buffer, size uint64) error {
 	release, err := g.bind()
 	if err != nil {
 		return err
@@ -351,7 +346,7 @@ func (g *Device) CopyDevice(dst, src Buffer, size uint64) error {
 }
 
 // Fill sets every byte of b to v (NaN poisoning uses 0xFF).
-func (g *Device) Fill(b Buffer, v uint8) error {
+func (g *Device) Fill(b device.Buffer, v uint8) error {
 	release, err := g.bind()
 	if err != nil {
 		return err

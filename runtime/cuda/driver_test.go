@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/deepc-dev/deepc/runtime/device"
 )
 
 // The Go bindings against a stand-in driver built from testdata/fakecuda.c
@@ -53,7 +55,7 @@ func TestDriverBindings(t *testing.T) {
 	if err := dev.CopyDevice(b, a, 64); err != nil {
 		t.Fatal(err)
 	}
-	if err := dev.Fill(Buffer{Ptr: a.Ptr, Size: 8}, 0xFF); err != nil {
+	if err := dev.Fill(device.Buffer{Ptr: a.Ptr, Size: 8}, 0xFF); err != nil {
 		t.Fatal(err)
 	}
 	got := make([]byte, 64)
@@ -97,7 +99,7 @@ func TestDriverBindings(t *testing.T) {
 	if err != nil || ms != 1.5 {
 		t.Fatalf("events: %v ms, %v", ms, err)
 	}
-	for _, buf := range []Buffer{a, b, rec} {
+	for _, buf := range []device.Buffer{a, b, rec} {
 		if err := dev.Free(buf); err != nil {
 			t.Fatal(err)
 		}

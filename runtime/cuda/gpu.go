@@ -6,6 +6,7 @@ import (
 
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/runtime/bundle"
+	"github.com/deepc-dev/deepc/runtime/device"
 )
 
 // GPU is the Backend over the CUDA driver: a device with a bundle's
@@ -77,11 +78,13 @@ func loadKernel(dev *Device, read func(file string) ([]byte, error), cubin, ptx 
 	return mod, refused, nil
 }
 
-func (g *GPU) Alloc(size uint64) (Buffer, error)       { return g.Dev.Alloc(size) }
-func (g *GPU) Free(b Buffer) error                     { return g.Dev.Free(b) }
-func (g *GPU) Upload(b Buffer, data []byte) error      { return g.Dev.Upload(b, data) }
-func (g *GPU) Download(dst []byte, b Buffer) error     { return g.Dev.Download(dst, b) }
-func (g *GPU) Copy(dst, src Buffer, size uint64) error { return g.Dev.CopyDevice(dst, src, size) }
+func (g *GPU) Alloc(size uint64) (device.Buffer, error)   { return g.Dev.Alloc(size) }
+func (g *GPU) Free(b device.Buffer) error                 { return g.Dev.Free(b) }
+func (g *GPU) Upload(b device.Buffer, data []byte) error  { return g.Dev.Upload(b, data) }
+func (g *GPU) Download(dst []byte, b device.Buffer) error { return g.Dev.Download(dst, b) }
+func (g *GPU) Copy(dst, src device.Buffer, size uint64) error {
+	return g.Dev.CopyDevice(dst, src, size)
+}
 
 // Launch runs the step's kernel.
 func (g *GPU) Launch(_ *ir.Func, st *bundle.Step, grid [3]uint32, args []uint64) error {
@@ -90,17 +93,4 @@ func (g *GPU) Launch(_ *ir.Func, st *bundle.Step, grid [3]uint32, args []uint64)
 		return fmt.Errorf("kernel %s is not in the bundle", st.Kernel)
 	}
 	return f.Launch(grid, [3]uint32{uint32(st.Launch.Threads), 1, 1}, uint32(st.Launch.Shared), args)
-}
-
-// Programs decodes a manifest's graphs.
-func Programs(man *bundle.Manifest) (map[string][]bundle.Step, error) {
-	out := map[string][]bundle.Step{}
-	for g, raw := range man.Graphs {
-		var steps []bundle.Step
-		if err := json.Unmarshal(raw, &steps); err != nil {
-			return nil, fmt.Errorf("manifest graph %s: %v", g, err)
-		}
-		out[g] = steps
-	}
-	return out, nil
 }

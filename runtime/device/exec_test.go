@@ -1,4 +1,4 @@
-package cuda_test
+package device_test
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 	"github.com/deepc-dev/deepc/runtime"
 	"github.com/deepc-dev/deepc/runtime/bundle"
 	"github.com/deepc-dev/deepc/runtime/cpu"
-	"github.com/deepc-dev/deepc/runtime/cuda"
+	"github.com/deepc-dev/deepc/runtime/device"
 	"github.com/deepc-dev/deepc/runtime/infer"
 	"github.com/deepc-dev/deepc/runtime/weights"
 )
@@ -74,8 +74,8 @@ func tinyProgram(t *testing.T) (*ir.Module, map[string][]bundle.Step, map[string
 func TestExecutorOnCPUBackendMatchesCPU(t *testing.T) {
 	m, programs, params := tinyProgram(t)
 	opts := cpu.Options{Mode: cpu.BF16}
-	be := cuda.NewCPUBackend(opts)
-	ex := cuda.NewExecutor(be, programs)
+	be := cpu.NewDevice(opts)
+	ex := device.NewExecutor(be, programs)
 	defer ex.Close()
 	gpu := &infer.Model{Module: m, Params: params, Opts: opts, Run: func(f *ir.Func, p map[string]*runtime.Tensor, a []*runtime.Tensor, _ cpu.Options) ([]*runtime.Tensor, error) {
 		return ex.Run(f, p, a)
@@ -132,12 +132,12 @@ func TestExecutorOnCPUBackendMatchesCPU(t *testing.T) {
 
 // perturbing is a candidate backend that gets one kind of kernel wrong.
 type perturbing struct {
-	*cuda.CPUBackend
+	*cpu.Device
 	kind string
 }
 
 func (p *perturbing) Launch(fn *ir.Func, st *bundle.Step, grid [3]uint32, args []uint64) error {
-	if err := p.CPUBackend.Launch(fn, st, grid, args); err != nil {
+	if err := p.Device.Launch(fn, st, grid, args); err != nil {
 		return err
 	}
 	if !strings.HasPrefix(st.Kernel, p.kind) {
@@ -146,11 +146,11 @@ func (p *perturbing) Launch(fn *ir.Func, st *bundle.Step, grid [3]uint32, args [
 	for i, a := range st.Args {
 		if a.Output && a.ScaleOf == "" {
 			b := make([]byte, 2)
-			if err := p.Download(b, cuda.Buffer{Ptr: args[i], Size: 2}); err != nil {
+			if err := p.Download(b, device.Buffer{Ptr: args[i], Size: 2}); err != nil {
 				return err
 			}
 			b[1] ^= 0x40 // flip an exponent bit of the first element
-			if err := p.Upload(cuda.Buffer{Ptr: args[i], Size: 2}, b); err != nil {
+			if err := p.Upload(device.Buffer{Ptr: args[i], Size: 2}, b); err != nil {
 				return err
 			}
 		}
@@ -171,12 +171,12 @@ func TestCompareBackend(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, bad := range []string{"", "rows_rms_norm", "gemm_linear"} {
-		var cand cuda.Backend = cuda.NewCPUBackend(opts)
+		var cand device.Backend = cpu.NewDevice(opts)
 		if bad != "" {
-			cand = &perturbing{cuda.NewCPUBackend(opts), bad}
+			cand = &perturbing{cpu.NewDevice(opts), bad}
 		}
-		cmp := cuda.NewCompareBackend(cand, cuda.NewCPUBackend(opts))
-		ex := cuda.NewExecutor(cmp, programs)
+		cmp := device.NewCompareBackend(cand, cpu.NewDevice(opts))
+		ex := device.NewExecutor(cmp, programs)
 		res, err := ex.Run(m.Func("forward"), params, packed(seqs))
 		if err != nil {
 			t.Fatal(err)
@@ -186,7 +186,7 @@ func TestCompareBackend(t *testing.T) {
 		}
 		var flagged []string
 		for name, kc := range cmp.Results {
-			if kc.RelErr > cuda.Tolerance(kc.DType, false) || kc.Mismatch > 0 {
+			if kc.RelErr > device.Tolerance(kc.DType, false) || kc.Mismatch > 0 {
 				flagged = append(flagged, name)
 			}
 		}
@@ -224,7 +224,7 @@ func TestMemoryPlan(t *testing.T) {
 	m, programs, _ := tinyProgram(t)
 	for _, fn := range []string{"forward", "prefill", "decode"} {
 		for _, T := range []int64{1, 37, 512} {
-			p, err := cuda.PlanMemory(m.Func(fn), programs[fn], map[string]int64{"T": T, "C": 600})
+			p, err := device.PlanMemory(m.Func(fn), programs[fn], map[string]int64{"T": T, "C": 600})
 			if err != nil {
 				t.Fatal(err)
 			}

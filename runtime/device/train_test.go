@@ -1,4 +1,4 @@
-package cuda_test
+package device_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"github.com/deepc-dev/deepc/runtime"
 	"github.com/deepc-dev/deepc/runtime/bundle"
 	"github.com/deepc-dev/deepc/runtime/cpu"
-	"github.com/deepc-dev/deepc/runtime/cuda"
+	"github.com/deepc-dev/deepc/runtime/device"
 	"github.com/deepc-dev/deepc/runtime/train"
 	"github.com/deepc-dev/deepc/runtime/weights"
 )
@@ -85,7 +85,7 @@ func TestTrainStepsThroughExecutor(t *testing.T) {
 func trainThroughExecutor(t *testing.T, fp8 bool) {
 	ref, _ := tinyTrainer(t, fp8)
 	dev, programs := tinyTrainer(t, fp8)
-	ex := cuda.NewExecutor(cuda.NewCPUBackend(dev.Opts), programs)
+	ex := device.NewExecutor(cpu.NewDevice(dev.Opts), programs)
 	defer ex.Close()
 	dev.Run = func(f *ir.Func, p map[string]*runtime.Tensor, a []*runtime.Tensor, _ cpu.Options) ([]*runtime.Tensor, error) {
 		return ex.Run(f, p, a)

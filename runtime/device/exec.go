@@ -1,12 +1,20 @@
-package cuda
+package device
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/runtime"
 	"github.com/deepc-dev/deepc/runtime/bundle"
 )
+
+// Buffer is device memory: an address in the backend's address space and
+// a size.
+type Buffer struct {
+	Ptr  uint64
+	Size uint64
+}
 
 // Backend is what the executor needs from a GPU: memory, copies and
 // launches of a bundle's kernels by name. *GPU implements it over the
@@ -301,6 +309,19 @@ func (e *Executor) Run(f *ir.Func, params map[string]*runtime.Tensor, args []*ru
 		if out[i], err = Decode(data, r.Type.DType, shape); err != nil {
 			return nil, err
 		}
+	}
+	return out, nil
+}
+
+// Programs decodes a manifest's graphs.
+func Programs(man *bundle.Manifest) (map[string][]bundle.Step, error) {
+	out := map[string][]bundle.Step{}
+	for g, raw := range man.Graphs {
+		var steps []bundle.Step
+		if err := json.Unmarshal(raw, &steps); err != nil {
+			return nil, fmt.Errorf("manifest graph %s: %v", g, err)
+		}
+		out[g] = steps
 	}
 	return out, nil
 }
