@@ -24,6 +24,13 @@ import (
 // pipeline, plan-kernels, kernels emitted) and loads a random FP8
 // checkpoint for it.
 func tinyProgram(t *testing.T) (*ir.Module, map[string][]bundle.Step, map[string]*runtime.Tensor) {
+	m, programs, params, _ := tinyProgramKernels(t, false)
+	return m, programs, params
+}
+
+// tinyProgramKernels is tinyProgram with the kernels, as PTX when withPTX
+// (llc runs; ptxas does not).
+func tinyProgramKernels(t *testing.T, withPTX bool) (*ir.Module, map[string][]bundle.Step, map[string]*runtime.Tensor, []*codegen.Kernel) {
 	t.Helper()
 	file := filepath.Join("..", "..", "models", "deepseek_v3_tiny.deep")
 	gen, err := dsl.CompileFile(file, dsl.Options{ReadFile: models.ReadFile})
@@ -45,7 +52,15 @@ func tinyProgram(t *testing.T) (*ir.Module, map[string][]bundle.Step, map[string
 	if err := passes.Run(&passes.Context{Options: map[string]string{"moe-block": "128"}}, m, pl); err != nil {
 		t.Fatal(err)
 	}
-	res, err := codegen.Compile(context.Background(), m, codegen.Options{})
+	var copts codegen.Options
+	if withPTX {
+		tc, err := codegen.FindToolchain("", "", "")
+		if tc == nil {
+			t.Fatal(err)
+		}
+		copts = codegen.Options{Toolchain: tc, NoPTXAS: true, CacheDir: codegen.DefaultCacheDir()}
+	}
+	res, err := codegen.Compile(context.Background(), m, copts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +80,7 @@ func tinyProgram(t *testing.T) (*ir.Module, map[string][]bundle.Step, map[string
 	if err := infer.BindDerived(m, params); err != nil {
 		t.Fatal(err)
 	}
-	return m, programs, params
+	return m, programs, params, res.Kernels
 }
 
 // The executor, with each launch run by the CPU backend on the device

@@ -1,0 +1,249 @@
+package emu
+
+import (
+	"fmt"
+	"sort"
+)
+
+// Global memory is a set of allocations at addresses that look like a
+// GPU's, separated by unmapped gaps so that an access just past one is
+// caught; each byte has an init shadow (written since allocation).
+
+const (
+	globalBase = 0x7f0000000000
+	allocAlign = 256
+	redZone    = 4096
+)
+
+type allocation struct {
+	base, size uint64
+	data       []byte
+	init       []byte // 1: written
+	name       string // what it is, for reports
+	module     bool   // a module's .global variable (not a launch argument)
+}
+
+type memory struct {
+	allocs []*allocation // sorted by base
+	next   uint64
+	bytes  uint64
+}
+
+func (m *memory) alloc(size uint64, name string) (*allocation, error) {
+	if size > 1<<40 {
+		return nil, fmt.Errorf("allocation of %d bytes is beyond the emulator's address space", size)
+	}
+	if m.next == 0 {
+		m.next = globalBase
+	}
+	a := &allocation{base: m.next, size: size, data: make([]byte, size), init: make([]byte, size), name: name}
+	m.next += (max(size, 1)+allocAlign-1)&^(allocAlign-1) + redZone
+	m.allocs = append(m.allocs, a) // bases increase
+	m.bytes += size
+	return a, nil
+}
+
+// find is the allocation holding addr.
+func (m *memory) find(addr uint64) *allocation {
+	i := sort.Search(len(m.allocs), func(i int) bool { return m.allocs[i].base+m.allocs[i].size > addr })
+	if i < len(m.allocs) && m.allocs[i].base <= addr {
+		return m.allocs[i]
+	}
+	return nil
+}
+
+func (m *memory) free(base uint64) error {
+	i := sort.Search(len(m.allocs), func(i int) bool { return m.allocs[i].base >= base })
+	if i >= len(m.allocs) || m.allocs[i].base != base {
+		return fmt.Errorf("free of %#x: not the start of an allocation", base)
+	}
+	m.bytes -= m.allocs[i].size
+	m.allocs = append(m.allocs[:i], m.allocs[i+1:]...)
+	return nil
+}
+
+// span is addr..addr+n inside one allocation, or an error saying why not.
+func (m *memory) span(addr, n uint64) ([]byte, *allocation, error) {
+	a := m.find(addr)
+	if a == nil || addr+n > a.base+a.size {
+		return nil, nil, fmt.Errorf("%d bytes at %#x are not inside one allocation", n, addr)
+	}
+	return a.data[addr-a.base : addr-a.base+n], a, nil
+}
+
+// view is a range of global memory a launch may touch: a tensor argument
+// (read-only unless an output) or a module global.
+type view struct {
+	lo, hi uint64
+	write  bool
+	name   string
+}
+
+// describe says where addr is relative to the allocations, for reports.
+func (m *memory) describe(addr uint64) string {
+	a := m.find(addr)
+	if a != nil {
+		return fmt.Sprintf("inside %s (%d bytes at %#x, offset %d)", a.name, a.size, a.base, addr-a.base)
+	}
+	i := sort.Search(len(m.allocs), func(i int) bool { return m.allocs[i].base > addr })
+	if i > 0 {
+		p := m.allocs[i-1]
+		return fmt.Sprintf("%d bytes past the end of %s (%d bytes at %#x)", addr-(p.base+p.size), p.name, p.size, p.base)
+	}
+	return "in no allocation"
+}
+
+// global returns the n bytes at addr for a lane's access, or nil after
+// reporting why the access is invalid.
+func (w *warp) global(in *inst, lane int, addr uint64, n int, write bool) []byte {
+	l := w.cta.l
+	if addr&uint64(n-1) != 0 {
+		w.report(in, 1<<lane, KindMisaligned, "%d-byte %s at %#x is not %d-byte aligned", n, accessWord(write), addr, n)
+		return nil
+	}
+	end := addr + uint64(n)
+	a := w.lastAlloc
+	if a == nil || addr < a.base || end > a.base+a.size {
+		a = l.mem.find(addr)
+		if a == nil || end > a.base+a.size {
+			w.report(in, 1<<lane, KindOutOfBounds, "%d-byte global %s at %#x: %s", n, accessWord(write), addr, l.mem.describe(addr))
+			return nil
+		}
+		w.lastAlloc = a
+	}
+	if l.views != nil && !a.module {
+		v := w.lastView
+		if v >= len(l.views) || addr < l.views[v].lo || end > l.views[v].hi || write && !l.views[v].write {
+			v = -1
+			for i := range l.views {
+				if addr >= l.views[i].lo && end <= l.views[i].hi && (v < 0 || write && l.views[i].write) {
+					v = i
+				}
+			}
+			if v < 0 {
+				w.report(in, 1<<lane, KindOutOfBounds, "%d-byte global %s at %#x is outside every tensor passed to the kernel (%s)", n, accessWord(write), addr, l.nearestView(addr))
+				return nil
+			}
+			w.lastView = v
+		}
+		if write && !l.views[v].write {
+			w.report(in, 1<<lane, KindReadOnly, "writes %d bytes at %#x into %s, an input of the kernel", n, addr, l.views[v].name)
+			return nil
+		}
+	}
+	off := addr - a.base
+	b := a.data[off : off+uint64(n)]
+	sh := a.init[off : off+uint64(n)]
+	if write {
+		for i := range sh {
+			sh[i] = 1
+		}
+	} else if l.sanitize {
+		for i := range sh {
+			if sh[i] == 0 {
+				w.report(in, 1<<lane, KindUninitialized, "reads %d bytes at %#x (%s) never written since allocation", n, addr, l.mem.describe(addr+uint64(i)))
+				break
+			}
+		}
+	}
+	return b
+}
+
+// nearestView names the tensor argument closest to addr.
+func (l *launch) nearestView(addr uint64) string {
+	best, dist := "", ^uint64(0)
+	for _, v := range l.views {
+		var d uint64
+		var where string
+		switch {
+		case addr >= v.hi:
+			d, where = addr-v.hi, fmt.Sprintf("%d bytes past the end of %s", addr-v.hi, v.name)
+		case addr < v.lo:
+			d, where = v.lo-addr, fmt.Sprintf("%d bytes before %s", v.lo-addr, v.name)
+		}
+		if d < dist {
+			best, dist = where, d
+		}
+	}
+	if best == "" {
+		return "no tensor arguments"
+	}
+	return best
+}
+
+func accessWord(write bool) string {
+	if write {
+		return "store"
+	}
+	return "load"
+}
+
+// sharedAt returns the n bytes at shared address addr for a lane's access,
+// checking bounds, alignment, initialisation and races with other warps
+// since the last barrier; nil after reporting an invalid access.
+func (w *warp) sharedAt(in *inst, lane int, addr uint64, n int, write, atomic bool) []byte {
+	c := w.cta
+	if addr&uint64(n-1) != 0 {
+		w.report(in, 1<<lane, KindMisaligned, "%d-byte shared %s at %#x is not %d-byte aligned", n, accessWord(write), addr, n)
+		return nil
+	}
+	if addr+uint64(n) > uint64(len(c.shared)) {
+		w.report(in, 1<<lane, KindOutOfBounds, "%d-byte shared %s at %#x: the CTA has %d bytes of shared memory (%s)", n, accessWord(write), addr, len(c.shared), c.l.k.sharedName(addr))
+		return nil
+	}
+	b := c.shared[addr : addr+uint64(n)]
+	if !c.l.sanitize {
+		return b
+	}
+	id := int16(w.id)
+	for i := addr; i < addr+uint64(n); i++ {
+		if write {
+			if !atomic {
+				if c.wEpoch[i] == c.epoch && c.wWarp[i] != id {
+					w.reportRace(in, lane, i, "writes", "wrote", int(c.wWarp[i]))
+				} else if c.rEpoch[i] == c.epoch && c.rWarp[i] != id {
+					w.reportRace(in, lane, i, "writes", "read", int(c.rWarp[i]))
+				}
+				c.wEpoch[i], c.wWarp[i] = c.epoch, id
+			}
+			if c.pend[i] != 0 {
+				w.report(in, 1<<lane, KindWGMMA, "writes shared %s while a wgmma.mma_async reading it is in flight (wait with wgmma.wait_group first)", c.l.k.sharedName(i))
+			}
+			c.init[i] = c.serial
+			c.wFence[i] = c.fences + 1
+			continue
+		}
+		if c.init[i] != c.serial {
+			w.report(in, 1<<lane, KindUninitialized, "reads shared %s, never written by this CTA", c.l.k.sharedName(i))
+			break
+		}
+		if !atomic && c.wEpoch[i] == c.epoch && c.wWarp[i] != id {
+			w.reportRace(in, lane, i, "reads", "wrote", int(c.wWarp[i]))
+		}
+		switch {
+		case c.rEpoch[i] != c.epoch:
+			c.rEpoch[i], c.rWarp[i] = c.epoch, id
+		case c.rWarp[i] != id:
+			c.rWarp[i] = -2
+		}
+	}
+	return b
+}
+
+func (w *warp) reportRace(in *inst, lane int, addr uint64, does, did string, other int) {
+	who := fmt.Sprintf("warp %d", other)
+	if other == -2 {
+		who = "other warps"
+	}
+	w.report(in, 1<<lane, KindRace, "warp %d %s shared %s, which %s %s since the last barrier (no bar.sync orders them)", w.id, does, w.cta.l.k.sharedName(addr), who, did)
+}
+
+// sharedName names the shared variable holding addr.
+func (k *Kernel) sharedName(addr uint64) string {
+	for _, v := range k.Shared {
+		if addr >= v.Offset && addr < v.Offset+uint64(v.Size) {
+			return fmt.Sprintf("%s+%d (offset %#x)", v.Name, addr-v.Offset, addr)
+		}
+	}
+	return fmt.Sprintf("offset %#x", addr)
+}

@@ -1,0 +1,533 @@
+package emu
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// Hopper's warpgroup MMA (docs/ptx-isa-notes.md, "wgmma"). Four warps
+// execute each wgmma instruction together. mma_async reads A and B from
+// shared memory through 64-bit matrix descriptors and accumulates into
+// registers spread over the 128 threads; its results become visible only
+// when a wgmma.wait_group retires its commit group. The emulator computes
+// the product when the instruction is issued (reading shared memory then)
+// and holds the result until the wait; meanwhile the accumulator
+// registers keep their old values, and touching them, or writing the
+// shared memory being read, is reported.
+
+func init() {
+	builders["wgmma"] = buildWGMMA
+}
+
+// warpgroup is four consecutive warps of a CTA.
+type warpgroup struct {
+	cta       *cta
+	warps     []*warp
+	pending   []*mmaOp // issued and not retired, in issue order
+	nextGroup int
+	fenced    bool // a wgmma.fence was executed
+}
+
+func (g *warpgroup) reset() {
+	g.pending = g.pending[:0]
+	g.nextGroup = 0
+	g.fenced = false
+}
+
+// mmaOp is an issued wgmma.mma_async.
+type mmaOp struct {
+	pc    int32
+	regs  []int32
+	vals  []uint64 // [thread][reg] result bits
+	group int      // commit group, -1 until committed
+	reads []uint32 // shared byte offsets it read (pending-read counters)
+}
+
+// mmaShape is a decoded wgmma.mma_async.
+type mmaShape struct {
+	m, n, k  int
+	atype    ptype
+	btype    ptype
+	elemSize int
+}
+
+// Descriptor is a wgmma shared memory matrix descriptor, decoded.
+type Descriptor struct {
+	Start   uint64 // byte address in the shared window
+	LBO     uint64 // leading dimension byte offset
+	SBO     uint64 // stride dimension byte offset
+	Base    uint64 // base offset (3 bits)
+	Swizzle int    // swizzle width in bytes: 0 (none), 32, 64, 128
+}
+
+// DecodeDescriptor splits a descriptor into its fields: start address
+// bits 0-13, LBO bits 16-29, SBO bits 32-45 (each in units of 16 bytes),
+// base offset bits 49-51, swizzle mode bits 62-63 (0 none, 1 128B,
+// 2 64B, 3 32B).
+func DecodeDescriptor(d uint64) Descriptor {
+	sw := [4]int{0, 128, 64, 32}[d>>62&3]
+	return Descriptor{
+		Start:   (d & 0x3fff) << 4,
+		LBO:     (d >> 16 & 0x3fff) << 4,
+		SBO:     (d >> 32 & 0x3fff) << 4,
+		Base:    d >> 49 & 7,
+		Swizzle: sw,
+	}
+}
+
+// Addr is the shared address of element (mn, k) of an operand stored in
+// the canonical layout the descriptor describes (docs/ptx-isa-notes.md
+// §10.6): mn is the M (A) or N (B) index, k the K index, es the element
+// size in bytes; kMajor says K is the contiguous dimension (no transpose).
+//
+// The layouts are built of core matrices of 8 rows × 16 bytes. K-major:
+// without swizzling a core matrix row holds 16 bytes of K, the next core
+// matrix along K is LBO away and the next 8 rows along M/N SBO away; with
+// a W-byte swizzle a row holds W bytes of K (LBO unused) and 8-row groups
+// are SBO apart. MN-major: without swizzling 16-byte chunks along M/N are
+// SBO apart and 8-K groups LBO apart; with a swizzle, W-byte chunks along
+// M/N are LBO apart, K rows W bytes apart and 8-K groups SBO apart. The
+// swizzle then XORs the 16-byte chunk bits of the absolute address with
+// its 128-byte line bits.
+func (dsc Descriptor) Addr(mn, k, es int, kMajor bool) uint64 {
+	w := uint64(dsc.Swizzle)
+	var off uint64
+	switch {
+	case kMajor && w == 0:
+		kb := uint64(k * es)
+		off = uint64(mn%8)*16 + uint64(mn/8)*dsc.SBO + kb%16 + kb/16*dsc.LBO
+	case kMajor:
+		kb := uint64(k * es)
+		off = uint64(mn%8)*w + uint64(mn/8)*dsc.SBO + kb%w + kb/w*dsc.LBO
+	case w == 0:
+		xb := uint64(mn * es)
+		off = xb%16 + xb/16*dsc.SBO + uint64(k%8)*16 + uint64(k/8)*dsc.LBO
+	default:
+		xb := uint64(mn * es)
+		off = xb%w + xb/w*dsc.LBO + uint64(k%8)*w + uint64(k/8)*dsc.SBO
+	}
+	a := dsc.Start + off
+	if w != 0 {
+		a = swizzle(a, dsc.Swizzle)
+	}
+	return a
+}
+
+// swizzle XORs the 16-byte chunk bits of a with its 128-byte line bits:
+// for W = 128, bits 4-6 ^= bits 7-9; 64: bits 4-5 ^= bits 7-8; 32: bit 4
+// ^= bit 7 (the pattern repeats every 8·W bytes).
+func swizzle(a uint64, w int) uint64 {
+	mask := uint64(w/16 - 1)
+	return a ^ (a>>7&mask)<<4
+}
+
+func buildWGMMA(d *decoder, in *inst, o *opc, args []string) error {
+	d.k.usesWGMMA = true
+	in.kind = kGroup
+	switch {
+	case strings.HasPrefix(o.text, "wgmma.fence.sync.aligned") && len(o.order) == 3:
+		in.exec = wgFence
+	case strings.HasPrefix(o.text, "wgmma.commit_group.sync.aligned") && len(o.order) == 3:
+		in.exec = wgCommit
+	case strings.HasPrefix(o.text, "wgmma.wait_group.sync.aligned") && len(o.order) == 3:
+		if err := need(args, 1); err != nil {
+			return err
+		}
+		n, err := parseIntLit(args[0])
+		if err != nil || n > 1<<20 {
+			return fmt.Errorf("wait_group takes an integer constant")
+		}
+		in.aux[0] = int64(n)
+		in.exec = wgWait
+	case strings.HasPrefix(o.text, "wgmma.mma_async.sync.aligned."):
+		return buildMMA(d, in, o, args)
+	default:
+		return fmt.Errorf("%s is not implemented", o.text)
+	}
+	if o.base != "wgmma" || len(o.types) != 0 {
+		return fmt.Errorf("%s is not implemented", o.text)
+	}
+	if !strings.HasPrefix(o.text, "wgmma.wait_group") && len(args) != 0 {
+		return fmt.Errorf("takes no operands")
+	}
+	return nil
+}
+
+// buildMMA: wgmma.mma_async.sync.aligned.m64nNkK.f32.atype.btype d,
+// a-desc, b-desc, scale-d, imm-scale-a, imm-scale-b[, imm-trans-a,
+// imm-trans-b] with both operands from shared memory.
+func buildMMA(d *decoder, in *inst, o *opc, args []string) error {
+	sh := mmaShape{}
+	shape := ""
+	for _, m := range o.order {
+		switch {
+		case m == "mma_async" || m == "sync" || m == "aligned":
+		case strings.HasPrefix(m, "m64n"):
+			shape = m
+		default:
+			return fmt.Errorf("modifier .%s is not implemented", m)
+		}
+	}
+	var n, k int
+	if _, err := fmt.Sscanf(shape, "m64n%dk%d", &n, &k); err != nil || shape != fmt.Sprintf("m64n%dk%d", n, k) {
+		return fmt.Errorf("shape %q", shape)
+	}
+	if n < 8 || n > 256 || n%8 != 0 {
+		return fmt.Errorf("N = %d: must be a multiple of 8 in 8..256", n)
+	}
+	if len(o.types) != 3 || o.types[0] != tF32 {
+		return fmt.Errorf("only f32 accumulators are implemented")
+	}
+	sh.m, sh.n, sh.k = 64, n, k
+	sh.atype, sh.btype = o.types[1], o.types[2]
+	ntrans := 2
+	switch {
+	case sh.atype == tBF16 && sh.btype == tBF16 || sh.atype == tF16 && sh.btype == tF16:
+		if k != 16 {
+			return fmt.Errorf("16-bit inputs take K = 16")
+		}
+		sh.elemSize = 2
+	case (sh.atype == tE4M3 || sh.atype == tE5M2) && (sh.btype == tE4M3 || sh.btype == tE5M2):
+		if k != 32 {
+			return fmt.Errorf("FP8 inputs take K = 32")
+		}
+		sh.elemSize = 1
+		ntrans = 0 // FP8 operands are K-major only
+	default:
+		return fmt.Errorf("input types .%s.%s are not implemented", sh.atype, sh.btype)
+	}
+	if err := need(args, 6+ntrans); err != nil {
+		return err
+	}
+	accs := vector(args[0])
+	if len(accs) != n/2 {
+		return fmt.Errorf("%d accumulator registers, want %d (N/2 per thread)", len(accs), n/2)
+	}
+	for _, a := range accs {
+		r, err := d.dst(a)
+		if err != nil || r < 0 {
+			return fmt.Errorf("accumulator %s is not a register", a)
+		}
+		in.dst = append(in.dst, r)
+	}
+	if strings.HasPrefix(args[1], "{") {
+		return fmt.Errorf("A from registers is not implemented")
+	}
+	ad, err := d.src(args[1], tB64)
+	if err != nil {
+		return err
+	}
+	bd, err := d.src(args[2], tB64)
+	if err != nil {
+		return err
+	}
+	sd, err := d.src(args[3], tPred)
+	if err != nil {
+		return err
+	}
+	in.src = []int32{ad, bd, sd}
+	imm := make([]int64, 0, 4)
+	for _, a := range args[4:] {
+		v, err := strconv.ParseInt(a, 10, 8)
+		if err != nil {
+			return fmt.Errorf("operand %q must be an integer constant", a)
+		}
+		imm = append(imm, v)
+	}
+	if imm[0] != 1 && imm[0] != -1 || imm[1] != 1 && imm[1] != -1 {
+		return fmt.Errorf("imm-scale-a/b must be 1 or -1")
+	}
+	in.aux[0], in.aux[1] = imm[0], imm[1]
+	if ntrans == 2 {
+		if imm[2]&^1 != 0 || imm[3]&^1 != 0 {
+			return fmt.Errorf("imm-trans-a/b must be 0 or 1")
+		}
+		in.aux[2], in.aux[3] = imm[2], imm[3]
+	}
+	in.data = &sh
+	in.exec = wgMMA
+	return nil
+}
+
+func wgFence(w *warp, in *inst, _ uint32) {
+	g := w.cta.groups[w.id/4]
+	g.fenced = true
+	for _, o := range g.warps {
+		o.lastFence = o.serial
+	}
+}
+
+func wgCommit(w *warp, in *inst, _ uint32) {
+	g := w.cta.groups[w.id/4]
+	for _, p := range g.pending {
+		if p.group < 0 {
+			p.group = g.nextGroup
+		}
+	}
+	g.nextGroup++
+}
+
+// wgWait retires every committed group but the newest N.
+func wgWait(w *warp, in *inst, _ uint32) {
+	g := w.cta.groups[w.id/4]
+	n := int(in.aux[0])
+	keepFrom := g.nextGroup - n // groups >= keepFrom may stay in flight
+	rest := g.pending[:0]
+	var done []*mmaOp
+	for _, p := range g.pending {
+		if p.group >= 0 && p.group < keepFrom {
+			done = append(done, p)
+			continue
+		}
+		rest = append(rest, p)
+	}
+	g.pending = rest
+	for _, p := range done { // in issue order: a later result wins
+		g.retire(p)
+	}
+	// Registers still owned by an operation in flight stay busy.
+	for _, p := range g.pending {
+		for _, o := range g.warps {
+			for _, r := range p.regs {
+				if !o.busy[r] {
+					o.busy[r] = true
+					o.nbusy++
+				}
+			}
+		}
+	}
+}
+
+// retire writes an operation's results into the accumulators.
+func (g *warpgroup) retire(p *mmaOp) {
+	nr := len(p.regs)
+	for wi, w := range g.warps {
+		for j, r := range p.regs {
+			reg := w.reg(r)
+			for l := 0; l < warpSize; l++ {
+				reg[l] = p.vals[(wi*warpSize+l)*nr+j]
+			}
+			if w.busy[r] {
+				w.busy[r] = false
+				w.nbusy--
+			}
+			if w.def != nil {
+				w.def[r] = fullMask
+				w.lastW[r] = w.serial
+			}
+		}
+	}
+	if g.cta.pend != nil {
+		for _, a := range p.reads {
+			g.cta.pend[a]--
+		}
+	}
+}
+
+// FragmentRowCol is the (row, col) of the 64×N accumulator that thread t
+// (0..127) of the warpgroup holds in its register i: warp t/32 owns rows
+// 16·(t/32)..+15; within it lane l holds rows l/4 and l/4+8, columns
+// 2·(l%4) and +1 of every 8-column block (i/4 picks the block, bit 1 of i
+// the row half, bit 0 the column).
+func FragmentRowCol(t, i int) (int, int) {
+	wp, l := t/warpSize, t%warpSize
+	row := 16*wp + l/4 + 8*(i>>1&1)
+	col := 8*(i>>2) + 2*(l%4) + i&1
+	return row, col
+}
+
+// wgMMA issues one wgmma.mma_async for the warpgroup of w.
+func wgMMA(w *warp, in *inst, _ uint32) {
+	c := w.cta
+	g := c.groups[w.id/4]
+	sh := in.data.(*mmaShape)
+	san := c.l.sanitize
+	names := c.l.k.code.regNames
+	if len(g.warps) != 4 {
+		w.report(in, fullMask, KindWGMMA, "wgmma needs a warpgroup of 4 warps; this one has %d", len(g.warps))
+		return
+	}
+	w0 := g.warps[0]
+	adesc, bdesc := w0.reg(in.src[0])[0], w0.reg(in.src[1])[0]
+	scaleD := w0.reg(in.src[2])[0]&1 != 0
+	if san {
+		if !g.fenced {
+			w.report(in, fullMask, KindWGMMA, "wgmma.mma_async before any wgmma.fence in this warpgroup")
+		}
+		for _, o := range g.warps {
+			a, b, s := o.reg(in.src[0]), o.reg(in.src[1]), o.reg(in.src[2])
+			for l := 0; l < warpSize; l++ {
+				if a[l] != adesc || b[l] != bdesc || s[l]&1 != w0.reg(in.src[2])[0]&1 {
+					w.report(in, 1<<l, KindWGMMA, "the descriptors and scale-d must be the same in all 128 threads; warp %d lane %d differs", o.id, l)
+					break
+				}
+			}
+			for _, src := range in.src {
+				if o.def[src] != fullMask {
+					w.report(in, ^o.def[src], KindUndefined, "operand %s of wgmma is undefined in warp %d", names[src], o.id)
+				}
+			}
+			for _, r := range in.dst {
+				if o.lastW[r] > o.lastFence && !o.busy[r] {
+					w.report(in, fullMask, KindWGMMA, "accumulator %s was written by warp %d after its last wgmma.fence: a wgmma.fence must separate other accesses to the accumulators from wgmma.mma_async", names[r], o.id)
+					break
+				}
+			}
+			if scaleD {
+				for _, r := range in.dst {
+					if o.def[r] != fullMask && !o.busy[r] {
+						w.report(in, ^o.def[r], KindUndefined, "scale-d = 1 accumulates into %s, which is undefined in warp %d", names[r], o.id)
+						break
+					}
+				}
+			}
+		}
+	}
+	tA, tB := in.aux[2] != 0, in.aux[3] != 0
+	da, db := DecodeDescriptor(adesc), DecodeDescriptor(bdesc)
+	es := sh.elemSize
+	op := &mmaOp{pc: w.waitPC, regs: in.dst, group: -1}
+	// Gather A [64][K] and B [K][N] as f64.
+	A := make([]float64, sh.m*sh.k)
+	B := make([]float64, sh.k*sh.n)
+	ok := true
+	for _, d := range []Descriptor{da, db} {
+		if d.Base != 0 && san {
+			// The ISA says when the base offset is needed, not how the
+			// hardware applies it: the emulator cannot vouch for it.
+			w.report(in, fullMask, KindWGMMA, "descriptor base offset %d: not modelled by the emulator (align swizzle patterns to their repeat and use 0)", d.Base)
+		}
+	}
+	read := func(row, col int, d Descriptor, kMajor bool, t ptype, what string) float64 {
+		addr := d.Addr(row, col, es, kMajor)
+		if addr+uint64(es) > uint64(len(c.shared)) {
+			if ok {
+				w.report(in, fullMask, KindOutOfBounds, "wgmma reads %s element (%d,%d) at shared offset %#x, beyond the CTA's %d bytes (descriptor start %#x, LBO %d, SBO %d)", what, row, col, addr, len(c.shared), d.Start, d.LBO, d.SBO)
+			}
+			ok = false
+			return 0
+		}
+		if addr%uint64(es) != 0 {
+			if ok {
+				w.report(in, fullMask, KindMisaligned, "wgmma %s element (%d,%d) at shared offset %#x is misaligned", what, row, col, addr)
+			}
+			ok = false
+			return 0
+		}
+		if san {
+			for i := addr; i < addr+uint64(es); i++ {
+				if c.init[i] != c.serial {
+					if ok {
+						w.report(in, fullMask, KindUninitialized, "wgmma reads %s element (%d,%d) at shared %s, never written by this CTA", what, row, col, c.l.k.sharedName(i))
+					}
+					ok = false
+				} else if c.wFence[i] > c.fences {
+					w.report(in, fullMask, KindWGMMA, "wgmma reads %s element (%d,%d) at shared %s, written by ordinary stores with no fence.proxy.async since (the tensor core reads through the async proxy)", what, row, col, c.l.k.sharedName(i))
+				} else if c.wEpoch[i] == c.epoch && int(c.wWarp[i])/4 != w.id/4 {
+					w.report(in, fullMask, KindRace, "wgmma reads %s element (%d,%d) at shared %s, which warp %d wrote since the last barrier", what, row, col, c.l.k.sharedName(i), c.wWarp[i])
+				}
+				c.pend[i]++
+				op.reads = append(op.reads, uint32(i))
+			}
+		}
+		return readFloat(t, getLE(c.shared[addr:addr+uint64(es)]))
+	}
+	for m := 0; m < sh.m; m++ {
+		for k := 0; k < sh.k; k++ {
+			if tA {
+				A[m*sh.k+k] = read(m, k, da, false, sh.atype, "A")
+			} else {
+				A[m*sh.k+k] = read(m, k, da, true, sh.atype, "A")
+			}
+		}
+	}
+	for k := 0; k < sh.k; k++ {
+		for n := 0; n < sh.n; n++ {
+			if tB {
+				B[k*sh.n+n] = read(n, k, db, false, sh.btype, "B")
+			} else {
+				B[k*sh.n+n] = read(n, k, db, true, sh.btype, "B")
+			}
+		}
+	}
+	if in.aux[0] < 0 {
+		for i := range A {
+			A[i] = -A[i]
+		}
+	}
+	if in.aux[1] < 0 {
+		for i := range B {
+			B[i] = -B[i]
+		}
+	}
+	// The accumulator going in: the latest in-flight result for each
+	// register, else the register.
+	nr := len(op.regs)
+	op.vals = make([]uint64, 128*nr)
+	latest := make([]*mmaOp, nr)
+	for j, r := range op.regs {
+		for pi := len(g.pending) - 1; pi >= 0; pi-- {
+			if idx := indexOf(g.pending[pi].regs, r); idx >= 0 {
+				latest[j] = g.pending[pi]
+				break
+			}
+		}
+	}
+	fp8 := es == 1
+	for t := 0; t < 128; t++ {
+		wg := g.warps[t/warpSize]
+		l := t % warpSize
+		for j, r := range op.regs {
+			row, col := FragmentRowCol(t, j)
+			var sum float64
+			for k := 0; k < sh.k; k++ {
+				sum += A[row*sh.k+k] * B[k*sh.n+col]
+			}
+			acc := 0.0
+			if scaleD {
+				var bitsIn uint64
+				if p := latest[j]; p != nil {
+					bitsIn = p.vals[t*nr+indexOf(p.regs, r)]
+				} else {
+					bitsIn = wg.reg(r)[l]
+				}
+				acc = float64(f32frombits(uint32(bitsIn)))
+			}
+			res := float32(acc + sum)
+			if fp8 && c.l.fp8Bits > 0 {
+				res = truncMantissa(res, c.l.fp8Bits)
+			}
+			op.vals[t*nr+j] = res32(res)
+		}
+	}
+	g.pending = append(g.pending, op)
+	for _, o := range g.warps {
+		for _, r := range op.regs {
+			if !o.busy[r] {
+				o.busy[r] = true
+				o.nbusy++
+			}
+		}
+	}
+}
+
+func indexOf(s []int32, v int32) int {
+	for i, x := range s {
+		if x == v {
+			return i
+		}
+	}
+	return -1
+}
+
+// truncMantissa keeps the top n bits of f's 23-bit mantissa (toward zero).
+func truncMantissa(f float32, n int) float32 {
+	if n >= 23 || f != f || math.IsInf(float64(f), 0) {
+		return f
+	}
+	b := f32bits(f)
+	return f32frombits(b &^ (1<<(23-n) - 1))
+}
+
