@@ -12,36 +12,36 @@ func init() {
 		register(&OpDef{Name: name, Kind: Elementwise, Args: 1, Doc: name + " of each element (float)", Infer: unaryFloat})
 	}
 	for _, name := range []string{"neg", "abs", "sign"} {
-		register(&OpDef{Name: name, Kind: Elementwise, Args: 1, Doc: name + " of each element", Infer: unaryNumeric})
+		register(&OpDef{Name: name, Kind: Elementwise, Args: 1, Doc: name + " of each element", Infer: unaryNumeric, Linear: name == "neg"})
 	}
 	for _, name := range []string{"add", "sub", "mul", "div", "maximum", "minimum", "pow"} {
-		register(&OpDef{Name: name, Kind: Broadcast, Args: 2, Doc: "elementwise " + name + " with broadcasting; operands share a dtype", Infer: binary(false)})
+		register(&OpDef{Name: name, Kind: Broadcast, Args: 2, Doc: "elementwise " + name + " with broadcasting; operands share a dtype", Infer: binary(false), Linear: name == "add" || name == "sub" || name == "mul"})
 	}
 	for _, name := range []string{"eq", "ne", "lt", "le", "gt", "ge"} {
 		register(&OpDef{Name: name, Kind: Broadcast, Args: 2, Doc: "elementwise comparison " + name + " giving bool", Infer: binary(true)})
 	}
 	register(
-		&OpDef{Name: "where", Kind: Broadcast, Args: 3, Doc: "select a where cond else b", Infer: inferWhere},
-		&OpDef{Name: "cast", Kind: Elementwise, Args: 1, Attrs: []string{"dtype"}, Doc: "convert to dtype (round to nearest even; saturating to f8e4m3)", Infer: inferCast, FLOPs: noFLOPs},
+		&OpDef{Name: "where", Kind: Broadcast, Args: 3, Doc: "select a where cond else b", Infer: inferWhere, Linear: true},
+		&OpDef{Name: "cast", Kind: Elementwise, Args: 1, Attrs: []string{"dtype"}, Doc: "convert to dtype (round to nearest even; saturating to f8e4m3)", Infer: inferCast, FLOPs: noFLOPs, Linear: true},
 		&OpDef{Name: "const", Kind: Opaque, Args: 0, Attrs: []string{"value", "dtype"}, Doc: "a scalar constant", Infer: inferConst, FLOPs: noFLOPs},
 		&OpDef{Name: "param", Kind: Opaque, Args: 0, Attrs: []string{"name"}, Doc: "read a module parameter", FLOPs: noFLOPs},
-		&OpDef{Name: "sum", Kind: Reduction, Args: 1, Attrs: []string{"axis"}, Optional: []string{"keepdim"}, Doc: "sum along axis (keepdim optional)", Infer: inferReduce, FLOPs: reduceFLOPs},
-		&OpDef{Name: "mean", Kind: Reduction, Args: 1, Attrs: []string{"axis"}, Optional: []string{"keepdim"}, Doc: "mean along axis (keepdim optional)", Infer: inferReduce, FLOPs: reduceFLOPs},
+		&OpDef{Name: "sum", Kind: Reduction, Args: 1, Attrs: []string{"axis"}, Optional: []string{"keepdim"}, Doc: "sum along axis (keepdim optional)", Infer: inferReduce, FLOPs: reduceFLOPs, Linear: true},
+		&OpDef{Name: "mean", Kind: Reduction, Args: 1, Attrs: []string{"axis"}, Optional: []string{"keepdim"}, Doc: "mean along axis (keepdim optional)", Infer: inferReduce, FLOPs: reduceFLOPs, Linear: true},
 		&OpDef{Name: "reduce_max", Kind: Reduction, Args: 1, Attrs: []string{"axis"}, Optional: []string{"keepdim"}, Doc: "maximum along axis (keepdim optional)", Infer: inferReduce, FLOPs: reduceFLOPs},
 		&OpDef{Name: "softmax", Kind: Reduction, Args: 1, Attrs: []string{"axis"}, Doc: "softmax along axis, computed in f32", Infer: inferSoftmax, FLOPs: perElement(5)},
 		&OpDef{Name: "rms_norm", Kind: Reduction, Args: 2, Attrs: []string{"eps"}, Doc: "x / sqrt(mean(x^2) + eps) * w over the last axis, in f32", Infer: inferRMSNorm, FLOPs: perElement(4)},
-		&OpDef{Name: "linear", Kind: Opaque, Args: 2, Doc: "x[..., in] · w[out, in]ᵀ; w may be block-quantized", Infer: inferLinear, FLOPs: linearFLOPs},
-		&OpDef{Name: "matmul", Kind: Opaque, Args: 2, Doc: "batched a[..., m, k] · b[..., k, n]", Infer: inferMatmul, FLOPs: matmulFLOPs},
-		&OpDef{Name: "grouped_linear", Kind: Opaque, Args: 3, Doc: "per token t and slot j: x[t(, j)] · w[idx[t, j]]ᵀ; w[E, out, in], idx[T, k] → [T, k, out]", Infer: inferGroupedLinear, FLOPs: groupedLinearFLOPs},
-		&OpDef{Name: "reshape", Kind: Injective, Args: 1, Attrs: []string{"shape"}, Doc: "same elements, new shape", Infer: inferReshape, FLOPs: noFLOPs},
-		&OpDef{Name: "expand", Kind: Injective, Args: 1, Attrs: []string{"shape"}, Doc: "broadcast to shape", Infer: inferExpand, FLOPs: noFLOPs},
-		&OpDef{Name: "transpose", Kind: Injective, Args: 1, Attrs: []string{"perm"}, Doc: "permute axes", Infer: inferTranspose, FLOPs: noFLOPs},
-		&OpDef{Name: "concat", Kind: Injective, Args: Variadic, Attrs: []string{"axis"}, Doc: "join along axis", Infer: inferConcat, FLOPs: noFLOPs},
-		&OpDef{Name: "split", Kind: Injective, Args: 1, Attrs: []string{"axis", "sizes"}, Doc: "cut along axis into pieces of the given sizes", Infer: inferSplit, FLOPs: noFLOPs},
-		&OpDef{Name: "slice", Kind: Injective, Args: 1, Attrs: []string{"axis", "start", "end"}, Doc: "elements start..end along axis", Infer: inferSlice, FLOPs: noFLOPs},
-		&OpDef{Name: "gather", Kind: Injective, Args: 2, Attrs: []string{"axis"}, Doc: "rows of table selected by integer indices (embedding lookup)", Infer: inferGather, FLOPs: noFLOPs},
-		&OpDef{Name: "take_along", Kind: Injective, Args: 2, Attrs: []string{"axis"}, Doc: "x[..., idx[..., j], ...] along axis; idx has x's rank", Infer: inferTakeAlong, FLOPs: noFLOPs},
-		&OpDef{Name: "shift", Kind: Injective, Args: 2, Attrs: []string{"offset"}, Doc: "x[t+offset] within t's sequence (by sequence id), zero past its end", Infer: inferShift, FLOPs: noFLOPs},
+		&OpDef{Name: "linear", Kind: Opaque, Args: 2, Doc: "x[..., in] · w[out, in]ᵀ; w may be block-quantized", Infer: inferLinear, FLOPs: linearFLOPs, Linear: true},
+		&OpDef{Name: "matmul", Kind: Opaque, Args: 2, Doc: "batched a[..., m, k] · b[..., k, n]", Infer: inferMatmul, FLOPs: matmulFLOPs, Linear: true},
+		&OpDef{Name: "grouped_linear", Kind: Opaque, Args: 3, Doc: "per token t and slot j: x[t(, j)] · w[idx[t, j]]ᵀ; w[E, out, in], idx[T, k] → [T, k, out]", Infer: inferGroupedLinear, FLOPs: groupedLinearFLOPs, Linear: true},
+		&OpDef{Name: "reshape", Kind: Injective, Args: 1, Attrs: []string{"shape"}, Doc: "same elements, new shape", Infer: inferReshape, FLOPs: noFLOPs, Linear: true},
+		&OpDef{Name: "expand", Kind: Injective, Args: 1, Attrs: []string{"shape"}, Doc: "broadcast to shape", Infer: inferExpand, FLOPs: noFLOPs, Linear: true},
+		&OpDef{Name: "transpose", Kind: Injective, Args: 1, Attrs: []string{"perm"}, Doc: "permute axes", Infer: inferTranspose, FLOPs: noFLOPs, Linear: true},
+		&OpDef{Name: "concat", Kind: Injective, Args: Variadic, Attrs: []string{"axis"}, Doc: "join along axis", Infer: inferConcat, FLOPs: noFLOPs, Linear: true},
+		&OpDef{Name: "split", Kind: Injective, Args: 1, Attrs: []string{"axis", "sizes"}, Doc: "cut along axis into pieces of the given sizes", Infer: inferSplit, FLOPs: noFLOPs, Linear: true},
+		&OpDef{Name: "slice", Kind: Injective, Args: 1, Attrs: []string{"axis", "start", "end"}, Doc: "elements start..end along axis", Infer: inferSlice, FLOPs: noFLOPs, Linear: true},
+		&OpDef{Name: "gather", Kind: Injective, Args: 2, Attrs: []string{"axis"}, Doc: "rows of table selected by integer indices (embedding lookup)", Infer: inferGather, FLOPs: noFLOPs, Linear: true},
+		&OpDef{Name: "take_along", Kind: Injective, Args: 2, Attrs: []string{"axis"}, Doc: "x[..., idx[..., j], ...] along axis; idx has x's rank", Infer: inferTakeAlong, FLOPs: noFLOPs, Linear: true},
+		&OpDef{Name: "shift", Kind: Injective, Args: 2, Attrs: []string{"offset"}, Doc: "x[t+offset] within t's sequence (by sequence id), zero past its end", Infer: inferShift, FLOPs: noFLOPs, Linear: true},
 		&OpDef{Name: "topk", Kind: Opaque, Args: 1, Attrs: []string{"k"}, Doc: "k largest along the last axis: values and i32 indices", Infer: inferTopK},
 		&OpDef{Name: "route", Kind: Opaque, Args: 1, Attrs: []string{"k", "groups", "topk_groups"}, Optional: []string{"group_top"}, Doc: "group-limited top-k: keep the topk_groups best groups (group score: sum of its group_top best), then top k experts; → i32 indices [T, k]", Infer: inferRoute},
 		&OpDef{Name: "rope", Kind: Opaque, Args: 2, Attrs: []string{"theta"}, Optional: []string{"scaling", "inverse"}, Doc: "rotary embedding of consecutive pairs by position; optional YaRN scaling dict; inverse = true rotates back (its own gradient)", Infer: inferRope, FLOPs: perElement(3)},

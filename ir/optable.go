@@ -42,6 +42,12 @@ type OpDef struct {
 	FLOPs func(args, results []Type, attrs Attrs, env map[string]int64) int64
 	// Pure ops can be removed when unused and merged when identical.
 	Pure bool
+	// Linear ops compute each float result as a sum of products of float
+	// operand elements and constants (sums, means, GEMMs, add, mul, data
+	// movement, casts): run on the magnitudes of their operands they give
+	// the scale of their rounding error, which is how a kernel's result is
+	// judged where it cancels to nearly zero (device.CompareBackend).
+	Linear bool
 }
 
 // Variadic marks an op that takes one or more operands.

@@ -43,6 +43,7 @@ func newGPUCheckCmd() *cobra.Command {
 		seed       uint64
 		phaseList  []string
 		failKernel string
+		emuFlags   emuOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "gpu-check BUNDLE --checkpoint DIR [--bench V3_BUNDLE]",
@@ -60,8 +61,11 @@ is timed at T=4096. It prints one markdown table; a bundle with a train
 program also gets a training step checked kernel by kernel and against the
 CPU trainer.
 
---device cpu runs the CPU backend in the GPU's place: the harness checking
-itself, which needs no GPU.
+--device emu runs the bundle's PTX on deepc's emulator of a Hopper GPU
+instead, with its sanitizer: the same checks without a GPU, plus a report
+(kernel, PTX line, thread, CTA) of any invalid access, race, divergent
+barrier or wgmma protocol error, which fails the command. --device cpu runs
+the CPU backend in the GPU's place: the harness checking itself.
 
 --phases picks the parts: forward, cached (prefill/decode) and train check
 each program's kernels; model runs the programs on the device alone
@@ -100,6 +104,13 @@ and runs this on a Hopper machine.`,
 				if len(gpu.JIT) > 0 {
 					fmt.Fprintf(out, "%d kernels loaded from their PTX because the driver refused the cubin, e.g. %s\n\n", len(gpu.JIT), gpu.JIT[0])
 				}
+			case "emu":
+				be, _, err := openDevice("emu", args[0], man, []string{"forward", "prefill", "decode"}, emuFlags, cmd.ErrOrStderr())
+				if err != nil {
+					return err
+				}
+				cand = be
+				fmt.Fprintf(out, "device: the PTX emulator (%s)\n\n", emuFlags)
 			case "cpu":
 				cand = cpu.NewDevice(cpu.Options{Mode: cpu.BF16})
 				if failKernel != "" {
@@ -107,7 +118,7 @@ and runs this on a Hopper machine.`,
 				}
 				fmt.Fprintf(out, "device: the CPU backend standing in for the GPU (harness self-check)\n\n")
 			default:
-				return fmt.Errorf("--device %q: cuda or cpu", devName)
+				return fmt.Errorf("--device %q: cuda, emu or cpu", devName)
 			}
 			if mf.module, err = bundleModule(args[0], "ir/module.ir"); err != nil {
 				return err
@@ -286,7 +297,8 @@ and runs this on a Hopper machine.`,
 		},
 	}
 	mf.register(cmd)
-	cmd.Flags().StringVar(&devName, "device", "cuda", "cuda, or cpu (the CPU backend in the GPU's place: a self-check of the harness)")
+	cmd.Flags().StringVar(&devName, "device", "cuda", "cuda, emu (the PTX emulator, sanitizer on), or cpu (the CPU backend in the GPU's place: a self-check of the harness)")
+	emuFlags.register(cmd)
 	cmd.Flags().StringVar(&bench, "bench", "", "a DeepSeek-V3 bundle (--graph prefill) whose FP8 GEMMs and attention to time")
 	cmd.Flags().IntVar(&batch, "batch", 2, "random sequences to run")
 	cmd.Flags().IntVar(&seqLen, "seq", 24, "tokens per sequence")

@@ -18,14 +18,15 @@ import (
 
 func newRunCmd() *cobra.Command {
 	var (
-		mf      modelFlags
-		tokens  string
-		out     string
-		devName string
-		prefill int
-		genN    int
-		steps   int
-		lr      float64
+		mf       modelFlags
+		tokens   string
+		out      string
+		devName  string
+		emuFlags emuOptions
+		prefill  int
+		genN     int
+		steps    int
+		lr       float64
 	)
 	cmd := &cobra.Command{
 		Use:   "run BUNDLE --checkpoint DIR --tokens IDS --out logits.npy [--device cpu|cuda]",
@@ -67,32 +68,26 @@ Examples:
 			case genN > 0 || cmd.Flags().Changed("prefill"):
 				need = []string{"prefill", "decode"}
 			}
-			var gpu *cuda.GPU
-			switch devName {
-			case "cpu":
-			case "cuda":
-				if gpu, err = openGPU(args[0], man, need); err != nil {
-					return err
-				}
-				defer gpu.Dev.Close()
-				if !cmd.Flags().Changed("precision") {
-					mf.precision = "bf16" // the kernels read the checkpoint's own dtypes
-				}
-			default:
-				return fmt.Errorf("--device %q: cpu or cuda", devName)
+			be, closeDev, err := openDevice(devName, args[0], man, need, emuFlags, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer closeDev()
+			if be != nil && !cmd.Flags().Changed("precision") {
+				mf.precision = "bf16" // the kernels read the checkpoint's own dtypes
 			}
 			var programs map[string][]bundle.Step
-			if gpu != nil {
+			if be != nil {
 				if programs, err = device.Programs(man); err != nil {
 					return err
 				}
 			}
-			// onDevice routes a program's runs to the GPU (nil on the CPU).
+			// onDevice routes a program's runs to the device (nil on the CPU).
 			onDevice := func() (runner, func() error) {
-				if gpu == nil {
+				if be == nil {
 					return nil, func() error { return nil }
 				}
-				ex := device.NewExecutor(gpu, programs)
+				ex := device.NewExecutor(be, programs)
 				return ex.Run, ex.Close
 			}
 			seqs, err := parseTokens(tokens)
@@ -156,7 +151,8 @@ Examples:
 	mf.register(cmd)
 	cmd.Flags().StringVar(&tokens, "tokens", "", `token ids: "1 2 3,4 5 6" (equal-length sequences) or @file.json`)
 	cmd.Flags().StringVar(&out, "out", "", "where to write the logits (.npy, float32 [batch, seq, vocab])")
-	cmd.Flags().StringVar(&devName, "device", "cpu", "backend: cpu, or cuda (an NVIDIA GPU with its driver)")
+	cmd.Flags().StringVar(&devName, "device", "cpu", "backend: cpu, cuda (an NVIDIA GPU with its driver), or emu (the PTX emulator: the bundle's kernels on the CPU, sanitizer on)")
+	emuFlags.register(cmd)
 	cmd.Flags().IntVar(&prefill, "prefill", 0, "prefill the first N tokens, then decode the rest one at a time with the KV cache")
 	cmd.Flags().IntVar(&genN, "generate", 0, "generate N tokens (greedy) after each sequence and print their ids, one line per sequence")
 	cmd.Flags().IntVar(&steps, "train-steps", 0, "take N training steps of the bundle's train program on the sequences")
@@ -179,15 +175,9 @@ func openGPU(dir string, man *bundle.Manifest, need []string) (*cuda.GPU, error)
 		dev.Close()
 		return nil, fmt.Errorf("--device cuda: %s is %s; the bundle targets %s (rebuild with --target %sa, or run with --device cpu)", dev.Name, want, man.Target, want)
 	}
-	for _, g := range need {
-		if _, ok := man.Graphs[g]; !ok {
-			dev.Close()
-			return nil, fmt.Errorf("--device cuda: the bundle has no %s program; compile with --graph %s", g, strings.Join(need, ","))
-		}
-		if n := len(man.Missing[g]); n > 0 {
-			dev.Close()
-			return nil, fmt.Errorf("--device cuda: the bundle's %s program has %d regions without GPU kernels (see the manifest's \"missing\"); run with --device cpu", g, n)
-		}
+	if err := haveKernels("cuda", man, need); err != nil {
+		dev.Close()
+		return nil, err
 	}
 	gpu, err := cuda.LoadBundle(dev, dir, man)
 	if err != nil {

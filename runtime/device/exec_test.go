@@ -54,11 +54,7 @@ func tinyProgramKernels(t *testing.T, withPTX bool) (*ir.Module, map[string][]bu
 	}
 	var copts codegen.Options
 	if withPTX {
-		tc, err := codegen.FindToolchain("", "", "")
-		if tc == nil {
-			t.Fatal(err)
-		}
-		copts = codegen.Options{Toolchain: tc, NoPTXAS: true, CacheDir: codegen.DefaultCacheDir()}
+		copts = ptxOptions(t)
 	}
 	res, err := codegen.Compile(context.Background(), m, copts)
 	if err != nil {
@@ -81,6 +77,15 @@ func tinyProgramKernels(t *testing.T, withPTX bool) (*ir.Module, map[string][]bu
 		t.Fatal(err)
 	}
 	return m, programs, params, res.Kernels
+}
+
+// ptxOptions compiles kernels to PTX (llc; no ptxas), through the cache.
+func ptxOptions(t *testing.T) codegen.Options {
+	tc, err := codegen.FindToolchain("", "", "")
+	if tc == nil {
+		t.Fatal(err)
+	}
+	return codegen.Options{Toolchain: tc, NoPTXAS: true, CacheDir: codegen.DefaultCacheDir()}
 }
 
 // The executor, with each launch run by the CPU backend on the device

@@ -22,6 +22,12 @@ import (
 // tinyTrainer is the tiny model's BF16 train program with random f32
 // masters, and the programs of its kernels.
 func tinyTrainer(t *testing.T, fp8 bool) (*train.Trainer, map[string][]bundle.Step) {
+	tr, programs, _ := tinyTrainerKernels(t, fp8, false)
+	return tr, programs
+}
+
+// tinyTrainerKernels is tinyTrainer with the kernels, as PTX when withPTX.
+func tinyTrainerKernels(t *testing.T, fp8, withPTX bool) (*train.Trainer, map[string][]bundle.Step, []*codegen.Kernel) {
 	t.Helper()
 	m, err := dsl.CompileFile("../../models/deepseek_v3_tiny.deep", dsl.Options{ReadFile: models.ReadFile})
 	if err != nil {
@@ -51,7 +57,12 @@ func tinyTrainer(t *testing.T, fp8 bool) (*train.Trainer, map[string][]bundle.St
 	if err := passes.Run(&passes.Context{}, m, pl); err != nil {
 		t.Fatal(err)
 	}
-	res, err := codegen.Compile(context.Background(), m, codegen.Options{Funcs: []string{"train"}})
+	copts := codegen.Options{Funcs: []string{"train"}}
+	if withPTX {
+		copts = ptxOptions(t)
+		copts.Funcs = []string{"train"}
+	}
+	res, err := codegen.Compile(context.Background(), m, copts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +81,7 @@ func tinyTrainer(t *testing.T, fp8 bool) (*train.Trainer, map[string][]bundle.St
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tr, programs
+	return tr, programs, res.Kernels
 }
 
 // Training steps through the executor (every kernel of the BF16 and the

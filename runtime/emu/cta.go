@@ -34,12 +34,13 @@ type cta struct {
 	bars   [16]barrier
 	groups []*warpgroup
 	rng    uint64
+	counts []uint64 // instructions executed per PC (profiling)
 }
 
 // barrier is one of the CTA's 16 named barriers.
 type barrier struct {
-	arrived  int    // threads arrived
-	expected int    // threads it waits for (0: every live thread)
+	arrived  int // threads arrived
+	expected int // threads it waits for (0: every live thread)
 	warps    []*warp
 	masks    []uint32
 	pcs      []int32

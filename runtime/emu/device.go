@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/deepc-dev/deepc/ir"
-	"github.com/deepc-dev/deepc/runtime"
 	"github.com/deepc-dev/deepc/runtime/bundle"
 	"github.com/deepc-dev/deepc/runtime/device"
 )
@@ -24,6 +23,8 @@ type Device struct {
 	Launches     int
 	Instructions uint64
 	KernelTime   map[string]time.Duration
+	// Profile counts warp instructions per opcode (Options.Profile).
+	Profile map[string]uint64
 }
 
 // loaded is a kernel of a module on the device (its globals allocated).
@@ -35,7 +36,7 @@ type loaded struct {
 
 // NewDevice returns an empty device.
 func NewDevice(opts Options) *Device {
-	return &Device{Opts: opts, kernels: map[string]*loaded{}, KernelTime: map[string]time.Duration{}}
+	return &Device{Opts: opts, kernels: map[string]*loaded{}, KernelTime: map[string]time.Duration{}, Profile: map[string]uint64{}}
 }
 
 // LoadPTX parses a PTX module and makes its kernels launchable; its
@@ -180,6 +181,10 @@ func (d *Device) Run(name string, cfg LaunchConfig) (Stats, error) {
 		seed:     d.Opts.Seed,
 		fp8Bits:  d.Opts.FP8AccumBits,
 		maxSteps: d.Opts.MaxSteps,
+		profile:  d.Opts.Profile,
+	}
+	if l.profile {
+		l.counts = make([]uint64, len(k.code.insts))
 	}
 	if l.maxSteps == 0 {
 		l.maxSteps = 1 << 32
@@ -196,6 +201,9 @@ func (d *Device) Run(name string, cfg LaunchConfig) (Stats, error) {
 	d.KernelTime[name] += time.Since(start)
 	d.Launches++
 	d.Instructions += st.Instructions
+	for i, n := range l.counts {
+		d.Profile[k.code.insts[i].op] += n
+	}
 	if r := l.rep.report(name); r != nil {
 		return st, r
 	}
@@ -224,64 +232,28 @@ func (d *Device) Launch(_ *ir.Func, st *bundle.Step, grid [3]uint32, args []uint
 }
 
 // stepViews computes each tensor argument's bytes from its shape under
-// the step's symbols (a scale grid from the tensor it scales).
+// the step's symbols. Outputs are writable, and so is a scratch tensor:
+// the kernels of a multi-kernel region share it, each updating it.
 func stepViews(st *bundle.Step, args []uint64) ([]View, error) {
 	env := map[string]int64{}
 	for i, s := range st.Symbols {
 		env[s] = int64(args[len(st.Args)+i])
 	}
-	shapeOf := func(a bundle.Arg) ([]int, error) {
-		out := make([]int, len(a.Shape))
-		for i, s := range a.Shape {
-			dd, err := bundle.ParseDim(s)
-			if err != nil {
-				return nil, fmt.Errorf("argument %s: %w", a.Value, err)
-			}
-			v, ok := dd.Eval(env)
-			if !ok || v < 0 || v > 1<<40 {
-				return nil, fmt.Errorf("argument %s: dim %s under %v", a.Value, s, env)
-			}
-			out[i] = int(v)
-		}
-		return out, nil
-	}
-	byValue := map[string]bundle.Arg{}
-	for _, a := range st.Args {
-		if a.ScaleOf == "" {
-			byValue[a.Value] = a
-		}
-	}
 	var views []View
 	for i, a := range st.Args {
-		dt, ok := ir.ParseDType(a.DType)
-		if !ok {
-			return nil, fmt.Errorf("argument %s: dtype %q", a.Value, a.DType)
-		}
-		var shape []int
-		var err error
-		if a.ScaleOf != "" {
-			of, ok := byValue[a.ScaleOf]
-			if !ok || len(a.Block) != 2 {
-				return nil, fmt.Errorf("scales %s: the tensor %s is not an argument of the step", a.Value, a.ScaleOf)
-			}
-			if shape, err = shapeOf(of); err != nil {
-				return nil, err
-			}
-			shape = runtime.ScaleGrid(shape, [2]int{int(a.Block[0]), int(a.Block[1])})
-		} else if shape, err = shapeOf(a); err != nil {
+		dt, shape, err := device.ArgType(a, st, env)
+		if err != nil {
 			return nil, err
 		}
 		n := uint64(dt.Bytes())
 		for _, x := range shape {
 			n *= uint64(x)
 		}
-		name := a.Value
+		name := "input " + a.Value
 		if a.Output {
-			name = "output " + name
-		} else {
-			name = "input " + name
+			name = "output " + a.Value
 		}
-		views = append(views, View{Ptr: args[i], Size: n, Write: a.Output, Name: name})
+		views = append(views, View{Ptr: args[i], Size: n, Write: a.Output || a.Scratch, Name: name})
 	}
 	return views, nil
 }

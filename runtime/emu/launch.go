@@ -28,6 +28,9 @@ type Options struct {
 	FP8AccumBits int
 	// MaxFindings bounds the distinct findings kept per launch (0: 50).
 	MaxFindings int
+	// Profile counts the warp instructions executed per opcode
+	// (Device.Profile).
+	Profile bool
 }
 
 // Hopper's launch limits (docs/ptx-isa-notes.md, "Launch limits").
@@ -56,6 +59,9 @@ type launch struct {
 	rep      collector
 	atomMu   sync.Mutex // serialises global atomics across CTAs
 	insts    atomic.Uint64
+	profile  bool
+	countMu  sync.Mutex
+	counts   []uint64 // per instruction, when profiling
 }
 
 // LaunchConfig is a kernel launch.
@@ -143,6 +149,14 @@ func (l *launch) run(workers int) Stats {
 				id := [3]uint32{uint32(i) % l.grid[0], uint32(i) / l.grid[0] % l.grid[1], uint32(i) / (l.grid[0] * l.grid[1])}
 				l.resetCTA(c, id, uint64(i))
 				c.execute()
+				if l.profile {
+					l.countMu.Lock()
+					for i, n := range c.counts {
+						l.counts[i] += n
+					}
+					l.countMu.Unlock()
+					clear(c.counts)
+				}
 				var s uint64
 				for _, w := range c.warps {
 					s += w.serial
@@ -158,6 +172,9 @@ func (l *launch) run(workers int) Stats {
 // newCTA allocates a CTA's state, reused for each CTA a worker runs.
 func (l *launch) newCTA() *cta {
 	c := &cta{l: l, shared: make([]byte, l.shared)}
+	if l.profile {
+		c.counts = make([]uint64, len(l.k.code.insts))
+	}
 	if l.sanitize {
 		c.init = make([]uint32, l.shared)
 		c.wEpoch = make([]uint32, l.shared)

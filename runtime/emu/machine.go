@@ -84,7 +84,7 @@ type code struct {
 	nregs    int
 	regNames []string
 	regType  []string
-	rpc      []int32 // per branch: where its lanes reconverge (-1: at exit)
+	rpc      []int32    // per branch: where its lanes reconverge (-1: at exit)
 	consts   []constReg // constant registers: immediates, symbol addresses
 	specials []specialReg
 }
@@ -204,6 +204,9 @@ func (w *warp) run(budget int) {
 		}
 		in := &insts[pc]
 		w.serial++
+		if w.cta.counts != nil {
+			w.cta.counts[pc]++
+		}
 		if w.serial > l.maxSteps {
 			w.report(in, m, KindHang, "warp %d executed more than %d instructions (an endless loop?)", w.id, l.maxSteps)
 			w.exit(w.exists)

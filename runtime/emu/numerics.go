@@ -46,19 +46,20 @@ type smallFloat struct {
 	exp, man int  // exponent and mantissa bits
 	bias     int  // exponent bias
 	inf      bool // the all-ones exponent holds infinities and NaNs (IEEE-like)
-	// maxFinite is the largest finite magnitude; nanBits the canonical NaN
-	// (without sign).
+	// maxFinite is the largest finite magnitude (maxBits its encoding);
+	// nanBits the canonical NaN (without sign).
 	maxFinite float64
+	maxBits   uint32
 	nanBits   uint32
 }
 
 var (
 	// fmtE4M3 is float8 e4m3 (FN): no infinities, S.1111.111 is NaN, 448 max.
-	fmtE4M3 = smallFloat{exp: 4, man: 3, bias: 7, maxFinite: 448, nanBits: 0x7f}
+	fmtE4M3 = smallFloat{exp: 4, man: 3, bias: 7, maxFinite: 448, maxBits: 0x7e, nanBits: 0x7f}
 	// fmtE5M2 is float8 e5m2: IEEE-like, 57344 max.
-	fmtE5M2 = smallFloat{exp: 5, man: 2, bias: 15, inf: true, maxFinite: 57344, nanBits: 0x7f}
-	fmtF16  = smallFloat{exp: 5, man: 10, bias: 15, inf: true, maxFinite: 65504, nanBits: 0x7fff}
-	fmtBF16 = smallFloat{exp: 8, man: 7, bias: 127, inf: true, maxFinite: 0x1.fep127, nanBits: 0x7fff}
+	fmtE5M2 = smallFloat{exp: 5, man: 2, bias: 15, inf: true, maxFinite: 57344, maxBits: 0x7b, nanBits: 0x7f}
+	fmtF16  = smallFloat{exp: 5, man: 10, bias: 15, inf: true, maxFinite: 65504, maxBits: 0x7bff, nanBits: 0x7fff}
+	fmtBF16 = smallFloat{exp: 8, man: 7, bias: 127, inf: true, maxFinite: 0x1.fep127, maxBits: 0x7f7f, nanBits: 0x7fff}
 )
 
 // encode rounds x to the format, to nearest even; satfinite clamps
@@ -143,4 +144,78 @@ func (f smallFloat) decode(b uint32) float64 {
 		return sign * math.Ldexp(m, 1-f.bias-f.man)
 	}
 	return sign * math.Ldexp(1+m/float64(uint32(1)<<f.man), e-f.bias)
+}
+
+// fromF32 is encode for an f32 input, in integer arithmetic on its bits
+// (the hot path of cvt; encode, in f64 arithmetic, is its reference and a
+// test holds the two equal): the significand is shifted to the target's
+// quantum and rounded to nearest even; an overflow saturates, or becomes
+// an infinity (NaN without infinities).
+func (f smallFloat) fromF32(b uint32, satfinite bool) uint32 {
+	sign := b >> 31 << (f.exp + f.man)
+	a := b & 0x7fffffff
+	switch {
+	case a > 0x7f800000:
+		return f.nanBits
+	case a == 0x7f800000:
+		if satfinite {
+			return sign | f.maxBits
+		}
+		if f.inf {
+			return sign | uint32((1<<f.exp)-1)<<f.man
+		}
+		return sign | f.nanBits
+	}
+	e := int(a>>23) - 127
+	mant := a & 0x7fffff
+	if a>>23 == 0 {
+		e = -126
+	} else {
+		mant |= 1 << 23
+	}
+	minExp := 1 - f.bias
+	shift := 23 - f.man
+	sub := e < minExp
+	if sub {
+		shift += minExp - e
+	}
+	if shift > 25 {
+		return sign // below half the smallest subnormal
+	}
+	r := mant >> shift
+	rem := mant & (1<<shift - 1)
+	half := uint32(1) << (shift - 1)
+	if rem > half || rem == half && r&1 == 1 {
+		r++
+	}
+	bits := r
+	if !sub {
+		bits = uint32(e+f.bias)<<f.man + r - 1<<f.man
+	}
+	if bits > f.maxBits {
+		switch {
+		case satfinite:
+			return sign | f.maxBits
+		case f.inf:
+			return sign | uint32((1<<f.exp)-1)<<f.man
+		}
+		return sign | f.nanBits
+	}
+	return sign | bits
+}
+
+// Decoding tables of the 8- and 16-bit formats.
+var (
+	e4m3Values, e5m2Values [256]float64
+	f16Values              [1 << 16]float32
+)
+
+func init() {
+	for i := range 256 {
+		e4m3Values[i] = fmtE4M3.decode(uint32(i))
+		e5m2Values[i] = fmtE5M2.decode(uint32(i))
+	}
+	for i := range 1 << 16 {
+		f16Values[i] = float32(fmtF16.decode(uint32(i)))
+	}
 }

@@ -15,8 +15,18 @@ func init() {
 	builders["cvt"] = buildCvt
 }
 
-// smallFormats are the formats narrower than f32, by type.
-var smallFormats = map[ptype]smallFloat{tF16: fmtF16, tBF16: fmtBF16, tE4M3: fmtE4M3, tE5M2: fmtE5M2}
+// smallFormat is the format of a type narrower than f32.
+func smallFormat(t ptype) smallFloat {
+	switch t {
+	case tF16:
+		return fmtF16
+	case tBF16:
+		return fmtBF16
+	case tE4M3:
+		return fmtE4M3
+	}
+	return fmtE5M2
+}
 
 // readFloat reads register bits of a float type as f64 (exact).
 func readFloat(t ptype, v uint64) float64 {
@@ -25,8 +35,14 @@ func readFloat(t ptype, v uint64) float64 {
 		return float64(f32frombits(uint32(v)))
 	case tF64:
 		return f64frombits(v)
+	case tBF16:
+		return float64(f32frombits(uint32(v) << 16))
+	case tF16:
+		return float64(f16Values[uint16(v)])
+	case tE4M3:
+		return e4m3Values[uint8(v)]
 	}
-	return smallFormats[t].decode(uint32(v) & uint32(t.mask()))
+	return e5m2Values[uint8(v)]
 }
 
 func buildCvt(d *decoder, in *inst, o *opc, args []string) error {
@@ -63,14 +79,14 @@ func buildCvt(d *decoder, in *inst, o *opc, args []string) error {
 		f := map[ptype]smallFloat{tE4M3x2: fmtE4M3, tE5M2x2: fmtE5M2, tBF16x2: fmtBF16, tF16x2: fmtF16}[dt]
 		half := uint(dt.bits() / 2)
 		one := func(v uint64) uint64 {
-			x := float64(f32frombits(uint32(v)))
-			if relu && (x < 0 || x != x) {
-				if x != x {
-					return uint64(f.nanBits)
-				}
-				x = 0
+			b := uint32(v)
+			if relu && (b&0x7fffffff > 0x7f800000) {
+				return uint64(f.nanBits)
 			}
-			return uint64(f.encode(x, satf))
+			if relu && b>>31 != 0 {
+				b = 0
+			}
+			return uint64(f.fromF32(b, satf))
 		}
 		in.exec = binop(func(a, b uint64) uint64 { return one(a)<<half | one(b) })
 		return nil
@@ -86,11 +102,12 @@ func buildCvt(d *decoder, in *inst, o *opc, args []string) error {
 		if st == tE5M2x2 {
 			f = fmtE5M2
 		}
-		in.exec = unary(func(a uint64) uint64 {
-			hi := fmtF16.encode(f.decode(uint32(a>>8)&0xff), false)
-			lo := fmtF16.encode(f.decode(uint32(a)&0xff), false)
-			return uint64(hi)<<16 | uint64(lo)
-		})
+		// Exact: every FP8 value is an f16 value. A table of the 256.
+		var tab [256]uint64
+		for i := range tab {
+			tab[i] = uint64(fmtF16.encode(f.decode(uint32(i)), false))
+		}
+		in.exec = unary(func(a uint64) uint64 { return tab[a>>8&0xff]<<16 | tab[a&0xff] })
 		return nil
 	}
 	if err := d.simple(in, args, 1, st); err != nil {
@@ -125,6 +142,18 @@ func buildCvt(d *decoder, in *inst, o *opc, args []string) error {
 					x = float64(ftz32(float32(x)))
 				}
 				return writeFloat(dt, x, ftz, false)
+			})
+		case !widen && rnd == "rn" && st == tF32 && (dt == tBF16 || dt == tF16):
+			f := smallFormat(dt)
+			in.exec = unary(func(a uint64) uint64 {
+				b := uint32(a)
+				if ftz && b&0x7f800000 == 0 {
+					b &= 0x80000000
+				}
+				if relu && b>>31 != 0 && b&0x7fffffff <= 0x7f800000 {
+					b = 0
+				}
+				return uint64(f.fromF32(b, satf))
 			})
 		case !widen && (rnd == "rn" || rnd == "rz" && dt == tF32):
 			in.exec = unary(func(a uint64) uint64 {
@@ -219,7 +248,7 @@ func writeFloat(t ptype, x float64, ftz, satfinite bool) uint64 {
 	case tF64:
 		return res64(x)
 	}
-	return uint64(smallFormats[t].encode(x, satfinite))
+	return uint64(smallFormat(t).encode(x, satfinite))
 }
 
 // writeFloatRZ rounds toward zero to f32.

@@ -530,4 +530,3 @@ func truncMantissa(f float32, n int) float32 {
 	b := f32bits(f)
 	return f32frombits(b &^ (1<<(23-n) - 1))
 }
-
