@@ -121,10 +121,7 @@ func (d *decoder) declare(text string) error {
 
 // constant is a register holding v in every lane.
 func (d *decoder) constant(v uint64, sym string) int32 {
-	key := sym
-	if sym == "" {
-		key = "#" + strconv.FormatUint(v, 16)
-	}
+	key := sym + "#" + strconv.FormatUint(v, 16)
 	if r, ok := d.consts[key]; ok {
 		return r
 	}
@@ -164,6 +161,13 @@ func (d *decoder) src(a string, t ptype) (int32, error) {
 	if v, ok := d.symbol(a); ok {
 		return v, nil
 	}
+	if i := strings.IndexAny(a, "+-"); i > 0 { // var+imm
+		if off, err := parseIntLit(strings.TrimPrefix(a[i:], "+")); err == nil {
+			if v, ok := d.symbolPlus(a[:i], off); ok {
+				return v, nil
+			}
+		}
+	}
 	// An immediate. Float literals are bits of the operand's type.
 	if t == tF32 || t == tF64 || strings.HasPrefix(a, "0f") || strings.HasPrefix(a, "0d") || strings.ContainsAny(a, ".eE") && !strings.HasPrefix(a, "0x") {
 		size := 4
@@ -183,15 +187,18 @@ func (d *decoder) src(a string, t ptype) (int32, error) {
 
 // symbol is a register holding a variable's address: a shared variable's
 // offset in the CTA window, a module global's device address.
-func (d *decoder) symbol(name string) (int32, bool) {
+func (d *decoder) symbol(name string) (int32, bool) { return d.symbolPlus(name, 0) }
+
+// symbolPlus is symbol with a byte offset (mov.u64 %rd, var+16).
+func (d *decoder) symbolPlus(name string, off uint64) (int32, bool) {
 	for _, v := range d.k.Shared {
 		if v.Name == name {
-			return d.constant(v.Offset, ""), true
+			return d.constant(v.Offset+off, ""), true
 		}
 	}
 	for _, v := range d.m.Globals {
 		if v.Name == name {
-			return d.constant(0, name), true
+			return d.constant(off, name), true
 		}
 	}
 	return 0, false

@@ -193,7 +193,7 @@ func (l *launch) newCTA() *cta {
 			w.def = make([]uint32, nr)
 			w.lastW = make([]uint64, nr)
 		}
-		w.busy = make([]bool, nr)
+		w.busy = make([]uint8, nr)
 		c.warps = append(c.warps, w)
 	}
 	for g := 0; g*4 < nw; g++ {
@@ -238,7 +238,7 @@ func (l *launch) resetCTA(c *cta, id [3]uint32, serial uint64) {
 		for _, k := range cd.consts {
 			v := k.val
 			if k.sym != "" {
-				v = l.globals[k.sym]
+				v += l.globals[k.sym]
 			}
 			r := w.reg(k.reg)
 			for ln := range r {

@@ -115,7 +115,7 @@ type warp struct {
 	// it.
 	def   []uint32
 	lastW []uint64
-	busy  []bool
+	busy  []uint8 // busyAcc, busyA: owned by an in-flight wgmma
 	nbusy int
 	// stack holds the warp's paths: the top runs, the entries below wait
 	// at their reconvergence point (rpc) with the lanes that will join.
@@ -310,13 +310,16 @@ func (w *warp) checkOperands(in *inst, m uint32) {
 	}
 	if w.nbusy > 0 {
 		for _, s := range in.src {
-			if w.busy[s] {
+			if w.busy[s]&busyAcc != 0 {
 				w.report(in, m, KindWGMMA, "reads %s, an accumulator of a wgmma.mma_async still in flight (no wgmma.wait_group since it was issued)", names[s])
 			}
 		}
 		for _, d := range in.dst {
-			if d >= 0 && w.busy[d] {
+			if d >= 0 && w.busy[d]&busyAcc != 0 {
 				w.report(in, m, KindWGMMA, "writes %s, an accumulator of a wgmma.mma_async still in flight (no wgmma.wait_group since it was issued)", names[d])
+			}
+			if d >= 0 && w.busy[d]&busyA != 0 {
+				w.report(in, m, KindWGMMA, "writes %s, an A fragment of a wgmma.mma_async still in flight (no wgmma.wait_group since it was issued)", names[d])
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package emu
 import (
 	"fmt"
 	"math"
+	"math/big"
 )
 
 // cvt (docs/ptx-isa-notes.md, "cvt"): integer resizing (truncation or
@@ -65,7 +66,7 @@ func buildCvt(d *decoder, in *inst, o *opc, args []string) error {
 	}
 	ftz, sat, satf, relu := o.has("ftz"), o.has("sat"), o.has("satfinite"), o.has("relu")
 	switch {
-	case dt == tE4M3x2 || dt == tE5M2x2 || dt == tBF16x2 || dt == tF16x2 && st == tF32:
+	case (dt == tE4M3x2 || dt == tE5M2x2 || dt == tBF16x2 || dt == tF16x2) && st == tF32:
 		// Two f32 sources packed: d = {cvt(a) high, cvt(b) low}.
 		if st != tF32 || rnd != "rn" {
 			return fmt.Errorf("packed conversion from .%s with %q is not implemented", st, rnd)
@@ -89,6 +90,27 @@ func buildCvt(d *decoder, in *inst, o *opc, args []string) error {
 			return uint64(f.fromF32(b, satf))
 		}
 		in.exec = binop(func(a, b uint64) uint64 { return one(a)<<half | one(b) })
+		return nil
+	case (dt == tE4M3x2 || dt == tE5M2x2) && st == tF16x2:
+		// Two f16 halves, each to FP8: d = {cvt(a[31:16]), cvt(a[15:0])}.
+		if rnd != "rn" || !satf {
+			return fmt.Errorf("want .rn.satfinite")
+		}
+		if err := d.simple(in, args, 1, st); err != nil {
+			return err
+		}
+		f := fmtE4M3
+		if dt == tE5M2x2 {
+			f = fmtE5M2
+		}
+		one := func(h uint64) uint64 {
+			b := f32bits(f16Values[uint16(h)])
+			if relu && b>>31 != 0 && b&0x7fffffff <= 0x7f800000 {
+				b = 0
+			}
+			return uint64(f.fromF32(b, true))
+		}
+		in.exec = unary(func(a uint64) uint64 { return one(a>>16)<<8 | one(a&0xffff) })
 		return nil
 	case (st == tE4M3x2 || st == tE5M2x2) && dt == tF16x2:
 		// Two FP8 values in a 16-bit source, each widened exactly to f16.
@@ -118,14 +140,16 @@ func buildCvt(d *decoder, in *inst, o *opc, args []string) error {
 		if rnd != "" || ftz {
 			return fmt.Errorf("integer conversions take no rounding")
 		}
-		sx, mask := st.sext, dt.mask()
+		sx, dx := st.sext, dt.sext
 		lo, hi := intRange(dt)
+		// The value is chopped to the destination type, then extended to
+		// the register's width by the destination's signedness.
 		in.exec = unary(func(a uint64) uint64 {
 			v := sx(a)
 			if sat {
 				v = clampInt(v, st.signed(), lo, hi)
 			}
-			return v & mask
+			return dx(v)
 		})
 	case dt.isFloat() && st.isFloat():
 		widen := dt.bits() > st.bits() || dt == st && rnd == ""
@@ -169,6 +193,28 @@ func buildCvt(d *decoder, in *inst, o *opc, args []string) error {
 		default:
 			return fmt.Errorf("float conversion .%s.%s with rounding %q is not implemented", dt, st, rnd)
 		}
+	case dt.isFloat() && st.isInt() && (rnd == "rz" || rnd == "rm" || rnd == "rp") && (dt == tF32 || dt == tF64):
+		// Directed rounding: rounded by math/big in the mode.
+		mode := map[string]big.RoundingMode{"rz": big.ToZero, "rm": big.ToNegativeInf, "rp": big.ToPositiveInf}[rnd]
+		prec := uint(24)
+		if dt == tF64 {
+			prec = 53
+		}
+		sx, signed := st.sext, st.signed()
+		in.exec = unary(func(a uint64) uint64 {
+			f := new(big.Float).SetPrec(prec).SetMode(mode)
+			if signed {
+				f.SetInt64(int64(sx(a)))
+			} else {
+				f.SetUint64(sx(a))
+			}
+			if dt == tF32 {
+				x, _ := f.Float32()
+				return uint64(f32bits(x))
+			}
+			x, _ := f.Float64()
+			return f64bits(x)
+		})
 	case dt.isFloat() && st.isInt():
 		if rnd != "rn" && rnd != "" {
 			return fmt.Errorf("int to float with .%s is not implemented", rnd)

@@ -49,8 +49,19 @@ func f32op2(ftz bool, f func(a, b float32) float32) func(a, b uint64) uint64 {
 	}
 }
 
+// f64op2: double precision propagates a NaN operand's payload (quieted);
+// a NaN made from numbers is the canonical NaN.
 func f64op2(f func(a, b float64) float64) func(a, b uint64) uint64 {
-	return func(a, b uint64) uint64 { return res64(f(f64frombits(a), f64frombits(b))) }
+	return func(a, b uint64) uint64 {
+		x, y := f64frombits(a), f64frombits(b)
+		switch {
+		case x != x:
+			return a | 1<<51
+		case y != y:
+			return b | 1<<51
+		}
+		return res64(f(x, y))
+	}
 }
 
 // rounding returns the one rounding modifier of o (default rn) and
@@ -118,9 +129,9 @@ func floatArith(name string, d *decoder, in *inst, o *opc, args []string) error 
 		case "div":
 			in.exec = binop(f64op2(func(a, b float64) float64 { return a / b }))
 		case "min":
-			in.exec = binop(f64op2(fmin64))
+			in.exec = binop(func(a, b uint64) uint64 { return res64(fmin64(f64frombits(a), f64frombits(b))) })
 		case "max":
-			in.exec = binop(f64op2(fmax64))
+			in.exec = binop(func(a, b uint64) uint64 { return res64(fmax64(f64frombits(a), f64frombits(b))) })
 		case "neg":
 			in.exec = unary(func(a uint64) uint64 { return a ^ 1<<63 })
 		case "abs":

@@ -40,6 +40,7 @@ func (g *warpgroup) reset() {
 type mmaOp struct {
 	pc    int32
 	regs  []int32
+	aRegs []int32 // A fragment registers (A from registers)
 	vals  []uint64 // [thread][reg] result bits
 	group int      // commit group, -1 until committed
 	reads []uint32 // shared byte offsets it read (pending-read counters)
@@ -51,6 +52,35 @@ type mmaShape struct {
 	atype    ptype
 	btype    ptype
 	elemSize int
+	aRegs    []int32 // A from registers: its 4 .b32 fragment registers
+}
+
+// Registers an in-flight wgmma owns (warp.busy bits).
+const (
+	busyAcc uint8 = 1 // an accumulator: no other access until the wait
+	busyA   uint8 = 2 // an A fragment: not to be overwritten until the wait
+)
+
+// markBusy recomputes which registers the warpgroup's in-flight
+// operations own.
+func (g *warpgroup) markBusy() {
+	for _, w := range g.warps {
+		clear(w.busy)
+		w.nbusy = 0
+		for _, p := range g.pending {
+			for _, r := range p.regs {
+				w.busy[r] |= busyAcc
+			}
+			for _, r := range p.aRegs {
+				w.busy[r] |= busyA
+			}
+		}
+		for _, b := range w.busy {
+			if b != 0 {
+				w.nbusy++
+			}
+		}
+	}
 }
 
 // Descriptor is a wgmma shared memory matrix descriptor, decoded.
@@ -198,6 +228,9 @@ func buildMMA(d *decoder, in *inst, o *opc, args []string) error {
 	default:
 		return fmt.Errorf("input types .%s.%s are not implemented", sh.atype, sh.btype)
 	}
+	if len(args) > 1 && strings.HasPrefix(args[1], "{") && ntrans == 2 {
+		ntrans = 1 // A from registers has no imm-trans-a
+	}
 	if err := need(args, 6+ntrans); err != nil {
 		return err
 	}
@@ -212,12 +245,27 @@ func buildMMA(d *decoder, in *inst, o *opc, args []string) error {
 		}
 		in.dst = append(in.dst, r)
 	}
+	var ad int32
 	if strings.HasPrefix(args[1], "{") {
-		return fmt.Errorf("A from registers is not implemented")
-	}
-	ad, err := d.src(args[1], tB64)
-	if err != nil {
-		return err
+		// A from registers: 4 .b32 registers per thread, and no
+		// imm-trans-a (ISA §9.7.15.5.2).
+		regs := vector(args[1])
+		if len(regs) != 4 {
+			return fmt.Errorf("A from registers takes 4 .b32 registers, got %d", len(regs))
+		}
+		for _, r := range regs {
+			x, ok := d.lookup(r)
+			if !ok {
+				return fmt.Errorf("A fragment %s is not a register", r)
+			}
+			sh.aRegs = append(sh.aRegs, x)
+		}
+		ad = sh.aRegs[0]
+	} else {
+		var err error
+		if ad, err = d.src(args[1], tB64); err != nil {
+			return err
+		}
 	}
 	bd, err := d.src(args[2], tB64)
 	if err != nil {
@@ -240,11 +288,17 @@ func buildMMA(d *decoder, in *inst, o *opc, args []string) error {
 		return fmt.Errorf("imm-scale-a/b must be 1 or -1")
 	}
 	in.aux[0], in.aux[1] = imm[0], imm[1]
-	if ntrans == 2 {
+	switch ntrans {
+	case 2:
 		if imm[2]&^1 != 0 || imm[3]&^1 != 0 {
 			return fmt.Errorf("imm-trans-a/b must be 0 or 1")
 		}
 		in.aux[2], in.aux[3] = imm[2], imm[3]
+	case 1:
+		if imm[2]&^1 != 0 {
+			return fmt.Errorf("imm-trans-b must be 0 or 1")
+		}
+		in.aux[3] = imm[2]
 	}
 	in.data = &sh
 	in.exec = wgMMA
@@ -287,17 +341,7 @@ func wgWait(w *warp, in *inst, _ uint32) {
 	for _, p := range done { // in issue order: a later result wins
 		g.retire(p)
 	}
-	// Registers still owned by an operation in flight stay busy.
-	for _, p := range g.pending {
-		for _, o := range g.warps {
-			for _, r := range p.regs {
-				if !o.busy[r] {
-					o.busy[r] = true
-					o.nbusy++
-				}
-			}
-		}
-	}
+	g.markBusy()
 }
 
 // retire writes an operation's results into the accumulators.
@@ -308,10 +352,6 @@ func (g *warpgroup) retire(p *mmaOp) {
 			reg := w.reg(r)
 			for l := 0; l < warpSize; l++ {
 				reg[l] = p.vals[(wi*warpSize+l)*nr+j]
-			}
-			if w.busy[r] {
-				w.busy[r] = false
-				w.nbusy--
 			}
 			if w.def != nil {
 				w.def[r] = fullMask
@@ -359,25 +399,25 @@ func wgMMA(w *warp, in *inst, _ uint32) {
 		for _, o := range g.warps {
 			a, b, s := o.reg(in.src[0]), o.reg(in.src[1]), o.reg(in.src[2])
 			for l := 0; l < warpSize; l++ {
-				if a[l] != adesc || b[l] != bdesc || s[l]&1 != w0.reg(in.src[2])[0]&1 {
+				if a[l] != adesc && sh.aRegs == nil || b[l] != bdesc || s[l]&1 != w0.reg(in.src[2])[0]&1 {
 					w.report(in, 1<<l, KindWGMMA, "the descriptors and scale-d must be the same in all 128 threads; warp %d lane %d differs", o.id, l)
 					break
 				}
 			}
-			for _, src := range in.src {
+			for _, src := range append(in.src[:len(in.src):len(in.src)], sh.aRegs...) {
 				if o.def[src] != fullMask {
 					w.report(in, ^o.def[src], KindUndefined, "operand %s of wgmma is undefined in warp %d", names[src], o.id)
 				}
 			}
-			for _, r := range in.dst {
-				if o.lastW[r] > o.lastFence && !o.busy[r] {
+			for _, r := range append(in.dst[:len(in.dst):len(in.dst)], sh.aRegs...) {
+				if o.lastW[r] > o.lastFence && o.busy[r] == 0 {
 					w.report(in, fullMask, KindWGMMA, "accumulator %s was written by warp %d after its last wgmma.fence: a wgmma.fence must separate other accesses to the accumulators from wgmma.mma_async", names[r], o.id)
 					break
 				}
 			}
 			if scaleD {
 				for _, r := range in.dst {
-					if o.def[r] != fullMask && !o.busy[r] {
+					if o.def[r] != fullMask && o.busy[r] == 0 {
 						w.report(in, ^o.def[r], KindUndefined, "scale-d = 1 accumulates into %s, which is undefined in warp %d", names[r], o.id)
 						break
 					}
@@ -393,7 +433,11 @@ func wgMMA(w *warp, in *inst, _ uint32) {
 	A := make([]float64, sh.m*sh.k)
 	B := make([]float64, sh.k*sh.n)
 	ok := true
-	for _, d := range []Descriptor{da, db} {
+	descs := []Descriptor{da, db}
+	if sh.aRegs != nil {
+		descs = descs[1:]
+	}
+	for _, d := range descs {
 		if d.Base != 0 && san {
 			// The ISA says when the base offset is needed, not how the
 			// hardware applies it: the emulator cannot vouch for it.
@@ -434,7 +478,11 @@ func wgMMA(w *warp, in *inst, _ uint32) {
 		}
 		return readFloat(t, getLE(c.shared[addr:addr+uint64(es)]))
 	}
-	for m := 0; m < sh.m; m++ {
+	if sh.aRegs != nil {
+		op.aRegs = sh.aRegs
+		fragmentA(g, sh, A)
+	}
+	for m := 0; m < sh.m && sh.aRegs == nil; m++ {
 		for k := 0; k < sh.k; k++ {
 			if tA {
 				A[m*sh.k+k] = read(m, k, da, false, sh.atype, "A")
@@ -503,12 +551,32 @@ func wgMMA(w *warp, in *inst, _ uint32) {
 		}
 	}
 	g.pending = append(g.pending, op)
-	for _, o := range g.warps {
-		for _, r := range op.regs {
-			if !o.busy[r] {
-				o.busy[r] = true
-				o.nbusy++
+	g.markBusy()
+}
+
+// fragmentA gathers A [64][K] from the warpgroup's A fragment registers
+// (docs/ptx-isa-notes.md §10.7): 16-bit types hold element 2r in the low
+// half of register r and 2r+1 in the high half; FP8 holds 4r..4r+3 in
+// bytes 0..3. Element i of thread t sits at
+//
+//	16-bit: row 16w + l/4 + 8·((i>>1)&1), k 8·(i>>2) + 2·(l%4) + (i&1)
+//	FP8:    row 16w + l/4 + 8·((i>>2)&1), k 16·(i>>3) + 4·(l%4) + (i&3)
+func fragmentA(g *warpgroup, sh *mmaShape, A []float64) {
+	per := 4 / sh.elemSize // elements per register
+	for t := 0; t < 128; t++ {
+		wp, l := t/warpSize, t%warpSize
+		w := g.warps[wp]
+		for i := 0; i < 4*per; i++ {
+			v := w.reg(sh.aRegs[i/per])[l] >> (8 * sh.elemSize * (i % per))
+			var row, k int
+			if sh.elemSize == 2 {
+				row = 16*wp + l/4 + 8*(i>>1&1)
+				k = 8*(i>>2) + 2*(l%4) + i&1
+			} else {
+				row = 16*wp + l/4 + 8*(i>>2&1)
+				k = 16*(i>>3) + 4*(l%4) + i&3
 			}
+			A[row*sh.k+k] = readFloat(sh.atype, v&(1<<(8*sh.elemSize)-1))
 		}
 	}
 }
