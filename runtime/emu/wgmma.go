@@ -40,7 +40,7 @@ func (g *warpgroup) reset() {
 type mmaOp struct {
 	pc    int32
 	regs  []int32
-	aRegs []int32 // A fragment registers (A from registers)
+	aRegs []int32  // A fragment registers (A from registers)
 	vals  []uint64 // [thread][reg] result bits
 	group int      // commit group, -1 until committed
 	reads []uint32 // shared byte offsets it read (pending-read counters)
