@@ -132,19 +132,27 @@ func emitGroupedSIMT(k *kernelBuilder, step *Step, g *ir.Op) error {
 			slot := k.div(i, nOut) // t·K + j
 			e := k.sext64(k.load(k.at(k.ptrs[idx], slot)))
 			wRow := k.mul(k.add(k.mul(e, nOut), o), in)
-			sum = k.loop(ci64(0), in, ci64(1), []value.Value{cf32(0)}, func(c value.Value, a []value.Value) []value.Value {
-				return []value.Value{k.b.NewFAdd(a[0], k.b.NewFMul(k.read(x, xAt(slot, c)), k.read(w, k.add(wRow, c))))}
-			})[0]
+			if b := k.blocks[w]; b != nil && k.scales[w] != nil {
+				sum = k.groupedFP8(x, w, b, slot, wRow, in, xAt)
+			} else {
+				sum = k.loop(ci64(0), in, ci64(1), []value.Value{cf32(0)}, func(c value.Value, a []value.Value) []value.Value {
+					return []value.Value{k.b.NewFAdd(a[0], k.b.NewFMul(k.read(x, xAt(slot, c)), k.read(w, k.add(wRow, c))))}
+				})[0]
+			}
 		} else {
 			nOut := k.dim(shape[1])
 			c := k.rem(i, in)
 			o := k.rem(k.div(i, in), nOut)
 			e := k.div(i, k.mul(in, nOut))
 			slots := k.numel(idx.Type.Shape)
+			// Only the slots routed to e add (the expert is the same for
+			// a whole warp: the branch does not diverge).
 			sum = k.loop(ci64(0), slots, ci64(1), []value.Value{cf32(0)}, func(s value.Value, a []value.Value) []value.Value {
 				hit := k.b.NewICmp(enum.IPredEQ, k.sext64(k.load(k.at(k.ptrs[idx], s))), e)
-				p := k.b.NewFMul(k.read(gr, k.add(k.mul(s, nOut), o)), k.read(x, xAt(s, c)))
-				return []value.Value{k.sel(hit, k.b.NewFAdd(a[0], p), a[0])}
+				return k.choose(hit, a, func() []value.Value {
+					p := k.b.NewFMul(k.read(gr, k.add(k.mul(s, nOut), o)), k.read(x, xAt(s, c)))
+					return []value.Value{k.b.NewFAdd(a[0], p)}
+				})
 			})[0]
 		}
 		err = k.storeThroughEpilogue(g, i, shape, sum)
@@ -201,19 +209,23 @@ func emitWGradFP8(k *kernelBuilder, step *Step, g *ir.Op) error {
 			}, func(c1 []value.Value) []value.Value {
 				s := c1[0]
 				hit := isE(s)
-				sc := k.sel(hit, s, ci64(0))
-				ag := k.sel(hit, k.call("llvm.maxnum.f32", f32, c1[2], k.call("llvm.fabs.f32", f32, gv(sc))), c1[2])
-				ax := k.sel(hit, k.call("llvm.maxnum.f32", f32, c1[3], k.call("llvm.fabs.f32", f32, xv(sc))), c1[3])
-				return []value.Value{k.add(s, ci64(1)), k.add(c1[1], k.b.NewZExt(hit, i64)), ag, ax}
+				am := k.choose(hit, c1[2:4], func() []value.Value {
+					return []value.Value{
+						k.call("llvm.maxnum.f32", f32, c1[2], k.call("llvm.fabs.f32", f32, gv(s))),
+						k.call("llvm.maxnum.f32", f32, c1[3], k.call("llvm.fabs.f32", f32, xv(s))),
+					}
+				})
+				return []value.Value{k.add(s, ci64(1)), k.add(c1[1], k.b.NewZExt(hit, i64)), am[0], am[1]}
 			})
 			end := p1[0]
 			sG, sX := scale(p1[2]), scale(p1[3])
 			// Pass 2: the tile's fp8 products in slot order.
 			p := k.loop(start, end, ci64(1), []value.Value{cf32(0)}, func(s value.Value, a []value.Value) []value.Value {
-				hit := isE(s)
-				qg := k.fromMem(k.toMem(k.b.NewFDiv(gv(s), sG), ir.F8E4M3), ir.F8E4M3)
-				qx := k.fromMem(k.toMem(k.b.NewFDiv(xv(s), sX), ir.F8E4M3), ir.F8E4M3)
-				return []value.Value{k.sel(hit, k.addRN(a[0], k.mulRN(qg, qx)), a[0])}
+				return k.choose(isE(s), a, func() []value.Value {
+					qg := k.fromMem(k.toMem(k.b.NewFDiv(gv(s), sG), ir.F8E4M3), ir.F8E4M3)
+					qx := k.fromMem(k.toMem(k.b.NewFDiv(xv(s), sX), ir.F8E4M3), ir.F8E4M3)
+					return []value.Value{k.addRN(a[0], k.mulRN(qg, qx))}
+				})
 			})[0]
 			total := k.sel(k.b.NewICmp(enum.IPredSGT, p1[1], ci64(0)), k.addRN(cur[1], k.mulRN(p, k.mulRN(sG, sX))), cur[1])
 			return []value.Value{end, total}
@@ -226,6 +238,31 @@ func emitWGradFP8(k *kernelBuilder, step *Step, g *ir.Op) error {
 	k.ret()
 	step.Launch = Launch{Threads: 128, Grid: [3]GridDim{gridOf(128, shape...), one(), one()}}
 	return nil
+}
+
+// groupedFP8 is one output of grouped_linear with a block-quantized
+// weight, in the FP8 recipe of MODEL.md §5 as the CPU computes it: the
+// slot's row x'[slot] is quantized per 1×128 tile (scale = amax/448, 1
+// when amax is 0; e4m3 RNE, saturating), each tile's products with the
+// weight's fp8 values are summed in f32 in order, and the sum is promoted
+// as acc + f32(p · f32(sx·sw)) with sw the weight block's scale.
+func (k *kernelBuilder) groupedFP8(x, w *ir.Value, block []int64, slot, wRow, in value.Value, xAt func(s, c value.Value) value.Value) value.Value {
+	tile := ci64(128)
+	return k.loop(ci64(0), in, tile, []value.Value{cf32(0)}, func(c0 value.Value, acc []value.Value) []value.Value {
+		end := k.call("llvm.smin.i64", i64, k.add(c0, tile), in)
+		amax := k.loop(c0, end, ci64(1), []value.Value{cf32(0)}, func(c value.Value, a []value.Value) []value.Value {
+			return []value.Value{k.call("llvm.maxnum.f32", f32, a[0], k.call("llvm.fabs.f32", f32, k.read(x, xAt(slot, c))))}
+		})[0]
+		s := k.b.NewFDiv(amax, cf32(448))
+		sx := k.sel(k.b.NewFCmp(enum.FPredOEQ, s, cf32(0)), cf32(1), s)
+		p := k.loop(c0, end, ci64(1), []value.Value{cf32(0)}, func(c value.Value, a []value.Value) []value.Value {
+			qx := k.fromMem(k.toMem(k.b.NewFDiv(k.read(x, xAt(slot, c)), sx), ir.F8E4M3), ir.F8E4M3)
+			qw := k.loadElem(k.ptrs[w], k.add(wRow, c), ir.F8E4M3)
+			return []value.Value{k.addRN(a[0], k.mulRN(qx, qw))}
+		})[0]
+		sw := k.blockScale(w, k.add(wRow, c0), block)
+		return []value.Value{k.addRN(acc[0], k.mulRN(p, k.mulRN(sx, sw)))}
+	})[0]
 }
 
 // slotElem is the index of x'[s, c] for slot s = t·K + j of a grouped

@@ -180,6 +180,24 @@ func (k *builder) ifThen(cond value.Value, body func()) {
 	k.b = done
 }
 
+// choose computes then's values only when cond holds; otherwise the
+// values are those in otherwise (SSA phis at the join).
+func (k *builder) choose(cond value.Value, otherwise []value.Value, then func() []value.Value) []value.Value {
+	pre := k.b
+	thenB, done := k.block("then"), k.block("endif")
+	pre.NewCondBr(cond, thenB, done)
+	k.b = thenB
+	vals := then()
+	end := k.b
+	end.NewBr(done)
+	k.b = done
+	out := make([]value.Value, len(vals))
+	for i := range vals {
+		out[i] = done.NewPhi(ir.NewIncoming(vals[i], end), ir.NewIncoming(otherwise[i], pre))
+	}
+	return out
+}
+
 // loop runs body(i) for i = start; i < end; i += step (i64), carrying the
 // values in carry through the iterations: body returns their next values;
 // loop returns their final values.

@@ -74,7 +74,9 @@ Examples:
 			}
 			defer closeDev()
 			if be != nil && !cmd.Flags().Changed("precision") {
-				mf.precision = "bf16" // the kernels read the checkpoint's own dtypes
+				// The kernels read the checkpoint's own dtypes and compute the
+				// FP8 recipe where its weights are FP8: the CPU's fp8 mode.
+				mf.precision = "fp8"
 			}
 			var programs map[string][]bundle.Step
 			if be != nil {

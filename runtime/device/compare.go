@@ -41,6 +41,10 @@ type KernelCheck struct {
 	Mismatch int
 	Elements int
 	DType    string // the float output dtype that set RelErr
+	// Precision is the least precise float dtype among the results of the
+	// kernel's ops (a bf16 GEMM result cast to f32 is accurate to bf16):
+	// what its tolerance is for.
+	Precision string
 	// ScaleErr is, for a kernel whose ops are all linear (ir.OpDef.Linear)
 	// and whose RelErr exceeds its tolerance, the largest ‖cand − ref‖ /
 	// ‖ref on |inputs|‖: the error relative to the magnitude of the terms
@@ -205,7 +209,7 @@ func (c *CompareBackend) Launch(fn *ir.Func, st *bundle.Step, grid [3]uint32, ar
 	}
 	kc := c.Results[st.Kernel]
 	if kc == nil {
-		kc = &KernelCheck{Kernel: st.Kernel, ScaleErr: math.Inf(1)}
+		kc = &KernelCheck{Kernel: st.Kernel, ScaleErr: math.Inf(1), Precision: regionPrecision(fn, st)}
 		c.Results[st.Kernel] = kc
 	}
 	kc.Launches++
@@ -277,10 +281,33 @@ func (c *CompareBackend) Launch(fn *ir.Func, st *bundle.Step, grid [3]uint32, ar
 }
 
 func (c *CompareBackend) tolerance(kernel, dtype string) float64 {
+	if kc := c.Results[kernel]; kc != nil && kc.Precision != "" {
+		dtype = kc.Precision
+	}
 	if c.Tolerance != nil {
 		return c.Tolerance(kernel, dtype)
 	}
 	return Tolerance(dtype, false)
+}
+
+// precisionRank orders float dtypes from the least precise.
+var precisionRank = map[ir.DType]int{ir.F8E5M2: 0, ir.F8E4M3: 1, ir.BF16: 2, ir.F16: 3, ir.F32: 4}
+
+// regionPrecision is the least precise float dtype among the results of
+// step st's region of fn ("" when it has none).
+func regionPrecision(fn *ir.Func, st *bundle.Step) string {
+	best, rank := "", 99
+	for _, op := range fn.Body {
+		if id, ok := op.Attrs.Int("kernel"); !ok || int(id) != st.Region {
+			continue
+		}
+		for _, r := range op.Results {
+			if k, ok := precisionRank[r.Type.DType]; ok && k < rank {
+				best, rank = r.Type.DType.String(), k
+			}
+		}
+	}
+	return best
 }
 
 // Passed says whether the kernel met tol: no error, no integer mismatch,

@@ -53,6 +53,10 @@ func parseOpcode(s string) *opc {
 // builder decodes one base opcode's operands into in (in.exec, in.kind, ...).
 type builder func(d *decoder, in *inst, o *opc, args []string) error
 
+// useFast selects the generated lane loops (fast_gen.go) over the
+// builders' for the opcodes they cover (tests compare the two).
+var useFast = true
+
 // builders maps base opcodes to their decoders; ops_*.go fill it.
 var builders = map[string]builder{}
 
@@ -401,6 +405,9 @@ func (d *decoder) statement(s stmt) error {
 	}
 	if in.exec == nil && in.kind == kPlain {
 		return fmt.Errorf("%s: no semantics", op)
+	}
+	if f, ok := fastOps[op]; ok && useFast && in.kind == kPlain && len(in.dst) == 1 && in.dst[0] >= 0 && len(in.src) == f.n && in.addr < 0 {
+		in.exec = f.exec
 	}
 	d.c.insts = append(d.c.insts, in)
 	return nil

@@ -226,6 +226,7 @@ func (l *launch) resetCTA(c *cta, id [3]uint32, serial uint64) {
 			}
 		}
 		w.exited, w.blocked = 0, 0
+		w.lastAlloc, w.spanLo, w.spanHi = nil, 0, 0
 		w.stack = append(w.stack[:0], path{pc: 0, rpc: -1, mask: w.exists})
 		w.serial, w.lastFence = 0, 0
 		w.waitKind = kPlain

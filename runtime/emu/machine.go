@@ -128,9 +128,11 @@ type warp struct {
 	serial   uint64 // instructions this warp executed
 	// lastFence is the serial of its last wgmma.fence.
 	lastFence uint64
-	// cache of the last global allocation and tensor view it touched
-	lastAlloc *allocation
-	lastView  int
+	// the global span it last touched: [spanLo, spanHi) of lastAlloc,
+	// writable when spanW (empty at the start of a CTA)
+	lastAlloc      *allocation
+	spanLo, spanHi uint64
+	spanW          bool
 }
 
 // path is lanes at one PC that reconverge with the path below at rpc (-1:

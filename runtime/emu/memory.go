@@ -94,59 +94,70 @@ func (m *memory) describe(addr uint64) string {
 }
 
 // global returns the n bytes at addr for a lane's access, or nil after
-// reporting why the access is invalid.
+// reporting why the access is invalid. The warp caches the span it last
+// touched (an allocation, or the part of it one tensor argument covers),
+// so most accesses take the first branch.
 func (w *warp) global(in *inst, lane int, addr uint64, n int, write bool) []byte {
+	end := addr + uint64(n)
+	if addr&uint64(n-1) == 0 && addr >= w.spanLo && end <= w.spanHi && (!write || w.spanW) {
+		a := w.lastAlloc
+		off := addr - a.base
+		b := a.data[off : off+uint64(n)]
+		sh := a.init[off : off+uint64(n)]
+		if write {
+			for i := range sh {
+				sh[i] = 1
+			}
+		} else if w.cta.l.sanitize {
+			for i := range sh {
+				if sh[i] == 0 {
+					w.report(in, 1<<lane, KindUninitialized, "reads %d bytes at %#x (%s) never written since allocation", n, addr, w.cta.l.mem.describe(addr+uint64(i)))
+					break
+				}
+			}
+		}
+		return b
+	}
+	if !w.findSpan(in, lane, addr, n, write) {
+		return nil
+	}
+	return w.global(in, lane, addr, n, write)
+}
+
+// findSpan checks an access that missed the warp's cached span and caches
+// the span that holds it; false after reporting an invalid access.
+func (w *warp) findSpan(in *inst, lane int, addr uint64, n int, write bool) bool {
 	l := w.cta.l
 	if addr&uint64(n-1) != 0 {
 		w.report(in, 1<<lane, KindMisaligned, "%d-byte %s at %#x is not %d-byte aligned", n, accessWord(write), addr, n)
-		return nil
+		return false
 	}
 	end := addr + uint64(n)
-	a := w.lastAlloc
-	if a == nil || addr < a.base || end > a.base+a.size {
-		a = l.mem.find(addr)
-		if a == nil || end > a.base+a.size {
-			w.report(in, 1<<lane, KindOutOfBounds, "%d-byte global %s at %#x: %s", n, accessWord(write), addr, l.mem.describe(addr))
-			return nil
-		}
-		w.lastAlloc = a
+	a := l.mem.find(addr)
+	if a == nil || end > a.base+a.size {
+		w.report(in, 1<<lane, KindOutOfBounds, "%d-byte global %s at %#x: %s", n, accessWord(write), addr, l.mem.describe(addr))
+		return false
 	}
+	lo, hi, writable := a.base, a.base+a.size, true
 	if l.views != nil && !a.module {
-		v := w.lastView
-		if v >= len(l.views) || addr < l.views[v].lo || end > l.views[v].hi || write && !l.views[v].write {
-			v = -1
-			for i := range l.views {
-				if addr >= l.views[i].lo && end <= l.views[i].hi && (v < 0 || write && l.views[i].write) {
-					v = i
-				}
+		v := -1
+		for i := range l.views {
+			if addr >= l.views[i].lo && end <= l.views[i].hi && (v < 0 || write && l.views[i].write) {
+				v = i
 			}
-			if v < 0 {
-				w.report(in, 1<<lane, KindOutOfBounds, "%d-byte global %s at %#x is outside every tensor passed to the kernel (%s)", n, accessWord(write), addr, l.nearestView(addr))
-				return nil
-			}
-			w.lastView = v
+		}
+		if v < 0 {
+			w.report(in, 1<<lane, KindOutOfBounds, "%d-byte global %s at %#x is outside every tensor passed to the kernel (%s)", n, accessWord(write), addr, l.nearestView(addr))
+			return false
 		}
 		if write && !l.views[v].write {
 			w.report(in, 1<<lane, KindReadOnly, "writes %d bytes at %#x into %s, an input of the kernel", n, addr, l.views[v].name)
-			return nil
+			return false
 		}
+		lo, hi, writable = max(lo, l.views[v].lo), min(hi, l.views[v].hi), l.views[v].write
 	}
-	off := addr - a.base
-	b := a.data[off : off+uint64(n)]
-	sh := a.init[off : off+uint64(n)]
-	if write {
-		for i := range sh {
-			sh[i] = 1
-		}
-	} else if l.sanitize {
-		for i := range sh {
-			if sh[i] == 0 {
-				w.report(in, 1<<lane, KindUninitialized, "reads %d bytes at %#x (%s) never written since allocation", n, addr, l.mem.describe(addr+uint64(i)))
-				break
-			}
-		}
-	}
-	return b
+	w.lastAlloc, w.spanLo, w.spanHi, w.spanW = a, lo, hi, writable
+	return true
 }
 
 // nearestView names the tensor argument closest to addr.

@@ -146,6 +146,33 @@ func buildLdSt(d *decoder, in *inst, o *opc, args []string) error {
 			in.dst = append(in.dst, x)
 		}
 		sx := t.sext
+		if vec == 1 && in.dst[0] >= 0 {
+			// The common case: one scalar per lane.
+			shift := uint(64 - 8*size)
+			signed := t.signed()
+			in.exec = func(w *warp, in *inst, m uint32) {
+				base, d := w.reg(in.addr), w.reg(in.dst[0])
+				for s := m; s != 0; s &= s - 1 {
+					l := bits.TrailingZeros32(s)
+					var b []byte
+					if in.space == spGlobal {
+						b = w.global(in, l, base[l]+uint64(in.off), size, false)
+					} else {
+						b = w.access(in, l, base[l]+uint64(in.off), size, false, false)
+					}
+					if b == nil {
+						d[l] = 0
+						continue
+					}
+					v := getLE(b)
+					if signed {
+						v = uint64(int64(v<<shift) >> shift)
+					}
+					d[l] = v
+				}
+			}
+			return nil
+		}
 		in.exec = func(w *warp, in *inst, m uint32) {
 			base := w.reg(in.addr)
 			for s := m; s != 0; s &= s - 1 {
