@@ -26,7 +26,7 @@ var binary = map[string]string{
 	"mul.lo.s64": "x * y", "mul.lo.s32": "uint64(uint32(x * y))",
 	"mul.wide.u32": "uint64(uint32(x)) * uint64(uint32(y))",
 	"mul.wide.u16": "uint64(uint16(x)) * uint64(uint16(y))",
-	"mul.rn.f32": "f32add(x, y, 2)", "add.rn.f32": "f32add(x, y, 0)", "sub.rn.f32": "f32add(x, y, 1)",
+	"mul.rn.f32":   "f32add(x, y, 2)", "add.rn.f32": "f32add(x, y, 0)", "sub.rn.f32": "f32add(x, y, 1)",
 	"max.f32": "f32max(x, y)", "div.rn.f32": "f32div(x, y)",
 	"setp.lt.s64": "b2u(int64(x) < int64(y))", "setp.gt.s64": "b2u(int64(x) > int64(y))",
 	"setp.ge.s64": "b2u(int64(x) >= int64(y))", "setp.le.s64": "b2u(int64(x) <= int64(y))",
