@@ -1,0 +1,122 @@
+package device_test
+
+import (
+	"sort"
+	"testing"
+
+	"github.com/deepc-dev/deepc/codegen"
+	"github.com/deepc-dev/deepc/internal/testseed"
+	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/runtime"
+	"github.com/deepc-dev/deepc/runtime/bundle"
+	"github.com/deepc-dev/deepc/runtime/cpu"
+	"github.com/deepc-dev/deepc/runtime/device"
+	"github.com/deepc-dev/deepc/runtime/emu"
+	"github.com/deepc-dev/deepc/runtime/infer"
+	"github.com/deepc-dev/deepc/runtime/train"
+)
+
+// The emulator runs the exact PTX of every kernel of the tiny model, with
+// its sanitizer on, each launch checked against the CPU backend in the
+// precision the kernels compute (gpu-check's harness and tolerances):
+// forward, prefill and decode here, both train programs below.
+
+// emulated loads kernels (their PTX) onto an emulator with the sanitizer
+// on and pairs it with the CPU backend in a comparing backend whose
+// tolerances are gpu-check's.
+func emulated(t *testing.T, kernels []*codegen.Kernel, opts cpu.Options) (*emu.Device, *device.CompareBackend) {
+	t.Helper()
+	dev := emu.NewDevice(emu.Options{Sanitize: true, Seed: testseed.Seed(t)})
+	fp8 := map[string]bool{}
+	for _, k := range kernels {
+		if _, err := dev.LoadPTX(k.PTX); err != nil {
+			t.Fatalf("%s: %v", k.Name, err)
+		}
+		fp8[k.Name] = k.MMA == "e4m3"
+	}
+	cmp := device.NewCompareBackend(dev, cpu.NewDevice(opts))
+	cmp.Tolerance = func(kernel, dtype string) float64 { return device.Tolerance(dtype, fp8[kernel]) }
+	return dev, cmp
+}
+
+// checkKernels fails on a kernel outside its tolerance and on a kernel of
+// the programs that never ran.
+func checkKernels(t *testing.T, cmp *device.CompareBackend, kernels []*codegen.Kernel, programs map[string][]bundle.Step, graphs ...string) {
+	t.Helper()
+	fp8 := map[string]bool{}
+	for _, k := range kernels {
+		fp8[k.Name] = k.MMA == "e4m3"
+	}
+	var names []string
+	for n := range cmp.Results {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		kc := cmp.Results[n]
+		p := kc.Precision
+		if p == "" {
+			p = kc.DType
+		}
+		tol := device.Tolerance(p, fp8[n])
+		if !kc.Passed(tol) {
+			t.Errorf("%s: relative error %.3g (%s; %.3g of its terms' magnitude), tolerance %.0e, %d integer mismatches, error %q", n, kc.RelErr, kc.DType, kc.ScaleErr, tol, kc.Mismatch, kc.Err)
+		}
+	}
+	for _, g := range graphs {
+		for _, st := range programs[g] {
+			if cmp.Results[st.Kernel] == nil {
+				t.Errorf("%s: kernel %s never ran", g, st.Kernel)
+			}
+		}
+	}
+	t.Logf("%d kernels checked", len(names))
+}
+
+func TestEmulatorInferenceKernels(t *testing.T) {
+	m, programs, params, kernels := tinyProgramKernels(t, true)
+	opts := cpu.Options{Mode: cpu.FP8}
+	dev, cmp := emulated(t, kernels, opts)
+	ex := device.NewExecutor(cmp, programs)
+	defer ex.Close()
+	model := &infer.Model{Module: m, Params: params, Opts: opts, Run: func(f *ir.Func, p map[string]*runtime.Tensor, a []*runtime.Tensor, _ cpu.Options) ([]*runtime.Tensor, error) {
+		return ex.Run(f, p, a)
+	}}
+	if _, err := model.Forward([][]int{{5, 9, 200, 17, 3, 44, 8}, {1, 2, 3}}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := model.NewCache(32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := model.Prefill(c, []int{0, 1}, [][]int{{5, 9, 200, 17}, {7, 7, 300, 2}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []int{3, 44} {
+		if _, err := model.Decode(c, []int{0, 1}, []int{tok, tok + 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkKernels(t, cmp, kernels, programs, "forward", "prefill", "decode")
+	t.Logf("%d launches, %d warp instructions emulated", dev.Launches, dev.Instructions)
+}
+
+func TestEmulatorTrainKernels(t *testing.T) {
+	for _, fp8 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "bf16", true: "fp8"}[fp8], func(t *testing.T) {
+			tr, programs, kernels := tinyTrainerKernels(t, fp8, true)
+			dev, cmp := emulated(t, kernels, tr.Opts)
+			ex := device.NewExecutor(cmp, programs)
+			defer ex.Close()
+			tr.Run = func(f *ir.Func, p map[string]*runtime.Tensor, a []*runtime.Tensor, _ cpu.Options) ([]*runtime.Tensor, error) {
+				return ex.Run(f, p, a)
+			}
+			b := train.Batch{Seqs: [][]int{{1, 17, 301, 42, 7, 499, 3, 9}, {3, 3, 250, 9, 120, 64, 5, 8}}}
+			if _, err := tr.TakeStep(b, 3e-3); err != nil {
+				t.Fatal(err)
+			}
+			checkKernels(t, cmp, kernels, programs, "train")
+			t.Logf("%d launches, %d warp instructions emulated", dev.Launches, dev.Instructions)
+		})
+	}
+}
