@@ -1,7 +1,11 @@
 package device_test
 
 import (
+	"errors"
+	"regexp"
+	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/deepc-dev/deepc/codegen"
@@ -117,6 +121,115 @@ func TestEmulatorTrainKernels(t *testing.T) {
 			}
 			checkKernels(t, cmp, kernels, programs, "train")
 			t.Logf("%d launches, %d warp instructions emulated", dev.Launches, dev.Instructions)
+		})
+	}
+}
+
+// mutation is a defect injected into an emitted kernel: the first kernel
+// of the forward program whose PTX matches find gets it replaced (or its
+// launches changed by launch), and the emulator must flag it with one of
+// the kinds (an empty list: the comparison with the CPU must).
+type mutation struct {
+	name    string
+	find    *regexp.Regexp
+	replace string
+	launch  func(st *bundle.Step)
+	kinds   []emu.Kind
+}
+
+var mutations = []mutation{
+	// The defect a review found in the attention kernels: a block
+	// reduction combining the warp slots of a wider block than it runs.
+	{name: "block reduction reads warp slots it never wrote", find: regexp.MustCompile(`\bred256\[`),
+		launch: func(st *bundle.Step) { st.Launch.Threads = 128 }, kinds: []emu.Kind{emu.KindUninitialized}},
+	{name: "missing bar.sync between writing and reading the warp slots", find: regexp.MustCompile(`(st\.shared\.f32\s+\[%rd\d+\], %f\d+;\s*\n\$L__BB0_\d+:[^\n]*\n)\s*bar\.sync\s+0;`),
+		replace: "$1", kinds: []emu.Kind{emu.KindRace, emu.KindUninitialized}},
+	{name: "GEMM tile row bound off by one", find: regexp.MustCompile(`(setp\.gt\.s64\s+%p\d+, %rd\d+, )63;`),
+		replace: "${1}64;", kinds: []emu.Kind{emu.KindOutOfBounds}},
+	{name: "wgmma descriptor with a wrong leading byte offset", find: regexp.MustCompile(`\b274878431232\b`),
+		replace: "274878496768"},
+	{name: "missing wgmma.wait_group", find: regexp.MustCompile(`wgmma\.wait_group\.sync\.aligned 0;`),
+		replace: "", kinds: []emu.Kind{emu.KindWGMMA}},
+	{name: "16-byte shared store at an 8-byte-aligned address", find: regexp.MustCompile(`(st\.shared\.v4\.u32\s+\[%rd\d+)\+8192\]`),
+		replace: "${1}+8200]", kinds: []emu.Kind{emu.KindMisaligned}},
+}
+
+// Each injected defect is caught, with a report that names the kernel,
+// the PTX line, the instruction, the thread and the CTA.
+func TestEmulatorFindsInjectedDefects(t *testing.T) {
+	m, programs, params, kernels := tinyProgramKernels(t, true)
+	inForward := map[string]bool{}
+	for _, st := range programs["forward"] {
+		inForward[st.Kernel] = true
+	}
+	seqs := [][]int{{5, 9, 200, 17, 3, 44, 8}, {1, 2, 3}}
+	for _, mu := range mutations {
+		t.Run(mu.name, func(t *testing.T) {
+			var victim *codegen.Kernel
+			for _, k := range kernels {
+				if inForward[k.Name] && mu.find.MatchString(k.PTX) {
+					victim = k
+					break
+				}
+			}
+			if victim == nil {
+				t.Fatalf("no forward kernel matches %s: the mutation no longer applies to the emitted code", mu.find)
+			}
+			mutated := make([]*codegen.Kernel, len(kernels))
+			for i, k := range kernels {
+				mutated[i] = k
+				if k == victim && mu.launch == nil {
+					c := *k
+					c.PTX = mu.find.ReplaceAllString(k.PTX, mu.replace)
+					if c.PTX == k.PTX {
+						t.Fatal("the mutation changed nothing")
+					}
+					mutated[i] = &c
+				}
+			}
+			progs := map[string][]bundle.Step{}
+			for g, steps := range programs {
+				progs[g] = slices.Clone(steps)
+				for i := range progs[g] {
+					if mu.launch != nil && progs[g][i].Kernel == victim.Name {
+						mu.launch(&progs[g][i])
+					}
+				}
+			}
+			opts := cpu.Options{Mode: cpu.FP8}
+			_, cmp := emulated(t, mutated, opts)
+			ex := device.NewExecutor(cmp, progs)
+			defer ex.Close()
+			_, err := ex.Run(m.Func("forward"), params, packed(seqs))
+			if len(mu.kinds) == 0 {
+				kc := cmp.Results[victim.Name]
+				if err == nil && kc != nil && kc.Passed(device.Tolerance(kc.DType, victim.MMA == "e4m3")) {
+					t.Fatalf("%s: the defect went unnoticed (%+v)", victim.Name, *kc)
+				}
+				t.Logf("%s: caught: %v (relative error %v)", victim.Name, err, kc)
+				return
+			}
+			var rep *emu.Report
+			if !errors.As(err, &rep) {
+				t.Fatalf("%s: want a sanitizer report of %v, got %v", victim.Name, mu.kinds, err)
+			}
+			var f *emu.Finding
+			for i := range rep.Findings {
+				if slices.Contains(mu.kinds, rep.Findings[i].Kind) {
+					f = &rep.Findings[i]
+					break
+				}
+			}
+			if f == nil {
+				t.Fatalf("%s: want a finding of %v, got:\n%v", victim.Name, mu.kinds, rep)
+			}
+			msg := f.String()
+			for _, want := range []string{victim.Name + ".ptx:", "thread (", "CTA ("} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("the report does not say %q:\n%s", want, msg)
+				}
+			}
+			t.Logf("caught:\n%s", msg)
 		})
 	}
 }

@@ -107,11 +107,10 @@ func (d *Device) Kernel(name string) (*Kernel, bool) {
 }
 
 func (d *Device) Alloc(size uint64) (device.Buffer, error) {
-	a, err := d.mem.alloc(size, fmt.Sprintf("buffer of %d bytes", size))
+	a, err := d.mem.alloc(size, "a buffer")
 	if err != nil {
 		return device.Buffer{}, err
 	}
-	a.name = fmt.Sprintf("buffer %#x (%d bytes)", a.base, size)
 	return device.Buffer{Ptr: a.base, Size: size}, nil
 }
 

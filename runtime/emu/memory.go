@@ -83,7 +83,7 @@ type view struct {
 func (m *memory) describe(addr uint64) string {
 	a := m.find(addr)
 	if a != nil {
-		return fmt.Sprintf("inside %s (%d bytes at %#x, offset %d)", a.name, a.size, a.base, addr-a.base)
+		return fmt.Sprintf("offset %d of %s (%d bytes at %#x)", addr-a.base, a.name, a.size, a.base)
 	}
 	i := sort.Search(len(m.allocs), func(i int) bool { return m.allocs[i].base > addr })
 	if i > 0 {
@@ -135,7 +135,11 @@ func (w *warp) findSpan(in *inst, lane int, addr uint64, n int, write bool) bool
 	end := addr + uint64(n)
 	a := l.mem.find(addr)
 	if a == nil || end > a.base+a.size {
-		w.report(in, 1<<lane, KindOutOfBounds, "%d-byte global %s at %#x: %s", n, accessWord(write), addr, l.mem.describe(addr))
+		where := l.mem.describe(addr)
+		if l.views != nil {
+			where += "; " + l.nearestView(addr)
+		}
+		w.report(in, 1<<lane, KindOutOfBounds, "%d-byte global %s at %#x: %s", n, accessWord(write), addr, where)
 		return false
 	}
 	lo, hi, writable := a.base, a.base+a.size, true
