@@ -515,11 +515,24 @@ func wgMMA(w *warp, in *inst, _ uint32) {
 	nr := len(op.regs)
 	op.vals = make([]uint64, 128*nr)
 	latest := make([]*mmaOp, nr)
+	latestAt := make([]int, nr)
 	for j, r := range op.regs {
 		for pi := len(g.pending) - 1; pi >= 0; pi-- {
 			if idx := indexOf(g.pending[pi].regs, r); idx >= 0 {
-				latest[j] = g.pending[pi]
+				latest[j], latestAt[j] = g.pending[pi], idx
 				break
+			}
+		}
+	}
+	// C = A·B in f64, each element summed over k in order.
+	C := make([]float64, sh.m*sh.n)
+	for row := 0; row < sh.m; row++ {
+		c := C[row*sh.n : (row+1)*sh.n]
+		for k := 0; k < sh.k; k++ {
+			a := A[row*sh.k+k]
+			b := B[k*sh.n : (k+1)*sh.n]
+			for col := range c {
+				c[col] += a * b[col]
 			}
 		}
 	}
@@ -529,21 +542,17 @@ func wgMMA(w *warp, in *inst, _ uint32) {
 		l := t % warpSize
 		for j, r := range op.regs {
 			row, col := FragmentRowCol(t, j)
-			var sum float64
-			for k := 0; k < sh.k; k++ {
-				sum += A[row*sh.k+k] * B[k*sh.n+col]
-			}
 			acc := 0.0
 			if scaleD {
 				var bitsIn uint64
 				if p := latest[j]; p != nil {
-					bitsIn = p.vals[t*nr+indexOf(p.regs, r)]
+					bitsIn = p.vals[t*nr+latestAt[j]]
 				} else {
 					bitsIn = wg.reg(r)[l]
 				}
 				acc = float64(f32frombits(uint32(bitsIn)))
 			}
-			res := float32(acc + sum)
+			res := float32(acc + C[row*sh.n+col])
 			if fp8 && c.l.fp8Bits > 0 {
 				res = truncMantissa(res, c.l.fp8Bits)
 			}
