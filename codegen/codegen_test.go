@@ -15,6 +15,7 @@ import (
 	"github.com/deepc-dev/deepc/models"
 	"github.com/deepc-dev/deepc/passes"
 	"github.com/deepc-dev/deepc/passes/autodiff"
+	"github.com/deepc-dev/deepc/runtime/emu"
 )
 
 const inference = "canonicalize,kv-cache,mla-absorb,fuse-siblings,moe-lower,cse,dce,plan-kernels"
@@ -103,6 +104,14 @@ func checkKernels(t *testing.T, units []Unit) *Result {
 			t.Errorf("%s: region without a kernel: %s", fn, d)
 		}
 	}
+	// The emulator decodes every instruction of every kernel: an opcode,
+	// type or modifier it does not implement fails here, so a new
+	// instruction in an emitter cannot slip past it.
+	for _, k := range res.Kernels {
+		if _, err := emu.Parse(k.PTX); err != nil {
+			t.Errorf("%s: the PTX emulator cannot run it: %v", k.Name, err)
+		}
+	}
 	// A block reduction's shared slots (red<threads>) are sized for the
 	// block it was emitted for: every launch of the kernel has that many
 	// threads (a 128-thread launch of a 256-thread reduction reads slots
@@ -160,6 +169,7 @@ func TestDeepSeekV3Kernels(t *testing.T) {
 		t.Skip("assembles every kernel of the full model")
 	}
 	inf := planned(t, "models/deepseek_v3.deep", inference)
-	res := checkKernels(t, []Unit{{Module: inf, Funcs: []string{"prefill", "decode"}}, {Module: trainPlanned(t, "models/deepseek_v3.deep", true), Funcs: []string{"train"}}})
+	res := checkKernels(t, []Unit{{Module: inf, Funcs: []string{"prefill", "decode"}}, {Module: trainPlanned(t, "models/deepseek_v3.deep", true), Funcs: []string{"train"}},
+		{Module: trainPlanned(t, "models/deepseek_v3.deep", false), Funcs: []string{"train"}}})
 	t.Log(summary(res))
 }
