@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
+	"time"
 
 	"github.com/deepc-dev/deepc/runtime/bundle"
 	"github.com/deepc-dev/deepc/runtime/device"
@@ -16,12 +18,16 @@ type emuOptions struct {
 	sanitize bool
 	seed     uint64
 	workers  int
+	fp8Bits  int
+	stats    bool
 }
 
 func (o *emuOptions) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&o.sanitize, "sanitize", true, "--device emu: check every memory access and synchronisation (off: compute only, faster)")
 	cmd.Flags().Uint64Var(&o.seed, "emu-seed", 1, "--device emu: the seed of the order in which each block's warps interleave (races show up across seeds)")
 	cmd.Flags().IntVar(&o.workers, "emu-workers", 0, "--device emu: thread blocks emulated at once (0: one per core)")
+	cmd.Flags().BoolVar(&o.stats, "emu-stats", false, "--device emu: print to stderr, at the end, the launches, warp instructions emulated per second and the slowest kernels")
+	cmd.Flags().IntVar(&o.fp8Bits, "emu-fp8-bits", 0, "--device emu: keep only this many mantissa bits of FP8 wgmma accumulators, as Hopper's FP8 tensor cores do (about 14; 0: exact)")
 }
 
 func (o emuOptions) String() string {
@@ -29,7 +35,11 @@ func (o emuOptions) String() string {
 	if !o.sanitize {
 		san = "sanitizer off"
 	}
-	return fmt.Sprintf("%s, seed %d", san, o.seed)
+	s := fmt.Sprintf("%s, seed %d", san, o.seed)
+	if o.fp8Bits > 0 {
+		s += fmt.Sprintf(", FP8 accumulators of %d bits", o.fp8Bits)
+	}
+	return s
 }
 
 // openDevice opens the backend --device names for a bundle's graphs: nil
@@ -49,11 +59,23 @@ func openDevice(name, dir string, man *bundle.Manifest, need []string, eo emuOpt
 		if err := haveKernels("emu", man, need); err != nil {
 			return nil, nil, err
 		}
-		dev := emu.NewDevice(emu.Options{Sanitize: eo.sanitize, Seed: eo.seed, Workers: eo.workers})
+		if eo.fp8Bits < 0 || eo.fp8Bits > 23 {
+			return nil, nil, fmt.Errorf("--emu-fp8-bits %d: want 0 (exact) to 23", eo.fp8Bits)
+		}
+		if eo.workers < 0 {
+			return nil, nil, fmt.Errorf("--emu-workers %d: want 0 (one per core) or more", eo.workers)
+		}
+		dev := emu.NewDevice(emu.Options{Sanitize: eo.sanitize, Seed: eo.seed, Workers: eo.workers, FP8AccumBits: eo.fp8Bits})
+		start := time.Now()
 		if err := dev.LoadBundle(dir, man); err != nil {
 			return nil, nil, fmt.Errorf("--device emu: %w", err)
 		}
-		return dev, func() {}, nil
+		load := time.Since(start)
+		done := func() {}
+		if eo.stats {
+			done = func() { emuStats(log, dev, load) }
+		}
+		return dev, done, nil
 	}
 	return nil, nil, fmt.Errorf("--device %q: cpu, cuda or emu", name)
 }
@@ -70,4 +92,28 @@ func haveKernels(devName string, man *bundle.Manifest, need []string) error {
 		}
 	}
 	return nil
+}
+
+// emuStats prints what the emulator did.
+func emuStats(w io.Writer, dev *emu.Device, load time.Duration) {
+	var total time.Duration
+	type kt struct {
+		name string
+		t    time.Duration
+	}
+	var ks []kt
+	for n, t := range dev.KernelTime {
+		total += t
+		ks = append(ks, kt{n, t})
+	}
+	sort.Slice(ks, func(i, j int) bool { return ks[i].t > ks[j].t })
+	rate := 0.0
+	if total > 0 {
+		rate = float64(dev.Instructions) / total.Seconds()
+	}
+	fmt.Fprintf(w, "emu: bundle parsed in %.2f s; %d launches, %d warp instructions in %.2f s of kernels: %.2f M warp instructions/s (each on up to 32 lanes)\n",
+		load.Seconds(), dev.Launches, dev.Instructions, total.Seconds(), rate/1e6)
+	for _, k := range ks[:min(5, len(ks))] {
+		fmt.Fprintf(w, "emu:   %-48s %7.2f s\n", k.name, k.t.Seconds())
+	}
 }

@@ -93,6 +93,7 @@ and runs this on a Hopper machine.`,
 			}
 			var cand device.Backend
 			var gpu *cuda.GPU
+			var standIn *cpu.Device // --device cpu: computes in the reference's mode
 			switch devName {
 			case "cuda":
 				if gpu, err = openGPU(args[0], man, []string{"forward", "prefill", "decode"}); err != nil {
@@ -112,7 +113,8 @@ and runs this on a Hopper machine.`,
 				cand = be
 				fmt.Fprintf(out, "device: the PTX emulator (%s)\n\n", emuFlags)
 			case "cpu":
-				cand = cpu.NewDevice(cpu.Options{Mode: cpu.BF16})
+				standIn = cpu.NewDevice(cpu.Options{})
+				cand = standIn
 				if failKernel != "" {
 					cand = failingBackend{cand, failKernel}
 				}
@@ -133,6 +135,9 @@ and runs this on a Hopper machine.`,
 			model, err := mf.load(nil, cmd.ErrOrStderr())
 			if err != nil {
 				return err
+			}
+			if standIn != nil {
+				standIn.Opts = model.Opts
 			}
 			rng := rand.New(rand.NewPCG(seed, 1))
 			vocab := int(model.Module.Func("forward").Results[0].Type.Shape[1].N)

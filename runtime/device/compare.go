@@ -268,7 +268,7 @@ func (c *CompareBackend) Launch(fn *ir.Func, st *bundle.Step, grid [3]uint32, ar
 			cands[i] = g
 		}
 	}
-	if len(over) > 0 {
+	if len(over) > 0 && fn != nil {
 		e, err := c.scaleErr(fn, st, grid, refArgs, over, cands)
 		if err != nil {
 			return fmt.Errorf("magnitude reference: %w", err)
@@ -297,6 +297,9 @@ var precisionRank = map[ir.DType]int{ir.F8E5M2: 0, ir.F8E4M3: 1, ir.BF16: 2, ir.
 // step st's region of fn ("" when it has none).
 func regionPrecision(fn *ir.Func, st *bundle.Step) string {
 	best, rank := "", 99
+	if fn == nil {
+		return ""
+	}
 	for _, op := range fn.Body {
 		if id, ok := op.Attrs.Int("kernel"); !ok || int(id) != st.Region {
 			continue
