@@ -7,7 +7,8 @@
 #                                    bundle, into .cache/gpu-check (carry both)
 #   scripts/gpu-check.sh             on a Hopper machine: every kernel of the tiny
 #                                    model against the CPU backend (NaN-poisoned
-#                                    outputs, tolerance by dtype), forward and
+#                                    outputs, tolerance by dtype) and against the
+#                                    PTX emulator (where their bits differ), forward and
 #                                    prefill/decode logits and an FP8 training step
 #                                    on cuda vs cpu, FP8 GEMM
 #                                    and attention timings at DeepSeek-V3 shapes, and
@@ -39,7 +40,7 @@ done
   rc=0
   # One process a phase: a kernel that faults leaves its GPU context
   # unusable, and the other phases still run (each prints what it has).
-  for phase in forward:45 cached:45 train:75 model:75 bench:120; do
+  for phase in forward:45 cached:45 train:75 emu:150 model:60 bench:100; do
     name=${phase%:*} limit=${phase#*:}
     echo "### $name"
     echo

@@ -68,8 +68,9 @@ barrier or wgmma protocol error, which fails the command. --device cpu runs
 the CPU backend in the GPU's place: the harness checking itself.
 
 --phases picks the parts: forward, cached (prefill/decode) and train check
-each program's kernels; model runs the programs on the device alone
-against the CPU; bench times DeepSeek-V3's kernels. A kernel that faults
+each program's kernels; emu compares each kernel with the PTX emulator
+(where their bits differ; not with --device emu); model runs the programs
+on the device alone against the CPU; bench times DeepSeek-V3's kernels. A kernel that faults
 leaves the GPU context unusable, so scripts/gpu-check.sh runs each phase
 in a process of its own; a phase that stops early still prints the rows
 it has, the failing kernel's among them.
@@ -207,6 +208,47 @@ and runs this on a Hopper machine.`,
 			}
 			if len(cmp.Results) > 0 {
 				failed = kernelTable(out, man, cmp.Results) || failed
+			}
+			// The device against the emulator, kernel by kernel: where their
+			// bits differ.
+			if phase["emu"] && devName != "emu" {
+				ref, _, err := openDevice("emu", args[0], man, []string{"forward", "prefill", "decode"}, emuFlags, cmd.ErrOrStderr())
+				if err != nil {
+					return err
+				}
+				cmpE := device.NewCompareBackend(cand, ref)
+				exE := device.NewExecutor(cmpE, programs)
+				onEmu := *model
+				onEmu.Run = func(f *ir.Func, p map[string]*runtime.Tensor, a []*runtime.Tensor, _ cpu.Options) ([]*runtime.Tensor, error) {
+					return exE.Run(f, p, a)
+				}
+				err = func() error {
+					defer exE.Close()
+					if _, err := onEmu.Forward(seqs); err != nil {
+						return err
+					}
+					if _, err := cachedForward(&onEmu, seqs, seqLen/2); err != nil {
+						return err
+					}
+					if trainer == nil {
+						return nil
+					}
+					probe, err := trainer(nil)
+					if err != nil {
+						return err
+					}
+					defer useMode(probe.Opts, cand)()
+					tr, err := trainer(exE.Run)
+					if err != nil {
+						return err
+					}
+					_, err = tr.TakeStep(batchT, 1e-3)
+					return err
+				}()
+				emuTable(out, man, cmpE.Results)
+				if err != nil {
+					return fmt.Errorf("emu (device against the emulator): %w", err)
+				}
 			}
 			if !phase["model"] {
 				trainer = nil
@@ -362,7 +404,7 @@ func agreement(before map[string][]float32, ref, dev map[string]*runtime.Tensor,
 }
 
 // gpuCheckPhases are gpu-check's parts, in the order they run.
-var gpuCheckPhases = []string{"forward", "cached", "train", "model", "bench"}
+var gpuCheckPhases = []string{"forward", "cached", "train", "emu", "model", "bench"}
 
 func parsePhases(list []string) (map[string]bool, error) {
 	out := map[string]bool{}
@@ -457,6 +499,33 @@ func kernelTolerance(r *device.KernelCheck, fp8 bool) float64 {
 		p = r.DType
 	}
 	return device.Tolerance(p, fp8)
+}
+
+// emuTable prints, per kernel, whether the device's outputs equal the
+// emulator's bit for bit. Kernels of exact operations (.rn arithmetic,
+// conversions, data movement, integer work) should; those using .approx
+// functions or tensor cores (whose internal order and precision the ISA
+// leaves open) may differ within the ISA's bounds.
+func emuTable(out io.Writer, man *bundle.Manifest, res map[string]*device.KernelCheck) {
+	kinds, _ := manifestKernels(man)
+	names := make([]string, 0, len(res))
+	identical := 0
+	for n, r := range res {
+		names = append(names, n)
+		if r.Differ == 0 && r.Err == "" {
+			identical++
+		}
+	}
+	sort.Strings(names)
+	fmt.Fprintf(out, "\n%d of %d kernels bit-identical to the emulator\n\n| kernel | kind | launches | elements | differing elements | max rel. error |\n|---|---|---|---|---|---|\n", identical, len(names))
+	for _, n := range names {
+		r := res[n]
+		if r.Err != "" {
+			fmt.Fprintf(out, "| %s | %s | %d | %d | launch failed: %s | - |\n", n, kinds[n], r.Launches, r.Elements, r.Err)
+			continue
+		}
+		fmt.Fprintf(out, "| %s | %s | %d | %d | %d | %.2e |\n", n, kinds[n], r.Launches, r.Elements, r.Differ, r.RelErr)
+	}
 }
 
 func orDash(s string) string {

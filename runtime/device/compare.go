@@ -1,6 +1,7 @@
 package device
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"sort"
@@ -45,6 +46,8 @@ type KernelCheck struct {
 	// kernel's ops (a bf16 GEMM result cast to f32 is accurate to bf16):
 	// what its tolerance is for.
 	Precision string
+	// Differ counts output elements whose bits differ from the reference's.
+	Differ int
 	// ScaleErr is, for a kernel whose ops are all linear (ir.OpDef.Linear)
 	// and whose RelErr exceeds its tolerance, the largest ‖cand − ref‖ /
 	// ‖ref on |inputs|‖: the error relative to the magnitude of the terms
@@ -248,6 +251,12 @@ func (c *CompareBackend) Launch(fn *ir.Func, st *bundle.Step, grid [3]uint32, ar
 			return err
 		}
 		kc.Elements += elems
+		bs := int(dt.Bytes())
+		for j := 0; j < elems; j++ {
+			if !bytes.Equal(got[j*bs:(j+1)*bs], want[j*bs:(j+1)*bs]) {
+				kc.Differ++
+			}
+		}
 		if dt.IsFloat() {
 			if e := RelErr(g, w); e > kc.RelErr || kc.DType == "" {
 				kc.RelErr = max(kc.RelErr, e)
