@@ -84,6 +84,9 @@ and runs this on a Hopper machine.`,
 			if err != nil {
 				return err
 			}
+			if !cmd.Flags().Changed("phases") && devName != "cuda" {
+				delete(phase, "emu") // by default only a GPU is compared with the emulator
+			}
 			man, err := bundle.Open(args[0], "")
 			if err != nil {
 				return err
