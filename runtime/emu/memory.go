@@ -2,6 +2,7 @@ package emu
 
 import (
 	"fmt"
+	"math/bits"
 	"sort"
 )
 
@@ -122,6 +123,45 @@ func (w *warp) global(in *inst, lane int, addr uint64, n int, write bool) []byte
 		return nil
 	}
 	return w.global(in, lane, addr, n, write)
+}
+
+// globalSpan is the warp's cached allocation when every lane of m
+// accesses n aligned bytes at base+off inside the cached span (writable
+// for a write), with initialised bytes for a read when sanitizing, and
+// marks a write's bytes initialised; nil when any lane needs the full
+// check (global).
+func (w *warp) globalSpan(base *[warpSize]uint64, off int64, m uint32, n int, write bool) *allocation {
+	a := w.lastAlloc
+	if a == nil || write && !w.spanW {
+		return nil
+	}
+	lo, hi := w.spanLo, w.spanHi
+	for s := m; s != 0; s &= s - 1 {
+		addr := base[bits.TrailingZeros32(s)] + uint64(off)
+		if addr&uint64(n-1) != 0 || addr < lo || addr+uint64(n) > hi {
+			return nil
+		}
+	}
+	if write {
+		for s := m; s != 0; s &= s - 1 {
+			o := base[bits.TrailingZeros32(s)] + uint64(off) - a.base
+			for i := o; i < o+uint64(n); i++ {
+				a.init[i] = 1
+			}
+		}
+		return a
+	}
+	if w.cta.l.sanitize {
+		for s := m; s != 0; s &= s - 1 {
+			o := base[bits.TrailingZeros32(s)] + uint64(off) - a.base
+			for i := o; i < o+uint64(n); i++ {
+				if a.init[i] == 0 {
+					return nil // the full check reports it
+				}
+			}
+		}
+	}
+	return a
 }
 
 // findSpan checks an access that missed the warp's cached span and caches

@@ -152,6 +152,22 @@ func buildLdSt(d *decoder, in *inst, o *opc, args []string) error {
 			signed := t.signed()
 			in.exec = func(w *warp, in *inst, m uint32) {
 				base, d := w.reg(in.addr), w.reg(in.dst[0])
+				if in.space == spGlobal {
+					if a := w.globalSpan(base, in.off, m, size, false); a != nil {
+						// Every lane's access is inside the warp's span:
+						// read the bytes directly.
+						for s := m; s != 0; s &= s - 1 {
+							l := bits.TrailingZeros32(s)
+							o := base[l] + uint64(in.off) - a.base
+							v := getLE(a.data[o : o+uint64(size)])
+							if signed {
+								v = uint64(int64(v<<shift) >> shift)
+							}
+							d[l] = v
+						}
+						return
+					}
+				}
 				for s := m; s != 0; s &= s - 1 {
 					l := bits.TrailingZeros32(s)
 					var b []byte
@@ -202,6 +218,17 @@ func buildLdSt(d *decoder, in *inst, o *opc, args []string) error {
 	}
 	in.exec = func(w *warp, in *inst, m uint32) {
 		base := w.reg(in.addr)
+		if in.space == spGlobal && len(in.src) == 1 {
+			if a := w.globalSpan(base, in.off, m, size, true); a != nil {
+				v := w.reg(in.src[0])
+				for s := m; s != 0; s &= s - 1 {
+					l := bits.TrailingZeros32(s)
+					o := base[l] + uint64(in.off) - a.base
+					putLE(a.data[o:o+uint64(size)], v[l])
+				}
+				return
+			}
+		}
 		for s := m; s != 0; s &= s - 1 {
 			l := bits.TrailingZeros32(s)
 			b := w.access(in, l, base[l]+uint64(in.off), total, true, false)
