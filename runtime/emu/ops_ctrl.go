@@ -266,3 +266,145 @@ func buildVote(d *decoder, in *inst, o *opc, args []string) error {
 	}
 	return nil
 }
+
+func init() {
+	builders["redux"] = buildRedux
+	builders["elect"] = buildElect
+	builders["setmaxnreg"] = buildSetmaxnreg
+}
+
+// buildRedux: redux.sync.{add,min,max}.{u32,s32} and
+// redux.sync.{and,or,xor}.b32 d, a, membermask: every lane of the mask
+// gets the reduction over the mask's lanes (add wraps to 32 bits).
+func buildRedux(d *decoder, in *inst, o *opc, args []string) error {
+	op := ""
+	for _, m := range o.order {
+		switch m {
+		case "add", "min", "max", "and", "or", "xor":
+			op = m
+		case "sync":
+		default:
+			return fmt.Errorf("modifier .%s is not implemented", m)
+		}
+	}
+	t, err := oneType(o, tU32, tS32, tB32)
+	if err != nil {
+		return err
+	}
+	if op == "" || !o.has("sync") || (t == tB32) != (op == "and" || op == "or" || op == "xor") {
+		return fmt.Errorf("redux.sync %s.%s is not a valid form", op, t)
+	}
+	if err := d.simple(in, args, 2, t); err != nil {
+		return err
+	}
+	signed := t == tS32
+	in.exec = func(w *warp, in *inst, m uint32) {
+		a, mk := w.reg(in.src[0]), w.reg(in.src[1])
+		member := uint32(mk[bits.TrailingZeros32(m)])
+		if member&m != member || member == 0 {
+			w.report(in, m, KindDivergence, "redux.sync membermask %#x names lanes that do not execute it (executing: %#x)", member, m)
+		}
+		var acc uint64
+		first := true
+		for s := member & m; s != 0; s &= s - 1 {
+			v := a[bits.TrailingZeros32(s)] & 0xffffffff
+			switch {
+			case first:
+				acc = v
+			case op == "add":
+				acc = (acc + v) & 0xffffffff
+			case op == "and":
+				acc &= v
+			case op == "or":
+				acc |= v
+			case op == "xor":
+				acc ^= v
+			case op == "min" && signed:
+				if int32(v) < int32(acc) {
+					acc = v
+				}
+			case op == "max" && signed:
+				if int32(v) > int32(acc) {
+					acc = v
+				}
+			case op == "min":
+				acc = min(acc, v)
+			case op == "max":
+				acc = max(acc, v)
+			}
+			first = false
+		}
+		dd := w.reg(in.dst[0])
+		for s := m; s != 0; s &= s - 1 {
+			dd[bits.TrailingZeros32(s)] = acc
+		}
+	}
+	return nil
+}
+
+// buildElect: elect.sync d|p, membermask: one leader among the mask's
+// lanes (the lowest: the ISA only promises a deterministic choice); d is
+// its lane id in every lane, p true in the leader alone.
+func buildElect(d *decoder, in *inst, o *opc, args []string) error {
+	if err := o.only("sync"); err != nil || !o.has("sync") {
+		return fmt.Errorf("want elect.sync")
+	}
+	if err := need(args, 2); err != nil {
+		return err
+	}
+	ds := splitPipe(args[0])
+	if len(ds) != 2 {
+		return fmt.Errorf("want d|p")
+	}
+	for _, x := range ds {
+		r, err := d.dst(x)
+		if err != nil {
+			return err
+		}
+		in.dst = append(in.dst, r)
+	}
+	mk, err := d.src(args[1], tB32)
+	if err != nil {
+		return err
+	}
+	in.src = []int32{mk}
+	in.exec = func(w *warp, in *inst, m uint32) {
+		member := uint32(w.reg(in.src[0])[bits.TrailingZeros32(m)])
+		if member&m != member {
+			w.report(in, m, KindDivergence, "elect.sync membermask %#x names lanes that do not execute it (executing: %#x)", member, m)
+		}
+		leader := uint64(bits.TrailingZeros32(member & m))
+		for s := m; s != 0; s &= s - 1 {
+			l := bits.TrailingZeros32(s)
+			if in.dst[0] >= 0 {
+				w.reg(in.dst[0])[l] = leader
+			}
+			if in.dst[1] >= 0 {
+				w.reg(in.dst[1])[l] = b2u(uint64(l) == leader)
+			}
+		}
+	}
+	return nil
+}
+
+// buildSetmaxnreg: setmaxnreg.{inc,dec}.sync.aligned.u32 n, a register
+// budget hint for the warpgroup: n must be a multiple of 8 in 24..256;
+// nothing else changes in the emulator.
+func buildSetmaxnreg(d *decoder, in *inst, o *opc, args []string) error {
+	if err := o.only("inc", "dec", "sync", "aligned"); err != nil {
+		return err
+	}
+	if _, err := oneType(o, tU32); err != nil || !o.has("sync") || !o.has("aligned") || o.has("inc") == o.has("dec") {
+		return fmt.Errorf("want setmaxnreg.{inc,dec}.sync.aligned.u32")
+	}
+	if err := need(args, 1); err != nil {
+		return err
+	}
+	n, err := parseIntLit(args[0])
+	if err != nil || n < 24 || n > 256 || n%8 != 0 {
+		return fmt.Errorf("register count %s: must be a multiple of 8 in 24..256", args[0])
+	}
+	in.kind = kGroup
+	in.exec = func(w *warp, in *inst, m uint32) {}
+	return nil
+}
