@@ -11,8 +11,10 @@
 # as in CI) and --device emu --sanitize=false; the table gives wall seconds
 # (bundle parsing and weight loading included), the emulator's slowdown
 # against the CPU, and the warp instructions emulated per second of kernel
-# time (from --emu-stats). Both devices' outputs must agree (logits to 1e-6,
-# the step's loss to 2%); otherwise it is an error (exit 1).
+# time (from --emu-stats). Both devices' outputs must agree as gpu-check
+# has them agree (logits: the median position to 2%, ex2.approx's last bit
+# can flip a near tie in MoE routing at a position; the step's loss to 2%);
+# otherwise it is an error (exit 1).
 #
 # Usage: scripts/bench-emu.sh [--batch B] [--prompt-len P] [--workers N]
 set -euo pipefail
@@ -32,9 +34,9 @@ done
 make -s build
 dir=.cache/bench-emu
 mkdir -p "$dir"
-[ -f "$dir/ck/config.json" ] || bin/deepc init models/deepseek_v3_tiny.deep --out "$dir/ck" >/dev/null
+[ -f "$dir/ck/config.json" ] || bin/deepc init models/deepseek_v3_tiny.deep --out "$dir/ck" >/dev/null 2>&1
 [ -f "$dir/tiny.bundle/manifest.json" ] || bin/deepc compile models/deepseek_v3_tiny.deep --target sm_90a \
-  --graph forward,prefill,decode,train --no-ptxas -o "$dir/tiny.bundle" >/dev/null
+  --graph forward,prefill,decode,train --no-ptxas -o "$dir/tiny.bundle" >/dev/null 2>&1
 
 tokens=$(/usr/bin/python3 - "$B" "$P" <<'PY'
 import sys
@@ -73,13 +75,14 @@ for phase in forward cached train; do
     rate=$(sed -n 's/.* \([0-9.]*\) M warp instructions\/s.*/\1/p' "$dir/err")
     if [ $phase = train ]; then
       loss=$(awk '{print $4}' "$dir/out")
-      /usr/bin/python3 -c "import sys; a, b = float('$loss'), float('$cpu_loss'); sys.exit(abs(a - b) > 0.02 * abs(b))" ||
+      /usr/bin/python3 -c "import sys; a, b = float('$loss'), float('$cpu_loss'); sys.exit(1 if abs(a - b) > 0.02 * abs(b) else 0)" ||
         { echo "bench-emu: train loss $loss on the emulator, $cpu_loss on the CPU" >&2; exit 1; }
     else
       /usr/bin/python3 - "$dir/$phase.npy" "$dir/$phase.cpu.npy" <<'PY' || { echo "bench-emu: $phase logits differ" >&2; exit 1; }
 import sys, numpy as np
 a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
-sys.exit(np.linalg.norm(a - b) > 1e-6 * np.linalg.norm(b))
+e = np.linalg.norm(a - b, axis=-1) / np.maximum(np.linalg.norm(b, axis=-1), 1e-30)
+sys.exit(1 if np.median(e) > 2e-2 else 0)
 PY
     fi
     row="$row | $te | $(awk -v a="$te" -v b="$tc" 'BEGIN { printf "%.0f", a / b }') | $rate"
