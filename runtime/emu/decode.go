@@ -298,6 +298,17 @@ func decodeKernel(m *Module, ks *kernelSrc) error {
 	var off uint64
 	var externs []*Var
 	depth := 0
+	for _, mv := range m.Shared {
+		v := *mv // each kernel lays out its own copy
+		if v.Extern {
+			externs = append(externs, &v)
+			continue
+		}
+		off = (off + uint64(v.Align) - 1) &^ uint64(v.Align-1)
+		v.Offset = off
+		off += uint64(v.Size)
+		k.Shared = append(k.Shared, &v)
+	}
 	for _, s := range ks.body {
 		switch s.kind {
 		case stmtOpen:

@@ -17,6 +17,33 @@ func init() {
 	builders["st"] = buildLdSt
 	builders["atom"] = buildAtom
 	builders["red"] = buildAtom
+	builders["cvta"] = buildCvta
+}
+
+// buildCvta: cvta.{shared,global}.u64 d, a turns a state-space address
+// into a generic one; cvta.to.{shared,global}.u64 back.
+func buildCvta(d *decoder, in *inst, o *opc, args []string) error {
+	if _, err := oneType(o, tU64); err != nil {
+		return err
+	}
+	if err := o.only("to", "shared", "shared::cta", "global"); err != nil {
+		return err
+	}
+	if err := d.simple(in, args, 1, tU64); err != nil {
+		return err
+	}
+	shared := o.has("shared") || o.has("shared::cta")
+	switch {
+	case shared && o.has("to"):
+		in.exec = unary(func(a uint64) uint64 { return a - sharedWindow })
+	case shared:
+		in.exec = unary(func(a uint64) uint64 { return a + sharedWindow })
+	case o.has("global"):
+		in.exec = unary(func(a uint64) uint64 { return a })
+	default:
+		return fmt.Errorf("want a state space")
+	}
+	return nil
 }
 
 // memSpace reads the state space modifier of a memory instruction.
@@ -44,17 +71,24 @@ func memSpace(o *opc) (space, error) {
 		sp = s
 	}
 	switch sp {
-	case spGlobal, spShared, spParam:
+	case spGlobal, spShared, spParam, spGeneric:
 		return sp, nil
-	case spGeneric:
-		return sp, fmt.Errorf("generic addressing is not implemented (name the state space)")
 	}
 	return sp, fmt.Errorf("the .%s state space is not implemented", sp)
 }
 
+// Generic addresses: global memory as it is, the CTA's shared memory in
+// a window at sharedWindow (what cvta.shared gives; ISA §6.4.1.1).
+const sharedWindow = 0x100000000000
+
 // access returns a lane's n bytes at addr in the instruction's space.
 func (w *warp) access(in *inst, lane int, addr uint64, n int, write, atomic bool) []byte {
 	switch in.space {
+	case spGeneric:
+		if addr >= sharedWindow && addr < sharedWindow+1<<32 {
+			return w.sharedAt(in, lane, addr-sharedWindow, n, write, atomic)
+		}
+		return w.global(in, lane, addr, n, write)
 	case spGlobal:
 		return w.global(in, lane, addr, n, write)
 	case spShared:
@@ -354,7 +388,7 @@ func buildAtom(d *decoder, in *inst, o *opc, args []string) error {
 		if len(in.src) > 1 {
 			cv = w.reg(in.src[1])
 		}
-		if in.space == spGlobal {
+		if in.space != spShared {
 			w.cta.l.atomMu.Lock()
 			defer w.cta.l.atomMu.Unlock()
 		}

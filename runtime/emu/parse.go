@@ -185,6 +185,7 @@ type Module struct {
 	Version string
 	Target  string
 	Globals []*Var // module-scope .global/.const variables, with initial bytes
+	Shared  []*Var // module-scope .shared variables (each kernel gets its own)
 	Kernels map[string]*Kernel
 	Order   []string // kernel names in source order
 }
@@ -312,7 +313,10 @@ func Parse(src string) (*Module, error) {
 					return nil, err
 				}
 				if v.Space == "shared" {
-					return nil, fmt.Errorf("line %d: module-scope .shared variables are not supported", s.line)
+					// Per CTA, in every kernel of the module (llc puts
+					// dynamic shared memory here as .extern .shared).
+					m.Shared = append(m.Shared, v)
+					continue
 				}
 				m.Globals = append(m.Globals, v)
 			}
