@@ -78,6 +78,13 @@ type fixup struct {
 	line  int
 }
 
+// maxRegisters bounds a kernel's register slots (declared, constants and
+// special registers): each costs 256 bytes per warp.
+const maxRegisters = 1 << 16
+
+// maxGlobalBytes bounds a module's .global variables.
+const maxGlobalBytes = 1 << 28
+
 func (d *decoder) newReg(name, typ string) int32 {
 	r := int32(d.c.nregs)
 	d.c.nregs++
@@ -109,14 +116,17 @@ func (d *decoder) declare(text string) error {
 	for _, n := range f[2:] {
 		if i := strings.IndexByte(n, '<'); i >= 0 {
 			cnt, err := strconv.Atoi(strings.TrimSuffix(n[i+1:], ">"))
-			if err != nil || cnt < 0 || cnt > 1<<20 {
-				return fmt.Errorf("bad register count in %q", n)
+			if err != nil || cnt < 0 || d.c.nregs+cnt > maxRegisters {
+				return fmt.Errorf("register count in %q: more than %d registers in the kernel", n, maxRegisters)
 			}
 			for j := 0; j < cnt; j++ {
 				name := n[:i] + strconv.Itoa(j)
 				sc[name] = d.newReg(name, typ)
 			}
 			continue
+		}
+		if d.c.nregs >= maxRegisters {
+			return fmt.Errorf("more than %d registers in the kernel", maxRegisters)
 		}
 		sc[n] = d.newReg(n, typ)
 	}
@@ -238,6 +248,9 @@ func (d *decoder) mem(a string, sp space) (int32, int64, error) {
 		return 0, 0, fmt.Errorf("memory operand %q: want [address]", a)
 	}
 	inner := strings.ReplaceAll(a[1:len(a)-1], " ", "")
+	if inner == "" {
+		return 0, 0, fmt.Errorf("memory operand %q: no address", a)
+	}
 	base, off := inner, int64(0)
 	if i := strings.IndexAny(inner[1:], "+-") + 1; i > 0 {
 		o, err := parseIntLit(strings.TrimPrefix(inner[i:], "+"))

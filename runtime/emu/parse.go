@@ -319,6 +319,13 @@ func Parse(src string) (*Module, error) {
 					continue
 				}
 				m.Globals = append(m.Globals, v)
+				total := 0
+				for _, g := range m.Globals {
+					total += g.Size
+				}
+				if total > maxGlobalBytes {
+					return nil, fmt.Errorf("line %d: the module's .global variables exceed %d bytes", s.line, maxGlobalBytes)
+				}
 			}
 		default:
 			return nil, fmt.Errorf("line %d: unexpected %q at module scope", s.line, s.text)
