@@ -35,6 +35,15 @@ type cta struct {
 	groups []*warpgroup
 	rng    uint64
 	counts []uint64 // instructions executed per PC (profiling)
+	// Asynchronous operations in flight, the mbarriers by shared offset,
+	// shadows of the shared bytes a copy will write (asyncW) and of
+	// mbarrier objects (mbarMem), and the failed mbarrier waits since a
+	// phase last completed (spins: an endless spin is a deadlock).
+	async   []*asyncOp
+	mbars   map[uint64]*mbarrier
+	asyncW  []uint32
+	mbarMem []bool
+	spins   int
 }
 
 // barrier is one of the CTA's 16 named barriers.
@@ -170,15 +179,44 @@ func (c *cta) execute() {
 			break
 		}
 		// One warp at a time for a time slice; which one and for how long
-		// depend on the seed.
+		// depend on the seed — and so do the moments copies land.
 		w := order[c.next()%uint64(len(order))]
 		slice := 1 + int(c.next()%64)
 		if !c.l.sanitize && c.l.seed == 0 {
 			slice = 4096
 		}
+		c.land()
 		w.run(slice)
+		if c.spins > maxSpins {
+			c.spinDeadlock(w)
+			break
+		}
 	}
+	c.drain(func(*asyncOp) bool { return true })
 	c.finish()
+}
+
+// maxSpins bounds the failed mbarrier waits of a CTA between two
+// completed phases: past it, every thread spins on a phase nothing will
+// complete.
+const maxSpins = 1 << 16
+
+// spinDeadlock reports the mbarriers a CTA spins on, and stops it.
+func (c *cta) spinDeadlock(w *warp) {
+	var states []string
+	for addr, b := range c.mbars {
+		states = append(states, fmt.Sprintf("%s: phase %d, %d of %d arrivals pending, tx-count %d", c.l.k.sharedName(addr), b.phase, b.pending, b.expected, b.tx))
+	}
+	sort.Strings(states)
+	pc := int32(0)
+	if len(w.stack) > 0 {
+		pc = w.stack[len(w.stack)-1].pc
+	}
+	in := &c.l.k.code.insts[max(0, min(int(pc), len(c.l.k.code.insts)-1))]
+	w.report(in, w.exists, KindDeadlock, "deadlock: %d mbarrier waits failed in a row with no phase completing (a missing arrive, or a wrong expect_tx byte count): %s", c.spins, strings.Join(states, "; "))
+	for _, o := range c.warps {
+		o.exited = o.exists
+	}
 }
 
 // finish reports what a CTA left undone: threads still waiting (a

@@ -215,6 +215,11 @@ func (d *decoder) symbolPlus(name string, off uint64) (int32, bool) {
 			return d.constant(off, name), true
 		}
 	}
+	for _, p := range d.k.Params {
+		if p.Name == name {
+			return d.constant(paramWindow+uint64(p.Offset)+off, ""), true
+		}
+	}
 	return 0, false
 }
 

@@ -171,10 +171,14 @@ func (d *Device) Run(name string, cfg LaunchConfig) (Stats, error) {
 	if ld.regs*threads > 65536 {
 		return Stats{}, fmt.Errorf("launch of %s: %d threads × %d registers exceed the SM's 65536 registers", name, threads, ld.regs)
 	}
+	params, err := k.paramBytes(cfg.Args, cfg.RawArgs)
+	if err != nil {
+		return Stats{}, fmt.Errorf("launch of %s: %w", name, err)
+	}
 	l := &launch{
 		k: k, mem: &d.mem, grid: cfg.Grid, block: cfg.Block,
 		shared:   k.DynOffset + cfg.DynShared,
-		params:   k.paramBytes(cfg.Args),
+		params:   params,
 		globals:  ld.globals,
 		sanitize: d.Opts.Sanitize,
 		seed:     d.Opts.Seed,

@@ -72,6 +72,10 @@ type LaunchConfig struct {
 	// Args are the kernel's parameters in order (pointers and integers,
 	// each written in its parameter's size).
 	Args []uint64
+	// RawArgs, when set, give some parameters as bytes instead (a tensor
+	// map from EncodeTiled for a .param .align 64 .b8 p[128]); a nil entry
+	// takes Args.
+	RawArgs [][]byte
 	// Views, when set, are the only global memory the kernel may touch
 	// (besides module globals): each tensor argument's bytes, writable
 	// only for outputs.
@@ -109,6 +113,8 @@ func (k *Kernel) checkConfig(cfg *LaunchConfig) error {
 		return fmt.Errorf("%d bytes of static and %d of dynamic shared memory exceed Hopper's %d per block", k.DynOffset, cfg.DynShared, maxSharedPerBlock)
 	case len(cfg.Args) != len(k.Params):
 		return fmt.Errorf("%d arguments for %d parameters", len(cfg.Args), len(k.Params))
+	case len(cfg.RawArgs) > len(k.Params):
+		return fmt.Errorf("%d raw arguments for %d parameters", len(cfg.RawArgs), len(k.Params))
 	}
 	if k.MaxNTID[0] > 0 {
 		for d := 0; d < 3; d++ {
@@ -183,6 +189,8 @@ func (l *launch) newCTA() *cta {
 		c.rWarp = make([]int16, l.shared)
 		c.pend = make([]uint32, l.shared)
 		c.wFence = make([]uint32, l.shared)
+		c.asyncW = make([]uint32, l.shared)
+		c.mbarMem = make([]bool, l.shared)
 	}
 	threads := int(l.block[0] * l.block[1] * l.block[2])
 	nw := (threads + warpSize - 1) / warpSize
@@ -213,6 +221,11 @@ func (l *launch) resetCTA(c *cta, id [3]uint32, serial uint64) {
 	c.fences++
 	c.rng = l.seed*0x9e3779b97f4a7c15 ^ serial*0xd1b54a32d192ed03
 	c.bars = [16]barrier{}
+	c.async = c.async[:0]
+	c.mbars = map[uint64]*mbarrier{}
+	c.spins = 0
+	clear(c.asyncW)
+	clear(c.mbarMem)
 	threads := int(l.block[0] * l.block[1] * l.block[2])
 	cd := l.k.code
 	for _, g := range c.groups {
@@ -226,6 +239,8 @@ func (l *launch) resetCTA(c *cta, id [3]uint32, serial uint64) {
 			}
 		}
 		w.exited, w.blocked = 0, 0
+		w.yield = false
+		w.cpAsync, w.bulkAsync = [warpSize]laneAsync{}, [warpSize]laneAsync{}
 		w.lastAlloc, w.spanLo, w.spanHi = nil, 0, 0
 		w.stack = append(w.stack[:0], path{pc: 0, rpc: -1, mask: w.exists})
 		w.serial, w.lastFence = 0, 0
@@ -311,12 +326,19 @@ func (l *launch) special(c *cta, w *warp, lane int, name string) uint64 {
 }
 
 // paramBytes lays the arguments out in the kernel's parameter space.
-func (k *Kernel) paramBytes(args []uint64) []byte {
+func (k *Kernel) paramBytes(args []uint64, raw [][]byte) ([]byte, error) {
 	b := make([]byte, k.ParamBytes)
 	for i, p := range k.Params {
+		if i < len(raw) && raw[i] != nil {
+			if len(raw[i]) != p.Size {
+				return nil, fmt.Errorf("parameter %s is %d bytes, given %d", p.Name, p.Size, len(raw[i]))
+			}
+			copy(b[p.Offset:], raw[i])
+			continue
+		}
 		var tmp [8]byte
 		binary.LittleEndian.PutUint64(tmp[:], args[i])
 		copy(b[p.Offset:p.Offset+min(p.Size, 8)], tmp[:])
 	}
-	return b
+	return b, nil
 }

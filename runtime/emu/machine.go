@@ -128,6 +128,10 @@ type warp struct {
 	serial   uint64 // instructions this warp executed
 	// lastFence is the serial of its last wgmma.fence.
 	lastFence uint64
+	// yield ends the warp's turn (a failed mbarrier wait lets others run).
+	yield bool
+	// Each lane's cp.async and bulk async-groups.
+	cpAsync, bulkAsync [warpSize]laneAsync
 	// the global span it last touched: [spanLo, spanHi) of lastAlloc,
 	// writable when spanW (empty at the start of a CTA)
 	lastAlloc      *allocation
@@ -227,6 +231,10 @@ func (w *warp) run(budget int) {
 				}
 			}
 			top.pc++
+			if w.yield {
+				w.yield = false
+				return
+			}
 		case kBranch:
 			switch em {
 			case m:

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/bits"
 	"sort"
+	"strings"
 )
 
 // Global memory is a set of allocations at addresses that look like a
@@ -252,6 +253,12 @@ func (w *warp) sharedAt(in *inst, lane int, addr uint64, n int, write, atomic bo
 	}
 	id := int16(w.id)
 	for i := addr; i < addr+uint64(n); i++ {
+		if c.asyncW[i] != 0 {
+			w.report(in, 1<<lane, KindAsync, "%s shared %s while an asynchronous copy is still writing it (wait on its group or mbarrier first)", strings.ToLower(accessWord(write))+"s", c.l.k.sharedName(i))
+		}
+		if c.mbarMem[i] {
+			w.report(in, 1<<lane, KindAsync, "an ordinary %s of shared %s, which holds an mbarrier (only mbarrier instructions may touch it)", accessWord(write), c.l.k.sharedName(i))
+		}
 		if write {
 			if !atomic {
 				if c.wEpoch[i] == c.epoch && c.wWarp[i] != id {

@@ -26,7 +26,7 @@ func buildCvta(d *decoder, in *inst, o *opc, args []string) error {
 	if _, err := oneType(o, tU64); err != nil {
 		return err
 	}
-	if err := o.only("to", "shared", "shared::cta", "global"); err != nil {
+	if err := o.only("to", "shared", "shared::cta", "global", "param"); err != nil {
 		return err
 	}
 	if err := d.simple(in, args, 1, tU64); err != nil {
@@ -38,7 +38,8 @@ func buildCvta(d *decoder, in *inst, o *opc, args []string) error {
 		in.exec = unary(func(a uint64) uint64 { return a - sharedWindow })
 	case shared:
 		in.exec = unary(func(a uint64) uint64 { return a + sharedWindow })
-	case o.has("global"):
+	case o.has("global"), o.has("param"):
+		// Parameter addresses are generic already (paramWindow).
 		in.exec = unary(func(a uint64) uint64 { return a })
 	default:
 		return fmt.Errorf("want a state space")
@@ -78,8 +79,13 @@ func memSpace(o *opc) (space, error) {
 }
 
 // Generic addresses: global memory as it is, the CTA's shared memory in
-// a window at sharedWindow (what cvta.shared gives; ISA §6.4.1.1).
-const sharedWindow = 0x100000000000
+// a window at sharedWindow (what cvta.shared gives; ISA §6.4.1.1), the
+// kernel's parameters at paramWindow — where mov of a parameter's name
+// already puts them, so that cvta.param changes nothing.
+const (
+	sharedWindow = 0x100000000000
+	paramWindow  = 0x200000000000
+)
 
 // access returns a lane's n bytes at addr in the instruction's space.
 func (w *warp) access(in *inst, lane int, addr uint64, n int, write, atomic bool) []byte {
@@ -88,20 +94,31 @@ func (w *warp) access(in *inst, lane int, addr uint64, n int, write, atomic bool
 		if addr >= sharedWindow && addr < sharedWindow+1<<32 {
 			return w.sharedAt(in, lane, addr-sharedWindow, n, write, atomic)
 		}
+		if addr >= paramWindow && addr < paramWindow+1<<32 {
+			return w.paramAt(in, lane, addr-paramWindow, n, write)
+		}
 		return w.global(in, lane, addr, n, write)
 	case spGlobal:
 		return w.global(in, lane, addr, n, write)
 	case spShared:
 		return w.sharedAt(in, lane, addr, n, write, atomic)
 	case spParam:
-		p := w.cta.l.params
-		if write || addr+uint64(n) > uint64(len(p)) || addr > uint64(len(p)) {
-			w.report(in, 1<<lane, KindOutOfBounds, "%d-byte param access at offset %d: the parameters are %d bytes", n, addr, len(p))
-			return nil
+		if addr >= paramWindow {
+			addr -= paramWindow // a parameter's address taken with mov
 		}
-		return p[addr : addr+uint64(n)]
+		return w.paramAt(in, lane, addr, n, write)
 	}
 	return nil
+}
+
+// paramAt is n bytes of the kernel's parameters (read-only).
+func (w *warp) paramAt(in *inst, lane int, addr uint64, n int, write bool) []byte {
+	p := w.cta.l.params
+	if write || addr+uint64(n) > uint64(len(p)) || addr > uint64(len(p)) {
+		w.report(in, 1<<lane, KindOutOfBounds, "%d-byte param %s at offset %d: the parameters are %d bytes, read-only", n, accessWord(write), addr, len(p))
+		return nil
+	}
+	return p[addr : addr+uint64(n)]
 }
 
 func getLE(b []byte) uint64 {

@@ -24,6 +24,7 @@ const (
 	KindHang          Kind = "hang"
 	KindLaunch        Kind = "launch"
 	KindArith         Kind = "arithmetic"
+	KindAsync         Kind = "async"
 )
 
 // Finding is one defect the emulator saw, at the first thread that showed
