@@ -18,9 +18,9 @@ import (
 
 // asyncOp is a queued asynchronous operation.
 type asyncOp struct {
-	w      *warp // the issuing thread, for reports
-	in     *inst
-	lane   int
+	w       *warp // the issuing thread, for reports
+	in      *inst
+	lane    int
 	perform func()
 	// mbar is the shared address of the mbarrier it completes (a
 	// complete-tx of tx bytes, or an arrive when arrive is set), or -1.

@@ -55,7 +55,7 @@ $L_spin:
 // swizzle: every element lands where the ISA's swizzle puts it, zeros
 // outside the tensor.
 func TestTensorLoadSwizzledOutOfBounds(t *testing.T) {
-	const W, H = 40, 20 // the tensor
+	const W, H = 40, 20  // the tensor
 	const BX, BY = 32, 8 // the box: 32 f32 = the 128-byte span
 	dev := emu.NewDevice(emu.Options{Sanitize: true, Seed: 5})
 	if _, err := dev.LoadPTX(tmaKernel); err != nil {
