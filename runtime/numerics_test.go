@@ -5,8 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
-	"time"
 
+	"github.com/deepc-dev/deepc/internal/testseed"
 	"github.com/deepc-dev/deepc/ir"
 )
 
@@ -202,9 +202,7 @@ func TestRoundMidpoints(t *testing.T) {
 }
 
 func TestRoundRandom(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	rng := rand.New(rand.NewPCG(seed, 1))
-	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(testseed.Seed(t), 1))
 	for _, r := range refFormats {
 		for i := 0; i < 200000; i++ {
 			var x float32
@@ -218,7 +216,7 @@ func TestRoundRandom(t *testing.T) {
 			}
 			checkRound(t, r, x)
 			if t.Failed() {
-				t.Fatalf("seed %d", seed)
+				t.FailNow() // the seed to replay it is in the log
 			}
 		}
 	}

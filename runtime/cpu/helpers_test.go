@@ -6,22 +6,18 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
-	"time"
 
+	"github.com/deepc-dev/deepc/internal/testseed"
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/runtime"
 )
 
-// Test helpers: random tensors (fresh each run, seed printed on failure),
-// one-op functions built with ir.Builder, float64 comparisons.
+// Test helpers: random tensors (fresh each run, replayable with
+// DEEPC_TEST_SEED), one-op functions built with ir.Builder, float64
+// comparisons.
 
 func newRNG(t testing.TB) *rand.Rand {
-	seed := uint64(time.Now().UnixNano())
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("random seed: %d", seed)
-		}
-	})
+	seed := testseed.Seed(t)
 	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 }
 
