@@ -819,12 +819,9 @@ func buildBulkCopy(d *decoder, in *inst, o *opc, args []string) error {
 	in.src = []int32{dr, sr, sz}
 	in.aux[0], in.aux[1] = doff, soff
 	if load {
-		mr, moff, err := d.mem(args[3], spShared)
-		if err != nil {
+		if err := d.mbarOperand(in, args[3]); err != nil {
 			return err
 		}
-		in.src = append(in.src, mr)
-		in.aux[2] = moff
 	}
 	in.exec = func(w *warp, in *inst, m uint32) {
 		c := w.cta
@@ -843,38 +840,57 @@ func buildBulkCopy(d *decoder, in *inst, o *opc, args []string) error {
 					w.report(in, 1<<l, KindOutOfBounds, "cp.async.bulk writes %d bytes at shared %#x: the CTA has %d bytes", n, dst, len(c.shared))
 					continue
 				}
-				mbar := w.reg(in.src[3])[l] + uint64(in.aux[2])
-				if b, _, ok := w.mbarAt(in, l, mbar); !ok || b == nil {
-					w.report(in, 1<<l, KindAsync, "cp.async.bulk completes on shared offset %#x, which holds no mbarrier", mbar)
-					continue
-				}
-				op := &asyncOp{w: w, in: in, lane: l, mbar: int64(mbar), tx: uint32(n), dst: [2]uint64{dst, dst + n}}
-				op.perform = func() {
+				w.queueLoad(in, l, w.reg(in.src[3])[l]+uint64(in.aux[2]), uint32(n), [2]uint64{dst, dst + n}, func() {
 					buf := make([]byte, n)
 					if b := ww.global(ii, ll, src, int(n), false); b != nil {
 						copy(buf, b)
 					}
 					c.asyncWrite(dst, buf, false)
-				}
-				c.queue(op)
+				})
 				continue
 			}
 			if src+n > uint64(len(c.shared)) {
 				w.report(in, 1<<l, KindOutOfBounds, "cp.async.bulk reads %d bytes at shared %#x: the CTA has %d bytes", n, src, len(c.shared))
 				continue
 			}
-			op := &asyncOp{w: w, in: in, lane: l, mbar: -1, src: [2]uint64{src, src + n}}
-			op.perform = func() {
+			w.queueStore(in, l, [2]uint64{src, src + n}, func() {
 				data := append([]byte(nil), c.shared[src:src+n]...)
 				if b := ww.global(ii, ll, dst, int(n), true); b != nil {
 					copy(b, data)
 				}
-			}
-			c.queue(op)
-			la := &w.bulkAsync[l]
-			la.uncommitted = append(la.uncommitted, op)
+			})
 		}
 	}
+	return nil
+}
+
+// queueLoad queues a copy into the shared bytes dst that completes on the
+// mbarrier at mbar with a complete-tx of tx bytes.
+func (w *warp) queueLoad(in *inst, l int, mbar uint64, tx uint32, dst [2]uint64, perform func()) {
+	if b, _, ok := w.mbarAt(in, l, mbar); !ok || b == nil {
+		w.report(in, 1<<l, KindAsync, "the copy completes on shared offset %#x, which holds no mbarrier", mbar)
+		return
+	}
+	w.cta.queue(&asyncOp{w: w, in: in, lane: l, mbar: int64(mbar), tx: tx, dst: dst, perform: perform})
+}
+
+// queueStore queues a copy out of the shared bytes src in the lane's
+// uncommitted bulk async-group.
+func (w *warp) queueStore(in *inst, l int, src [2]uint64, perform func()) {
+	op := &asyncOp{w: w, in: in, lane: l, mbar: -1, src: src, perform: perform}
+	w.cta.queue(op)
+	la := &w.bulkAsync[l]
+	la.uncommitted = append(la.uncommitted, op)
+}
+
+// mbarOperand decodes the [mbar] operand of a copy into in.src and aux[2].
+func (d *decoder) mbarOperand(in *inst, a string) error {
+	mr, moff, err := d.mem(a, spShared)
+	if err != nil {
+		return err
+	}
+	in.src = append(in.src, mr)
+	in.aux[2] = moff
 	return nil
 }
 
@@ -992,12 +1008,9 @@ func buildTensorCopy(d *decoder, in *inst, o *opc, args []string) error {
 	in.src = append([]int32{tr, sr}, coords...)
 	in.aux[0], in.aux[1] = toff, soff
 	if load {
-		mr, moff, err := d.mem(args[2], spShared)
-		if err != nil {
+		if err := d.mbarOperand(in, args[2]); err != nil {
 			return err
 		}
-		in.src = append(in.src, mr)
-		in.aux[2] = moff
 	}
 	in.exec = func(w *warp, in *inst, m uint32) {
 		c := w.cta
@@ -1104,14 +1117,8 @@ func buildTensorCopy(d *decoder, in *inst, o *opc, args []string) error {
 				hi = smem + uint64(bytes)
 			}
 			if load {
-				mbar := w.reg(in.src[2+dim])[l] + uint64(in.aux[2])
-				if b, _, ok := w.mbarAt(in, l, mbar); !ok || b == nil {
-					w.report(in, 1<<l, KindAsync, "the tensor copy completes on shared offset %#x, which holds no mbarrier", mbar)
-					continue
-				}
 				fill := oobFill(t)
-				op := &asyncOp{w: w, in: in, lane: l, mbar: int64(mbar), tx: uint32(bytes), dst: [2]uint64{lo, hi}}
-				op.perform = func() {
+				w.queueLoad(in, l, w.reg(in.src[2+dim])[l]+uint64(in.aux[2]), uint32(bytes), [2]uint64{lo, hi}, func() {
 					each(func(sa, ga uint64, inside bool) {
 						data := fill
 						if inside {
@@ -1121,12 +1128,10 @@ func buildTensorCopy(d *decoder, in *inst, o *opc, args []string) error {
 						}
 						c.asyncWrite(sa, data[:es], false)
 					})
-				}
-				c.queue(op)
+				})
 				continue
 			}
-			op := &asyncOp{w: w, in: in, lane: l, mbar: -1, src: [2]uint64{lo, hi}}
-			op.perform = func() {
+			w.queueStore(in, l, [2]uint64{lo, hi}, func() {
 				each(func(sa, ga uint64, inside bool) {
 					if !inside {
 						return
@@ -1136,10 +1141,7 @@ func buildTensorCopy(d *decoder, in *inst, o *opc, args []string) error {
 						copy(b, data)
 					}
 				})
-			}
-			c.queue(op)
-			la := &w.bulkAsync[l]
-			la.uncommitted = append(la.uncommitted, op)
+			})
 		}
 	}
 	return nil
