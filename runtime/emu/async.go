@@ -58,7 +58,7 @@ func (c *cta) queue(op *asyncOp) {
 			c.asyncW[i]++
 		}
 		for i := op.src[0]; i < op.src[1]; i++ {
-			c.pend[i]++
+			c.asyncR[i]++
 		}
 	}
 }
@@ -74,7 +74,7 @@ func (c *cta) complete(op *asyncOp) {
 			c.asyncW[i]--
 		}
 		for i := op.src[0]; i < op.src[1]; i++ {
-			c.pend[i]--
+			c.asyncR[i]--
 		}
 	}
 	if op.perform != nil {
@@ -841,9 +841,9 @@ func buildBulkCopy(d *decoder, in *inst, o *opc, args []string) error {
 					continue
 				}
 				w.queueLoad(in, l, w.reg(in.src[3])[l]+uint64(in.aux[2]), uint32(n), [2]uint64{dst, dst + n}, func() {
-					buf := make([]byte, n)
-					if b := ww.global(ii, ll, src, int(n), false); b != nil {
-						copy(buf, b)
+					buf := ww.globalChunks(ii, ll, src, n, nil)
+					if buf == nil {
+						buf = make([]byte, n)
 					}
 					c.asyncWrite(dst, buf, false)
 				})
@@ -854,14 +854,30 @@ func buildBulkCopy(d *decoder, in *inst, o *opc, args []string) error {
 				continue
 			}
 			w.queueStore(in, l, [2]uint64{src, src + n}, func() {
-				data := append([]byte(nil), c.shared[src:src+n]...)
-				if b := ww.global(ii, ll, dst, int(n), true); b != nil {
-					copy(b, data)
-				}
+				ww.globalChunks(ii, ll, dst, n, append([]byte(nil), c.shared[src:src+n]...))
 			})
 		}
 	}
 	return nil
+}
+
+// globalChunks reads (or, with data, writes) n bytes of global memory at
+// addr for a bulk copy, which needs 16-byte alignment only: 16 bytes at a
+// time. It returns the bytes read, nil after a reported fault.
+func (w *warp) globalChunks(in *inst, lane int, addr, n uint64, data []byte) []byte {
+	out := make([]byte, n)
+	for o := uint64(0); o < n; o += 16 {
+		b := w.global(in, lane, addr+o, int(min(16, n-o)), data != nil)
+		if b == nil {
+			return nil
+		}
+		if data != nil {
+			copy(b, data[o:])
+		} else {
+			copy(out[o:], b)
+		}
+	}
+	return out
 }
 
 // queueLoad queues a copy into the shared bytes dst that completes on the
@@ -941,7 +957,11 @@ func (w *warp) tensorMapAt(in *inst, lane int, addr uint64) (*TensorMap, bool) {
 	case addr+128 <= uint64(len(p)):
 		b = p[addr:]
 	default:
-		if b = w.global(in, lane, addr, 128, false); b == nil {
+		if addr%16 != 0 {
+			w.report(in, 1<<lane, KindMisaligned, "the tensor map at %#x is not 16-byte aligned", addr)
+			return nil, false
+		}
+		if b = w.globalChunks(in, lane, addr, 128, nil); b == nil {
 			return nil, false
 		}
 	}

@@ -42,6 +42,7 @@ type cta struct {
 	async   []*asyncOp
 	mbars   map[uint64]*mbarrier
 	asyncW  []uint32
+	asyncR  []uint32
 	mbarMem []bool
 	spins   int
 }

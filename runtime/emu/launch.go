@@ -190,6 +190,7 @@ func (l *launch) newCTA() *cta {
 		c.pend = make([]uint32, l.shared)
 		c.wFence = make([]uint32, l.shared)
 		c.asyncW = make([]uint32, l.shared)
+		c.asyncR = make([]uint32, l.shared)
 		c.mbarMem = make([]bool, l.shared)
 	}
 	threads := int(l.block[0] * l.block[1] * l.block[2])
@@ -225,6 +226,7 @@ func (l *launch) resetCTA(c *cta, id [3]uint32, serial uint64) {
 	c.mbars = map[uint64]*mbarrier{}
 	c.spins = 0
 	clear(c.asyncW)
+	clear(c.asyncR)
 	clear(c.mbarMem)
 	threads := int(l.block[0] * l.block[1] * l.block[2])
 	cd := l.k.code

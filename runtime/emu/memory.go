@@ -256,6 +256,9 @@ func (w *warp) sharedAt(in *inst, lane int, addr uint64, n int, write, atomic bo
 		if c.asyncW[i] != 0 {
 			w.report(in, 1<<lane, KindAsync, "%s shared %s while an asynchronous copy is still writing it (wait on its group or mbarrier first)", strings.ToLower(accessWord(write))+"s", c.l.k.sharedName(i))
 		}
+		if write && c.asyncR[i] != 0 {
+			w.report(in, 1<<lane, KindAsync, "writes shared %s while a bulk copy out of it is still reading it (cp.async.bulk.wait_group.read first)", c.l.k.sharedName(i))
+		}
 		if c.mbarMem[i] {
 			w.report(in, 1<<lane, KindAsync, "an ordinary %s of shared %s, which holds an mbarrier (only mbarrier instructions may touch it)", accessWord(write), c.l.k.sharedName(i))
 		}

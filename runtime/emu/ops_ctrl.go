@@ -89,15 +89,47 @@ func buildBar(d *decoder, in *inst, o *opc, args []string) error {
 // fence.proxy.async is recorded: the sanitizer checks that shared memory
 // written by ordinary stores is fenced before a wgmma reads it.
 func buildFence(d *decoder, in *inst, o *opc, args []string) error {
-	if len(args) != 0 {
-		return fmt.Errorf("takes no operands")
-	}
-	if o.has("proxy") || strings.Contains(o.text, "proxy.") {
-		if !strings.HasPrefix(o.text, "fence.proxy.async") {
-			return fmt.Errorf("only fence.proxy.async is implemented among proxy fences")
+	in.exec = func(w *warp, in *inst, m uint32) {}
+	switch {
+	case strings.HasPrefix(o.text, "fence.proxy.async") || o.text == "membar.proxy.async" || strings.HasPrefix(o.text, "membar.proxy.async."):
+		if len(args) != 0 {
+			return fmt.Errorf("takes no operands")
 		}
 		in.exec = func(w *warp, in *inst, m uint32) { w.cta.fences++ }
 		return nil
+	case strings.HasPrefix(o.text, "fence.proxy.tensormap::generic"):
+		// Orders tensor-map writes with the tensormap proxy's reads: the
+		// emulator reads maps when a copy is issued, so nothing to do.
+		// The acquire form names the map: [addr], 128.
+		for _, m := range o.order {
+			switch m {
+			case "proxy", "tensormap::generic", "acquire", "release", "cta", "gpu", "sys":
+			default:
+				return fmt.Errorf("modifier .%s is not implemented", m)
+			}
+		}
+		if o.has("acquire") {
+			if err := need(args, 2); err != nil {
+				return err
+			}
+			if n, err := parseIntLit(args[1]); err != nil || n != 128 {
+				return fmt.Errorf("the size operand must be 128")
+			}
+			var err error
+			if in.addr, in.off, err = d.mem(args[0], spGeneric); err != nil {
+				return err
+			}
+			return nil
+		}
+		if len(args) != 0 {
+			return fmt.Errorf("takes no operands")
+		}
+		return nil
+	case strings.Contains(o.text, "proxy"):
+		return fmt.Errorf("%s is not implemented", o.text)
+	}
+	if len(args) != 0 {
+		return fmt.Errorf("takes no operands")
 	}
 	for _, m := range o.order {
 		switch m {
@@ -106,7 +138,6 @@ func buildFence(d *decoder, in *inst, o *opc, args []string) error {
 			return fmt.Errorf("modifier .%s is not implemented", m)
 		}
 	}
-	in.exec = func(w *warp, in *inst, m uint32) {}
 	return nil
 }
 
@@ -158,7 +189,7 @@ func buildShfl(d *decoder, in *inst, o *opc, args []string) error {
 			if member&(1<<l) == 0 {
 				w.report(in, 1<<l, KindDivergence, "lane %d executes shfl.sync but is not in its membermask %#x", l, member)
 			}
-			if member&m != member {
+			if live := member &^ w.exited; live&m != live {
 				w.report(in, 1<<l, KindDivergence, "shfl.sync membermask %#x names lanes that do not execute it with lane %d (executing: %#x)", member, l, m)
 			}
 			bv := int(b[l] & 31)
@@ -301,7 +332,8 @@ func buildRedux(d *decoder, in *inst, o *opc, args []string) error {
 	in.exec = func(w *warp, in *inst, m uint32) {
 		a, mk := w.reg(in.src[0]), w.reg(in.src[1])
 		member := uint32(mk[bits.TrailingZeros32(m)])
-		if member&m != member || member == 0 {
+		// The mask's exited lanes take no part (ISA §9.7.13.12).
+		if live := member &^ w.exited; live&m != live || member == 0 {
 			w.report(in, m, KindDivergence, "redux.sync membermask %#x names lanes that do not execute it (executing: %#x)", member, m)
 		}
 		var acc uint64
@@ -370,7 +402,7 @@ func buildElect(d *decoder, in *inst, o *opc, args []string) error {
 	in.src = []int32{mk}
 	in.exec = func(w *warp, in *inst, m uint32) {
 		member := uint32(w.reg(in.src[0])[bits.TrailingZeros32(m)])
-		if member&m != member {
+		if live := member &^ w.exited; live&m != live {
 			w.report(in, m, KindDivergence, "elect.sync membermask %#x names lanes that do not execute it (executing: %#x)", member, m)
 		}
 		leader := uint64(bits.TrailingZeros32(member & m))

@@ -43,8 +43,11 @@ func buildMatrix(d *decoder, in *inst, o *opc, args []string) error {
 		memArg, regArg = args[0], args[1]
 	}
 	var err error
-	in.space = spShared
-	if in.addr, in.off, err = d.mem(memArg, spShared); err != nil {
+	in.space = spGeneric
+	if o.has("shared") || o.has("shared::cta") {
+		in.space = spShared
+	}
+	if in.addr, in.off, err = d.mem(memArg, in.space); err != nil {
 		return err
 	}
 	regs := vector(regArg)
@@ -79,7 +82,15 @@ func buildMatrix(d *decoder, in *inst, o *opc, args []string) error {
 			var rows [8][]byte
 			for r := 0; r < 8; r++ {
 				t := 8*j + r
-				b := w.sharedAt(in, t, base[t]+uint64(in.off), 16, !load, false)
+				addr := base[t] + uint64(in.off)
+				if in.space == spGeneric {
+					if addr < sharedWindow || addr >= sharedWindow+1<<32 {
+						w.report(in, 1<<t, KindOutOfBounds, "%s row address %#x (generic) is not in shared memory", in.op, addr)
+						return
+					}
+					addr -= sharedWindow
+				}
+				b := w.sharedAt(in, t, addr, 16, !load, false)
 				if b == nil {
 					return
 				}

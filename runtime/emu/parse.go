@@ -405,6 +405,8 @@ func parseHeader(s stmt) (*Kernel, error) {
 	tail := strings.Fields(strings.ReplaceAll(t[close+1:], ",", " "))
 	for j := 0; j < len(tail); j++ {
 		switch tail[j] {
+		case ".reqnctapercluster", ".explicitcluster", ".maxclusterrank":
+			return nil, fmt.Errorf("line %d: %s: clusters are not implemented by the emulator", s.line, tail[j])
 		case ".maxntid", ".reqntid":
 			k.ReqNTID = tail[j] == ".reqntid"
 			for d := 0; d < 3 && j+1 < len(tail) && !strings.HasPrefix(tail[j+1], "."); d++ {
