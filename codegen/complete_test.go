@@ -9,7 +9,7 @@ import (
 	"github.com/deepc-dev/deepc/passes"
 )
 
-// Every op of the table has a kernel family with an emitter (DESIGN §3:
+// Every op of the table has a kernel family with an emitter (docs/design.md §3:
 // adding an op means adding its emitter), except the ops that need no
 // kernel: params, views and constants.
 func TestEveryOpHasAnEmitter(t *testing.T) {

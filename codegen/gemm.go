@@ -26,7 +26,7 @@ import (
 // it stages it (scale = amax/448, x/scale to e4m3 with RNE and saturation,
 // exactly the CPU's rule), each 128-wide K group accumulates into fresh
 // registers, and the group's sum is promoted into the f32 total times the
-// row's and the weight block's scales: MODEL.md §5 with DeepGEMM's tile
+// row's and the weight block's scales: docs/model.md §5 with DeepGEMM's tile
 // shape (BN = 128 = the weight's scale block, so one weight scale per tile
 // and group).
 //

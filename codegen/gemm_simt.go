@@ -165,7 +165,7 @@ func emitGroupedSIMT(k *kernelBuilder, step *Step, g *ir.Op) error {
 	return nil
 }
 
-// emitWGradFP8 is grouped_linear_wgrad in FP8 (MODEL.md §5, the CPU's
+// emitWGradFP8 is grouped_linear_wgrad in FP8 (docs/model.md §5, the CPU's
 // recipe): per expert, its slots in order form the K axis of
 // dw[e] = G_eᵀ·X_e; both operands are quantized per 128 consecutive slots
 // (scale = amax/448, 1 when amax is 0; e4m3 RNE, saturating), each tile's
@@ -241,7 +241,7 @@ func emitWGradFP8(k *kernelBuilder, step *Step, g *ir.Op) error {
 }
 
 // groupedFP8 is one output of grouped_linear with a block-quantized
-// weight, in the FP8 recipe of MODEL.md §5 as the CPU computes it: the
+// weight, in the FP8 recipe of docs/model.md §5 as the CPU computes it: the
 // slot's row x'[slot] is quantized per 1×128 tile (scale = amax/448, 1
 // when amax is 0; e4m3 RNE, saturating), each tile's products with the
 // weight's fp8 values are summed in f32 in order, and the sum is promoted

@@ -142,7 +142,7 @@ func TestGEMMKernelTiles(t *testing.T) {
 }
 
 // fp8Dot is row x times row j of the FP8 weight w in the recipe of
-// MODEL.md §5, in float64: x quantized per 128 (scale amax/448, e4m3 to
+// docs/model.md §5, in float64: x quantized per 128 (scale amax/448, e4m3 to
 // nearest), each 128-group's sum scaled by both scales.
 func fp8Dot(x []float32, w *runtime.Tensor, j int) float64 {
 	K := len(x)

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestImportsNothingInternal enforces DESIGN §2: package ir imports nothing
+// TestImportsNothingInternal enforces docs/design.md §2: package ir imports nothing
 // from the rest of the project, directly or indirectly.
 func TestImportsNothingInternal(t *testing.T) {
 	gotool, err := exec.LookPath("go")
@@ -25,7 +25,7 @@ func TestImportsNothingInternal(t *testing.T) {
 		case pkg == self:
 			found = true
 		case pkg == module || strings.HasPrefix(pkg, module+"/"):
-			t.Errorf("package ir depends on %s; it must import nothing internal (DESIGN §2)", pkg)
+			t.Errorf("package ir depends on %s; it must import nothing internal (docs/design.md §2)", pkg)
 		}
 	}
 	if !found {

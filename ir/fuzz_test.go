@@ -10,7 +10,7 @@ var parseErrorPos = regexp.MustCompile(`^fuzz\.ir:[0-9]+:[0-9]+: `)
 
 // FuzzParse parses arbitrary text. Parse must never panic and must report
 // errors with a position; a module that parses and verifies must print, parse
-// and verify again, and print identically (DESIGN §4), and its ops' costs must
+// and verify again, and print identically (docs/design.md §4), and its ops' costs must
 // evaluate. The seed corpus is in testdata/fuzz/FuzzParse.
 func FuzzParse(f *testing.F) {
 	f.Add("module @m {\n}\n")

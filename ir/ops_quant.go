@@ -2,7 +2,7 @@ package ir
 
 // quantize_blocks makes a block-quantized fp8 tensor: FP8 training
 // quantizes master weights (and, for the weight gradient, activations)
-// before each GEMM as MODEL.md §5 prescribes.
+// before each GEMM as docs/model.md §5 prescribes.
 
 func init() {
 	register(&OpDef{Name: "quantize_blocks", Kind: Opaque, Args: 1, Attrs: []string{"block"}, Doc: "x (rank ≥ 2) in f8e4m3 with one f32 scale per block [b0, b1] of the last two axes: scale = amax/448, value = e4m3(x/scale), round to nearest even (its gradient passes straight through)", Infer: inferQuantizeBlocks, FLOPs: perElement(2)})

@@ -13,7 +13,7 @@ import (
 )
 
 // Reading a Hugging Face DeepSeek-V3 config.json as DSL config overrides
-// for models/deepseek_v3.deep (MODEL.md §1).
+// for models/deepseek_v3.deep (docs/model.md §1).
 
 // HFKind says how a config.json value becomes a DSL expression.
 type HFKind int

@@ -10,7 +10,7 @@ import (
 )
 
 // v3Config is DeepSeek-V3's config.json in the shape Hugging Face
-// publishes it (MODEL.md §1 values), including keys deepc ignores.
+// publishes it (docs/model.md §1 values), including keys deepc ignores.
 const v3Config = `{
   "architectures": ["DeepseekV3ForCausalLM"],
   "attention_bias": false,

@@ -2,5 +2,5 @@
 // go-plugin handshake (with the API version) and the gRPC glue for the
 // PassPlugin service of plugins/proto. The host is plugins/host, the
 // plugin side plugins/sdk; docs/plugins.md describes the protocol for
-// plugins written in other languages. DESIGN.md §5.
+// plugins written in other languages. docs/design.md §5.
 package plugins

@@ -4,5 +4,5 @@
 // conversions, block quantization). The backends and services live below
 // it: cpu (the numerical reference), cuda (the GPU through the driver),
 // bundle (the compiled-kernel format), weights, tokenizer, infer, train.
-// See DESIGN.md §8.
+// See docs/design.md §8.
 package runtime

@@ -6,7 +6,7 @@ import (
 	"github.com/deepc-dev/deepc/ir"
 )
 
-// Conversions from f32 to the narrow float dtypes (DESIGN.md §6). Every
+// Conversions from f32 to the narrow float dtypes (docs/design.md §6). Every
 // conversion rounds to nearest, ties to even, and handles subnormals of the
 // target format. Overflow: bf16, f16 and f8e5m2 round to ±inf (IEEE);
 // f8e4m3 (float8_e4m3fn, which has no inf) saturates to ±448, an infinite

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU check (DESIGN §10): builds nothing on the GPU machine.
+# The GPU check (docs/design.md §10): builds nothing on the GPU machine.
 #
 #   scripts/gpu-check.sh --prepare   on a machine with llc and ptxas (make deps):
 #                                    bin/deepc (CGO_ENABLED=0), a tiny checkpoint,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the GPU toolchain deepc's codegen needs on a machine without CUDA
-# (DESIGN §7), idempotently:
+# (docs/design.md §7), idempotently:
 #   - llc-19 (nvptx64, sm_90a) from Debian's llvm-19 package (apt);
 #   - ptxas, nvdisasm and cuobjdump 12.4, taken out of Debian trixie's
 #     non-free nvidia-cuda-toolkit .deb into an ignored cache directory

@@ -69,7 +69,7 @@ for s, v in vals:
 best = min(v for _, v in vals)
 print(f"\nFinal {vals[-1][1]:.4f}, best {best:.4f} = {best/H:.3f}× the unigram entropy.\n")
 print("### 2. FP8 vs BF16 training at equal steps\n")
-print(f"{short} steps of 4×64 tokens, the same data per seed; FP8: every GEMM of the fp8 weights' linears and experts quantized forward and backward (MODEL.md §5), emulated on the CPU. Validation: 32 held-out batches (8,192 tokens). Two seeds: 80-step trajectories differ by about a percent in their last steps' training loss whatever the precision.\n")
+print(f"{short} steps of 4×64 tokens, the same data per seed; FP8: every GEMM of the fp8 weights' linears and experts quantized forward and backward (docs/model.md §5), emulated on the CPU. Validation: 32 held-out batches (8,192 tokens). Two seeds: 80-step trajectories differ by about a percent in their last steps' training loss whatever the precision.\n")
 print("| seed | precision | validation loss | train CE (mean of last 10 steps) | wall time (s) |")
 print("|---:|---|---:|---:|---:|")
 tail = lambda ms: sum(m["ce"] for m in ms[-10:]) / 10

@@ -42,7 +42,7 @@ func (b *bundleFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&b.llc, "llc", "", "llc of LLVM >= 17 (default: $DEEPC_LLC, llc-19 on PATH)")
 	fl.StringVar(&b.ptxas, "ptxas", "", "ptxas (default: $DEEPC_PTXAS, .cache/cuda-12.4/bin, PATH)")
 	fl.BoolVar(&b.noPTXAS, "no-ptxas", false, "stop at PTX (no cubins, no resource report)")
-	fl.BoolVar(&b.trainFP8, "train-fp8", true, "--graph train: FP8 training (MODEL.md §5) rather than BF16")
+	fl.BoolVar(&b.trainFP8, "train-fp8", true, "--graph train: FP8 training (docs/model.md §5) rather than BF16")
 	fl.BoolVar(&b.noCache, "no-cache", false, "run llc and ptxas on every kernel even when the kernel cache has it ($DEEPC_CACHE: a directory, or off)")
 }
 

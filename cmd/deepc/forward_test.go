@@ -132,7 +132,7 @@ func maxRelErr(got []float32, want [][]float64) float64 {
 }
 
 // The whole forward pass against the independent float64 implementation
-// of MODEL.md, in fp32 mode: YaRN on, q_lora_rank > 0 and = 0, group-limited
+// of docs/model.md, in fp32 mode: YaRN on, q_lora_rank > 0 and = 0, group-limited
 // routing with bias, partial FP8 blocks (kv_a 80 rows, kv_b 64 columns), a
 // vocabulary that is not a multiple of 128; F32, BF16 and FP8 checkpoints,
 // single-file and sharded. --prefill N must give the same logits.
@@ -199,7 +199,7 @@ func TestForwardPrecisions(t *testing.T) {
 		mode string
 		tol  float64
 	}{
-		// bf16: ~1e-2 per op (DESIGN.md §6), a few of them in series.
+		// bf16: ~1e-2 per op (docs/design.md §6), a few of them in series.
 		{"bf16", 5e-2},
 		// fp8: activations keep 3 mantissa bits (~3e-2 per GEMM) through
 		// about 20 GEMMs in series; the fp8 kernels themselves are checked

@@ -131,7 +131,7 @@ and runs this on a Hopper machine.`,
 			}
 			if !cmd.Flags().Changed("precision") {
 				// The reference computes what the kernels do: FP8 GEMMs
-				// (MODEL.md §5) where the checkpoint's weights are FP8, bf16
+				// (docs/model.md §5) where the checkpoint's weights are FP8, bf16
 				// elsewhere — the CPU's fp8 mode.
 				mf.precision = "fp8"
 			}

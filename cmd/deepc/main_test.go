@@ -34,7 +34,7 @@ func mustDeepc(t *testing.T, args ...string) string {
 	return out
 }
 
-// The parameter counts of MODEL.md §1, computed from the DSL.
+// The parameter counts of docs/model.md §1, computed from the DSL.
 func TestStatsDeepSeekV3(t *testing.T) {
 	var s struct {
 		ParamsTotal     int64 `json:"params_total"`
@@ -52,8 +52,8 @@ func TestStatsDeepSeekV3(t *testing.T) {
 	if s.ParamsActivated != 37_552_297_472 {
 		t.Errorf("params_activated = %d, want 37,552,297,472", s.ParamsActivated)
 	}
-	// MODEL.md §1 gives 11,610,061,056 for one MTP module, counting its
-	// shared_head as shared with the main head. The checkpoint (MODEL.md §6,
+	// docs/model.md §1 gives 11,610,061,056 for one MTP module, counting its
+	// shared_head as shared with the main head. The checkpoint (docs/model.md §6,
 	// §8) holds a separate model.layers.61.shared_head.norm.weight of [dim]
 	// = 7168 values, which the DSL loads, so the unique count is 7168 more.
 	if want := int64(11_610_061_056 + 7168); s.ParamsMTP != want {

@@ -53,7 +53,7 @@ type modelFlags struct {
 func (f *modelFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.checkpoint, "checkpoint", "", "Hugging Face checkpoint directory (config.json + safetensors, sharded or not)")
-	fl.StringVar(&f.precision, "precision", "fp32", "fp32 (weights dequantised, f32 compute), bf16, or fp8 (MODEL.md §5 recipe, emulated)")
+	fl.StringVar(&f.precision, "precision", "fp32", "fp32 (weights dequantised, f32 compute), bf16, or fp8 (docs/model.md §5 recipe, emulated)")
 	fl.StringArrayVar(&f.sets, "set", nil, "override a config value after config.json: key=value (repeatable)")
 	fl.IntVar(&f.workers, "threads", 0, "CPU threads (default: all cores)")
 	fl.IntVar(&f.moeBlock, "moe-block", cpuMoEBlock, "pad each expert's dispatched rows to a multiple of this (the GPU's GEMM tile is 128)")

@@ -62,13 +62,13 @@ func (s trainSettings) lrAt(n int) float64 {
 	return s.MinLR + (s.LR-s.MinLR)*(1+math.Cos(math.Pi*min(p, 1)))/2
 }
 
-// presetSchedules are the presets' learning-rate schedules (MODEL.md §7:
+// presetSchedules are the presets' learning-rate schedules (docs/model.md §7:
 // warmup 2K steps to 2.2e-4, cosine to 2.2e-5).
 var presetSchedules = map[string]map[string]float64{
 	"deepseek-v3": {"lr": 2.2e-4, "min-lr": 2.2e-5, "warmup": 2000},
 }
 
-// presets are named hyperparameter sets (MODEL.md §7 for deepseek-v3).
+// presets are named hyperparameter sets (docs/model.md §7 for deepseek-v3).
 var presets = map[string]autodiff.TrainOptions{
 	"deepseek-v3": {MTPWeight: 0.3, BalanceWeight: 1e-4, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1, ClipNorm: 1, BiasRate: 0.001},
 	"small":       {MTPWeight: 0.3, BalanceWeight: 1e-4, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1, ClipNorm: 1, BiasRate: 0.001},
@@ -188,12 +188,12 @@ Examples:
 	fl.Float64Var(&s.MinLR, "min-lr", 1e-4, "final learning rate of the cosine schedule")
 	fl.IntVar(&s.Warmup, "warmup", 20, "linear warmup steps")
 	fl.StringVar(&s.Schedule, "schedule", "cosine", "after warmup: cosine (to --min-lr at the last step) or constant")
-	fl.StringVar(&s.Precision, "precision", "fp32", "fp32, bf16 (activations rounded as on the GPU) or fp8 (MODEL.md §5: the fp8 weights' linears quantized forward and backward); f32 master weights")
+	fl.StringVar(&s.Precision, "precision", "fp32", "fp32, bf16 (activations rounded as on the GPU) or fp8 (docs/model.md §5: the fp8 weights' linears quantized forward and backward); f32 master weights")
 	fl.Uint64Var(&s.Seed, "seed", 1, "seed of the initial weights and of the data order")
 	fl.IntVar(&s.EvalEvery, "eval-every", 50, "validation loss every N steps (0: never)")
 	fl.IntVar(&s.EvalBatch, "eval-batches", 4, "batches of held-out tokens the validation loss averages")
 	fl.IntVar(&s.SaveEvery, "save-every", 100, "checkpoint every N steps (and at the end; 0: only at the end)")
-	fl.StringVar(&preset, "preset", "small", "hyperparameters: deepseek-v3 (MODEL.md §7) or small")
+	fl.StringVar(&preset, "preset", "small", "hyperparameters: deepseek-v3 (docs/model.md §7) or small")
 	fl.Float64Var(&gamma, "gamma", 0.001, "bias update speed γ of auxiliary-loss-free balancing (0 disables it)")
 	fl.StringVar(&moments, "moments", "f32", "AdamW moments kept in f32 or bf16 (rounded in the bf16 and fp8 modes)")
 	fl.BoolVar(&recomp, "recompute", false, "recompute RMSNorm outputs and up-projections in the backward instead of keeping them (less memory, more compute)")

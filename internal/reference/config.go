@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// Config is the model shape (MODEL.md §1), under the official names.
+// Config is the model shape (docs/model.md §1), under the official names.
 type Config struct {
 	Vocab, Dim, InterDim, MoEInterDim int
 	NLayers, NDenseLayers, NHeads     int
@@ -132,7 +132,7 @@ type hfConfig struct {
 	} `json:"rope_scaling"`
 }
 
-// ConfigFromHF reads a Hugging Face config.json (MODEL.md §1 names).
+// ConfigFromHF reads a Hugging Face config.json (docs/model.md §1 names).
 //
 // Required: vocab_size, hidden_size, intermediate_size, num_hidden_layers,
 // num_attention_heads, kv_lora_rank, qk_nope_head_dim, qk_rope_head_dim,
@@ -211,9 +211,9 @@ func ConfigFromHF(configJSON []byte) (Config, error) {
 	if h.MoELayerFreq != nil && *h.MoELayerFreq != 1 {
 		return Config{}, fmt.Errorf("reference: moe_layer_freq = %d, only 1 is supported", *h.MoELayerFreq)
 	}
-	// MODEL.md §4: renormalise the top-k weights for sigmoid, not for softmax.
+	// docs/model.md §4: renormalise the top-k weights for sigmoid, not for softmax.
 	if c.NRoutedExperts > 0 && c.NActivated > 1 && h.NormTopkProb != nil && *h.NormTopkProb != (c.ScoreFunc == "sigmoid") {
-		return Config{}, fmt.Errorf("reference: norm_topk_prob = %v with scoring_func %q is not supported (MODEL.md §4 renormalises exactly for sigmoid)",
+		return Config{}, fmt.Errorf("reference: norm_topk_prob = %v with scoring_func %q is not supported (docs/model.md §4 renormalises exactly for sigmoid)",
 			*h.NormTopkProb, c.ScoreFunc)
 	}
 	if rs := h.RopeScaling; rs != nil {

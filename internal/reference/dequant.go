@@ -2,7 +2,7 @@ package reference
 
 // Dequant returns fp8[r][c] · scaleInv[r/128][c/128] for a [rows, cols]
 // weight stored row-major; scaleInv is [ceil(rows/128), ceil(cols/128)]
-// row-major, the edge blocks being partial (MODEL.md §5).
+// row-major, the edge blocks being partial (docs/model.md §5).
 func Dequant(fp8 []float64, scaleInv []float64, rows, cols int) []float64 {
 	const block = 128
 	bc := (cols + block - 1) / block

@@ -1,11 +1,11 @@
 // Package reference is an independent, plain float64 implementation of
-// DeepSeek-V3 inference (MODEL.md §2–§6), written from MODEL.md and
+// DeepSeek-V3 inference (docs/model.md §2–§6), written from docs/model.md and
 // docs/op-semantics.md only. It is the test oracle for deepc's CPU runtime,
 // so it imports nothing but the standard library and favours obviously
 // correct loops over speed: every matrix is a flat []float64, every
 // projection a double loop, every top-k a stable sort.
 //
-// Conventions (where MODEL.md is silent they are stated here):
+// Conventions (where docs/model.md is silent they are stated here):
 //
 //   - Tokens are packed: tokens[t], pos[t], seq[t] for t < T. Token t attends
 //     to every token s with seq[s] == seq[t] and pos[s] <= pos[t] (itself
@@ -20,7 +20,7 @@
 //   - RoPE rotates interleaved pairs (x[2i], x[2i+1]) by pos·freq[i].
 //   - Under YaRN (Config.Yarn != nil) the frequencies are corrected and the
 //     softmax scale is multiplied by m², m = 0.1·MScale·ln(Factor) + 1
-//     (MODEL.md §3); MScaleAllDim is parsed but unused by the maths, and
+//     (docs/model.md §3); MScaleAllDim is parsed but unused by the maths, and
 //     RoPE itself is not rescaled.
 //   - Routing: the e_score_correction_bias is used when present (required
 //     for sigmoid scoring, optional for softmax); with it the group score is

@@ -21,7 +21,7 @@ func checkInputs(c Config, tokens, pos, seq []int) error {
 	return nil
 }
 
-// Forward runs the main model (MODEL.md §2) on packed sequences and returns
+// Forward runs the main model (docs/model.md §2) on packed sequences and returns
 // logits [T][vocab] and the final hidden states [T][dim] before model.norm.
 func Forward(c Config, w Weights, tokens, pos, seq []int) (logits [][]float64, hidden [][]float64, err error) {
 	if err := c.Validate(); err != nil {
@@ -46,7 +46,7 @@ func Forward(c Config, w Weights, tokens, pos, seq []int) (logits [][]float64, h
 	return head(c, w, "model.norm.weight", x), x, nil
 }
 
-// MTP runs the MTP modules (MODEL.md §6) on the main model's final hidden
+// MTP runs the MTP modules (docs/model.md §6) on the main model's final hidden
 // states (Forward's hidden) and returns the logits of every depth,
 // [depth][T][vocab]; depth k (0-based) predicts token t+k+2 of t's sequence.
 func MTP(c Config, w Weights, hidden [][]float64, tokens, pos, seq []int) ([][][]float64, error) {
@@ -163,7 +163,7 @@ func layer(c Config, w Weights, l int, x [][]float64, pos, seq []int) [][]float6
 	return out
 }
 
-// mla is multi-head latent attention (MODEL.md §3) in the expanded form, on
+// mla is multi-head latent attention (docs/model.md §3) in the expanded form, on
 // already-normalised inputs x; p is the "....self_attn." prefix.
 func mla(c Config, w Weights, p string, x [][]float64, pos, seq []int) [][]float64 {
 	T, H := len(x), c.NHeads
@@ -263,7 +263,7 @@ func mlp(w Weights, p string, x []float64) []float64 {
 	return linear(g, w[p+"down_proj.weight"])
 }
 
-// moe is DeepSeekMoE (MODEL.md §4) for one token; p is "....mlp.".
+// moe is DeepSeekMoE (docs/model.md §4) for one token; p is "....mlp.".
 func moe(c Config, w Weights, p string, x []float64) []float64 {
 	logits := linear(x, w[p+"gate.weight"])
 	var bias []float64

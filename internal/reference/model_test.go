@@ -96,7 +96,7 @@ func TestParamCountV3(t *testing.T) {
 	if act != 37_552_297_472 {
 		t.Errorf("activated = %d, want 37,552,297,472", act)
 	}
-	// MODEL.md §1 gives 11,610,061,056, which leaves out shared_head.norm
+	// docs/model.md §1 gives 11,610,061,056, which leaves out shared_head.norm
 	// (7168); the checkpoint has that tensor, so it is counted here.
 	if mtp != 11_610_061_056+7168 {
 		t.Errorf("mtp = %d, want 11,610,068,224", mtp)

@@ -1,6 +1,6 @@
 package reference
 
-// ParamCount counts parameters by formula (MODEL.md §1): total is the main
+// ParamCount counts parameters by formula (docs/model.md §1): total is the main
 // model (embedding, layers, final norm, head); activated is what one token
 // reads in the main model, embedding and head included (NActivated routed
 // experts out of NRoutedExperts, plus gate, bias and shared experts); mtp is

@@ -2,7 +2,7 @@ package reference
 
 import "math"
 
-// yarnRange returns YaRN's low and high correction dims (MODEL.md §3) for a
+// yarnRange returns YaRN's low and high correction dims (docs/model.md §3) for a
 // rotary dimension d: low = floor(d·ln(orig/(beta_fast·2π)) / (2 ln theta)),
 // high = ceil(d·ln(orig/(beta_slow·2π)) / (2 ln theta)), clamped to [0, d−1].
 func yarnRange(d int, theta float64, y Yarn) (low, high float64) {

@@ -11,7 +11,7 @@ type Tensor struct {
 	Data  []float64
 }
 
-// Weights maps Hugging Face checkpoint names (MODEL.md §8) to dequantised
+// Weights maps Hugging Face checkpoint names (docs/model.md §8) to dequantised
 // tensors. Extra entries (for example ...weight_scale_inv) are ignored.
 type Weights map[string]*Tensor
 

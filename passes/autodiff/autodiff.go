@@ -241,7 +241,7 @@ func hasFloatArg(op *ir.Op) bool {
 }
 
 // cotangentDType is the dtype a value's gradient is kept in: the value's
-// own, except f32 for fp8 values (the fp8 weights): MODEL.md §5 keeps
+// own, except f32 for fp8 values (the fp8 weights): docs/model.md §5 keeps
 // weight gradients in FP32, and an unscaled fp8 gradient would flush most
 // of them to zero.
 func cotangentDType(dt ir.DType) ir.DType {

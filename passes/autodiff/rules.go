@@ -136,7 +136,7 @@ func init() {
 	rules["linear"] = func(b *builder, op *ir.Op, dy []*ir.Value) []*ir.Value {
 		x, w, g := op.Args[0], op.Args[1], dy[0]
 		if master, block, ok := fp8Weight(w); ok {
-			// FP8 (MODEL.md §5): dgrad with Wᵀ per 128×128 block and g per
+			// FP8 (docs/model.md §5): dgrad with Wᵀ per 128×128 block and g per
 			// 1×128 tile; wgrad with g and x per 128×1 tile (along tokens).
 			dx := b.op1("linear", []*ir.Value{g, b.quantize(b.transpose(master, 1, 0), block)}, nil)
 			g2, x2 := b.flatten2(g), b.flatten2(b.cast(x, g.Type.DType))

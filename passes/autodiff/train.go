@@ -19,7 +19,7 @@ type TrainOptions struct {
 	ClipNorm      float64 // global gradient-norm clip (0: none)
 	BiasRate      float64 // γ of auxiliary-loss-free balancing (0: biases fixed)
 	// FP8 quantizes the fp8-declared weights (those with a quant block)
-	// before each GEMM of their linears, forward and backward, as MODEL.md
+	// before each GEMM of their linears, forward and backward, as docs/model.md
 	// §5 says; run the program in the runtime's FP8 mode.
 	FP8 bool
 	// Recompute computes RMSNorm outputs and up-projections (linears from
@@ -28,7 +28,7 @@ type TrainOptions struct {
 	// more compute, as DeepSeek-V3 trains.
 	Recompute bool
 	// MomentDType is the dtype the AdamW moments are kept in between steps:
-	// f32 (the default) or bf16 (MODEL.md §5), rounded where the runtime's
+	// f32 (the default) or bf16 (docs/model.md §5), rounded where the runtime's
 	// mode rounds bf16 (bf16 and fp8 modes); the update itself is f32.
 	MomentDType ir.DType
 }

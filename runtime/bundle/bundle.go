@@ -1,4 +1,4 @@
-// Package bundle reads, writes and verifies kernel bundles (DESIGN §8): a
+// Package bundle reads, writes and verifies kernel bundles (docs/design.md §8): a
 // directory with manifest.json, kernels/*.ptx and *.cubin, and ir/*.ir.
 // The manifest lists the SHA-256 of every other file; a bundle whose
 // files, hashes, format version or target do not match is refused before

@@ -10,7 +10,7 @@
 //     (round to nearest even) after every op, as a GPU stores them; matrix
 //     products accumulate in f32. Quantized weights are dequantised to bf16.
 //   - FP8: as BF16, and linear/grouped_linear with a block-quantized weight
-//     follow the FP8 recipe of MODEL.md §5 bit for bit (see fp8.go).
+//     follow the FP8 recipe of docs/model.md §5 bit for bit (see fp8.go).
 //
 // In every mode softmax, rms_norm, rope, attention and routing compute
 // internally in f64 and round their results once.

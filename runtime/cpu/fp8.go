@@ -4,7 +4,7 @@ import (
 	"github.com/deepc-dev/deepc/runtime"
 )
 
-// The FP8 GEMM (MODEL.md §5), emulated exactly as follows for
+// The FP8 GEMM (docs/model.md §5), emulated exactly as follows for
 // out[i, j] = Σ_k x[i, k] · w[j, k] with w block-quantized (fp8 values
 // wq, scales sw per b0 x b1 block):
 //

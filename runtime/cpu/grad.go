@@ -102,7 +102,7 @@ func kGroupedLinearWGrad(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runt
 			}
 			copy(xe[i*K:(i+1)*K], x.F[rows[i]*K:(rows[i]+1)*K])
 		}
-		// As a Linear's weight gradient (MODEL.md §5): G_eᵀ per 1×128 tile
+		// As a Linear's weight gradient (docs/model.md §5): G_eᵀ per 1×128 tile
 		// and X_eᵀ per [1, 128] block, both along the slots.
 		xt := &runtime.Tensor{DType: ir.F32, Shape: []int{K, n}, F: transposed(xe, n, K)}
 		q, err := runtime.QuantizeBlocks(xt, [2]int{1, fp8Tile})

@@ -1,6 +1,6 @@
 // Package cuda is deepc's CUDA backend: the driver API (libcuda.so.1)
 // called through purego, so that deepc stays a static CGO_ENABLED=0 binary
-// that runs on a GPU machine without a Go toolchain (DESIGN §8).
+// that runs on a GPU machine without a Go toolchain (docs/design.md §8).
 //
 // What is here: loading the driver, a context on a device, modules from
 // cubin or PTX, device memory, copies, launches and synchronization. The

@@ -491,7 +491,7 @@ func RelErr(a, b *runtime.Tensor) float64 {
 }
 
 // Tolerance is the relative error allowed for a kernel's float output by
-// dtype (DESIGN §6), looser for GEMMs whose operands are fp8.
+// dtype (docs/design.md §6), looser for GEMMs whose operands are fp8.
 func Tolerance(dtype string, fp8 bool) float64 {
 	switch {
 	case fp8:

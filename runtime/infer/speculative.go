@@ -21,7 +21,7 @@ func (s SpeculativeStats) AcceptanceRate() float64 {
 }
 
 // GenerateSpeculative is Generate with multi-token-prediction speculative
-// decoding (MODEL.md §6): after each step the MTP module drafts the token
+// decoding (docs/model.md §6): after each step the MTP module drafts the token
 // after next from the main model's hidden state; the next main step decodes
 // the chosen token and the draft together, and the draft is kept when the
 // main model, sampling as usual, picks the same token — two tokens for one

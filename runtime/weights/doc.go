@@ -1,5 +1,5 @@
 // Package weights reads and writes Hugging Face safetensors checkpoints and
-// binds them to a compiled module's params (DESIGN.md §8, MODEL.md §5, §8).
+// binds them to a compiled module's params (docs/design.md §8, docs/model.md §5, §8).
 //
 // Reading: Open validates one file's header like the reference
 // implementation (header length <= 100 MB, valid UTF-8 JSON object, no

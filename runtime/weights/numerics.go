@@ -107,7 +107,7 @@ const e4m3Max = runtime.E4M3Max
 func e4m3Value(b uint8) float32 { return e4m3Table[b] }
 
 // e4m3Bits rounds f to float8_e4m3fn: ties to even, saturating at ±448
-// (DESIGN.md §6: to-e4m3 saturates); NaN becomes NaN, ±inf saturates.
+// (docs/design.md §6: to-e4m3 saturates); NaN becomes NaN, ±inf saturates.
 func e4m3Bits(f float32) uint8 {
 	b := math.Float32bits(f)
 	sign := uint8(b>>24) & 0x80

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""DeepSeek-V3 in plain PyTorch (CPU, float32), written from shared/MODEL.md
+"""DeepSeek-V3 in plain PyTorch (CPU, float32), written from docs/model.md
 §2-§4 and docs/op-semantics.md, for scripts/bench-cpu.sh.
 
 It reads a Hugging Face checkpoint (config.json + safetensors, sharded or
@@ -8,7 +8,7 @@ safetensors reader, so it needs only torch and numpy (Debian's python3-torch).
 
 The model is written the way DeepSeek's own inference code writes it:
 [batch, seq, ...] tensors, a per-layer latent KV cache (RMSNorm(c_kv)
-[kv_lora_rank] and roped k_pe [rope] per token, MODEL.md §3), the expanded
+[kv_lora_rank] and roped k_pe [rope] per token, docs/model.md §3), the expanded
 ("naive") attention for a prefill that starts the cache, the absorbed form
 (W_UK folded into the query, W_UV after attention) for every step that
 reads cached tokens, and MoE as a loop over the experts that received
@@ -153,7 +153,7 @@ class Config:
 
 
 def rope_freqs(cfg):
-    """freq[i], i < rope/2, with YaRN (MODEL.md §3), in float64."""
+    """freq[i], i < rope/2, with YaRN (docs/model.md §3), in float64."""
     d = cfg.rope
     freqs = 1.0 / (cfg.theta ** (torch.arange(0, d, 2, dtype=torch.float64) / d))
     y = cfg.yarn
