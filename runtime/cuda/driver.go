@@ -1,10 +1,14 @@
 // Package cuda is deepc's CUDA backend: the driver API (libcuda.so.1)
-// called through purego, so that deepc stays a static CGO_ENABLED=0 binary
-// that runs on a GPU machine without a Go toolchain (docs/design.md §8).
+// called through purego, so that deepc stays a CGO_ENABLED=0 binary — no
+// cgo, no C compiler, no CUDA headers; dynamically linked against ld.so,
+// libc and libdl only, so that it can dlopen the driver (docs/design.md §8
+// says static; docs/ARCHITECTURE.md says why not) — that runs on a GPU
+// machine without a Go toolchain.
 //
 // What is here: loading the driver, a context on a device, modules from
-// cubin or PTX, device memory, copies, launches and synchronization. The
-// program executor that runs a bundle's steps is built on these.
+// cubin or PTX, device memory, copies, launches and synchronization; GPU,
+// the device.Backend over them, on which runtime/device's executor runs a
+// bundle's steps.
 package cuda
 
 import (
