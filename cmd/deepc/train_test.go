@@ -3,18 +3,25 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"image/color"
+	"image/png"
+	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/deepc-dev/deepc/internal/testseed"
+	"gonum.org/v1/plot/plotutil"
 )
 
 // The corpus of the training tests: this repository's Go files.
@@ -145,9 +152,37 @@ func TestPlot(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(dir, "metrics.jsonl"), []byte(strings.Join(lines, "\n")+"\n"), 0o644)
 	mustDeepc(t, "plot", dir)
-	b, err := os.ReadFile(filepath.Join(dir, "loss.png"))
-	if err != nil || !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) || len(b) < 10000 {
-		t.Fatalf("loss.png: %d bytes, %v", len(b), err)
+	f, err := os.Open(filepath.Join(dir, "loss.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(f)
+	f.Close()
+	if err != nil {
+		t.Fatalf("loss.png: %v", err)
+	}
+	// The loss series (the first line of the top panel, in plotutil's first
+	// colour) falls from 6 to 1.2: its leftmost pixels are higher up the
+	// image than its rightmost.
+	want := color.RGBAModel.Convert(plotutil.Color(0)).(color.RGBA)
+	bounds := img.Bounds()
+	left, right := -1, -1
+	var leftY, rightY int
+	for x := bounds.Min.X; x < bounds.Max.X; x++ {
+		for y := bounds.Min.Y; y < bounds.Min.Y+bounds.Dy()/3; y++ {
+			if c := color.RGBAModel.Convert(img.At(x, y)).(color.RGBA); c == want {
+				if left < 0 {
+					left, leftY = x, y
+				}
+				right, rightY = x, y
+			}
+		}
+	}
+	if left < 0 || right-left < bounds.Dx()/2 {
+		t.Fatalf("loss.png: the loss curve spans pixels %d..%d of %d", left, right, bounds.Dx())
+	}
+	if leftY >= rightY {
+		t.Fatalf("loss.png: the falling loss is drawn rising (y %d at the left, %d at the right)", leftY, rightY)
 	}
 	os.WriteFile(filepath.Join(dir, "metrics.jsonl"), []byte("{\"loss\": 1}\n"), 0o644)
 	if code, _, errOut := deepc(t, "plot", dir); code != 1 || !strings.Contains(errOut, "metrics.jsonl:1: no step") {
@@ -156,13 +191,74 @@ func TestPlot(t *testing.T) {
 }
 
 // Every precision trains (FP8 quantizes the fp8 weights' GEMMs), with and
-// without recomputation.
+// without recomputation: finite losses at every step; the precisions
+// differ from one another; recomputation changes no bit of the losses;
+// the checkpoint holds the FP8 weights with their scales and the state the
+// moments in the asked dtype.
 func TestTrainPrecisions(t *testing.T) {
-	for _, extra := range [][]string{{"--precision", "bf16", "--moments", "bf16", "--preset", "deepseek-v3"}, {"--precision", "fp8"}, {"--precision", "fp8", "--recompute"}} {
+	losses := map[string][]float64{}
+	for _, c := range []struct {
+		name  string
+		extra []string
+	}{
+		{"bf16", []string{"--precision", "bf16", "--moments", "bf16", "--preset", "deepseek-v3"}},
+		{"fp8", []string{"--precision", "fp8"}},
+		{"fp8-recompute", []string{"--precision", "fp8", "--recompute"}},
+	} {
 		out := filepath.Join(t.TempDir(), "run")
-		mustDeepc(t, trainArgs(out, 2, extra...)...)
-		if _, err := os.Stat(filepath.Join(out, "step-000002", "model.safetensors")); err != nil {
-			t.Errorf("%v: %v", extra, err)
+		mustDeepc(t, trainArgs(out, 2, c.extra...)...)
+		b, err := os.ReadFile(filepath.Join(out, "metrics.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			var m struct {
+				Step int      `json:"step"`
+				Loss *float64 `json:"loss"`
+			}
+			if err := json.Unmarshal([]byte(line), &m); err != nil || m.Loss == nil {
+				continue
+			}
+			if math.IsNaN(*m.Loss) || math.IsInf(*m.Loss, 0) || *m.Loss <= 0 {
+				t.Fatalf("%s: step %d loss %v", c.name, m.Step, *m.Loss)
+			}
+			losses[c.name] = append(losses[c.name], *m.Loss)
+		}
+		if len(losses[c.name]) != 2 {
+			t.Fatalf("%s: %d losses in metrics.jsonl, want 2", c.name, len(losses[c.name]))
+		}
+		ck := filepath.Join(out, "step-000002")
+		header := safetensorsHeader(t, filepath.Join(ck, "model.safetensors"))
+		if c.name != "bf16" && (!strings.Contains(header, `"F8_E4M3"`) || !strings.Contains(header, "weight_scale_inv")) {
+			t.Errorf("%s: the checkpoint has no FP8 weights with scales", c.name)
+		}
+		if c.name == "bf16" && !strings.Contains(safetensorsHeader(t, filepath.Join(ck, "train", "state.safetensors")), `"BF16"`) {
+			t.Errorf("--moments bf16: the state holds no bf16 tensor")
 		}
 	}
+	if !slices.Equal(losses["fp8"], losses["fp8-recompute"]) {
+		t.Errorf("recomputation changed the losses: %v vs %v", losses["fp8-recompute"], losses["fp8"])
+	}
+	if slices.Equal(losses["fp8"], losses["bf16"]) {
+		t.Errorf("bf16 and fp8 trained to the same losses %v: is a precision ignored?", losses["fp8"])
+	}
+}
+
+// safetensorsHeader is a safetensors file's JSON header.
+func safetensorsHeader(t *testing.T, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var n uint64
+	if err := binary.Read(f, binary.LittleEndian, &n); err != nil || n > 1<<24 {
+		t.Fatalf("%s: header length %d: %v", path, n, err)
+	}
+	h := make([]byte, n)
+	if _, err := io.ReadFull(f, h); err != nil {
+		t.Fatal(err)
+	}
+	return string(h)
 }
