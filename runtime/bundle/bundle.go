@@ -123,6 +123,10 @@ func Open(dir, target string) (*Manifest, error) {
 			return nil
 		}
 		rel, _ := filepath.Rel(dir, path)
+		if !d.Type().IsRegular() {
+			// A link could make the bundle read files outside it.
+			return fmt.Errorf("bundle %s: %s is not a regular file (links and devices are refused)", dir, filepath.ToSlash(rel))
+		}
 		rel = filepath.ToSlash(rel)
 		if rel == "manifest.json" {
 			return nil
@@ -165,10 +169,16 @@ func orDefault(s, d string) string {
 	return s
 }
 
-// ReadFile reads a verified bundle's file.
+// ReadFile reads a verified bundle's file (a regular file inside it).
 func ReadFile(dir, p string) ([]byte, error) {
 	if err := checkPath(p); err != nil {
 		return nil, err
 	}
-	return os.ReadFile(filepath.Join(dir, filepath.FromSlash(p)))
+	full := filepath.Join(dir, filepath.FromSlash(p))
+	if fi, err := os.Lstat(full); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("bundle %s: %s is not a regular file", dir, p)
+	}
+	return os.ReadFile(full)
 }

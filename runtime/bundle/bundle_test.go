@@ -1,0 +1,116 @@
+package bundle
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeSample(t *testing.T, dir string) *Manifest {
+	t.Helper()
+	m := &Manifest{Compiler: "deepc test", Target: "sm_90a", Model: "m", ModelHash: "h",
+		Graphs: map[string]json.RawMessage{"forward": json.RawMessage(`[]`)}, Kernels: json.RawMessage(`[]`)}
+	files := map[string][]byte{"kernels/a.ptx": []byte("ptx a"), "kernels/b.ptx": []byte("ptx b"), "ir/module.ir": []byte("module")}
+	if err := Write(dir, m, files); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// Writing is deterministic and what is written opens; its files read back.
+func TestWriteOpen(t *testing.T) {
+	a, b := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
+	writeSample(t, a)
+	writeSample(t, b)
+	for _, f := range []string{"manifest.json", "kernels/a.ptx", "ir/module.ir"} {
+		x, _ := os.ReadFile(filepath.Join(a, f))
+		y, _ := os.ReadFile(filepath.Join(b, f))
+		if len(x) == 0 || !bytes.Equal(x, y) {
+			t.Fatalf("%s differs between two writes of the same bundle", f)
+		}
+	}
+	m, err := Open(a, "sm_90a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Model != "m" || len(m.Files) != 3 || m.FormatVersion != FormatVersion {
+		t.Fatalf("manifest read back: %+v", m)
+	}
+	if got, err := ReadFile(a, "kernels/b.ptx"); err != nil || string(got) != "ptx b" {
+		t.Fatalf("ReadFile: %q, %v", got, err)
+	}
+	// Write refuses a non-empty directory and paths that leave the bundle.
+	if err := Write(a, &Manifest{}, nil); err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Errorf("write over a bundle: %v", err)
+	}
+	for _, p := range []string{"../x", "/abs", "manifest.json", `a\b`} {
+		if err := Write(filepath.Join(t.TempDir(), "c"), &Manifest{}, map[string][]byte{p: nil}); err == nil {
+			t.Errorf("Write accepted the path %q", p)
+		}
+		if _, err := ReadFile(a, p); err == nil {
+			t.Errorf("ReadFile accepted the path %q", p)
+		}
+	}
+}
+
+// A bundle that is not exactly what its manifest says is refused, with
+// the reason and how to rebuild.
+func TestOpenRefuses(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		tamper func(dir string)
+		target string
+		want   string
+	}{
+		{"target", func(string) {}, "sm_100a", "built for sm_90a, not sm_100a"},
+		{"modified file", func(d string) { os.WriteFile(filepath.Join(d, "kernels/a.ptx"), []byte("evil"), 0o644) }, "", "does not match its SHA-256"},
+		{"extra file", func(d string) { os.WriteFile(filepath.Join(d, "kernels/c.ptx"), []byte("x"), 0o644) }, "", "not in the manifest"},
+		{"missing file", func(d string) { os.Remove(filepath.Join(d, "ir/module.ir")) }, "", "missing ir/module.ir"},
+		{"symlink", func(d string) {
+			outside := filepath.Join(filepath.Dir(d), "outside")
+			os.WriteFile(outside, []byte("ptx a"), 0o644)
+			os.Remove(filepath.Join(d, "kernels/a.ptx"))
+			os.Symlink(outside, filepath.Join(d, "kernels/a.ptx"))
+		}, "", "not a regular file"},
+		{"version", func(d string) { rewrite(d, func(m map[string]any) { m["format_version"] = 99 }) }, "", "format version 99"},
+		{"unknown field", func(d string) { rewrite(d, func(m map[string]any) { m["surprise"] = 1 }) }, "", "unknown field"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "b")
+			writeSample(t, dir)
+			c.tamper(dir)
+			_, err := Open(dir, c.target)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Open: %v, want an error saying %q", err, c.want)
+			}
+		})
+	}
+}
+
+func rewrite(dir string, f func(map[string]any)) {
+	p := filepath.Join(dir, "manifest.json")
+	b, _ := os.ReadFile(p)
+	m := map[string]any{}
+	json.Unmarshal(b, &m)
+	f(m)
+	b, _ = json.Marshal(m)
+	os.WriteFile(p, b, 0o644)
+}
+
+// ParseDim reads what ir.Dim prints.
+func TestParseDim(t *testing.T) {
+	for s, want := range map[string]string{"7168": "7168", "T": "T", "8*T+32512": "8*T+32512", "T+3": "T+3", "2*C": "2*C"} {
+		d, err := ParseDim(s)
+		if err != nil || d.String() != want {
+			t.Errorf("ParseDim(%q) = %v, %v", s, d, err)
+		}
+	}
+	for _, s := range []string{"", "*T", "x*T", "T+y", "T+"} {
+		if _, err := ParseDim(s); err == nil {
+			t.Errorf("ParseDim(%q) accepted", s)
+		}
+	}
+}
