@@ -1,0 +1,178 @@
+package infer_test
+
+import (
+	"math"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/deepc-dev/deepc/dsl"
+	"github.com/deepc-dev/deepc/models"
+	"github.com/deepc-dev/deepc/passes"
+	"github.com/deepc-dev/deepc/runtime/cpu"
+	"github.com/deepc-dev/deepc/runtime/infer"
+	"github.com/deepc-dev/deepc/runtime/weights"
+)
+
+// tiny is the tiny DeepSeek-V3 compiled for inference (the CPU's
+// pipeline) with a random f32 checkpoint.
+func tiny(t *testing.T) *infer.Model {
+	t.Helper()
+	file := filepath.Join("..", "..", "models", "deepseek_v3_tiny.deep")
+	m, err := dsl.CompileFile(file, dsl.Options{ReadFile: models.ReadFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := weights.RandomCheckpoint(m, dir, 11, "f32", 1); err != nil {
+		t.Fatal(err)
+	}
+	m, err = dsl.CompileFile(file, dsl.Options{ReadFile: models.ReadFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := passes.ParsePipeline("canonicalize,kv-cache,mla-absorb,fuse-siblings,moe-lower,cse,dce")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := passes.Run(&passes.Context{Options: map[string]string{"moe-block": "1"}}, m, pl); err != nil {
+		t.Fatal(err)
+	}
+	params, err := weights.Load(infer.Stored(m), dir, weights.IgnoreTensors(models.CheckpointCopy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := infer.BindDerived(m, params); err != nil {
+		t.Fatal(err)
+	}
+	return &infer.Model{Module: m, Params: params, Opts: cpu.Options{Mode: cpu.FP32, Wide: true}}
+}
+
+func relErr(a, b []float32) float64 {
+	var num, den float64
+	for i := range a {
+		d := float64(a[i]) - float64(b[i])
+		num += d * d
+		den += float64(b[i]) * float64(b[i])
+	}
+	return math.Sqrt(num / den)
+}
+
+// The cache: prefill then decode gives the whole-sequence logits at every
+// position (two sequences sharing the cache), and a sequence truncated
+// back to a prefix continues as if it had only ever held that prefix.
+func TestCacheMatchesForward(t *testing.T) {
+	m := tiny(t)
+	seqs := [][]int{{5, 9, 200, 17, 3, 44}, {1, 2, 3, 4, 5, 6}}
+	want, err := m.Forward(seqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := m.NewCache(32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.Prefill(c, []int{0, 1}, [][]int{seqs[0][:3], seqs[1][:2]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := [][][]float32{got.Rows[0], got.Rows[1]}
+	for p := 3; p < 6; p++ {
+		ids, toks := []int{0, 1}, []int{seqs[0][p], seqs[1][p-1]}
+		l, err := m.Decode(c, ids, toks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows[0], rows[1] = append(rows[0], l.Rows[0][0]), append(rows[1], l.Rows[1][0])
+	}
+	for s := range seqs {
+		for p := range rows[s] {
+			if e := relErr(rows[s][p], want.Rows[s][p]); e > 1e-5 {
+				t.Fatalf("sequence %d position %d: cached logits %.2e off the whole-sequence ones", s, p, e)
+			}
+		}
+	}
+	if c.Len(0) != 6 || c.Len(1) != 5 {
+		t.Fatalf("cache lengths %d, %d; want 6, 5", c.Len(0), c.Len(1))
+	}
+	// Truncate sequence 0 to 2 tokens and feed another third token.
+	c.Truncate(0, 2)
+	alt := []int{5, 9, 77}
+	l, err := m.Decode(c, []int{0}, []int{77})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w2, err := m.Forward([][]int{alt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := relErr(l.Rows[0][0], w2.Rows[0][2]); e > 1e-5 {
+		t.Fatalf("after Truncate: %.2e off", e)
+	}
+	c.Release(1)
+	if c.Len(1) != 0 {
+		t.Fatalf("Release left %d tokens", c.Len(1))
+	}
+}
+
+// Greedy generation takes the argmax of the model's logits at each step;
+// speculative decoding (MTP drafts) emits the same tokens; an EOS stops a
+// sequence (and is kept); sampling with a seed is reproducible.
+func TestGenerate(t *testing.T) {
+	m := tiny(t)
+	prompts := [][]int{{5, 9, 200, 17}, {1, 2}}
+	gen, _, err := m.Generate(prompts, infer.GenerateOptions{MaxTokens: 4, EOS: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range prompts {
+		seq := slices.Clone(p)
+		for j, tok := range gen[i] {
+			l, err := m.Forward([][]int{seq})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := infer.Argmax(l.Rows[0][len(seq)-1]); tok != want {
+				t.Fatalf("prompt %d token %d: generated %d, argmax %d", i, j, tok, want)
+			}
+			seq = append(seq, tok)
+		}
+	}
+	spec, _, stats, err := m.GenerateSpeculative(prompts, infer.GenerateOptions{MaxTokens: 4, EOS: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.EqualFunc(spec, gen, slices.Equal[[]int]) {
+		t.Fatalf("speculative decoding generated %v, plain %v", spec, gen)
+	}
+	t.Logf("MTP drafts accepted: %.2f", stats.AcceptanceRate())
+	eos := gen[0][1]
+	stop, _, err := m.Generate(prompts[:1], infer.GenerateOptions{MaxTokens: 4, EOS: eos})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(stop[0], gen[0][:2]) {
+		t.Fatalf("with EOS %d: %v, want %v", eos, stop[0], gen[0][:2])
+	}
+	s := infer.Sampling{Temperature: 0.8, TopP: 0.9, Seed: 3}
+	a, _, err := m.Generate(prompts, infer.GenerateOptions{MaxTokens: 5, EOS: -1, Sampling: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := m.Generate(prompts, infer.GenerateOptions{MaxTokens: 5, EOS: -1, Sampling: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.EqualFunc(a, b, slices.Equal[[]int]) {
+		t.Fatalf("sampling with one seed: %v then %v", a, b)
+	}
+	if _, _, err := m.Generate([][]int{{}}, infer.GenerateOptions{MaxTokens: 1}); err == nil {
+		t.Fatal("an empty prompt was accepted")
+	}
+}
+
+func TestArgmaxTies(t *testing.T) {
+	if got := infer.Argmax([]float32{1, 3, 2, 3}); got != 1 {
+		t.Fatalf("Argmax = %d, want the lowest of the tied 1 and 3", got)
+	}
+}
