@@ -108,6 +108,7 @@ func TestEmulatorInferenceKernels(t *testing.T) {
 func TestEmulatorTrainKernels(t *testing.T) {
 	for _, fp8 := range []bool{false, true} {
 		t.Run(map[bool]string{false: "bf16", true: "fp8"}[fp8], func(t *testing.T) {
+			t.Parallel() // launches of a few blocks leave cores idle
 			tr, programs, kernels := tinyTrainerKernels(t, fp8, true)
 			dev, cmp := emulated(t, kernels, tr.Opts)
 			ex := device.NewExecutor(cmp, programs)
@@ -165,6 +166,7 @@ func TestEmulatorFindsInjectedDefects(t *testing.T) {
 	seqs := [][]int{{5, 9, 200, 17, 3, 44, 8}, {1, 2, 3}}
 	for _, mu := range mutations {
 		t.Run(mu.name, func(t *testing.T) {
+			t.Parallel()
 			var victim *codegen.Kernel
 			for _, k := range kernels {
 				if inForward[k.Name] && mu.find.MatchString(k.PTX) {
