@@ -656,3 +656,51 @@ func TestISAFloatSetp(t *testing.T) {
 		{[]uint64{nan, f64b(1)}, 1}, {[]uint64{f64b(1), f64b(1)}, 0},
 	})
 }
+
+// TestISAFloatApproxArith: rcp.approx.f32 (≤ 1 ulp), div.approx.f32 (≤ 2 ulp
+// for |b| in [2^-126, 2^126]), div.full.f32 (≤ 2 ulp) and sqrt.approx.f32
+// (relative error ≤ 2^-23) stay within their ISA bounds (notes §6.2 – §6.4).
+func TestISAFloatApproxArith(t *testing.T) {
+	rng := rand.New(rand.NewSource(17))
+	var un []uint64
+	var bin [][]uint64
+	for i := 0; i < 300; i++ {
+		x := f32b(float32(math.Ldexp(1+rng.Float64(), rng.Intn(250)-125)))
+		y := f32b(float32(math.Ldexp(1+rng.Float64(), rng.Intn(250)-125)))
+		un = append(un, x)
+		bin = append(bin, []uint64{x | uint64(rng.Intn(2))<<31, y | uint64(rng.Intn(2))<<31})
+	}
+	within := func(rule string, got, cr uint32, ulps int64) string {
+		if d := ulpDiff32(got, cr); d > ulps || isNaN32(uint64(got)) {
+			return fmt.Sprintf("[%s] correctly rounded %#x, got %#x, %d ulp", rule, cr, got, d)
+		}
+		return ""
+	}
+	unary := func(name string) opSpec {
+		return opSpec{inst: name + " {d}, {a};", dst: "f32", srcs: []string{"f32"}}
+	}
+	runApprox(t, approxCheck{unary("rcp.approx.f32"), un, func(x float32, got uint32) string {
+		return within("§6.3 rcp.approx.f32 ≤ 1 ulp", got, math.Float32bits(1/x), 1)
+	}})
+	runApprox(t, approxCheck{unary("sqrt.approx.f32"), un, func(x float32, got uint32) string {
+		ref := math.Sqrt(float64(x))
+		g := float64(math.Float32frombits(got))
+		if !(math.Abs(g-ref) <= math.Ldexp(ref, -23)) {
+			return fmt.Sprintf("[§6.4 sqrt.approx.f32 rel err ≤ 2^-23] ref %.10g got %.10g", ref, g)
+		}
+		return ""
+	}})
+	for _, name := range []string{"div.approx.f32", "div.full.f32"} {
+		spec := opSpec{inst: name + " {d}, {a}, {b};", dst: "f32", srcs: []string{"f32", "f32"}}
+		got := runOp(t, spec, bin)
+		if got == nil {
+			continue
+		}
+		for i, r := range bin {
+			cr := math.Float32bits(bf32(r[0]) / bf32(r[1]))
+			if msg := within("§6.2 "+name+" ≤ 2 ulp", uint32(got[i][0]), cr, 2); msg != "" {
+				t.Errorf("%s %g / %g: %s", name, bf32(r[0]), bf32(r[1]), msg)
+			}
+		}
+	}
+}
