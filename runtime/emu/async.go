@@ -171,6 +171,17 @@ func (w *warp) mbarAt(in *inst, lane int, addr uint64) (*mbarrier, uint64, bool)
 	return c.mbars[addr], addr, true
 }
 
+// liveMbar is mbarAt for operations that need an initialized mbarrier:
+// it reports what ran on an address holding none.
+func (w *warp) liveMbar(in *inst, lane int, addr uint64, what string) (*mbarrier, uint64, bool) {
+	b, a, ok := w.mbarAt(in, lane, addr)
+	if ok && b == nil {
+		w.report(in, 1<<lane, KindAsync, "%s at shared offset %#x: no mbarrier there (mbarrier.init first)", what, a)
+		return nil, a, false
+	}
+	return b, a, ok
+}
+
 // mbarState encodes an arrive's result (§11.1.4): bit 63 set, the phase
 // before the arrive in bits 62:32, bit 31 for .noComplete, the object's
 // address/8 (low 11 bits) in 30:20, the pending count before in 19:0.
@@ -238,19 +249,24 @@ func buildMbarrier(d *decoder, in *inst, o *opc, args []string) error {
 		in.addr, in.off, err = d.mem(a, sp)
 		return err
 	}
-	switch op {
-	case "init":
+	// memCount decodes the "[addr], count" operand pair of init, expect_tx
+	// and complete_tx.
+	memCount := func(args []string) error {
 		if err := need(args, 2); err != nil {
 			return err
 		}
 		if err := mem(args[0]); err != nil {
 			return err
 		}
-		cnt, err := d.src(args[1], tU32)
-		if err != nil {
+		c, err := d.src(args[1], tU32)
+		in.src = []int32{c}
+		return err
+	}
+	switch op {
+	case "init":
+		if err := memCount(args); err != nil {
 			return err
 		}
-		in.src = []int32{cnt}
 		in.exec = func(w *warp, in *inst, m uint32) {
 			base, cv := w.reg(in.addr), w.reg(in.src[0])
 			for s := m; s != 0; s &= s - 1 {
@@ -283,12 +299,8 @@ func buildMbarrier(d *decoder, in *inst, o *opc, args []string) error {
 			base := w.reg(in.addr)
 			for s := m; s != 0; s &= s - 1 {
 				l := bits.TrailingZeros32(s)
-				b, addr, ok := w.mbarAt(in, l, base[l]+uint64(in.off))
+				_, addr, ok := w.liveMbar(in, l, base[l]+uint64(in.off), "mbarrier.inval")
 				if !ok {
-					continue
-				}
-				if b == nil {
-					w.report(in, 1<<l, KindAsync, "mbarrier.inval at shared offset %#x: no mbarrier there", addr)
 					continue
 				}
 				delete(w.cta.mbars, addr)
@@ -321,12 +333,8 @@ func buildMbarrier(d *decoder, in *inst, o *opc, args []string) error {
 			base := w.reg(in.addr)
 			for s := m; s != 0; s &= s - 1 {
 				l := bits.TrailingZeros32(s)
-				b, addr, ok := w.mbarAt(in, l, base[l]+uint64(in.off))
+				b, addr, ok := w.liveMbar(in, l, base[l]+uint64(in.off), "mbarrier."+op)
 				if !ok {
-					continue
-				}
-				if b == nil {
-					w.report(in, 1<<l, KindAsync, "mbarrier.%s at shared offset %#x: no mbarrier there (mbarrier.init first)", op, addr)
 					continue
 				}
 				n := uint32(1)
@@ -358,27 +366,15 @@ func buildMbarrier(d *decoder, in *inst, o *opc, args []string) error {
 			}
 		}
 	case "expect_tx", "complete_tx":
-		if err := need(args, 2); err != nil {
+		if err := memCount(args); err != nil {
 			return err
 		}
-		if err := mem(args[0]); err != nil {
-			return err
-		}
-		c, err := d.src(args[1], tU32)
-		if err != nil {
-			return err
-		}
-		in.src = []int32{c}
 		in.exec = func(w *warp, in *inst, m uint32) {
 			base := w.reg(in.addr)
 			for s := m; s != 0; s &= s - 1 {
 				l := bits.TrailingZeros32(s)
-				b, addr, ok := w.mbarAt(in, l, base[l]+uint64(in.off))
+				b, _, ok := w.liveMbar(in, l, base[l]+uint64(in.off), "mbarrier."+op)
 				if !ok {
-					continue
-				}
-				if b == nil {
-					w.report(in, 1<<l, KindAsync, "mbarrier.%s at shared offset %#x: no mbarrier there", op, addr)
 					continue
 				}
 				n := int64(uint32(w.reg(in.src[0])[l]))
@@ -417,12 +413,8 @@ func buildMbarrier(d *decoder, in *inst, o *opc, args []string) error {
 			failed := false
 			for s := m; s != 0; s &= s - 1 {
 				l := bits.TrailingZeros32(s)
-				b, addr, ok := w.mbarAt(in, l, base[l]+uint64(in.off))
+				b, addr, ok := w.liveMbar(in, l, base[l]+uint64(in.off), "mbarrier."+op)
 				if !ok {
-					continue
-				}
-				if b == nil {
-					w.report(in, 1<<l, KindAsync, "mbarrier.%s at shared offset %#x: no mbarrier there", op, addr)
 					continue
 				}
 				done := waitDone(w, in, l, b, addr, sv[l], parity)
@@ -746,12 +738,8 @@ func buildCpAsyncArrive(d *decoder, in *inst, o *opc, args []string) error {
 		base := w.reg(in.addr)
 		for s := m; s != 0; s &= s - 1 {
 			l := bits.TrailingZeros32(s)
-			b, addr, ok := w.mbarAt(in, l, base[l]+uint64(in.off))
+			b, addr, ok := w.liveMbar(in, l, base[l]+uint64(in.off), "cp.async.mbarrier.arrive")
 			if !ok {
-				continue
-			}
-			if b == nil {
-				w.report(in, 1<<l, KindAsync, "cp.async.mbarrier.arrive at shared offset %#x: no mbarrier there", addr)
 				continue
 			}
 			if !noinc {

@@ -79,7 +79,16 @@ func (d *decoder) srcs(args []string, t ptype) ([]int32, error) {
 
 // simple decodes "op d, a[, b[, c]]" with n sources of type t.
 func (d *decoder) simple(in *inst, args []string, n int, t ptype) error {
-	if err := need(args, n+1); err != nil {
+	ts := make([]ptype, n)
+	for i := range ts {
+		ts[i] = t
+	}
+	return d.typed(in, args, ts...)
+}
+
+// typed decodes "op d, a, b, ..." where source i has type ts[i].
+func (d *decoder) typed(in *inst, args []string, ts ...ptype) error {
+	if err := need(args, len(ts)+1); err != nil {
 		return err
 	}
 	r, err := d.dst(args[0])
@@ -90,6 +99,11 @@ func (d *decoder) simple(in *inst, args []string, n int, t ptype) error {
 		return errSink
 	}
 	in.dst = []int32{r}
-	in.src, err = d.srcs(args[1:], t)
-	return err
+	in.src = make([]int32, len(ts))
+	for i, t := range ts {
+		if in.src[i], err = d.src(args[i+1], t); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -192,23 +192,13 @@ func fmin64(a, b float64) float64 {
 	return b
 }
 
+// fmax64 mirrors fmin64 through negation, which keeps payloads of the
+// non-NaN operand and orders -0 below +0 the same way.
 func fmax64(a, b float64) float64 {
-	switch {
-	case a != a && b != b:
+	if a != a && b != b {
 		return math.NaN()
-	case a != a:
-		return b
-	case b != b:
-		return a
-	case a == b:
-		if math.Signbit(a) {
-			return b
-		}
-		return a
-	case a > b:
-		return a
 	}
-	return b
+	return -fmin64(-a, -b)
 }
 
 // buildFma: fma.rn.f32/f64 d = a*b + c rounded once.

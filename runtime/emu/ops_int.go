@@ -263,22 +263,9 @@ func buildShift(d *decoder, in *inst, o *opc, args []string) error {
 	if err := o.only(); err != nil {
 		return err
 	}
-	if err := need(args, 3); err != nil {
+	if err := d.typed(in, args, t, tU32); err != nil {
 		return err
 	}
-	r, err := d.dst(args[0])
-	if err != nil || r < 0 {
-		return fmt.Errorf("bad destination")
-	}
-	a, err := d.src(args[1], t)
-	if err != nil {
-		return err
-	}
-	b, err := d.src(args[2], tU32)
-	if err != nil {
-		return err
-	}
-	in.dst, in.src = []int32{r}, []int32{a, b}
 	n := uint64(t.bits())
 	mask, sx := t.mask(), t.sext
 	if o.base == "shl" {
@@ -314,22 +301,9 @@ func buildBfe(d *decoder, in *inst, o *opc, args []string) error {
 	if err := o.only(); err != nil {
 		return err
 	}
-	if err := need(args, 4); err != nil {
+	if err := d.typed(in, args, t, tU32, tU32); err != nil {
 		return err
 	}
-	r, err := d.dst(args[0])
-	if err != nil || r < 0 {
-		return fmt.Errorf("bad destination")
-	}
-	a, err := d.src(args[1], t)
-	if err != nil {
-		return err
-	}
-	b, err := d.srcs(args[2:], tU32)
-	if err != nil {
-		return err
-	}
-	in.dst, in.src = []int32{r}, []int32{a, b[0], b[1]}
 	msb := uint64(t.bits() - 1)
 	mask, signed := t.mask(), t.signed()
 	in.exec = ternary(func(a, p, n uint64) uint64 {
@@ -362,22 +336,9 @@ func buildBfi(d *decoder, in *inst, o *opc, args []string) error {
 	if err := o.only(); err != nil {
 		return err
 	}
-	if err := need(args, 5); err != nil {
+	if err := d.typed(in, args, t, t, tU32, tU32); err != nil {
 		return err
 	}
-	r, err := d.dst(args[0])
-	if err != nil || r < 0 {
-		return fmt.Errorf("bad destination")
-	}
-	ab, err := d.srcs(args[1:3], t)
-	if err != nil {
-		return err
-	}
-	pl, err := d.srcs(args[3:5], tU32)
-	if err != nil {
-		return err
-	}
-	in.dst, in.src = []int32{r}, append(ab, pl...)
 	msb := uint64(t.bits() - 1)
 	mask := t.mask()
 	in.exec = quaternary(func(a, b, p, n uint64) uint64 {
@@ -400,22 +361,9 @@ func buildSelp(d *decoder, in *inst, o *opc, args []string) error {
 	if err := o.only(); err != nil {
 		return err
 	}
-	if err := need(args, 4); err != nil {
+	if err := d.typed(in, args, t, t, tPred); err != nil {
 		return err
 	}
-	r, err := d.dst(args[0])
-	if err != nil || r < 0 {
-		return fmt.Errorf("bad destination")
-	}
-	ab, err := d.srcs(args[1:3], t)
-	if err != nil {
-		return err
-	}
-	c, err := d.src(args[3], tPred)
-	if err != nil {
-		return err
-	}
-	in.dst, in.src = []int32{r}, append(ab, c)
 	mask := t.mask()
 	in.exec = ternary(func(a, b, c uint64) uint64 {
 		if c&1 != 0 {
