@@ -18,7 +18,7 @@ import (
 	"github.com/deepc-dev/deepc/runtime/emu"
 )
 
-const inference = "canonicalize,kv-cache,mla-absorb,fuse-siblings,moe-lower,cse,dce,plan-kernels"
+const inference = passes.KernelPipeline
 
 var inferenceGraphs = []string{"forward", "prefill", "decode", "mtp", "mtp_prefill", "mtp_decode"}
 
@@ -47,12 +47,13 @@ func runPipeline(t testing.TB, m *ir.Module, pipeline string) {
 // trainPlanned is the train program (FP8 or BF16) of a model, planned.
 func trainPlanned(t testing.TB, file string, fp8 bool) *ir.Module {
 	t.Helper()
-	m := planned(t, file, "canonicalize,cse,dce")
-	if _, err := autodiff.Train(m, autodiff.TrainOptions{MTPWeight: 0.3, BalanceWeight: 1e-4, Beta1: 0.9, Beta2: 0.95,
-		Eps: 1e-8, WeightDecay: 0.1, ClipNorm: 1, BiasRate: 1e-3, FP8: fp8}); err != nil {
+	m := planned(t, file, passes.CanonicalPipeline)
+	o := autodiff.DeepSeekV3
+	o.FP8 = fp8
+	if _, err := autodiff.Train(m, o); err != nil {
 		t.Fatal(err)
 	}
-	runPipeline(t, m, "master-weights,plan-kernels")
+	runPipeline(t, m, passes.TrainKernelPipeline)
 	return m
 }
 

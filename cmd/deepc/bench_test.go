@@ -16,7 +16,7 @@ import (
 // The baseline, measured in the same run, is reading the same graph back
 // from its text form (ir.Parse): x-ir-parse is compile time over that.
 func BenchmarkCompileDeepSeekV3(b *testing.B) {
-	pl, err := passes.ParsePipeline(defaultPipeline)
+	pl, err := passes.ParsePipeline(passes.CanonicalPipeline)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,11 +7,9 @@ import (
 	"github.com/deepc-dev/deepc/dsl"
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/models"
+	"github.com/deepc-dev/deepc/passes"
 	"github.com/spf13/cobra"
 )
-
-// defaultPipeline is what compile runs unless --passes says otherwise.
-const defaultPipeline = "canonicalize,cse,dce"
 
 func newCompileCmd() *cobra.Command {
 	var (
@@ -26,7 +24,7 @@ func newCompileCmd() *cobra.Command {
 		Short: "Compile a .deep model: to IR through a pass pipeline, or to a GPU kernel bundle with --target",
 		Long: `compile elaborates a .deep model into the tensor IR (a forward function, and
 an mtp function when the model has multi-token prediction), then runs a pass
-pipeline (default ` + defaultPipeline + `) with the IR verified after every pass.
+pipeline (default ` + passes.CanonicalPipeline + `) with the IR verified after every pass.
 
 Errors in the model print file:line:col, the source line and a caret, and
 deepc exits with status 1.
@@ -58,7 +56,7 @@ bundle verify and deepc run.`,
 				fmt.Fprintf(diag, "elaborate %s: %.1f ms\n", args[0], float64(elaborated.Microseconds())/1000)
 			}
 			if gpu.target != "" && !cmd.Flags().Changed("passes") {
-				flags.passes = bundlePipeline
+				flags.passes = passes.KernelPipeline
 			}
 			if err := flags.run(m, diag); err != nil {
 				return err
@@ -68,7 +66,7 @@ bundle verify and deepc run.`,
 				if err != nil {
 					return err
 				}
-				return gpu.writeBundle(m, src, args[0], sets, out, diag)
+				return gpu.bundle(m, src, args[0], sets, out).Build(diag)
 			}
 			switch emit {
 			case "ir":
@@ -86,7 +84,7 @@ bundle verify and deepc run.`,
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a config value: key=value or key.field=value (repeatable)")
 	cmd.Flags().StringVar(&emit, "emit", "", "what to write: ir (the text form); default: ir when -o is given, else a summary")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "output file (default stdout)")
-	flags.register(cmd, defaultPipeline)
+	flags.register(cmd, passes.CanonicalPipeline)
 	gpu.register(cmd)
 	_ = cmd.RegisterFlagCompletionFunc("emit", cobra.FixedCompletions([]string{"ir"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd

@@ -2,12 +2,8 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
-	"strings"
-	"unicode/utf8"
 
+	"github.com/deepc-dev/deepc/driver"
 	"github.com/deepc-dev/deepc/runtime/infer"
 	"github.com/deepc-dev/deepc/runtime/tokenizer"
 	"github.com/spf13/cobra"
@@ -25,7 +21,7 @@ func newGenerateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "generate [MODEL.deep] --checkpoint DIR --prompt TEXT",
 		Short: "Generate text from a checkpoint on the CPU",
-		Long: `generate compiles the model (default ` + defaultModel + `) with the
+		Long: `generate compiles the model (default ` + driver.DefaultModel + `) with the
 checkpoint's config.json, loads the weights, prefills the prompt(s) and
 decodes token by token over the latent KV cache. With one prompt the text
 streams to stdout; with several (repeat --prompt) they decode as one batch
@@ -53,7 +49,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			tok, err := generationTokenizer(tokSpec, mf.checkpoint, model)
+			tok, err := driver.GenerationTokenizer(tokSpec, mf.checkpoint, model)
 			if err != nil {
 				return err
 			}
@@ -70,14 +66,14 @@ Examples:
 				eos = -1
 			}
 			out := cmd.OutOrStdout()
-			var stream *streamer
+			var stream *driver.Streamer
 			if len(prompts) == 1 {
-				stream = &streamer{w: out, tok: tok}
+				stream = &driver.Streamer{W: out, Tok: tok}
 				fmt.Fprint(out, prompts[0])
 			}
 			opts := infer.GenerateOptions{MaxTokens: maxToks, Sampling: sampling, EOS: eos}
 			if stream != nil {
-				opts.OnToken = func(_, id int) { stream.add(id, eos) }
+				opts.OnToken = func(_, id int) { stream.Add(id, eos) }
 			}
 			var gen [][]int
 			var st infer.GenerateStats
@@ -98,11 +94,11 @@ Examples:
 				return err
 			}
 			if stream != nil {
-				stream.flush()
+				stream.Flush()
 				fmt.Fprintln(out)
 			} else {
 				for i, g := range gen {
-					text, err := tok.Decode(trimEOS(g, eos), tokenizer.DecodeOptions{SkipSpecial: true})
+					text, err := tok.Decode(driver.TrimEOS(g, eos), tokenizer.DecodeOptions{SkipSpecial: true})
 					if err != nil {
 						return err
 					}
@@ -124,74 +120,4 @@ Examples:
 	fl.Uint64Var(&sampling.Seed, "seed", 0, "random seed for sampling")
 	fl.StringVar(&spec, "speculative", "", "speculative decoding: mtp drafts the token after next with the MTP module")
 	return cmd
-}
-
-// generationTokenizer picks the tokenizer: the flag, the checkpoint's
-// tokenizer.json, or a byte-level one the size of the model's vocabulary.
-func generationTokenizer(spec, dir string, m *infer.Model) (tokenizer.Tokenizer, error) {
-	if spec == "" {
-		if p := filepath.Join(dir, "tokenizer.json"); fileExists(p) {
-			spec = p
-		} else {
-			spec = fmt.Sprintf("byte:%d", vocabSize(m))
-		}
-	}
-	return tokenizer.Open(spec)
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
-
-// vocabSize reads the vocabulary size off the forward function's logits.
-func vocabSize(m *infer.Model) int {
-	f := m.Module.Func("forward")
-	if f == nil || len(f.Results) == 0 {
-		return 0
-	}
-	s := f.Results[0].Type.Shape
-	return int(s[len(s)-1].N)
-}
-
-func trimEOS(ids []int, eos int) []int {
-	if n := len(ids); n > 0 && ids[n-1] == eos {
-		return ids[:n-1]
-	}
-	return ids
-}
-
-// streamer prints generated text as it grows, holding back an incomplete
-// UTF-8 character until the token that completes it.
-type streamer struct {
-	w       io.Writer
-	tok     tokenizer.Tokenizer
-	ids     []int
-	printed int
-}
-
-func (s *streamer) add(id, eos int) {
-	if id == eos {
-		return
-	}
-	s.ids = append(s.ids, id)
-	text, err := s.tok.Decode(s.ids, tokenizer.DecodeOptions{SkipSpecial: true})
-	if err != nil {
-		return
-	}
-	end := len(text)
-	for end > s.printed && !utf8.ValidString(text[s.printed:end]) {
-		end--
-	}
-	if end > s.printed {
-		fmt.Fprint(s.w, text[s.printed:end])
-		s.printed = end
-	}
-}
-
-func (s *streamer) flush() {
-	text, err := s.tok.Decode(s.ids, tokenizer.DecodeOptions{SkipSpecial: true})
-	if err == nil && len(text) > s.printed {
-		fmt.Fprint(s.w, strings.ToValidUTF8(text[s.printed:], "\uFFFD"))
-	}
 }

@@ -1,18 +1,20 @@
 package main
 
 import (
-	"io"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/deepc-dev/deepc/driver"
+	"github.com/deepc-dev/deepc/passes"
+	"github.com/deepc-dev/deepc/runtime/cpu"
 	"github.com/deepc-dev/deepc/runtime/infer"
 )
 
 func loadTiny(t *testing.T, dir string) *infer.Model {
 	t.Helper()
-	mf := modelFlags{checkpoint: dir, precision: "fp32"}
-	m, err := mf.load([]string{tinyModel}, io.Discard)
+	l := driver.Load{File: tinyModel, Checkpoint: dir, Mode: cpu.FP32, Pipeline: passes.InferencePipeline}
+	m, err := l.Model()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,16 +3,14 @@ package main
 import (
 	"fmt"
 
+	"github.com/deepc-dev/deepc/driver"
 	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/passes"
 	"github.com/deepc-dev/deepc/passes/autodiff"
 	"github.com/deepc-dev/deepc/runtime"
 	"github.com/deepc-dev/deepc/runtime/weights"
 	"github.com/spf13/cobra"
 )
-
-// gradPipeline keeps the model in its training form: no cache, no fusion,
-// no MoE lowering, params under their checkpoint names.
-const gradPipeline = "canonicalize,cse,dce"
 
 func newGradCmd() *cobra.Command {
 	var (
@@ -41,13 +39,17 @@ Examples:
 			if out == "" {
 				return fmt.Errorf("--out is required")
 			}
-			seqs, err := parseTokens(tokens)
+			seqs, err := driver.ParseTokens(tokens)
 			if err != nil {
 				return err
 			}
 			var wrt []string
-			mf.pipeline = gradPipeline
-			mf.extend = func(m *ir.Module) error {
+			l, err := mf.spec(args, nil, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			l.Pipeline = passes.CanonicalPipeline // the training form
+			l.Extend = func(m *ir.Module) error {
 				fwd := m.Func("forward")
 				if fwd == nil {
 					return fmt.Errorf("the model has no forward function")
@@ -60,7 +62,7 @@ Examples:
 				_, err = autodiff.Grad(m, loss, 0, wrt, "grad")
 				return err
 			}
-			model, err := mf.load(args, cmd.ErrOrStderr())
+			model, err := l.Model()
 			if err != nil {
 				return err
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/deepc-dev/deepc/driver"
 	"github.com/deepc-dev/deepc/models"
 	"github.com/deepc-dev/deepc/runtime/weights"
 	"github.com/spf13/cobra"
@@ -14,7 +15,7 @@ func newInspectCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "inspect [MODEL.deep] --checkpoint DIR",
 		Short: "Check a checkpoint's tensors against the model without reading their data",
-		Long: `inspect compiles the model (default ` + defaultModel + `) with the
+		Long: `inspect compiles the model (default ` + driver.DefaultModel + `) with the
 checkpoint's config.json and checks every safetensors header against the
 model's params: missing and unexpected tensors, wrong shapes and dtypes,
 missing or misshapen weight_scale_inv grids. It reads no tensor data, so it
@@ -25,7 +26,12 @@ Examples:
   deepc inspect models/deepseek_v3_tiny.deep --checkpoint tiny/ -v`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := mf.compile(args, "", cmd.ErrOrStderr())
+			l, err := mf.spec(args, nil, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			l.Pipeline = "" // the checkpoint's names: the module as the DSL builds it
+			m, err := l.Compile()
 			if err != nil {
 				return err
 			}

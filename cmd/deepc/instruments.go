@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/deepc-dev/deepc/driver"
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/passes"
 	"github.com/spf13/cobra"
@@ -55,7 +56,7 @@ func completePasses(*cobra.Command, []string, string) ([]string, cobra.ShellComp
 // run runs the pipeline over m with the instruments the flags ask for;
 // instrument output goes to diag.
 func (f *pipelineFlags) run(m *ir.Module, diag io.Writer) error {
-	pl, reg, set, err := f.plugins.pipeline(f.passes, diag)
+	pl, reg, set, err := f.plugins.driver().Pipeline(f.passes, diag)
 	if err != nil {
 		return err
 	}
@@ -96,7 +97,7 @@ func (f *pipelineFlags) run(m *ir.Module, diag io.Writer) error {
 	if err := passes.Run(ctx, m, pl); err != nil {
 		return err
 	}
-	record(set, m, diag)
+	driver.Record(set, m, diag)
 	if ctx.Stats != nil {
 		return ctx.Stats.WriteTable(diag)
 	}

@@ -187,7 +187,7 @@ func TestHelpAndVersion(t *testing.T) {
 
 // Every model, and its variants, survives the text form after every pass.
 func TestModelsRoundTripAfterEveryPass(t *testing.T) {
-	pl, err := passes.ParsePipeline(defaultPipeline + ",stats")
+	pl, err := passes.ParsePipeline(passes.CanonicalPipeline + ",stats")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ func newPassesCmd() *cobra.Command {
 		Short: "List the registered passes with a one-line description each (and plugin passes with --plugin)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			set, err := pf.start()
+			set, err := pf.driver().Start()
 			if err != nil {
 				return err
 			}

@@ -3,14 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
-	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/deepc-dev/deepc/ir"
-	"github.com/deepc-dev/deepc/passes"
+	"github.com/deepc-dev/deepc/driver"
 	"github.com/deepc-dev/deepc/plugins/host"
 	"github.com/spf13/cobra"
 )
@@ -29,80 +26,9 @@ func (f *pluginFlags) register(cmd *cobra.Command) {
 	fl.DurationVar(&f.timeout, "plugin-timeout", host.DefaultTimeout, "deadline for a plugin's start-up and handshake and for each call (Go duration: 30s, 2m); the process is killed after it")
 }
 
-// list is the plugins to start: $DEEPC_PLUGINS, then --plugin.
-func (f *pluginFlags) list() []string {
-	var out []string
-	for _, p := range strings.Split(os.Getenv("DEEPC_PLUGINS"), ":") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return append(out, f.paths...)
-}
-
-// start starts the plugins; nil when there are none.
-func (f *pluginFlags) start() (*host.Set, error) {
-	paths := f.list()
-	if len(paths) == 0 {
-		return nil, nil
-	}
-	if f.timeout <= 0 {
-		return nil, fmt.Errorf("--plugin-timeout must be positive, got %v", f.timeout)
-	}
-	sums := map[string]string{}
-	for _, kv := range f.sums {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" || len(v) != 64 || strings.Trim(strings.ToLower(v), "0123456789abcdef") != "" {
-			return nil, fmt.Errorf("--plugin-sha256 %q: want NAME=<64 hex digits>", kv)
-		}
-		sums[k] = v
-	}
-	return host.StartAll(paths, host.Config{Timeout: f.timeout, SHA256: sums})
-}
-
-// pipeline starts the plugins (if any) and builds the pipeline spec over
-// the built-in passes and theirs, plugin passes placed by their anchors.
-// The caller closes the returned set (nil without plugins).
-func (f *pluginFlags) pipeline(spec string, diag io.Writer) (passes.Pipeline, *passes.Registry, *host.Set, error) {
-	set, err := f.start()
-	if err != nil {
-		return passes.Pipeline{}, nil, nil, err
-	}
-	reg := passes.Default
-	if set != nil {
-		if reg, err = set.Registry(passes.Default); err != nil {
-			set.Close()
-			return passes.Pipeline{}, nil, nil, err
-		}
-		var notes []string
-		spec, notes = set.Place(spec)
-		for _, n := range notes {
-			fmt.Fprintln(diag, "deepc: note:", n)
-		}
-	}
-	pl, err := reg.ParsePipeline(spec)
-	if err != nil {
-		if set != nil {
-			set.Close()
-		}
-		return passes.Pipeline{}, nil, nil, err
-	}
-	return pl, reg, set, nil
-}
-
-// record puts the plugins that ran into the module's attributes and
-// prints them: the compile output names every plugin, version and hash.
-func record(set *host.Set, m *ir.Module, diag io.Writer) {
-	if set == nil {
-		return
-	}
-	if m.Attrs == nil {
-		m.Attrs = ir.Attrs{}
-	}
-	m.Attrs["plugins"] = set.Attrs()
-	for _, p := range set.Plugins {
-		fmt.Fprintf(diag, "plugin %s %s sha256 %s\n", p.Manifest.Name, p.Manifest.Version, p.SHA256)
-	}
+// driver is the plugins the flags name.
+func (f *pluginFlags) driver() driver.Plugins {
+	return driver.Plugins{Paths: f.paths, SHA256: f.sums, Timeout: f.timeout}
 }
 
 func newPluginsCmd() *cobra.Command {

@@ -1,16 +1,10 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
-	"github.com/deepc-dev/deepc/ir"
-	"github.com/deepc-dev/deepc/runtime"
-	"github.com/deepc-dev/deepc/runtime/bundle"
-	"github.com/deepc-dev/deepc/runtime/cpu"
-	"github.com/deepc-dev/deepc/runtime/cuda"
-	"github.com/deepc-dev/deepc/runtime/device"
+	"github.com/deepc-dev/deepc/driver"
 	"github.com/deepc-dev/deepc/runtime/infer"
 	"github.com/deepc-dev/deepc/runtime/train"
 	"github.com/spf13/cobra"
@@ -57,10 +51,6 @@ Examples:
   deepc run tiny.bundle --checkpoint tiny/ --tokens "1 2 3 4 5 6 7 8" --train-steps 3`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			man, err := bundle.Open(args[0], "")
-			if err != nil {
-				return err
-			}
 			need := []string{"forward"}
 			switch {
 			case steps > 0:
@@ -68,40 +58,26 @@ Examples:
 			case genN > 0 || cmd.Flags().Changed("prefill"):
 				need = []string{"prefill", "decode"}
 			}
-			be, closeDev, err := openDevice(devName, args[0], man, need, emuFlags, cmd.ErrOrStderr())
+			dev, err := driver.Open(devName, args[0], need, emuFlags.driver(), cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			defer closeDev()
-			if be != nil && !cmd.Flags().Changed("precision") {
+			defer dev.Close()
+			if dev.Backend != nil && !cmd.Flags().Changed("precision") {
 				// The kernels read the checkpoint's own dtypes and compute the
 				// FP8 recipe where its weights are FP8: the CPU's fp8 mode.
 				mf.precision = "fp8"
 			}
-			var programs map[string][]bundle.Step
-			if be != nil {
-				if programs, err = device.Programs(man); err != nil {
-					return err
-				}
-			}
-			// onDevice routes a program's runs to the device (nil on the CPU).
-			onDevice := func() (runner, func() error) {
-				if be == nil {
-					return nil, func() error { return nil }
-				}
-				ex := device.NewExecutor(be, programs)
-				return ex.Run, ex.Close
-			}
-			seqs, err := parseTokens(tokens)
+			seqs, err := driver.ParseTokens(tokens)
 			if err != nil {
 				return err
 			}
 			if steps > 0 {
-				mk, err := bundleTrainer(args[0], mf.checkpoint)
+				mk, err := driver.BundleTrainer(args[0], mf.checkpoint)
 				if err != nil {
 					return err
 				}
-				run, done := onDevice()
+				run, done := dev.Runner()
 				defer done()
 				tr, err := mk(run)
 				if err != nil {
@@ -116,27 +92,28 @@ Examples:
 				}
 				return nil
 			}
-			if mf.module, err = bundleModule(args[0], "ir/module.ir"); err != nil {
-				return err
-			}
 			job := logitsJob{tokens: tokens, out: out, prefill: prefill, cached: cmd.Flags().Changed("prefill")}
 			if genN == 0 {
 				if err := job.parse(); err != nil {
 					return err
 				}
 			}
-			mf.quantized = true // the bundle's kernels read fp8 weights as they are
-			model, err := mf.load(nil, cmd.ErrOrStderr())
+			module, err := driver.BundleModule(args[0], "ir/module.ir")
 			if err != nil {
 				return err
 			}
-			run, done := onDevice()
-			defer done()
-			if run != nil {
-				model.Run = func(f *ir.Func, p map[string]*runtime.Tensor, a []*runtime.Tensor, _ cpu.Options) ([]*runtime.Tensor, error) {
-					return run(f, p, a)
-				}
+			l, err := mf.spec(nil, module, cmd.ErrOrStderr())
+			if err != nil {
+				return err
 			}
+			l.Quantized = true // the bundle's kernels read fp8 weights as they are
+			model, err := l.Model()
+			if err != nil {
+				return err
+			}
+			run, done := dev.Runner()
+			defer done()
+			model = driver.RunOn(model, run)
 			if genN > 0 {
 				gen, _, err := model.Generate(seqs, infer.GenerateOptions{MaxTokens: genN, EOS: -1})
 				if err != nil {
@@ -161,43 +138,4 @@ Examples:
 	cmd.Flags().Float64Var(&lr, "lr", 1e-3, "--train-steps: learning rate")
 	_ = cmd.MarkFlagRequired("tokens")
 	return cmd
-}
-
-// openGPU opens the first GPU, checks it is the bundle's target and that
-// the graphs to run have every kernel, and loads the kernels.
-func openGPU(dir string, man *bundle.Manifest, need []string) (*cuda.GPU, error) {
-	dev, err := cuda.Open(0)
-	if err != nil {
-		if errors.Is(err, cuda.ErrNoDriver) {
-			return nil, fmt.Errorf("--device cuda: %v; run with --device cpu", err)
-		}
-		return nil, err
-	}
-	if want := fmt.Sprintf("sm_%d%d", dev.Major, dev.Minor); !strings.HasPrefix(man.Target, want) {
-		dev.Close()
-		return nil, fmt.Errorf("--device cuda: %s is %s; the bundle targets %s (rebuild with --target %sa, or run with --device cpu)", dev.Name, want, man.Target, want)
-	}
-	if err := haveKernels("cuda", man, need); err != nil {
-		dev.Close()
-		return nil, err
-	}
-	gpu, err := cuda.LoadBundle(dev, dir, man)
-	if err != nil {
-		dev.Close()
-		return nil, err
-	}
-	return gpu, nil
-}
-
-// bundleModule parses one of a verified bundle's IR files.
-func bundleModule(dir, file string) (*ir.Module, error) {
-	src, err := bundle.ReadFile(dir, file)
-	if err != nil {
-		return nil, err
-	}
-	m, err := ir.Parse(file, string(src))
-	if err != nil {
-		return nil, fmt.Errorf("bundle %s: %w", dir, err)
-	}
-	return m, nil
 }

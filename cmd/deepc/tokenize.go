@@ -146,7 +146,7 @@ Examples:
 			} else {
 				src = strings.Join(args, " ")
 			}
-			ids, err := parseIDs(src)
+			ids, err := tokenizer.ParseIDs(src)
 			if err != nil {
 				return err
 			}
@@ -168,28 +168,4 @@ func openTokenizer(spec string) (tokenizer.Tokenizer, error) {
 		return nil, fmt.Errorf("--tokenizer is required: a tokenizer.json, a checkpoint directory, or byte")
 	}
 	return tokenizer.Open(spec)
-}
-
-// parseIDs reads ids separated by white space or commas, or one JSON array.
-func parseIDs(src string) ([]int, error) {
-	s := strings.TrimSpace(src)
-	if strings.HasPrefix(s, "[") {
-		var ids []int
-		if err := json.Unmarshal([]byte(s), &ids); err != nil {
-			return nil, fmt.Errorf("ids: not a JSON array of integers: %w", err)
-		}
-		return ids, nil
-	}
-	fields := strings.FieldsFunc(s, func(r rune) bool {
-		return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r'
-	})
-	ids := make([]int, 0, len(fields))
-	for _, f := range fields {
-		id, err := strconv.Atoi(f)
-		if err != nil {
-			return nil, fmt.Errorf("ids: %q is not an integer", f)
-		}
-		ids = append(ids, id)
-	}
-	return ids, nil
 }

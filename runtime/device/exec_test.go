@@ -45,7 +45,7 @@ func tinyProgramKernels(t *testing.T, withPTX bool) (*ir.Module, map[string][]bu
 	if err != nil {
 		t.Fatal(err)
 	}
-	pl, err := passes.ParsePipeline("canonicalize,kv-cache,mla-absorb,fuse-siblings,moe-lower,cse,dce,plan-kernels")
+	pl, err := passes.ParsePipeline(passes.KernelPipeline)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ func tinyTrainerKernels(t *testing.T, fp8, withPTX bool) (*train.Trainer, map[st
 	if err != nil {
 		t.Fatal(err)
 	}
-	pl, _ := passes.ParsePipeline("canonicalize,cse,dce")
+	pl, _ := passes.ParsePipeline(passes.CanonicalPipeline)
 	if err := passes.Run(&passes.Context{}, m, pl); err != nil {
 		t.Fatal(err)
 	}
@@ -49,11 +49,12 @@ func tinyTrainerKernels(t *testing.T, fp8, withPTX bool) (*train.Trainer, map[st
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := autodiff.TrainOptions{MTPWeight: 0.3, BalanceWeight: 1e-4, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1, ClipNorm: 1, BiasRate: 0.001, FP8: fp8}
+	o := autodiff.DeepSeekV3
+	o.FP8 = fp8
 	if _, err := autodiff.Train(m, o); err != nil {
 		t.Fatal(err)
 	}
-	pl, _ = passes.ParsePipeline("master-weights,plan-kernels")
+	pl, _ = passes.ParsePipeline(passes.TrainKernelPipeline)
 	if err := passes.Run(&passes.Context{}, m, pl); err != nil {
 		t.Fatal(err)
 	}

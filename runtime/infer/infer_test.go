@@ -31,7 +31,7 @@ func tiny(t *testing.T) *infer.Model {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pl, err := passes.ParsePipeline("canonicalize,kv-cache,mla-absorb,fuse-siblings,moe-lower,cse,dce")
+	pl, err := passes.ParsePipeline(passes.InferencePipeline)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,5 +174,36 @@ func TestGenerate(t *testing.T) {
 func TestArgmaxTies(t *testing.T) {
 	if got := infer.Argmax([]float32{1, 3, 2, 3}); got != 1 {
 		t.Fatalf("Argmax = %d, want the lowest of the tied 1 and 3", got)
+	}
+}
+
+// PrefillDecode gives the whole-sequence logits at every position, from a
+// prefill of any length (0: decode only; all: prefill only), and times one
+// decode step per decoded position.
+func TestPrefillDecodeMatchesForward(t *testing.T) {
+	m := tiny(t)
+	seqs := [][]int{{5, 9, 200, 17}, {1, 2, 3, 4}}
+	want, err := m.Forward(seqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{0, 2, 4} {
+		got, pt, err := m.PrefillDecode(seqs, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pt.Decode) != 4-n || (n > 0) != (pt.Prefill > 0) {
+			t.Errorf("prefill %d: %d decode times, prefill time %v", n, len(pt.Decode), pt.Prefill)
+		}
+		for s := range seqs {
+			if len(got.Rows[s]) != 4 {
+				t.Fatalf("prefill %d: sequence %d has %d positions", n, s, len(got.Rows[s]))
+			}
+			for p := range got.Rows[s] {
+				if e := relErr(got.Rows[s][p], want.Rows[s][p]); e > 1e-5 {
+					t.Fatalf("prefill %d: sequence %d position %d: %.2e off the whole-sequence logits", n, s, p, e)
+				}
+			}
+		}
 	}
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/deepc-dev/deepc/runtime/weights"
 )
 
-var v3 = autodiff.TrainOptions{MTPWeight: 0.3, BalanceWeight: 1e-4, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1, ClipNorm: 1, BiasRate: 0.001}
+var v3 = autodiff.DeepSeekV3
 
 // tinyTrainer compiles the tiny model with a train program and random f32
 // weights.
@@ -24,7 +24,7 @@ func tinyTrainer(t *testing.T, o autodiff.TrainOptions) *Trainer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pl, _ := passes.ParsePipeline("canonicalize,cse,dce")
+	pl, _ := passes.ParsePipeline(passes.CanonicalPipeline)
 	if err := passes.Run(&passes.Context{}, m, pl); err != nil {
 		t.Fatal(err)
 	}

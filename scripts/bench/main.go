@@ -20,23 +20,16 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"syscall"
 	"time"
 
-	"github.com/deepc-dev/deepc/dsl"
-	"github.com/deepc-dev/deepc/models"
+	"github.com/deepc-dev/deepc/driver"
 	"github.com/deepc-dev/deepc/passes"
 	"github.com/deepc-dev/deepc/runtime/cpu"
 	"github.com/deepc-dev/deepc/runtime/infer"
-	"github.com/deepc-dev/deepc/runtime/weights"
 )
-
-// inferencePipeline is cmd/deepc's (model_load.go): keep the two in sync,
-// so the benchmark runs the programs `deepc generate` runs.
-const inferencePipeline = "canonicalize,kv-cache,mla-absorb,fuse-siblings,moe-lower,cse,dce"
 
 // Result is what the driver prints; torch_deepseek.py prints the same keys.
 type Result struct {
@@ -70,8 +63,8 @@ func main() {
 		runs       = flag.Int("runs", 3, "timed runs; the best of each phase is reported")
 		threads    = flag.Int("threads", 0, "CPU threads (default: all cores)")
 		cpuprofile = flag.String("cpuprofile", "", "write a CPU profile of the timed runs to this file")
-		pipeline   = flag.String("pipeline", inferencePipeline, "pass pipeline")
-		moeBlock   = flag.Int("moe-block", 1, "moe-lower's row padding (cmd/deepc's cpuMoEBlock)")
+		pipeline   = flag.String("pipeline", passes.InferencePipeline, "pass pipeline (default: the one `deepc generate` runs)")
+		moeBlock   = flag.Int("moe-block", driver.CPUMoEBlock, "moe-lower's row padding")
 		trainMode  = flag.Bool("train", false, "benchmark training steps instead (next-token CE, AdamW, clip 1.0)")
 		opTimes    = flag.Bool("op-times", false, "with -train: print each op kind's time per step to stderr")
 		steps      = flag.Int("steps", 6, "with -train: optimizer steps (the first is not timed)")
@@ -96,48 +89,14 @@ func main() {
 // reproduces (keep in sync).
 func Prompt(b, j, vocab int) int { return (1 + 31*b + 7*j + (j*j)%13) % vocab }
 
+// load loads the model as deepc generate does (driver.Load).
 func load(file, dir, precision, pipeline string, moeBlock int) (*infer.Model, error) {
 	mode, err := cpu.ParseMode(precision)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := os.ReadFile(filepath.Join(dir, "config.json"))
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint: %w", err)
-	}
-	sets, err := models.SetsFromHFConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	m, err := dsl.CompileFile(file, dsl.Options{Sets: sets, ReadFile: models.ReadFile})
-	if err != nil {
-		return nil, err
-	}
-	pl, err := passes.ParsePipeline(pipeline)
-	if err != nil {
-		return nil, err
-	}
-	ctx := &passes.Context{Out: os.Stderr, Options: map[string]string{"moe-block": fmt.Sprint(moeBlock)}}
-	if err := passes.Run(ctx, m, pl); err != nil {
-		return nil, err
-	}
-	opts := []weights.Option{weights.IgnoreTensors(models.CheckpointCopy)}
-	if mode == cpu.FP32 {
-		opts = append(opts, weights.ExactValues())
-	}
-	params, err := weights.Load(infer.Stored(m), dir, opts...)
-	if err != nil {
-		return nil, err
-	}
-	if err := infer.BindDerived(m, params); err != nil {
-		return nil, err
-	}
-	// As deepc generate does: the weights converted once for the mode.
-	if params, err = cpu.PrepareParams(m, params, mode); err != nil {
-		return nil, err
-	}
-	params = cpu.DequantizeParams(params, mode)
-	return &infer.Model{Module: m, Params: params, Opts: cpu.Options{Mode: mode}}, nil
+	l := driver.Load{File: file, Checkpoint: dir, Mode: mode, Pipeline: pipeline, MoEBlock: moeBlock, Diag: os.Stderr}
+	return l.Model()
 }
 
 // once runs the workload: prefill of every prompt, then decode steps. It

@@ -6,14 +6,13 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
 	"syscall"
 	"time"
 
-	"github.com/deepc-dev/deepc/dsl"
+	"github.com/deepc-dev/deepc/driver"
 	"github.com/deepc-dev/deepc/models"
 	"github.com/deepc-dev/deepc/passes"
 	"github.com/deepc-dev/deepc/passes/autodiff"
@@ -37,7 +36,7 @@ type TrainResult struct {
 
 // trainHyper is what the PyTorch side does too: next-token CE only, AdamW
 // (decay on matrices), clipping at 1.0, no bias updates.
-var trainHyper = autodiff.TrainOptions{Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1, ClipNorm: 1}
+var trainHyper = autodiff.AdamW
 
 // TrainBatch is step s's batch: token j of sequence b is
 // Prompt(b + s·B, j) (torch_deepseek.py train uses the same).
@@ -54,20 +53,9 @@ func TrainBatch(s, B, S, vocab int) train.Batch {
 }
 
 func runTrain(file, dir, profile string, steps, B, S, threads int, lr float64, opTimes bool) error {
-	cfg, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	l := driver.Load{File: file, Checkpoint: dir, Pipeline: passes.CanonicalPipeline}
+	m, err := l.Compile()
 	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	sets, err := models.SetsFromHFConfig(cfg)
-	if err != nil {
-		return err
-	}
-	m, err := dsl.CompileFile(file, dsl.Options{Sets: sets, ReadFile: models.ReadFile})
-	if err != nil {
-		return err
-	}
-	pl, _ := passes.ParsePipeline("canonicalize,cse,dce")
-	if err := passes.Run(&passes.Context{}, m, pl); err != nil {
 		return err
 	}
 	params, err := weights.Load(m, dir, weights.ExactValues(), weights.IgnoreTensors(models.CheckpointCopy))

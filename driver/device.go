@@ -1,0 +1,182 @@
+package driver
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/deepc-dev/deepc/runtime/bundle"
+	"github.com/deepc-dev/deepc/runtime/cuda"
+	"github.com/deepc-dev/deepc/runtime/device"
+	"github.com/deepc-dev/deepc/runtime/emu"
+)
+
+// EmuOptions configure the PTX emulator as a device.
+type EmuOptions struct {
+	Sanitize bool
+	Seed     uint64
+	Workers  int
+	FP8Bits  int
+	// Stats prints, when the device closes, the launches, the warp
+	// instructions emulated per second and the slowest kernels.
+	Stats bool
+}
+
+func (o EmuOptions) String() string {
+	san := "sanitizer on"
+	if !o.Sanitize {
+		san = "sanitizer off"
+	}
+	s := fmt.Sprintf("%s, seed %d", san, o.Seed)
+	if o.FP8Bits > 0 {
+		s += fmt.Sprintf(", FP8 accumulators of %d bits", o.FP8Bits)
+	}
+	return s
+}
+
+// OpenDevice opens the backend name for a bundle's graphs: nil for cpu
+// (the bundle's IR runs on the CPU backend), the GPU for cuda, the
+// emulator for emu. The graphs in need must have every kernel. The
+// returned function closes the device; log receives the emulator's stats.
+func OpenDevice(name, dir string, man *bundle.Manifest, need []string, eo EmuOptions, log io.Writer) (device.Backend, func(), error) {
+	switch name {
+	case "cpu":
+		return nil, func() {}, nil
+	case "cuda":
+		gpu, err := OpenGPU(dir, man, need)
+		if err != nil {
+			return nil, nil, err
+		}
+		return gpu, func() { gpu.Dev.Close() }, nil
+	case "emu":
+		if err := HaveKernels("emu", man, need); err != nil {
+			return nil, nil, err
+		}
+		if eo.FP8Bits < 0 || eo.FP8Bits > 23 {
+			return nil, nil, fmt.Errorf("--emu-fp8-bits %d: want 0 (exact) to 23", eo.FP8Bits)
+		}
+		if eo.Workers < 0 {
+			return nil, nil, fmt.Errorf("--emu-workers %d: want 0 (one per core) or more", eo.Workers)
+		}
+		dev := emu.NewDevice(emu.Options{Sanitize: eo.Sanitize, Seed: eo.Seed, Workers: eo.Workers, FP8AccumBits: eo.FP8Bits})
+		start := time.Now()
+		if err := dev.LoadBundle(dir, man); err != nil {
+			return nil, nil, fmt.Errorf("--device emu: %w", err)
+		}
+		load := time.Since(start)
+		done := func() {}
+		if eo.Stats {
+			done = func() { emuStats(log, dev, load) }
+		}
+		return dev, done, nil
+	}
+	return nil, nil, fmt.Errorf("--device %q: cpu, cuda or emu", name)
+}
+
+// Opened is a bundle opened on a device to run its programs.
+type Opened struct {
+	Manifest *bundle.Manifest
+	// Backend is nil for the cpu device: the bundle's IR runs on the CPU
+	// backend.
+	Backend  device.Backend
+	programs map[string][]bundle.Step
+	Close    func()
+}
+
+// Open verifies the bundle in dir and opens it on the device name (see
+// OpenDevice).
+func Open(name, dir string, need []string, eo EmuOptions, log io.Writer) (*Opened, error) {
+	man, err := bundle.Open(dir, "")
+	if err != nil {
+		return nil, err
+	}
+	be, done, err := OpenDevice(name, dir, man, need, eo, log)
+	if err != nil {
+		return nil, err
+	}
+	o := &Opened{Manifest: man, Backend: be, Close: done}
+	if be != nil {
+		if o.programs, err = device.Programs(man); err != nil {
+			done()
+			return nil, err
+		}
+	}
+	return o, nil
+}
+
+// Runner returns what runs the programs on the device (nil on the CPU)
+// and what frees its memory.
+func (o *Opened) Runner() (Runner, func() error) {
+	if o.Backend == nil {
+		return nil, func() error { return nil }
+	}
+	ex := device.NewExecutor(o.Backend, o.programs)
+	return ex.Run, ex.Close
+}
+
+// OpenGPU opens the first GPU, checks it is the bundle's target and that
+// the graphs in need have every kernel, and loads the kernels.
+func OpenGPU(dir string, man *bundle.Manifest, need []string) (*cuda.GPU, error) {
+	dev, err := cuda.Open(0)
+	if err != nil {
+		if errors.Is(err, cuda.ErrNoDriver) {
+			return nil, fmt.Errorf("--device cuda: %v; run with --device cpu", err)
+		}
+		return nil, err
+	}
+	if want := fmt.Sprintf("sm_%d%d", dev.Major, dev.Minor); !strings.HasPrefix(man.Target, want) {
+		dev.Close()
+		return nil, fmt.Errorf("--device cuda: %s is %s; the bundle targets %s (rebuild with --target %sa, or run with --device cpu)", dev.Name, want, man.Target, want)
+	}
+	if err := HaveKernels("cuda", man, need); err != nil {
+		dev.Close()
+		return nil, err
+	}
+	gpu, err := cuda.LoadBundle(dev, dir, man)
+	if err != nil {
+		dev.Close()
+		return nil, err
+	}
+	return gpu, nil
+}
+
+// HaveKernels checks that the bundle has the graphs in need, each with a
+// kernel for every region.
+func HaveKernels(devName string, man *bundle.Manifest, need []string) error {
+	for _, g := range need {
+		if _, ok := man.Graphs[g]; !ok {
+			return fmt.Errorf("--device %s: the bundle has no %s program; compile with --graph %s", devName, g, strings.Join(need, ","))
+		}
+		if n := len(man.Missing[g]); n > 0 {
+			return fmt.Errorf("--device %s: the bundle's %s program has %d regions without GPU kernels (see the manifest's \"missing\"); run with --device cpu", devName, g, n)
+		}
+	}
+	return nil
+}
+
+// emuStats prints what the emulator did.
+func emuStats(w io.Writer, dev *emu.Device, load time.Duration) {
+	var total time.Duration
+	type kt struct {
+		name string
+		t    time.Duration
+	}
+	var ks []kt
+	for n, t := range dev.KernelTime {
+		total += t
+		ks = append(ks, kt{n, t})
+	}
+	sort.Slice(ks, func(i, j int) bool { return ks[i].t > ks[j].t })
+	rate := 0.0
+	if total > 0 {
+		rate = float64(dev.Instructions) / total.Seconds()
+	}
+	fmt.Fprintf(w, "emu: bundle parsed in %.2f s; %d launches, %d warp instructions in %.2f s of kernels: %.2f M warp instructions/s (each on up to 32 lanes)\n",
+		load.Seconds(), dev.Launches, dev.Instructions, total.Seconds(), rate/1e6)
+	for _, k := range ks[:min(5, len(ks))] {
+		fmt.Fprintf(w, "emu:   %-48s %7.2f s\n", k.name, k.t.Seconds())
+	}
+}

@@ -1,0 +1,148 @@
+package driver
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/deepc-dev/deepc/dsl"
+	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/models"
+	"github.com/deepc-dev/deepc/passes"
+	"github.com/deepc-dev/deepc/runtime/cpu"
+	"github.com/deepc-dev/deepc/runtime/infer"
+	"github.com/deepc-dev/deepc/runtime/weights"
+)
+
+// DefaultModel is the model file runtime commands compile when none is named.
+const DefaultModel = "models/deepseek_v3.deep"
+
+// CPUMoEBlock pads experts' rows on the CPU: its GEMM has no tiles that
+// could straddle two experts, so padding would only add work.
+const CPUMoEBlock = 1
+
+// Load says how to make a runnable model of a checkpoint.
+type Load struct {
+	// File is the model (default DefaultModel), compiled with the
+	// checkpoint's config.json and then Sets.
+	File       string
+	Checkpoint string
+	Sets       []string
+	Mode       cpu.Mode
+	Workers    int
+	// MoEBlock pads each expert's dispatched rows (default CPUMoEBlock).
+	MoEBlock int
+	// Pipeline runs after the DSL (passes.InferencePipeline for the CPU's
+	// inference; "" runs none: the module as the DSL builds it).
+	Pipeline string
+	Plugins  Plugins
+	// Module, when set, is the compiled module to run (a bundle's IR): no
+	// model file is compiled.
+	Module *ir.Module
+	// Extend, when set, adds functions to the compiled module before its
+	// weights are bound (grad adds the loss and its gradient).
+	Extend func(*ir.Module) error
+	// Quantized keeps block-quantized weights as loaded (a bundle's kernels
+	// read fp8 values and scales) instead of dequantizing them once.
+	Quantized bool
+	// Diag receives progress (nil: discarded).
+	Diag io.Writer
+}
+
+func (l *Load) diag() io.Writer {
+	if l.Diag == nil {
+		return io.Discard
+	}
+	return l.Diag
+}
+
+// Compile compiles the model file with the checkpoint's config.json and
+// the overrides, then runs the pipeline.
+func (l *Load) Compile() (*ir.Module, error) {
+	if l.Module != nil {
+		return l.Module, nil
+	}
+	file := l.File
+	if file == "" {
+		file = DefaultModel
+	}
+	sets, err := CheckpointSets(l.Checkpoint)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	m, err := dsl.CompileFile(file, dsl.Options{Sets: append(sets, l.Sets...), ReadFile: models.ReadFile})
+	if err != nil {
+		return nil, err
+	}
+	diag := l.diag()
+	pl, _, set, err := l.Plugins.Pipeline(l.Pipeline, diag)
+	if err != nil {
+		return nil, err
+	}
+	if set != nil {
+		defer set.Close()
+	}
+	block := l.MoEBlock
+	if block == 0 {
+		block = CPUMoEBlock
+	}
+	ctx := &passes.Context{Out: diag, Options: map[string]string{"moe-block": fmt.Sprint(block)}}
+	if err := passes.Run(ctx, m, pl); err != nil {
+		return nil, err
+	}
+	Record(set, m, diag)
+	fmt.Fprintf(diag, "compiled %s in %.0f ms\n", m.Name, time.Since(start).Seconds()*1000)
+	return m, nil
+}
+
+// CheckpointSets reads a checkpoint's config.json as model settings.
+func CheckpointSets(dir string) ([]string, error) {
+	path := filepath.Join(dir, "config.json")
+	cfg, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	sets, err := models.SetsFromHFConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return sets, nil
+}
+
+// Model compiles the model and binds the checkpoint's weights, converted
+// once for the precision mode (not on every decode step).
+func (l *Load) Model() (*infer.Model, error) {
+	m, err := l.Compile()
+	if err != nil {
+		return nil, err
+	}
+	if l.Extend != nil {
+		if err := l.Extend(m); err != nil {
+			return nil, err
+		}
+	}
+	start := time.Now()
+	var opts []weights.Option
+	if l.Mode == cpu.FP32 {
+		opts = append(opts, weights.ExactValues())
+	}
+	opts = append(opts, weights.IgnoreTensors(models.CheckpointCopy))
+	params, err := weights.Load(infer.Stored(m), l.Checkpoint, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := infer.BindDerived(m, params); err != nil {
+		return nil, err
+	}
+	if params, err = cpu.PrepareParams(m, params, l.Mode); err != nil {
+		return nil, err
+	}
+	if !l.Quantized {
+		params = cpu.DequantizeParams(params, l.Mode)
+	}
+	fmt.Fprintf(l.diag(), "loaded %d tensors from %s in %.0f ms\n", len(params), l.Checkpoint, time.Since(start).Seconds()*1000)
+	return &infer.Model{Module: m, Params: params, Opts: cpu.Options{Mode: l.Mode, Workers: l.Workers}}, nil
+}
