@@ -1,0 +1,86 @@
+package driver
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/deepc-dev/deepc/runtime"
+	"github.com/deepc-dev/deepc/runtime/infer"
+)
+
+// The schedule: linear warmup to LR, then cosine to MinLR at the last step
+// (or constant).
+func TestLRAt(t *testing.T) {
+	s := TrainSettings{LR: 1, MinLR: 0.1, Warmup: 10, Steps: 110, Schedule: "cosine"}
+	for _, c := range []struct {
+		step int
+		want float64
+	}{
+		{1, 0.1}, {5, 0.5}, {10, 1}, // warmup
+		{60, 0.55}, // half way through the decay: the mean of LR and MinLR
+		{110, 0.1}, {200, 0.1}, // the end, and past it
+	} {
+		if got := s.LRAt(c.step); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("cosine step %d: lr %g, want %g", c.step, got, c.want)
+		}
+	}
+	s.Schedule = "constant"
+	if got := s.LRAt(100); got != 1 {
+		t.Errorf("constant step 100: lr %g, want 1", got)
+	}
+}
+
+// The deepseek-v3 preset is docs/model.md §7's recipe.
+func TestDeepSeekV3Preset(t *testing.T) {
+	p := Presets["deepseek-v3"]
+	h := p.Hyper
+	if h.Beta1 != 0.9 || h.Beta2 != 0.95 || h.WeightDecay != 0.1 || h.ClipNorm != 1 {
+		t.Errorf("AdamW %+v: want β1 0.9, β2 0.95, decay 0.1, clip 1 (docs/model.md §7)", h)
+	}
+	if h.MTPWeight != 0.3 || h.BalanceWeight != 1e-4 || h.BiasRate != 0.001 {
+		t.Errorf("losses %+v: want λ 0.3 (§6), α 1e-4 and γ 0.001 (§4)", h)
+	}
+	if sc := p.Schedule; sc == nil || sc.LR != 2.2e-4 || sc.MinLR != 2.2e-5 || sc.Warmup != 2000 {
+		t.Errorf("schedule %+v: want warmup 2000 steps to 2.2e-4, cosine to 2.2e-5 (§7)", sc)
+	}
+}
+
+func TestParsePhases(t *testing.T) {
+	got, err := ParsePhases([]string{"forward", "model"})
+	if err != nil || len(got) != 2 || !got["forward"] || !got["model"] {
+		t.Fatalf("%v, %v", got, err)
+	}
+	if _, err := ParsePhases([]string{"forward", "speed"}); err == nil || !strings.Contains(err.Error(), `unknown phase "speed"`) {
+		t.Fatalf("an unknown phase: %v", err)
+	}
+}
+
+// positionErrors judges each position's logits row on its own: one bad
+// position shows as one, a non-finite value as +Inf.
+func TestPositionErrors(t *testing.T) {
+	want := infer.Logits{Vocab: 2, Rows: [][][]float32{{{1, 0}, {0, 1}, {3, 4}, {1, 1}}}}
+	got := infer.Logits{Vocab: 2, Rows: [][][]float32{{{1, 0}, {0, 1.01}, {3, 4}, {float32(math.NaN()), 1}}}}
+	med, worst, over, n := positionErrors(got, want, 2e-2)
+	if n != 4 || over != 1 || !math.IsInf(worst, 1) {
+		t.Fatalf("median %g worst %g over %d of %d: want the NaN position alone over", med, worst, over, n)
+	}
+	if math.Abs(med-0.01) > 1e-6 { // errors 0, 0, 0.01, +Inf
+		t.Fatalf("median %g: want 0.01", med)
+	}
+}
+
+// agreement is the cosine of the two steps' changes to the named
+// parameters: 1 for the same direction, -1 for the opposite.
+func TestAgreement(t *testing.T) {
+	before := map[string][]float32{"optim.m.w": {0, 0}, "w": {1, 1}}
+	ten := func(v ...float32) *runtime.Tensor { return &runtime.Tensor{F: v} }
+	ref := map[string]*runtime.Tensor{"optim.m.w": ten(1, 2), "w": ten(2, 1)}
+	same := map[string]*runtime.Tensor{"optim.m.w": ten(2, 4), "w": ten(0, 1)}
+	if c := agreement(before, ref, same, "optim.m."); math.Abs(c-1) > 1e-12 {
+		t.Errorf("moments in the same direction: cosine %g", c)
+	}
+	if c := agreement(before, ref, same, ""); math.Abs(c+1) > 1e-12 {
+		t.Errorf("weights moved opposite ways: cosine %g", c)
+	}
+}
