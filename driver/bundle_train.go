@@ -19,17 +19,13 @@ import (
 )
 
 // Runner executes one function of a module: a device executor's Run.
-type Runner = func(f *ir.Func, params map[string]*runtime.Tensor, args []*runtime.Tensor) ([]*runtime.Tensor, error)
+type Runner = runtime.RunFunc
 
 // RunOn returns a copy of m whose every function runs through run (nil:
 // the CPU backend).
 func RunOn(m *infer.Model, run Runner) *infer.Model {
 	c := *m
-	if run != nil {
-		c.Run = func(f *ir.Func, p map[string]*runtime.Tensor, a []*runtime.Tensor, _ cpu.Options) ([]*runtime.Tensor, error) {
-			return run(f, p, a)
-		}
-	}
+	c.Run = run
 	return &c
 }
 
@@ -66,11 +62,7 @@ func BundleTrainer(dir, checkpoint string) (func(run Runner) (*train.Trainer, er
 		if err != nil {
 			return nil, err
 		}
-		if run != nil {
-			tr.Run = func(f *ir.Func, p map[string]*runtime.Tensor, a []*runtime.Tensor, _ cpu.Options) ([]*runtime.Tensor, error) {
-				return run(f, p, a)
-			}
-		}
+		tr.Run = run
 		return tr, nil
 	}, nil
 }

@@ -18,7 +18,7 @@ func TestLRAt(t *testing.T) {
 		want float64
 	}{
 		{1, 0.1}, {5, 0.5}, {10, 1}, // warmup
-		{60, 0.55}, // half way through the decay: the mean of LR and MinLR
+		{60, 0.55},             // half way through the decay: the mean of LR and MinLR
 		{110, 0.1}, {200, 0.1}, // the end, and past it
 	} {
 		if got := s.LRAt(c.step); math.Abs(got-c.want) > 1e-12 {

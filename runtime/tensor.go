@@ -71,3 +71,10 @@ func (t *Tensor) Check() error {
 	}
 	return nil
 }
+
+// RunFunc executes one function of a module on bound parameters: what a
+// backend's executor offers (runtime/device.Executor.Run) and what the
+// inference and training loops call when they run somewhere other than
+// the CPU backend. How it computes (precision, threads) belongs to the
+// backend, not to the call.
+type RunFunc func(f *ir.Func, params map[string]*Tensor, args []*Tensor) ([]*Tensor, error)

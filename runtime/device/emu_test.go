@@ -10,8 +10,6 @@ import (
 
 	"github.com/deepc-dev/deepc/codegen"
 	"github.com/deepc-dev/deepc/internal/testseed"
-	"github.com/deepc-dev/deepc/ir"
-	"github.com/deepc-dev/deepc/runtime"
 	"github.com/deepc-dev/deepc/runtime/bundle"
 	"github.com/deepc-dev/deepc/runtime/cpu"
 	"github.com/deepc-dev/deepc/runtime/device"
@@ -83,9 +81,7 @@ func TestEmulatorInferenceKernels(t *testing.T) {
 	dev, cmp := emulated(t, kernels, opts)
 	ex := device.NewExecutor(cmp, programs)
 	defer ex.Close()
-	model := &infer.Model{Module: m, Params: params, Opts: opts, Run: func(f *ir.Func, p map[string]*runtime.Tensor, a []*runtime.Tensor, _ cpu.Options) ([]*runtime.Tensor, error) {
-		return ex.Run(f, p, a)
-	}}
+	model := &infer.Model{Module: m, Params: params, Opts: opts, Run: ex.Run}
 	if _, err := model.Forward([][]int{{5, 9, 200, 17, 3, 44, 8}, {1, 2, 3}}); err != nil {
 		t.Fatal(err)
 	}
@@ -113,9 +109,7 @@ func TestEmulatorTrainKernels(t *testing.T) {
 			dev, cmp := emulated(t, kernels, tr.Opts)
 			ex := device.NewExecutor(cmp, programs)
 			defer ex.Close()
-			tr.Run = func(f *ir.Func, p map[string]*runtime.Tensor, a []*runtime.Tensor, _ cpu.Options) ([]*runtime.Tensor, error) {
-				return ex.Run(f, p, a)
-			}
+			tr.Run = ex.Run
 			b := train.Batch{Seqs: [][]int{{1, 17, 301, 42, 7, 499, 3, 9}, {3, 3, 250, 9, 120, 64, 5, 8}}}
 			if _, err := tr.TakeStep(b, 3e-3); err != nil {
 				t.Fatal(err)

@@ -97,9 +97,7 @@ func TestExecutorOnCPUBackendMatchesCPU(t *testing.T) {
 	be := cpu.NewDevice(opts)
 	ex := device.NewExecutor(be, programs)
 	defer ex.Close()
-	gpu := &infer.Model{Module: m, Params: params, Opts: opts, Run: func(f *ir.Func, p map[string]*runtime.Tensor, a []*runtime.Tensor, _ cpu.Options) ([]*runtime.Tensor, error) {
-		return ex.Run(f, p, a)
-	}}
+	gpu := &infer.Model{Module: m, Params: params, Opts: opts, Run: ex.Run}
 	ref := &infer.Model{Module: m, Params: params, Opts: opts}
 	seqs := [][]int{{5, 9, 200, 17, 3, 44, 8}, {1, 2, 3}}
 	want, err := ref.Forward(seqs)

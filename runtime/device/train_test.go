@@ -7,11 +7,9 @@ import (
 
 	"github.com/deepc-dev/deepc/codegen"
 	"github.com/deepc-dev/deepc/dsl"
-	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/models"
 	"github.com/deepc-dev/deepc/passes"
 	"github.com/deepc-dev/deepc/passes/autodiff"
-	"github.com/deepc-dev/deepc/runtime"
 	"github.com/deepc-dev/deepc/runtime/bundle"
 	"github.com/deepc-dev/deepc/runtime/cpu"
 	"github.com/deepc-dev/deepc/runtime/device"
@@ -99,9 +97,7 @@ func trainThroughExecutor(t *testing.T, fp8 bool) {
 	dev, programs := tinyTrainer(t, fp8)
 	ex := device.NewExecutor(cpu.NewDevice(dev.Opts), programs)
 	defer ex.Close()
-	dev.Run = func(f *ir.Func, p map[string]*runtime.Tensor, a []*runtime.Tensor, _ cpu.Options) ([]*runtime.Tensor, error) {
-		return ex.Run(f, p, a)
-	}
+	dev.Run = ex.Run
 	b := train.Batch{Seqs: [][]int{{1, 17, 301, 42, 7, 499, 3, 9}, {3, 3, 250, 9, 120, 64, 5, 8}}}
 	for step := 0; step < 2; step++ {
 		mr, err := ref.TakeStep(b, 3e-3)

@@ -151,9 +151,7 @@ func (m *Model) step(fn string, c *Cache, ids []int, seqs [][]int, lead []*runti
 	cpos, cseq := *c.pos, *c.seq
 	cpos.I, cseq.I = slices.Clone(c.pos.I), slices.Clone(c.seq.I)
 	args := append(append(lead, tok, pos, seq, slot, &cpos, &cseq), c.kv...)
-	opts := m.Opts
-	opts.Donate = true // the caches are updated in place
-	res, err := m.run(f, args, opts)
+	res, err := m.run(f, args, true) // the caches are updated in place
 	if err != nil {
 		for i, id := range ids {
 			c.Truncate(id, start[i])

@@ -15,16 +15,22 @@ import (
 type Model struct {
 	Module *ir.Module
 	Params map[string]*runtime.Tensor
-	Opts   cpu.Options
-	// Run executes one function (default: cpu.Run); a GPU executor plugs
-	// in here and every method runs on it.
-	Run func(f *ir.Func, params map[string]*runtime.Tensor, args []*runtime.Tensor, opts cpu.Options) ([]*runtime.Tensor, error)
+	// Opts configure the CPU backend, which runs every function unless Run
+	// is set.
+	Opts cpu.Options
+	// Run executes one function on another backend (a device executor's
+	// Run): every method then runs on it.
+	Run runtime.RunFunc
 }
 
-func (m *Model) run(f *ir.Func, args []*runtime.Tensor, opts cpu.Options) ([]*runtime.Tensor, error) {
+// run executes f; donate lets the CPU backend update argument caches in
+// place (a device executor copies its arguments anyway).
+func (m *Model) run(f *ir.Func, args []*runtime.Tensor, donate bool) ([]*runtime.Tensor, error) {
 	if m.Run != nil {
-		return m.Run(f, m.Params, args, opts)
+		return m.Run(f, m.Params, args)
 	}
+	opts := m.Opts
+	opts.Donate = donate
 	return cpu.Run(f, m.Params, args, opts)
 }
 
@@ -90,7 +96,7 @@ func (m *Model) Forward(seqs [][]int) (Logits, error) {
 		ids[i] = i
 	}
 	tok, pos, seq := pack(seqs, make([]int, len(seqs)), ids)
-	res, err := m.run(f, []*runtime.Tensor{tok, pos, seq}, m.Opts)
+	res, err := m.run(f, []*runtime.Tensor{tok, pos, seq}, false)
 	if err != nil {
 		return Logits{}, err
 	}
@@ -110,5 +116,5 @@ func (m *Model) Grad(seqs [][]int) ([]*runtime.Tensor, error) {
 		ids[i] = i
 	}
 	tok, pos, seq := pack(seqs, make([]int, len(seqs)), ids)
-	return m.run(f, []*runtime.Tensor{tok, pos, seq}, m.Opts)
+	return m.run(f, []*runtime.Tensor{tok, pos, seq}, false)
 }

@@ -25,9 +25,9 @@ type Trainer struct {
 	// it takes as arguments.
 	Beta1, Beta2 float64
 	Step         int // steps taken
-	// Run executes the train program (default: cpu.Run); a GPU executor
-	// plugs in here.
-	Run func(f *ir.Func, params map[string]*runtime.Tensor, args []*runtime.Tensor, opts cpu.Options) ([]*runtime.Tensor, error)
+	// Run executes the train program on another backend (a device
+	// executor's Run); nil runs it on the CPU backend with Opts.
+	Run runtime.RunFunc
 
 	fn      *ir.Func
 	outputs []string
@@ -154,11 +154,13 @@ func (t *Trainer) TakeStep(batch Batch, lr float64) (Metrics, error) {
 	bc1 := 1 - math.Pow(t.Beta1, float64(n))
 	bc2 := 1 - math.Pow(t.Beta2, float64(n))
 	args := append(batch.Packed(), scalar(lr), scalar(bc1), scalar(bc2))
-	run := cpu.Run
-	if t.Run != nil {
-		run = t.Run
+	run := t.Run
+	if run == nil {
+		run = func(f *ir.Func, p map[string]*runtime.Tensor, a []*runtime.Tensor) ([]*runtime.Tensor, error) {
+			return cpu.Run(f, p, a, t.Opts)
+		}
 	}
-	res, err := run(t.fn, t.Params, args, t.Opts)
+	res, err := run(t.fn, t.Params, args)
 	if err != nil {
 		return Metrics{}, err
 	}
