@@ -8,6 +8,7 @@ import (
 
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/passes"
+	"github.com/deepc-dev/deepc/program"
 	llir "github.com/llir/llvm/ir"
 	"github.com/llir/llvm/ir/constant"
 	"github.com/llir/llvm/ir/enum"
@@ -183,7 +184,7 @@ func (k *kernelBuilder) descriptor(addr value.Value) value.Value {
 	return k.b.NewOr(a, ci64((tileLBO>>4)<<16|(tileSBO>>4)<<32))
 }
 
-func emitGEMM(k *kernelBuilder, step *Step) error {
+func emitGEMM(k *kernelBuilder, step *program.Step) error {
 	g, err := gemmOf(k)
 	if err != nil {
 		var u unsupportedError
@@ -452,7 +453,7 @@ func emitGEMM(k *kernelBuilder, step *Step) error {
 	if g.matmul {
 		rows = gridOf(gemmBM, g.x.Type.Shape[len(g.x.Type.Shape)-2])
 	}
-	step.Launch = Launch{Threads: gemmThreads, Grid: [3]GridDim{{Elems: []string{fmt.Sprint(g.N)}, Div: gemmBN}, rows, gridOf(1, batchDims...)}}
+	step.Launch = program.Launch{Threads: gemmThreads, Grid: [3]program.GridDim{{Elems: []string{fmt.Sprint(g.N)}, Div: gemmBN}, rows, gridOf(1, batchDims...)}}
 	return nil
 }
 

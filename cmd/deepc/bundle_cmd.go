@@ -19,6 +19,7 @@ import (
 	"github.com/deepc-dev/deepc/models"
 	"github.com/deepc-dev/deepc/passes"
 	"github.com/deepc-dev/deepc/passes/autodiff"
+	"github.com/deepc-dev/deepc/program"
 	"github.com/deepc-dev/deepc/runtime/bundle"
 	"github.com/deepc-dev/deepc/runtime/device"
 	"github.com/spf13/cobra"
@@ -179,7 +180,7 @@ tensor.`,
 			var graphs []string
 			for g, raw := range man.Graphs {
 				graphs = append(graphs, g)
-				var steps []codegen.Step
+				var steps []program.Step
 				if err := json.Unmarshal(raw, &steps); err != nil {
 					return fmt.Errorf("manifest graph %s: %v", g, err)
 				}

@@ -18,6 +18,7 @@ import (
 	"github.com/deepc-dev/deepc/models"
 	"github.com/deepc-dev/deepc/passes"
 	"github.com/deepc-dev/deepc/passes/autodiff"
+	"github.com/deepc-dev/deepc/program"
 	"github.com/deepc-dev/deepc/runtime"
 	"github.com/deepc-dev/deepc/runtime/bundle"
 	"github.com/deepc-dev/deepc/runtime/cpu"
@@ -428,7 +429,7 @@ type failingBackend struct {
 	kernel string
 }
 
-func (b failingBackend) Launch(fn *ir.Func, st *bundle.Step, grid [3]uint32, args []uint64) error {
+func (b failingBackend) Launch(fn *ir.Func, st *program.Step, grid [3]uint32, args []uint64) error {
 	if st.Kernel == b.kernel {
 		return fmt.Errorf("CUDA_ERROR_ILLEGAL_ADDRESS (injected by --fail-kernel)")
 	}
@@ -689,7 +690,7 @@ func benchKernels(out io.Writer, gpu *cuda.GPU, dir string) error {
 	return nil
 }
 
-func describeStep(st bundle.Step) string {
+func describeStep(st program.Step) string {
 	var parts []string
 	for _, a := range st.Args {
 		if a.ScaleOf == "" {
@@ -701,7 +702,7 @@ func describeStep(st bundle.Step) string {
 
 // randomArgs allocates a step's tensors with random contents at the given
 // symbols; flops is 2·M·N·K for a GEMM (x [M, K], w [N, K]).
-func randomArgs(gpu device.Backend, st bundle.Step, env map[string]int64, rng *rand.Rand) ([]uint64, float64, func(), error) {
+func randomArgs(gpu device.Backend, st program.Step, env map[string]int64, rng *rand.Rand) ([]uint64, float64, func(), error) {
 	var ptrs []uint64
 	var bufs []device.Buffer
 	free := func() {
@@ -713,7 +714,7 @@ func randomArgs(gpu device.Backend, st bundle.Step, env map[string]int64, rng *r
 	for _, a := range st.Args {
 		var shape []int
 		for _, d := range a.Shape {
-			dd, err := bundle.ParseDim(d)
+			dd, err := program.ParseDim(d)
 			if err != nil {
 				return nil, 0, free, err
 			}
@@ -850,7 +851,7 @@ func useMode(opts cpu.Options, bes ...device.Backend) func() {
 // checkStep runs one step of f on random inputs at the symbols in env on
 // cand and on the CPU backend (FP8 mode: the recipe the GEMMs implement)
 // and returns the comparison.
-func checkStep(cand device.Backend, f *ir.Func, st bundle.Step, env map[string]int64, rng *rand.Rand) (*device.KernelCheck, error) {
+func checkStep(cand device.Backend, f *ir.Func, st program.Step, env map[string]int64, rng *rand.Rand) (*device.KernelCheck, error) {
 	cmp := device.NewCompareBackend(cand, cpu.NewDevice(cpu.Options{Mode: cpu.FP8}))
 	ptrs, _, free, err := randomArgs(cmp, st, env, rng)
 	defer free()

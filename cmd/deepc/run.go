@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/program"
 	"github.com/deepc-dev/deepc/runtime"
 	"github.com/deepc-dev/deepc/runtime/bundle"
 	"github.com/deepc-dev/deepc/runtime/cpu"
@@ -78,7 +79,7 @@ Examples:
 				// FP8 recipe where its weights are FP8: the CPU's fp8 mode.
 				mf.precision = "fp8"
 			}
-			var programs map[string][]bundle.Step
+			var programs map[string][]program.Step
 			if be != nil {
 				if programs, err = device.Programs(man); err != nil {
 					return err

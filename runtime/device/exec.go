@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/program"
 	"github.com/deepc-dev/deepc/runtime"
 	"github.com/deepc-dev/deepc/runtime/bundle"
 )
@@ -27,14 +28,14 @@ type Backend interface {
 	Copy(dst, src Buffer, size uint64) error
 	// Launch runs one step of fn: its kernel on the grid, with the
 	// pointers and symbol values in the kernel's parameter order.
-	Launch(fn *ir.Func, step *bundle.Step, grid [3]uint32, args []uint64) error
+	Launch(fn *ir.Func, step *program.Step, grid [3]uint32, args []uint64) error
 }
 
 // Executor runs a bundle's programs: the same functions the CPU backend
 // runs from the bundle's IR, as kernel launches over device buffers.
 type Executor struct {
 	be       Backend
-	programs map[string][]bundle.Step
+	programs map[string][]program.Step
 	params   map[string]Buffer          // uploaded weights by value name (@name, @name_scale_inv)
 	sources  map[string]*runtime.Tensor // the host tensor each weight was uploaded from
 	// LastPlan is the memory plan of the last Run (its peak is the arena).
@@ -42,7 +43,7 @@ type Executor struct {
 }
 
 // NewExecutor reads the programs of a bundle's manifest.
-func NewExecutor(be Backend, programs map[string][]bundle.Step) *Executor {
+func NewExecutor(be Backend, programs map[string][]program.Step) *Executor {
 	return &Executor{be: be, programs: programs, params: map[string]Buffer{}, sources: map[string]*runtime.Tensor{}}
 }
 
@@ -314,10 +315,10 @@ func (e *Executor) Run(f *ir.Func, params map[string]*runtime.Tensor, args []*ru
 }
 
 // Programs decodes a manifest's graphs.
-func Programs(man *bundle.Manifest) (map[string][]bundle.Step, error) {
-	out := map[string][]bundle.Step{}
+func Programs(man *bundle.Manifest) (map[string][]program.Step, error) {
+	out := map[string][]program.Step{}
 	for g, raw := range man.Graphs {
-		var steps []bundle.Step
+		var steps []program.Step
 		if err := json.Unmarshal(raw, &steps); err != nil {
 			return nil, fmt.Errorf("manifest graph %s: %v", g, err)
 		}
