@@ -212,23 +212,47 @@ func asyncSpace(o *opc) (space, error) {
 	return spGeneric, nil
 }
 
+// mbarForm is an mbarrier instruction's operation and the modifiers that
+// change what it does.
+type mbarForm struct {
+	op         string
+	parity     bool // test_wait/try_wait of a phase parity, not a state
+	expect     bool // arrive.expect_tx: an expect-tx of the count, then an arrive of 1
+	noComplete bool // arrive.noComplete: the arrive must not complete the phase
+}
+
+// mbarOps decodes each mbarrier operation's operands and sets its exec;
+// the operation is the modifier the table is keyed by.
+var mbarOps = map[string]func(d *decoder, in *inst, f mbarForm, args []string) error{
+	"init":          buildMbarInit,
+	"inval":         buildMbarInval,
+	"arrive":        buildMbarArrive,
+	"arrive_drop":   buildMbarArrive,
+	"expect_tx":     buildMbarTx,
+	"complete_tx":   buildMbarTx,
+	"test_wait":     buildMbarWait,
+	"try_wait":      buildMbarWait,
+	"pending_count": buildMbarPendingCount,
+}
+
 func buildMbarrier(d *decoder, in *inst, o *opc, args []string) error {
-	var op string
-	parity, expect, noComplete := false, false, false
+	var f mbarForm
 	for _, m := range o.order {
-		switch m {
-		case "init", "inval", "arrive", "arrive_drop", "expect_tx", "complete_tx", "test_wait", "try_wait", "pending_count":
-			if op == "" {
-				op = m
-			} else if m == "expect_tx" && (op == "arrive" || op == "arrive_drop") {
-				expect = true
+		if _, isOp := mbarOps[m]; isOp {
+			if f.op == "" {
+				f.op = m
+			} else if m == "expect_tx" && (f.op == "arrive" || f.op == "arrive_drop") {
+				f.expect = true
 			} else {
 				return fmt.Errorf("two operations")
 			}
+			continue
+		}
+		switch m {
 		case "parity":
-			parity = true
+			f.parity = true
 		case "noComplete":
-			noComplete = true
+			f.noComplete = true
 		case "release", "relaxed", "acquire", "cta", "shared", "shared::cta":
 		case "cluster", "shared::cluster":
 			return fmt.Errorf("cluster scope is not implemented (no clusters)")
@@ -236,7 +260,7 @@ func buildMbarrier(d *decoder, in *inst, o *opc, args []string) error {
 			return fmt.Errorf("modifier .%s is not implemented", m)
 		}
 	}
-	if _, err := oneType(o, tB64); err != nil || op == "" {
+	if _, err := oneType(o, tB64); err != nil || f.op == "" {
 		return fmt.Errorf("want mbarrier.<operation>...b64")
 	}
 	sp, err := asyncSpace(o)
@@ -244,217 +268,255 @@ func buildMbarrier(d *decoder, in *inst, o *opc, args []string) error {
 		return err
 	}
 	in.space = sp
-	mem := func(a string) error {
-		var err error
-		in.addr, in.off, err = d.mem(a, sp)
+	return mbarOps[f.op](d, in, f, args)
+}
+
+// mbarMem decodes the mbarrier's address operand in the instruction's
+// state space.
+func mbarMem(d *decoder, in *inst, a string) error {
+	var err error
+	in.addr, in.off, err = d.mem(a, in.space)
+	return err
+}
+
+// mbarMemCount decodes the "[addr], count" operand pair of init, expect_tx
+// and complete_tx.
+func mbarMemCount(d *decoder, in *inst, args []string) error {
+	if err := need(args, 2); err != nil {
 		return err
 	}
-	// memCount decodes the "[addr], count" operand pair of init, expect_tx
-	// and complete_tx.
-	memCount := func(args []string) error {
-		if err := need(args, 2); err != nil {
-			return err
-		}
-		if err := mem(args[0]); err != nil {
-			return err
-		}
-		c, err := d.src(args[1], tU32)
-		in.src = []int32{c}
+	if err := mbarMem(d, in, args[0]); err != nil {
 		return err
 	}
-	switch op {
-	case "init":
-		if err := memCount(args); err != nil {
-			return err
-		}
-		in.exec = func(w *warp, in *inst, m uint32) {
-			base, cv := w.reg(in.addr), w.reg(in.src[0])
-			for s := m; s != 0; s &= s - 1 {
-				l := bits.TrailingZeros32(s)
-				b, addr, ok := w.mbarAt(in, l, base[l]+uint64(in.off))
-				if !ok {
-					continue
-				}
-				n := uint32(cv[l])
-				if n < 1 || n > mbarMax {
-					w.report(in, 1<<l, KindAsync, "mbarrier.init count %d is outside 1..2^20-1", n)
-					continue
-				}
-				if b != nil {
-					w.report(in, 1<<l, KindAsync, "mbarrier.init on a live mbarrier at shared offset %#x (mbarrier.inval it first)", addr)
-				}
-				c := w.cta
-				c.mbars[addr] = &mbarrier{pending: int32(n), expected: int32(n)}
-				c.markMbar(addr, true)
+	c, err := d.src(args[1], tU32)
+	in.src = []int32{c}
+	return err
+}
+
+// buildMbarInit: mbarrier.init [addr], count. Initialising a live
+// mbarrier is reported: its waiters would see their phase vanish.
+func buildMbarInit(d *decoder, in *inst, _ mbarForm, args []string) error {
+	if err := mbarMemCount(d, in, args); err != nil {
+		return err
+	}
+	in.exec = func(w *warp, in *inst, m uint32) {
+		base, cv := w.reg(in.addr), w.reg(in.src[0])
+		for s := m; s != 0; s &= s - 1 {
+			l := bits.TrailingZeros32(s)
+			b, addr, ok := w.mbarAt(in, l, base[l]+uint64(in.off))
+			if !ok {
+				continue
 			}
-		}
-	case "inval":
-		if err := need(args, 1); err != nil {
-			return err
-		}
-		if err := mem(args[0]); err != nil {
-			return err
-		}
-		in.exec = func(w *warp, in *inst, m uint32) {
-			base := w.reg(in.addr)
-			for s := m; s != 0; s &= s - 1 {
-				l := bits.TrailingZeros32(s)
-				_, addr, ok := w.liveMbar(in, l, base[l]+uint64(in.off), "mbarrier.inval")
-				if !ok {
-					continue
-				}
-				delete(w.cta.mbars, addr)
-				w.cta.markMbar(addr, false)
+			n := uint32(cv[l])
+			if n < 1 || n > mbarMax {
+				w.report(in, 1<<l, KindAsync, "mbarrier.init count %d is outside 1..2^20-1", n)
+				continue
 			}
+			if b != nil {
+				w.report(in, 1<<l, KindAsync, "mbarrier.init on a live mbarrier at shared offset %#x (mbarrier.inval it first)", addr)
+			}
+			c := w.cta
+			c.mbars[addr] = &mbarrier{pending: int32(n), expected: int32(n)}
+			c.markMbar(addr, true)
 		}
-	case "arrive", "arrive_drop":
-		if len(args) != 2 && len(args) != 3 {
-			return fmt.Errorf("%d operands", len(args))
+	}
+	return nil
+}
+
+// buildMbarInval: mbarrier.inval [addr]; the bytes become ordinary shared
+// memory again.
+func buildMbarInval(d *decoder, in *inst, _ mbarForm, args []string) error {
+	if err := need(args, 1); err != nil {
+		return err
+	}
+	if err := mbarMem(d, in, args[0]); err != nil {
+		return err
+	}
+	in.exec = func(w *warp, in *inst, m uint32) {
+		base := w.reg(in.addr)
+		for s := m; s != 0; s &= s - 1 {
+			l := bits.TrailingZeros32(s)
+			_, addr, ok := w.liveMbar(in, l, base[l]+uint64(in.off), "mbarrier.inval")
+			if !ok {
+				continue
+			}
+			delete(w.cta.mbars, addr)
+			w.cta.markMbar(addr, false)
 		}
-		r, err := d.dst(args[0])
+	}
+	return nil
+}
+
+// buildMbarArrive: mbarrier.arrive and arrive_drop, state, [addr] and an
+// optional count; .expect_tx adds the count to the tx-count first, and
+// arrive_drop also lowers the arrivals later phases expect.
+func buildMbarArrive(d *decoder, in *inst, f mbarForm, args []string) error {
+	op, expect, noComplete := f.op, f.expect, f.noComplete
+	if len(args) != 2 && len(args) != 3 {
+		return fmt.Errorf("%d operands", len(args))
+	}
+	r, err := d.dst(args[0])
+	if err != nil {
+		return err
+	}
+	in.dst = []int32{r}
+	if err := mbarMem(d, in, args[1]); err != nil {
+		return err
+	}
+	if len(args) == 3 {
+		c, err := d.src(args[2], tU32)
 		if err != nil {
 			return err
 		}
-		in.dst = []int32{r}
-		if err := mem(args[1]); err != nil {
-			return err
-		}
-		if len(args) == 3 {
-			c, err := d.src(args[2], tU32)
-			if err != nil {
-				return err
+		in.src = []int32{c}
+	} else if expect || noComplete {
+		return fmt.Errorf("the .expect_tx and .noComplete forms take a count")
+	}
+	drop := op == "arrive_drop"
+	in.exec = func(w *warp, in *inst, m uint32) {
+		base := w.reg(in.addr)
+		for s := m; s != 0; s &= s - 1 {
+			l := bits.TrailingZeros32(s)
+			b, addr, ok := w.liveMbar(in, l, base[l]+uint64(in.off), "mbarrier."+op)
+			if !ok {
+				continue
 			}
-			in.src = []int32{c}
-		} else if expect || noComplete {
-			return fmt.Errorf("the .expect_tx and .noComplete forms take a count")
-		}
-		drop := op == "arrive_drop"
-		in.exec = func(w *warp, in *inst, m uint32) {
-			base := w.reg(in.addr)
-			for s := m; s != 0; s &= s - 1 {
-				l := bits.TrailingZeros32(s)
-				b, addr, ok := w.liveMbar(in, l, base[l]+uint64(in.off), "mbarrier."+op)
-				if !ok {
-					continue
-				}
-				n := uint32(1)
-				if len(in.src) == 1 {
-					n = uint32(w.reg(in.src[0])[l])
-				}
-				c := w.cta
-				if expect { // expect-tx of n bytes, then an arrive of 1
-					if int64(b.tx)+int64(n) > mbarMax {
-						w.report(in, 1<<l, KindAsync, "expect_tx of %d bytes takes the tx-count above 2^20-1", n)
-					}
-					b.tx += int32(n)
-					n = 1
-				}
-				if in.dst[0] >= 0 {
-					w.reg(in.dst[0])[l] = mbarState(b, addr, noComplete, b.pending)
-				}
-				if drop {
-					b.expected -= int32(n)
-					if b.expected < 1 {
-						w.report(in, 1<<l, KindAsync, "mbarrier.arrive_drop leaves the mbarrier expecting %d arrivals (at least 1)", b.expected)
-					}
-				}
-				phase := b.phase
-				c.arriveOn(w, in, l, b, n)
-				if noComplete && b.phase != phase {
-					w.report(in, 1<<l, KindAsync, "an arrive.noComplete completed the phase")
-				}
+			n := uint32(1)
+			if len(in.src) == 1 {
+				n = uint32(w.reg(in.src[0])[l])
 			}
-		}
-	case "expect_tx", "complete_tx":
-		if err := memCount(args); err != nil {
-			return err
-		}
-		in.exec = func(w *warp, in *inst, m uint32) {
-			base := w.reg(in.addr)
-			for s := m; s != 0; s &= s - 1 {
-				l := bits.TrailingZeros32(s)
-				b, _, ok := w.liveMbar(in, l, base[l]+uint64(in.off), "mbarrier."+op)
-				if !ok {
-					continue
-				}
-				n := int64(uint32(w.reg(in.src[0])[l]))
-				if op == "complete_tx" {
-					n = -n
-				}
-				if t := int64(b.tx) + n; t > mbarMax || t < -mbarMax {
-					w.report(in, 1<<l, KindAsync, "mbarrier.%s takes the tx-count to %d, outside ±(2^20-1)", op, t)
+			c := w.cta
+			if expect { // expect-tx of n bytes, then an arrive of 1
+				if int64(b.tx)+int64(n) > mbarMax {
+					w.report(in, 1<<l, KindAsync, "expect_tx of %d bytes takes the tx-count above 2^20-1", n)
 				}
 				b.tx += int32(n)
-				if op == "complete_tx" {
-					w.cta.maybeComplete(b)
+				n = 1
+			}
+			if in.dst[0] >= 0 {
+				w.reg(in.dst[0])[l] = mbarState(b, addr, noComplete, b.pending)
+			}
+			if drop {
+				b.expected -= int32(n)
+				if b.expected < 1 {
+					w.report(in, 1<<l, KindAsync, "mbarrier.arrive_drop leaves the mbarrier expecting %d arrivals (at least 1)", b.expected)
 				}
 			}
-		}
-	case "test_wait", "try_wait":
-		if len(args) != 3 && !(op == "try_wait" && len(args) == 4) {
-			return fmt.Errorf("%d operands", len(args))
-		}
-		p, err := d.dst(args[0])
-		if err != nil {
-			return err
-		}
-		in.dst = []int32{p}
-		if err := mem(args[1]); err != nil {
-			return err
-		}
-		v, err := d.src(args[2], tU64)
-		if err != nil {
-			return err
-		}
-		in.src = []int32{v}
-		in.exec = func(w *warp, in *inst, m uint32) {
-			base, sv := w.reg(in.addr), w.reg(in.src[0])
-			c := w.cta
-			failed := false
-			for s := m; s != 0; s &= s - 1 {
-				l := bits.TrailingZeros32(s)
-				b, addr, ok := w.liveMbar(in, l, base[l]+uint64(in.off), "mbarrier."+op)
-				if !ok {
-					continue
-				}
-				done := waitDone(w, in, l, b, addr, sv[l], parity)
-				if !done {
-					// The copies this phase waits for finish now (lazily).
-					c.drain(func(o *asyncOp) bool { return o.mbar == int64(addr) })
-					done = waitDone(w, in, l, b, addr, sv[l], parity)
-				}
-				if in.dst[0] >= 0 {
-					w.reg(in.dst[0])[l] = b2u(done)
-				}
-				failed = failed || !done
-			}
-			if failed {
-				w.yield = true // let the threads that will arrive run
-				c.spins++
+			phase := b.phase
+			c.arriveOn(w, in, l, b, n)
+			if noComplete && b.phase != phase {
+				w.report(in, 1<<l, KindAsync, "an arrive.noComplete completed the phase")
 			}
 		}
-	case "pending_count":
-		if err := need(args, 2); err != nil {
-			return err
-		}
-		r, err := d.dst(args[0])
-		if err != nil {
-			return err
-		}
-		v, err := d.src(args[1], tU64)
-		if err != nil {
-			return err
-		}
-		in.dst, in.src = []int32{r}, []int32{v}
-		in.exec = func(w *warp, in *inst, m uint32) {
-			sv, dd := w.reg(in.src[0]), w.reg(in.dst[0])
-			for s := m; s != 0; s &= s - 1 {
-				l := bits.TrailingZeros32(s)
-				if sv[l]>>63 == 0 || sv[l]>>31&1 == 0 {
-					w.report(in, 1<<l, KindAsync, "mbarrier.pending_count of a state that no .noComplete arrive produced")
-				}
-				dd[l] = sv[l] & 0xfffff
+	}
+	return nil
+}
+
+// buildMbarTx: mbarrier.expect_tx and complete_tx [addr], count move the
+// tx-count up or down; only a complete_tx can complete the phase.
+func buildMbarTx(d *decoder, in *inst, f mbarForm, args []string) error {
+	op := f.op
+	if err := mbarMemCount(d, in, args); err != nil {
+		return err
+	}
+	in.exec = func(w *warp, in *inst, m uint32) {
+		base := w.reg(in.addr)
+		for s := m; s != 0; s &= s - 1 {
+			l := bits.TrailingZeros32(s)
+			b, _, ok := w.liveMbar(in, l, base[l]+uint64(in.off), "mbarrier."+op)
+			if !ok {
+				continue
 			}
+			n := int64(uint32(w.reg(in.src[0])[l]))
+			if op == "complete_tx" {
+				n = -n
+			}
+			if t := int64(b.tx) + n; t > mbarMax || t < -mbarMax {
+				w.report(in, 1<<l, KindAsync, "mbarrier.%s takes the tx-count to %d, outside ±(2^20-1)", op, t)
+			}
+			b.tx += int32(n)
+			if op == "complete_tx" {
+				w.cta.maybeComplete(b)
+			}
+		}
+	}
+	return nil
+}
+
+// buildMbarWait: mbarrier.test_wait and try_wait, waitComplete, [addr],
+// state or parity (try_wait may add a time limit, which the emulator does
+// not need). A wait that fails yields the warp so that the threads that
+// will arrive can run.
+func buildMbarWait(d *decoder, in *inst, f mbarForm, args []string) error {
+	op, parity := f.op, f.parity
+	if len(args) != 3 && !(op == "try_wait" && len(args) == 4) {
+		return fmt.Errorf("%d operands", len(args))
+	}
+	p, err := d.dst(args[0])
+	if err != nil {
+		return err
+	}
+	in.dst = []int32{p}
+	if err := mbarMem(d, in, args[1]); err != nil {
+		return err
+	}
+	v, err := d.src(args[2], tU64)
+	if err != nil {
+		return err
+	}
+	in.src = []int32{v}
+	in.exec = func(w *warp, in *inst, m uint32) {
+		base, sv := w.reg(in.addr), w.reg(in.src[0])
+		c := w.cta
+		failed := false
+		for s := m; s != 0; s &= s - 1 {
+			l := bits.TrailingZeros32(s)
+			b, addr, ok := w.liveMbar(in, l, base[l]+uint64(in.off), "mbarrier."+op)
+			if !ok {
+				continue
+			}
+			done := waitDone(w, in, l, b, addr, sv[l], parity)
+			if !done {
+				// The copies this phase waits for finish now (lazily).
+				c.drain(func(o *asyncOp) bool { return o.mbar == int64(addr) })
+				done = waitDone(w, in, l, b, addr, sv[l], parity)
+			}
+			if in.dst[0] >= 0 {
+				w.reg(in.dst[0])[l] = b2u(done)
+			}
+			failed = failed || !done
+		}
+		if failed {
+			w.yield = true // let the threads that will arrive run
+			c.spins++
+		}
+	}
+	return nil
+}
+
+// buildMbarPendingCount: mbarrier.pending_count count, state reads the
+// pending count an arrive.noComplete recorded in its state.
+func buildMbarPendingCount(d *decoder, in *inst, _ mbarForm, args []string) error {
+	if err := need(args, 2); err != nil {
+		return err
+	}
+	r, err := d.dst(args[0])
+	if err != nil {
+		return err
+	}
+	v, err := d.src(args[1], tU64)
+	if err != nil {
+		return err
+	}
+	in.dst, in.src = []int32{r}, []int32{v}
+	in.exec = func(w *warp, in *inst, m uint32) {
+		sv, dd := w.reg(in.src[0]), w.reg(in.dst[0])
+		for s := m; s != 0; s &= s - 1 {
+			l := bits.TrailingZeros32(s)
+			if sv[l]>>63 == 0 || sv[l]>>31&1 == 0 {
+				w.report(in, 1<<l, KindAsync, "mbarrier.pending_count of a state that no .noComplete arrive produced")
+			}
+			dd[l] = sv[l] & 0xfffff
 		}
 	}
 	return nil
