@@ -1083,138 +1083,182 @@ func buildTensorCopy(d *decoder, in *inst, o *opc, args []string) error {
 		}
 	}
 	in.exec = func(w *warp, in *inst, m uint32) {
-		c := w.cta
 		for s := m; s != 0; s &= s - 1 {
 			l := bits.TrailingZeros32(s)
-			t, ok := w.tensorMapAt(in, l, w.reg(in.src[0])[l]+uint64(in.aux[0]))
+			box, ok := w.tensorBox(in, l, dim)
 			if !ok {
 				continue
 			}
-			if t.Rank != dim {
-				w.report(in, 1<<l, KindAsync, "a .%dd copy with a rank-%d tensor map", dim, t.Rank)
-				continue
-			}
-			if t.Interleave != 0 {
-				w.report(in, 1<<l, KindAsync, "interleaved tensor maps are not modelled by the emulator")
-				continue
-			}
-			es := tensorElemBytes[t.DataType]
-			if span := swizzleSpan(t.Swizzle); span > 0 && int(t.Box[0])*es != span {
-				w.report(in, 1<<l, KindAsync, "a swizzled box whose rows (%d bytes) are not the %d-byte swizzle span: not modelled by the emulator", int(t.Box[0])*es, span)
-				continue
-			}
-			var co [5]int64
-			for i := 0; i < dim; i++ {
-				co[i] = int64(int32(w.reg(in.src[2+i])[l]))
-			}
-			var n [5]int64
-			bytes := int64(es)
-			for i := range n {
-				n[i] = 1
-				if i < dim {
-					n[i] = int64(t.Box[i])
-					if i > 0 {
-						n[i] = (int64(t.Box[i]) + int64(t.ElementStrides[i]) - 1) / int64(t.ElementStrides[i])
-					}
-				}
-				bytes *= n[i]
-			}
-			smem := w.reg(in.src[1])[l] + uint64(in.aux[1])
-			if smem%16 != 0 || smem%128 != 0 {
-				w.report(in, 1<<l, KindMisaligned, "the shared address %#x of a tensor copy is not 128-byte aligned (the ISA requires 16, the hardware 128)", smem)
-				if smem%16 != 0 {
-					continue
-				}
-			}
-			if smem+uint64(bytes) > uint64(len(c.shared)) {
-				w.report(in, 1<<l, KindOutOfBounds, "a %d-byte tensor box at shared %#x: the CTA has %d bytes", bytes, smem, len(c.shared))
-				continue
-			}
-			if !load {
-				for i := 0; i < dim; i++ {
-					if co[i] < 0 {
-						w.report(in, 1<<l, KindAsync, "a tensor store at negative coordinate %d in dimension %d", co[i], i)
-					}
-				}
-			}
-			// each visits every box element: its shared address and, when it
-			// is inside the tensor, its global address.
-			each := func(f func(sAddr uint64, gAddr uint64, in bool)) {
-				var k [5]int64
-				lin := int64(0)
-				for k[4] = 0; k[4] < n[4]; k[4]++ {
-					for k[3] = 0; k[3] < n[3]; k[3]++ {
-						for k[2] = 0; k[2] < n[2]; k[2]++ {
-							for k[1] = 0; k[1] < n[1]; k[1]++ {
-								for k[0] = 0; k[0] < n[0]; k[0]++ {
-									inside := true
-									g := t.Global
-									for i := 0; i < dim; i++ {
-										e := int64(1)
-										if i > 0 {
-											e = int64(t.ElementStrides[i])
-										}
-										x := co[i] + k[i]*e
-										if x < 0 || x >= int64(t.Dims[i]) {
-											inside = false
-											break
-										}
-										st := uint64(es)
-										if i > 0 {
-											st = t.Strides[i-1]
-										}
-										g += uint64(x) * st
-									}
-									sa := smem + uint64(lin*int64(es))
-									if t.Swizzle != SwizzleNone {
-										sa = swizzle(sa, swizzleSpan(t.Swizzle))
-									}
-									f(sa, g, inside)
-									lin++
-								}
-							}
-						}
-					}
-				}
-			}
-			ww, ll, ii := w, l, in
-			lo, hi := smem&^1023, smem+uint64(bytes)
-			if t.Swizzle == SwizzleNone {
-				lo = smem
-			}
-			hi = min(uint64(len(c.shared)), (hi+1023)&^1023)
-			if t.Swizzle == SwizzleNone {
-				hi = smem + uint64(bytes)
-			}
 			if load {
-				fill := oobFill(t)
-				w.queueLoad(in, l, w.reg(in.src[2+dim])[l]+uint64(in.aux[2]), uint32(bytes), [2]uint64{lo, hi}, func() {
-					each(func(sa, ga uint64, inside bool) {
-						data := fill
-						if inside {
-							if b := ww.global(ii, ll, ga, es, false); b != nil {
-								data = b
-							}
-						}
-						c.asyncWrite(sa, data[:es], false)
-					})
-				})
-				continue
+				w.tensorLoad(in, l, box)
+			} else {
+				w.tensorStore(in, l, box)
 			}
-			w.queueStore(in, l, [2]uint64{lo, hi}, func() {
-				each(func(sa, ga uint64, inside bool) {
-					if !inside {
-						return
-					}
-					data := append([]byte(nil), c.shared[sa:sa+uint64(es)]...)
-					if b := ww.global(ii, ll, ga, es, true); b != nil {
-						copy(b, data)
-					}
-				})
-			})
 		}
 	}
 	return nil
+}
+
+// tensorBox is one lane's tensor copy: the map, the box's origin in the
+// tensor, its extent in elements per dimension (1 beyond the rank), and
+// where it lies in shared memory.
+type tensorBox struct {
+	t     *TensorMap
+	dim   int
+	es    int // element bytes
+	co    [5]int64
+	n     [5]int64
+	bytes int64
+	smem  uint64
+}
+
+// tensorBox reads lane l's tensor map and box coordinates and checks what
+// the emulator models: a map of the copy's rank, not interleaved, a
+// swizzled box whose rows are the swizzle span, and a box inside the
+// CTA's shared memory at an aligned address.
+func (w *warp) tensorBox(in *inst, l, dim int) (*tensorBox, bool) {
+	t, ok := w.tensorMapAt(in, l, w.reg(in.src[0])[l]+uint64(in.aux[0]))
+	if !ok {
+		return nil, false
+	}
+	if t.Rank != dim {
+		w.report(in, 1<<l, KindAsync, "a .%dd copy with a rank-%d tensor map", dim, t.Rank)
+		return nil, false
+	}
+	if t.Interleave != 0 {
+		w.report(in, 1<<l, KindAsync, "interleaved tensor maps are not modelled by the emulator")
+		return nil, false
+	}
+	es := tensorElemBytes[t.DataType]
+	if span := swizzleSpan(t.Swizzle); span > 0 && int(t.Box[0])*es != span {
+		w.report(in, 1<<l, KindAsync, "a swizzled box whose rows (%d bytes) are not the %d-byte swizzle span: not modelled by the emulator", int(t.Box[0])*es, span)
+		return nil, false
+	}
+	b := &tensorBox{t: t, dim: dim, es: es}
+	for i := 0; i < dim; i++ {
+		b.co[i] = int64(int32(w.reg(in.src[2+i])[l]))
+	}
+	b.bytes = int64(es)
+	for i := range b.n {
+		b.n[i] = 1
+		if i < dim {
+			b.n[i] = int64(t.Box[i])
+			if i > 0 {
+				b.n[i] = (int64(t.Box[i]) + int64(t.ElementStrides[i]) - 1) / int64(t.ElementStrides[i])
+			}
+		}
+		b.bytes *= b.n[i]
+	}
+	b.smem = w.reg(in.src[1])[l] + uint64(in.aux[1])
+	if b.smem%16 != 0 || b.smem%128 != 0 {
+		w.report(in, 1<<l, KindMisaligned, "the shared address %#x of a tensor copy is not 128-byte aligned (the ISA requires 16, the hardware 128)", b.smem)
+		if b.smem%16 != 0 {
+			return nil, false
+		}
+	}
+	if b.smem+uint64(b.bytes) > uint64(len(w.cta.shared)) {
+		w.report(in, 1<<l, KindOutOfBounds, "a %d-byte tensor box at shared %#x: the CTA has %d bytes", b.bytes, b.smem, len(w.cta.shared))
+		return nil, false
+	}
+	return b, true
+}
+
+// each visits every box element: its shared address and, when it is
+// inside the tensor, its global address.
+func (b *tensorBox) each(f func(sAddr uint64, gAddr uint64, in bool)) {
+	t, es, n := b.t, b.es, b.n
+	var k [5]int64
+	lin := int64(0)
+	for k[4] = 0; k[4] < n[4]; k[4]++ {
+		for k[3] = 0; k[3] < n[3]; k[3]++ {
+			for k[2] = 0; k[2] < n[2]; k[2]++ {
+				for k[1] = 0; k[1] < n[1]; k[1]++ {
+					for k[0] = 0; k[0] < n[0]; k[0]++ {
+						inside := true
+						g := t.Global
+						for i := 0; i < b.dim; i++ {
+							e := int64(1)
+							if i > 0 {
+								e = int64(t.ElementStrides[i])
+							}
+							x := b.co[i] + k[i]*e
+							if x < 0 || x >= int64(t.Dims[i]) {
+								inside = false
+								break
+							}
+							st := uint64(es)
+							if i > 0 {
+								st = t.Strides[i-1]
+							}
+							g += uint64(x) * st
+						}
+						sa := b.smem + uint64(lin*int64(es))
+						if t.Swizzle != SwizzleNone {
+							sa = swizzle(sa, swizzleSpan(t.Swizzle))
+						}
+						f(sa, g, inside)
+						lin++
+					}
+				}
+			}
+		}
+	}
+}
+
+// inFlight is the shared range the copy marks in flight: a swizzled box
+// scatters its chunks within the 1 KiB swizzle repeats it touches, so the
+// whole repeats are marked (up to the end of shared memory).
+func (b *tensorBox) inFlight(sharedLen int) [2]uint64 {
+	lo, hi := b.smem&^1023, b.smem+uint64(b.bytes)
+	if b.t.Swizzle == SwizzleNone {
+		lo = b.smem
+	}
+	hi = min(uint64(sharedLen), (hi+1023)&^1023)
+	if b.t.Swizzle == SwizzleNone {
+		hi = b.smem + uint64(b.bytes)
+	}
+	return [2]uint64{lo, hi}
+}
+
+// tensorLoad queues the box's load: global → shared, with the fill for
+// elements outside the tensor, completing on the instruction's mbarrier.
+func (w *warp) tensorLoad(in *inst, l int, b *tensorBox) {
+	c, es := w.cta, b.es
+	fill := oobFill(b.t)
+	w.queueLoad(in, l, w.reg(in.src[2+b.dim])[l]+uint64(in.aux[2]), uint32(b.bytes), b.inFlight(len(c.shared)), func() {
+		b.each(func(sa, ga uint64, inside bool) {
+			data := fill
+			if inside {
+				if g := w.global(in, l, ga, es, false); g != nil {
+					data = g
+				}
+			}
+			c.asyncWrite(sa, data[:es], false)
+		})
+	})
+}
+
+// tensorStore queues the box's store: shared → global, elements outside
+// the tensor skipped. A negative coordinate is reported: the ISA leaves
+// stores there undefined.
+func (w *warp) tensorStore(in *inst, l int, b *tensorBox) {
+	c, es := w.cta, b.es
+	for i := 0; i < b.dim; i++ {
+		if b.co[i] < 0 {
+			w.report(in, 1<<l, KindAsync, "a tensor store at negative coordinate %d in dimension %d", b.co[i], i)
+		}
+	}
+	w.queueStore(in, l, b.inFlight(len(c.shared)), func() {
+		b.each(func(sa, ga uint64, inside bool) {
+			if !inside {
+				return
+			}
+			data := append([]byte(nil), c.shared[sa:sa+uint64(es)]...)
+			if g := w.global(in, l, ga, es, true); g != nil {
+				copy(g, data)
+			}
+		})
+	})
 }
 
 // oobFill is the bytes of one element outside the tensor: zeros, or with
