@@ -1,6 +1,7 @@
 package codegen
 
 import (
+	"github.com/deepc-dev/deepc/program"
 	llir "github.com/llir/llvm/ir"
 	"github.com/llir/llvm/ir/enum"
 	"github.com/llir/llvm/ir/value"
@@ -23,7 +24,7 @@ const (
 	attnMaxDV   = 1024
 )
 
-func emitAttention(k *kernelBuilder, step *Step) error {
+func emitAttention(k *kernelBuilder, step *program.Step) error {
 	if len(k.r.Ops) != 1 {
 		return unsupported("attention region with %d ops", len(k.r.Ops))
 	}
@@ -134,7 +135,7 @@ func emitAttention(k *kernelBuilder, step *Step) error {
 		})
 	}
 	k.ret()
-	step.Launch = Launch{Threads: attnThreads, Grid: [3]GridDim{gridOf(1, q.Type.Shape[0], H), one(), one()}}
+	step.Launch = program.Launch{Threads: attnThreads, Grid: [3]program.GridDim{gridOf(1, q.Type.Shape[0], H), one(), one()}}
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/program"
 	llir "github.com/llir/llvm/ir"
 	"github.com/llir/llvm/ir/enum"
 	"github.com/llir/llvm/ir/value"
@@ -38,10 +39,10 @@ func gradOutputs(idx ...int) func(*Region) []*ir.Value {
 	}
 }
 
-func gradStats(write bool) func(*Region, func(*ir.Value) string) []Arg {
-	return func(r *Region, name func(*ir.Value) string) []Arg {
+func gradStats(write bool) func(*Region, func(*ir.Value) string) []program.Arg {
+	return func(r *Region, name func(*ir.Value) string) []program.Arg {
 		q := r.Ops[0].Args[0]
-		return []Arg{{Value: name(r.Ops[0].Results[0]) + ".stats", DType: "f32",
+		return []program.Arg{{Value: name(r.Ops[0].Results[0]) + ".stats", DType: "f32",
 			Shape: shapeStrings(ir.Shape{q.Type.Shape[0], q.Type.Shape[1], ir.C(3)}), Output: write, Scratch: true}}
 	}
 }
@@ -94,7 +95,7 @@ func (k *kernelBuilder) dot(a *ir.Value, aBase value.Value, b *ir.Value, bBase v
 	})[0]
 }
 
-func emitAttentionGradQ(k *kernelBuilder, step *Step) error {
+func emitAttentionGradQ(k *kernelBuilder, step *program.Step) error {
 	c, err := gradContext(k)
 	if err != nil {
 		return err
@@ -176,11 +177,11 @@ func emitAttentionGradQ(k *kernelBuilder, step *Step) error {
 		k.store(D, k.at(c.stats, k.add(st, ci64(2))))
 	})
 	k.ret()
-	step.Launch = Launch{Threads: attnThreads, Grid: [3]GridDim{gridOf(1, c.q.Type.Shape[0], c.q.Type.Shape[1]), one(), one()}}
+	step.Launch = program.Launch{Threads: attnThreads, Grid: [3]program.GridDim{gridOf(1, c.q.Type.Shape[0], c.q.Type.Shape[1]), one(), one()}}
 	return nil
 }
 
-func emitAttentionGradKV(k *kernelBuilder, step *Step) error {
+func emitAttentionGradKV(k *kernelBuilder, step *program.Step) error {
 	c, err := gradContext(k)
 	if err != nil {
 		return err
@@ -258,6 +259,6 @@ func emitAttentionGradKV(k *kernelBuilder, step *Step) error {
 		}
 	}
 	k.ret()
-	step.Launch = Launch{Threads: attnThreads, Grid: [3]GridDim{gridOf(1, c.kk.Type.Shape[0], c.kk.Type.Shape[1]), one(), one()}}
+	step.Launch = program.Launch{Threads: attnThreads, Grid: [3]program.GridDim{gridOf(1, c.kk.Type.Shape[0], c.kk.Type.Shape[1]), one(), one()}}
 	return nil
 }

@@ -12,11 +12,12 @@ import (
 
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/passes"
+	"github.com/deepc-dev/deepc/program"
 )
 
 // emitters maps a region kind to the function that writes its kernel. The
 // completeness test lists the kinds of passes.KernelKinds without one.
-var emitters = map[string]func(*kernelBuilder, *Step) error{
+var emitters = map[string]func(*kernelBuilder, *program.Step) error{
 	"pointwise": emitPointwise,
 	"gemm":      emitGEMM,
 	"rows":      emitRows,
@@ -35,9 +36,9 @@ var emitters = map[string]func(*kernelBuilder, *Step) error{
 // outputs; some (attention_grad) need two launches with a scratch tensor
 // between them.
 type phase struct {
-	emit    func(*kernelBuilder, *Step) error
-	outputs func(*Region) []*ir.Value                   // the outputs this kernel writes (nil: all)
-	scratch func(*Region, func(*ir.Value) string) []Arg // scratch arguments (nil: none)
+	emit    func(*kernelBuilder, *program.Step) error
+	outputs func(*Region) []*ir.Value                           // the outputs this kernel writes (nil: all)
+	scratch func(*Region, func(*ir.Value) string) []program.Arg // scratch arguments (nil: none)
 }
 
 // multiPhase lists the region kinds that may take more than one kernel
@@ -154,7 +155,7 @@ type Options struct {
 // function's program of launches, and the regions without an emitter yet.
 type Result struct {
 	Kernels  []*Kernel
-	Programs map[string][]*Step
+	Programs map[string][]*program.Step
 	Missing  map[string][]string // function → region descriptions
 
 	memo map[string]memoEntry // region signature → what its emission gave
@@ -165,7 +166,7 @@ var noMemo = false
 
 type memoEntry struct {
 	name    string
-	launch  Launch
+	launch  program.Launch
 	inPlace [][2]int
 	err     error
 }
@@ -175,7 +176,7 @@ type memoEntry struct {
 // connect (region inputs by position with their types and quantization,
 // values of earlier ops, constants), its outputs and scratch. Regions with
 // equal signatures emit the same code.
-func signature(r *Region, quantOf func(*ir.Value) []int64, scratch []Arg) string {
+func signature(r *Region, quantOf func(*ir.Value) []int64, scratch []program.Arg) string {
 	var b strings.Builder
 	b.WriteString(r.Kind + ";")
 	ref := map[*ir.Value]string{}
@@ -244,7 +245,7 @@ type Unit struct {
 // CompileUnits compiles several modules' functions into one set of kernels
 // (a bundle's inference module and its train module share kernels).
 func CompileUnits(ctx context.Context, units []Unit, opts Options) (*Result, error) {
-	res := &Result{Programs: map[string][]*Step{}, Missing: map[string][]string{}, memo: map[string]memoEntry{}}
+	res := &Result{Programs: map[string][]*program.Step{}, Missing: map[string][]string{}, memo: map[string]memoEntry{}}
 	byName := map[string]*Kernel{}
 	for _, u := range units {
 		if err := res.emit(u, byName); err != nil {
@@ -273,7 +274,7 @@ func (res *Result) emit(u Unit, byName map[string]*Kernel) error {
 			}
 			return names[v]
 		}
-		res.Programs[f.Name] = []*Step{}
+		res.Programs[f.Name] = []*program.Step{}
 		for _, r := range regions {
 			if len(r.Outputs) == 0 {
 				continue // nothing it computes is used
@@ -283,7 +284,7 @@ func (res *Result) emit(u Unit, byName map[string]*Kernel) error {
 				res.Missing[f.Name] = append(res.Missing[f.Name], fmt.Sprintf("%s (%s)", r.Kind, opNames(r)))
 				continue
 			}
-			var steps []*Step
+			var steps []*program.Step
 			var kerns []*Kernel
 			var emitErr error
 			for pi, ph := range phases {
@@ -291,7 +292,7 @@ func (res *Result) emit(u Unit, byName map[string]*Kernel) error {
 				if ph.outputs != nil {
 					sub.Outputs = ph.outputs(r)
 				}
-				var scratch []Arg
+				var scratch []program.Arg
 				if ph.scratch != nil {
 					scratch = ph.scratch(r, valueName)
 				}

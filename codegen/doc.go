@@ -10,6 +10,6 @@
 // and quantization. Regions equal in everything an emitter reads share one
 // kernel; compiled kernels are cached by content. Compile returns the
 // kernels and, per function, the program of launches that runtime/device
-// executes (types in runtime/bundle). See docs/design.md §7 and
+// executes (types in package program). See docs/design.md §7 and
 // docs/ARCHITECTURE.md.
 package codegen

@@ -8,6 +8,7 @@ import (
 
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/passes"
+	"github.com/deepc-dev/deepc/program"
 	llir "github.com/llir/llvm/ir"
 	"github.com/llir/llvm/ir/constant"
 	"github.com/llir/llvm/ir/enum"
@@ -183,7 +184,7 @@ func (k *kernelBuilder) descriptor(addr value.Value) value.Value {
 	return k.b.NewOr(a, ci64((tileLBO>>4)<<16|(tileSBO>>4)<<32))
 }
 
-func emitGEMM(k *kernelBuilder, step *Step) error {
+func emitGEMM(k *kernelBuilder, step *program.Step) error {
 	g, err := gemmOf(k)
 	if err != nil {
 		var u unsupportedError
@@ -196,264 +197,352 @@ func emitGEMM(k *kernelBuilder, step *Step) error {
 	if g.fp8 {
 		k.mma = "e4m3"
 	}
-	out := g.op.Results[0]
+	gk := newGEMMKernel(k, g)
+	final := gk.mainLoop()
+	if err := gk.epilogue(final); err != nil {
+		return err
+	}
+	k.ret()
+	step.Launch = gk.launch()
+	return nil
+}
+
+// gemmKernel is one tensor-core GEMM kernel while it is emitted: the
+// values every phase reads (the block's tile origin, the operands' bases,
+// the shared-memory layout), set up once in the kernel's entry block so
+// that the phases only add their own instructions.
+type gemmKernel struct {
+	*kernelBuilder
+	g *gemmShape
 	// M is the rows of one product; a matmul's batch (grid z) offsets the
-	// rows of x and of the result by batch·M, and b by batch·K·N.
-	M := k.numel(out.Type.Shape[:len(out.Type.Shape)-1])
-	var batch value.Value = ci64(0)
-	var batchDims ir.Shape
+	// rows of x and of the result by batch·M (xRow0), and b by batch·K·N.
+	M, K, N   value.Value
+	batch     value.Value
+	batchDims ir.Shape
+	xRow0     value.Value
+	aligned   bool  // K is static: rows are staged 16 bytes at a time
+	kElems    int64 // K elements per staged tile
+	// Shared memory: A tile, B tile, the A tile's row scales; base is its
+	// address (for wgmma descriptors).
+	aBytes, bBytes int64
+	smem           *llir.Global
+	base           value.Value
+	tid, m0, n0    value.Value
+	// grouped_gemm: the expert whose padded segment holds row m0, its
+	// first row, and its row count.
+	expert, segStart, segCount value.Value
+	wBase                      value.Value // the B operand of this block (expert, batch)
+	nAcc                       int         // f32 accumulators per thread
+	accStruct                  types.Type
+	wScaleCols                 value.Value // K groups of 128: columns of the weight's scale grid
+}
+
+// newGEMMKernel emits what every phase needs before the K loop: it must
+// dominate the loop and the epilogue, so it is computed once, up front.
+func newGEMMKernel(k *kernelBuilder, g *gemmShape) *gemmKernel {
+	gk := &gemmKernel{kernelBuilder: k, g: g}
+	out := g.op.Results[0]
+	gk.M = k.numel(out.Type.Shape[:len(out.Type.Shape)-1])
+	gk.batch = ci64(0)
 	if g.matmul {
 		as := g.x.Type.Shape
-		M = k.dim(as[len(as)-2])
-		batchDims = as[:len(as)-2]
-		batch = k.zext64(k.sreg("ctaid.z"))
+		gk.M = k.dim(as[len(as)-2])
+		gk.batchDims = as[:len(as)-2]
+		gk.batch = k.zext64(k.sreg("ctaid.z"))
 	}
-	xRow0 := k.mul(batch, M)
-	K, N := k.dim(g.kDim), ci64(g.N)
-	aligned := !g.kDim.IsSym()
-	kElems := int64(tileKBytes) // per K tile
+	gk.xRow0 = k.mul(gk.batch, gk.M)
+	gk.K, gk.N = k.dim(g.kDim), ci64(g.N)
+	gk.aligned = !g.kDim.IsSym()
+	gk.kElems = tileKBytes
 	if !g.fp8 {
-		kElems = tileKBytes / 2
+		gk.kElems = tileKBytes / 2
 	}
-	// Shared memory: A tile, B tile, the A tile's row scales.
-	aBytes, bBytes := gemmBM*tileKBytes, gemmBN*tileKBytes
-	smem := k.m.NewGlobal("smem", types.NewArray(uint64(aBytes+bBytes+gemmBM*4), i8))
+	gk.aBytes, gk.bBytes = gemmBM*tileKBytes, gemmBN*tileKBytes
+	smem := k.m.NewGlobal("smem", types.NewArray(uint64(gk.aBytes+gk.bBytes+gemmBM*4), i8))
 	smem.AddrSpace = shared
 	smem.Typ = nil // recomputed with the address space
 	smem.Init = constant.NewUndef(smem.ContentType)
 	smem.Linkage = enum.LinkageInternal
 	smem.Align = llir.Align(128)
-	base := k.b.NewPtrToInt(k.b.NewGetElementPtr(smem.ContentType, smem, ci64(0), ci64(0)), i64)
-	smemAt := func(off value.Value, t types.Type) value.Value {
-		p := k.b.NewGetElementPtr(smem.ContentType, smem, ci64(0), off)
-		return k.b.NewBitCast(p, ptr(t, shared))
-	}
-	rowScale := func(row value.Value) value.Value {
-		return smemAt(k.add(ci64(int64(aBytes+bBytes)), k.mul(row, ci64(4))), f32)
-	}
+	gk.smem = smem
+	gk.base = k.b.NewPtrToInt(k.b.NewGetElementPtr(smem.ContentType, smem, ci64(0), ci64(0)), i64)
 
-	tid := k.zext64(k.sreg("tid.x"))
-	m0 := k.mul(k.zext64(k.sreg("ctaid.y")), ci64(gemmBM))
-	n0 := k.mul(k.zext64(k.sreg("ctaid.x")), ci64(gemmBN))
-
-	// grouped_gemm: the expert whose padded segment holds row m0, its
-	// first row, and its row count.
-	var expert, segStart, segCount value.Value
+	gk.tid = k.zext64(k.sreg("tid.x"))
+	gk.m0 = k.mul(k.zext64(k.sreg("ctaid.y")), ci64(gemmBM))
+	gk.n0 = k.mul(k.zext64(k.sreg("ctaid.x")), ci64(gemmBN))
 	if g.count != nil {
-		res := k.loop(ci64(0), ci64(g.experts), ci64(1), []value.Value{ci64(0), ci64(-1), ci64(0), ci64(0)}, func(e value.Value, c []value.Value) []value.Value {
-			cnt := k.sext64(k.load(k.at(k.ptrs[g.count], e)))
-			padded := k.mul(k.div(k.add(cnt, ci64(g.block-1)), ci64(g.block)), ci64(g.block))
-			end := k.add(c[0], padded)
-			hit := k.b.NewAnd(k.ge(m0, c[0]), k.lt(m0, end))
-			return []value.Value{end, k.sel(hit, e, c[1]), k.sel(hit, c[0], c[2]), k.sel(hit, cnt, c[3])}
-		})
-		expert, segStart, segCount = res[1], res[2], res[3]
+		gk.findExpert()
 	}
-	rowValid := func(row value.Value) value.Value { // row is absolute
-		ok := k.lt(row, M)
-		if g.count != nil {
-			inSeg := k.b.NewAnd(k.ge(expert, ci64(0)), k.lt(k.sub(row, segStart), segCount))
-			ok = k.b.NewAnd(ok, inSeg)
-		}
-		return ok
-	}
-	wBase := k.ptrs[g.w]
+	gk.wBase = k.ptrs[g.w]
 	if g.bBatched {
-		wBase = k.at(wBase, k.mul(batch, k.mul(K, N)))
+		gk.wBase = k.at(gk.wBase, k.mul(gk.batch, k.mul(gk.K, gk.N)))
 	}
 	if g.count != nil {
-		wBase = k.at(wBase, k.mul(k.sel(k.ge(expert, ci64(0)), expert, ci64(0)), ci64(g.N*g.K)))
+		gk.wBase = k.at(gk.wBase, k.mul(gk.expertIndex(), ci64(g.N*g.K)))
 	}
-	v4 := types.NewVector(4, i32)
-
-	// copyChunk stages one 16-byte chunk of a K-major operand into smem,
-	// zero outside the matrix.
-	copyChunk := func(src value.Value, es int64, rowBase, row, chunk, k0, smemBase value.Value, valid value.Value) {
-		kcol := k.add(k0, k.mul(chunk, ci64(16/es)))
-		ok := k.b.NewAnd(valid, k.lt(kcol, K))
-		dst := smemAt(k.add(smemBase, k.smemOffset(row, chunk)), v4)
-		if !aligned { // element by element, each checked against K
-			et := src.Type().(*types.PointerType).ElemType
-			vn := types.NewVector(uint64(16/es), et)
-			var vec value.Value = zeroVector(vn)
-			for i := int64(0); i < 16/es; i++ {
-				kc := k.add(kcol, ci64(i))
-				in := k.b.NewAnd(valid, k.lt(kc, K))
-				at := k.sel(in, k.add(k.mul(k.add(rowBase, row), K), kc), ci64(0))
-				vec = k.b.NewInsertElement(vec, k.sel(in, k.load(k.at(src, at)), cint(et, 0)), ci32(i))
-			}
-			st := k.b.NewStore(k.b.NewBitCast(vec, v4), dst)
-			st.Align = 16
-			return
-		}
-		okB, zeroB, done := k.block("ld"), k.block("zero"), k.block("st")
-		k.b.NewCondBr(ok, okB, zeroB)
-		k.b = okB
-		p := k.b.NewBitCast(k.at(src, k.add(k.mul(k.add(rowBase, row), K), kcol)), ptr(v4, global))
-		ld := k.b.NewLoad(v4, p)
-		ld.Align = 16
-		st := k.b.NewStore(ld, dst)
-		st.Align = 16
-		k.b.NewBr(done)
-		k.b = zeroB
-		st = k.b.NewStore(zeroVector(v4), dst)
-		st.Align = 16
-		k.b.NewBr(done)
-		k.b = done
-	}
-
-	nAcc := gemmBN / 2 // f32 accumulators per thread for m64n128
-	accT := make([]types.Type, nAcc)
+	gk.nAcc = gemmBN / 2 // for m64n128
+	accT := make([]types.Type, gk.nAcc)
 	for i := range accT {
 		accT[i] = f32
 	}
-	accStruct := types.NewStruct(accT...)
-	zeros := make([]value.Value, nAcc)
+	gk.accStruct = types.NewStruct(accT...)
+	gk.wScaleCols = k.div(k.add(gk.K, ci64(127)), ci64(128))
+	return gk
+}
+
+// findExpert walks the experts' padded segments to the one that holds row
+// m0: grouped_gemm tiles never straddle experts, so one lookup serves the
+// whole block.
+func (gk *gemmKernel) findExpert() {
+	k, g := gk.kernelBuilder, gk.g
+	res := k.loop(ci64(0), ci64(g.experts), ci64(1), []value.Value{ci64(0), ci64(-1), ci64(0), ci64(0)}, func(e value.Value, c []value.Value) []value.Value {
+		cnt := k.sext64(k.load(k.at(k.ptrs[g.count], e)))
+		padded := k.mul(k.div(k.add(cnt, ci64(g.block-1)), ci64(g.block)), ci64(g.block))
+		end := k.add(c[0], padded)
+		hit := k.b.NewAnd(k.ge(gk.m0, c[0]), k.lt(gk.m0, end))
+		return []value.Value{end, k.sel(hit, e, c[1]), k.sel(hit, c[0], c[2]), k.sel(hit, cnt, c[3])}
+	})
+	gk.expert, gk.segStart, gk.segCount = res[1], res[2], res[3]
+}
+
+// expertIndex is the expert clamped to 0: a block past every segment
+// (expert -1) still forms in-bounds addresses, and its rows are invalid.
+func (gk *gemmKernel) expertIndex() value.Value {
+	return gk.sel(gk.ge(gk.expert, ci64(0)), gk.expert, ci64(0))
+}
+
+// smemAt is a typed pointer to byte off of the kernel's shared memory.
+func (gk *gemmKernel) smemAt(off value.Value, t types.Type) value.Value {
+	p := gk.b.NewGetElementPtr(gk.smem.ContentType, gk.smem, ci64(0), off)
+	return gk.b.NewBitCast(p, ptr(t, shared))
+}
+
+// rowScale points at the FP8 scale of row (of the tile), after the B tile.
+func (gk *gemmKernel) rowScale(row value.Value) value.Value {
+	return gk.smemAt(gk.add(ci64(gk.aBytes+gk.bBytes), gk.mul(row, ci64(4))), f32)
+}
+
+// rowValid reports whether absolute row row exists: below M and, for
+// grouped_gemm, inside its expert's rows rather than the segment's padding.
+func (gk *gemmKernel) rowValid(row value.Value) value.Value {
+	ok := gk.lt(row, gk.M)
+	if gk.g.count != nil {
+		inSeg := gk.b.NewAnd(gk.ge(gk.expert, ci64(0)), gk.lt(gk.sub(row, gk.segStart), gk.segCount))
+		ok = gk.b.NewAnd(ok, inSeg)
+	}
+	return ok
+}
+
+// mainLoop steps K a tile at a time: stage both operands, multiply them on
+// the tensor cores and, for FP8, promote the group's sum. The carry is the
+// accumulators (FP8: the total, then the group's partial sums, unused
+// between tiles); it returns the final accumulators.
+func (gk *gemmKernel) mainLoop() []value.Value {
+	k, g := gk.kernelBuilder, gk.g
+	zeros := make([]value.Value, gk.nAcc)
 	for i := range zeros {
 		zeros[i] = cf32(0)
 	}
-	wScaleCols := k.div(k.add(K, ci64(127)), ci64(128))
-	nTiles := k.div(k.add(K, ci64(kElems-1)), ci64(kElems))
-
+	nTiles := k.div(k.add(gk.K, ci64(gk.kElems-1)), ci64(gk.kElems))
 	carry := zeros
 	if g.fp8 {
-		carry = append(append([]value.Value{}, zeros...), zeros...) // total, then partial (unused between tiles)
+		carry = append(append([]value.Value{}, zeros...), zeros...)
 	}
-	final := k.loop(ci64(0), nTiles, ci64(1), carry, func(t value.Value, c []value.Value) []value.Value {
-		k0 := k.mul(t, ci64(kElems))
-		k.barrier() // the previous tile's wgmma reads are done
-		if g.fp8 {
-			k.stageQuantizedA(g, tid, m0, k0, K, M, smemAt, rowScale, rowValid)
-		} else {
-			for c := int64(0); c < gemmBM*8/gemmThreads; c++ {
-				ch := k.add(k.mul(ci64(c), ci64(gemmThreads)), tid)
-				row, chunk := k.div(ch, ci64(8)), k.rem(ch, ci64(8))
-				copyChunk(k.ptrs[g.x], 2, k.add(xRow0, m0), row, chunk, k0, ci64(0), rowValid(k.add(m0, row)))
-			}
-		}
-		es := int64(2)
-		if g.fp8 {
-			es = 1
-		}
-		if g.matmul {
-			k.stageTransposedB(wBase, k0, n0, K, N, smemAt, int64(aBytes), tid)
-		} else {
-			for c := int64(0); c < gemmBN*8/gemmThreads; c++ {
-				ch := k.add(k.mul(ci64(c), ci64(gemmThreads)), tid)
-				row, chunk := k.div(ch, ci64(8)), k.rem(ch, ci64(8))
-				copyChunk(wBase, es, n0, row, chunk, k0, ci64(int64(aBytes)), k.lt(k.add(n0, row), N))
-			}
-		}
-		k.asm(types.Void, "fence.proxy.async.shared::cta;", "~{memory}")
-		k.barrier()
-		k.asm(types.Void, "wgmma.fence.sync.aligned;", "~{memory}")
-		acc := c[:nAcc]
-		if g.fp8 {
-			// Each K group sums afresh: its first wgmma overwrites the
-			// accumulators (scale-d = 0) rather than reading zeros, which
-			// would be register writes between wgmma.fence and the wgmma
-			// (undefined behaviour by the PTX ISA).
-			acc = nil
-		}
-		for s := int64(0); s < tileKBytes/kStepBytes; s++ {
-			da := k.descriptor(k.add(base, ci64(kStepStart(s))))
-			db := k.descriptor(k.add(base, ci64(int64(aBytes)+kStepStart(s))))
-			acc = k.wgmma(accStruct, g.fp8, da, db, acc)
-		}
-		k.asm(types.Void, "wgmma.commit_group.sync.aligned;", "~{memory}")
-		k.asm(types.Void, "wgmma.wait_group.sync.aligned 0;", "~{memory}")
+	return k.loop(ci64(0), nTiles, ci64(1), carry, func(t value.Value, c []value.Value) []value.Value {
+		gk.stage(k.mul(t, ci64(gk.kElems)))
 		if !g.fp8 {
-			return acc
+			return gk.multiply(c[:gk.nAcc])
 		}
-		// Promote the group into the total with both scales:
-		// acc + float32(p · float32(sx · sw)), each step rounded: .rn
-		// instructions, which ptxas never contracts into an FMA, so the
-		// promotion rounds as the CPU's recipe does.
-		sp := k.scales[g.w]
-		if g.count != nil {
-			sp = k.at(sp, k.mul(k.sel(k.ge(expert, ci64(0)), expert, ci64(0)), k.mul(ci64((g.N+127)/128), wScaleCols)))
+		// Each K group sums afresh: its first wgmma overwrites the
+		// accumulators (scale-d = 0) rather than reading zeros, which
+		// would be register writes between wgmma.fence and the wgmma
+		// (undefined behaviour by the PTX ISA).
+		return gk.promote(t, c, gk.multiply(nil))
+	})
+}
+
+// stage copies the A and B tiles of K offset k0 into shared memory, where
+// wgmma reads them: the barriers keep the copy from overwriting a tile the
+// previous wgmma still reads, and the wgmma from reading before the copy is
+// done; the proxy fence makes generic-proxy stores visible to wgmma's async
+// proxy.
+func (gk *gemmKernel) stage(k0 value.Value) {
+	k, g := gk.kernelBuilder, gk.g
+	k.barrier() // the previous tile's wgmma reads are done
+	if g.fp8 {
+		k.stageQuantizedA(g, gk.tid, gk.m0, k0, gk.K, gk.M, gk.smemAt, gk.rowScale, gk.rowValid)
+	} else {
+		for c := int64(0); c < gemmBM*8/gemmThreads; c++ {
+			ch := k.add(k.mul(ci64(c), ci64(gemmThreads)), gk.tid)
+			row, chunk := k.div(ch, ci64(8)), k.rem(ch, ci64(8))
+			gk.copyChunk(k.ptrs[g.x], 2, k.add(gk.xRow0, gk.m0), row, chunk, k0, ci64(0), gk.rowValid(k.add(gk.m0, row)))
 		}
-		lane := k.rem(tid, ci64(32))
-		r0 := k.add(k.mul(k.div(tid, ci64(32)), ci64(16)), k.div(lane, ci64(4)))
-		sx0, sx1 := k.load(rowScale(r0)), k.load(rowScale(k.add(r0, ci64(8))))
-		// sw is the weight's scale for output column n of this K group:
-		// one per 128 columns (128×128 blocks) or one per column ([1, 128]).
-		colScale := map[int64]value.Value{}
-		sw := func(col int64) value.Value {
-			key := col
-			if !g.colScales {
-				key = 0
-			}
-			if v, ok := colScale[key]; ok {
-				return v
-			}
-			var row value.Value = k.div(n0, ci64(128))
-			if g.colScales {
-				n := k.add(k.add(n0, k.mul(k.rem(lane, ci64(4)), ci64(2))), ci64(col))
-				row = k.sel(k.lt(n, N), n, ci64(0))
-			}
-			v := k.load(k.at(sp, k.add(k.mul(row, wScaleCols), t)))
-			colScale[key] = v
+	}
+	es := int64(2)
+	if g.fp8 {
+		es = 1
+	}
+	if g.matmul {
+		k.stageTransposedB(gk.wBase, k0, gk.n0, gk.K, gk.N, gk.smemAt, gk.aBytes, gk.tid)
+	} else {
+		for c := int64(0); c < gemmBN*8/gemmThreads; c++ {
+			ch := k.add(k.mul(ci64(c), ci64(gemmThreads)), gk.tid)
+			row, chunk := k.div(ch, ci64(8)), k.rem(ch, ci64(8))
+			gk.copyChunk(gk.wBase, es, gk.n0, row, chunk, k0, ci64(gk.aBytes), k.lt(k.add(gk.n0, row), gk.N))
+		}
+	}
+	k.asm(types.Void, "fence.proxy.async.shared::cta;", "~{memory}")
+	k.barrier()
+}
+
+// copyChunk stages one 16-byte chunk of a K-major operand (element size
+// es) into smem, zero outside the matrix: wgmma reads whole tiles, so the
+// edges must hold zeros rather than whatever a previous tile left.
+func (gk *gemmKernel) copyChunk(src value.Value, es int64, rowBase, row, chunk, k0, smemBase value.Value, valid value.Value) {
+	k, K := gk.kernelBuilder, gk.K
+	v4 := types.NewVector(4, i32)
+	kcol := k.add(k0, k.mul(chunk, ci64(16/es)))
+	ok := k.b.NewAnd(valid, k.lt(kcol, K))
+	dst := gk.smemAt(k.add(smemBase, k.smemOffset(row, chunk)), v4)
+	if !gk.aligned { // element by element, each checked against K
+		et := src.Type().(*types.PointerType).ElemType
+		vn := types.NewVector(uint64(16/es), et)
+		var vec value.Value = zeroVector(vn)
+		for i := int64(0); i < 16/es; i++ {
+			kc := k.add(kcol, ci64(i))
+			in := k.b.NewAnd(valid, k.lt(kc, K))
+			at := k.sel(in, k.add(k.mul(k.add(rowBase, row), K), kc), ci64(0))
+			vec = k.b.NewInsertElement(vec, k.sel(in, k.load(k.at(src, at)), cint(et, 0)), ci32(i))
+		}
+		st := k.b.NewStore(k.b.NewBitCast(vec, v4), dst)
+		st.Align = 16
+		return
+	}
+	okB, zeroB, done := k.block("ld"), k.block("zero"), k.block("st")
+	k.b.NewCondBr(ok, okB, zeroB)
+	k.b = okB
+	p := k.b.NewBitCast(k.at(src, k.add(k.mul(k.add(rowBase, row), K), kcol)), ptr(v4, global))
+	ld := k.b.NewLoad(v4, p)
+	ld.Align = 16
+	st := k.b.NewStore(ld, dst)
+	st.Align = 16
+	k.b.NewBr(done)
+	k.b = zeroB
+	st = k.b.NewStore(zeroVector(v4), dst)
+	st.Align = 16
+	k.b.NewBr(done)
+	k.b = done
+}
+
+// multiply issues the staged tile's wgmmas, one per K step, into acc (nil:
+// start from zero) and waits for them: wgmma is asynchronous, and its
+// accumulator registers may be read only after the wait. The fence orders
+// earlier register writes before the first wgmma.
+func (gk *gemmKernel) multiply(acc []value.Value) []value.Value {
+	k := gk.kernelBuilder
+	k.asm(types.Void, "wgmma.fence.sync.aligned;", "~{memory}")
+	for s := int64(0); s < tileKBytes/kStepBytes; s++ {
+		da := k.descriptor(k.add(gk.base, ci64(kStepStart(s))))
+		db := k.descriptor(k.add(gk.base, ci64(gk.aBytes+kStepStart(s))))
+		acc = k.wgmma(gk.accStruct, gk.g.fp8, da, db, acc)
+	}
+	k.asm(types.Void, "wgmma.commit_group.sync.aligned;", "~{memory}")
+	k.asm(types.Void, "wgmma.wait_group.sync.aligned 0;", "~{memory}")
+	return acc
+}
+
+// promote adds K group t's partial sums acc into the f32 total c[:nAcc]
+// with both scales: acc + float32(p · float32(sx · sw)), each step rounded:
+// .rn instructions, which ptxas never contracts into an FMA, so the
+// promotion rounds as the CPU's recipe does. Hopper's FP8 accumulation
+// keeps ~14 bits, so sums leave the tensor core every 128 of K, which is
+// also where the scales change (docs/model.md §5).
+func (gk *gemmKernel) promote(t value.Value, c, acc []value.Value) []value.Value {
+	k, g, nAcc := gk.kernelBuilder, gk.g, gk.nAcc
+	sp := k.scales[g.w]
+	if g.count != nil {
+		sp = k.at(sp, k.mul(gk.expertIndex(), k.mul(ci64((g.N+127)/128), gk.wScaleCols)))
+	}
+	lane := k.rem(gk.tid, ci64(32))
+	r0 := k.add(k.mul(k.div(gk.tid, ci64(32)), ci64(16)), k.div(lane, ci64(4)))
+	sx0, sx1 := k.load(gk.rowScale(r0)), k.load(gk.rowScale(k.add(r0, ci64(8))))
+	// sw is the weight's scale for output column n of this K group:
+	// one per 128 columns (128×128 blocks) or one per column ([1, 128]).
+	colScale := map[int64]value.Value{}
+	sw := func(col int64) value.Value {
+		key := col
+		if !g.colScales {
+			key = 0
+		}
+		if v, ok := colScale[key]; ok {
 			return v
 		}
-		next := make([]value.Value, 2*nAcc)
-		for i := 0; i < nAcc; i++ {
-			sx := sx0
-			if i%4 >= 2 {
-				sx = sx1
-			}
-			s := k.mulRN(sx, sw(int64(8*(i/4)+i%2)))
-			next[i] = k.addRN(c[i], k.mulRN(acc[i], s))
-			next[nAcc+i] = c[nAcc+i]
+		var row value.Value = k.div(gk.n0, ci64(128))
+		if g.colScales {
+			n := k.add(k.add(gk.n0, k.mul(k.rem(lane, ci64(4)), ci64(2))), ci64(col))
+			row = k.sel(k.lt(n, gk.N), n, ci64(0))
 		}
-		return next
-	})
-
-	// Epilogue: each accumulator element through the region's elementwise
-	// consumers, then stored.
-	lane := k.rem(tid, ci64(32))
-	r0 := k.add(k.add(m0, k.mul(k.div(tid, ci64(32)), ci64(16))), k.div(lane, ci64(4)))
-	c0 := k.add(n0, k.mul(k.rem(lane, ci64(4)), ci64(2)))
-	var epi []*ir.Op
-	after := false
-	for _, op := range k.r.Ops {
-		if op == g.op {
-			after = true
-			continue
-		}
-		if after {
-			epi = append(epi, op)
-		}
+		v := k.load(k.at(sp, k.add(k.mul(row, gk.wScaleCols), t)))
+		colScale[key] = v
+		return v
 	}
-	outShape := k.r.Outputs[0].Type.Shape
+	next := make([]value.Value, 2*nAcc)
 	for i := 0; i < nAcc; i++ {
+		sx := sx0
+		if i%4 >= 2 {
+			sx = sx1
+		}
+		s := k.mulRN(sx, sw(int64(8*(i/4)+i%2)))
+		next[i] = k.addRN(c[i], k.mulRN(acc[i], s))
+		next[nAcc+i] = c[nAcc+i]
+	}
+	return next
+}
+
+// epilogue stores the accumulators, each through the region's elementwise
+// consumers: fusing them here saves a round trip of the product through
+// global memory. Accumulator i of a thread is row r0 (+8 for i%4 >= 2),
+// column c0 + 8·(i/4) + i%2: wgmma's m64nNk fragment layout.
+func (gk *gemmKernel) epilogue(final []value.Value) error {
+	k, g := gk.kernelBuilder, gk.g
+	lane := k.rem(gk.tid, ci64(32))
+	r0 := k.add(k.add(gk.m0, k.mul(k.div(gk.tid, ci64(32)), ci64(16))), k.div(lane, ci64(4)))
+	c0 := k.add(gk.n0, k.mul(k.rem(lane, ci64(4)), ci64(2)))
+	outShape := k.r.Outputs[0].Type.Shape
+	for i := 0; i < gk.nAcc; i++ {
 		j := int64(i / 4)
 		row := r0
 		if i%4 >= 2 {
 			row = k.add(r0, ci64(8))
 		}
 		col := k.add(c0, ci64(8*j+int64(i%2)))
-		ok := k.b.NewAnd(k.lt(row, M), k.lt(col, N))
+		ok := k.b.NewAnd(k.lt(row, gk.M), k.lt(col, gk.N))
 		acc := final[i]
 		var err error
 		k.ifThen(ok, func() {
 			y := acc
 			if g.count != nil {
-				y = k.sel(rowValid(row), y, cf32(0))
+				y = k.sel(gk.rowValid(row), y, cf32(0))
 			}
-			err = k.storeThroughEpilogue(g.op, k.add(k.mul(k.add(xRow0, row), N), col), outShape, y)
+			err = k.storeThroughEpilogue(g.op, k.add(k.mul(k.add(gk.xRow0, row), gk.N), col), outShape, y)
 		})
 		if err != nil {
 			return err
 		}
 	}
-	k.ret()
+	return nil
+}
+
+// launch is the grid: one block per 64×128 output tile, grid z over a
+// matmul's batch.
+func (gk *gemmKernel) launch() program.Launch {
+	g := gk.g
+	out := g.op.Results[0]
 	rows := gridOf(gemmBM, out.Type.Shape[:len(out.Type.Shape)-1]...)
 	if g.matmul {
 		rows = gridOf(gemmBM, g.x.Type.Shape[len(g.x.Type.Shape)-2])
 	}
-	step.Launch = Launch{Threads: gemmThreads, Grid: [3]GridDim{{Elems: []string{fmt.Sprint(g.N)}, Div: gemmBN}, rows, gridOf(1, batchDims...)}}
-	return nil
+	return program.Launch{Threads: gemmThreads, Grid: [3]program.GridDim{{Elems: []string{fmt.Sprint(g.N)}, Div: gemmBN}, rows, gridOf(1, gk.batchDims...)}}
 }
 
 // stageTransposedB stages a matmul's B tile (b[k][n], N-major) into the

@@ -2,6 +2,7 @@ package codegen
 
 import (
 	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/program"
 	"github.com/llir/llvm/ir/enum"
 	"github.com/llir/llvm/ir/value"
 )
@@ -12,7 +13,7 @@ import (
 // block-quantized weight multiplied by its block's scale; the region's
 // elementwise consumers run on the result as in the tensor-core epilogue.
 
-func emitSIMTGEMM(k *kernelBuilder, step *Step) error {
+func emitSIMTGEMM(k *kernelBuilder, step *program.Step) error {
 	var g *ir.Op
 	for _, op := range k.r.Ops {
 		switch op.Name {
@@ -73,7 +74,7 @@ func emitSIMTGEMM(k *kernelBuilder, step *Step) error {
 		return err
 	}
 	k.ret()
-	step.Launch = Launch{Threads: 128, Grid: [3]GridDim{gridOf(128, shape...), one(), one()}}
+	step.Launch = program.Launch{Threads: 128, Grid: [3]program.GridDim{gridOf(128, shape...), one(), one()}}
 	return nil
 }
 
@@ -106,7 +107,7 @@ func epilogue(r *Region, op *ir.Op) []*ir.Op {
 // w[idx[t, j], o, i]) and its weight gradient (dw[e, o, i] = Σ over slots
 // (t, j) routed to e of g[t, j, o] · x'[t, j, i]), one thread per output
 // element, f32 sums in order, then the region's epilogue.
-func emitGroupedSIMT(k *kernelBuilder, step *Step, g *ir.Op) error {
+func emitGroupedSIMT(k *kernelBuilder, step *program.Step, g *ir.Op) error {
 	out := g.Results[0]
 	shape := out.Type.Shape
 	var x, w, gr, idx *ir.Value
@@ -161,7 +162,7 @@ func emitGroupedSIMT(k *kernelBuilder, step *Step, g *ir.Op) error {
 		return err
 	}
 	k.ret()
-	step.Launch = Launch{Threads: 128, Grid: [3]GridDim{gridOf(128, shape...), one(), one()}}
+	step.Launch = program.Launch{Threads: 128, Grid: [3]program.GridDim{gridOf(128, shape...), one(), one()}}
 	return nil
 }
 
@@ -174,7 +175,7 @@ func emitGroupedSIMT(k *kernelBuilder, step *Step, g *ir.Op) error {
 // the slot list tile by tile: a first pass finds the tile's 128 slots of e
 // and both amaxes, a second quantizes and sums. A SIMT kernel for
 // correctness; the tensor-core version compacts each expert's slots first.
-func emitWGradFP8(k *kernelBuilder, step *Step, g *ir.Op) error {
+func emitWGradFP8(k *kernelBuilder, step *program.Step, g *ir.Op) error {
 	x, gr, idx := g.Args[0], g.Args[1], g.Args[2]
 	out := g.Results[0]
 	shape := out.Type.Shape
@@ -236,7 +237,7 @@ func emitWGradFP8(k *kernelBuilder, step *Step, g *ir.Op) error {
 		return err
 	}
 	k.ret()
-	step.Launch = Launch{Threads: 128, Grid: [3]GridDim{gridOf(128, shape...), one(), one()}}
+	step.Launch = program.Launch{Threads: 128, Grid: [3]program.GridDim{gridOf(128, shape...), one(), one()}}
 	return nil
 }
 

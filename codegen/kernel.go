@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/deepc-dev/deepc/ir"
-	"github.com/deepc-dev/deepc/runtime/bundle"
+	"github.com/deepc-dev/deepc/program"
 	"github.com/llir/llvm/ir/value"
 )
 
@@ -31,24 +31,15 @@ type Kernel struct {
 	Resources Resources `json:"resources"`
 }
 
-// The program types are the bundle format's (runtime/bundle): the
-// compiler writes them, the runtimes read them.
-type (
-	Step    = bundle.Step
-	Arg     = bundle.Arg
-	Launch  = bundle.Launch
-	GridDim = bundle.GridDim
-)
-
-func gridOf(div int64, dims ...ir.Dim) GridDim {
-	g := GridDim{Div: div}
+func gridOf(div int64, dims ...ir.Dim) program.GridDim {
+	g := program.GridDim{Div: div}
 	for _, d := range dims {
 		g.Elems = append(g.Elems, d.String())
 	}
 	return g
 }
 
-func one() GridDim { return GridDim{Div: 1} }
+func one() program.GridDim { return program.GridDim{Div: 1} }
 
 func shapeStrings(s ir.Shape) []string {
 	out := make([]string, len(s))
@@ -110,10 +101,10 @@ func regionSymbols(r *Region) []string {
 // and outputs and i64 parameters for its symbols.
 // A block-quantized weight input brings its f32 scale_inv grid as one more
 // pointer, placed after the inputs.
-func newKernel(name string, r *Region, names func(*ir.Value) string, quantOf func(*ir.Value) []int64, scratch ...Arg) (*kernelBuilder, *Step) {
+func newKernel(name string, r *Region, names func(*ir.Value) string, quantOf func(*ir.Value) []int64, scratch ...program.Arg) (*kernelBuilder, *program.Step) {
 	syms := regionSymbols(r)
 	var ps []param
-	kern := &Step{Region: r.ID, Symbols: syms}
+	kern := &program.Step{Region: r.ID, Symbols: syms}
 	// Block-quantized tensors travel with their f32 scale grids: an input's
 	// after the inputs, an output's after the outputs.
 	var quantIn, quantOut []*ir.Value
@@ -146,9 +137,9 @@ func newKernel(name string, r *Region, names func(*ir.Value) string, quantOf fun
 		slots = append(slots, slot{v, true, true})
 	}
 	for i, sl := range slots {
-		arg := Arg{Value: names(sl.v), DType: sl.v.Type.DType.String(), Shape: shapeStrings(sl.v.Type.Shape), Output: sl.out}
+		arg := program.Arg{Value: names(sl.v), DType: sl.v.Type.DType.String(), Shape: shapeStrings(sl.v.Type.Shape), Output: sl.out}
 		if sl.scale {
-			arg = Arg{Value: arg.Value + "_scale_inv", DType: "f32", Output: sl.out, ScaleOf: arg.Value, Block: quantOf(sl.v)}
+			arg = program.Arg{Value: arg.Value + "_scale_inv", DType: "f32", Output: sl.out, ScaleOf: arg.Value, Block: quantOf(sl.v)}
 		}
 		dt, _ := ir.ParseDType(arg.DType)
 		ps = append(ps, param{fmt.Sprintf("t%d", i), ptr(elemType(dt), global)})

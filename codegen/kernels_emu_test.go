@@ -9,8 +9,8 @@ import (
 
 	"github.com/deepc-dev/deepc/internal/testseed"
 	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/program"
 	"github.com/deepc-dev/deepc/runtime"
-	"github.com/deepc-dev/deepc/runtime/bundle"
 	"github.com/deepc-dev/deepc/runtime/device"
 	"github.com/deepc-dev/deepc/runtime/emu"
 )
@@ -43,7 +43,7 @@ func emuRun(t *testing.T, seed uint64, src, fn string, params map[string]*runtim
 			t.Fatalf("%s: %v", k.Name, err)
 		}
 	}
-	programs := map[string][]bundle.Step{}
+	programs := map[string][]program.Step{}
 	for _, s := range res.Programs[fn] {
 		programs[fn] = append(programs[fn], *s)
 	}

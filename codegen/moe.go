@@ -1,6 +1,7 @@
 package codegen
 
 import (
+	"github.com/deepc-dev/deepc/program"
 	"github.com/llir/llvm/ir/enum"
 	"github.com/llir/llvm/ir/value"
 )
@@ -18,7 +19,7 @@ import (
 // the k choices in order, products rounded to f32 and summed in f64 as
 // the CPU does.
 
-func emitDispatch(k *kernelBuilder, step *Step) error {
+func emitDispatch(k *kernelBuilder, step *program.Step) error {
 	op := k.r.Ops[0]
 	idx := op.Args[0]
 	E, _ := op.Attrs.Int("experts")
@@ -71,11 +72,11 @@ func emitDispatch(k *kernelBuilder, step *Step) error {
 		})
 	})
 	k.ret()
-	step.Launch = Launch{Threads: 1024, Grid: [3]GridDim{one(), one(), one()}}
+	step.Launch = program.Launch{Threads: 1024, Grid: [3]program.GridDim{one(), one(), one()}}
 	return nil
 }
 
-func emitCombine(k *kernelBuilder, step *Step) error {
+func emitCombine(k *kernelBuilder, step *program.Step) error {
 	op := k.r.Ops[0]
 	rows, slot, w := op.Args[0], op.Args[1], op.Args[2]
 	out := op.Results[0]
@@ -105,14 +106,14 @@ func emitCombine(k *kernelBuilder, step *Step) error {
 		return nil
 	})
 	k.ret()
-	step.Launch = Launch{Threads: 256, Grid: [3]GridDim{gridOf(1, w.Type.Shape[0]), one(), one()}}
+	step.Launch = program.Launch{Threads: 256, Grid: [3]program.GridDim{gridOf(1, w.Type.Shape[0]), one(), one()}}
 	return nil
 }
 
 // emitKVWrite writes x's rows into the cache in place: the step's output
 // aliases its cache input (Step.InPlace), which the executor binds to the
 // same buffer, copying the old cache first when it is still used elsewhere.
-func emitKVWrite(k *kernelBuilder, step *Step) error {
+func emitKVWrite(k *kernelBuilder, step *program.Step) error {
 	op := k.r.Ops[0]
 	x, slot := op.Args[1], op.Args[2]
 	out := op.Results[0]
@@ -125,6 +126,6 @@ func emitKVWrite(k *kernelBuilder, step *Step) error {
 	})
 	k.ret()
 	step.InPlace = [][2]int{{0, 0}}
-	step.Launch = Launch{Threads: 256, Grid: [3]GridDim{gridOf(256, x.Type.Shape...), one(), one()}}
+	step.Launch = program.Launch{Threads: 256, Grid: [3]program.GridDim{gridOf(256, x.Type.Shape...), one(), one()}}
 	return nil
 }

@@ -2,6 +2,7 @@ package codegen
 
 import (
 	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/program"
 	"github.com/llir/llvm/ir/enum"
 	"github.com/llir/llvm/ir/value"
 )
@@ -113,7 +114,7 @@ func axisOf(op *ir.Op, rank int) int {
 	return int(ax)
 }
 
-func emitMovement(k *kernelBuilder, step *Step) error {
+func emitMovement(k *kernelBuilder, step *program.Step) error {
 	if len(k.r.Ops) != 1 {
 		return unsupported("movement region with %d ops", len(k.r.Ops))
 	}
@@ -143,11 +144,11 @@ func emitMovement(k *kernelBuilder, step *Step) error {
 		return err
 	}
 	k.ret()
-	step.Launch = Launch{Threads: movementThreads, Grid: [3]GridDim{gridOf(movementThreads, shape...), one(), one()}}
+	step.Launch = program.Launch{Threads: movementThreads, Grid: [3]program.GridDim{gridOf(movementThreads, shape...), one(), one()}}
 	return nil
 }
 
-func emitSplit(k *kernelBuilder, step *Step, op *ir.Op) error {
+func emitSplit(k *kernelBuilder, step *program.Step, op *ir.Op) error {
 	x := op.Args[0]
 	shape := x.Type.Shape
 	ax := axisOf(op, len(shape))
@@ -171,6 +172,6 @@ func emitSplit(k *kernelBuilder, step *Step, op *ir.Op) error {
 		}
 	})
 	k.ret()
-	step.Launch = Launch{Threads: movementThreads, Grid: [3]GridDim{gridOf(movementThreads, shape...), one(), one()}}
+	step.Launch = program.Launch{Threads: movementThreads, Grid: [3]program.GridDim{gridOf(movementThreads, shape...), one(), one()}}
 	return nil
 }

@@ -2,6 +2,7 @@ package codegen
 
 import (
 	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/program"
 	llir "github.com/llir/llvm/ir"
 	"github.com/llir/llvm/ir/types"
 	"github.com/llir/llvm/ir/value"
@@ -15,7 +16,7 @@ import (
 
 const pointwiseThreads = 256
 
-func emitPointwise(k *kernelBuilder, kern *Step) error {
+func emitPointwise(k *kernelBuilder, kern *program.Step) error {
 	r := k.r
 	shape := r.Outputs[0].Type.Shape
 	full := func(v *ir.Value) bool { return v.Type.Shape.Equal(shape) }
@@ -96,7 +97,7 @@ func emitPointwise(k *kernelBuilder, kern *Step) error {
 	k.b.NewBr(done)
 	k.b = done
 	k.ret()
-	kern.Launch = Launch{Threads: pointwiseThreads, Grid: [3]GridDim{gridOf(pointwiseThreads*vec, shape...), one(), one()}}
+	kern.Launch = program.Launch{Threads: pointwiseThreads, Grid: [3]program.GridDim{gridOf(pointwiseThreads*vec, shape...), one(), one()}}
 	return nil
 }
 

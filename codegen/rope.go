@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/program"
 	"github.com/llir/llvm/ir/constant"
 	"github.com/llir/llvm/ir/enum"
 	"github.com/llir/llvm/ir/types"
@@ -15,7 +16,7 @@ import (
 // f64 (positions reach 10^5 radians, where f32 angles are off by 10^-2),
 // then sin and cos of the reduced angle in f32.
 
-func emitRope(k *kernelBuilder, step *Step) error {
+func emitRope(k *kernelBuilder, step *program.Step) error {
 	if len(k.r.Ops) != 1 {
 		return unsupported("rope region with %d ops", len(k.r.Ops))
 	}
@@ -70,6 +71,6 @@ func emitRope(k *kernelBuilder, step *Step) error {
 		k.store(k.toMem(o1, out.Type.DType), k.at(k.ptrs[out], k.add(e, ci64(1))))
 	})
 	k.ret()
-	step.Launch = Launch{Threads: 256, Grid: [3]GridDim{gridOf(512, shape...), one(), one()}}
+	step.Launch = program.Launch{Threads: 256, Grid: [3]program.GridDim{gridOf(512, shape...), one(), one()}}
 	return nil
 }

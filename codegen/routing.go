@@ -2,6 +2,7 @@ package codegen
 
 import (
 	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/program"
 	"github.com/llir/llvm/ir/enum"
 	"github.com/llir/llvm/ir/value"
 )
@@ -12,7 +13,7 @@ import (
 // the CPU's selection does, and chosen entries are masked by index, never
 // by value, so equal scores cannot be picked twice.
 
-func emitRouting(k *kernelBuilder, step *Step) error {
+func emitRouting(k *kernelBuilder, step *program.Step) error {
 	if len(k.r.Ops) != 1 {
 		return unsupported("routing region with %d ops", len(k.r.Ops))
 	}
@@ -96,7 +97,7 @@ func emitRouting(k *kernelBuilder, step *Step) error {
 		return err
 	}
 	k.ret()
-	step.Launch = Launch{Threads: 128, Grid: [3]GridDim{gridOf(128, rows...), one(), one()}}
+	step.Launch = program.Launch{Threads: 128, Grid: [3]program.GridDim{gridOf(128, rows...), one(), one()}}
 	return nil
 }
 

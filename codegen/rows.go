@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/program"
 	llir "github.com/llir/llvm/ir"
 	"github.com/llir/llvm/ir/constant"
 	"github.com/llir/llvm/ir/enum"
@@ -44,7 +45,7 @@ var rowRules = map[string]rowRule{
 	"reduce_max": rowReduce,
 }
 
-func emitRows(k *kernelBuilder, step *Step) error {
+func emitRows(k *kernelBuilder, step *program.Step) error {
 	if len(k.r.Ops) != 1 {
 		return unsupported("row region with %d ops", len(k.r.Ops))
 	}
@@ -76,7 +77,7 @@ func emitRows(k *kernelBuilder, step *Step) error {
 	}
 	k.ret()
 	rowsShape := append(append(ir.Shape{}, shape[:ax]...), shape[ax+1:]...)
-	step.Launch = Launch{Threads: rowThreads, Grid: [3]GridDim{gridOf(1, rowsShape...), one(), one()}}
+	step.Launch = program.Launch{Threads: rowThreads, Grid: [3]program.GridDim{gridOf(1, rowsShape...), one(), one()}}
 	return nil
 }
 

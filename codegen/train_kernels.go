@@ -2,6 +2,7 @@ package codegen
 
 import (
 	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/program"
 	"github.com/llir/llvm/ir/enum"
 	"github.com/llir/llvm/ir/value"
 )
@@ -12,7 +13,7 @@ import (
 
 // emitAdamW: one thread per parameter element, f32 arithmetic in the
 // CPU's order; the four scalar operands are read once per thread.
-func emitAdamW(k *kernelBuilder, step *Step) error {
+func emitAdamW(k *kernelBuilder, step *program.Step) error {
 	op := k.r.Ops[0]
 	p, g, m, v := op.Args[0], op.Args[1], op.Args[2], op.Args[3]
 	attr := func(name string) value.Value { x, _ := op.Attrs.Float(name); return cf32(x) }
@@ -37,7 +38,7 @@ func emitAdamW(k *kernelBuilder, step *Step) error {
 		}
 	})
 	k.ret()
-	step.Launch = Launch{Threads: 256, Grid: [3]GridDim{gridOf(256, shape...), one(), one()}}
+	step.Launch = program.Launch{Threads: 256, Grid: [3]program.GridDim{gridOf(256, shape...), one(), one()}}
 	return nil
 }
 
@@ -52,10 +53,10 @@ func scatterPhases(r *Region) []phase {
 	if out.Type.DType == ir.F32 {
 		return nil
 	}
-	acc := func(write bool) func(*Region, func(*ir.Value) string) []Arg {
-		return func(r *Region, name func(*ir.Value) string) []Arg {
+	acc := func(write bool) func(*Region, func(*ir.Value) string) []program.Arg {
+		return func(r *Region, name func(*ir.Value) string) []program.Arg {
 			o := r.Ops[0].Results[0]
-			return []Arg{{Value: name(o) + ".acc", DType: "f32", Shape: shapeStrings(o.Type.Shape), Output: write, Scratch: true}}
+			return []program.Arg{{Value: name(o) + ".acc", DType: "f32", Shape: shapeStrings(o.Type.Shape), Output: write, Scratch: true}}
 		}
 	}
 	none := func(*Region) []*ir.Value { return []*ir.Value{} }
@@ -74,7 +75,7 @@ func scratchPtr(k *kernelBuilder) value.Value {
 }
 
 // emitScatterInit copies base into the f32 accumulator.
-func emitScatterInit(k *kernelBuilder, step *Step) error {
+func emitScatterInit(k *kernelBuilder, step *program.Step) error {
 	op := k.r.Ops[0]
 	base, out := op.Args[0], op.Results[0]
 	i := k.globalID()
@@ -82,25 +83,25 @@ func emitScatterInit(k *kernelBuilder, step *Step) error {
 		k.store(k.read(base, i), k.at(scratchPtr(k), i))
 	})
 	k.ret()
-	step.Launch = Launch{Threads: 256, Grid: [3]GridDim{gridOf(256, out.Type.Shape...), one(), one()}}
+	step.Launch = program.Launch{Threads: 256, Grid: [3]program.GridDim{gridOf(256, out.Type.Shape...), one(), one()}}
 	return nil
 }
 
 // emitScatterRound writes the accumulator in the result's dtype.
-func emitScatterRound(k *kernelBuilder, step *Step) error {
+func emitScatterRound(k *kernelBuilder, step *program.Step) error {
 	out := k.r.Ops[0].Results[0]
 	i := k.globalID()
 	k.ifThen(k.lt(i, k.numel(out.Type.Shape)), func() {
 		k.store(k.toMem(k.load(k.at(scratchPtr(k), i)), out.Type.DType), k.at(k.ptrs[out], i))
 	})
 	k.ret()
-	step.Launch = Launch{Threads: 256, Grid: [3]GridDim{gridOf(256, out.Type.Shape...), one(), one()}}
+	step.Launch = program.Launch{Threads: 256, Grid: [3]program.GridDim{gridOf(256, out.Type.Shape...), one(), one()}}
 	return nil
 }
 
 // emitScatterAdd adds every source element at its index: into the f32
 // result in place, or into the accumulator.
-func emitScatterAdd(k *kernelBuilder, step *Step) error {
+func emitScatterAdd(k *kernelBuilder, step *program.Step) error {
 	op := k.r.Ops[0]
 	base, idx, src := op.Args[0], op.Args[1], op.Args[2]
 	out := op.Results[0]
@@ -123,14 +124,14 @@ func emitScatterAdd(k *kernelBuilder, step *Step) error {
 		k.b.NewAtomicRMW(enum.AtomicOpFAdd, dst, k.read(src, i), enum.AtomicOrderingMonotonic)
 	})
 	k.ret()
-	step.Launch = Launch{Threads: 256, Grid: [3]GridDim{gridOf(256, src.Type.Shape...), one(), one()}}
+	step.Launch = program.Launch{Threads: 256, Grid: [3]program.GridDim{gridOf(256, src.Type.Shape...), one(), one()}}
 	return nil
 }
 
 // emitQuantize: one 256-thread block per scale block: the block's amax
 // (f32, block-reduced), scale = amax/448 (1 when amax is 0, as the CPU
 // does), then every element x/scale to e4m3 with RNE and saturation.
-func emitQuantize(k *kernelBuilder, step *Step) error {
+func emitQuantize(k *kernelBuilder, step *program.Step) error {
 	op := k.r.Ops[0]
 	x := op.Args[0]
 	out := op.Results[0]
@@ -166,7 +167,7 @@ func emitQuantize(k *kernelBuilder, step *Step) error {
 	})
 	k.ret()
 	lead := s[:len(s)-2]
-	step.Launch = Launch{Threads: rowThreads, Grid: [3]GridDim{gridOf(b[1], cols), gridOf(b[0], rows), gridOf(1, lead...)}}
+	step.Launch = program.Launch{Threads: rowThreads, Grid: [3]program.GridDim{gridOf(b[1], cols), gridOf(b[0], rows), gridOf(1, lead...)}}
 	return nil
 }
 

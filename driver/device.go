@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/deepc-dev/deepc/program"
 	"github.com/deepc-dev/deepc/runtime/bundle"
 	"github.com/deepc-dev/deepc/runtime/cuda"
 	"github.com/deepc-dev/deepc/runtime/device"
@@ -82,7 +83,7 @@ type Opened struct {
 	// Backend is nil for the cpu device: the bundle's IR runs on the CPU
 	// backend.
 	Backend  device.Backend
-	programs map[string][]bundle.Step
+	programs map[string][]program.Step
 	Close    func()
 }
 

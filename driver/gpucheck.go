@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/program"
 	"github.com/deepc-dev/deepc/runtime/bundle"
 	"github.com/deepc-dev/deepc/runtime/cpu"
 	"github.com/deepc-dev/deepc/runtime/cuda"
@@ -62,7 +63,7 @@ type GPUCheck struct {
 	Out, Diag  io.Writer
 
 	man      *bundle.Manifest
-	programs map[string][]bundle.Step
+	programs map[string][]program.Step
 	cand     device.Backend
 	gpu      *cuda.GPU
 	model    *infer.Model
@@ -372,7 +373,7 @@ type failingBackend struct {
 	kernel string
 }
 
-func (b failingBackend) Launch(fn *ir.Func, st *bundle.Step, grid [3]uint32, args []uint64) error {
+func (b failingBackend) Launch(fn *ir.Func, st *program.Step, grid [3]uint32, args []uint64) error {
 	if st.Kernel == b.kernel {
 		return fmt.Errorf("CUDA_ERROR_ILLEGAL_ADDRESS (injected by --fail-kernel)")
 	}

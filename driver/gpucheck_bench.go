@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/program"
 	"github.com/deepc-dev/deepc/runtime"
 	"github.com/deepc-dev/deepc/runtime/bundle"
 	"github.com/deepc-dev/deepc/runtime/cpu"
@@ -114,7 +115,7 @@ func benchKernels(out io.Writer, gpu *cuda.GPU, dir string) error {
 	return nil
 }
 
-func describeStep(st bundle.Step) string {
+func describeStep(st program.Step) string {
 	var parts []string
 	for _, a := range st.Args {
 		if a.ScaleOf == "" {
@@ -126,7 +127,7 @@ func describeStep(st bundle.Step) string {
 
 // randomArgs allocates a step's tensors with random contents at the given
 // symbols; flops is 2·M·N·K for a GEMM (x [M, K], w [N, K]).
-func randomArgs(gpu device.Backend, st bundle.Step, env map[string]int64, rng *rand.Rand) ([]uint64, float64, func(), error) {
+func randomArgs(gpu device.Backend, st program.Step, env map[string]int64, rng *rand.Rand) ([]uint64, float64, func(), error) {
 	var ptrs []uint64
 	var bufs []device.Buffer
 	free := func() {
@@ -138,7 +139,7 @@ func randomArgs(gpu device.Backend, st bundle.Step, env map[string]int64, rng *r
 	for _, a := range st.Args {
 		var shape []int
 		for _, d := range a.Shape {
-			dd, err := bundle.ParseDim(d)
+			dd, err := program.ParseDim(d)
 			if err != nil {
 				return nil, 0, free, err
 			}
@@ -203,7 +204,7 @@ func randomArgs(gpu device.Backend, st bundle.Step, env map[string]int64, rng *r
 // checkStep runs one step of f on random inputs at the symbols in env on
 // cand and on the CPU backend (FP8 mode: the recipe the GEMMs implement)
 // and returns the comparison.
-func checkStep(cand device.Backend, f *ir.Func, st bundle.Step, env map[string]int64, rng *rand.Rand) (*device.KernelCheck, error) {
+func checkStep(cand device.Backend, f *ir.Func, st program.Step, env map[string]int64, rng *rand.Rand) (*device.KernelCheck, error) {
 	cmp := device.NewCompareBackend(cand, cpu.NewDevice(cpu.Options{Mode: cpu.FP8}))
 	ptrs, _, free, err := randomArgs(cmp, st, env, rng)
 	defer free()

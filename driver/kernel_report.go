@@ -11,6 +11,7 @@ import (
 
 	"github.com/deepc-dev/deepc/codegen"
 	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/program"
 	"github.com/deepc-dev/deepc/runtime/bundle"
 	"github.com/deepc-dev/deepc/runtime/device"
 )
@@ -38,7 +39,7 @@ func KernelReport(w io.Writer, dir, bind string) error {
 	var graphs []string
 	for g, raw := range man.Graphs {
 		graphs = append(graphs, g)
-		var steps []bundle.Step
+		var steps []program.Step
 		if err := json.Unmarshal(raw, &steps); err != nil {
 			return fmt.Errorf("manifest graph %s: %v", g, err)
 		}

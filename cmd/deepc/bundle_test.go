@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/deepc-dev/deepc/program"
 	"github.com/deepc-dev/deepc/runtime/bundle"
 	"github.com/deepc-dev/deepc/runtime/device"
 )
@@ -243,7 +244,7 @@ func TestRunGenerateAndTrain(t *testing.T) {
 }
 
 // bundlePrograms opens a bundle and reads its programs.
-func bundlePrograms(t *testing.T, dir string) map[string][]bundle.Step {
+func bundlePrograms(t *testing.T, dir string) map[string][]program.Step {
 	t.Helper()
 	man, err := bundle.Open(dir, "")
 	if err != nil {

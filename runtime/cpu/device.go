@@ -4,8 +4,8 @@ import (
 	"fmt"
 
 	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/program"
 	"github.com/deepc-dev/deepc/runtime"
-	"github.com/deepc-dev/deepc/runtime/bundle"
 	"github.com/deepc-dev/deepc/runtime/device"
 )
 
@@ -102,7 +102,7 @@ func (c *Device) Copy(dst, src device.Buffer, size uint64) error {
 }
 
 // Launch runs the step's region on the CPU.
-func (c *Device) Launch(fn *ir.Func, st *bundle.Step, grid [3]uint32, args []uint64) error {
+func (c *Device) Launch(fn *ir.Func, st *program.Step, grid [3]uint32, args []uint64) error {
 	c.Launches++
 	if len(args) != len(st.Args)+len(st.Symbols) {
 		return fmt.Errorf("%d launch arguments for %d tensors and %d symbols", len(args), len(st.Args), len(st.Symbols))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/program"
 	"github.com/deepc-dev/deepc/runtime/bundle"
 	"github.com/deepc-dev/deepc/runtime/device"
 )
@@ -87,7 +88,7 @@ func (g *GPU) Copy(dst, src device.Buffer, size uint64) error {
 }
 
 // Launch runs the step's kernel.
-func (g *GPU) Launch(_ *ir.Func, st *bundle.Step, grid [3]uint32, args []uint64) error {
+func (g *GPU) Launch(_ *ir.Func, st *program.Step, grid [3]uint32, args []uint64) error {
 	f, ok := g.fns[st.Kernel]
 	if !ok {
 		return fmt.Errorf("kernel %s is not in the bundle", st.Kernel)

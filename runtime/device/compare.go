@@ -7,8 +7,8 @@ import (
 	"sort"
 
 	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/program"
 	"github.com/deepc-dev/deepc/runtime"
-	"github.com/deepc-dev/deepc/runtime/bundle"
 )
 
 // CompareBackend checks every kernel launch of a candidate backend (the
@@ -135,7 +135,7 @@ func (c *CompareBackend) Copy(dst, src Buffer, size uint64) error {
 }
 
 // outputSizes are the byte sizes of a step's outputs under its symbols.
-func outputSizes(fn *ir.Func, st *bundle.Step, args []uint64) (map[int]int, map[int]ir.DType, error) {
+func outputSizes(fn *ir.Func, st *program.Step, args []uint64) (map[int]int, map[int]ir.DType, error) {
 	env := map[string]int64{}
 	for i, s := range st.Symbols {
 		env[s] = int64(args[len(st.Args)+i])
@@ -147,7 +147,7 @@ func outputSizes(fn *ir.Func, st *bundle.Step, args []uint64) (map[int]int, map[
 		}
 		var shape []int
 		for _, d := range a.Shape {
-			dd, err := bundle.ParseDim(d)
+			dd, err := program.ParseDim(d)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -170,7 +170,7 @@ func outputSizes(fn *ir.Func, st *bundle.Step, args []uint64) (map[int]int, map[
 }
 
 // Launch poisons, launches on both, compares and repairs.
-func (c *CompareBackend) Launch(fn *ir.Func, st *bundle.Step, grid [3]uint32, args []uint64) error {
+func (c *CompareBackend) Launch(fn *ir.Func, st *program.Step, grid [3]uint32, args []uint64) error {
 	sizes, types, err := outputSizes(fn, st, args)
 	if err != nil {
 		return err
@@ -304,7 +304,7 @@ var precisionRank = map[ir.DType]int{ir.F8E5M2: 0, ir.F8E4M3: 1, ir.BF16: 2, ir.
 
 // regionPrecision is the least precise float dtype among the results of
 // step st's region of fn ("" when it has none).
-func regionPrecision(fn *ir.Func, st *bundle.Step) string {
+func regionPrecision(fn *ir.Func, st *program.Step) string {
 	best, rank := "", 99
 	if fn == nil {
 		return ""
@@ -333,7 +333,7 @@ func (kc *KernelCheck) Passed(tol float64) bool {
 // float inputs, when every op of the region is linear, and returns the
 // largest ‖cand − ref‖ / ‖ref(|inputs|)‖ over the outputs in over (+Inf
 // when the region is not linear).
-func (c *CompareBackend) scaleErr(fn *ir.Func, st *bundle.Step, grid [3]uint32, refArgs []uint64, over []int, cands map[int]*runtime.Tensor) (float64, error) {
+func (c *CompareBackend) scaleErr(fn *ir.Func, st *program.Step, grid [3]uint32, refArgs []uint64, over []int, cands map[int]*runtime.Tensor) (float64, error) {
 	env := map[string]int64{}
 	for i, s := range st.Symbols {
 		env[s] = int64(refArgs[len(st.Args)+i])
@@ -431,7 +431,7 @@ func (c *CompareBackend) scaleErr(fn *ir.Func, st *bundle.Step, grid [3]uint32, 
 
 // ArgType is a step argument's dtype and shape under env (a scale grid
 // from the tensor it scales).
-func ArgType(a bundle.Arg, st *bundle.Step, env map[string]int64) (ir.DType, []int, error) {
+func ArgType(a program.Arg, st *program.Step, env map[string]int64) (ir.DType, []int, error) {
 	dt, ok := ir.ParseDType(a.DType)
 	if !ok {
 		return dt, nil, fmt.Errorf("argument %s: dtype %q", a.Value, a.DType)
@@ -450,7 +450,7 @@ func ArgType(a bundle.Arg, st *bundle.Step, env map[string]int64) (ir.DType, []i
 	}
 	shape := make([]int, len(of.Shape))
 	for i, d := range of.Shape {
-		dd, err := bundle.ParseDim(d)
+		dd, err := program.ParseDim(d)
 		if err != nil {
 			return dt, nil, err
 		}

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/deepc-dev/deepc/ir"
-	"github.com/deepc-dev/deepc/runtime/bundle"
+	"github.com/deepc-dev/deepc/program"
 )
 
 // hostMem is a Backend over host memory whose one kernel updates its
@@ -35,7 +35,7 @@ func (h *hostMem) Copy(dst, src Buffer, size uint64) error {
 	copy(h.mem[dst.Ptr][:size], h.mem[src.Ptr])
 	return nil
 }
-func (h *hostMem) Launch(_ *ir.Func, _ *bundle.Step, _ [3]uint32, args []uint64) error {
+func (h *hostMem) Launch(_ *ir.Func, _ *program.Step, _ [3]uint32, args []uint64) error {
 	binary.LittleEndian.PutUint32(h.mem[args[1]], math.Float32bits(7))
 	return nil
 }
@@ -57,7 +57,7 @@ func TestCompareInPlace(t *testing.T) {
 	if err := cmp.Copy(out, in, 16); err != nil { // what the executor does for in-place steps
 		t.Fatal(err)
 	}
-	st := &bundle.Step{Kernel: "kv_write", Args: []bundle.Arg{
+	st := &program.Step{Kernel: "kv_write", Args: []program.Arg{
 		{Value: "%in", DType: "f32", Shape: []string{"4"}},
 		{Value: "%out", DType: "f32", Shape: []string{"4"}, Output: true},
 	}, InPlace: [][2]int{{0, 0}}}

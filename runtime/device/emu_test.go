@@ -10,7 +10,7 @@ import (
 
 	"github.com/deepc-dev/deepc/codegen"
 	"github.com/deepc-dev/deepc/internal/testseed"
-	"github.com/deepc-dev/deepc/runtime/bundle"
+	"github.com/deepc-dev/deepc/program"
 	"github.com/deepc-dev/deepc/runtime/cpu"
 	"github.com/deepc-dev/deepc/runtime/device"
 	"github.com/deepc-dev/deepc/runtime/emu"
@@ -43,7 +43,7 @@ func emulated(t *testing.T, kernels []*codegen.Kernel, opts cpu.Options) (*emu.D
 
 // checkKernels fails on a kernel outside its tolerance and on a kernel of
 // the programs that never ran.
-func checkKernels(t *testing.T, cmp *device.CompareBackend, kernels []*codegen.Kernel, programs map[string][]bundle.Step, graphs ...string) {
+func checkKernels(t *testing.T, cmp *device.CompareBackend, kernels []*codegen.Kernel, programs map[string][]program.Step, graphs ...string) {
 	t.Helper()
 	fp8 := map[string]bool{}
 	for _, k := range kernels {
@@ -128,7 +128,7 @@ type mutation struct {
 	name    string
 	find    *regexp.Regexp
 	replace string
-	launch  func(st *bundle.Step)
+	launch  func(st *program.Step)
 	kinds   []emu.Kind
 }
 
@@ -136,7 +136,7 @@ var mutations = []mutation{
 	// The defect a review found in the attention kernels: a block
 	// reduction combining the warp slots of a wider block than it runs.
 	{name: "block reduction reads warp slots it never wrote", find: regexp.MustCompile(`\bred256\[`),
-		launch: func(st *bundle.Step) { st.Launch.Threads = 128 }, kinds: []emu.Kind{emu.KindUninitialized}},
+		launch: func(st *program.Step) { st.Launch.Threads = 128 }, kinds: []emu.Kind{emu.KindUninitialized}},
 	{name: "missing bar.sync between writing and reading the warp slots", find: regexp.MustCompile(`(st\.shared\.f32\s+\[%rd\d+\], %f\d+;\s*\n\$L__BB0_\d+:[^\n]*\n)\s*bar\.sync\s+0;`),
 		replace: "$1", kinds: []emu.Kind{emu.KindRace, emu.KindUninitialized}},
 	{name: "GEMM tile row bound off by one", find: regexp.MustCompile(`(setp\.gt\.s64\s+%p\d+, %rd\d+, )63;`),
@@ -183,7 +183,7 @@ func TestEmulatorFindsInjectedDefects(t *testing.T) {
 					mutated[i] = &c
 				}
 			}
-			progs := map[string][]bundle.Step{}
+			progs := map[string][]program.Step{}
 			for g, steps := range programs {
 				progs[g] = slices.Clone(steps)
 				for i := range progs[g] {

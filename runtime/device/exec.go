@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/program"
 	"github.com/deepc-dev/deepc/runtime"
 	"github.com/deepc-dev/deepc/runtime/bundle"
 )
@@ -27,14 +28,14 @@ type Backend interface {
 	Copy(dst, src Buffer, size uint64) error
 	// Launch runs one step of fn: its kernel on the grid, with the
 	// pointers and symbol values in the kernel's parameter order.
-	Launch(fn *ir.Func, step *bundle.Step, grid [3]uint32, args []uint64) error
+	Launch(fn *ir.Func, step *program.Step, grid [3]uint32, args []uint64) error
 }
 
 // Executor runs a bundle's programs: the same functions the CPU backend
 // runs from the bundle's IR, as kernel launches over device buffers.
 type Executor struct {
 	be       Backend
-	programs map[string][]bundle.Step
+	programs map[string][]program.Step
 	params   map[string]Buffer          // uploaded weights by value name (@name, @name_scale_inv)
 	sources  map[string]*runtime.Tensor // the host tensor each weight was uploaded from
 	// LastPlan is the memory plan of the last Run (its peak is the arena).
@@ -42,7 +43,7 @@ type Executor struct {
 }
 
 // NewExecutor reads the programs of a bundle's manifest.
-func NewExecutor(be Backend, programs map[string][]bundle.Step) *Executor {
+func NewExecutor(be Backend, programs map[string][]program.Step) *Executor {
 	return &Executor{be: be, programs: programs, params: map[string]Buffer{}, sources: map[string]*runtime.Tensor{}}
 }
 
@@ -137,6 +138,47 @@ func (e *Executor) Run(f *ir.Func, params map[string]*runtime.Tensor, args []*ru
 	if !ok {
 		return nil, fmt.Errorf("the bundle has no GPU program for %s (compile with --graph %s)", f.Name, f.Name)
 	}
+	env, err := bindSymbols(f, args)
+	if err != nil {
+		return nil, err
+	}
+	r := &execution{e: e, f: f, pv: newProgramValues(f), env: env, bufs: map[*ir.Value]Buffer{}, scales: map[*ir.Value]Buffer{}}
+	if err := e.uploadParams(f, params); err != nil {
+		return nil, err
+	}
+	defer r.free()
+	if err := r.uploadArgs(args); err != nil {
+		return nil, err
+	}
+	if err := r.planArena(steps); err != nil {
+		return nil, err
+	}
+	for si := range steps {
+		if err := r.launch(si, &steps[si]); err != nil {
+			return nil, err
+		}
+	}
+	return r.results()
+}
+
+// execution is one Run of a program: where each value's bytes are on the
+// device, and the buffers to free when the run ends.
+type execution struct {
+	e      *Executor
+	f      *ir.Func
+	pv     *programValues
+	env    map[string]int64 // the symbols the arguments bind
+	bufs   map[*ir.Value]Buffer
+	scales map[*ir.Value]Buffer // scale grids of block-quantized values
+	temps  []Buffer             // the arguments and the arena
+	plan   *Plan
+	arena  Buffer
+}
+
+// bindSymbols binds each symbol of f's argument shapes to the size it has
+// in args; grids, scratch sizes and the kernels' symbol parameters are all
+// computed from these.
+func bindSymbols(f *ir.Func, args []*runtime.Tensor) (map[string]int64, error) {
 	if len(args) != len(f.Args) {
 		return nil, fmt.Errorf("%s takes %d arguments, got %d", f.Name, len(f.Args), len(args))
 	}
@@ -154,159 +196,208 @@ func (e *Executor) Run(f *ir.Func, params map[string]*runtime.Tensor, args []*ru
 			}
 		}
 	}
-	pv := newProgramValues(f)
-	names := pv.names
+	return env, nil
+}
+
+// uploadParams uploads the weights f reads. They stay on the device across
+// runs (param uploads only what changed), so they are not the run's temps.
+func (e *Executor) uploadParams(f *ir.Func, params map[string]*runtime.Tensor) error {
 	for _, op := range f.Body {
 		if op.Name == "param" {
 			n, _ := op.Attrs.Str("name")
 			if err := e.param(n, op.Results[0], params[n]); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
-	bufs := map[*ir.Value]Buffer{}
-	scales := map[*ir.Value]Buffer{}
-	var temps []Buffer
-	defer func() {
-		for _, b := range temps {
-			e.be.Free(b)
-		}
-	}()
-	for i, a := range f.Args {
+	return nil
+}
+
+// free releases the run's buffers; errors are dropped, as there is nothing
+// left to do with them when the run is over.
+func (r *execution) free() {
+	for _, b := range r.temps {
+		r.e.be.Free(b)
+	}
+}
+
+// uploadArgs copies the arguments to the device, in their IR dtypes.
+func (r *execution) uploadArgs(args []*runtime.Tensor) error {
+	for i, a := range r.f.Args {
 		data, err := Encode(args[i], a.Type.DType)
 		if err != nil {
-			return nil, fmt.Errorf("argument %s: %w", a.Name, err)
+			return fmt.Errorf("argument %s: %w", a.Name, err)
 		}
-		b, err := e.upload(data)
+		b, err := r.e.upload(data)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		temps = append(temps, b)
-		bufs[a] = b
+		r.temps = append(r.temps, b)
+		r.bufs[a] = b
 	}
-	// Every tensor the steps write lives in one arena laid out by liveness.
-	plan, err := planMemory(pv, steps, env)
+	return nil
+}
+
+// planArena lays out every tensor the steps write in one arena by
+// liveness and allocates it: one allocation per run instead of one per
+// value, and values that do not overlap in time share bytes.
+func (r *execution) planArena(steps []program.Step) error {
+	plan, err := planMemory(r.pv, steps, r.env)
 	if err != nil {
-		return nil, fmt.Errorf("%s: memory plan: %w", f.Name, err)
+		return fmt.Errorf("%s: memory plan: %w", r.f.Name, err)
 	}
-	var arena Buffer
 	if plan.Peak > 0 {
-		if arena, err = e.be.Alloc(plan.Peak); err != nil {
-			return nil, fmt.Errorf("%s: arena of %d bytes: %w", f.Name, plan.Peak, err)
+		if r.arena, err = r.e.be.Alloc(plan.Peak); err != nil {
+			return fmt.Errorf("%s: arena of %d bytes: %w", r.f.Name, plan.Peak, err)
 		}
-		temps = append(temps, arena)
+		r.temps = append(r.temps, r.arena)
 	}
-	e.LastPlan = plan
-	alloc := func(v *ir.Value, scale bool) (Buffer, error) {
-		sl, ok := plan.Slot(v, scale)
+	r.plan = plan
+	r.e.LastPlan = plan
+	return nil
+}
+
+// slot is value v's (or its scale grid's) place in the arena.
+func (r *execution) slot(v *ir.Value, scale bool) (Buffer, error) {
+	sl, ok := r.plan.Slot(v, scale)
+	if !ok {
+		return Buffer{}, fmt.Errorf("%s has no place in the memory plan", r.pv.names[v])
+	}
+	return Buffer{Ptr: r.arena.Ptr + sl.Offset, Size: sl.Size}, nil
+}
+
+// launch runs step si: its tensors bound to buffers, in-place outputs
+// seeded with their inputs, the symbols appended, the grid evaluated. A
+// grid with no blocks (an empty tensor) launches nothing.
+func (r *execution) launch(si int, st *program.Step) error {
+	ptrs, outs, err := r.bindArgs(st)
+	if err != nil {
+		return err
+	}
+	// In-place kernels update a copy of their input.
+	for _, p := range st.InPlace {
+		src := ptrs[p[1]]
+		dst := outs[p[0]]
+		if err := r.e.be.Copy(dst, Buffer{Ptr: src, Size: dst.Size}, dst.Size); err != nil {
+			return err
+		}
+	}
+	for _, s := range st.Symbols {
+		v, ok := r.env[s]
 		if !ok {
-			return Buffer{}, fmt.Errorf("%s has no place in the memory plan", names[v])
+			return fmt.Errorf("step %s needs symbol %s", st.Kernel, s)
 		}
-		return Buffer{Ptr: arena.Ptr + sl.Offset, Size: sl.Size}, nil
+		ptrs = append(ptrs, uint64(v))
 	}
-	for si := range steps {
-		st := &steps[si]
-		ptrs := make([]uint64, 0, len(st.Args)+len(st.Symbols))
-		var outs []Buffer
-		for _, a := range st.Args {
-			if a.Scratch {
-				sl, ok := plan.ScratchSlot(a.Value)
-				if !ok {
-					return nil, fmt.Errorf("scratch %s has no place in the memory plan", a.Value)
-				}
-				b := Buffer{Ptr: arena.Ptr + sl.Offset, Size: sl.Size}
-				if a.Output {
-					outs = append(outs, b)
-				}
-				ptrs = append(ptrs, b.Ptr)
-				continue
-			}
-			v, scale, err := pv.arg(a)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", f.Name, err)
-			}
-			var b Buffer
-			switch {
-			case v.Def != nil && v.Def.Name == "param":
-				b, ok = e.params[a.Value]
-				if !ok {
-					return nil, fmt.Errorf("weight %s is not uploaded", a.Value)
-				}
-			case a.Output && scale:
-				if b, err = alloc(v, true); err != nil {
-					return nil, err
-				}
-				scales[v] = b
-			case a.Output:
-				if b, err = alloc(v, false); err != nil {
-					return nil, err
-				}
-				bufs[v] = b
-			case scale:
-				if b, ok = scales[v]; !ok {
-					return nil, fmt.Errorf("step %s reads the scales of %s before they are written", st.Kernel, a.Value)
-				}
-			default:
-				if b, ok = bufs[v]; !ok {
-					return nil, fmt.Errorf("step %s reads %s before it is written", st.Kernel, a.Value)
-				}
-			}
-			if a.Output {
-				outs = append(outs, b)
-			}
-			ptrs = append(ptrs, b.Ptr)
+	grid, empty, err := launchGrid(st, r.env)
+	if err != nil || empty {
+		return err
+	}
+	if err := r.e.be.Launch(r.f, st, grid, ptrs); err != nil {
+		return fmt.Errorf("step %d (%s): %w", si, st.Kernel, err)
+	}
+	return nil
+}
+
+// bindArgs gives the device address of each of st's tensor arguments in
+// parameter order, and the buffers of its outputs (for in-place copies).
+func (r *execution) bindArgs(st *program.Step) (ptrs []uint64, outs []Buffer, err error) {
+	ptrs = make([]uint64, 0, len(st.Args)+len(st.Symbols))
+	for _, a := range st.Args {
+		b, err := r.argBuffer(st, a)
+		if err != nil {
+			return nil, nil, err
 		}
-		// In-place kernels update a copy of their input.
-		for _, p := range st.InPlace {
-			src := ptrs[p[1]]
-			dst := outs[p[0]]
-			if err := e.be.Copy(dst, Buffer{Ptr: src, Size: dst.Size}, dst.Size); err != nil {
-				return nil, err
-			}
+		if a.Output {
+			outs = append(outs, b)
 		}
-		for _, s := range st.Symbols {
-			v, ok := env[s]
-			if !ok {
-				return nil, fmt.Errorf("step %s needs symbol %s", st.Kernel, s)
-			}
-			ptrs = append(ptrs, uint64(v))
+		ptrs = append(ptrs, b.Ptr)
+	}
+	return ptrs, outs, nil
+}
+
+// argBuffer is the buffer argument a of st binds: a weight, an output's
+// (or its scales') place in the arena, or a buffer an earlier step wrote.
+// Reading a value no step has written yet is an error in the program, not
+// a read of stale memory.
+func (r *execution) argBuffer(st *program.Step, a program.Arg) (Buffer, error) {
+	if a.Scratch {
+		sl, ok := r.plan.ScratchSlot(a.Value)
+		if !ok {
+			return Buffer{}, fmt.Errorf("scratch %s has no place in the memory plan", a.Value)
 		}
-		var grid [3]uint32
-		empty := false
-		for i, g := range st.Launch.Grid {
-			n, err := g.Eval(env)
-			if err != nil {
-				return nil, fmt.Errorf("step %s: grid: %w", st.Kernel, err)
-			}
-			if n > 1<<31-1 || (i > 0 && n > 65535) {
-				return nil, fmt.Errorf("step %s: grid dimension %d of %d blocks is too large", st.Kernel, i, n)
-			}
-			grid[i] = uint32(n)
-			empty = empty || n == 0
+		return Buffer{Ptr: r.arena.Ptr + sl.Offset, Size: sl.Size}, nil
+	}
+	v, scale, err := r.pv.arg(a)
+	if err != nil {
+		return Buffer{}, fmt.Errorf("%s: %w", r.f.Name, err)
+	}
+	var b Buffer
+	var ok bool
+	switch {
+	case v.Def != nil && v.Def.Name == "param":
+		if b, ok = r.e.params[a.Value]; !ok {
+			return Buffer{}, fmt.Errorf("weight %s is not uploaded", a.Value)
 		}
-		if empty {
-			continue
+	case a.Output && scale:
+		if b, err = r.slot(v, true); err != nil {
+			return Buffer{}, err
 		}
-		if err := e.be.Launch(f, st, grid, ptrs); err != nil {
-			return nil, fmt.Errorf("step %d (%s): %w", si, st.Kernel, err)
+		r.scales[v] = b
+	case a.Output:
+		if b, err = r.slot(v, false); err != nil {
+			return Buffer{}, err
+		}
+		r.bufs[v] = b
+	case scale:
+		if b, ok = r.scales[v]; !ok {
+			return Buffer{}, fmt.Errorf("step %s reads the scales of %s before they are written", st.Kernel, a.Value)
+		}
+	default:
+		if b, ok = r.bufs[v]; !ok {
+			return Buffer{}, fmt.Errorf("step %s reads %s before it is written", st.Kernel, a.Value)
 		}
 	}
+	return b, nil
+}
+
+// launchGrid evaluates st's grid at the bound symbols, within the
+// hardware's limits (2³¹-1 blocks along x, 65535 along y and z); empty
+// when a dimension has no blocks.
+func launchGrid(st *program.Step, env map[string]int64) (grid [3]uint32, empty bool, err error) {
+	for i, g := range st.Launch.Grid {
+		n, err := g.Eval(env)
+		if err != nil {
+			return grid, false, fmt.Errorf("step %s: grid: %w", st.Kernel, err)
+		}
+		if n > 1<<31-1 || (i > 0 && n > 65535) {
+			return grid, false, fmt.Errorf("step %s: grid dimension %d of %d blocks is too large", st.Kernel, i, n)
+		}
+		grid[i] = uint32(n)
+		empty = empty || n == 0
+	}
+	return grid, empty, nil
+}
+
+// results downloads f's results from the buffers that hold them.
+func (r *execution) results() ([]*runtime.Tensor, error) {
+	f := r.f
 	out := make([]*runtime.Tensor, len(f.Results))
-	for i, r := range f.Results {
-		v := pv.resolve(r)
-		b, ok := bufs[v]
+	for i, res := range f.Results {
+		v := r.pv.resolve(res)
+		b, ok := r.bufs[v]
 		if !ok {
-			return nil, fmt.Errorf("result %d (%s) is never written by the program", i, names[r])
+			return nil, fmt.Errorf("result %d (%s) is never written by the program", i, r.pv.names[res])
 		}
-		shape, err := dims(r.Type.Shape, env)
+		shape, err := dims(res.Type.Shape, r.env)
 		if err != nil {
 			return nil, err
 		}
-		data := make([]byte, numel(shape)*int(r.Type.DType.Bytes()))
-		if err := e.be.Download(data, b); err != nil {
+		data := make([]byte, numel(shape)*int(res.Type.DType.Bytes()))
+		if err := r.e.be.Download(data, b); err != nil {
 			return nil, err
 		}
-		if out[i], err = Decode(data, r.Type.DType, shape); err != nil {
+		if out[i], err = Decode(data, res.Type.DType, shape); err != nil {
 			return nil, err
 		}
 	}
@@ -314,10 +405,10 @@ func (e *Executor) Run(f *ir.Func, params map[string]*runtime.Tensor, args []*ru
 }
 
 // Programs decodes a manifest's graphs.
-func Programs(man *bundle.Manifest) (map[string][]bundle.Step, error) {
-	out := map[string][]bundle.Step{}
+func Programs(man *bundle.Manifest) (map[string][]program.Step, error) {
+	out := map[string][]program.Step{}
 	for g, raw := range man.Graphs {
-		var steps []bundle.Step
+		var steps []program.Step
 		if err := json.Unmarshal(raw, &steps); err != nil {
 			return nil, fmt.Errorf("manifest graph %s: %v", g, err)
 		}

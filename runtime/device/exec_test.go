@@ -12,8 +12,8 @@ import (
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/models"
 	"github.com/deepc-dev/deepc/passes"
+	"github.com/deepc-dev/deepc/program"
 	"github.com/deepc-dev/deepc/runtime"
-	"github.com/deepc-dev/deepc/runtime/bundle"
 	"github.com/deepc-dev/deepc/runtime/cpu"
 	"github.com/deepc-dev/deepc/runtime/device"
 	"github.com/deepc-dev/deepc/runtime/infer"
@@ -23,14 +23,14 @@ import (
 // tinyProgram compiles the tiny model as a bundle would (inference
 // pipeline, plan-kernels, kernels emitted) and loads a random FP8
 // checkpoint for it.
-func tinyProgram(t *testing.T) (*ir.Module, map[string][]bundle.Step, map[string]*runtime.Tensor) {
+func tinyProgram(t *testing.T) (*ir.Module, map[string][]program.Step, map[string]*runtime.Tensor) {
 	m, programs, params, _ := tinyProgramKernels(t, false)
 	return m, programs, params
 }
 
 // tinyProgramKernels is tinyProgram with the kernels, as PTX when withPTX
 // (llc runs; ptxas does not).
-func tinyProgramKernels(t *testing.T, withPTX bool) (*ir.Module, map[string][]bundle.Step, map[string]*runtime.Tensor, []*codegen.Kernel) {
+func tinyProgramKernels(t *testing.T, withPTX bool) (*ir.Module, map[string][]program.Step, map[string]*runtime.Tensor, []*codegen.Kernel) {
 	t.Helper()
 	file := filepath.Join("..", "..", "models", "deepseek_v3_tiny.deep")
 	gen, err := dsl.CompileFile(file, dsl.Options{ReadFile: models.ReadFile})
@@ -63,7 +63,7 @@ func tinyProgramKernels(t *testing.T, withPTX bool) (*ir.Module, map[string][]bu
 	if len(res.Missing) > 0 {
 		t.Fatalf("regions without kernels: %v", res.Missing)
 	}
-	programs := map[string][]bundle.Step{}
+	programs := map[string][]program.Step{}
 	for fn, steps := range res.Programs {
 		for _, s := range steps {
 			programs[fn] = append(programs[fn], *s)
@@ -154,7 +154,7 @@ type perturbing struct {
 	kind string
 }
 
-func (p *perturbing) Launch(fn *ir.Func, st *bundle.Step, grid [3]uint32, args []uint64) error {
+func (p *perturbing) Launch(fn *ir.Func, st *program.Step, grid [3]uint32, args []uint64) error {
 	if err := p.Device.Launch(fn, st, grid, args); err != nil {
 		return err
 	}

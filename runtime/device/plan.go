@@ -5,8 +5,8 @@ import (
 	"sort"
 
 	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/program"
 	"github.com/deepc-dev/deepc/runtime"
-	"github.com/deepc-dev/deepc/runtime/bundle"
 )
 
 // The memory plan: every tensor a program's steps write lives in one arena
@@ -53,14 +53,14 @@ func (p *Plan) ScratchSlot(name string) (*Slot, bool) {
 }
 
 // scratchBytes is a scratch argument's size under env.
-func scratchBytes(a bundle.Arg, env map[string]int64) (uint64, error) {
+func scratchBytes(a program.Arg, env map[string]int64) (uint64, error) {
 	dt, ok := ir.ParseDType(a.DType)
 	if !ok {
 		return 0, fmt.Errorf("scratch %s: dtype %q", a.Value, a.DType)
 	}
 	n := uint64(dt.Bytes())
 	for _, d := range a.Shape {
-		dd, err := bundle.ParseDim(d)
+		dd, err := program.ParseDim(d)
 		if err != nil {
 			return 0, err
 		}
@@ -106,7 +106,7 @@ func (pv *programValues) resolve(v *ir.Value) *ir.Value {
 }
 
 // arg is the value a step argument binds, and whether it is its scales.
-func (pv *programValues) arg(a bundle.Arg) (*ir.Value, bool, error) {
+func (pv *programValues) arg(a program.Arg) (*ir.Value, bool, error) {
 	name, scale := a.Value, false
 	if a.ScaleOf != "" {
 		name, scale = a.ScaleOf, true
@@ -134,11 +134,11 @@ func slotBytes(v *ir.Value, scale bool, block []int64, env map[string]int64) (ui
 }
 
 // PlanMemory lays out the tensors f's steps write, for the symbols in env.
-func PlanMemory(f *ir.Func, steps []bundle.Step, env map[string]int64) (*Plan, error) {
+func PlanMemory(f *ir.Func, steps []program.Step, env map[string]int64) (*Plan, error) {
 	return planMemory(newProgramValues(f), steps, env)
 }
 
-func planMemory(pv *programValues, steps []bundle.Step, env map[string]int64) (*Plan, error) {
+func planMemory(pv *programValues, steps []program.Step, env map[string]int64) (*Plan, error) {
 	p := &Plan{byKey: map[slotKey]*Slot{}}
 	for i := range steps {
 		for _, a := range steps[i].Args {

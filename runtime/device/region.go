@@ -5,7 +5,7 @@ import (
 	"slices"
 
 	"github.com/deepc-dev/deepc/ir"
-	"github.com/deepc-dev/deepc/runtime/bundle"
+	"github.com/deepc-dev/deepc/program"
 )
 
 // RegionValue is a region input or output: its step argument, its value in
@@ -20,7 +20,7 @@ type RegionValue struct {
 // i32 arguments [S] bind each symbol of the step, then one argument per
 // region input (concrete shapes under env), the region's ops, and its
 // outputs as results, in the step's argument order.
-func RegionFunc(fn *ir.Func, st *bundle.Step, env map[string]int64) (*ir.Func, []RegionValue, []RegionValue, error) {
+func RegionFunc(fn *ir.Func, st *program.Step, env map[string]int64) (*ir.Func, []RegionValue, []RegionValue, error) {
 	byName := newProgramValues(fn).byName
 	var ops []*ir.Op
 	for _, op := range fn.Body {

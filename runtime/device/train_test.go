@@ -10,7 +10,7 @@ import (
 	"github.com/deepc-dev/deepc/models"
 	"github.com/deepc-dev/deepc/passes"
 	"github.com/deepc-dev/deepc/passes/autodiff"
-	"github.com/deepc-dev/deepc/runtime/bundle"
+	"github.com/deepc-dev/deepc/program"
 	"github.com/deepc-dev/deepc/runtime/cpu"
 	"github.com/deepc-dev/deepc/runtime/device"
 	"github.com/deepc-dev/deepc/runtime/train"
@@ -19,13 +19,13 @@ import (
 
 // tinyTrainer is the tiny model's BF16 train program with random f32
 // masters, and the programs of its kernels.
-func tinyTrainer(t *testing.T, fp8 bool) (*train.Trainer, map[string][]bundle.Step) {
+func tinyTrainer(t *testing.T, fp8 bool) (*train.Trainer, map[string][]program.Step) {
 	tr, programs, _ := tinyTrainerKernels(t, fp8, false)
 	return tr, programs
 }
 
 // tinyTrainerKernels is tinyTrainer with the kernels, as PTX when withPTX.
-func tinyTrainerKernels(t *testing.T, fp8, withPTX bool) (*train.Trainer, map[string][]bundle.Step, []*codegen.Kernel) {
+func tinyTrainerKernels(t *testing.T, fp8, withPTX bool) (*train.Trainer, map[string][]program.Step, []*codegen.Kernel) {
 	t.Helper()
 	m, err := dsl.CompileFile("../../models/deepseek_v3_tiny.deep", dsl.Options{ReadFile: models.ReadFile})
 	if err != nil {
@@ -68,7 +68,7 @@ func tinyTrainerKernels(t *testing.T, fp8, withPTX bool) (*train.Trainer, map[st
 	if len(res.Missing["train"]) > 0 {
 		t.Fatalf("train regions without kernels: %v", res.Missing["train"])
 	}
-	programs := map[string][]bundle.Step{}
+	programs := map[string][]program.Step{}
 	for _, s := range res.Programs["train"] {
 		programs["train"] = append(programs["train"], *s)
 	}

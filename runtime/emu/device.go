@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/program"
 	"github.com/deepc-dev/deepc/runtime/bundle"
 	"github.com/deepc-dev/deepc/runtime/device"
 )
@@ -216,7 +217,7 @@ func (d *Device) Run(name string, cfg LaunchConfig) (Stats, error) {
 // Launch runs one step of a bundle program: the kernel on the grid with
 // the step's threads and shared memory; each tensor argument is a view
 // the kernel may touch (outputs writable).
-func (d *Device) Launch(_ *ir.Func, st *bundle.Step, grid [3]uint32, args []uint64) error {
+func (d *Device) Launch(_ *ir.Func, st *program.Step, grid [3]uint32, args []uint64) error {
 	if len(args) != len(st.Args)+len(st.Symbols) {
 		return fmt.Errorf("%d launch arguments for %d tensors and %d symbols", len(args), len(st.Args), len(st.Symbols))
 	}
@@ -237,7 +238,7 @@ func (d *Device) Launch(_ *ir.Func, st *bundle.Step, grid [3]uint32, args []uint
 // stepViews computes each tensor argument's bytes from its shape under
 // the step's symbols. Outputs are writable, and so is a scratch tensor:
 // the kernels of a multi-kernel region share it, each updating it.
-func stepViews(st *bundle.Step, args []uint64) ([]View, error) {
+func stepViews(st *program.Step, args []uint64) ([]View, error) {
 	env := map[string]int64{}
 	for i, s := range st.Symbols {
 		env[s] = int64(args[len(st.Args)+i])

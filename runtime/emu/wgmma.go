@@ -378,13 +378,12 @@ func FragmentRowCol(t, i int) (int, int) {
 	return row, col
 }
 
-// wgMMA issues one wgmma.mma_async for the warpgroup of w.
+// wgMMA issues one wgmma.mma_async for the warpgroup of w: it checks the
+// issue, gathers A and B, computes the product and holds the result until
+// a wait retires it.
 func wgMMA(w *warp, in *inst, _ uint32) {
-	c := w.cta
-	g := c.groups[w.id/4]
+	g := w.cta.groups[w.id/4]
 	sh := in.data.(*mmaShape)
-	san := c.l.sanitize
-	names := c.l.k.code.regNames
 	if len(g.warps) != 4 {
 		w.report(in, fullMask, KindWGMMA, "wgmma needs a warpgroup of 4 warps; this one has %d", len(g.warps))
 		return
@@ -392,47 +391,117 @@ func wgMMA(w *warp, in *inst, _ uint32) {
 	w0 := g.warps[0]
 	adesc, bdesc := w0.reg(in.src[0])[0], w0.reg(in.src[1])[0]
 	scaleD := w0.reg(in.src[2])[0]&1 != 0
-	if san {
-		if !g.fenced {
-			w.report(in, fullMask, KindWGMMA, "wgmma.mma_async before any wgmma.fence in this warpgroup")
+	if w.cta.l.sanitize {
+		checkMMAIssue(w, g, in, sh, adesc, bdesc, scaleD)
+	}
+	op := &mmaOp{pc: w.waitPC, regs: in.dst, group: -1}
+	A, B := gatherMMA(w, g, in, sh, op, DecodeDescriptor(adesc), DecodeDescriptor(bdesc))
+	latest, latestAt := g.inFlightAccumulators(op.regs)
+	C := productF64(sh, A, B)
+	op.vals = accumulate(w.cta, g, sh, op.regs, C, scaleD, latest, latestAt)
+	g.pending = append(g.pending, op)
+	g.markBusy()
+}
+
+// checkMMAIssue reports (sanitizer) an issue the ISA leaves undefined: no
+// wgmma.fence yet, descriptors or scale-d differing between threads,
+// undefined operands, accumulators written since the last fence, and
+// scale-d = 1 accumulating into undefined registers.
+func checkMMAIssue(w *warp, g *warpgroup, in *inst, sh *mmaShape, adesc, bdesc uint64, scaleD bool) {
+	names := w.cta.l.k.code.regNames
+	w0 := g.warps[0]
+	if !g.fenced {
+		w.report(in, fullMask, KindWGMMA, "wgmma.mma_async before any wgmma.fence in this warpgroup")
+	}
+	for _, o := range g.warps {
+		a, b, s := o.reg(in.src[0]), o.reg(in.src[1]), o.reg(in.src[2])
+		for l := 0; l < warpSize; l++ {
+			if a[l] != adesc && sh.aRegs == nil || b[l] != bdesc || s[l]&1 != w0.reg(in.src[2])[0]&1 {
+				w.report(in, 1<<l, KindWGMMA, "the descriptors and scale-d must be the same in all 128 threads; warp %d lane %d differs", o.id, l)
+				break
+			}
 		}
-		for _, o := range g.warps {
-			a, b, s := o.reg(in.src[0]), o.reg(in.src[1]), o.reg(in.src[2])
-			for l := 0; l < warpSize; l++ {
-				if a[l] != adesc && sh.aRegs == nil || b[l] != bdesc || s[l]&1 != w0.reg(in.src[2])[0]&1 {
-					w.report(in, 1<<l, KindWGMMA, "the descriptors and scale-d must be the same in all 128 threads; warp %d lane %d differs", o.id, l)
+		for _, src := range append(in.src[:len(in.src):len(in.src)], sh.aRegs...) {
+			if o.def[src] != fullMask {
+				w.report(in, ^o.def[src], KindUndefined, "operand %s of wgmma is undefined in warp %d", names[src], o.id)
+			}
+		}
+		for _, r := range append(in.dst[:len(in.dst):len(in.dst)], sh.aRegs...) {
+			if o.lastW[r] > o.lastFence && o.busy[r] == 0 {
+				w.report(in, fullMask, KindWGMMA, "accumulator %s was written by warp %d after its last wgmma.fence: a wgmma.fence must separate other accesses to the accumulators from wgmma.mma_async", names[r], o.id)
+				break
+			}
+		}
+		if scaleD {
+			for _, r := range in.dst {
+				if o.def[r] != fullMask && o.busy[r] == 0 {
+					w.report(in, ^o.def[r], KindUndefined, "scale-d = 1 accumulates into %s, which is undefined in warp %d", names[r], o.id)
 					break
-				}
-			}
-			for _, src := range append(in.src[:len(in.src):len(in.src)], sh.aRegs...) {
-				if o.def[src] != fullMask {
-					w.report(in, ^o.def[src], KindUndefined, "operand %s of wgmma is undefined in warp %d", names[src], o.id)
-				}
-			}
-			for _, r := range append(in.dst[:len(in.dst):len(in.dst)], sh.aRegs...) {
-				if o.lastW[r] > o.lastFence && o.busy[r] == 0 {
-					w.report(in, fullMask, KindWGMMA, "accumulator %s was written by warp %d after its last wgmma.fence: a wgmma.fence must separate other accesses to the accumulators from wgmma.mma_async", names[r], o.id)
-					break
-				}
-			}
-			if scaleD {
-				for _, r := range in.dst {
-					if o.def[r] != fullMask && o.busy[r] == 0 {
-						w.report(in, ^o.def[r], KindUndefined, "scale-d = 1 accumulates into %s, which is undefined in warp %d", names[r], o.id)
-						break
-					}
 				}
 			}
 		}
 	}
+}
+
+// mmaReader reads one wgmma's operand elements from shared memory,
+// reporting the first bad read only: one wrong descriptor makes every
+// element after it bad too.
+type mmaReader struct {
+	w   *warp
+	in  *inst
+	op  *mmaOp
+	es  int
+	san bool
+	ok  bool // no read has failed yet
+}
+
+// read is element (row, col) of the operand d describes, as f64. With the
+// sanitizer it also checks the bytes were written, fenced for the async
+// proxy and not raced, and marks them read until the wgmma retires.
+func (r *mmaReader) read(row, col int, d Descriptor, kMajor bool, t ptype, what string) float64 {
+	w, in, es, c := r.w, r.in, r.es, r.w.cta
+	addr := d.Addr(row, col, es, kMajor)
+	if addr+uint64(es) > uint64(len(c.shared)) {
+		if r.ok {
+			w.report(in, fullMask, KindOutOfBounds, "wgmma reads %s element (%d,%d) at shared offset %#x, beyond the CTA's %d bytes (descriptor start %#x, LBO %d, SBO %d)", what, row, col, addr, len(c.shared), d.Start, d.LBO, d.SBO)
+		}
+		r.ok = false
+		return 0
+	}
+	if addr%uint64(es) != 0 {
+		if r.ok {
+			w.report(in, fullMask, KindMisaligned, "wgmma %s element (%d,%d) at shared offset %#x is misaligned", what, row, col, addr)
+		}
+		r.ok = false
+		return 0
+	}
+	if r.san {
+		for i := addr; i < addr+uint64(es); i++ {
+			if c.init[i] != c.serial {
+				if r.ok {
+					w.report(in, fullMask, KindUninitialized, "wgmma reads %s element (%d,%d) at shared %s, never written by this CTA", what, row, col, c.l.k.sharedName(i))
+				}
+				r.ok = false
+			} else if c.wFence[i] > c.fences {
+				w.report(in, fullMask, KindWGMMA, "wgmma reads %s element (%d,%d) at shared %s, written by ordinary stores with no fence.proxy.async since (the tensor core reads through the async proxy)", what, row, col, c.l.k.sharedName(i))
+			} else if c.wEpoch[i] == c.epoch && int(c.wWarp[i])/4 != w.id/4 {
+				w.report(in, fullMask, KindRace, "wgmma reads %s element (%d,%d) at shared %s, which warp %d wrote since the last barrier", what, row, col, c.l.k.sharedName(i), c.wWarp[i])
+			}
+			c.pend[i]++
+			r.op.reads = append(r.op.reads, uint32(i))
+		}
+	}
+	return readFloat(t, getLE(c.shared[addr:addr+uint64(es)]))
+}
+
+// gatherMMA reads A [M][K] (from shared memory or the A fragment
+// registers) and B [K][N] as f64, transposed (aux[2], aux[3]) and negated
+// (aux[0], aux[1]) as the instruction says.
+func gatherMMA(w *warp, g *warpgroup, in *inst, sh *mmaShape, op *mmaOp, da, db Descriptor) (A, B []float64) {
+	san := w.cta.l.sanitize
 	tA, tB := in.aux[2] != 0, in.aux[3] != 0
-	da, db := DecodeDescriptor(adesc), DecodeDescriptor(bdesc)
-	es := sh.elemSize
-	op := &mmaOp{pc: w.waitPC, regs: in.dst, group: -1}
-	// Gather A [64][K] and B [K][N] as f64.
-	A := make([]float64, sh.m*sh.k)
-	B := make([]float64, sh.k*sh.n)
-	ok := true
+	A = make([]float64, sh.m*sh.k)
+	B = make([]float64, sh.k*sh.n)
 	descs := []Descriptor{da, db}
 	if sh.aRegs != nil {
 		descs = descs[1:]
@@ -444,40 +513,7 @@ func wgMMA(w *warp, in *inst, _ uint32) {
 			w.report(in, fullMask, KindWGMMA, "descriptor base offset %d: not modelled by the emulator (align swizzle patterns to their repeat and use 0)", d.Base)
 		}
 	}
-	read := func(row, col int, d Descriptor, kMajor bool, t ptype, what string) float64 {
-		addr := d.Addr(row, col, es, kMajor)
-		if addr+uint64(es) > uint64(len(c.shared)) {
-			if ok {
-				w.report(in, fullMask, KindOutOfBounds, "wgmma reads %s element (%d,%d) at shared offset %#x, beyond the CTA's %d bytes (descriptor start %#x, LBO %d, SBO %d)", what, row, col, addr, len(c.shared), d.Start, d.LBO, d.SBO)
-			}
-			ok = false
-			return 0
-		}
-		if addr%uint64(es) != 0 {
-			if ok {
-				w.report(in, fullMask, KindMisaligned, "wgmma %s element (%d,%d) at shared offset %#x is misaligned", what, row, col, addr)
-			}
-			ok = false
-			return 0
-		}
-		if san {
-			for i := addr; i < addr+uint64(es); i++ {
-				if c.init[i] != c.serial {
-					if ok {
-						w.report(in, fullMask, KindUninitialized, "wgmma reads %s element (%d,%d) at shared %s, never written by this CTA", what, row, col, c.l.k.sharedName(i))
-					}
-					ok = false
-				} else if c.wFence[i] > c.fences {
-					w.report(in, fullMask, KindWGMMA, "wgmma reads %s element (%d,%d) at shared %s, written by ordinary stores with no fence.proxy.async since (the tensor core reads through the async proxy)", what, row, col, c.l.k.sharedName(i))
-				} else if c.wEpoch[i] == c.epoch && int(c.wWarp[i])/4 != w.id/4 {
-					w.report(in, fullMask, KindRace, "wgmma reads %s element (%d,%d) at shared %s, which warp %d wrote since the last barrier", what, row, col, c.l.k.sharedName(i), c.wWarp[i])
-				}
-				c.pend[i]++
-				op.reads = append(op.reads, uint32(i))
-			}
-		}
-		return readFloat(t, getLE(c.shared[addr:addr+uint64(es)]))
-	}
+	r := &mmaReader{w: w, in: in, op: op, es: sh.elemSize, san: san, ok: true}
 	if sh.aRegs != nil {
 		op.aRegs = sh.aRegs
 		fragmentA(g, sh, A)
@@ -485,18 +521,18 @@ func wgMMA(w *warp, in *inst, _ uint32) {
 	for m := 0; m < sh.m && sh.aRegs == nil; m++ {
 		for k := 0; k < sh.k; k++ {
 			if tA {
-				A[m*sh.k+k] = read(m, k, da, false, sh.atype, "A")
+				A[m*sh.k+k] = r.read(m, k, da, false, sh.atype, "A")
 			} else {
-				A[m*sh.k+k] = read(m, k, da, true, sh.atype, "A")
+				A[m*sh.k+k] = r.read(m, k, da, true, sh.atype, "A")
 			}
 		}
 	}
 	for k := 0; k < sh.k; k++ {
 		for n := 0; n < sh.n; n++ {
 			if tB {
-				B[k*sh.n+n] = read(n, k, db, false, sh.btype, "B")
+				B[k*sh.n+n] = r.read(n, k, db, false, sh.btype, "B")
 			} else {
-				B[k*sh.n+n] = read(n, k, db, true, sh.btype, "B")
+				B[k*sh.n+n] = r.read(n, k, db, true, sh.btype, "B")
 			}
 		}
 	}
@@ -510,13 +546,17 @@ func wgMMA(w *warp, in *inst, _ uint32) {
 			B[i] = -B[i]
 		}
 	}
-	// The accumulator going in: the latest in-flight result for each
-	// register, else the register.
-	nr := len(op.regs)
-	op.vals = make([]uint64, 128*nr)
-	latest := make([]*mmaOp, nr)
-	latestAt := make([]int, nr)
-	for j, r := range op.regs {
+	return A, B
+}
+
+// inFlightAccumulators finds, for each accumulator register, the latest
+// in-flight operation that writes it and the register's index there: a
+// wgmma accumulates into its predecessor's result, which the registers
+// do not hold until the wait.
+func (g *warpgroup) inFlightAccumulators(regs []int32) ([]*mmaOp, []int) {
+	latest := make([]*mmaOp, len(regs))
+	latestAt := make([]int, len(regs))
+	for j, r := range regs {
 		for pi := len(g.pending) - 1; pi >= 0; pi-- {
 			if idx := indexOf(g.pending[pi].regs, r); idx >= 0 {
 				latest[j], latestAt[j] = g.pending[pi], idx
@@ -524,7 +564,11 @@ func wgMMA(w *warp, in *inst, _ uint32) {
 			}
 		}
 	}
-	// C = A·B in f64, each element summed over k in order.
+	return latest, latestAt
+}
+
+// productF64 is C = A·B in f64, each element summed over k in order.
+func productF64(sh *mmaShape, A, B []float64) []float64 {
 	C := make([]float64, sh.m*sh.n)
 	for row := 0; row < sh.m; row++ {
 		c := C[row*sh.n : (row+1)*sh.n]
@@ -536,11 +580,21 @@ func wgMMA(w *warp, in *inst, _ uint32) {
 			}
 		}
 	}
-	fp8 := es == 1
+	return C
+}
+
+// accumulate is the result bits, [thread][reg]: the accumulator going in
+// (scale-d = 1; the latest in-flight result, else the register) plus C,
+// rounded once to f32; for FP8, truncated to Options.FP8AccumBits when
+// set, Hopper's FP8 accumulation being narrower than f32.
+func accumulate(c *cta, g *warpgroup, sh *mmaShape, regs []int32, C []float64, scaleD bool, latest []*mmaOp, latestAt []int) []uint64 {
+	nr := len(regs)
+	vals := make([]uint64, 128*nr)
+	fp8 := sh.elemSize == 1
 	for t := 0; t < 128; t++ {
 		wg := g.warps[t/warpSize]
 		l := t % warpSize
-		for j, r := range op.regs {
+		for j, r := range regs {
 			row, col := FragmentRowCol(t, j)
 			acc := 0.0
 			if scaleD {
@@ -556,11 +610,10 @@ func wgMMA(w *warp, in *inst, _ uint32) {
 			if fp8 && c.l.fp8Bits > 0 {
 				res = truncMantissa(res, c.l.fp8Bits)
 			}
-			op.vals[t*nr+j] = res32(res)
+			vals[t*nr+j] = res32(res)
 		}
 	}
-	g.pending = append(g.pending, op)
-	g.markBusy()
+	return vals
 }
 
 // fragmentA gathers A [64][K] from the warpgroup's A fragment registers

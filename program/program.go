@@ -1,4 +1,10 @@
-package bundle
+// Package program is the format of a compiled program: the kernel launches
+// of one graph in order, with the tensors and symbols bound to each and the
+// grid. codegen writes these types; a bundle's manifest carries them as
+// JSON; runtime/device's Executor and the backends it drives (cpu, cuda,
+// emu) read them. It imports only ir, so that the compiler and the
+// runtimes share the format without importing each other.
+package program
 
 import (
 	"fmt"
@@ -72,7 +78,7 @@ func (g GridDim) Eval(env map[string]int64) (int64, error) {
 	return (n + div - 1) / div, nil
 }
 
-// parseDim reads a dim as Dim.String prints it: 7168, T, 8*T+32512.
+// ParseDim reads a dim as Dim.String prints it: 7168, T, 8*T+32512.
 func ParseDim(s string) (ir.Dim, error) {
 	bad := fmt.Errorf("bad dim %q", s)
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
