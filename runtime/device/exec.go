@@ -157,7 +157,7 @@ func (e *Executor) Run(f *ir.Func, params map[string]*runtime.Tensor, args []*ru
 	pv := newProgramValues(f)
 	names := pv.names
 	for _, op := range f.Body {
-		if op.Name == "param" {
+		if op.Is(ir.OpParam) {
 			n, _ := op.Attrs.Str("name")
 			if err := e.param(n, op.Results[0], params[n]); err != nil {
 				return nil, err
@@ -227,7 +227,7 @@ func (e *Executor) Run(f *ir.Func, params map[string]*runtime.Tensor, args []*ru
 			}
 			var b Buffer
 			switch {
-			case v.Def != nil && v.Def.Name == "param":
+			case v.Def.Is(ir.OpParam):
 				b, ok = e.params[a.Value]
 				if !ok {
 					return nil, fmt.Errorf("weight %s is not uploaded", a.Value)

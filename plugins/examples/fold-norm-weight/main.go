@@ -54,7 +54,7 @@ func fold(m *ir.Module, opts sdk.Options) error {
 				}
 				body = append(body, ops...)
 			}
-			if op.Name != "rms_norm" {
+			if !op.Is(ir.OpRMSNorm) {
 				body = append(body, op)
 				continue
 			}
@@ -91,7 +91,7 @@ func refuse(norm *ir.Op, users []*ir.Op) string {
 		switch {
 		case u == nil:
 			return "it is a function result"
-		case u.Name != "linear" || u.Args[0] != norm.Result():
+		case !u.Is(ir.OpLinear) || u.Args[0] != norm.Result():
 			return "used by " + u.Name
 		}
 	}
@@ -162,7 +162,7 @@ func (p *plainNorm) emit(ops *[]*ir.Op, name string, args []*ir.Value, attrs ir.
 
 // name is the checkpoint name of a param read, for the report.
 func name(v *ir.Value) string {
-	if v.Def != nil && v.Def.Name == "param" {
+	if v.Def.Is(ir.OpParam) {
 		if n, ok := v.Def.Attrs.Str("name"); ok {
 			return n
 		}
