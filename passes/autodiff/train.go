@@ -96,9 +96,9 @@ func Train(m *ir.Module, o TrainOptions) (*ir.Func, error) {
 		s := logits[0].Type.Shape // [D, T, V]
 		D := s[0].N
 		for k := int64(0); k < D; k++ {
-			lk := b.op1("slice", []*ir.Value{logits[0]}, ir.Attrs{"axis": int64(0), "start": k, "end": k + 1})
+			lk := b.op1(ir.OpSlice, []*ir.Value{logits[0]}, ir.Attrs{"axis": int64(0), "start": k, "end": k + 1})
 			lk = b.reshape(lk, ir.Shape{s[1], s[2]})
-			mtpLoss = b.bin("add", mtpLoss, crossEntropy(b, lk, tokens, seq, k+2))
+			mtpLoss = b.bin(ir.OpAdd, mtpLoss, crossEntropy(b, lk, tokens, seq, k+2))
 		}
 		mtpLoss = b.scale(mtpLoss, o.MTPWeight/float64(D))
 	}
@@ -113,7 +113,7 @@ func Train(m *ir.Module, o TrainOptions) (*ir.Func, error) {
 	}
 	var routes []routing
 	for _, op := range f.Body {
-		if op.Name != "route" {
+		if !op.Is(ir.OpRoute) {
 			continue
 		}
 		scores, bias := routeScores(m, op)
@@ -123,7 +123,7 @@ func Train(m *ir.Module, o TrainOptions) (*ir.Func, error) {
 		idx := op.Result()
 		E, K := scores.Type.Shape[1], idx.Type.Shape[1]
 		ones := b.expand(b.constant(1, ir.F32), ir.Shape{T, K})
-		counts := b.op1("scatter_add", []*ir.Value{b.zeros(ir.Shape{T, E}, ir.F32), b.cast(idx, ir.I32), ones}, ir.Attrs{"axis": int64(1)})
+		counts := b.op1(ir.OpScatterAdd, []*ir.Value{b.zeros(ir.Shape{T, E}, ir.F32), b.cast(idx, ir.I32), ones}, ir.Attrs{"axis": int64(1)})
 		load := b.sum(counts, 0, false)
 		if bias != nil {
 			routes = append(routes, routing{bias, load})
@@ -132,18 +132,18 @@ func Train(m *ir.Module, o TrainOptions) (*ir.Func, error) {
 			// Per sequence b: f = E/(K·T_b)·Σ_t 1[i ∈ topk(t)],
 			// P = (1/T_b)·Σ_t s_t/Σ_j s_tj; loss α·mean_b Σ_i f·P.
 			sf := b.cast(scores, ir.F32)
-			norm := b.bin("div", sf, b.sum(sf, 1, true))
+			norm := b.bin(ir.OpDiv, sf, b.sum(sf, 1, true))
 			lens := b.sum(segments, 1, true) // [B, 1]
-			fb := b.bin("div", b.op1("matmul", []*ir.Value{segments, counts}, nil), lens)
+			fb := b.bin(ir.OpDiv, b.op1(ir.OpMatmul, []*ir.Value{segments, counts}, nil), lens)
 			fb = b.scale(fb, float64(E.N)/float64(K.N))
-			pb := b.bin("div", b.op1("matmul", []*ir.Value{segments, norm}, nil), lens)
-			per := b.sum(b.bin("mul", fb, pb), 1, false) // [B]
-			l := b.op1("mean", []*ir.Value{per}, ir.Attrs{"axis": int64(0)})
-			balance = b.bin("add", balance, l)
+			pb := b.bin(ir.OpDiv, b.op1(ir.OpMatmul, []*ir.Value{segments, norm}, nil), lens)
+			per := b.sum(b.bin(ir.OpMul, fb, pb), 1, false) // [B]
+			l := b.op1(ir.OpMean, []*ir.Value{per}, ir.Attrs{"axis": int64(0)})
+			balance = b.bin(ir.OpAdd, balance, l)
 		}
 	}
 	balance = b.scale(balance, o.BalanceWeight)
-	loss := b.bin("add", b.bin("add", ce, mtpLoss), balance)
+	loss := b.bin(ir.OpAdd, b.bin(ir.OpAdd, ce, mtpLoss), balance)
 	if b.err != nil {
 		return nil, b.err
 	}
@@ -159,13 +159,13 @@ func Train(m *ir.Module, o TrainOptions) (*ir.Func, error) {
 	// Global norm, clip.
 	sq := b.constant(0, ir.F32)
 	for _, g := range grads {
-		sq = b.bin("add", sq, sumAll(b, b.bin("mul", g, g)))
+		sq = b.bin(ir.OpAdd, sq, sumAll(b, b.bin(ir.OpMul, g, g)))
 	}
-	gnorm := b.un("sqrt", sq)
+	gnorm := b.un(ir.OpSqrt, sq)
 	factor := b.constant(1, ir.F32)
 	if o.ClipNorm > 0 {
 		c := b.constant(o.ClipNorm, ir.F32)
-		factor = b.bin("minimum", factor, b.bin("div", c, b.bin("add", gnorm, b.constant(1e-6, ir.F32))))
+		factor = b.bin(ir.OpMinimum, factor, b.bin(ir.OpDiv, c, b.bin(ir.OpAdd, gnorm, b.constant(1e-6, ir.F32))))
 	}
 	names := []string{"loss", "ce", "mtp", "balance", "grad_norm"}
 	results := []*ir.Value{loss, ce, mtpLoss, balance, gnorm}
@@ -187,7 +187,7 @@ func Train(m *ir.Module, o TrainOptions) (*ir.Func, error) {
 			decay = o.WeightDecay
 		}
 		w := b.cast(b.param(p), ir.F32)
-		r := b.op("adamw", []*ir.Value{w, grads[i], b.cast(b.param(mp), ir.F32), b.cast(b.param(vp), ir.F32), lr, bc1, bc2, factor},
+		r := b.op(ir.OpAdamW, []*ir.Value{w, grads[i], b.cast(b.param(mp), ir.F32), b.cast(b.param(vp), ir.F32), lr, bc1, bc2, factor},
 			ir.Attrs{"beta1": o.Beta1, "beta2": o.Beta2, "eps": o.Eps, "decay": decay})
 		newP, newM, newV = append(newP, r[0]), append(newM, b.cast(r[1], mdt)), append(newV, b.cast(r[2], mdt))
 	}
@@ -206,10 +206,10 @@ func Train(m *ir.Module, o TrainOptions) (*ir.Func, error) {
 	// Auxiliary-loss-free balancing.
 	for _, r := range routes {
 		bias := b.cast(b.param(r.bias), ir.F32)
-		mean := b.op1("mean", []*ir.Value{r.load}, ir.Attrs{"axis": int64(0)})
-		step := b.scale(b.un("sign", b.bin("sub", mean, r.load)), o.BiasRate)
+		mean := b.op1(ir.OpMean, []*ir.Value{r.load}, ir.Attrs{"axis": int64(0)})
+		step := b.scale(b.un(ir.OpSign, b.bin(ir.OpSub, mean, r.load)), o.BiasRate)
 		names = append(names, "bias:"+r.bias.Name)
-		results = append(results, b.cast(b.bin("add", bias, step), r.bias.Type.DType))
+		results = append(results, b.cast(b.bin(ir.OpAdd, bias, step), r.bias.Type.DType))
 	}
 	if b.err != nil {
 		return nil, b.err
@@ -231,12 +231,12 @@ func Train(m *ir.Module, o TrainOptions) (*ir.Func, error) {
 func quantizeWeights(m *ir.Module, f *ir.Func) {
 	var body []*ir.Op
 	for _, op := range f.Body {
-		if op.Name == "linear" || op.Name == "grouped_linear" {
+		if op.Is(ir.OpLinear) || op.Is(ir.OpGroupedLinear) {
 			w := op.Args[1]
-			if w.Def != nil && w.Def.Name == "param" && w.Type.DType == ir.F8E4M3 {
+			if w.Def.Is(ir.OpParam) && w.Type.DType == ir.F8E4M3 {
 				name, _ := w.Def.Attrs.Str("name")
 				if q, ok := m.Param(name).Attrs.Ints("quant"); ok && len(q) == 2 {
-					qop := ir.NewOp("quantize_blocks", []*ir.Value{w}, ir.Attrs{"block": q}, []ir.Type{w.Type}, op.Loc)
+					qop := ir.NewOp(ir.OpQuantizeBlocks.Name, []*ir.Value{w}, ir.Attrs{"block": q}, []ir.Type{w.Type}, op.Loc)
 					body = append(body, qop)
 					op.Args[1] = qop.Result()
 				}
@@ -254,12 +254,12 @@ func recomputable(v *ir.Value) bool {
 	switch {
 	case d == nil:
 		return false
-	case d.Name == "rms_norm":
+	case d.Is(ir.OpRMSNorm):
 		return true
-	case d.Name == "linear":
+	case d.Is(ir.OpLinear):
 		x, y := d.Args[0], d.Result()
 		in, out := x.Type.Shape[len(x.Type.Shape)-1], y.Type.Shape[len(y.Type.Shape)-1]
-		return x.Def != nil && x.Def.Name == "rms_norm" && !in.IsSym() && !out.IsSym() && out.N > in.N
+		return x.Def.Is(ir.OpRMSNorm) && !in.IsSym() && !out.IsSym() && out.N > in.N
 	}
 	return false
 }
@@ -268,9 +268,9 @@ func recomputable(v *ir.Value) bool {
 // route(s + bias) with bias a param gives (s, bias); route(s) gives (s, nil).
 func routeScores(m *ir.Module, route *ir.Op) (*ir.Value, *ir.Param) {
 	in := route.Args[0]
-	if d := in.Def; d != nil && d.Name == "add" {
+	if d := in.Def; d.Is(ir.OpAdd) {
 		for i, a := range d.Args {
-			if a.Def != nil && a.Def.Name == "param" {
+			if a.Def.Is(ir.OpParam) {
 				name, _ := a.Def.Attrs.Str("name")
 				return d.Args[1-i], m.Param(name)
 			}
