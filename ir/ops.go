@@ -7,7 +7,6 @@ import (
 
 // The op table: one declaration per op (see OpDef), each an exported
 // handle that other packages compare ops with and key their tables by.
-
 var (
 	OpExp     = declare(floatUnaryOp("exp"))
 	OpLog     = declare(floatUnaryOp("log"))

@@ -6,6 +6,7 @@ package ir
 // a free slot). Programs read and return caches as ordinary values: a write
 // is functional, and backends update in place when the old value is dead.
 
+// The cache ops.
 var (
 	OpKVWrite        = declare(&OpDef{Name: "kv_write", Kind: Injective, Args: 3, Doc: "cache [C, d] with rows slot[t] set to x[t] (x [T, d], slot [T])", Infer: inferKVWrite, FLOPs: noFLOPs})
 	OpAttentionCache = declare(&OpDef{Name: "attention_cache", Kind: Opaque, Args: 7, Attrs: []string{"scale"}, Optional: []string{"causal"}, Doc: "attention of q [T, H, dq] over cache slots k [C, Hk, dq], v [C, Hk, dv] (Hk = H, or 1 shared by all heads) with q positions and sequence ids and the slots' positions and sequence ids", Infer: inferAttentionCache, FLOPs: attentionCacheFLOPs})

@@ -9,6 +9,7 @@ package ir
 // zeros there, grouped GEMMs write zeros there, and combine never reads
 // them.
 
+// The lowered-experts ops.
 var (
 	OpMoEDispatch = declare(&OpDef{Name: "moe_dispatch", Kind: Opaque, Args: 1, Attrs: []string{"experts", "block"}, Doc: "slots of idx [T, k] sorted by expert (stable), each expert's rows padded to a block multiple → slot per row [k·T + E·(block−1)] i32 (−1: padding), rows per expert [E] i32", Infer: inferMoEDispatch, FLOPs: noFLOPs})
 	OpMoEGather   = declare(&OpDef{Name: "moe_gather", Kind: Injective, Args: 2, Attrs: []string{"k"}, Doc: "row r of x [N, d] at slot[r] / k, zeros where slot[r] = −1 (k = 1: x holds one row per slot)", Infer: inferMoEGather, FLOPs: noFLOPs, Linear: true})
