@@ -1,6 +1,7 @@
 package codegen
 
 import (
+	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/program"
 	llir "github.com/llir/llvm/ir"
 	"github.com/llir/llvm/ir/enum"
@@ -32,7 +33,7 @@ func emitAttention(k *kernelBuilder, step *program.Step) error {
 	q, kk, v := op.Args[0], op.Args[1], op.Args[2]
 	pos, seq := op.Args[3], op.Args[4]
 	kpos, kseq := pos, seq
-	cache := op.Name == "attention_cache"
+	cache := op.Is(ir.OpAttentionCache)
 	if cache {
 		kpos, kseq = op.Args[5], op.Args[6]
 	}

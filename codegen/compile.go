@@ -15,8 +15,8 @@ import (
 	"github.com/deepc-dev/deepc/program"
 )
 
-// emitters maps a region kind to the function that writes its kernel. The
-// completeness test lists the kinds of passes.KernelKinds without one.
+// emitters maps a region kind to the function that writes its kernel;
+// internal/opfaces checks that every op's kind has one (EmitterFamily).
 var emitters = map[string]func(*kernelBuilder, *program.Step) error{
 	"pointwise": emitPointwise,
 	"gemm":      emitGEMM,
@@ -46,6 +46,16 @@ type phase struct {
 var multiPhase = map[string]func(*Region) []phase{
 	"attention_grad": func(*Region) []phase { return attentionGradPhases },
 	"scatter":        scatterPhases,
+}
+
+// EmitterFamily returns the kernel family that emits a region started by
+// op d (passes.KernelKindOf) and whether codegen has an emitter for it. An
+// op with no family needs no kernel (passes.NoKernel says why).
+func EmitterFamily(d *ir.OpDef) (family string, ok bool) {
+	family = passes.KernelKindOf(d)
+	_, single := emitters[family]
+	_, multi := multiPhase[family]
+	return family, single || multi
 }
 
 func regionPhases(r *Region) ([]phase, bool) {
@@ -135,7 +145,7 @@ func Regions(f *ir.Func) ([]*Region, error) {
 	return order, nil
 }
 
-func isConst(v *ir.Value) bool { return v.Def != nil && v.Def.Name == "const" }
+func isConst(v *ir.Value) bool { return v.Def.Is(ir.OpConst) }
 
 // Options control Compile.
 type Options struct {
@@ -268,7 +278,7 @@ func (res *Result) emit(u Unit, byName map[string]*Kernel) error {
 		}
 		names := ir.ValueNames(f)
 		valueName := func(v *ir.Value) string {
-			if v.Def != nil && v.Def.Name == "param" {
+			if v.Def.Is(ir.OpParam) {
 				n, _ := v.Def.Attrs.Str("name")
 				return "@" + n
 			}
@@ -424,11 +434,11 @@ func (r *Result) MissingKinds() []string {
 
 // quantBlock is the scale block of a block-quantized weight param, or nil.
 func quantBlock(m *ir.Module, v *ir.Value) []int64 {
-	if v.Def != nil && v.Def.Name == "quantize_blocks" {
+	if v.Def.Is(ir.OpQuantizeBlocks) {
 		b, _ := v.Def.Attrs.Ints("block")
 		return b
 	}
-	if v.Def == nil || v.Def.Name != "param" {
+	if !v.Def.Is(ir.OpParam) {
 		return nil
 	}
 	name, _ := v.Def.Attrs.Str("name")

@@ -3,32 +3,10 @@ package codegen
 import (
 	"context"
 	"fmt"
-	"testing"
 
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/passes"
 )
-
-// Every op of the table has a kernel family with an emitter (docs/design.md §3:
-// adding an op means adding its emitter), except the ops that need no
-// kernel: params, views and constants.
-func TestEveryOpHasAnEmitter(t *testing.T) {
-	for _, d := range ir.Ops() {
-		switch d.Name {
-		case "param", "reshape", "const":
-			continue
-		}
-		kind := passes.KernelKinds[d.Name]
-		if kind == "" && (d.Kind == ir.Elementwise || d.Kind == ir.Broadcast) {
-			kind = "pointwise"
-		}
-		_, single := emitters[kind]
-		_, multi := multiPhase[kind]
-		if kind == "" || !(single || multi) {
-			t.Errorf("op %s (kernel family %q) has no emitter", d.Name, kind)
-		}
-	}
-}
 
 // A linear with a residual add becomes one GEMM kernel whose epilogue
 // adds; the rms_norm before it is a row kernel.

@@ -102,11 +102,11 @@ func gemmOf(k *kernelBuilder) (*gemmShape, error) {
 	if g == nil {
 		return nil, fmt.Errorf("no GEMM in region")
 	}
-	switch g.op.Name {
-	case "linear":
-	case "matmul":
+	switch g.op.Def() {
+	case ir.OpLinear:
+	case ir.OpMatmul:
 		return matmulOf(k, g)
-	case "grouped_gemm":
+	case ir.OpGroupedGEMM:
 		g.count = g.op.Args[2]
 		g.block, _ = g.op.Attrs.Int("block")
 		if g.block%gemmBM != 0 {

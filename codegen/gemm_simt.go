@@ -16,10 +16,10 @@ import (
 func emitSIMTGEMM(k *kernelBuilder, step *program.Step) error {
 	var g *ir.Op
 	for _, op := range k.r.Ops {
-		switch op.Name {
-		case "linear", "matmul":
+		switch op.Def() {
+		case ir.OpLinear, ir.OpMatmul:
 			g = op
-		case "grouped_linear", "grouped_linear_wgrad":
+		case ir.OpGroupedLinear, ir.OpGroupedLinearWGrad:
 			return emitGroupedSIMT(k, step, op)
 		}
 	}
@@ -30,7 +30,7 @@ func emitSIMTGEMM(k *kernelBuilder, step *program.Step) error {
 	out := g.Results[0]
 	shape := out.Type.Shape
 	var K ir.Dim
-	if g.Name == "linear" {
+	if g.Is(ir.OpLinear) {
 		K = a.Type.Shape[len(a.Type.Shape)-1]
 	} else {
 		K = a.Type.Shape[len(a.Type.Shape)-1]
@@ -45,7 +45,7 @@ func emitSIMTGEMM(k *kernelBuilder, step *program.Step) error {
 		n := idx[len(idx)-1]
 		var aRow value.Value // a's row start
 		var bAt func(kk value.Value) value.Value
-		if g.Name == "linear" {
+		if g.Is(ir.OpLinear) {
 			m := k.flatten(idx[:len(idx)-1], shape[:len(shape)-1])
 			aRow = k.mul(m, k.dim(K))
 			bAt = func(kk value.Value) value.Value { return k.add(k.mul(n, k.dim(K)), kk) }
@@ -111,7 +111,7 @@ func emitGroupedSIMT(k *kernelBuilder, step *program.Step, g *ir.Op) error {
 	out := g.Results[0]
 	shape := out.Type.Shape
 	var x, w, gr, idx *ir.Value
-	if g.Name == "grouped_linear" {
+	if g.Is(ir.OpGroupedLinear) {
 		x, w, idx = g.Args[0], g.Args[1], g.Args[2]
 	} else {
 		x, gr, idx = g.Args[0], g.Args[1], g.Args[2]
@@ -127,7 +127,7 @@ func emitGroupedSIMT(k *kernelBuilder, step *program.Step, g *ir.Op) error {
 	var err error
 	k.ifThen(k.lt(i, k.numel(shape)), func() {
 		var sum value.Value
-		if g.Name == "grouped_linear" {
+		if g.Is(ir.OpGroupedLinear) {
 			nOut := k.dim(shape[2])
 			o := k.rem(i, nOut)
 			slot := k.div(i, nOut) // t·K + j

@@ -16,12 +16,12 @@ const movementThreads = 256
 
 type moveRule func(k *kernelBuilder, op *ir.Op, idx []value.Value) (value.Value, error)
 
-var moveRules = map[string]moveRule{
-	"expand": func(k *kernelBuilder, op *ir.Op, idx []value.Value) (value.Value, error) {
+var moveRules = map[*ir.OpDef]moveRule{
+	ir.OpExpand: func(k *kernelBuilder, op *ir.Op, idx []value.Value) (value.Value, error) {
 		x := op.Args[0]
 		return k.read(x, k.broadcastIndex(idx, x.Type.Shape)), nil
 	},
-	"transpose": func(k *kernelBuilder, op *ir.Op, idx []value.Value) (value.Value, error) {
+	ir.OpTranspose: func(k *kernelBuilder, op *ir.Op, idx []value.Value) (value.Value, error) {
 		x := op.Args[0]
 		perm, _ := op.Attrs.Ints("perm")
 		in := make([]value.Value, len(idx))
@@ -30,7 +30,7 @@ var moveRules = map[string]moveRule{
 		}
 		return k.read(x, k.flatten(in, x.Type.Shape)), nil
 	},
-	"slice": func(k *kernelBuilder, op *ir.Op, idx []value.Value) (value.Value, error) {
+	ir.OpSlice: func(k *kernelBuilder, op *ir.Op, idx []value.Value) (value.Value, error) {
 		x := op.Args[0]
 		ax := axisOf(op, len(idx))
 		start, _ := op.Attrs.Int("start")
@@ -38,7 +38,7 @@ var moveRules = map[string]moveRule{
 		in[ax] = k.add(in[ax], ci64(start))
 		return k.read(x, k.flatten(in, x.Type.Shape)), nil
 	},
-	"concat": func(k *kernelBuilder, op *ir.Op, idx []value.Value) (value.Value, error) {
+	ir.OpConcat: func(k *kernelBuilder, op *ir.Op, idx []value.Value) (value.Value, error) {
 		ax := axisOf(op, len(idx))
 		var v value.Value
 		var off value.Value = ci64(0)
@@ -57,7 +57,7 @@ var moveRules = map[string]moveRule{
 		}
 		return v, nil
 	},
-	"gather": func(k *kernelBuilder, op *ir.Op, idx []value.Value) (value.Value, error) {
+	ir.OpGather: func(k *kernelBuilder, op *ir.Op, idx []value.Value) (value.Value, error) {
 		table, ix := op.Args[0], op.Args[1]
 		ax := axisOf(op, len(table.Type.Shape))
 		r := len(ix.Type.Shape)
@@ -65,7 +65,7 @@ var moveRules = map[string]moveRule{
 		in := append(append(append([]value.Value(nil), idx[:ax]...), row), idx[ax+r:]...)
 		return k.read(table, k.flatten(in, table.Type.Shape)), nil
 	},
-	"take_along": func(k *kernelBuilder, op *ir.Op, idx []value.Value) (value.Value, error) {
+	ir.OpTakeAlong: func(k *kernelBuilder, op *ir.Op, idx []value.Value) (value.Value, error) {
 		x, ix := op.Args[0], op.Args[1]
 		ax := axisOf(op, len(idx))
 		j := k.sext64(k.load(k.at(k.ptrs[ix], k.flatten(idx, ix.Type.Shape))))
@@ -73,7 +73,7 @@ var moveRules = map[string]moveRule{
 		in[ax] = j
 		return k.read(x, k.flatten(in, x.Type.Shape)), nil
 	},
-	"shift": func(k *kernelBuilder, op *ir.Op, idx []value.Value) (value.Value, error) {
+	ir.OpShift: func(k *kernelBuilder, op *ir.Op, idx []value.Value) (value.Value, error) {
 		x, seq := op.Args[0], op.Args[1]
 		off, _ := op.Attrs.Int("offset")
 		T := k.dim(x.Type.Shape[0])
@@ -86,7 +86,7 @@ var moveRules = map[string]moveRule{
 		v := k.read(x, k.flatten(in, x.Type.Shape))
 		return k.sel(ok, v, zeroOf(x.Type.DType)), nil
 	},
-	"moe_gather": func(k *kernelBuilder, op *ir.Op, idx []value.Value) (value.Value, error) {
+	ir.OpMoEGather: func(k *kernelBuilder, op *ir.Op, idx []value.Value) (value.Value, error) {
 		x, slot := op.Args[0], op.Args[1]
 		kk, _ := op.Attrs.Int("k")
 		s := k.sext64(k.load(k.at(k.ptrs[slot], idx[0])))
@@ -119,13 +119,13 @@ func emitMovement(k *kernelBuilder, step *program.Step) error {
 		return unsupported("movement region with %d ops", len(k.r.Ops))
 	}
 	op := k.r.Ops[0]
-	switch op.Name {
-	case "split":
+	switch op.Def() {
+	case ir.OpSplit:
 		return emitSplit(k, step, op)
-	case "kv_write":
+	case ir.OpKVWrite:
 		return emitKVWrite(k, step)
 	}
-	rule, ok := moveRules[op.Name]
+	rule, ok := moveRules[op.Def()]
 	if !ok {
 		return unsupported("no movement rule for %s", op.Name)
 	}

@@ -32,7 +32,7 @@ func emitRouting(k *kernelBuilder, step *program.Step) error {
 		score := func(e value.Value) value.Value { return k.read(s, k.add(base, e)) }
 		// allowed(e) says whether expert e may be picked.
 		allowed := func(e value.Value) value.Value { return cint(i1, 1) }
-		if op.Name == "route" {
+		if op.Is(ir.OpRoute) {
 			groups, _ := op.Attrs.Int("groups")
 			kg, _ := op.Attrs.Int("topk_groups")
 			top, ok := op.Attrs.Int("group_top")
@@ -82,7 +82,7 @@ func emitRouting(k *kernelBuilder, step *program.Step) error {
 			if pv, ok := k.ptrs[outIdx]; ok {
 				k.store(k.b.NewTrunc(p, elemType(outIdx.Type.DType)), k.at(pv, o))
 			}
-			if op.Name == "topk" {
+			if op.Is(ir.OpTopK) {
 				vals := op.Results[0]
 				if pv, ok := k.ptrs[vals]; ok {
 					k.store(k.toMem(score(p), vals.Type.DType), k.at(pv, o))

@@ -37,12 +37,12 @@ func (rc rowCtx) elem(k *kernelBuilder, j value.Value) value.Value {
 	return k.add(rc.base, j)
 }
 
-var rowRules = map[string]rowRule{
-	"rms_norm":   rowRMSNorm,
-	"softmax":    rowSoftmax,
-	"sum":        rowReduce,
-	"mean":       rowReduce,
-	"reduce_max": rowReduce,
+var rowRules = map[*ir.OpDef]rowRule{
+	ir.OpRMSNorm:   rowRMSNorm,
+	ir.OpSoftmax:   rowSoftmax,
+	ir.OpSum:       rowReduce,
+	ir.OpMean:      rowReduce,
+	ir.OpReduceMax: rowReduce,
 }
 
 func emitRows(k *kernelBuilder, step *program.Step) error {
@@ -56,10 +56,10 @@ func emitRows(k *kernelBuilder, step *program.Step) error {
 	if _, ok := op.Attrs.Int("axis"); ok {
 		ax = axisOf(op, len(shape))
 	}
-	if ax != len(shape)-1 && op.Name == "rms_norm" {
+	if ax != len(shape)-1 && op.Is(ir.OpRMSNorm) {
 		return unsupported("rms_norm over axis %d", ax)
 	}
-	rule, ok := rowRules[op.Name]
+	rule, ok := rowRules[op.Def()]
 	if !ok {
 		return unsupported("no row rule for %s", op.Name)
 	}
@@ -193,11 +193,11 @@ func rowReduce(k *kernelBuilder, op *ir.Op, rc rowCtx) error {
 		return unsupported("%s of %s", op.Name, x.Type.DType)
 	}
 	init, comb := value.Value(cf32(0)), fadd(k)
-	if op.Name == "reduce_max" {
+	if op.Is(ir.OpReduceMax) {
 		init, comb = cf32(-3.4028234663852886e38), fmax(k)
 	}
 	r := k.rowFold(rc, init, func(j value.Value) value.Value { return k.rowLoad(x, rc, j) }, comb)
-	if op.Name == "mean" {
+	if op.Is(ir.OpMean) {
 		r = k.b.NewFDiv(r, k.b.NewSIToFP(rc.n, f32))
 	}
 	row := k.zext64(k.sreg("ctaid.x"))

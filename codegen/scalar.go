@@ -156,35 +156,35 @@ func (k *builder) sigmoidF(x value.Value) value.Value {
 	return k.b.NewFDiv(cf32(1), k.b.NewFAdd(cf32(1), e))
 }
 
-var scalarRules = map[string]scalarRule{
-	"exp": func(k *builder, a []value.Value, _ *ir.Op, _ ir.DType) (value.Value, error) { return k.expF(a[0]), nil },
-	"log": func(k *builder, a []value.Value, _ *ir.Op, _ ir.DType) (value.Value, error) {
+var scalarRules = map[*ir.OpDef]scalarRule{
+	ir.OpExp: func(k *builder, a []value.Value, _ *ir.Op, _ ir.DType) (value.Value, error) { return k.expF(a[0]), nil },
+	ir.OpLog: func(k *builder, a []value.Value, _ *ir.Op, _ ir.DType) (value.Value, error) {
 		l2 := k.call("llvm.nvvm.lg2.approx.f", f32, a[0])
 		return k.b.NewFMul(l2, cf32(0.6931471805599453)), nil
 	},
-	"sqrt":  unaryF("llvm.nvvm.sqrt.rn.f"),
-	"rsqrt": unaryF("llvm.nvvm.rsqrt.approx.f"),
-	"tanh":  unaryF("llvm.nvvm.tanh.approx.f"),
-	"sigmoid": func(k *builder, a []value.Value, _ *ir.Op, _ ir.DType) (value.Value, error) {
+	ir.OpSqrt:  unaryF("llvm.nvvm.sqrt.rn.f"),
+	ir.OpRsqrt: unaryF("llvm.nvvm.rsqrt.approx.f"),
+	ir.OpTanh:  unaryF("llvm.nvvm.tanh.approx.f"),
+	ir.OpSigmoid: func(k *builder, a []value.Value, _ *ir.Op, _ ir.DType) (value.Value, error) {
 		return k.sigmoidF(a[0]), nil
 	},
-	"silu": func(k *builder, a []value.Value, _ *ir.Op, _ ir.DType) (value.Value, error) {
+	ir.OpSilu: func(k *builder, a []value.Value, _ *ir.Op, _ ir.DType) (value.Value, error) {
 		return k.b.NewFMul(a[0], k.sigmoidF(a[0])), nil
 	},
-	"neg": func(k *builder, a []value.Value, _ *ir.Op, dt ir.DType) (value.Value, error) {
+	ir.OpNeg: func(k *builder, a []value.Value, _ *ir.Op, dt ir.DType) (value.Value, error) {
 		if dt.IsFloat() {
 			return k.b.NewFNeg(a[0]), nil
 		}
 		return k.b.NewSub(cint(a[0].Type(), 0), a[0]), nil
 	},
-	"abs": func(k *builder, a []value.Value, _ *ir.Op, dt ir.DType) (value.Value, error) {
+	ir.OpAbs: func(k *builder, a []value.Value, _ *ir.Op, dt ir.DType) (value.Value, error) {
 		if dt.IsFloat() {
 			return k.call("llvm.fabs.f32", f32, a[0]), nil
 		}
 		neg := k.b.NewSub(cint(a[0].Type(), 0), a[0])
 		return k.sel(k.lt(a[0], cint(a[0].Type(), 0)), neg, a[0]), nil
 	},
-	"sign": func(k *builder, a []value.Value, _ *ir.Op, dt ir.DType) (value.Value, error) {
+	ir.OpSign: func(k *builder, a []value.Value, _ *ir.Op, dt ir.DType) (value.Value, error) {
 		if !dt.IsFloat() {
 			return nil, fmt.Errorf("sign of %s", dt)
 		}
@@ -192,38 +192,38 @@ var scalarRules = map[string]scalarRule{
 		neg := k.b.NewUIToFP(k.b.NewFCmp(enum.FPredOLT, a[0], cf32(0)), f32)
 		return k.b.NewFSub(pos, neg), nil
 	},
-	"add": arith(func(k *builder, x, y value.Value) value.Value { return k.b.NewFAdd(x, y) }, func(k *builder, x, y value.Value) value.Value { return k.b.NewAdd(x, y) }),
-	"sub": arith(func(k *builder, x, y value.Value) value.Value { return k.b.NewFSub(x, y) }, func(k *builder, x, y value.Value) value.Value { return k.b.NewSub(x, y) }),
-	"mul": arith(func(k *builder, x, y value.Value) value.Value { return k.b.NewFMul(x, y) }, func(k *builder, x, y value.Value) value.Value { return k.b.NewMul(x, y) }),
-	"div": arith(func(k *builder, x, y value.Value) value.Value { return k.b.NewFDiv(x, y) }, func(k *builder, x, y value.Value) value.Value { return k.b.NewSDiv(x, y) }),
-	"maximum": arith(func(k *builder, x, y value.Value) value.Value { return k.call("llvm.maxnum.f32", f32, x, y) },
+	ir.OpAdd: arith(func(k *builder, x, y value.Value) value.Value { return k.b.NewFAdd(x, y) }, func(k *builder, x, y value.Value) value.Value { return k.b.NewAdd(x, y) }),
+	ir.OpSub: arith(func(k *builder, x, y value.Value) value.Value { return k.b.NewFSub(x, y) }, func(k *builder, x, y value.Value) value.Value { return k.b.NewSub(x, y) }),
+	ir.OpMul: arith(func(k *builder, x, y value.Value) value.Value { return k.b.NewFMul(x, y) }, func(k *builder, x, y value.Value) value.Value { return k.b.NewMul(x, y) }),
+	ir.OpDiv: arith(func(k *builder, x, y value.Value) value.Value { return k.b.NewFDiv(x, y) }, func(k *builder, x, y value.Value) value.Value { return k.b.NewSDiv(x, y) }),
+	ir.OpMaximum: arith(func(k *builder, x, y value.Value) value.Value { return k.call("llvm.maxnum.f32", f32, x, y) },
 		func(k *builder, x, y value.Value) value.Value { return k.sel(k.lt(x, y), y, x) }),
-	"minimum": arith(func(k *builder, x, y value.Value) value.Value { return k.call("llvm.minnum.f32", f32, x, y) },
+	ir.OpMinimum: arith(func(k *builder, x, y value.Value) value.Value { return k.call("llvm.minnum.f32", f32, x, y) },
 		func(k *builder, x, y value.Value) value.Value { return k.sel(k.lt(x, y), x, y) }),
-	"pow": func(k *builder, a []value.Value, _ *ir.Op, dt ir.DType) (value.Value, error) {
+	ir.OpPow: func(k *builder, a []value.Value, _ *ir.Op, dt ir.DType) (value.Value, error) {
 		if !dt.IsFloat() {
 			return nil, fmt.Errorf("pow of %s", dt)
 		}
 		l := k.call("llvm.nvvm.lg2.approx.f", f32, a[0])
 		return k.call("llvm.nvvm.ex2.approx.ftz.f", f32, k.b.NewFMul(l, a[1])), nil
 	},
-	"eq": compare(enum.FPredOEQ, enum.IPredEQ),
-	"ne": compare(enum.FPredUNE, enum.IPredNE),
-	"lt": compare(enum.FPredOLT, enum.IPredSLT),
-	"le": compare(enum.FPredOLE, enum.IPredSLE),
-	"gt": compare(enum.FPredOGT, enum.IPredSGT),
-	"ge": compare(enum.FPredOGE, enum.IPredSGE),
-	"where": func(k *builder, a []value.Value, _ *ir.Op, _ ir.DType) (value.Value, error) {
+	ir.OpEq: compare(enum.FPredOEQ, enum.IPredEQ),
+	ir.OpNe: compare(enum.FPredUNE, enum.IPredNE),
+	ir.OpLt: compare(enum.FPredOLT, enum.IPredSLT),
+	ir.OpLe: compare(enum.FPredOLE, enum.IPredSLE),
+	ir.OpGt: compare(enum.FPredOGT, enum.IPredSGT),
+	ir.OpGe: compare(enum.FPredOGE, enum.IPredSGE),
+	ir.OpWhere: func(k *builder, a []value.Value, _ *ir.Op, _ ir.DType) (value.Value, error) {
 		return k.sel(a[0], a[1], a[2]), nil
 	},
-	"cast": func(k *builder, a []value.Value, op *ir.Op, dt ir.DType) (value.Value, error) {
+	ir.OpCast: func(k *builder, a []value.Value, op *ir.Op, dt ir.DType) (value.Value, error) {
 		return k.convert(a[0], dt, op.Results[0].Type.DType), nil
 	},
 }
 
 // scalarOp emits op on register operands and rounds the result to its dtype.
 func (k *builder) scalarOp(op *ir.Op, args []value.Value) (value.Value, error) {
-	if op.Name == "const" {
+	if op.Is(ir.OpConst) {
 		v, _ := op.Attrs.Float("value")
 		d := op.Results[0].Type.DType
 		switch rt := regType(d); {
@@ -235,19 +235,19 @@ func (k *builder) scalarOp(op *ir.Op, args []value.Value) (value.Value, error) {
 			return cint(rt, int64(v)), nil
 		}
 	}
-	rule, ok := scalarRules[op.Name]
+	rule, ok := scalarRules[op.Def()]
 	if !ok {
 		return nil, fmt.Errorf("no scalar rule for %s", op.Name)
 	}
 	dt := op.Args[0].Type.DType
-	if op.Name == "where" {
+	if op.Is(ir.OpWhere) {
 		dt = op.Args[1].Type.DType
 	}
 	v, err := rule(k, args, op, dt)
 	if err != nil {
 		return nil, err
 	}
-	if op.Name == "cast" {
+	if op.Is(ir.OpCast) {
 		return v, nil
 	}
 	return k.round(v, op.Results[0].Type.DType), nil

@@ -72,7 +72,7 @@ func BundleTrainer(dir, checkpoint string) (func(run Runner) (*train.Trainer, er
 // otherwise.
 func trainMode(m *ir.Module) cpu.Mode {
 	for _, op := range m.Func("train").Body {
-		if op.Name == "quantize_blocks" {
+		if op.Is(ir.OpQuantizeBlocks) {
 			return cpu.FP8
 		}
 	}

@@ -10,9 +10,9 @@ import (
 )
 
 // tensorOps maps an operator to the op it builds when a tensor is involved.
-var tensorOps = map[string]string{
-	"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow",
-	"==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge",
+var tensorOps = map[string]*ir.OpDef{
+	"+": ir.OpAdd, "-": ir.OpSub, "*": ir.OpMul, "/": ir.OpDiv, "**": ir.OpPow,
+	"==": ir.OpEq, "!=": ir.OpNe, "<": ir.OpLt, "<=": ir.OpLe, ">": ir.OpGt, ">=": ir.OpGe,
 }
 
 // binary applies an operator: on tensors it builds an op (a scalar operand
@@ -21,7 +21,7 @@ func (c *compiler) binary(op string, l, r any, pos lexer.Position) any {
 	lt, lok := l.(*ir.Value)
 	rt, rok := r.(*ir.Value)
 	if lok || rok {
-		name, ok := tensorOps[op]
+		d, ok := tensorOps[op]
 		if !ok {
 			c.errorf(pos, "operator %s does not apply to tensors", op)
 		}
@@ -31,7 +31,7 @@ func (c *compiler) binary(op string, l, r any, pos lexer.Position) any {
 		if !rok {
 			rt = c.scalar(r, lt.Type.DType, pos)
 		}
-		return c.emit1(pos, name, []*ir.Value{lt, rt}, nil)
+		return c.emit1(pos, d, []*ir.Value{lt, rt}, nil)
 	}
 	switch op {
 	case "==":
@@ -94,7 +94,7 @@ func (c *compiler) scalar(v any, dt ir.DType, pos lexer.Position) *ir.Value {
 	default:
 		c.errorf(pos, "cannot combine a %s with a tensor", kindOf(v))
 	}
-	return c.emit1(pos, "const", nil, ir.Attrs{"value": val, "dtype": dt})
+	return c.emit1(pos, ir.OpConst, nil, ir.Attrs{"value": val, "dtype": dt})
 }
 
 func (c *compiler) equal(l, r any, pos lexer.Position) bool {

@@ -15,23 +15,23 @@ import (
 // the compile-time functions below.
 
 // opPositional names the attributes an op takes by position after its operands.
-var opPositional = map[string][]string{
-	"reshape": {"shape"}, "expand": {"shape"}, "transpose": {"perm"}, "cast": {"dtype"},
-	"split": {"sizes", "axis"}, "slice": {"start", "end", "axis"}, "topk": {"k"},
-	"sum": {"axis"}, "mean": {"axis"}, "reduce_max": {"axis"}, "softmax": {"axis"},
-	"concat": {"axis"}, "gather": {"axis"}, "take_along": {"axis"}, "shift": {"offset"},
+var opPositional = map[*ir.OpDef][]string{
+	ir.OpReshape: {"shape"}, ir.OpExpand: {"shape"}, ir.OpTranspose: {"perm"}, ir.OpCast: {"dtype"},
+	ir.OpSplit: {"sizes", "axis"}, ir.OpSlice: {"start", "end", "axis"}, ir.OpTopK: {"k"},
+	ir.OpSum: {"axis"}, ir.OpMean: {"axis"}, ir.OpReduceMax: {"axis"}, ir.OpSoftmax: {"axis"},
+	ir.OpConcat: {"axis"}, ir.OpGather: {"axis"}, ir.OpTakeAlong: {"axis"}, ir.OpShift: {"offset"},
 }
 
 // opDefaults are attribute values used when a call leaves them out.
-var opDefaults = map[string]ir.Attrs{
-	"split": {"axis": int64(-1)}, "slice": {"axis": int64(-1)}, "concat": {"axis": int64(-1)},
-	"sum": {"axis": int64(-1)}, "mean": {"axis": int64(-1)}, "reduce_max": {"axis": int64(-1)},
-	"softmax": {"axis": int64(-1)}, "gather": {"axis": int64(0)}, "take_along": {"axis": int64(-1)},
+var opDefaults = map[*ir.OpDef]ir.Attrs{
+	ir.OpSplit: {"axis": int64(-1)}, ir.OpSlice: {"axis": int64(-1)}, ir.OpConcat: {"axis": int64(-1)},
+	ir.OpSum: {"axis": int64(-1)}, ir.OpMean: {"axis": int64(-1)}, ir.OpReduceMax: {"axis": int64(-1)},
+	ir.OpSoftmax: {"axis": int64(-1)}, ir.OpGather: {"axis": int64(0)}, ir.OpTakeAlong: {"axis": int64(-1)},
 }
 
 // internalOps are not callable from the DSL: params are declared with
 // `param`, constants come from scalars in expressions.
-var internalOps = map[string]bool{"param": true, "const": true}
+var internalOps = map[*ir.OpDef]bool{ir.OpParam: true, ir.OpConst: true}
 
 type ctFunc func(c *compiler, pos lexer.Position, args []any, kws map[string]any) any
 
@@ -64,10 +64,10 @@ func (c *compiler) builtin(name string, pos lexer.Position, call *Call, sc *scop
 	if f, ok := ctFuncs[name]; ok && (def == nil || !hasTensor) {
 		return f(c, pos, args, kws)
 	}
-	if def == nil || internalOps[name] {
+	if def == nil || internalOps[def] {
 		var known []string
 		for _, d := range ir.Ops() {
-			if !internalOps[d.Name] {
+			if !internalOps[d] {
 				known = append(known, d.Name)
 			}
 		}
@@ -84,7 +84,7 @@ func (c *compiler) builtin(name string, pos lexer.Position, call *Call, sc *scop
 func (c *compiler) callOp(def *ir.OpDef, pos lexer.Position, args []any, kws map[string]any) any {
 	var operands []*ir.Value
 	attrs := ir.Attrs{}
-	positional := opPositional[def.Name]
+	positional := opPositional[def]
 	nattr := 0
 	for i, a := range args {
 		switch x := a.(type) {
@@ -117,7 +117,7 @@ func (c *compiler) callOp(def *ir.OpDef, pos lexer.Position, args []any, kws map
 		}
 		c.setAttr(attrs, def, k, kws[k], pos)
 	}
-	for k, v := range opDefaults[def.Name] {
+	for k, v := range opDefaults[def] {
 		if _, ok := attrs[k]; !ok {
 			attrs[k] = v
 		}
@@ -133,7 +133,7 @@ func (c *compiler) callOp(def *ir.OpDef, pos lexer.Position, args []any, kws map
 			c.errorf(pos, "%s needs attribute %s (it takes %s)", def.Name, k, opSignature(def))
 		}
 	}
-	res := c.emit(pos, def.Name, operands, attrs)
+	res := c.emit(pos, def, operands, attrs)
 	if len(res) == 1 {
 		return res[0]
 	}
@@ -193,24 +193,24 @@ func (c *compiler) setAttr(attrs ir.Attrs, def *ir.OpDef, k string, v any, pos l
 }
 
 // emit builds an op at pos, turning type errors into source errors.
-func (c *compiler) emit(pos lexer.Position, name string, args []*ir.Value, attrs ir.Attrs) []*ir.Value {
+func (c *compiler) emit(pos lexer.Position, d *ir.OpDef, args []*ir.Value, attrs ir.Attrs) []*ir.Value {
 	if c.b == nil {
-		c.errorf(pos, "tensor op %s outside a function", name)
+		c.errorf(pos, "tensor op %s outside a function", d.Name)
 	}
 	c.ops++
 	if c.ops > maxOps {
 		c.errorf(pos, "more than %d ops", maxOps)
 	}
 	c.b.Loc = c.loc(pos)
-	res, err := c.b.Emit(name, args, attrs)
+	res, err := c.b.Emit(d.Name, args, attrs)
 	if err != nil {
 		c.errorf(pos, "%v", err)
 	}
 	return res
 }
 
-func (c *compiler) emit1(pos lexer.Position, name string, args []*ir.Value, attrs ir.Attrs) *ir.Value {
-	return c.emit(pos, name, args, attrs)[0]
+func (c *compiler) emit1(pos lexer.Position, d *ir.OpDef, args []*ir.Value, attrs ir.Attrs) *ir.Value {
+	return c.emit(pos, d, args, attrs)[0]
 }
 
 func number(c *compiler, pos lexer.Position, v any) float64 {
@@ -341,5 +341,5 @@ func unsqueeze(c *compiler, pos lexer.Position, args []any, kws map[string]any) 
 		c.errorf(pos, "axis %d out of range for rank %d", args[1], r)
 	}
 	s := slices.Insert(slices.Clone(x.Type.Shape), int(ax), ir.C(1))
-	return c.emit1(pos, "reshape", []*ir.Value{x}, ir.Attrs{"shape": ir.ShapeAttr(s)})
+	return c.emit1(pos, ir.OpReshape, []*ir.Value{x}, ir.Attrs{"shape": ir.ShapeAttr(s)})
 }

@@ -85,7 +85,7 @@ func (c *compiler) unary(e *UnaryExpr, sc *scope) any {
 	case float64:
 		return -x
 	case *ir.Value:
-		return c.emit1(e.Pos, "neg", []*ir.Value{x}, nil)
+		return c.emit1(e.Pos, ir.OpNeg, []*ir.Value{x}, nil)
 	}
 	c.errorf(e.Pos, "cannot negate a %s", kindOf(v))
 	return nil

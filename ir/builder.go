@@ -69,7 +69,7 @@ func (b *Builder) EmitTyped(name string, args []*Value, attrs Attrs, results []T
 
 // Param reads module parameter p.
 func (b *Builder) Param(p *Param) *Value {
-	return b.EmitTyped("param", nil, Attrs{"name": p.Name}, []Type{p.Type})[0]
+	return b.EmitTyped(OpParam.Name, nil, Attrs{"name": p.Name}, []Type{p.Type})[0]
 }
 
 // Return sets the function's results.

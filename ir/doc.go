@@ -4,7 +4,8 @@
 // with module parameters, a builder, the verifier that runs after every
 // pass, and the text form with its parser (parse(print(m)) prints the
 // same). It imports nothing else of the project; every other layer keys
-// its own tables (gradient rules, CPU kernels, emitters) by op name and
-// tests that each op has an entry. The ops' semantics are written out in
+// its own tables (gradient rules, CPU kernels, emitters) by the ops'
+// handles (OpAdd, OpRope, ...), and internal/opfaces tests that each op
+// has an entry in each. The ops' semantics are written out in
 // docs/op-semantics.md.
 package ir

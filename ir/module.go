@@ -72,7 +72,8 @@ type Value struct {
 	Name  string // argument name; empty for op results
 }
 
-// Op is one operation. Name keys the op table (see Lookup).
+// Op is one operation. Name keys the op table (see Lookup); compare ops
+// with Is, not by Name.
 type Op struct {
 	Name    string
 	Args    []*Value
@@ -83,6 +84,12 @@ type Op struct {
 
 // Def returns the op's table entry, or nil for an unknown op.
 func (o *Op) Def() *OpDef { return Lookup(o.Name) }
+
+// Is reports whether o is an instance of op d. A nil o (the Def of a
+// function argument) is no op, so v.Def.Is(OpParam) needs no nil check.
+// Names are unique in the table, so comparing them is comparing defs
+// without the table lookup.
+func (o *Op) Is(d *OpDef) bool { return o != nil && o.Name == d.Name }
 
 // Result returns the single result of a one-result op.
 func (o *Op) Result() *Value { return o.Results[0] }

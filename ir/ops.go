@@ -5,48 +5,77 @@ import (
 	"slices"
 )
 
-// The op table. One declaration per op; see OpDef.
+// The op table: one declaration per op (see OpDef), each an exported
+// handle that other packages compare ops with and key their tables by.
+var (
+	OpExp     = declare(floatUnaryOp("exp"))
+	OpLog     = declare(floatUnaryOp("log"))
+	OpSqrt    = declare(floatUnaryOp("sqrt"))
+	OpRsqrt   = declare(floatUnaryOp("rsqrt"))
+	OpSigmoid = declare(floatUnaryOp("sigmoid"))
+	OpSilu    = declare(floatUnaryOp("silu"))
+	OpTanh    = declare(floatUnaryOp("tanh"))
 
-func init() {
-	for _, name := range []string{"exp", "log", "sqrt", "rsqrt", "sigmoid", "silu", "tanh"} {
-		register(&OpDef{Name: name, Kind: Elementwise, Args: 1, Doc: name + " of each element (float)", Infer: unaryFloat})
-	}
-	for _, name := range []string{"neg", "abs", "sign"} {
-		register(&OpDef{Name: name, Kind: Elementwise, Args: 1, Doc: name + " of each element", Infer: unaryNumeric, Linear: name == "neg"})
-	}
-	for _, name := range []string{"add", "sub", "mul", "div", "maximum", "minimum", "pow"} {
-		register(&OpDef{Name: name, Kind: Broadcast, Args: 2, Doc: "elementwise " + name + " with broadcasting; operands share a dtype", Infer: binary(false), Linear: name == "add" || name == "sub" || name == "mul"})
-	}
-	for _, name := range []string{"eq", "ne", "lt", "le", "gt", "ge"} {
-		register(&OpDef{Name: name, Kind: Broadcast, Args: 2, Doc: "elementwise comparison " + name + " giving bool", Infer: binary(true)})
-	}
-	register(
-		&OpDef{Name: "where", Kind: Broadcast, Args: 3, Doc: "select a where cond else b", Infer: inferWhere, Linear: true},
-		&OpDef{Name: "cast", Kind: Elementwise, Args: 1, Attrs: []string{"dtype"}, Doc: "convert to dtype (round to nearest even; saturating to f8e4m3)", Infer: inferCast, FLOPs: noFLOPs, Linear: true},
-		&OpDef{Name: "const", Kind: Opaque, Args: 0, Attrs: []string{"value", "dtype"}, Doc: "a scalar constant", Infer: inferConst, FLOPs: noFLOPs},
-		&OpDef{Name: "param", Kind: Opaque, Args: 0, Attrs: []string{"name"}, Doc: "read a module parameter", FLOPs: noFLOPs},
-		&OpDef{Name: "sum", Kind: Reduction, Args: 1, Attrs: []string{"axis"}, Optional: []string{"keepdim"}, Doc: "sum along axis (keepdim optional)", Infer: inferReduce, FLOPs: reduceFLOPs, Linear: true},
-		&OpDef{Name: "mean", Kind: Reduction, Args: 1, Attrs: []string{"axis"}, Optional: []string{"keepdim"}, Doc: "mean along axis (keepdim optional)", Infer: inferReduce, FLOPs: reduceFLOPs, Linear: true},
-		&OpDef{Name: "reduce_max", Kind: Reduction, Args: 1, Attrs: []string{"axis"}, Optional: []string{"keepdim"}, Doc: "maximum along axis (keepdim optional)", Infer: inferReduce, FLOPs: reduceFLOPs},
-		&OpDef{Name: "softmax", Kind: Reduction, Args: 1, Attrs: []string{"axis"}, Doc: "softmax along axis, computed in f32", Infer: inferSoftmax, FLOPs: perElement(5)},
-		&OpDef{Name: "rms_norm", Kind: Reduction, Args: 2, Attrs: []string{"eps"}, Doc: "x / sqrt(mean(x^2) + eps) * w over the last axis, in f32", Infer: inferRMSNorm, FLOPs: perElement(4)},
-		&OpDef{Name: "linear", Kind: Opaque, Args: 2, Doc: "x[..., in] · w[out, in]ᵀ; w may be block-quantized", Infer: inferLinear, FLOPs: linearFLOPs, Linear: true},
-		&OpDef{Name: "matmul", Kind: Opaque, Args: 2, Doc: "batched a[..., m, k] · b[..., k, n]", Infer: inferMatmul, FLOPs: matmulFLOPs, Linear: true},
-		&OpDef{Name: "grouped_linear", Kind: Opaque, Args: 3, Doc: "per token t and slot j: x[t(, j)] · w[idx[t, j]]ᵀ; w[E, out, in], idx[T, k] → [T, k, out]", Infer: inferGroupedLinear, FLOPs: groupedLinearFLOPs, Linear: true},
-		&OpDef{Name: "reshape", Kind: Injective, Args: 1, Attrs: []string{"shape"}, Doc: "same elements, new shape", Infer: inferReshape, FLOPs: noFLOPs, Linear: true},
-		&OpDef{Name: "expand", Kind: Injective, Args: 1, Attrs: []string{"shape"}, Doc: "broadcast to shape", Infer: inferExpand, FLOPs: noFLOPs, Linear: true},
-		&OpDef{Name: "transpose", Kind: Injective, Args: 1, Attrs: []string{"perm"}, Doc: "permute axes", Infer: inferTranspose, FLOPs: noFLOPs, Linear: true},
-		&OpDef{Name: "concat", Kind: Injective, Args: Variadic, Attrs: []string{"axis"}, Doc: "join along axis", Infer: inferConcat, FLOPs: noFLOPs, Linear: true},
-		&OpDef{Name: "split", Kind: Injective, Args: 1, Attrs: []string{"axis", "sizes"}, Doc: "cut along axis into pieces of the given sizes", Infer: inferSplit, FLOPs: noFLOPs, Linear: true},
-		&OpDef{Name: "slice", Kind: Injective, Args: 1, Attrs: []string{"axis", "start", "end"}, Doc: "elements start..end along axis", Infer: inferSlice, FLOPs: noFLOPs, Linear: true},
-		&OpDef{Name: "gather", Kind: Injective, Args: 2, Attrs: []string{"axis"}, Doc: "rows of table selected by integer indices (embedding lookup)", Infer: inferGather, FLOPs: noFLOPs, Linear: true},
-		&OpDef{Name: "take_along", Kind: Injective, Args: 2, Attrs: []string{"axis"}, Doc: "x[..., idx[..., j], ...] along axis; idx has x's rank", Infer: inferTakeAlong, FLOPs: noFLOPs, Linear: true},
-		&OpDef{Name: "shift", Kind: Injective, Args: 2, Attrs: []string{"offset"}, Doc: "x[t+offset] within t's sequence (by sequence id), zero past its end", Infer: inferShift, FLOPs: noFLOPs, Linear: true},
-		&OpDef{Name: "topk", Kind: Opaque, Args: 1, Attrs: []string{"k"}, Doc: "k largest along the last axis: values and i32 indices", Infer: inferTopK},
-		&OpDef{Name: "route", Kind: Opaque, Args: 1, Attrs: []string{"k", "groups", "topk_groups"}, Optional: []string{"group_top"}, Doc: "group-limited top-k: keep the topk_groups best groups (group score: sum of its group_top best), then top k experts; → i32 indices [T, k]", Infer: inferRoute},
-		&OpDef{Name: "rope", Kind: Opaque, Args: 2, Attrs: []string{"theta"}, Optional: []string{"scaling", "inverse"}, Doc: "rotary embedding of consecutive pairs by position; optional YaRN scaling dict; inverse = true rotates back (its own gradient)", Infer: inferRope, FLOPs: perElement(3)},
-		&OpDef{Name: "attention", Kind: Opaque, Args: 5, Attrs: []string{"scale"}, Optional: []string{"causal"}, Doc: "softmax(q·kᵀ·scale + mask)·v over packed sequences (q, k, v, positions, sequence ids); causal unless causal = false", Infer: inferAttention, FLOPs: attentionFLOPs},
-	)
+	OpNeg  = declare(numericUnaryOp("neg", true))
+	OpAbs  = declare(numericUnaryOp("abs", false))
+	OpSign = declare(numericUnaryOp("sign", false))
+
+	OpAdd     = declare(binaryOp("add", true))
+	OpSub     = declare(binaryOp("sub", true))
+	OpMul     = declare(binaryOp("mul", true))
+	OpDiv     = declare(binaryOp("div", false))
+	OpMaximum = declare(binaryOp("maximum", false))
+	OpMinimum = declare(binaryOp("minimum", false))
+	OpPow     = declare(binaryOp("pow", false))
+
+	OpEq = declare(compareOp("eq"))
+	OpNe = declare(compareOp("ne"))
+	OpLt = declare(compareOp("lt"))
+	OpLe = declare(compareOp("le"))
+	OpGt = declare(compareOp("gt"))
+	OpGe = declare(compareOp("ge"))
+
+	OpWhere         = declare(&OpDef{Name: "where", Kind: Broadcast, Args: 3, Doc: "select a where cond else b", Infer: inferWhere, Linear: true})
+	OpCast          = declare(&OpDef{Name: "cast", Kind: Elementwise, Args: 1, Attrs: []string{"dtype"}, Doc: "convert to dtype (round to nearest even; saturating to f8e4m3)", Infer: inferCast, FLOPs: noFLOPs, Linear: true})
+	OpConst         = declare(&OpDef{Name: "const", Kind: Opaque, Args: 0, Attrs: []string{"value", "dtype"}, Doc: "a scalar constant", Infer: inferConst, FLOPs: noFLOPs})
+	OpParam         = declare(&OpDef{Name: "param", Kind: Opaque, Args: 0, Attrs: []string{"name"}, Doc: "read a module parameter", FLOPs: noFLOPs})
+	OpSum           = declare(&OpDef{Name: "sum", Kind: Reduction, Args: 1, Attrs: []string{"axis"}, Optional: []string{"keepdim"}, Doc: "sum along axis (keepdim optional)", Infer: inferReduce, FLOPs: reduceFLOPs, Linear: true})
+	OpMean          = declare(&OpDef{Name: "mean", Kind: Reduction, Args: 1, Attrs: []string{"axis"}, Optional: []string{"keepdim"}, Doc: "mean along axis (keepdim optional)", Infer: inferReduce, FLOPs: reduceFLOPs, Linear: true})
+	OpReduceMax     = declare(&OpDef{Name: "reduce_max", Kind: Reduction, Args: 1, Attrs: []string{"axis"}, Optional: []string{"keepdim"}, Doc: "maximum along axis (keepdim optional)", Infer: inferReduce, FLOPs: reduceFLOPs})
+	OpSoftmax       = declare(&OpDef{Name: "softmax", Kind: Reduction, Args: 1, Attrs: []string{"axis"}, Doc: "softmax along axis, computed in f32", Infer: inferSoftmax, FLOPs: perElement(5)})
+	OpRMSNorm       = declare(&OpDef{Name: "rms_norm", Kind: Reduction, Args: 2, Attrs: []string{"eps"}, Doc: "x / sqrt(mean(x^2) + eps) * w over the last axis, in f32", Infer: inferRMSNorm, FLOPs: perElement(4)})
+	OpLinear        = declare(&OpDef{Name: "linear", Kind: Opaque, Args: 2, Doc: "x[..., in] · w[out, in]ᵀ; w may be block-quantized", Infer: inferLinear, FLOPs: linearFLOPs, Linear: true})
+	OpMatmul        = declare(&OpDef{Name: "matmul", Kind: Opaque, Args: 2, Doc: "batched a[..., m, k] · b[..., k, n]", Infer: inferMatmul, FLOPs: matmulFLOPs, Linear: true})
+	OpGroupedLinear = declare(&OpDef{Name: "grouped_linear", Kind: Opaque, Args: 3, Doc: "per token t and slot j: x[t(, j)] · w[idx[t, j]]ᵀ; w[E, out, in], idx[T, k] → [T, k, out]", Infer: inferGroupedLinear, FLOPs: groupedLinearFLOPs, Linear: true})
+	OpReshape       = declare(&OpDef{Name: "reshape", Kind: Injective, Args: 1, Attrs: []string{"shape"}, Doc: "same elements, new shape", Infer: inferReshape, FLOPs: noFLOPs, Linear: true})
+	OpExpand        = declare(&OpDef{Name: "expand", Kind: Injective, Args: 1, Attrs: []string{"shape"}, Doc: "broadcast to shape", Infer: inferExpand, FLOPs: noFLOPs, Linear: true})
+	OpTranspose     = declare(&OpDef{Name: "transpose", Kind: Injective, Args: 1, Attrs: []string{"perm"}, Doc: "permute axes", Infer: inferTranspose, FLOPs: noFLOPs, Linear: true})
+	OpConcat        = declare(&OpDef{Name: "concat", Kind: Injective, Args: Variadic, Attrs: []string{"axis"}, Doc: "join along axis", Infer: inferConcat, FLOPs: noFLOPs, Linear: true})
+	OpSplit         = declare(&OpDef{Name: "split", Kind: Injective, Args: 1, Attrs: []string{"axis", "sizes"}, Doc: "cut along axis into pieces of the given sizes", Infer: inferSplit, FLOPs: noFLOPs, Linear: true})
+	OpSlice         = declare(&OpDef{Name: "slice", Kind: Injective, Args: 1, Attrs: []string{"axis", "start", "end"}, Doc: "elements start..end along axis", Infer: inferSlice, FLOPs: noFLOPs, Linear: true})
+	OpGather        = declare(&OpDef{Name: "gather", Kind: Injective, Args: 2, Attrs: []string{"axis"}, Doc: "rows of table selected by integer indices (embedding lookup)", Infer: inferGather, FLOPs: noFLOPs, Linear: true})
+	OpTakeAlong     = declare(&OpDef{Name: "take_along", Kind: Injective, Args: 2, Attrs: []string{"axis"}, Doc: "x[..., idx[..., j], ...] along axis; idx has x's rank", Infer: inferTakeAlong, FLOPs: noFLOPs, Linear: true})
+	OpShift         = declare(&OpDef{Name: "shift", Kind: Injective, Args: 2, Attrs: []string{"offset"}, Doc: "x[t+offset] within t's sequence (by sequence id), zero past its end", Infer: inferShift, FLOPs: noFLOPs, Linear: true})
+	OpTopK          = declare(&OpDef{Name: "topk", Kind: Opaque, Args: 1, Attrs: []string{"k"}, Doc: "k largest along the last axis: values and i32 indices", Infer: inferTopK})
+	OpRoute         = declare(&OpDef{Name: "route", Kind: Opaque, Args: 1, Attrs: []string{"k", "groups", "topk_groups"}, Optional: []string{"group_top"}, Doc: "group-limited top-k: keep the topk_groups best groups (group score: sum of its group_top best), then top k experts; → i32 indices [T, k]", Infer: inferRoute})
+	OpRope          = declare(&OpDef{Name: "rope", Kind: Opaque, Args: 2, Attrs: []string{"theta"}, Optional: []string{"scaling", "inverse"}, Doc: "rotary embedding of consecutive pairs by position; optional YaRN scaling dict; inverse = true rotates back (its own gradient)", Infer: inferRope, FLOPs: perElement(3)})
+	OpAttention     = declare(&OpDef{Name: "attention", Kind: Opaque, Args: 5, Attrs: []string{"scale"}, Optional: []string{"causal"}, Doc: "softmax(q·kᵀ·scale + mask)·v over packed sequences (q, k, v, positions, sequence ids); causal unless causal = false", Infer: inferAttention, FLOPs: attentionFLOPs})
+)
+
+func floatUnaryOp(name string) *OpDef {
+	return &OpDef{Name: name, Kind: Elementwise, Args: 1, Doc: name + " of each element (float)", Infer: unaryFloat}
+}
+
+func numericUnaryOp(name string, linear bool) *OpDef {
+	return &OpDef{Name: name, Kind: Elementwise, Args: 1, Doc: name + " of each element", Infer: unaryNumeric, Linear: linear}
+}
+
+func binaryOp(name string, linear bool) *OpDef {
+	return &OpDef{Name: name, Kind: Broadcast, Args: 2, Doc: "elementwise " + name + " with broadcasting; operands share a dtype", Infer: binary(false), Linear: linear}
+}
+
+func compareOp(name string) *OpDef {
+	return &OpDef{Name: name, Kind: Broadcast, Args: 2, Doc: "elementwise comparison " + name + " giving bool", Infer: binary(true)}
 }
 
 func unaryFloat(a []Type, _ Attrs) ([]Type, error) {

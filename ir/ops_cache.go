@@ -6,12 +6,11 @@ package ir
 // a free slot). Programs read and return caches as ordinary values: a write
 // is functional, and backends update in place when the old value is dead.
 
-func init() {
-	register(
-		&OpDef{Name: "kv_write", Kind: Injective, Args: 3, Doc: "cache [C, d] with rows slot[t] set to x[t] (x [T, d], slot [T])", Infer: inferKVWrite, FLOPs: noFLOPs},
-		&OpDef{Name: "attention_cache", Kind: Opaque, Args: 7, Attrs: []string{"scale"}, Optional: []string{"causal"}, Doc: "attention of q [T, H, dq] over cache slots k [C, Hk, dq], v [C, Hk, dv] (Hk = H, or 1 shared by all heads) with q positions and sequence ids and the slots' positions and sequence ids", Infer: inferAttentionCache, FLOPs: attentionCacheFLOPs},
-	)
-}
+// The cache ops.
+var (
+	OpKVWrite        = declare(&OpDef{Name: "kv_write", Kind: Injective, Args: 3, Doc: "cache [C, d] with rows slot[t] set to x[t] (x [T, d], slot [T])", Infer: inferKVWrite, FLOPs: noFLOPs})
+	OpAttentionCache = declare(&OpDef{Name: "attention_cache", Kind: Opaque, Args: 7, Attrs: []string{"scale"}, Optional: []string{"causal"}, Doc: "attention of q [T, H, dq] over cache slots k [C, Hk, dq], v [C, Hk, dv] (Hk = H, or 1 shared by all heads) with q positions and sequence ids and the slots' positions and sequence ids", Infer: inferAttentionCache, FLOPs: attentionCacheFLOPs})
+)
 
 func inferKVWrite(a []Type, _ Attrs) ([]Type, error) {
 	cache, x, slot := a[0], a[1], a[2]

@@ -4,13 +4,12 @@ package ir
 // of take_along (and so of gather), of grouped_linear's weight operand, and
 // of attention. The autodiff pass (passes/autodiff) emits them.
 
-func init() {
-	register(
-		&OpDef{Name: "scatter_add", Kind: Opaque, Args: 3, Attrs: []string{"axis"}, Doc: "base with src added along axis at idx (take_along's adjoint): out[..., idx[..., j, ...], ...] += src[..., j, ...]; idx and src share a shape that matches base off axis", Infer: inferScatterAdd, FLOPs: scatterAddFLOPs, Linear: true},
-		&OpDef{Name: "grouped_linear_wgrad", Kind: Opaque, Args: 3, Attrs: []string{"experts"}, Optional: []string{"fp8"}, Doc: "grouped_linear's weight gradient: dw[e] = Σ over slots (t, j) routed to e of g[t, j]ᵀ · x'[t, j]; x [T, in] or [T, k, in], g [T, k, out], idx [T, k] → [experts, out, in]; fp8 = true: in the FP8 mode both operands are quantized per 128 slots (the weight-gradient GEMM of docs/model.md §5)", Infer: inferGroupedLinearWGrad, FLOPs: groupedLinearWGradFLOPs, Linear: true},
-		&OpDef{Name: "attention_grad", Kind: Opaque, Args: 6, Attrs: []string{"scale"}, Optional: []string{"causal"}, Doc: "gradients of attention(q, k, v, pos, seq) for the output gradient g: dq, dk, dv (softmax recomputed)", Infer: inferAttentionGrad, FLOPs: attentionGradFLOPs},
-	)
-}
+// The gradient ops.
+var (
+	OpScatterAdd         = declare(&OpDef{Name: "scatter_add", Kind: Opaque, Args: 3, Attrs: []string{"axis"}, Doc: "base with src added along axis at idx (take_along's adjoint): out[..., idx[..., j, ...], ...] += src[..., j, ...]; idx and src share a shape that matches base off axis", Infer: inferScatterAdd, FLOPs: scatterAddFLOPs, Linear: true})
+	OpGroupedLinearWGrad = declare(&OpDef{Name: "grouped_linear_wgrad", Kind: Opaque, Args: 3, Attrs: []string{"experts"}, Optional: []string{"fp8"}, Doc: "grouped_linear's weight gradient: dw[e] = Σ over slots (t, j) routed to e of g[t, j]ᵀ · x'[t, j]; x [T, in] or [T, k, in], g [T, k, out], idx [T, k] → [experts, out, in]; fp8 = true: in the FP8 mode both operands are quantized per 128 slots (the weight-gradient GEMM of docs/model.md §5)", Infer: inferGroupedLinearWGrad, FLOPs: groupedLinearWGradFLOPs, Linear: true})
+	OpAttentionGrad      = declare(&OpDef{Name: "attention_grad", Kind: Opaque, Args: 6, Attrs: []string{"scale"}, Optional: []string{"causal"}, Doc: "gradients of attention(q, k, v, pos, seq) for the output gradient g: dq, dk, dv (softmax recomputed)", Infer: inferAttentionGrad, FLOPs: attentionGradFLOPs})
+)
 
 func inferScatterAdd(a []Type, at Attrs) ([]Type, error) {
 	base, idx, src := a[0], a[1], a[2]
@@ -81,9 +80,8 @@ func attentionGradFLOPs(a, r []Type, at Attrs, env map[string]int64) int64 {
 	return 5 * attentionFLOPs(a[:5], r, at, env) / 2
 }
 
-func init() {
-	register(&OpDef{Name: "adamw", Kind: Opaque, Args: 8, Attrs: []string{"beta1", "beta2", "eps", "decay"}, Doc: "one AdamW step on f32 p with gradient g·gscale and moments m, v: m' = β1·m + (1−β1)·g, v' = β2·v + (1−β2)·g², p' = p − lr·((m'/bc1)/(sqrt(v'/bc2) + eps) + decay·p), in f32; operands p, g, m, v, lr, bc1, bc2, gscale (the last four scalars) → p', m', v'", Infer: inferAdamW, FLOPs: perElement(12)})
-}
+// OpAdamW is the optimizer step.
+var OpAdamW = declare(&OpDef{Name: "adamw", Kind: Opaque, Args: 8, Attrs: []string{"beta1", "beta2", "eps", "decay"}, Doc: "one AdamW step on f32 p with gradient g·gscale and moments m, v: m' = β1·m + (1−β1)·g, v' = β2·v + (1−β2)·g², p' = p − lr·((m'/bc1)/(sqrt(v'/bc2) + eps) + decay·p), in f32; operands p, g, m, v, lr, bc1, bc2, gscale (the last four scalars) → p', m', v'", Infer: inferAdamW, FLOPs: perElement(12)})
 
 func inferAdamW(a []Type, at Attrs) ([]Type, error) {
 	for _, k := range []string{"beta1", "beta2", "eps", "decay"} {

@@ -9,14 +9,13 @@ package ir
 // zeros there, grouped GEMMs write zeros there, and combine never reads
 // them.
 
-func init() {
-	register(
-		&OpDef{Name: "moe_dispatch", Kind: Opaque, Args: 1, Attrs: []string{"experts", "block"}, Doc: "slots of idx [T, k] sorted by expert (stable), each expert's rows padded to a block multiple → slot per row [k·T + E·(block−1)] i32 (−1: padding), rows per expert [E] i32", Infer: inferMoEDispatch, FLOPs: noFLOPs},
-		&OpDef{Name: "moe_gather", Kind: Injective, Args: 2, Attrs: []string{"k"}, Doc: "row r of x [N, d] at slot[r] / k, zeros where slot[r] = −1 (k = 1: x holds one row per slot)", Infer: inferMoEGather, FLOPs: noFLOPs, Linear: true},
-		&OpDef{Name: "grouped_gemm", Kind: Opaque, Args: 3, Attrs: []string{"block"}, Doc: "x [R, in] · w[e]ᵀ for the rows of expert e (its count[e] rows lead a segment of roundup(count[e], block)), w [E, out, in] → [R, out], zero rows elsewhere", Infer: inferGroupedGEMM, FLOPs: groupedGEMMFLOPs, Linear: true},
-		&OpDef{Name: "moe_combine", Kind: Opaque, Args: 3, Doc: "y[t] = Σ_j w[t, j] · rows[row of slot t·k+j] in f32, j in order; rows [R, d], slot per row [R], w [T, k] f32 → [T, d] f32", Infer: inferMoECombine, FLOPs: moeCombineFLOPs, Linear: true},
-	)
-}
+// The lowered-experts ops.
+var (
+	OpMoEDispatch = declare(&OpDef{Name: "moe_dispatch", Kind: Opaque, Args: 1, Attrs: []string{"experts", "block"}, Doc: "slots of idx [T, k] sorted by expert (stable), each expert's rows padded to a block multiple → slot per row [k·T + E·(block−1)] i32 (−1: padding), rows per expert [E] i32", Infer: inferMoEDispatch, FLOPs: noFLOPs})
+	OpMoEGather   = declare(&OpDef{Name: "moe_gather", Kind: Injective, Args: 2, Attrs: []string{"k"}, Doc: "row r of x [N, d] at slot[r] / k, zeros where slot[r] = −1 (k = 1: x holds one row per slot)", Infer: inferMoEGather, FLOPs: noFLOPs, Linear: true})
+	OpGroupedGEMM = declare(&OpDef{Name: "grouped_gemm", Kind: Opaque, Args: 3, Attrs: []string{"block"}, Doc: "x [R, in] · w[e]ᵀ for the rows of expert e (its count[e] rows lead a segment of roundup(count[e], block)), w [E, out, in] → [R, out], zero rows elsewhere", Infer: inferGroupedGEMM, FLOPs: groupedGEMMFLOPs, Linear: true})
+	OpMoECombine  = declare(&OpDef{Name: "moe_combine", Kind: Opaque, Args: 3, Doc: "y[t] = Σ_j w[t, j] · rows[row of slot t·k+j] in f32, j in order; rows [R, d], slot per row [R], w [T, k] f32 → [T, d] f32", Infer: inferMoECombine, FLOPs: moeCombineFLOPs, Linear: true})
+)
 
 // MoERows is the worst-case row count of a dispatch of k slots per token
 // over E experts padded to block.

@@ -4,9 +4,8 @@ package ir
 // quantizes master weights (and, for the weight gradient, activations)
 // before each GEMM as docs/model.md §5 prescribes.
 
-func init() {
-	register(&OpDef{Name: "quantize_blocks", Kind: Opaque, Args: 1, Attrs: []string{"block"}, Doc: "x (rank ≥ 2) in f8e4m3 with one f32 scale per block [b0, b1] of the last two axes: scale = amax/448, value = e4m3(x/scale), round to nearest even (its gradient passes straight through)", Infer: inferQuantizeBlocks, FLOPs: perElement(2)})
-}
+// OpQuantizeBlocks is quantize_blocks.
+var OpQuantizeBlocks = declare(&OpDef{Name: "quantize_blocks", Kind: Opaque, Args: 1, Attrs: []string{"block"}, Doc: "x (rank ≥ 2) in f8e4m3 with one f32 scale per block [b0, b1] of the last two axes: scale = amax/448, value = e4m3(x/scale), round to nearest even (its gradient passes straight through)", Infer: inferQuantizeBlocks, FLOPs: perElement(2)})
 
 func inferQuantizeBlocks(a []Type, at Attrs) ([]Type, error) {
 	x := a[0]

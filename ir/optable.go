@@ -21,8 +21,11 @@ var kindNames = [...]string{"elementwise", "broadcast", "injective", "reduction"
 func (k Kind) String() string { return kindNames[k] }
 
 // OpDef declares one op: everything a layer needs to know about it without
-// knowing what it computes. Other layers key their own tables by Name
-// (gradient rules, CPU kernels, emitters) and test completeness against Ops().
+// knowing what it computes. Each op's OpDef is an exported handle (OpAdd,
+// OpRMSNorm, ...): other layers key their own tables by it (gradient rules,
+// CPU kernels, emitters, float64 semantics) so that a misspelt op does not
+// compile, and internal/opfaces tests their completeness against Ops().
+// Name is the op's serialized form (the text IR, the plugin protocol).
 type OpDef struct {
 	Name string
 	Kind Kind
@@ -56,15 +59,17 @@ const Variadic = -1
 var opTable = map[string]*OpDef{}
 var opOrder []*OpDef
 
-func register(defs ...*OpDef) {
-	for _, d := range defs {
-		if _, dup := opTable[d.Name]; dup {
-			panic("ir: op declared twice: " + d.Name)
-		}
-		d.Pure = true
-		opTable[d.Name] = d
-		opOrder = append(opOrder, d)
+// declare enters d in the op table. The handles call it from package-level
+// variable initializers, which run (before any init) in file order and then
+// declaration order: that is the order of Ops().
+func declare(d *OpDef) *OpDef {
+	if _, dup := opTable[d.Name]; dup {
+		panic("ir: op declared twice: " + d.Name)
 	}
+	d.Pure = true
+	opTable[d.Name] = d
+	opOrder = append(opOrder, d)
+	return d
 }
 
 // Lookup finds an op by name.

@@ -20,12 +20,12 @@ import (
 // rounding harm).
 
 // floatUnary and intUnary fold one-operand ops; false means "do not fold".
-var floatUnary = map[string]func(x float64) (float64, bool){
-	"neg":  func(x float64) (float64, bool) { return -x, true },
-	"abs":  func(x float64) (float64, bool) { return math.Abs(x), true },
-	"sqrt": func(x float64) (float64, bool) { return math.Sqrt(x), true },
+var floatUnary = map[*ir.OpDef]func(x float64) (float64, bool){
+	ir.OpNeg:  func(x float64) (float64, bool) { return -x, true },
+	ir.OpAbs:  func(x float64) (float64, bool) { return math.Abs(x), true },
+	ir.OpSqrt: func(x float64) (float64, bool) { return math.Sqrt(x), true },
 	// sign of ±0 and NaN varies between libraries; fold only clear cases.
-	"sign": func(x float64) (float64, bool) {
+	ir.OpSign: func(x float64) (float64, bool) {
 		if x == 0 || math.IsNaN(x) {
 			return 0, false
 		}
@@ -33,25 +33,25 @@ var floatUnary = map[string]func(x float64) (float64, bool){
 	},
 }
 
-var intUnary = map[string]func(x int64) (int64, bool){
-	"neg": func(x int64) (int64, bool) { return -x, true },
-	"abs": func(x int64) (int64, bool) {
+var intUnary = map[*ir.OpDef]func(x int64) (int64, bool){
+	ir.OpNeg: func(x int64) (int64, bool) { return -x, true },
+	ir.OpAbs: func(x int64) (int64, bool) {
 		if x < 0 {
 			return -x, true
 		}
 		return x, true
 	},
-	"sign": func(x int64) (int64, bool) { return int64(cmp.Compare(x, 0)), true },
+	ir.OpSign: func(x int64) (int64, bool) { return int64(cmp.Compare(x, 0)), true },
 }
 
-var floatBinary = map[string]func(x, y float64) (float64, bool){
-	"add": func(x, y float64) (float64, bool) { return x + y, true },
-	"sub": func(x, y float64) (float64, bool) { return x - y, true },
-	"mul": func(x, y float64) (float64, bool) { return x * y, true },
-	"div": func(x, y float64) (float64, bool) { return x / y, true },
+var floatBinary = map[*ir.OpDef]func(x, y float64) (float64, bool){
+	ir.OpAdd: func(x, y float64) (float64, bool) { return x + y, true },
+	ir.OpSub: func(x, y float64) (float64, bool) { return x - y, true },
+	ir.OpMul: func(x, y float64) (float64, bool) { return x * y, true },
+	ir.OpDiv: func(x, y float64) (float64, bool) { return x / y, true },
 	// maximum/minimum disagree between libraries on NaN and on ±0.
-	"maximum": func(x, y float64) (float64, bool) { return math.Max(x, y), plainPair(x, y) },
-	"minimum": func(x, y float64) (float64, bool) { return math.Min(x, y), plainPair(x, y) },
+	ir.OpMaximum: func(x, y float64) (float64, bool) { return math.Max(x, y), plainPair(x, y) },
+	ir.OpMinimum: func(x, y float64) (float64, bool) { return math.Min(x, y), plainPair(x, y) },
 }
 
 // plainPair reports operands on which every max/min convention agrees.
@@ -59,41 +59,41 @@ func plainPair(x, y float64) bool {
 	return !math.IsNaN(x) && !math.IsNaN(y) && !(x == 0 && y == 0)
 }
 
-var intBinary = map[string]func(x, y int64) (int64, bool){
-	"add": func(x, y int64) (int64, bool) { return x + y, true },
-	"sub": func(x, y int64) (int64, bool) { return x - y, true },
-	"mul": func(x, y int64) (int64, bool) { return x * y, true },
+var intBinary = map[*ir.OpDef]func(x, y int64) (int64, bool){
+	ir.OpAdd: func(x, y int64) (int64, bool) { return x + y, true },
+	ir.OpSub: func(x, y int64) (int64, bool) { return x - y, true },
+	ir.OpMul: func(x, y int64) (int64, bool) { return x * y, true },
 	// Division truncates toward zero, as in C, CUDA and Go; x/0 is left to
 	// fail (or not) at run time.
-	"div": func(x, y int64) (int64, bool) {
+	ir.OpDiv: func(x, y int64) (int64, bool) {
 		if y == 0 {
 			return 0, false
 		}
 		return x / y, true
 	},
-	"maximum": func(x, y int64) (int64, bool) { return max(x, y), true },
-	"minimum": func(x, y int64) (int64, bool) { return min(x, y), true },
+	ir.OpMaximum: func(x, y int64) (int64, bool) { return max(x, y), true },
+	ir.OpMinimum: func(x, y int64) (int64, bool) { return min(x, y), true },
 }
 
 // comparisons builds the comparison table for an ordered type; Go's float
 // comparisons are IEEE's (NaN compares unequal and unordered).
-func comparisons[T cmp.Ordered]() map[string]func(x, y T) bool {
-	return map[string]func(x, y T) bool{
-		"eq": func(x, y T) bool { return x == y },
-		"ne": func(x, y T) bool { return x != y },
-		"lt": func(x, y T) bool { return x < y },
-		"le": func(x, y T) bool { return x <= y },
-		"gt": func(x, y T) bool { return x > y },
-		"ge": func(x, y T) bool { return x >= y },
+func comparisons[T cmp.Ordered]() map[*ir.OpDef]func(x, y T) bool {
+	return map[*ir.OpDef]func(x, y T) bool{
+		ir.OpEq: func(x, y T) bool { return x == y },
+		ir.OpNe: func(x, y T) bool { return x != y },
+		ir.OpLt: func(x, y T) bool { return x < y },
+		ir.OpLe: func(x, y T) bool { return x <= y },
+		ir.OpGt: func(x, y T) bool { return x > y },
+		ir.OpGe: func(x, y T) bool { return x >= y },
 	}
 }
 
 var (
 	floatCompare = comparisons[float64]()
 	intCompare   = comparisons[int64]()
-	boolCompare  = map[string]func(x, y bool) bool{
-		"eq": func(x, y bool) bool { return x == y },
-		"ne": func(x, y bool) bool { return x != y },
+	boolCompare  = map[*ir.OpDef]func(x, y bool) bool{
+		ir.OpEq: func(x, y bool) bool { return x == y },
+		ir.OpNe: func(x, y bool) bool { return x != y },
 	}
 )
 
@@ -104,13 +104,13 @@ func foldUnary(rw *rewriter, op *ir.Op) *ir.Value {
 	}
 	switch {
 	case x.dt.IsInt():
-		if fn, ok := intUnary[op.Name]; ok {
+		if fn, ok := intUnary[op.Def()]; ok {
 			if r, ok := fn(x.i); ok {
 				return emitConst(rw, scalar{dt: x.dt, i: wrapInt(x.dt, r)})
 			}
 		}
 	case x.dt != ir.Bool:
-		if fn, ok := floatUnary[op.Name]; ok {
+		if fn, ok := floatUnary[op.Def()]; ok {
 			if r, ok := fn(x.f); ok {
 				return emitConst(rw, floatScalar(x.dt, r))
 			}
@@ -133,11 +133,11 @@ func foldBinary(rw *rewriter, op *ir.Op) *ir.Value {
 	}
 	switch {
 	case x.dt.IsInt():
-		if r, ok := intBinary[op.Name](x.i, y.i); ok {
+		if r, ok := intBinary[op.Def()](x.i, y.i); ok {
 			return emitConst(rw, scalar{dt: x.dt, i: wrapInt(x.dt, r)})
 		}
 	case x.dt != ir.Bool:
-		if r, ok := floatBinary[op.Name](x.f, y.f); ok {
+		if r, ok := floatBinary[op.Def()](x.f, y.f); ok {
 			return emitConst(rw, floatScalar(x.dt, r))
 		}
 	}
@@ -152,15 +152,15 @@ func foldCompare(rw *rewriter, op *ir.Op) *ir.Value {
 	var r bool
 	switch {
 	case x.dt == ir.Bool:
-		fn, ok := boolCompare[op.Name]
+		fn, ok := boolCompare[op.Def()]
 		if !ok {
 			return nil
 		}
 		r = fn(x.b, y.b)
 	case x.dt.IsInt():
-		r = intCompare[op.Name](x.i, y.i)
+		r = intCompare[op.Def()](x.i, y.i)
 	default:
-		r = floatCompare[op.Name](x.f, y.f)
+		r = floatCompare[op.Def()](x.f, y.f)
 	}
 	return emitConst(rw, scalar{dt: ir.Bool, b: r})
 }

@@ -9,15 +9,15 @@ import (
 // canonRules is canonicalize's rule table. Rules for the same op are tried
 // in this order: folding first, since a folded constant needs no other rule.
 var canonRules = append([]rule{
-	{"fold-unary", []string{"neg", "abs", "sign", "sqrt"}, foldUnary},
-	{"fold-binary", []string{"add", "sub", "mul", "div", "maximum", "minimum"}, foldBinary},
-	{"fold-compare", []string{"eq", "ne", "lt", "le", "gt", "ge"}, foldCompare},
-	{"fold-cast", []string{"cast"}, foldCast},
-	{"noop-to-same-type", []string{"reshape", "expand", "cast"}, noopToSameType},
-	{"identity-transpose", []string{"transpose"}, identityTranspose},
-	{"reshape-of-reshape", []string{"reshape"}, collapseChain},
-	{"expand-of-expand", []string{"expand"}, collapseChain},
-	{"transpose-of-transpose", []string{"transpose"}, transposeOfTranspose},
+	{"fold-unary", []*ir.OpDef{ir.OpNeg, ir.OpAbs, ir.OpSign, ir.OpSqrt}, foldUnary},
+	{"fold-binary", []*ir.OpDef{ir.OpAdd, ir.OpSub, ir.OpMul, ir.OpDiv, ir.OpMaximum, ir.OpMinimum}, foldBinary},
+	{"fold-compare", []*ir.OpDef{ir.OpEq, ir.OpNe, ir.OpLt, ir.OpLe, ir.OpGt, ir.OpGe}, foldCompare},
+	{"fold-cast", []*ir.OpDef{ir.OpCast}, foldCast},
+	{"noop-to-same-type", []*ir.OpDef{ir.OpReshape, ir.OpExpand, ir.OpCast}, noopToSameType},
+	{"identity-transpose", []*ir.OpDef{ir.OpTranspose}, identityTranspose},
+	{"reshape-of-reshape", []*ir.OpDef{ir.OpReshape}, collapseChain},
+	{"expand-of-expand", []*ir.OpDef{ir.OpExpand}, collapseChain},
+	{"transpose-of-transpose", []*ir.OpDef{ir.OpTranspose}, transposeOfTranspose},
 }, unitRules()...)
 
 // noopToSameType: reshape to the same shape, expand to the same shape and
@@ -54,17 +54,17 @@ func isIdentityPerm(perm []int64) bool {
 // other users, if any; dce removes it otherwise.
 func collapseChain(rw *rewriter, op *ir.Op) *ir.Value {
 	inner := op.Args[0].Def
-	if inner == nil || inner.Name != op.Name {
+	if !inner.Is(op.Def()) {
 		return nil
 	}
-	return rw.emit(op.Name, []*ir.Value{inner.Args[0]}, op.Attrs.Clone(), op.Result().Type)
+	return rw.emit(op.Def(), []*ir.Value{inner.Args[0]}, op.Attrs.Clone(), op.Result().Type)
 }
 
 // transposeOfTranspose composes the permutations: out[i] = mid[p2[i]] =
 // x[p1[p2[i]]].
 func transposeOfTranspose(rw *rewriter, op *ir.Op) *ir.Value {
 	inner := op.Args[0].Def
-	if inner == nil || inner.Name != "transpose" {
+	if !inner.Is(ir.OpTranspose) {
 		return nil
 	}
 	p1, ok1 := inner.Attrs.Ints("perm")
@@ -82,7 +82,7 @@ func transposeOfTranspose(rw *rewriter, op *ir.Op) *ir.Value {
 	}
 	attrs := op.Attrs.Clone()
 	attrs["perm"] = perm
-	return rw.emit("transpose", []*ir.Value{x}, attrs, op.Result().Type)
+	return rw.emit(ir.OpTranspose, []*ir.Value{x}, attrs, op.Result().Type)
 }
 
 // units lists algebraic identities x op u = x as data: the op, its unit,
@@ -91,20 +91,20 @@ func transposeOfTranspose(rw *rewriter, op *ir.Op) *ir.Value {
 // x + 0 = x is not exact for x = -0 (-0 + +0 = +0); like XLA's simplifier we
 // accept that, since no model's output depends on the sign of a zero sum.
 var units = []struct {
-	op   string
+	op   *ir.OpDef
 	unit float64
 	left bool
 }{
-	{"mul", 1, true},
-	{"add", 0, true},
-	{"sub", 0, false},
-	{"div", 1, false},
+	{ir.OpMul, 1, true},
+	{ir.OpAdd, 0, true},
+	{ir.OpSub, 0, false},
+	{ir.OpDiv, 1, false},
 }
 
 func unitRules() []rule {
 	var rs []rule
 	for _, u := range units {
-		rs = append(rs, rule{u.op + "-unit", []string{u.op}, unitRule(u.unit, u.left)})
+		rs = append(rs, rule{u.op.Name + "-unit", []*ir.OpDef{u.op}, unitRule(u.unit, u.left)})
 	}
 	return rs
 }
@@ -129,15 +129,15 @@ func unitRule(unit float64, left bool) func(*rewriter, *ir.Op) *ir.Value {
 }
 
 // splatViews are ops that keep a splat a splat; isSplatOf looks through them.
-var splatViews = []string{"expand", "reshape"}
+var splatViews = []*ir.OpDef{ir.OpExpand, ir.OpReshape}
 
 // isSplatOf reports whether every element of v is unit: v is a const of that
 // value, possibly reshaped or expanded.
 func isSplatOf(v *ir.Value, unit float64) bool {
-	for v.Def != nil && slices.Contains(splatViews, v.Def.Name) {
+	for v.Def != nil && slices.Contains(splatViews, v.Def.Def()) {
 		v = v.Def.Args[0]
 	}
-	if v.Def == nil || v.Def.Name != "const" {
+	if !v.Def.Is(ir.OpConst) {
 		return false
 	}
 	x, ok := v.Def.Attrs.Float("value") // an int or a float; false for a bool

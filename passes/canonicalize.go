@@ -15,7 +15,7 @@ func init() {
 // through rw; they are kept only if it returns a value.
 type rule struct {
 	name  string
-	ops   []string // the op names the rule looks at
+	ops   []*ir.OpDef // the ops the rule looks at
 	apply func(rw *rewriter, op *ir.Op) *ir.Value
 }
 
@@ -24,13 +24,13 @@ type rule struct {
 // hitting the bound means two rules undo each other.
 const maxSweeps = 100
 
-// rulesByOp indexes canonRules by op name, keeping table order so that the
+// rulesByOp indexes canonRules by op, keeping table order so that the
 // first rule listed for an op is tried first.
-var rulesByOp = func() map[string][]rule {
-	idx := map[string][]rule{}
+var rulesByOp = func() map[*ir.OpDef][]rule {
+	idx := map[*ir.OpDef][]rule{}
 	for _, r := range canonRules {
-		for _, name := range r.ops {
-			idx[name] = append(idx[name], r)
+		for _, d := range r.ops {
+			idx[d] = append(idx[d], r)
 		}
 	}
 	return idx
@@ -40,7 +40,7 @@ func canonicalize(_ *Context, m *ir.Module) (bool, error) { return applyToFixedP
 
 // applyToFixedPoint sweeps each function with the rules until a sweep
 // changes nothing.
-func applyToFixedPoint(m *ir.Module, rules map[string][]rule) (bool, error) {
+func applyToFixedPoint(m *ir.Module, rules map[*ir.OpDef][]rule) (bool, error) {
 	changed := false
 	for _, f := range m.Funcs {
 		for sweep := 0; ; sweep++ {
@@ -58,11 +58,11 @@ func applyToFixedPoint(m *ir.Module, rules map[string][]rule) (bool, error) {
 
 // applyRules tries op's rules in table order; the first that applies
 // replaces op.
-func applyRules(rw *rewriter, op *ir.Op, rules map[string][]rule) bool {
+func applyRules(rw *rewriter, op *ir.Op, rules map[*ir.OpDef][]rule) bool {
 	if len(op.Results) != 1 || !removable(op) {
 		return false
 	}
-	for _, r := range rules[op.Name] {
+	for _, r := range rules[op.Def()] {
 		if v := r.apply(rw, op); v != nil {
 			rw.replace(op.Result(), v)
 			return true

@@ -21,13 +21,13 @@ const (
 
 // weightOp says, per op, which operand is the weight, which operands must
 // be shared for two ops to be siblings, and the weight's output axis.
-var weightOp = map[string]struct {
+var weightOp = map[*ir.OpDef]struct {
 	weight int
 	shared []int
 	outAx  int
 }{
-	"linear":         {weight: 1, shared: []int{0}, outAx: 0},
-	"grouped_linear": {weight: 1, shared: []int{0, 2}, outAx: 1},
+	ir.OpLinear:        {weight: 1, shared: []int{0}, outAx: 0},
+	ir.OpGroupedLinear: {weight: 1, shared: []int{0, 2}, outAx: 1},
 }
 
 // runFuseSiblings finds, in every function, ops of the same kind reading the
@@ -83,7 +83,7 @@ func runFuseSiblings(_ *Context, m *ir.Module) (bool, error) {
 // siblingKey groups fusable ops: op kind, shared operands, weight dtype,
 // quantization and input dim.
 func siblingKey(m *ir.Module, op *ir.Op) (string, bool) {
-	spec, ok := weightOp[op.Name]
+	spec, ok := weightOp[op.Def()]
 	if !ok {
 		return "", false
 	}
@@ -108,7 +108,7 @@ func siblingKey(m *ir.Module, op *ir.Op) (string, bool) {
 
 // paramOf returns the param v reads directly, if any.
 func paramOf(m *ir.Module, v *ir.Value) *ir.Param {
-	if v.Def == nil || v.Def.Name != "param" {
+	if !v.Def.Is(ir.OpParam) {
 		return nil
 	}
 	name, _ := v.Def.Attrs.Str("name")
@@ -116,7 +116,7 @@ func paramOf(m *ir.Module, v *ir.Value) *ir.Param {
 }
 
 func blocksAlign(m *ir.Module, g []*ir.Op) bool {
-	spec := weightOp[g[0].Name]
+	spec := weightOp[g[0].Def()]
 	for _, op := range g[:len(g)-1] {
 		w := op.Args[spec.weight]
 		q, ok := paramOf(m, w).Attrs.Ints("quant")
@@ -134,7 +134,7 @@ func blocksAlign(m *ir.Module, g []*ir.Op) bool {
 
 // fuseGroup emits the fused op and splits its result among the group.
 func fuseGroup(m *ir.Module, rw *rewriter, g []*ir.Op) error {
-	spec := weightOp[g[0].Name]
+	spec := weightOp[g[0].Def()]
 	var names []string
 	var sizes []int64
 	for _, op := range g {
@@ -164,11 +164,11 @@ func fuseGroup(m *ir.Module, rw *rewriter, g []*ir.Op) error {
 	}
 	b := &builder{rw: rw}
 	rw.cur = g[0]
-	w := ir.NewOp("param", nil, ir.Attrs{"name": p.Name}, []ir.Type{p.Type}, g[0].Loc)
+	w := ir.NewOp(ir.OpParam.Name, nil, ir.Attrs{"name": p.Name}, []ir.Type{p.Type}, g[0].Loc)
 	rw.pending = append(rw.pending, w)
 	args := append([]*ir.Value(nil), g[0].Args...)
 	args[spec.weight] = w.Result()
-	y := b.one(g[0].Name, args, nil)
+	y := b.one(g[0].Def(), args, nil)
 	parts := b.split(y, -1, sizes...)
 	if b.err != nil {
 		rw.discard()

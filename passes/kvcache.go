@@ -75,7 +75,7 @@ func runKVCache(ctx *Context, m *ir.Module) (bool, error) {
 func takeNextTokens(f *ir.Func) bool {
 	ok := true
 	rewriteFunc(f, func(rw *rewriter, op *ir.Op) bool {
-		if op.Name != "shift" {
+		if !op.Is(ir.OpShift) {
 			return false
 		}
 		if off, _ := op.Attrs.Int("offset"); off == 1 && op.Args[0].Def == nil {
@@ -106,7 +106,7 @@ func cacheAttention(f *ir.Func) (bool, error) {
 	var caches []*ir.Value
 	var err error
 	rewriteFunc(f, func(rw *rewriter, op *ir.Op) bool {
-		if op.Name != "attention" || err != nil {
+		if !op.Is(ir.OpAttention) || err != nil {
 			return false
 		}
 		p, ok := matchLatentKV(op.Args[1], op.Args[2])
@@ -117,15 +117,15 @@ func cacheAttention(f *ir.Func) (bool, error) {
 		cache := arg(CacheArg(len(caches)), ir.T(p.latent.Type.DType, ir.S(cacheSym), ir.C(r.N+p.dr)))
 		b := &builder{rw: rw}
 		lat := b.concat(-1, p.latent, b.reshape(p.kr, T, ir.C(p.dr)))
-		updated := b.one("kv_write", []*ir.Value{cache, lat, slot}, nil)
+		updated := b.one(ir.OpKVWrite, []*ir.Value{cache, lat, slot}, nil)
 		caches = append(caches, updated)
 		cs := b.split(updated, -1, r.N, p.dr)
 		Cd := ir.S(cacheSym)
-		kvu := b.reshape(b.one("linear", []*ir.Value{cs[0], p.w}, nil), Cd, ir.C(p.heads), ir.C(p.dn+p.dv))
+		kvu := b.reshape(b.one(ir.OpLinear, []*ir.Value{cs[0], p.w}, nil), Cd, ir.C(p.heads), ir.C(p.dn+p.dv))
 		kv := b.split(kvu, -1, p.dn, p.dv)
-		kr := b.one("expand", []*ir.Value{b.reshape(cs[1], Cd, ir.C(1), ir.C(p.dr))}, ir.Attrs{"shape": ir.Shape{Cd, ir.C(p.heads), ir.C(p.dr)}})
+		kr := b.one(ir.OpExpand, []*ir.Value{b.reshape(cs[1], Cd, ir.C(1), ir.C(p.dr))}, ir.Attrs{"shape": ir.Shape{Cd, ir.C(p.heads), ir.C(p.dr)}})
 		k := b.concat(-1, kv[0], kr)
-		o := b.one("attention_cache", []*ir.Value{op.Args[0], k, kv[1], op.Args[3], op.Args[4], cpos, cseq}, op.Attrs.Clone())
+		o := b.one(ir.OpAttentionCache, []*ir.Value{op.Args[0], k, kv[1], op.Args[3], op.Args[4], cpos, cseq}, op.Attrs.Clone())
 		if b.err != nil {
 			err = fmt.Errorf("kv-cache: at %s: %w", op.Loc, b.err)
 			rw.discard()

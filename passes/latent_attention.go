@@ -17,9 +17,9 @@ type latentKV struct {
 	dr            int64
 }
 
-// defOf returns v's defining op if it is named name.
-func defOf(v *ir.Value, name string) *ir.Op {
-	if v.Def != nil && v.Def.Name == name {
+// defOf returns v's defining op if it is a d.
+func defOf(v *ir.Value, d *ir.OpDef) *ir.Op {
+	if v.Def.Is(d) {
 		return v.Def
 	}
 	return nil
@@ -28,24 +28,24 @@ func defOf(v *ir.Value, name string) *ir.Op {
 // matchLatentKV matches k and v of an attention op against the pattern.
 func matchLatentKV(k, v *ir.Value) (latentKV, bool) {
 	var p latentKV
-	cat := defOf(k, "concat")
+	cat := defOf(k, ir.OpConcat)
 	if cat == nil || len(cat.Args) != 2 || !lastAxis(cat) {
 		return p, false
 	}
 	kn, ke := cat.Args[0], cat.Args[1]
-	split := defOf(kn, "split")
+	split := defOf(kn, ir.OpSplit)
 	if split == nil || v.Def != split || kn.Index != 0 || v.Index != 1 || len(split.Results) != 2 || !lastAxis(split) {
 		return p, false
 	}
-	exp := defOf(ke, "expand")
+	exp := defOf(ke, ir.OpExpand)
 	if exp == nil || len(exp.Args[0].Type.Shape) != 3 || exp.Args[0].Type.Shape[1] != ir.C(1) {
 		return p, false
 	}
-	rs := defOf(split.Args[0], "reshape")
+	rs := defOf(split.Args[0], ir.OpReshape)
 	if rs == nil {
 		return p, false
 	}
-	lin := defOf(rs.Args[0], "linear")
+	lin := defOf(rs.Args[0], ir.OpLinear)
 	if lin == nil || len(lin.Args[0].Type.Shape) != 2 {
 		return p, false
 	}
@@ -75,7 +75,7 @@ type builder struct {
 	err error
 }
 
-func (b *builder) op(name string, args []*ir.Value, attrs ir.Attrs) []*ir.Value {
+func (b *builder) op(d *ir.OpDef, args []*ir.Value, attrs ir.Attrs) []*ir.Value {
 	if b.err != nil {
 		return make([]*ir.Value, 8)
 	}
@@ -83,32 +83,32 @@ func (b *builder) op(name string, args []*ir.Value, attrs ir.Attrs) []*ir.Value 
 	for i, a := range args {
 		ts[i] = a.Type
 	}
-	res, err := ir.Lookup(name).Infer(ts, attrs)
+	res, err := d.Infer(ts, attrs)
 	if err != nil {
 		b.err = err
 		return make([]*ir.Value, 8)
 	}
-	op := ir.NewOp(name, args, attrs, res, b.rw.cur.Loc)
+	op := ir.NewOp(d.Name, args, attrs, res, b.rw.cur.Loc)
 	b.rw.pending = append(b.rw.pending, op)
 	return op.Results
 }
 
-func (b *builder) one(name string, args []*ir.Value, attrs ir.Attrs) *ir.Value {
-	return b.op(name, args, attrs)[0]
+func (b *builder) one(d *ir.OpDef, args []*ir.Value, attrs ir.Attrs) *ir.Value {
+	return b.op(d, args, attrs)[0]
 }
 
 func (b *builder) reshape(x *ir.Value, dims ...ir.Dim) *ir.Value {
-	return b.one("reshape", []*ir.Value{x}, ir.Attrs{"shape": ir.ShapeAttr(dims)})
+	return b.one(ir.OpReshape, []*ir.Value{x}, ir.Attrs{"shape": ir.ShapeAttr(dims)})
 }
 
 func (b *builder) split(x *ir.Value, axis int64, sizes ...int64) []*ir.Value {
-	return b.op("split", []*ir.Value{x}, ir.Attrs{"axis": axis, "sizes": sizes})
+	return b.op(ir.OpSplit, []*ir.Value{x}, ir.Attrs{"axis": axis, "sizes": sizes})
 }
 
 func (b *builder) concat(axis int64, xs ...*ir.Value) *ir.Value {
-	return b.one("concat", xs, ir.Attrs{"axis": axis})
+	return b.one(ir.OpConcat, xs, ir.Attrs{"axis": axis})
 }
 
 func (b *builder) transpose(x *ir.Value, perm ...int64) *ir.Value {
-	return b.one("transpose", []*ir.Value{x}, ir.Attrs{"perm": perm})
+	return b.one(ir.OpTranspose, []*ir.Value{x}, ir.Attrs{"perm": perm})
 }

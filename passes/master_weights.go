@@ -34,7 +34,7 @@ func runMasterWeights(_ *Context, m *ir.Module) (bool, error) {
 	// transposed weight is bf16 too), in program order.
 	for _, f := range m.Funcs {
 		for _, op := range f.Body {
-			if n, _ := op.Attrs.Str("name"); op.Name == "param" && narrow[n] {
+			if n, _ := op.Attrs.Str("name"); op.Is(ir.OpParam) && narrow[n] {
 				op.Results[0].Type.DType = ir.BF16
 				continue
 			}

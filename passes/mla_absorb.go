@@ -42,7 +42,7 @@ func runMLAAbsorb(ctx *Context, m *ir.Module) (bool, error) {
 func absorb(f *ir.Func) (bool, error) {
 	var err error
 	changed := rewriteFunc(f, func(rw *rewriter, op *ir.Op) bool {
-		if op.Name != "attention_cache" || err != nil {
+		if !op.Is(ir.OpAttentionCache) || err != nil {
 			return false
 		}
 		p, ok := matchLatentKV(op.Args[1], op.Args[2])
@@ -51,7 +51,7 @@ func absorb(f *ir.Func) (bool, error) {
 		}
 		// The latent and rotary key are the two halves of one cache value.
 		cs := p.latent.Def
-		if cs == nil || cs.Name != "split" || p.latent.Index != 0 || len(cs.Results) != 2 {
+		if !cs.Is(ir.OpSplit) || p.latent.Index != 0 || len(cs.Results) != 2 {
 			return false
 		}
 		cache := cs.Args[0]
@@ -59,14 +59,14 @@ func absorb(f *ir.Func) (bool, error) {
 		q := op.Args[0]
 		H, Cd := ir.C(p.heads), cache.Type.Shape[0]
 		b := &builder{rw: rw}
-		w := b.one("cast", []*ir.Value{p.w}, ir.Attrs{"dtype": q.Type.DType})
+		w := b.one(ir.OpCast, []*ir.Value{p.w}, ir.Attrs{"dtype": q.Type.DType})
 		wkv := b.split(b.reshape(w, H, ir.C(p.dn+p.dv), ir.C(r)), 1, p.dn, p.dv)
 		qs := b.split(q, -1, p.dn, p.dr)
-		qabs := b.transpose(b.one("matmul", []*ir.Value{b.transpose(qs[0], 1, 0, 2), wkv[0]}, nil), 1, 0, 2)
+		qabs := b.transpose(b.one(ir.OpMatmul, []*ir.Value{b.transpose(qs[0], 1, 0, 2), wkv[0]}, nil), 1, 0, 2)
 		k := b.reshape(cache, Cd, ir.C(1), ir.C(r+p.dr))
 		v := b.reshape(p.latent, Cd, ir.C(1), ir.C(r))
-		olat := b.one("attention_cache", []*ir.Value{b.concat(-1, qabs, qs[1]), k, v, op.Args[3], op.Args[4], op.Args[5], op.Args[6]}, op.Attrs.Clone())
-		o := b.transpose(b.one("matmul", []*ir.Value{b.transpose(olat, 1, 0, 2), b.transpose(wkv[1], 0, 2, 1)}, nil), 1, 0, 2)
+		olat := b.one(ir.OpAttentionCache, []*ir.Value{b.concat(-1, qabs, qs[1]), k, v, op.Args[3], op.Args[4], op.Args[5], op.Args[6]}, op.Attrs.Clone())
+		o := b.transpose(b.one(ir.OpMatmul, []*ir.Value{b.transpose(olat, 1, 0, 2), b.transpose(wkv[1], 0, 2, 1)}, nil), 1, 0, 2)
 		if b.err != nil {
 			err = fmt.Errorf("mla-absorb: at %s: %w", op.Loc, b.err)
 			rw.discard()

@@ -65,7 +65,7 @@ func routings(f *ir.Func) []*ir.Value {
 	seen := map[*ir.Value]bool{}
 	var out []*ir.Value
 	for _, op := range f.Body {
-		if op.Name == "grouped_linear" && !seen[op.Args[2]] {
+		if op.Is(ir.OpGroupedLinear) && !seen[op.Args[2]] {
 			seen[op.Args[2]] = true
 			out = append(out, op.Args[2])
 		}
@@ -93,7 +93,7 @@ func planMoE(f *ir.Func, idx *ir.Value) *moePlan {
 	p := &moePlan{idx: idx, experts: -1, ops: map[*ir.Op]bool{}, combines: map[*ir.Op][2]*ir.Value{}, dropped: map[*ir.Op]bool{}}
 	slotLevel := map[*ir.Value]bool{}
 	for _, op := range f.Body {
-		if op.Name == "grouped_linear" && op.Args[2] == idx {
+		if op.Is(ir.OpGroupedLinear) && op.Args[2] == idx {
 			w := op.Args[1].Type.Shape
 			if w[0].IsSym() || (p.experts >= 0 && w[0].N != p.experts) {
 				return nil
@@ -149,7 +149,7 @@ func rowOp(op *ir.Op, slotLevel map[*ir.Value]bool) bool {
 	switch {
 	case def == nil || len(op.Args) == 0:
 		return false
-	case op.Name == "split" || op.Name == "slice":
+	case op.Is(ir.OpSplit) || op.Is(ir.OpSlice):
 		ax, ok := op.Attrs.Int("axis")
 		return slotLevel[op.Args[0]] && ok && (ax == -1 || ax == 2)
 	case def.Kind != ir.Elementwise && def.Kind != ir.Broadcast:
@@ -171,7 +171,7 @@ func rowOp(op *ir.Op, slotLevel map[*ir.Value]bool) bool {
 // combinePattern matches mul(v, reshape(w, [T, k, 1])) (either order),
 // used once, by sum(axis = 1): the weighted sum over a token's experts.
 func combinePattern(mul *ir.Op, v *ir.Value, idx ir.Shape, uses map[*ir.Value][]*ir.Op) (*ir.Op, *ir.Value, bool) {
-	if mul.Name != "mul" || v.Type.DType != ir.F32 {
+	if !mul.Is(ir.OpMul) || v.Type.DType != ir.F32 {
 		return nil, nil, false
 	}
 	other := mul.Args[0]
@@ -179,7 +179,7 @@ func combinePattern(mul *ir.Op, v *ir.Value, idx ir.Shape, uses map[*ir.Value][]
 		other = mul.Args[1]
 	}
 	r := other.Def
-	if r == nil || r.Name != "reshape" || !other.Type.Shape.Equal(ir.Shape{idx[0], idx[1], ir.C(1)}) {
+	if !r.Is(ir.OpReshape) || !other.Type.Shape.Equal(ir.Shape{idx[0], idx[1], ir.C(1)}) {
 		return nil, nil, false
 	}
 	w := r.Args[0]
@@ -187,7 +187,7 @@ func combinePattern(mul *ir.Op, v *ir.Value, idx ir.Shape, uses map[*ir.Value][]
 		return nil, nil, false
 	}
 	us := uses[mul.Result()]
-	if len(us) != 1 || us[0] == nil || us[0].Name != "sum" {
+	if len(us) != 1 || !us[0].Is(ir.OpSum) {
 		return nil, nil, false
 	}
 	sum := us[0]
@@ -240,7 +240,7 @@ func lowerMoE(f *ir.Func, plans []*moePlan, block int64) error {
 		b := &builder{rw: rw}
 		d, ok := dispatched[p]
 		if !ok {
-			r := b.op("moe_dispatch", []*ir.Value{p.idx}, ir.Attrs{"experts": p.experts, "block": block})
+			r := b.op(ir.OpMoEDispatch, []*ir.Value{p.idx}, ir.Attrs{"experts": p.experts, "block": block})
 			d = dispatch{r[0], r[1]}
 			dispatched[p] = d
 		}
@@ -249,18 +249,18 @@ func lowerMoE(f *ir.Func, plans []*moePlan, block int64) error {
 		case p.dropped[op]:
 		case p.combines[op] != [2]*ir.Value{}:
 			c := p.combines[op]
-			rw.replace(op.Result(), b.one("moe_combine", []*ir.Value{rows[c[0]], d.slot, c[1]}, nil))
-		case op.Name == "grouped_linear":
+			rw.replace(op.Result(), b.one(ir.OpMoECombine, []*ir.Value{rows[c[0]], d.slot, c[1]}, nil))
+		case op.Is(ir.OpGroupedLinear):
 			x := op.Args[0]
 			xr, ok := rows[x]
 			if !ok {
 				key := [2]*ir.Value{x, d.slot}
 				if xr = gathered[key]; xr == nil {
-					xr = b.one("moe_gather", []*ir.Value{x, d.slot}, ir.Attrs{"k": k})
+					xr = b.one(ir.OpMoEGather, []*ir.Value{x, d.slot}, ir.Attrs{"k": k})
 					gathered[key] = xr
 				}
 			}
-			rows[op.Result()] = b.one("grouped_gemm", []*ir.Value{xr, op.Args[1], d.count}, ir.Attrs{"block": block})
+			rows[op.Result()] = b.one(ir.OpGroupedGEMM, []*ir.Value{xr, op.Args[1], d.count}, ir.Attrs{"block": block})
 		default:
 			args := make([]*ir.Value, len(op.Args))
 			for i, a := range op.Args {
@@ -269,10 +269,10 @@ func lowerMoE(f *ir.Func, plans []*moePlan, block int64) error {
 				}
 			}
 			attrs := op.Attrs.Clone()
-			if op.Name == "split" || op.Name == "slice" {
+			if op.Is(ir.OpSplit) || op.Is(ir.OpSlice) {
 				attrs["axis"] = int64(-1)
 			}
-			for i, r := range b.op(op.Name, args, attrs) {
+			for i, r := range b.op(op.Def(), args, attrs) {
 				if i < len(op.Results) {
 					rows[op.Results[i]] = r
 				}

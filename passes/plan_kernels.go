@@ -15,34 +15,47 @@ const (
 	KernelKindAttr = "kernel_kind"
 )
 
-// KernelKinds is the emitter family of each op when it starts a region.
-// Ops absent here produce no kernel: param (a weight), reshape (a view of a
-// contiguous tensor) and const (folded into the kernels that read it).
-var KernelKinds = map[string]string{
-	"cast": "pointwise", "where": "pointwise",
-	"sum": "rows", "mean": "rows", "reduce_max": "rows", "softmax": "rows", "rms_norm": "rows",
-	"linear": "gemm", "matmul": "gemm", "grouped_gemm": "gemm", "grouped_linear": "gemm",
-	"grouped_linear_wgrad": "gemm",
-	"expand":               "movement", "transpose": "movement", "concat": "movement", "split": "movement",
-	"slice": "movement", "gather": "movement", "take_along": "movement", "shift": "movement",
-	"moe_gather": "movement", "kv_write": "movement",
-	"topk": "routing", "route": "routing", "moe_dispatch": "dispatch", "moe_combine": "combine",
-	"rope":      "rope",
-	"attention": "attention", "attention_cache": "attention", "attention_grad": "attention_grad",
-	"scatter_add": "scatter", "adamw": "optimizer", "quantize_blocks": "quantize",
+// KernelKinds is the emitter family of each op when it starts a region;
+// elementwise and broadcast ops not listed here are "pointwise". The ops in
+// noKernel produce none.
+var KernelKinds = map[*ir.OpDef]string{
+	ir.OpCast: "pointwise", ir.OpWhere: "pointwise",
+	ir.OpSum: "rows", ir.OpMean: "rows", ir.OpReduceMax: "rows", ir.OpSoftmax: "rows", ir.OpRMSNorm: "rows",
+	ir.OpLinear: "gemm", ir.OpMatmul: "gemm", ir.OpGroupedGEMM: "gemm", ir.OpGroupedLinear: "gemm",
+	ir.OpGroupedLinearWGrad: "gemm",
+	ir.OpExpand:             "movement", ir.OpTranspose: "movement", ir.OpConcat: "movement", ir.OpSplit: "movement",
+	ir.OpSlice: "movement", ir.OpGather: "movement", ir.OpTakeAlong: "movement", ir.OpShift: "movement",
+	ir.OpMoEGather: "movement", ir.OpKVWrite: "movement",
+	ir.OpTopK: "routing", ir.OpRoute: "routing", ir.OpMoEDispatch: "dispatch", ir.OpMoECombine: "combine",
+	ir.OpRope:      "rope",
+	ir.OpAttention: "attention", ir.OpAttentionCache: "attention", ir.OpAttentionGrad: "attention_grad",
+	ir.OpScatterAdd: "scatter", ir.OpAdamW: "optimizer", ir.OpQuantizeBlocks: "quantize",
 }
 
-// IsView reports ops that need no kernel.
-func IsView(op *ir.Op) bool {
-	return op.Name == "param" || op.Name == "reshape" || op.Name == "const"
+// noKernel says why an op needs no kernel.
+var noKernel = map[*ir.OpDef]string{
+	ir.OpParam:   "a weight, bound by the runtime",
+	ir.OpReshape: "a view of a contiguous tensor",
+	ir.OpConst:   "folded into the kernels that read it",
 }
+
+// NoKernel returns why op d needs no GPU kernel, or "" when it needs one.
+func NoKernel(d *ir.OpDef) string { return noKernel[d] }
+
+// IsView reports ops that need no kernel.
+func IsView(op *ir.Op) bool { return noKernel[op.Def()] != "" }
 
 // KernelKind is the emitter family for op.
 func KernelKind(op *ir.Op) string {
-	if k, ok := KernelKinds[op.Name]; ok {
+	return KernelKindOf(op.Def())
+}
+
+// KernelKindOf is the emitter family for op d ("" for none).
+func KernelKindOf(d *ir.OpDef) string {
+	if k, ok := KernelKinds[d]; ok {
 		return k
 	}
-	if d := op.Def(); d != nil && (d.Kind == ir.Elementwise || d.Kind == ir.Broadcast) {
+	if d != nil && (d.Kind == ir.Elementwise || d.Kind == ir.Broadcast) {
 		return "pointwise"
 	}
 	return ""

@@ -61,8 +61,8 @@ func (rw *rewriter) replace(old, new *ir.Value) { rw.repl[old] = new }
 
 // emit builds a one-result op placed before the op being visited, with its
 // location, and returns the result.
-func (rw *rewriter) emit(name string, args []*ir.Value, attrs ir.Attrs, t ir.Type) *ir.Value {
-	op := ir.NewOp(name, args, attrs, []ir.Type{t}, rw.cur.Loc)
+func (rw *rewriter) emit(d *ir.OpDef, args []*ir.Value, attrs ir.Attrs, t ir.Type) *ir.Value {
+	op := ir.NewOp(d.Name, args, attrs, []ir.Type{t}, rw.cur.Loc)
 	rw.pending = append(rw.pending, op)
 	return op.Result()
 }

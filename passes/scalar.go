@@ -61,7 +61,7 @@ func wrapInt(dt ir.DType, n int64) int64 {
 // constOf reads v as a scalar if a `const` op defines it with a value of a
 // kind its dtype can hold and a dtype folding supports.
 func constOf(v *ir.Value) (scalar, bool) {
-	if v.Def == nil || v.Def.Name != "const" {
+	if !v.Def.Is(ir.OpConst) {
 		return scalar{}, false
 	}
 	a := v.Def.Attrs
@@ -107,5 +107,5 @@ func (s scalar) attrs() ir.Attrs {
 
 // emitConst materialises s as a const op before the op being rewritten.
 func emitConst(rw *rewriter, s scalar) *ir.Value {
-	return rw.emit("const", nil, s.attrs(), ir.Type{Shape: ir.Shape{}, DType: s.dt})
+	return rw.emit(ir.OpConst, nil, s.attrs(), ir.Type{Shape: ir.Shape{}, DType: s.dt})
 }

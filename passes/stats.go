@@ -108,7 +108,7 @@ func live(f *ir.Func) []*ir.Op {
 func paramsRead(f *ir.Func) map[string]bool {
 	names := map[string]bool{}
 	for _, op := range live(f) {
-		if op.Name == "param" {
+		if op.Is(ir.OpParam) {
 			if name, ok := op.Attrs.Str("name"); ok {
 				names[name] = true
 			}

@@ -35,7 +35,7 @@ func activatedParams(m *ir.Module, f *ir.Func) int64 {
 	a := newActivation(f)
 	fracs := map[string]frac{}
 	for _, op := range a.ops {
-		if op.Name != "param" {
+		if !op.Is(ir.OpParam) {
 			continue
 		}
 		name, _ := op.Attrs.Str("name")
@@ -97,7 +97,7 @@ func (a *activation) reach(v *ir.Value) frac {
 // useFrac is the fraction of an operand one use reads per token.
 func (a *activation) useFrac(u use) frac {
 	switch {
-	case (u.op.Name == "grouped_linear" || u.op.Name == "grouped_gemm") && u.arg == 1:
+	case (u.op.Is(ir.OpGroupedLinear) || u.op.Is(ir.OpGroupedGEMM)) && u.arg == 1:
 		return expertFrac(u.op)
 	case isView(u.op):
 		fr := none
@@ -114,8 +114,8 @@ func (a *activation) useFrac(u use) frac {
 // Symbolic k or E cannot be counted and are taken as all experts.
 func expertFrac(op *ir.Op) frac {
 	routing := op.Args[2]
-	if op.Name == "grouped_gemm" {
-		if d := routing.Def; d != nil && d.Name == "moe_dispatch" {
+	if op.Is(ir.OpGroupedGEMM) {
+		if d := routing.Def; d.Is(ir.OpMoEDispatch) {
 			routing = d.Args[0]
 		} else {
 			return all
@@ -134,5 +134,5 @@ func expertFrac(op *ir.Op) frac {
 // still only read expert by expert.
 func isView(op *ir.Op) bool {
 	d := op.Def()
-	return d != nil && (d.Kind == ir.Injective || op.Name == "cast")
+	return d != nil && (d.Kind == ir.Injective || op.Is(ir.OpCast))
 }

@@ -35,7 +35,34 @@ func newI(s []int) *Tensor { return &Tensor{Shape: slices.Clone(s), I: make([]in
 
 type kernel func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error)
 
-var kernels = map[string]kernel{}
+// kernels holds the semantics of each op it covers; uncovered says why
+// the others have none (internal/opfaces checks that every op is in one).
+var kernels = map[*ir.OpDef]kernel{}
+
+var uncovered = map[*ir.OpDef]string{
+	ir.OpParam:              "Run binds it from its params",
+	ir.OpSign:               "piecewise constant: its gradient is zero, nothing for a finite difference to check",
+	ir.OpRoute:              "indices: no gradient to check",
+	ir.OpKVWrite:            "inference only (the KV cache)",
+	ir.OpAttentionCache:     "inference only (the KV cache)",
+	ir.OpMoEDispatch:        "inference only (lowered experts)",
+	ir.OpMoEGather:          "inference only (lowered experts)",
+	ir.OpGroupedGEMM:        "inference only (lowered experts)",
+	ir.OpMoECombine:         "inference only (lowered experts)",
+	ir.OpScatterAdd:         "a gradient op: the oracle checks the gradient rules that emit it",
+	ir.OpGroupedLinearWGrad: "a gradient op: the oracle checks the gradient rules that emit it",
+	ir.OpAttentionGrad:      "a gradient op: the oracle checks the gradient rules that emit it",
+	ir.OpAdamW:              "the optimizer's update (runtime/train tests it)",
+	ir.OpQuantizeBlocks:     "a step function: its gradient is straight through by design, not a finite difference",
+}
+
+// Covers reports whether Run computes op d, and otherwise why not.
+func Covers(d *ir.OpDef) (ok bool, without string) {
+	if kernels[d] != nil {
+		return true, ""
+	}
+	return false, uncovered[d]
+}
 
 // Run evaluates f with params (by name) and args; shapes must be constant.
 func Run(f *ir.Func, params map[string]*Tensor, args []*Tensor) ([]*Tensor, error) {
@@ -55,7 +82,7 @@ func Run(f *ir.Func, params map[string]*Tensor, args []*Tensor) ([]*Tensor, erro
 			}
 			out = append(out, s)
 		}
-		if op.Name == "param" {
+		if op.Is(ir.OpParam) {
 			name, _ := op.Attrs.Str("name")
 			p, ok := params[name]
 			if !ok {
@@ -64,7 +91,7 @@ func Run(f *ir.Func, params map[string]*Tensor, args []*Tensor) ([]*Tensor, erro
 			vals[op.Result()] = p
 			continue
 		}
-		k := kernels[op.Name]
+		k := kernels[op.Def()]
 		if k == nil {
 			return nil, fmt.Errorf("eval64: no kernel for %s", op.Name)
 		}
@@ -128,13 +155,13 @@ func axisOf(op *ir.Op, rank int) int {
 func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 
 func init() {
-	unary := map[string]func(float64) float64{
-		"exp": math.Exp, "log": math.Log, "sqrt": math.Sqrt, "rsqrt": func(x float64) float64 { return 1 / math.Sqrt(x) },
-		"sigmoid": sigmoid, "silu": func(x float64) float64 { return x * sigmoid(x) }, "tanh": math.Tanh,
-		"neg": func(x float64) float64 { return -x }, "abs": math.Abs,
+	unary := map[*ir.OpDef]func(float64) float64{
+		ir.OpExp: math.Exp, ir.OpLog: math.Log, ir.OpSqrt: math.Sqrt, ir.OpRsqrt: func(x float64) float64 { return 1 / math.Sqrt(x) },
+		ir.OpSigmoid: sigmoid, ir.OpSilu: func(x float64) float64 { return x * sigmoid(x) }, ir.OpTanh: math.Tanh,
+		ir.OpNeg: func(x float64) float64 { return -x }, ir.OpAbs: math.Abs,
 	}
-	for name, fn := range unary {
-		kernels[name] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
+	for d, fn := range unary {
+		kernels[d] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
 			r := newF(out[0])
 			for i, v := range in[0].F {
 				r.F[i] = fn(v)
@@ -142,13 +169,13 @@ func init() {
 			return []*Tensor{r}, nil
 		}
 	}
-	binary := map[string]func(a, b float64) float64{
-		"add": func(a, b float64) float64 { return a + b }, "sub": func(a, b float64) float64 { return a - b },
-		"mul": func(a, b float64) float64 { return a * b }, "div": func(a, b float64) float64 { return a / b },
-		"maximum": math.Max, "minimum": math.Min, "pow": math.Pow,
+	binary := map[*ir.OpDef]func(a, b float64) float64{
+		ir.OpAdd: func(a, b float64) float64 { return a + b }, ir.OpSub: func(a, b float64) float64 { return a - b },
+		ir.OpMul: func(a, b float64) float64 { return a * b }, ir.OpDiv: func(a, b float64) float64 { return a / b },
+		ir.OpMaximum: math.Max, ir.OpMinimum: math.Min, ir.OpPow: math.Pow,
 	}
-	for name, fn := range binary {
-		kernels[name] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
+	for d, fn := range binary {
+		kernels[d] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
 			r := newF(out[0])
 			ia, ib := bcast(out[0], in[0].Shape), bcast(out[0], in[1].Shape)
 			for i := range r.F {
@@ -157,13 +184,13 @@ func init() {
 			return []*Tensor{r}, nil
 		}
 	}
-	cmp := map[string]func(a, b float64) bool{
-		"eq": func(a, b float64) bool { return a == b }, "ne": func(a, b float64) bool { return a != b },
-		"lt": func(a, b float64) bool { return a < b }, "le": func(a, b float64) bool { return a <= b },
-		"gt": func(a, b float64) bool { return a > b }, "ge": func(a, b float64) bool { return a >= b },
+	cmp := map[*ir.OpDef]func(a, b float64) bool{
+		ir.OpEq: func(a, b float64) bool { return a == b }, ir.OpNe: func(a, b float64) bool { return a != b },
+		ir.OpLt: func(a, b float64) bool { return a < b }, ir.OpLe: func(a, b float64) bool { return a <= b },
+		ir.OpGt: func(a, b float64) bool { return a > b }, ir.OpGe: func(a, b float64) bool { return a >= b },
 	}
-	for name, fn := range cmp {
-		kernels[name] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
+	for d, fn := range cmp {
+		kernels[d] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
 			r := newI(out[0])
 			ia, ib := bcast(out[0], in[0].Shape), bcast(out[0], in[1].Shape)
 			for i := range r.I {
@@ -174,7 +201,7 @@ func init() {
 			return []*Tensor{r}, nil
 		}
 	}
-	kernels["where"] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
+	kernels[ir.OpWhere] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
 		r := newF(out[0])
 		ic, ia, ib := bcast(out[0], in[0].Shape), bcast(out[0], in[1].Shape), bcast(out[0], in[2].Shape)
 		for i := range r.F {
@@ -186,7 +213,7 @@ func init() {
 		}
 		return []*Tensor{r}, nil
 	}
-	kernels["cast"] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
+	kernels[ir.OpCast] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
 		x := in[0]
 		if op.Result().Type.DType.IsFloat() {
 			r := newF(out[0])
@@ -209,7 +236,7 @@ func init() {
 		}
 		return []*Tensor{r}, nil
 	}
-	kernels["const"] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
+	kernels[ir.OpConst] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
 		r := newF(out[0])
 		switch v := op.Attrs["value"].(type) {
 		case float64:
@@ -219,7 +246,7 @@ func init() {
 		}
 		return []*Tensor{r}, nil
 	}
-	reduce := func(name string) kernel {
+	reduce := func(def *ir.OpDef) kernel {
 		return func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
 			x := in[0]
 			ax := axisOf(op, len(x.Shape))
@@ -228,18 +255,18 @@ func init() {
 			for o := 0; o < outer; o++ {
 				for i := 0; i < inner; i++ {
 					acc := 0.0
-					if name == "reduce_max" {
+					if def == ir.OpReduceMax {
 						acc = math.Inf(-1)
 					}
 					for j := 0; j < n; j++ {
 						v := x.F[(o*n+j)*inner+i]
-						if name == "reduce_max" {
+						if def == ir.OpReduceMax {
 							acc = math.Max(acc, v)
 						} else {
 							acc += v
 						}
 					}
-					if name == "mean" {
+					if def == ir.OpMean {
 						acc /= float64(n)
 					}
 					r.F[o*inner+i] = acc
@@ -248,10 +275,10 @@ func init() {
 			return []*Tensor{r}, nil
 		}
 	}
-	for _, n := range []string{"sum", "mean", "reduce_max"} {
-		kernels[n] = reduce(n)
+	for _, d := range []*ir.OpDef{ir.OpSum, ir.OpMean, ir.OpReduceMax} {
+		kernels[d] = reduce(d)
 	}
-	kernels["softmax"] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
+	kernels[ir.OpSoftmax] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
 		x := in[0]
 		ax := axisOf(op, len(x.Shape))
 		outer, n, inner := numel(x.Shape[:ax]), x.Shape[ax], numel(x.Shape[ax+1:])
@@ -274,7 +301,7 @@ func init() {
 		}
 		return []*Tensor{r}, nil
 	}
-	kernels["rms_norm"] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
+	kernels[ir.OpRMSNorm] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
 		x, w := in[0], in[1]
 		eps, _ := op.Attrs.Float("eps")
 		d := x.Shape[len(x.Shape)-1]
@@ -291,7 +318,7 @@ func init() {
 		}
 		return []*Tensor{r}, nil
 	}
-	kernels["linear"] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
+	kernels[ir.OpLinear] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
 		x, w := in[0], in[1]
 		N, K := w.Shape[0], w.Shape[1]
 		r := newF(out[0])
@@ -306,7 +333,7 @@ func init() {
 		}
 		return []*Tensor{r}, nil
 	}
-	kernels["matmul"] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
+	kernels[ir.OpMatmul] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
 		a, b := in[0], in[1]
 		rk := len(a.Shape)
 		M, K, N := a.Shape[rk-2], a.Shape[rk-1], b.Shape[rk-1]
@@ -324,7 +351,7 @@ func init() {
 		}
 		return []*Tensor{r}, nil
 	}
-	kernels["grouped_linear"] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
+	kernels[ir.OpGroupedLinear] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
 		x, w, idx := in[0], in[1], in[2]
 		N, K := w.Shape[1], w.Shape[2]
 		k := idx.Shape[1]
@@ -344,10 +371,10 @@ func init() {
 		}
 		return []*Tensor{r}, nil
 	}
-	kernels["reshape"] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
+	kernels[ir.OpReshape] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
 		return []*Tensor{{Shape: out[0], F: slices.Clone(in[0].F), I: slices.Clone(in[0].I)}}, nil
 	}
-	kernels["expand"] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
+	kernels[ir.OpExpand] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
 		r := newF(out[0])
 		ia := bcast(out[0], in[0].Shape)
 		for i := range r.F {
@@ -355,7 +382,7 @@ func init() {
 		}
 		return []*Tensor{r}, nil
 	}
-	kernels["transpose"] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
+	kernels[ir.OpTranspose] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
 		perm, _ := op.Attrs.Ints("perm")
 		x := in[0]
 		r := newF(out[0])
@@ -370,7 +397,7 @@ func init() {
 		return []*Tensor{r}, nil
 	}
 	// Pieces along an axis: concat joins them, split and slice cut them.
-	kernels["concat"] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
+	kernels[ir.OpConcat] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
 		ax := axisOf(op, len(out[0]))
 		r := newF(out[0])
 		outer, inner, n := numel(out[0][:ax]), numel(out[0][ax+1:]), out[0][ax]
@@ -394,7 +421,7 @@ func init() {
 		}
 		return r
 	}
-	kernels["split"] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
+	kernels[ir.OpSplit] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
 		ax := axisOf(op, len(in[0].Shape))
 		sizes, _ := op.Attrs.Ints("sizes")
 		var res []*Tensor
@@ -405,13 +432,13 @@ func init() {
 		}
 		return res, nil
 	}
-	kernels["slice"] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
+	kernels[ir.OpSlice] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
 		ax := axisOf(op, len(in[0].Shape))
 		st, _ := op.Attrs.Int("start")
 		en, _ := op.Attrs.Int("end")
 		return []*Tensor{cut(in[0], ax, int(st), int(en))}, nil
 	}
-	kernels["gather"] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
+	kernels[ir.OpGather] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
 		table, idx := in[0], in[1]
 		d := numel(table.Shape[1:])
 		r := newF(out[0])
@@ -420,7 +447,7 @@ func init() {
 		}
 		return []*Tensor{r}, nil
 	}
-	kernels["take_along"] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
+	kernels[ir.OpTakeAlong] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
 		x, idx := in[0], in[1]
 		ax := axisOf(op, len(x.Shape))
 		r := newF(out[0])
@@ -438,7 +465,7 @@ func init() {
 		}
 		return []*Tensor{r}, nil
 	}
-	kernels["shift"] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
+	kernels[ir.OpShift] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
 		x, seq := in[0], in[1]
 		off, _ := op.Attrs.Int("offset")
 		T := x.Shape[0]
@@ -452,7 +479,7 @@ func init() {
 		}
 		return []*Tensor{r}, nil
 	}
-	kernels["topk"] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
+	kernels[ir.OpTopK] = func(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
 		x := in[0]
 		k, _ := op.Attrs.Int("k")
 		n := x.Shape[len(x.Shape)-1]
@@ -470,8 +497,8 @@ func init() {
 		}
 		return []*Tensor{vals, idx}, nil
 	}
-	kernels["rope"] = kRope
-	kernels["attention"] = kAttention
+	kernels[ir.OpRope] = kRope
+	kernels[ir.OpAttention] = kAttention
 }
 
 // kRope rotates consecutive pairs by pos·freq (op-semantics: YaRN).

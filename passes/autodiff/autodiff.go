@@ -85,17 +85,17 @@ func backwardWith(b *builder, f *ir.Func, loss *ir.Value, wrt []string, m *ir.Mo
 		if !any {
 			continue
 		}
-		if op.Name == "param" {
+		if op.Is(ir.OpParam) {
 			pname, _ := op.Attrs.Str("name")
 			reads[pname] = append(reads[pname], dys[0])
 			continue
 		}
-		rule, ok := rules[op.Name]
+		rule, ok := rules[op.Def()]
 		if !ok && !hasFloatArg(op) {
 			continue // a leaf (a constant): nothing to pass the gradient to
 		}
 		if !ok {
-			why := noGradient[op.Name]
+			why := noGradient[op.Def()]
 			if why == "" {
 				why = "no gradient rule"
 			}
@@ -131,7 +131,7 @@ func backwardWith(b *builder, f *ir.Func, loss *ir.Value, wrt []string, m *ir.Mo
 				dx = b.cast(dx, want)
 			}
 			if prev := ct[a]; prev != nil {
-				dx = b.op1("add", []*ir.Value{prev, dx}, nil)
+				dx = b.op1(ir.OpAdd, []*ir.Value{prev, dx}, nil)
 			}
 			ct[a] = dx
 		}
@@ -148,7 +148,7 @@ func backwardWith(b *builder, f *ir.Func, loss *ir.Value, wrt []string, m *ir.Mo
 			if sum == nil {
 				sum = d
 			} else {
-				sum = b.op1("add", []*ir.Value{sum, d}, nil)
+				sum = b.op1(ir.OpAdd, []*ir.Value{sum, d}, nil)
 			}
 		}
 		if sum == nil {
@@ -171,7 +171,7 @@ func activeOps(f *ir.Func, wrt []string) map[*ir.Op]bool {
 	act := map[*ir.Value]bool{}
 	for _, op := range f.Body {
 		on := false
-		if op.Name == "param" {
+		if op.Is(ir.OpParam) {
 			n, _ := op.Attrs.Str("name")
 			on = want[n]
 		}
@@ -214,7 +214,7 @@ func liveOps(f *ir.Func, v *ir.Value) map[*ir.Op]bool {
 func Trainable(m *ir.Module, f *ir.Func) []string {
 	read := map[string]bool{}
 	for _, op := range f.Body {
-		if op.Name == "param" {
+		if op.Is(ir.OpParam) {
 			n, _ := op.Attrs.Str("name")
 			read[n] = true
 		}

@@ -18,35 +18,34 @@ func newBuilder(f *ir.Func) *builder { return &builder{f: f} }
 
 var bad = &ir.Value{Type: ir.T(ir.F32)}
 
-func (b *builder) op(name string, args []*ir.Value, attrs ir.Attrs) []*ir.Value {
+func (b *builder) op(d *ir.OpDef, args []*ir.Value, attrs ir.Attrs) []*ir.Value {
 	if b.err != nil {
 		return []*ir.Value{bad, bad, bad}
 	}
-	d := ir.Lookup(name)
 	ts := make([]ir.Type, len(args))
 	for i, a := range args {
 		if a == nil || a == bad {
-			b.err = fmt.Errorf("%s: operand %d missing", name, i)
+			b.err = fmt.Errorf("%s: operand %d missing", d.Name, i)
 			return []*ir.Value{bad, bad, bad}
 		}
 		ts[i] = a.Type
 	}
 	res, err := d.Infer(ts, attrs)
 	if err != nil {
-		b.err = fmt.Errorf("%s: %w", name, err)
+		b.err = fmt.Errorf("%s: %w", d.Name, err)
 		return []*ir.Value{bad, bad, bad}
 	}
-	op := ir.NewOp(name, args, attrs, res, b.loc)
+	op := ir.NewOp(d.Name, args, attrs, res, b.loc)
 	b.f.Body = append(b.f.Body, op)
 	return op.Results
 }
 
-func (b *builder) op1(name string, args []*ir.Value, attrs ir.Attrs) *ir.Value {
-	return b.op(name, args, attrs)[0]
+func (b *builder) op1(d *ir.OpDef, args []*ir.Value, attrs ir.Attrs) *ir.Value {
+	return b.op(d, args, attrs)[0]
 }
 
 func (b *builder) constant(v float64, dt ir.DType) *ir.Value {
-	return b.op1("const", nil, ir.Attrs{"value": v, "dtype": dt})
+	return b.op1(ir.OpConst, nil, ir.Attrs{"value": v, "dtype": dt})
 }
 
 func (b *builder) zeros(s ir.Shape, dt ir.DType) *ir.Value {
@@ -54,46 +53,46 @@ func (b *builder) zeros(s ir.Shape, dt ir.DType) *ir.Value {
 	if len(s) == 0 {
 		return z
 	}
-	return b.op1("expand", []*ir.Value{z}, ir.Attrs{"shape": ir.ShapeAttr(s)})
+	return b.op1(ir.OpExpand, []*ir.Value{z}, ir.Attrs{"shape": ir.ShapeAttr(s)})
 }
 
 func (b *builder) cast(x *ir.Value, dt ir.DType) *ir.Value {
 	if x.Type.DType == dt {
 		return x
 	}
-	return b.op1("cast", []*ir.Value{x}, ir.Attrs{"dtype": dt})
+	return b.op1(ir.OpCast, []*ir.Value{x}, ir.Attrs{"dtype": dt})
 }
 
-func (b *builder) bin(name string, x, y *ir.Value) *ir.Value {
-	return b.op1(name, []*ir.Value{x, y}, nil)
+func (b *builder) bin(d *ir.OpDef, x, y *ir.Value) *ir.Value {
+	return b.op1(d, []*ir.Value{x, y}, nil)
 }
 
-func (b *builder) un(name string, x *ir.Value) *ir.Value { return b.op1(name, []*ir.Value{x}, nil) }
+func (b *builder) un(d *ir.OpDef, x *ir.Value) *ir.Value { return b.op1(d, []*ir.Value{x}, nil) }
 
 func (b *builder) scale(x *ir.Value, c float64) *ir.Value {
-	return b.bin("mul", x, b.constant(c, x.Type.DType))
+	return b.bin(ir.OpMul, x, b.constant(c, x.Type.DType))
 }
 
 func (b *builder) reshape(x *ir.Value, s ir.Shape) *ir.Value {
 	if x.Type.Shape.Equal(s) {
 		return x
 	}
-	return b.op1("reshape", []*ir.Value{x}, ir.Attrs{"shape": ir.ShapeAttr(s)})
+	return b.op1(ir.OpReshape, []*ir.Value{x}, ir.Attrs{"shape": ir.ShapeAttr(s)})
 }
 
 func (b *builder) expand(x *ir.Value, s ir.Shape) *ir.Value {
 	if x.Type.Shape.Equal(s) {
 		return x
 	}
-	return b.op1("expand", []*ir.Value{x}, ir.Attrs{"shape": ir.ShapeAttr(s)})
+	return b.op1(ir.OpExpand, []*ir.Value{x}, ir.Attrs{"shape": ir.ShapeAttr(s)})
 }
 
 func (b *builder) transpose(x *ir.Value, perm ...int64) *ir.Value {
-	return b.op1("transpose", []*ir.Value{x}, ir.Attrs{"perm": perm})
+	return b.op1(ir.OpTranspose, []*ir.Value{x}, ir.Attrs{"perm": perm})
 }
 
 func (b *builder) sum(x *ir.Value, axis int, keep bool) *ir.Value {
-	return b.op1("sum", []*ir.Value{x}, ir.Attrs{"axis": int64(axis), "keepdim": keep})
+	return b.op1(ir.OpSum, []*ir.Value{x}, ir.Attrs{"axis": int64(axis), "keepdim": keep})
 }
 
 // sumTo reduces a broadcast result's gradient g to shape s (numpy rules).
@@ -136,14 +135,14 @@ func (b *builder) param(p *ir.Param) *ir.Value {
 	if b.err != nil {
 		return bad
 	}
-	op := ir.NewOp("param", nil, ir.Attrs{"name": p.Name}, []ir.Type{p.Type}, b.loc)
+	op := ir.NewOp(ir.OpParam.Name, nil, ir.Attrs{"name": p.Name}, []ir.Type{p.Type}, b.loc)
 	b.f.Body = append(b.f.Body, op)
 	return op.Result()
 }
 
 // quantize makes x block-quantized fp8 for an FP8 GEMM.
 func (b *builder) quantize(x *ir.Value, block []int64) *ir.Value {
-	return b.op1("quantize_blocks", []*ir.Value{x}, ir.Attrs{"block": block})
+	return b.op1(ir.OpQuantizeBlocks, []*ir.Value{x}, ir.Attrs{"block": block})
 }
 
 // copyOp appends a copy of op (types, attributes and location kept) with

@@ -50,18 +50,18 @@ func crossEntropy(b *builder, logits, tokens, seq *ir.Value, offset int64) *ir.V
 	x := b.cast(logits, ir.F32)
 	T := tokens.Type.Shape[0]
 	// lse(x) − x[target], with the max subtracted for range.
-	mx := b.op1("reduce_max", []*ir.Value{x}, ir.Attrs{"axis": int64(-1), "keepdim": true})
-	z := b.bin("sub", x, mx)
-	lse := b.un("log", b.sum(b.un("exp", z), 1, true))
-	target := b.op1("shift", []*ir.Value{tokens, seq}, ir.Attrs{"offset": offset})
-	picked := b.op1("take_along", []*ir.Value{z, b.reshape(target, ir.Shape{T, ir.C(1)})}, ir.Attrs{"axis": int64(1)})
-	nll := b.reshape(b.bin("sub", lse, picked), ir.Shape{T})
+	mx := b.op1(ir.OpReduceMax, []*ir.Value{x}, ir.Attrs{"axis": int64(-1), "keepdim": true})
+	z := b.bin(ir.OpSub, x, mx)
+	lse := b.un(ir.OpLog, b.sum(b.un(ir.OpExp, z), 1, true))
+	target := b.op1(ir.OpShift, []*ir.Value{tokens, seq}, ir.Attrs{"offset": offset})
+	picked := b.op1(ir.OpTakeAlong, []*ir.Value{z, b.reshape(target, ir.Shape{T, ir.C(1)})}, ir.Attrs{"axis": int64(1)})
+	nll := b.reshape(b.bin(ir.OpSub, lse, picked), ir.Shape{T})
 	// 1 where position t+offset is in t's sequence, else 0.
 	ones := b.expand(b.constant(1, ir.F32), ir.Shape{T})
-	mask := b.op1("shift", []*ir.Value{ones, seq}, ir.Attrs{"offset": offset})
-	total := b.sum(b.bin("mul", nll, mask), 0, false)
+	mask := b.op1(ir.OpShift, []*ir.Value{ones, seq}, ir.Attrs{"offset": offset})
+	total := b.sum(b.bin(ir.OpMul, nll, mask), 0, false)
 	count := b.sum(mask, 0, false)
-	return b.bin("div", total, b.bin("maximum", count, b.constant(1, ir.F32)))
+	return b.bin(ir.OpDiv, total, b.bin(ir.OpMaximum, count, b.constant(1, ir.F32)))
 }
 
 // inline appends a copy of f's body to b's function with f's arguments

@@ -65,85 +65,22 @@ func Train(m *ir.Module, o TrainOptions) (*ir.Func, error) {
 	if m.Func("train") != nil {
 		return nil, fmt.Errorf("the module already has a train function")
 	}
-	T := ir.S("T")
 	f := &ir.Func{Name: "train"}
 	b := newBuilder(f)
 	b.loc = ir.Loc{File: "<train>"}
-	argv := func(name string, t ir.Type) *ir.Value {
-		v := &ir.Value{Type: t, Index: len(f.Args), Name: name}
-		f.Args = append(f.Args, v)
-		return v
-	}
-	tokens := argv("tokens", ir.T(ir.I32, T))
-	pos := argv("pos", ir.T(ir.I32, T))
-	seq := argv("seq", ir.T(ir.I32, T))
-	segments := argv("segments", ir.T(ir.F32, ir.S("B"), T))
-	lr := argv("lr", ir.T(ir.F32))
-	bc1 := argv("bc1", ir.T(ir.F32))
-	bc2 := argv("bc2", ir.T(ir.F32))
-
-	out := inline(b, fwd, []*ir.Value{tokens, pos, seq})
-	if b.err != nil {
-		return nil, b.err
-	}
-	ce := crossEntropy(b, out[0], tokens, seq, 1)
-	mtpLoss := b.constant(0, ir.F32)
-	if mtp := m.Func("mtp"); mtp != nil && o.MTPWeight > 0 && len(out) > 1 {
-		logits := inline(b, mtp, []*ir.Value{out[1], tokens, pos, seq})
-		if b.err != nil {
-			return nil, b.err
-		}
-		s := logits[0].Type.Shape // [D, T, V]
-		D := s[0].N
-		for k := int64(0); k < D; k++ {
-			lk := b.op1("slice", []*ir.Value{logits[0]}, ir.Attrs{"axis": int64(0), "start": k, "end": k + 1})
-			lk = b.reshape(lk, ir.Shape{s[1], s[2]})
-			mtpLoss = b.bin("add", mtpLoss, crossEntropy(b, lk, tokens, seq, k+2))
-		}
-		mtpLoss = b.scale(mtpLoss, o.MTPWeight/float64(D))
+	a := trainArguments(f)
+	ce, mtpLoss, err := languageLosses(b, m, fwd, a, o)
+	if err != nil {
+		return nil, err
 	}
 	if o.FP8 {
 		quantizeWeights(m, f)
 	}
-	// Routing: per route op, the loads and the balance loss.
-	balance := b.constant(0, ir.F32)
-	type routing struct {
-		bias *ir.Param
-		load *ir.Value
+	routes, balance, err := routingLosses(b, m, f, a, o)
+	if err != nil {
+		return nil, err
 	}
-	var routes []routing
-	for _, op := range f.Body {
-		if op.Name != "route" {
-			continue
-		}
-		scores, bias := routeScores(m, op)
-		if b.err != nil {
-			return nil, b.err
-		}
-		idx := op.Result()
-		E, K := scores.Type.Shape[1], idx.Type.Shape[1]
-		ones := b.expand(b.constant(1, ir.F32), ir.Shape{T, K})
-		counts := b.op1("scatter_add", []*ir.Value{b.zeros(ir.Shape{T, E}, ir.F32), b.cast(idx, ir.I32), ones}, ir.Attrs{"axis": int64(1)})
-		load := b.sum(counts, 0, false)
-		if bias != nil {
-			routes = append(routes, routing{bias, load})
-		}
-		if o.BalanceWeight > 0 {
-			// Per sequence b: f = E/(K·T_b)·Σ_t 1[i ∈ topk(t)],
-			// P = (1/T_b)·Σ_t s_t/Σ_j s_tj; loss α·mean_b Σ_i f·P.
-			sf := b.cast(scores, ir.F32)
-			norm := b.bin("div", sf, b.sum(sf, 1, true))
-			lens := b.sum(segments, 1, true) // [B, 1]
-			fb := b.bin("div", b.op1("matmul", []*ir.Value{segments, counts}, nil), lens)
-			fb = b.scale(fb, float64(E.N)/float64(K.N))
-			pb := b.bin("div", b.op1("matmul", []*ir.Value{segments, norm}, nil), lens)
-			per := b.sum(b.bin("mul", fb, pb), 1, false) // [B]
-			l := b.op1("mean", []*ir.Value{per}, ir.Attrs{"axis": int64(0)})
-			balance = b.bin("add", balance, l)
-		}
-	}
-	balance = b.scale(balance, o.BalanceWeight)
-	loss := b.bin("add", b.bin("add", ce, mtpLoss), balance)
+	loss := b.bin(ir.OpAdd, b.bin(ir.OpAdd, ce, mtpLoss), balance)
 	if b.err != nil {
 		return nil, b.err
 	}
@@ -156,24 +93,161 @@ func Train(m *ir.Module, o TrainOptions) (*ir.Func, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Global norm, clip.
+	gnorm, factor := clipFactor(b, grads, o)
+	var out trainOutputs
+	out.add("loss", loss)
+	out.add("ce", ce)
+	out.add("mtp", mtpLoss)
+	out.add("balance", balance)
+	out.add("grad_norm", gnorm)
+	for _, r := range routes {
+		out.add("load:"+r.bias.Name, r.load)
+	}
+	adamW(b, m, wrt, grads, factor, a, o, &out)
+	moveBiases(b, routes, o, &out)
+	if b.err != nil {
+		return nil, b.err
+	}
+	f.Results = out.values
+	m.Funcs = append(m.Funcs, f)
+	if m.Attrs == nil {
+		m.Attrs = ir.Attrs{}
+	}
+	m.Attrs[TrainOutputsAttr] = strings.Join(out.names, ",")
+	if err := ir.Verify(m); err != nil {
+		return nil, fmt.Errorf("the train function does not verify: %w", err)
+	}
+	return f, nil
+}
+
+// trainArgs are the train function's arguments.
+type trainArgs struct {
+	T                      ir.Dim
+	tokens, pos, seq       *ir.Value
+	segments, lr, bc1, bc2 *ir.Value
+}
+
+func trainArguments(f *ir.Func) trainArgs {
+	argv := func(name string, t ir.Type) *ir.Value {
+		v := &ir.Value{Type: t, Index: len(f.Args), Name: name}
+		f.Args = append(f.Args, v)
+		return v
+	}
+	T := ir.S("T")
+	return trainArgs{
+		T:        T,
+		tokens:   argv("tokens", ir.T(ir.I32, T)),
+		pos:      argv("pos", ir.T(ir.I32, T)),
+		seq:      argv("seq", ir.T(ir.I32, T)),
+		segments: argv("segments", ir.T(ir.F32, ir.S("B"), T)),
+		lr:       argv("lr", ir.T(ir.F32)),
+		bc1:      argv("bc1", ir.T(ir.F32)),
+		bc2:      argv("bc2", ir.T(ir.F32)),
+	}
+}
+
+// languageLosses inlines the forward (and mtp) and returns the next-token
+// cross-entropy and the weighted MTP loss (zero without one).
+func languageLosses(b *builder, m *ir.Module, fwd *ir.Func, a trainArgs, o TrainOptions) (ce, mtpLoss *ir.Value, err error) {
+	out := inline(b, fwd, []*ir.Value{a.tokens, a.pos, a.seq})
+	if b.err != nil {
+		return nil, nil, b.err
+	}
+	ce = crossEntropy(b, out[0], a.tokens, a.seq, 1)
+	mtpLoss = b.constant(0, ir.F32)
+	if mtp := m.Func("mtp"); mtp != nil && o.MTPWeight > 0 && len(out) > 1 {
+		logits := inline(b, mtp, []*ir.Value{out[1], a.tokens, a.pos, a.seq})
+		if b.err != nil {
+			return nil, nil, b.err
+		}
+		s := logits[0].Type.Shape // [D, T, V]
+		D := s[0].N
+		for k := int64(0); k < D; k++ {
+			lk := b.op1(ir.OpSlice, []*ir.Value{logits[0]}, ir.Attrs{"axis": int64(0), "start": k, "end": k + 1})
+			lk = b.reshape(lk, ir.Shape{s[1], s[2]})
+			mtpLoss = b.bin(ir.OpAdd, mtpLoss, crossEntropy(b, lk, a.tokens, a.seq, k+2))
+		}
+		mtpLoss = b.scale(mtpLoss, o.MTPWeight/float64(D))
+	}
+	return ce, mtpLoss, nil
+}
+
+// routing is one route op's balancing bias and its load (tokens routed to
+// each expert).
+type routing struct {
+	bias *ir.Param
+	load *ir.Value
+}
+
+// routingLosses computes, per route op of f, the loads and the balance
+// loss; it returns the routes with a bias and the weighted balance loss.
+func routingLosses(b *builder, m *ir.Module, f *ir.Func, a trainArgs, o TrainOptions) ([]routing, *ir.Value, error) {
+	balance := b.constant(0, ir.F32)
+	var routes []routing
+	for _, op := range f.Body {
+		if !op.Is(ir.OpRoute) {
+			continue
+		}
+		scores, bias := routeScores(m, op)
+		if b.err != nil {
+			return nil, nil, b.err
+		}
+		idx := op.Result()
+		E, K := scores.Type.Shape[1], idx.Type.Shape[1]
+		ones := b.expand(b.constant(1, ir.F32), ir.Shape{a.T, K})
+		counts := b.op1(ir.OpScatterAdd, []*ir.Value{b.zeros(ir.Shape{a.T, E}, ir.F32), b.cast(idx, ir.I32), ones}, ir.Attrs{"axis": int64(1)})
+		load := b.sum(counts, 0, false)
+		if bias != nil {
+			routes = append(routes, routing{bias, load})
+		}
+		if o.BalanceWeight > 0 {
+			// Per sequence b: f = E/(K·T_b)·Σ_t 1[i ∈ topk(t)],
+			// P = (1/T_b)·Σ_t s_t/Σ_j s_tj; loss α·mean_b Σ_i f·P.
+			sf := b.cast(scores, ir.F32)
+			norm := b.bin(ir.OpDiv, sf, b.sum(sf, 1, true))
+			lens := b.sum(a.segments, 1, true) // [B, 1]
+			fb := b.bin(ir.OpDiv, b.op1(ir.OpMatmul, []*ir.Value{a.segments, counts}, nil), lens)
+			fb = b.scale(fb, float64(E.N)/float64(K.N))
+			pb := b.bin(ir.OpDiv, b.op1(ir.OpMatmul, []*ir.Value{a.segments, norm}, nil), lens)
+			per := b.sum(b.bin(ir.OpMul, fb, pb), 1, false) // [B]
+			l := b.op1(ir.OpMean, []*ir.Value{per}, ir.Attrs{"axis": int64(0)})
+			balance = b.bin(ir.OpAdd, balance, l)
+		}
+	}
+	return routes, b.scale(balance, o.BalanceWeight), nil
+}
+
+// clipFactor returns the gradients' global norm and the factor that clips
+// them to ClipNorm (one without a clip).
+func clipFactor(b *builder, grads []*ir.Value, o TrainOptions) (gnorm, factor *ir.Value) {
 	sq := b.constant(0, ir.F32)
 	for _, g := range grads {
-		sq = b.bin("add", sq, sumAll(b, b.bin("mul", g, g)))
+		sq = b.bin(ir.OpAdd, sq, sumAll(b, b.bin(ir.OpMul, g, g)))
 	}
-	gnorm := b.un("sqrt", sq)
-	factor := b.constant(1, ir.F32)
+	gnorm = b.un(ir.OpSqrt, sq)
+	factor = b.constant(1, ir.F32)
 	if o.ClipNorm > 0 {
 		c := b.constant(o.ClipNorm, ir.F32)
-		factor = b.bin("minimum", factor, b.bin("div", c, b.bin("add", gnorm, b.constant(1e-6, ir.F32))))
+		factor = b.bin(ir.OpMinimum, factor, b.bin(ir.OpDiv, c, b.bin(ir.OpAdd, gnorm, b.constant(1e-6, ir.F32))))
 	}
-	names := []string{"loss", "ce", "mtp", "balance", "grad_norm"}
-	results := []*ir.Value{loss, ce, mtpLoss, balance, gnorm}
-	for _, r := range routes {
-		names = append(names, "load:"+r.bias.Name)
-		results = append(results, r.load)
-	}
-	// AdamW, one fused op per param (the clip factor scales g inside).
+	return gnorm, factor
+}
+
+// trainOutputs are the train function's results and their names
+// (TrainOutputsAttr).
+type trainOutputs struct {
+	names  []string
+	values []*ir.Value
+}
+
+func (t *trainOutputs) add(name string, v *ir.Value) {
+	t.names = append(t.names, name)
+	t.values = append(t.values, v)
+}
+
+// adamW applies one fused AdamW op per param in wrt (the clip factor
+// scales g inside) and adds the new params, then their new moments, to out.
+func adamW(b *builder, m *ir.Module, wrt []string, grads []*ir.Value, factor *ir.Value, a trainArgs, o TrainOptions, out *trainOutputs) {
 	var newP, newM, newV []*ir.Value
 	for i, name := range wrt {
 		p := m.Param(name)
@@ -187,43 +261,30 @@ func Train(m *ir.Module, o TrainOptions) (*ir.Func, error) {
 			decay = o.WeightDecay
 		}
 		w := b.cast(b.param(p), ir.F32)
-		r := b.op("adamw", []*ir.Value{w, grads[i], b.cast(b.param(mp), ir.F32), b.cast(b.param(vp), ir.F32), lr, bc1, bc2, factor},
+		r := b.op(ir.OpAdamW, []*ir.Value{w, grads[i], b.cast(b.param(mp), ir.F32), b.cast(b.param(vp), ir.F32), a.lr, a.bc1, a.bc2, factor},
 			ir.Attrs{"beta1": o.Beta1, "beta2": o.Beta2, "eps": o.Eps, "decay": decay})
 		newP, newM, newV = append(newP, r[0]), append(newM, b.cast(r[1], mdt)), append(newV, b.cast(r[2], mdt))
 	}
 	for i, name := range wrt {
-		names = append(names, "param:"+name)
-		results = append(results, newP[i])
+		out.add("param:"+name, newP[i])
 	}
 	for i, name := range wrt {
-		names = append(names, "state:"+MomentM+name)
-		results = append(results, newM[i])
+		out.add("state:"+MomentM+name, newM[i])
 	}
 	for i, name := range wrt {
-		names = append(names, "state:"+MomentV+name)
-		results = append(results, newV[i])
+		out.add("state:"+MomentV+name, newV[i])
 	}
-	// Auxiliary-loss-free balancing.
+}
+
+// moveBiases is auxiliary-loss-free balancing: each routing bias moves by
+// γ·sign(mean load − load); the new biases are added to out.
+func moveBiases(b *builder, routes []routing, o TrainOptions, out *trainOutputs) {
 	for _, r := range routes {
 		bias := b.cast(b.param(r.bias), ir.F32)
-		mean := b.op1("mean", []*ir.Value{r.load}, ir.Attrs{"axis": int64(0)})
-		step := b.scale(b.un("sign", b.bin("sub", mean, r.load)), o.BiasRate)
-		names = append(names, "bias:"+r.bias.Name)
-		results = append(results, b.cast(b.bin("add", bias, step), r.bias.Type.DType))
+		mean := b.op1(ir.OpMean, []*ir.Value{r.load}, ir.Attrs{"axis": int64(0)})
+		step := b.scale(b.un(ir.OpSign, b.bin(ir.OpSub, mean, r.load)), o.BiasRate)
+		out.add("bias:"+r.bias.Name, b.cast(b.bin(ir.OpAdd, bias, step), r.bias.Type.DType))
 	}
-	if b.err != nil {
-		return nil, b.err
-	}
-	f.Results = results
-	m.Funcs = append(m.Funcs, f)
-	if m.Attrs == nil {
-		m.Attrs = ir.Attrs{}
-	}
-	m.Attrs[TrainOutputsAttr] = strings.Join(names, ",")
-	if err := ir.Verify(m); err != nil {
-		return nil, fmt.Errorf("the train function does not verify: %w", err)
-	}
-	return f, nil
 }
 
 // quantizeWeights puts a quantize_blocks (the param's quant block) between
@@ -231,12 +292,12 @@ func Train(m *ir.Module, o TrainOptions) (*ir.Func, error) {
 func quantizeWeights(m *ir.Module, f *ir.Func) {
 	var body []*ir.Op
 	for _, op := range f.Body {
-		if op.Name == "linear" || op.Name == "grouped_linear" {
+		if op.Is(ir.OpLinear) || op.Is(ir.OpGroupedLinear) {
 			w := op.Args[1]
-			if w.Def != nil && w.Def.Name == "param" && w.Type.DType == ir.F8E4M3 {
+			if w.Def.Is(ir.OpParam) && w.Type.DType == ir.F8E4M3 {
 				name, _ := w.Def.Attrs.Str("name")
 				if q, ok := m.Param(name).Attrs.Ints("quant"); ok && len(q) == 2 {
-					qop := ir.NewOp("quantize_blocks", []*ir.Value{w}, ir.Attrs{"block": q}, []ir.Type{w.Type}, op.Loc)
+					qop := ir.NewOp(ir.OpQuantizeBlocks.Name, []*ir.Value{w}, ir.Attrs{"block": q}, []ir.Type{w.Type}, op.Loc)
 					body = append(body, qop)
 					op.Args[1] = qop.Result()
 				}
@@ -254,12 +315,12 @@ func recomputable(v *ir.Value) bool {
 	switch {
 	case d == nil:
 		return false
-	case d.Name == "rms_norm":
+	case d.Is(ir.OpRMSNorm):
 		return true
-	case d.Name == "linear":
+	case d.Is(ir.OpLinear):
 		x, y := d.Args[0], d.Result()
 		in, out := x.Type.Shape[len(x.Type.Shape)-1], y.Type.Shape[len(y.Type.Shape)-1]
-		return x.Def != nil && x.Def.Name == "rms_norm" && !in.IsSym() && !out.IsSym() && out.N > in.N
+		return x.Def.Is(ir.OpRMSNorm) && !in.IsSym() && !out.IsSym() && out.N > in.N
 	}
 	return false
 }
@@ -268,9 +329,9 @@ func recomputable(v *ir.Value) bool {
 // route(s + bias) with bias a param gives (s, bias); route(s) gives (s, nil).
 func routeScores(m *ir.Module, route *ir.Op) (*ir.Value, *ir.Param) {
 	in := route.Args[0]
-	if d := in.Def; d != nil && d.Name == "add" {
+	if d := in.Def; d.Is(ir.OpAdd) {
 		for i, a := range d.Args {
-			if a.Def != nil && a.Def.Name == "param" {
+			if a.Def.Is(ir.OpParam) {
 				name, _ := a.Def.Attrs.Str("name")
 				return d.Args[1-i], m.Param(name)
 			}

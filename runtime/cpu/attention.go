@@ -20,8 +20,8 @@ import (
 // (f32 otherwise); probabilities are rounded to f32 before P·V.
 
 func init() {
-	register("attention", kAttention)
-	register("attention_cache", kAttentionCache)
+	register(ir.OpAttention, kAttention)
+	register(ir.OpAttentionCache, kAttentionCache)
 }
 
 func attnAttrs(op *ir.Op) (scale float64, causal bool, err error) {

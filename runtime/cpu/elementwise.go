@@ -36,35 +36,35 @@ func signF(x float64) float64 {
 	return x // ±0 and NaN
 }
 
-var unaryFloat = map[string]func(float64) float64{
-	"exp":     math.Exp,
-	"log":     math.Log,
-	"sqrt":    math.Sqrt,
-	"rsqrt":   func(x float64) float64 { return 1 / math.Sqrt(x) },
-	"sigmoid": sigmoid,
-	"silu":    func(x float64) float64 { return x * sigmoid(x) },
-	"tanh":    math.Tanh,
-	"neg":     func(x float64) float64 { return -x },
-	"abs":     math.Abs,
-	"sign":    signF,
+var unaryFloat = map[*ir.OpDef]func(float64) float64{
+	ir.OpExp:     math.Exp,
+	ir.OpLog:     math.Log,
+	ir.OpSqrt:    math.Sqrt,
+	ir.OpRsqrt:   func(x float64) float64 { return 1 / math.Sqrt(x) },
+	ir.OpSigmoid: sigmoid,
+	ir.OpSilu:    func(x float64) float64 { return x * sigmoid(x) },
+	ir.OpTanh:    math.Tanh,
+	ir.OpNeg:     func(x float64) float64 { return -x },
+	ir.OpAbs:     math.Abs,
+	ir.OpSign:    signF,
 }
 
 // unaryF32 holds loops over f32 slices for the functions that have them
 // (same results to well below f32 rounding, without math.Exp's cost).
-var unaryF32 = map[string]func(dst, src []float32){
-	"sigmoid": sigmoidF32,
-	"silu":    siluF32,
+var unaryF32 = map[*ir.OpDef]func(dst, src []float32){
+	ir.OpSigmoid: sigmoidF32,
+	ir.OpSilu:    siluF32,
 }
 
-var unaryInt = map[string]func(int64) int64{
-	"neg": func(x int64) int64 { return -x },
-	"abs": func(x int64) int64 {
+var unaryInt = map[*ir.OpDef]func(int64) int64{
+	ir.OpNeg: func(x int64) int64 { return -x },
+	ir.OpAbs: func(x int64) int64 {
 		if x < 0 {
 			return -x
 		}
 		return x
 	},
-	"sign": func(x int64) int64 {
+	ir.OpSign: func(x int64) int64 {
 		switch {
 		case x > 0:
 			return 1
@@ -76,9 +76,9 @@ var unaryInt = map[string]func(int64) int64{
 }
 
 func init() {
-	for name, fn := range unaryFloat {
-		ifn, ffn := unaryInt[name], unaryF32[name]
-		register(name, func(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, error) {
+	for d, fn := range unaryFloat {
+		ifn, ffn := unaryInt[d], unaryF32[d]
+		register(d, func(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, error) {
 			x, out := args[0], c.Out(0)
 			switch {
 			case ffn != nil && x.DType.IsFloat() && out.DType.IsFloat():
@@ -98,19 +98,19 @@ func init() {
 					}
 				})
 			default:
-				return nil, fmt.Errorf("%s of %s is not defined", name, x.DType)
+				return nil, fmt.Errorf("%s of %s is not defined", d.Name, x.DType)
 			}
 			return one(out), nil
 		})
 	}
-	for _, name := range []string{"add", "sub", "mul", "div", "maximum", "minimum", "pow"} {
-		register(name, kBinary(name))
+	for _, d := range []*ir.OpDef{ir.OpAdd, ir.OpSub, ir.OpMul, ir.OpDiv, ir.OpMaximum, ir.OpMinimum, ir.OpPow} {
+		register(d, kBinary(d))
 	}
-	for _, name := range []string{"eq", "ne", "lt", "le", "gt", "ge"} {
-		register(name, kCompare(name))
+	for _, d := range []*ir.OpDef{ir.OpEq, ir.OpNe, ir.OpLt, ir.OpLe, ir.OpGt, ir.OpGe} {
+		register(d, kCompare(d))
 	}
-	register("where", kWhere)
-	register("cast", kCast)
+	register(ir.OpWhere, kWhere)
+	register(ir.OpCast, kCast)
 }
 
 // bplan maps every output element to the operands' elements under numpy
@@ -210,24 +210,24 @@ func (p *bplan) run(c *Context, row func(o int, offs []int, n int)) {
 	})
 }
 
-var floatBinary = map[string]func(a, b float32) float32{
-	"add": func(a, b float32) float32 { return a + b },
-	"sub": func(a, b float32) float32 { return a - b },
-	"mul": func(a, b float32) float32 { return a * b },
-	"div": func(a, b float32) float32 { return a / b },
-	"maximum": func(a, b float32) float32 {
+var floatBinary = map[*ir.OpDef]func(a, b float32) float32{
+	ir.OpAdd: func(a, b float32) float32 { return a + b },
+	ir.OpSub: func(a, b float32) float32 { return a - b },
+	ir.OpMul: func(a, b float32) float32 { return a * b },
+	ir.OpDiv: func(a, b float32) float32 { return a / b },
+	ir.OpMaximum: func(a, b float32) float32 {
 		if a != a || b != b {
 			return float32(math.NaN())
 		}
 		return max(a, b)
 	},
-	"minimum": func(a, b float32) float32 {
+	ir.OpMinimum: func(a, b float32) float32 {
 		if a != a || b != b {
 			return float32(math.NaN())
 		}
 		return min(a, b)
 	},
-	"pow": func(a, b float32) float32 { return float32(math.Pow(float64(a), float64(b))) },
+	ir.OpPow: func(a, b float32) float32 { return float32(math.Pow(float64(a), float64(b))) },
 }
 
 var errIntDivZero = errors.New("integer division by zero")
@@ -256,27 +256,27 @@ func ipow(a, b int64) int64 {
 	return r
 }
 
-var intBinary = map[string]func(a, b int64) int64{
-	"add":     func(a, b int64) int64 { return a + b },
-	"sub":     func(a, b int64) int64 { return a - b },
-	"mul":     func(a, b int64) int64 { return a * b },
-	"maximum": func(a, b int64) int64 { return max(a, b) },
-	"minimum": func(a, b int64) int64 { return min(a, b) },
-	"pow":     ipow,
-	"div":     nil, // checked for zero divisors below
+var intBinary = map[*ir.OpDef]func(a, b int64) int64{
+	ir.OpAdd:     func(a, b int64) int64 { return a + b },
+	ir.OpSub:     func(a, b int64) int64 { return a - b },
+	ir.OpMul:     func(a, b int64) int64 { return a * b },
+	ir.OpMaximum: func(a, b int64) int64 { return max(a, b) },
+	ir.OpMinimum: func(a, b int64) int64 { return min(a, b) },
+	ir.OpPow:     ipow,
+	ir.OpDiv:     nil, // checked for zero divisors below
 }
 
-func kBinary(name string) Kernel {
-	ff, fi := floatBinary[name], intBinary[name]
+func kBinary(def *ir.OpDef) Kernel {
+	ff, fi := floatBinary[def], intBinary[def]
 	arith := byte(0)
-	switch name {
-	case "add":
+	switch def {
+	case ir.OpAdd:
 		arith = '+'
-	case "sub":
+	case ir.OpSub:
 		arith = '-'
-	case "mul":
+	case ir.OpMul:
 		arith = '*'
-	case "div":
+	case ir.OpDiv:
 		arith = '/'
 	}
 	return func(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, error) {
@@ -432,7 +432,7 @@ func arithF32(op byte, d, x, y []float32, ix, iy, sx, sy int) {
 	}
 }
 
-func kCompare(name string) Kernel {
+func kCompare(def *ir.OpDef) Kernel {
 	return func(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, error) {
 		a, b := args[0], args[1]
 		out := c.Out(0)
@@ -453,7 +453,7 @@ func kCompare(name string) Kernel {
 					x, y := a.F[ia], b.F[ib]
 					lt, eq = x < y, x == y
 					if x != x || y != y { // NaN: only ne holds
-						d[i] = b2i(name == "ne")
+						d[i] = b2i(def == ir.OpNe)
 						ia += sa
 						ib += sb
 						continue
@@ -463,18 +463,18 @@ func kCompare(name string) Kernel {
 					lt, eq = x < y, x == y
 				}
 				var r bool
-				switch name {
-				case "eq":
+				switch def {
+				case ir.OpEq:
 					r = eq
-				case "ne":
+				case ir.OpNe:
 					r = !eq
-				case "lt":
+				case ir.OpLt:
 					r = lt
-				case "le":
+				case ir.OpLe:
 					r = lt || eq
-				case "gt":
+				case ir.OpGt:
 					r = !lt && !eq
-				case "ge":
+				case ir.OpGe:
 					r = !lt
 				}
 				d[i] = b2i(r)

@@ -524,11 +524,11 @@ func (c *Context) evalShape(s ir.Shape) ([]int, error) {
 
 // step runs one op.
 func (c *Context) step(op *ir.Op, vals map[*ir.Value]*runtime.Tensor, uses map[*ir.Value]int) error {
-	kern := kernels[op.Name]
+	def := op.Def()
+	kern := kernels[def]
 	if kern == nil {
 		return fmt.Errorf("no CPU kernel for op %s", op.Name)
 	}
-	def := op.Def()
 	if def == nil {
 		return fmt.Errorf("unknown op %s", op.Name)
 	}
@@ -549,7 +549,7 @@ func (c *Context) step(op *ir.Op, vals map[*ir.Value]*runtime.Tensor, uses map[*
 		if !ok {
 			return fmt.Errorf("operand %d is not defined (or was freed)", i)
 		}
-		if t.Scale != nil && !slices.Contains(rawOperands[op.Name], i) {
+		if t.Scale != nil && !slices.Contains(rawOperands[def], i) {
 			t = dequantize(t, c.mode.dequantDType(), c)
 		}
 		args[i] = t
@@ -575,7 +575,7 @@ func (c *Context) step(op *ir.Op, vals map[*ir.Value]*runtime.Tensor, uses map[*
 	if len(outs) != len(op.Results) {
 		return fmt.Errorf("kernel returned %d results, want %d", len(outs), len(op.Results))
 	}
-	round := op.Name != "param" && def.Kind != ir.Injective
+	round := def != ir.OpParam && def.Kind != ir.Injective
 	for i, t := range outs {
 		want := op.Results[i].Type.DType
 		switch {

@@ -118,17 +118,17 @@ func TestRunFreesIntermediates(t *testing.T) {
 }
 
 func TestKernelPanicBecomesError(t *testing.T) {
-	saved := kernels["exp"]
-	kernels["exp"] = func(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, error) {
+	saved := kernels[ir.OpExp]
+	kernels[ir.OpExp] = func(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, error) {
 		c.parallel(100, 1, func(lo, hi int) { _ = args[5] })
 		return nil, nil
 	}
-	defer func() { kernels["exp"] = saved }()
+	defer func() { kernels[ir.OpExp] = saved }()
 	_, err := tryOp(FP32, "exp", nil, runtime.NewTensor(ir.F32, 2))
 	if err == nil || !contains(err.Error(), "op 0 (exp at test.deep:7:3)") || !contains(err.Error(), "kernel panic") {
 		t.Errorf("panicking kernel: %v", err)
 	}
-	kernels["exp"] = func(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, error) {
+	kernels[ir.OpExp] = func(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, error) {
 		return one(runtime.NewTensor(ir.F32, 3)), nil
 	}
 	_, err = tryOp(FP32, "exp", nil, runtime.NewTensor(ir.F32, 2))

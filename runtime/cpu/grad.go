@@ -12,9 +12,9 @@ import (
 // order, so gradients do not depend on the worker count.
 
 func init() {
-	register("scatter_add", kScatterAdd)
-	register("grouped_linear_wgrad", kGroupedLinearWGrad)
-	register("attention_grad", kAttentionGrad)
+	register(ir.OpScatterAdd, kScatterAdd)
+	register(ir.OpGroupedLinearWGrad, kGroupedLinearWGrad)
+	register(ir.OpAttentionGrad, kAttentionGrad)
 }
 
 func kScatterAdd(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, error) {
@@ -216,7 +216,7 @@ func transposed(a []float32, r, c int) []float32 {
 	return out
 }
 
-func init() { register("adamw", kAdamW) }
+func init() { register(ir.OpAdamW, kAdamW) }
 
 // kAdamW computes the update per element in f32, as PyTorch's AdamW does
 // (with the bias corrections and their square root applied as factors).
@@ -256,7 +256,7 @@ func kAdamW(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, e
 	return []*runtime.Tensor{np, nm, nv}, nil
 }
 
-func init() { register("quantize_blocks", kQuantizeBlocks) }
+func init() { register(ir.OpQuantizeBlocks, kQuantizeBlocks) }
 
 func kQuantizeBlocks(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, error) {
 	b, ok := op.Attrs.Ints("block")

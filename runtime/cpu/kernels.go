@@ -2,47 +2,47 @@ package cpu
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/runtime"
 )
 
-// kernels is the CPU kernel table, keyed by op name: one entry for every op
-// in ir.Ops() (TestKernelTableComplete).
-var kernels = map[string]Kernel{}
+// kernels is the CPU kernel table: one entry for every op in ir.Ops()
+// (internal/opfaces).
+var kernels = map[*ir.OpDef]Kernel{}
 
 // rawOperands lists, per op, the operands its kernel reads block-quantized
 // as they are (fp8 values and scales); every other quantized operand is
 // dequantised by the executor first.
-var rawOperands = map[string][]int{
-	"linear":         {1},
-	"grouped_linear": {1},
-	"grouped_gemm":   {1},
+var rawOperands = map[*ir.OpDef][]int{
+	ir.OpLinear:        {1},
+	ir.OpGroupedLinear: {1},
+	ir.OpGroupedGEMM:   {1},
 }
 
-func register(name string, k Kernel) {
-	if _, dup := kernels[name]; dup {
-		panic("cpu: kernel registered twice: " + name)
+func register(d *ir.OpDef, k Kernel) {
+	if _, dup := kernels[d]; dup {
+		panic("cpu: kernel registered twice: " + d.Name)
 	}
-	kernels[name] = k
+	kernels[d] = k
 }
 
 // KernelFor returns the CPU kernel of an op, or nil when it has none.
-func KernelFor(op string) Kernel { return kernels[op] }
+func KernelFor(d *ir.OpDef) Kernel { return kernels[d] }
 
-// KernelOps lists the ops that have a CPU kernel, sorted.
-func KernelOps() []string {
-	names := make([]string, 0, len(kernels))
-	for n := range kernels {
-		names = append(names, n)
+// KernelOps lists the ops that have a CPU kernel, in the op table's order.
+func KernelOps() []*ir.OpDef {
+	var ops []*ir.OpDef
+	for _, d := range ir.Ops() {
+		if kernels[d] != nil {
+			ops = append(ops, d)
+		}
 	}
-	slices.Sort(names)
-	return names
+	return ops
 }
 
 func init() {
-	register("param", func(c *Context, op *ir.Op, _ []*runtime.Tensor) ([]*runtime.Tensor, error) {
+	register(ir.OpParam, func(c *Context, op *ir.Op, _ []*runtime.Tensor) ([]*runtime.Tensor, error) {
 		name, ok := op.Attrs.Str("name")
 		if !ok {
 			return nil, fmt.Errorf("param op without a name")
@@ -56,7 +56,7 @@ func init() {
 		}
 		return []*runtime.Tensor{t}, nil
 	})
-	register("const", kConst)
+	register(ir.OpConst, kConst)
 }
 
 func kConst(c *Context, op *ir.Op, _ []*runtime.Tensor) ([]*runtime.Tensor, error) {

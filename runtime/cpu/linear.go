@@ -8,10 +8,10 @@ import (
 )
 
 func init() {
-	register("linear", kLinear)
-	register("matmul", kMatmul)
-	register("grouped_linear", kGroupedLinear)
-	register("grouped_gemm", kGroupedGEMM)
+	register(ir.OpLinear, kLinear)
+	register(ir.OpMatmul, kMatmul)
+	register(ir.OpGroupedLinear, kGroupedLinear)
+	register(ir.OpGroupedGEMM, kGroupedGEMM)
 }
 
 // wide reports whether products accumulate in f64 (FP32 mode with

@@ -12,9 +12,9 @@ import (
 // GEMM over the dispatched rows, combine.
 
 func init() {
-	register("moe_dispatch", kMoEDispatch)
-	register("moe_gather", kMoEGather)
-	register("moe_combine", kMoECombine)
+	register(ir.OpMoEDispatch, kMoEDispatch)
+	register(ir.OpMoEGather, kMoEGather)
+	register(ir.OpMoECombine, kMoECombine)
 }
 
 // segments returns the first row of each expert's segment: counts rounded

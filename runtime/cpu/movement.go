@@ -12,16 +12,16 @@ import (
 // f8), so nothing here rounds.
 
 func init() {
-	register("reshape", kReshape)
-	register("expand", kExpand)
-	register("transpose", kTranspose)
-	register("concat", kConcat)
-	register("split", kSplit)
-	register("slice", kSlice)
-	register("gather", kGather)
-	register("take_along", kTakeAlong)
-	register("shift", kShift)
-	register("kv_write", kKVWrite)
+	register(ir.OpReshape, kReshape)
+	register(ir.OpExpand, kExpand)
+	register(ir.OpTranspose, kTranspose)
+	register(ir.OpConcat, kConcat)
+	register(ir.OpSplit, kSplit)
+	register(ir.OpSlice, kSlice)
+	register(ir.OpGather, kGather)
+	register(ir.OpTakeAlong, kTakeAlong)
+	register(ir.OpShift, kShift)
+	register(ir.OpKVWrite, kKVWrite)
 }
 
 // moveDType is the dtype of a data-movement result reading xs.

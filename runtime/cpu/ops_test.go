@@ -15,22 +15,6 @@ import (
 
 const tolF32 = 1e-6
 
-func TestKernelTableComplete(t *testing.T) {
-	for _, d := range ir.Ops() {
-		if kernels[d.Name] == nil {
-			t.Errorf("op %s has no CPU kernel", d.Name)
-		}
-	}
-	for name := range kernels {
-		if ir.Lookup(name) == nil {
-			t.Errorf("kernel %s is for an op that is not in the op table", name)
-		}
-	}
-	if len(KernelOps()) != len(kernels) || KernelFor("linear") == nil || KernelFor("nope") != nil {
-		t.Error("KernelOps/KernelFor disagree with the table")
-	}
-}
-
 func TestUnaryFloat(t *testing.T) {
 	rng := newRNG(t)
 	ref := map[string]func(float64) float64{

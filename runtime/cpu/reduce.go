@@ -11,14 +11,14 @@ import (
 // Reductions, softmax and rms_norm. Floats accumulate in f64 and round once.
 
 func init() {
-	register("sum", kReduce("sum"))
-	register("mean", kReduce("mean"))
-	register("reduce_max", kReduce("reduce_max"))
-	register("softmax", kSoftmax)
-	register("rms_norm", kRMSNorm)
+	register(ir.OpSum, kReduce(ir.OpSum))
+	register(ir.OpMean, kReduce(ir.OpMean))
+	register(ir.OpReduceMax, kReduce(ir.OpReduceMax))
+	register(ir.OpSoftmax, kSoftmax)
+	register(ir.OpRMSNorm, kRMSNorm)
 }
 
-func kReduce(name string) Kernel {
+func kReduce(def *ir.OpDef) Kernel {
 	return func(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, error) {
 		x := args[0]
 		ax, err := attrAxis(op, len(x.Shape))
@@ -34,10 +34,10 @@ func kReduce(name string) Kernel {
 		if isFloat != out.DType.IsFloat() {
 			return nil, fmt.Errorf("result dtype %s does not match %s", out.DType, x.DType)
 		}
-		if n == 0 && name == "reduce_max" {
+		if n == 0 && def == ir.OpReduceMax {
 			return nil, fmt.Errorf("reduce_max over an empty axis")
 		}
-		if isFloat && name != "reduce_max" && inner >= 16 {
+		if isFloat && def != ir.OpReduceMax && inner >= 16 {
 			// Reducing a non-last axis: walk the rows contiguously, an f64
 			// accumulator per output, j ascending: the same sums in the
 			// same order as the strided loop below, without its stride.
@@ -58,7 +58,7 @@ func kReduce(name string) Kernel {
 					}
 					dst := out.F[o*inner+i0:][:w]
 					for k, v := range a {
-						if name == "mean" {
+						if def == ir.OpMean {
 							v /= float64(n)
 						}
 						dst[k] = float32(v)
@@ -71,9 +71,9 @@ func kReduce(name string) Kernel {
 			for r := lo; r < hi; r++ {
 				o, i := r/inner, r%inner
 				base := o*n*inner + i
-				if isFloat && inner == 1 && name != "reduce_max" {
+				if isFloat && inner == 1 && def != ir.OpReduceMax {
 					acc := sumF64(x.F[base : base+n])
-					if name == "mean" {
+					if def == ir.OpMean {
 						acc /= float64(n)
 					}
 					out.F[r] = float32(acc)
@@ -81,13 +81,13 @@ func kReduce(name string) Kernel {
 				}
 				if isFloat {
 					var acc float64
-					if name == "reduce_max" {
+					if def == ir.OpReduceMax {
 						acc = math.Inf(-1)
 					}
 					for j := 0; j < n; j++ {
 						v := float64(x.F[base+j*inner])
 						switch {
-						case name != "reduce_max":
+						case def != ir.OpReduceMax:
 							acc += v
 						case v != v:
 							acc = v
@@ -96,24 +96,24 @@ func kReduce(name string) Kernel {
 							acc = v
 						}
 					}
-					if name == "mean" {
+					if def == ir.OpMean {
 						acc /= float64(n)
 					}
 					out.F[r] = float32(acc)
 				} else {
 					var acc int64
-					if name == "reduce_max" {
+					if def == ir.OpReduceMax {
 						acc = math.MinInt64
 					}
 					for j := 0; j < n; j++ {
 						v := x.I[base+j*inner]
-						if name == "reduce_max" {
+						if def == ir.OpReduceMax {
 							acc = max(acc, v)
 						} else {
 							acc += v
 						}
 					}
-					if name == "mean" && n > 0 {
+					if def == ir.OpMean && n > 0 {
 						acc /= int64(n) // truncated toward zero
 					}
 					out.I[r] = acc

@@ -8,7 +8,7 @@ import (
 	"github.com/deepc-dev/deepc/runtime"
 )
 
-func init() { register("rope", kRope) }
+func init() { register(ir.OpRope, kRope) }
 
 func kRope(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, error) {
 	x, pos := args[0], args[1]

@@ -11,8 +11,8 @@ import (
 // NaN counts as larger than every number (as torch.topk does).
 
 func init() {
-	register("topk", kTopK)
-	register("route", kRoute)
+	register(ir.OpTopK, kTopK)
+	register(ir.OpRoute, kRoute)
 }
 
 // better reports whether (a at index i) ranks before (b at index j).

@@ -22,9 +22,9 @@ import (
 
 // readsTransposed lists the operands whose kernels read a deferred
 // transpose of the last two dims (Context.transposed).
-var readsTransposed = map[string][]int{
-	"matmul":         {0},
-	"grouped_linear": {1},
+var readsTransposed = map[*ir.OpDef][]int{
+	ir.OpMatmul:        {0},
+	ir.OpGroupedLinear: {1},
 }
 
 // deferredTransposes returns the transpose ops of f whose every use is an
@@ -32,7 +32,7 @@ var readsTransposed = map[string][]int{
 func deferredTransposes(f *ir.Func, uses map[*ir.Value]int) map[*ir.Op]bool {
 	reads := map[*ir.Value]int{} // uses by operands that read transposes
 	for _, op := range f.Body {
-		for _, i := range readsTransposed[op.Name] {
+		for _, i := range readsTransposed[op.Def()] {
 			if i < len(op.Args) {
 				reads[op.Args[i]]++
 			}
@@ -40,7 +40,7 @@ func deferredTransposes(f *ir.Func, uses map[*ir.Value]int) map[*ir.Op]bool {
 	}
 	var out map[*ir.Op]bool
 	for _, op := range f.Body {
-		if op.Name != "transpose" || len(op.Results) != 1 || !swapsLastTwo(op) {
+		if !op.Is(ir.OpTranspose) || len(op.Results) != 1 || !swapsLastTwo(op) {
 			continue
 		}
 		if r := op.Results[0]; uses[r] > 0 && reads[r] == uses[r] {

@@ -343,7 +343,7 @@ func (c *CompareBackend) scaleErr(fn *ir.Func, st *program.Step, grid [3]uint32,
 		return 0, err
 	}
 	for _, op := range rf.Body {
-		if d := ir.Lookup(op.Name); d == nil || !d.Linear {
+		if d := op.Def(); d == nil || !d.Linear {
 			return math.Inf(1), nil
 		}
 	}

@@ -203,7 +203,7 @@ func bindSymbols(f *ir.Func, args []*runtime.Tensor) (map[string]int64, error) {
 // runs (param uploads only what changed), so they are not the run's temps.
 func (e *Executor) uploadParams(f *ir.Func, params map[string]*runtime.Tensor) error {
 	for _, op := range f.Body {
-		if op.Name == "param" {
+		if op.Is(ir.OpParam) {
 			n, _ := op.Attrs.Str("name")
 			if err := e.param(n, op.Results[0], params[n]); err != nil {
 				return err
@@ -335,7 +335,7 @@ func (r *execution) argBuffer(st *program.Step, a program.Arg) (Buffer, error) {
 	var b Buffer
 	var ok bool
 	switch {
-	case v.Def != nil && v.Def.Name == "param":
+	case v.Def.Is(ir.OpParam):
 		if b, ok = r.e.params[a.Value]; !ok {
 			return Buffer{}, fmt.Errorf("weight %s is not uploaded", a.Value)
 		}

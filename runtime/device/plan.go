@@ -87,11 +87,11 @@ func newProgramValues(f *ir.Func) *programValues {
 		pv.byName[n] = v
 	}
 	for _, op := range f.Body {
-		switch op.Name {
-		case "param":
+		switch op.Def() {
+		case ir.OpParam:
 			n, _ := op.Attrs.Str("name")
 			pv.byName["@"+n] = op.Results[0]
-		case "reshape":
+		case ir.OpReshape:
 			pv.alias[op.Results[0]] = op.Args[0]
 		}
 	}

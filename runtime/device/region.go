@@ -62,7 +62,7 @@ func RegionFunc(fn *ir.Func, st *program.Step, env map[string]int64) (*ir.Func, 
 		nv := &ir.Value{Type: ir.Type{Shape: cs, DType: v.Type.DType}, Index: len(rf.Args), Name: fmt.Sprintf("in%d", i)}
 		rf.Args = append(rf.Args, nv)
 		mapped[v] = nv
-		if v.Def != nil && v.Def.Name == "param" {
+		if v.Def.Is(ir.OpParam) {
 			byParam[a.Value] = nv
 		}
 		inputs = append(inputs, rv)
@@ -71,12 +71,12 @@ func RegionFunc(fn *ir.Func, st *program.Step, env map[string]int64) (*ir.Func, 
 	clone = func(op *ir.Op) *ir.Op {
 		args := make([]*ir.Value, len(op.Args))
 		for j, a := range op.Args {
-			if mapped[a] == nil && a.Def != nil && a.Def.Name == "const" {
+			if mapped[a] == nil && a.Def.Is(ir.OpConst) {
 				c := clone(a.Def)
 				rf.Body = append(rf.Body, c)
 				mapped[a] = c.Results[0]
 			}
-			if mapped[a] == nil && a.Def != nil && a.Def.Name == "param" {
+			if mapped[a] == nil && a.Def.Is(ir.OpParam) {
 				n, _ := a.Def.Attrs.Str("name")
 				mapped[a] = byParam["@"+n]
 			}

@@ -54,7 +54,7 @@ func fold(m *ir.Module, opts sdk.Options) error {
 				}
 				body = append(body, ops...)
 			}
-			if op.Name != "rms_norm" {
+			if !op.Is(ir.OpRMSNorm) {
 				body = append(body, op)
 				continue
 			}
@@ -91,7 +91,7 @@ func refuse(norm *ir.Op, users []*ir.Op) string {
 		switch {
 		case u == nil:
 			return "it is a function result"
-		case u.Name != "linear" || u.Args[0] != norm.Result():
+		case !u.Is(ir.OpLinear) || u.Args[0] != norm.Result():
 			return "used by " + u.Name
 		}
 	}
@@ -112,18 +112,18 @@ func newPlainNorm(norm *ir.Op) (*plainNorm, error) {
 	x, w := norm.Args[0], norm.Args[1]
 	p := &plainNorm{dt: w.Type.DType, loc: norm.Loc}
 	d := w.Type.Shape[0]
-	one, err := p.emit(&p.ops, "const", nil, ir.Attrs{"value": 1.0, "dtype": p.dt})
+	one, err := p.emit(&p.ops, ir.OpConst, nil, ir.Attrs{"value": 1.0, "dtype": p.dt})
 	if err != nil {
 		return nil, err
 	}
-	ones, err := p.emit(&p.ops, "expand", []*ir.Value{one}, ir.Attrs{"shape": ir.ShapeAttr(ir.Shape{d})})
+	ones, err := p.emit(&p.ops, ir.OpExpand, []*ir.Value{one}, ir.Attrs{"shape": ir.ShapeAttr(ir.Shape{d})})
 	if err != nil {
 		return nil, err
 	}
-	if p.row, err = p.emit(&p.ops, "reshape", []*ir.Value{w}, ir.Attrs{"shape": ir.ShapeAttr(ir.Shape{ir.C(1), d})}); err != nil {
+	if p.row, err = p.emit(&p.ops, ir.OpReshape, []*ir.Value{w}, ir.Attrs{"shape": ir.ShapeAttr(ir.Shape{ir.C(1), d})}); err != nil {
 		return nil, err
 	}
-	p.plain, err = p.emit(&p.ops, "rms_norm", []*ir.Value{x, ones}, norm.Attrs.Clone())
+	p.plain, err = p.emit(&p.ops, ir.OpRMSNorm, []*ir.Value{x, ones}, norm.Attrs.Clone())
 	return p, err
 }
 
@@ -134,11 +134,11 @@ func (p *plainNorm) foldInto(lin *ir.Op) ([]*ir.Op, error) {
 	W := lin.Args[1]
 	var err error
 	if W.Type.DType != p.dt {
-		if W, err = p.emit(&ops, "cast", []*ir.Value{W}, ir.Attrs{"dtype": p.dt}); err != nil {
+		if W, err = p.emit(&ops, ir.OpCast, []*ir.Value{W}, ir.Attrs{"dtype": p.dt}); err != nil {
 			return nil, err
 		}
 	}
-	if lin.Args[1], err = p.emit(&ops, "mul", []*ir.Value{W, p.row}, nil); err != nil {
+	if lin.Args[1], err = p.emit(&ops, ir.OpMul, []*ir.Value{W, p.row}, nil); err != nil {
 		return nil, err
 	}
 	lin.Args[0] = p.plain
@@ -146,23 +146,23 @@ func (p *plainNorm) foldInto(lin *ir.Op) ([]*ir.Op, error) {
 }
 
 // emit appends an op (types from the op table) to ops.
-func (p *plainNorm) emit(ops *[]*ir.Op, name string, args []*ir.Value, attrs ir.Attrs) (*ir.Value, error) {
+func (p *plainNorm) emit(ops *[]*ir.Op, d *ir.OpDef, args []*ir.Value, attrs ir.Attrs) (*ir.Value, error) {
 	types := make([]ir.Type, len(args))
 	for i, a := range args {
 		types[i] = a.Type
 	}
-	res, err := ir.Lookup(name).Infer(types, attrs)
+	res, err := d.Infer(types, attrs)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", d.Name, err)
 	}
-	op := ir.NewOp(name, args, attrs, res, p.loc)
+	op := ir.NewOp(d.Name, args, attrs, res, p.loc)
 	*ops = append(*ops, op)
 	return op.Result(), nil
 }
 
 // name is the checkpoint name of a param read, for the report.
 func name(v *ir.Value) string {
-	if v.Def != nil && v.Def.Name == "param" {
+	if v.Def.Is(ir.OpParam) {
 		if n, ok := v.Def.Attrs.Str("name"); ok {
 			return n
 		}
