@@ -2,12 +2,17 @@ package codegen
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/deepc-dev/deepc/dsl"
@@ -79,6 +84,7 @@ func checkKernels(t *testing.T, units []Unit) *Result {
 		t.Fatal(err)
 	}
 	sassWant := map[string]*regexp.Regexp{"bf16": regexp.MustCompile(`HGMMA\.64x128x16\.F32\.BF16`), "e4m3": regexp.MustCompile(`QGMMA\.64x128x32\.F32\.E4M3\.E4M3`)}
+	var mma []*Kernel
 	for _, k := range res.Kernels {
 		if len(k.Cubin) == 0 {
 			t.Errorf("%s: no cubin", k.Name)
@@ -91,13 +97,13 @@ func checkKernels(t *testing.T, units []Unit) *Result {
 			t.Errorf("%s (%s): ptxas warns: %s", k.Name, k.Kind, strings.Join(w, "; "))
 		}
 		if k.MMA != "" {
-			sass, err := tc.SASS(context.Background(), k.Cubin)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !sassWant[k.MMA].MatchString(sass) {
-				t.Errorf("%s: %s GEMM without %s in its SASS", k.Name, k.MMA, sassWant[k.MMA])
-			}
+			mma = append(mma, k)
+		}
+	}
+	gmma := gmmaLines(t, tc, mma)
+	for i, k := range mma {
+		if !sassWant[k.MMA].MatchString(gmma[i]) {
+			t.Errorf("%s: %s GEMM without %s in its SASS", k.Name, k.MMA, sassWant[k.MMA])
 		}
 	}
 	for fn, list := range res.Missing {
@@ -173,4 +179,61 @@ func TestDeepSeekV3Kernels(t *testing.T) {
 	res := checkKernels(t, []Unit{{Module: inf, Funcs: []string{"prefill", "decode"}}, {Module: trainPlanned(t, "models/deepseek_v3.deep", true), Funcs: []string{"train"}},
 		{Module: trainPlanned(t, "models/deepseek_v3.deep", false), Funcs: []string{"train"}}})
 	t.Log(summary(res))
+}
+
+// gmmaLines disassembles each kernel's cubin and keeps its warpgroup MMA
+// lines. Disassembly is most of this package's test time (cuobjdump takes
+// most of a second per kernel), so kernels run in parallel and the lines
+// are kept in the kernel cache's directory under the SHA-256 of the
+// disassembler and the cubin: a later run, or the other test that
+// assembles the same kernel, reads them instead.
+func gmmaLines(t *testing.T, tc *Toolchain, ks []*Kernel) []string {
+	t.Helper()
+	dir := DefaultCacheDir()
+	out := make([]string, len(ks))
+	errs := make([]error, len(ks))
+	sem := make(chan struct{}, runtime.NumCPU())
+	var wg sync.WaitGroup
+	for i, k := range ks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			h := sha256.Sum256(append([]byte(tc.Cuobjdump+"\x00"), k.Cubin...))
+			file := ""
+			if dir != "" {
+				file = filepath.Join(dir, "sass", hex.EncodeToString(h[:])+".txt")
+				if b, err := os.ReadFile(file); err == nil {
+					out[i] = string(b)
+					return
+				}
+			}
+			sass, err := tc.SASS(context.Background(), k.Cubin)
+			if err != nil {
+				errs[i] = fmt.Errorf("%s: %w", k.Name, err)
+				return
+			}
+			var lines []string
+			for _, l := range strings.Split(sass, "\n") {
+				if strings.Contains(l, "GMMA") {
+					lines = append(lines, strings.TrimSpace(l))
+				}
+			}
+			out[i] = strings.Join(lines, "\n")
+			if file != "" && os.MkdirAll(filepath.Dir(file), 0o755) == nil {
+				if f, err := os.CreateTemp(filepath.Dir(file), "*.tmp"); err == nil {
+					_, werr := f.WriteString(out[i])
+					if werr != nil || f.Close() != nil || os.Rename(f.Name(), file) != nil {
+						os.Remove(f.Name())
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
