@@ -2,6 +2,7 @@ package weights
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -93,11 +94,18 @@ func Encode(tensors []NamedTensor) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var b strings.Builder
+	// Sized up front: growing a checkpoint-sized buffer by doubling, and
+	// copying it out of a strings.Builder, cost more than encoding it.
+	size := int64(8 + len(header(us)))
+	for _, u := range us {
+		size += u.size
+	}
+	var b bytes.Buffer
+	b.Grow(int(size))
 	if err := writeFile(&b, us); err != nil {
 		return nil, err
 	}
-	return []byte(b.String()), nil
+	return b.Bytes(), nil
 }
 
 // header builds the padded JSON header for units in order.
