@@ -39,12 +39,19 @@ type cacheEntry struct {
 	Resources Resources `json:"resources"`
 }
 
-// identity names the toolchain for cache keys: tool paths, target and
-// versions (llc's and ptxas's own version lines).
+// identity names the toolchain for cache keys: the target and what llc
+// and ptxas say of themselves (--version: release and build). Not their
+// paths: the same tools fetched into another clone's .cache compile the
+// same kernels, and keying by path made every fresh clone recompile all of
+// them (about two minutes of the tests).
 func (tc *Toolchain) identity(ctx context.Context) string {
 	tc.idOnce.Do(func() {
 		llc, _, _ := run(ctx, nil, tc.LLC, "--version")
-		tc.id = tc.Arch + "\x00" + tc.LLC + "\x00" + string(llc) + "\x00" + tc.PTXAS + "\x00" + tc.PTXASVersion(ctx)
+		var ptxas []byte
+		if tc.PTXAS != "" {
+			ptxas, _, _ = run(ctx, nil, tc.PTXAS, "--version")
+		}
+		tc.id = tc.Arch + "\x00" + string(llc) + "\x00" + string(ptxas)
 	})
 	return tc.id
 }

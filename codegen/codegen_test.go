@@ -185,11 +185,16 @@ func TestDeepSeekV3Kernels(t *testing.T) {
 // lines. Disassembly is most of this package's test time (cuobjdump takes
 // most of a second per kernel), so kernels run in parallel and the lines
 // are kept in the kernel cache's directory under the SHA-256 of the
-// disassembler and the cubin: a later run, or the other test that
-// assembles the same kernel, reads them instead.
+// disassembler's version and the cubin: a later run, or the other test
+// that assembles the same kernel, reads them instead.
 func gmmaLines(t *testing.T, tc *Toolchain, ks []*Kernel) []string {
 	t.Helper()
 	dir := DefaultCacheDir()
+	// Keyed by what cuobjdump says of itself, not its path (see identity).
+	version, _, err := run(context.Background(), nil, tc.Cuobjdump, "--version")
+	if err != nil {
+		t.Fatal(err)
+	}
 	out := make([]string, len(ks))
 	errs := make([]error, len(ks))
 	sem := make(chan struct{}, runtime.NumCPU())
@@ -200,7 +205,7 @@ func gmmaLines(t *testing.T, tc *Toolchain, ks []*Kernel) []string {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			h := sha256.Sum256(append([]byte(tc.Cuobjdump+"\x00"), k.Cubin...))
+			h := sha256.Sum256(append(append(slices.Clip(version), 0), k.Cubin...))
 			file := ""
 			if dir != "" {
 				file = filepath.Join(dir, "sass", hex.EncodeToString(h[:])+".txt")

@@ -2,7 +2,6 @@ package layering
 
 import (
 	"go/parser"
-	"go/token"
 	"maps"
 	"os"
 	"path/filepath"
@@ -10,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/deepc-dev/deepc/internal/gosrc"
 )
 
 // graph is the project's import graph from its non-test files: package
@@ -17,33 +18,16 @@ import (
 type graph map[string][]string
 
 // loadGraph parses the imports of every package under the module root.
-// It reads the files rather than asking go list so that the test needs
-// nothing but the sources.
 func loadGraph(t *testing.T) graph {
 	t.Helper()
 	root, module := moduleRoot(t)
+	files, _, err := gosrc.Files(root, parser.ImportsOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
 	g := graph{}
-	fset := token.NewFileSet()
-	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		name := d.Name()
-		if d.IsDir() {
-			if path != root && (name == "testdata" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
-			return nil
-		}
-		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, filepath.Dir(path))
-		pkg := filepath.ToSlash(rel)
+	for rel, f := range files {
+		pkg := gosrc.Dir(rel)
 		if _, ok := g[pkg]; !ok {
 			g[pkg] = nil
 		}
@@ -53,10 +37,6 @@ func loadGraph(t *testing.T) graph {
 				g[pkg] = append(g[pkg], dep)
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	return g
 }

@@ -6,7 +6,6 @@ import (
 	"go/parser"
 	"go/token"
 	"go/types"
-	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/deepc-dev/deepc/internal/gosrc"
 	"github.com/deepc-dev/deepc/ir"
 )
 
@@ -121,40 +121,19 @@ type finding struct {
 // that import ir, skipping notOps, testdata and hidden directories, and
 // returns the op-name strings used to match ops.
 func opNameStrings(root string) ([]finding, error) {
-	files := map[string]*ast.File{}
-	importsIR := map[string]bool{} // by directory (package)
-	fset := token.NewFileSet()
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, path)
-		rel = filepath.ToSlash(rel)
-		if d.IsDir() {
-			if slices.Contains(notOps, rel) || d.Name() == "testdata" || (rel != "." && strings.HasPrefix(d.Name(), ".")) {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
-		if err != nil {
-			return err
-		}
-		files[rel] = f
-		for _, s := range f.Imports {
-			importsIR[filepath.Dir(rel)] = importsIR[filepath.Dir(rel)] || s.Path.Value == `"github.com/deepc-dev/deepc/ir"`
-		}
-		return nil
-	})
+	files, fset, err := gosrc.Files(root, parser.SkipObjectResolution, notOps...)
 	if err != nil {
 		return nil, err
 	}
+	importsIR := map[string]bool{} // by directory (package)
+	for rel, f := range files {
+		for _, s := range f.Imports {
+			importsIR[gosrc.Dir(rel)] = importsIR[gosrc.Dir(rel)] || s.Path.Value == `"github.com/deepc-dev/deepc/ir"`
+		}
+	}
 	var found []finding
 	for _, rel := range slices.Sorted(maps.Keys(files)) {
-		if !importsIR[filepath.Dir(rel)] {
+		if !importsIR[gosrc.Dir(rel)] {
 			continue // no ops to match
 		}
 		f := files[rel]
