@@ -43,6 +43,7 @@ func readTree(t *testing.T, dir string) map[string][]byte {
 }
 
 func TestBundleIsDeterministicAndVerified(t *testing.T) {
+	t.Parallel() // one of the package's slow tests: they overlap at its end
 	// One compile runs the tools on every kernel, the other may take them
 	// from the kernel cache: the bundles are the same bytes.
 	a, b := compileBundle(t, "prefill,decode", "--no-cache"), compileBundle(t, "prefill,decode")
@@ -155,6 +156,7 @@ func maxRelErrFlat(a, b []float32) float64 {
 // gpu-check's harness, run with the CPU backend in the GPU's place: every
 // kernel row and both model rows pass, and the table lists every kind.
 func TestGPUCheckHarnessOnCPU(t *testing.T) {
+	t.Parallel() // one of the package's slow tests: they overlap at its end
 	ck := writeCheckpoint(t, nil, "fp8", 1, 11)
 	out := filepath.Join(t.TempDir(), "b")
 	mustDeepc(t, "compile", tinyModel, "--target", "sm_90a", "--graph", "forward,prefill,decode,train", "-o", out, "--no-ptxas")

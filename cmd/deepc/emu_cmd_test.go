@@ -18,6 +18,7 @@ import (
 // and greedy generation equal the CPU's in the precision the kernels
 // compute, and a training step takes the CPU's step to FP8's noise.
 func TestRunBundleOnEmulator(t *testing.T) {
+	t.Parallel() // one of the package's slow tests: they overlap at its end
 	ck := writeCheckpoint(t, nil, "fp8", 1, 7)
 	b := compileBundle(t, "forward,prefill,decode,train", "--no-ptxas")
 	tokens := "5 9 200 17 3 44,1 2 3 4 5 6"

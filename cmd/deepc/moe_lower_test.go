@@ -15,6 +15,7 @@ import (
 // of the logits, whatever the padding, in every precision mode: forward,
 // prefill and cached decode (absorbed MLA), and the MTP functions.
 func TestMoELoweringIsExact(t *testing.T) {
+	t.Parallel() // one of the package's slow tests: they overlap at its end
 	unlowered := strings.Replace(passes.InferencePipeline, "moe-lower,", "", 1)
 	if unlowered == passes.InferencePipeline {
 		t.Fatalf("the inference pipeline %q has no moe-lower", unlowered)

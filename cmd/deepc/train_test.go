@@ -45,6 +45,7 @@ func stateOf(t *testing.T, dir string) []byte {
 // moments and biases, bit for bit, as the uninterrupted run; metrics are
 // JSONL with the fields; the checkpoint loads in deepc forward.
 func TestTrainResumeIsBitIdentical(t *testing.T) {
+	t.Parallel() // one of the package's slow tests: they overlap at its end
 	base := t.TempDir()
 	full := filepath.Join(base, "full")
 	mustDeepc(t, trainArgs(full, 6, "--save-every", "2")...)
@@ -103,6 +104,7 @@ func TestResumeVerifiesChecksums(t *testing.T) {
 // Killed at random points (SIGKILL), a run leaves only whole checkpoints,
 // and resuming from its latest one ends where the uninterrupted run does.
 func TestKillAndResume(t *testing.T) {
+	t.Parallel() // one of the package's slow tests: they overlap at its end
 	base := t.TempDir()
 	full := filepath.Join(base, "full")
 	mustDeepc(t, trainArgs(full, 8, "--save-every", "1")...)
@@ -196,6 +198,7 @@ func TestPlot(t *testing.T) {
 // the checkpoint holds the FP8 weights with their scales and the state the
 // moments in the asked dtype.
 func TestTrainPrecisions(t *testing.T) {
+	t.Parallel() // one of the package's slow tests: they overlap at its end
 	losses := map[string][]float64{}
 	for _, c := range []struct {
 		name  string
