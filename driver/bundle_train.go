@@ -58,7 +58,7 @@ func BundleTrainer(dir, checkpoint string) (func(run Runner) (*train.Trainer, er
 		if err != nil {
 			return nil, err
 		}
-		tr, err := train.New(m, params, cpu.Options{Mode: trainMode(m)}, autodiff.AdamW.Beta1, autodiff.AdamW.Beta2)
+		tr, err := train.New(m, params, cpu.Options{Mode: trainMode(m)})
 		if err != nil {
 			return nil, err
 		}

@@ -187,7 +187,7 @@ func (r *run) build() error {
 	if _, err := autodiff.Train(m, s.Hyper); err != nil {
 		return err
 	}
-	r.tr, err = train.New(m, params, cpu.Options{Mode: mode}, s.Hyper.Beta1, s.Hyper.Beta2)
+	r.tr, err = train.New(m, params, cpu.Options{Mode: mode})
 	return err
 }
 

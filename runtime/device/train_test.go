@@ -76,7 +76,7 @@ func tinyTrainerKernels(t *testing.T, fp8, withPTX bool) (*train.Trainer, map[st
 	if fp8 {
 		mode = cpu.FP8
 	}
-	tr, err := train.New(m, params, cpu.Options{Mode: mode, Workers: 2}, o.Beta1, o.Beta2)
+	tr, err := train.New(m, params, cpu.Options{Mode: mode, Workers: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

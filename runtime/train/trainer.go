@@ -21,8 +21,8 @@ type Trainer struct {
 	Module *ir.Module
 	Params map[string]*runtime.Tensor // masters (f32), moments, biases, and the rest
 	Opts   cpu.Options
-	// Beta1, Beta2 are the program's Adam betas, for the bias corrections
-	// it takes as arguments.
+	// Beta1, Beta2 are the program's Adam betas (its adamw ops'
+	// attributes), for the bias corrections it takes as arguments.
 	Beta1, Beta2 float64
 	Step         int // steps taken
 	// Run executes the train program on another backend (a device
@@ -57,13 +57,42 @@ var ErrNotFinite = errors.New("not finite")
 // results (passes/autodiff.TrainOutputsAttr).
 const OutputsAttr = "train_outputs"
 
+// betas reads the Adam betas from the train program's adamw ops, so that
+// the bias corrections fed to it cannot disagree with the betas it was
+// built with. Every adamw op must carry the same pair.
+func betas(fn *ir.Func) (b1, b2 float64, err error) {
+	n := 0
+	for _, op := range fn.Body {
+		if !op.Is(ir.OpAdamW) {
+			continue
+		}
+		x1, ok1 := op.Attrs.Float("beta1")
+		x2, ok2 := op.Attrs.Float("beta2")
+		switch {
+		case !ok1 || !ok2:
+			return 0, 0, fmt.Errorf("train: an adamw op without beta1 and beta2")
+		case n > 0 && (x1 != b1 || x2 != b2):
+			return 0, 0, fmt.Errorf("train: adamw ops disagree on their betas (%g, %g) and (%g, %g)", b1, b2, x1, x2)
+		}
+		b1, b2, n = x1, x2, n+1
+	}
+	if n == 0 {
+		return 0, 0, fmt.Errorf("train: the train function has no adamw op")
+	}
+	return b1, b2, nil
+}
+
 // New prepares a trainer for m, which must have a train function. params
 // holds the model's weights; trainable ones become f32 masters
 // (dequantised), and missing optimizer state starts at zero.
-func New(m *ir.Module, params map[string]*runtime.Tensor, opts cpu.Options, beta1, beta2 float64) (*Trainer, error) {
+func New(m *ir.Module, params map[string]*runtime.Tensor, opts cpu.Options) (*Trainer, error) {
 	fn := m.Func("train")
 	if fn == nil {
 		return nil, fmt.Errorf("the module has no train function")
+	}
+	beta1, beta2, err := betas(fn)
+	if err != nil {
+		return nil, err
 	}
 	outs, _ := m.Attrs.Str(OutputsAttr)
 	if opts.Pool == nil {

@@ -3,9 +3,12 @@ package train
 import (
 	"errors"
 	"math"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/deepc-dev/deepc/dsl"
+	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/models"
 	"github.com/deepc-dev/deepc/passes"
 	"github.com/deepc-dev/deepc/passes/autodiff"
@@ -43,7 +46,7 @@ func tinyTrainer(t *testing.T, o autodiff.TrainOptions) *Trainer {
 	if _, err := autodiff.Train(m, o); err != nil {
 		t.Fatal(err)
 	}
-	tr, err := New(m, params, cpu.Options{Mode: cpu.FP32, Workers: 2}, o.Beta1, o.Beta2)
+	tr, err := New(m, params, cpu.Options{Mode: cpu.FP32, Workers: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,5 +244,35 @@ func TestRecomputeSavesMemory(t *testing.T) {
 	t.Logf("peak live bytes: %d without, %d with recomputation", peak0, peak1)
 	if peak1 >= peak0 {
 		t.Errorf("recomputation did not lower the peak (%d vs %d bytes)", peak1, peak0)
+	}
+}
+
+// The bias corrections use the betas the program was built with, read
+// from its adamw ops; a program whose adamw ops disagree, or that has none,
+// is refused.
+func TestBetasComeFromTheProgram(t *testing.T) {
+	o := v3
+	o.Beta1, o.Beta2 = 0.8, 0.99
+	tr := tinyTrainer(t, o)
+	if tr.Beta1 != 0.8 || tr.Beta2 != 0.99 {
+		t.Fatalf("betas %g, %g; the program was built with 0.8, 0.99", tr.Beta1, tr.Beta2)
+	}
+	fn := tr.Module.Func("train")
+	var adam []*ir.Op
+	for _, op := range fn.Body {
+		if op.Is(ir.OpAdamW) {
+			adam = append(adam, op)
+		}
+	}
+	if len(adam) < 2 {
+		t.Fatalf("%d adamw ops", len(adam))
+	}
+	adam[1].Attrs["beta2"] = 0.9
+	if _, err := New(tr.Module, tr.Params, tr.Opts); err == nil || !strings.Contains(err.Error(), "disagree") {
+		t.Errorf("adamw ops with different betas: %v", err)
+	}
+	fn.Body = slices.DeleteFunc(fn.Body, func(op *ir.Op) bool { return op.Is(ir.OpAdamW) })
+	if _, err := New(tr.Module, tr.Params, tr.Opts); err == nil || !strings.Contains(err.Error(), "no adamw") {
+		t.Errorf("no adamw op: %v", err)
 	}
 }

@@ -66,7 +66,7 @@ func runTrain(file, dir, profile string, steps, B, S, threads int, lr float64, o
 	if _, err := autodiff.Train(m, trainHyper); err != nil {
 		return err
 	}
-	tr, err := train.New(m, params, cpu.Options{Mode: cpu.FP32, Workers: threads}, trainHyper.Beta1, trainHyper.Beta2)
+	tr, err := train.New(m, params, cpu.Options{Mode: cpu.FP32, Workers: threads})
 	if err != nil {
 		return err
 	}
