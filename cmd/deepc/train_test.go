@@ -193,23 +193,32 @@ func TestPlot(t *testing.T) {
 }
 
 // Every precision trains (FP8 quantizes the fp8 weights' GEMMs), with and
-// without recomputation: finite losses at every step; the precisions
-// differ from one another; recomputation changes no bit of the losses;
-// the checkpoint holds the FP8 weights with their scales and the state the
-// moments in the asked dtype.
+// without recomputation, all with the same settings but the precision:
+// finite losses at every step; each precision gives its own first loss
+// (the forward pass differs before any update does); recomputation changes
+// no bit of the losses; the checkpoint holds the model's FP8 weights with
+// their scales whatever the training precision, and the state the moments
+// in the asked dtype.
 func TestTrainPrecisions(t *testing.T) {
 	t.Parallel() // one of the package's slow tests: they overlap at its end
 	losses := map[string][]float64{}
 	for _, c := range []struct {
 		name  string
+		steps int
 		extra []string
 	}{
-		{"bf16", []string{"--precision", "bf16", "--moments", "bf16", "--preset", "deepseek-v3"}},
-		{"fp8", []string{"--precision", "fp8"}},
-		{"fp8-recompute", []string{"--precision", "fp8", "--recompute"}},
+		{"fp32", 2, []string{"--precision", "fp32"}},
+		// Moments are stored after the update that made them: bf16 ones
+		// change the second update, which the third loss sees.
+		{"bf16", 3, []string{"--precision", "bf16"}},
+		{"bf16-moments", 3, []string{"--precision", "bf16", "--moments", "bf16"}},
+		{"fp8", 2, []string{"--precision", "fp8"}},
+		{"fp8-recompute", 2, []string{"--precision", "fp8", "--recompute"}},
+		// DeepSeek-V3's schedule and losses: another second loss.
+		{"fp8-v3-preset", 2, []string{"--precision", "fp8", "--preset", "deepseek-v3"}},
 	} {
 		out := filepath.Join(t.TempDir(), "run")
-		mustDeepc(t, trainArgs(out, 2, c.extra...)...)
+		mustDeepc(t, trainArgs(out, c.steps, c.extra...)...)
 		b, err := os.ReadFile(filepath.Join(out, "metrics.jsonl"))
 		if err != nil {
 			t.Fatal(err)
@@ -227,24 +236,33 @@ func TestTrainPrecisions(t *testing.T) {
 			}
 			losses[c.name] = append(losses[c.name], *m.Loss)
 		}
-		if len(losses[c.name]) != 2 {
-			t.Fatalf("%s: %d losses in metrics.jsonl, want 2", c.name, len(losses[c.name]))
+		if len(losses[c.name]) != c.steps {
+			t.Fatalf("%s: %d losses in metrics.jsonl, want %d", c.name, len(losses[c.name]), c.steps)
 		}
-		ck := filepath.Join(out, "step-000002")
-		header := safetensorsHeader(t, filepath.Join(ck, "model.safetensors"))
-		if c.name != "bf16" && (!strings.Contains(header, `"F8_E4M3"`) || !strings.Contains(header, "weight_scale_inv")) {
+		ck := filepath.Join(out, fmt.Sprintf("step-%06d", c.steps))
+		if header := safetensorsHeader(t, filepath.Join(ck, "model.safetensors")); !strings.Contains(header, `"F8_E4M3"`) || !strings.Contains(header, "weight_scale_inv") {
 			t.Errorf("%s: the checkpoint has no FP8 weights with scales", c.name)
 		}
-		if c.name == "bf16" && !strings.Contains(safetensorsHeader(t, filepath.Join(ck, "train", "state.safetensors")), `"BF16"`) {
-			t.Errorf("--moments bf16: the state holds no bf16 tensor")
+		state := safetensorsHeader(t, filepath.Join(ck, "train", "state.safetensors"))
+		if moments := strings.Contains(state, `"BF16"`); moments != (c.name == "bf16-moments") {
+			t.Errorf("%s: bf16 tensors in the state: %v", c.name, moments)
 		}
 	}
 	if !slices.Equal(losses["fp8"], losses["fp8-recompute"]) {
 		t.Errorf("recomputation changed the losses: %v vs %v", losses["fp8-recompute"], losses["fp8"])
 	}
-	if slices.Equal(losses["fp8"], losses["bf16"]) {
-		t.Errorf("bf16 and fp8 trained to the same losses %v: is a precision ignored?", losses["fp8"])
+	if bf, mo := losses["bf16"], losses["bf16-moments"]; !slices.Equal(bf[:2], mo[:2]) || bf[2] == mo[2] {
+		t.Errorf("bf16 moments: losses %v against %v with f32 moments; want the first two the same and the third different", mo, bf)
 	}
+	if a, b := losses["fp8"], losses["fp8-v3-preset"]; a[1] == b[1] {
+		t.Errorf("--preset deepseek-v3 trained to the small preset's losses %v", a)
+	}
+	for _, pair := range [][2]string{{"fp32", "bf16"}, {"fp32", "fp8"}, {"bf16", "fp8"}} {
+		if a, b := losses[pair[0]][0], losses[pair[1]][0]; a == b {
+			t.Errorf("%s and %s give the same first loss %v: is a precision ignored?", pair[0], pair[1], a)
+		}
+	}
+	t.Logf("losses: %v", losses)
 }
 
 // safetensorsHeader is a safetensors file's JSON header.
