@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/runtime"
 	"github.com/deepc-dev/deepc/runtime/infer"
 )
@@ -41,8 +42,36 @@ func TestDeepSeekV3Preset(t *testing.T) {
 	if h.MTPWeight != 0.3 || h.BalanceWeight != 1e-4 || h.BiasRate != 0.001 {
 		t.Errorf("losses %+v: want λ 0.3 (§6), α 1e-4 and γ 0.001 (§4)", h)
 	}
-	if sc := p.Schedule; sc == nil || sc.LR != 2.2e-4 || sc.MinLR != 2.2e-5 || sc.Warmup != 2000 {
+	if sc := p.Schedule; sc.LR != 2.2e-4 || sc.MinLR != 2.2e-5 || sc.Warmup != 2000 {
 		t.Errorf("schedule %+v: want warmup 2000 steps to 2.2e-4, cosine to 2.2e-5 (§7)", sc)
+	}
+}
+
+// A preset's values hold unless a run overrides them.
+func TestPresetApply(t *testing.T) {
+	p := Presets["deepseek-v3"]
+	s, err := p.Apply(TrainSettings{Steps: 10}, Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := p.Hyper
+	want.MomentDType = ir.F32
+	if s.LR != p.Schedule.LR || s.MinLR != p.Schedule.MinLR || s.Warmup != p.Schedule.Warmup || s.Hyper != want || s.Steps != 10 {
+		t.Errorf("no overrides: %+v", s)
+	}
+	lr, gamma, warm := 5e-4, 0.0, 3
+	s, err = p.Apply(TrainSettings{}, Overrides{LR: &lr, Warmup: &warm, BiasRate: &gamma, Recompute: true, Moments: "bf16"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.LR != lr || s.MinLR != p.Schedule.MinLR || s.Warmup != warm || s.Hyper.BiasRate != 0 || !s.Hyper.Recompute || s.Hyper.MomentDType != ir.BF16 || s.Hyper.Beta2 != p.Hyper.Beta2 {
+		t.Errorf("overrides: %+v", s)
+	}
+	if p.Hyper.BiasRate == 0 || p.Hyper.Recompute {
+		t.Errorf("Apply changed the preset: %+v", p.Hyper)
+	}
+	if _, err := p.Apply(TrainSettings{}, Overrides{Moments: "fp16"}); err == nil {
+		t.Error("moments fp16 accepted")
 	}
 }
 

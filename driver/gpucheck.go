@@ -210,7 +210,7 @@ func (g *GPUCheck) exercise(be device.Backend, phases map[string]bool, label str
 	if err != nil {
 		return err
 	}
-	if _, err := tr.TakeStep(train.Batch{Seqs: g.seqs}, 1e-3); err != nil {
+	if _, err := tr.TakeStep(train.Batch{Seqs: g.seqs}, checkLR); err != nil {
 		return fmt.Errorf("train (%s): %w", label, err)
 	}
 	return nil
@@ -324,12 +324,12 @@ func (g *GPUCheck) checkTraining() error {
 		before[name] = slices.Clone(p.F)
 	}
 	batch := train.Batch{Seqs: g.seqs}
-	mr, err := ref.TakeStep(batch, 1e-3)
+	mr, err := ref.TakeStep(batch, checkLR)
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	md, err := devT.TakeStep(batch, 1e-3)
+	md, err := devT.TakeStep(batch, checkLR)
 	if err != nil {
 		return fmt.Errorf("training step on the device: %w", err)
 	}
@@ -401,3 +401,7 @@ func useMode(opts cpu.Options, bes ...device.Backend) func() {
 		}
 	}
 }
+
+// checkLR is the learning rate of gpu-check's training steps: the small
+// preset's, as for run --train-steps.
+var checkLR = Presets["small"].Schedule.LR

@@ -66,19 +66,81 @@ type Schedule struct {
 	Warmup    int
 }
 
-// Preset is a named set of hyperparameters, with the schedule that goes
-// with them (nil: the flags').
+// Preset is a named set of hyperparameters with its schedule.
 type Preset struct {
 	Hyper    autodiff.TrainOptions
-	Schedule *Schedule
+	Schedule Schedule
 }
 
 // Presets are train's --preset values: deepseek-v3 is docs/model.md §7
 // (warmup 2K steps to 2.2e-4, cosine to 2.2e-5); small is the same
-// hyperparameters with the schedule left to the flags, for small runs.
+// hyperparameters with a schedule for runs of a few hundred steps, and the
+// learning rate of single checking steps (run --train-steps, gpu-check).
 var Presets = map[string]Preset{
-	"deepseek-v3": {Hyper: autodiff.DeepSeekV3, Schedule: &Schedule{LR: 2.2e-4, MinLR: 2.2e-5, Warmup: 2000}},
-	"small":       {Hyper: autodiff.DeepSeekV3},
+	"deepseek-v3": {Hyper: autodiff.DeepSeekV3, Schedule: Schedule{LR: 2.2e-4, MinLR: 2.2e-5, Warmup: 2000}},
+	"small":       {Hyper: autodiff.DeepSeekV3, Schedule: Schedule{LR: 1e-3, MinLR: 1e-4, Warmup: 20}},
+}
+
+// Overrides are what a run changes of its preset; a nil field keeps the
+// preset's value.
+type Overrides struct {
+	LR, MinLR *float64
+	Warmup    *int
+	BiasRate  *float64
+	Recompute bool
+	Moments   string // the AdamW moments' dtype: f32 (also "") or bf16
+}
+
+// Apply gives s the preset's hyperparameters and schedule with o's changes.
+func (p Preset) Apply(s TrainSettings, o Overrides) (TrainSettings, error) {
+	h := p.Hyper
+	switch o.Moments {
+	case "", "f32":
+		h.MomentDType = ir.F32
+	case "bf16":
+		h.MomentDType = ir.BF16
+	default:
+		return s, fmt.Errorf("moments %q: want f32 or bf16", o.Moments)
+	}
+	h.Recompute = o.Recompute
+	s.LR, s.MinLR, s.Warmup = p.Schedule.LR, p.Schedule.MinLR, p.Schedule.Warmup
+	for _, f := range []struct {
+		dst *float64
+		src *float64
+	}{{&s.LR, o.LR}, {&s.MinLR, o.MinLR}, {&h.BiasRate, o.BiasRate}} {
+		if f.src != nil {
+			*f.dst = *f.src
+		}
+	}
+	if o.Warmup != nil {
+		s.Warmup = *o.Warmup
+	}
+	s.Hyper = h
+	return s, nil
+}
+
+// Resume reads a run's checkpoint (a step-NNNNNN directory): the settings
+// the run was started with, the trainer's state and the parameters, which
+// Training continues bit for bit.
+func Resume(dir string) (TrainSettings, *train.State, map[string]*runtime.Tensor, error) {
+	params, st, err := train.LoadState(dir)
+	if err != nil {
+		return TrainSettings{}, nil, nil, err
+	}
+	var s TrainSettings
+	if err := json.Unmarshal(st.Settings, &s); err != nil {
+		return TrainSettings{}, nil, nil, fmt.Errorf("resume: %s: settings: %v", dir, err)
+	}
+	return s, &st, params, nil
+}
+
+// DefaultData is the default corpus: the Go standard library's sources.
+func DefaultData() (string, error) {
+	root, err := GoRoot()
+	if err != nil {
+		return "", err
+	}
+	return train.DefaultGlob(root), nil
 }
 
 // GoRoot is the Go installation whose standard library sources are the

@@ -38,7 +38,7 @@ on the sequences as one batch, from the checkpoint's weights, printing each
 step's loss.
 
 --device cpu runs the bundle's IR (ir/module.ir) on the CPU backend, the
-numerical reference of every kernel. --devName cuda runs the kernels on the
+numerical reference of every kernel. --device cuda runs the kernels on the
 GPU through the CUDA driver; it needs every region of the graphs to have a
 kernel (deepc kernels lists them; the manifest's "missing" lists those that
 do not yet).
@@ -135,7 +135,7 @@ Examples:
 	cmd.Flags().IntVar(&prefill, "prefill", 0, "prefill the first N tokens, then decode the rest one at a time with the KV cache")
 	cmd.Flags().IntVar(&genN, "generate", 0, "generate N tokens (greedy) after each sequence and print their ids, one line per sequence")
 	cmd.Flags().IntVar(&steps, "train-steps", 0, "take N training steps of the bundle's train program on the sequences")
-	cmd.Flags().Float64Var(&lr, "lr", 1e-3, "--train-steps: learning rate")
+	cmd.Flags().Float64Var(&lr, "lr", driver.Presets["small"].Schedule.LR, "--train-steps: learning rate")
 	_ = cmd.MarkFlagRequired("tokens")
 	return cmd
 }

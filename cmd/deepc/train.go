@@ -1,14 +1,12 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
 	"github.com/deepc-dev/deepc/driver"
-	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/runtime"
 	"github.com/deepc-dev/deepc/runtime/train"
 	"github.com/spf13/cobra"
@@ -58,18 +56,14 @@ Examples:
 			var state *train.State
 			var resumed map[string]*runtime.Tensor
 			if resume != "" {
-				p, st, err := train.LoadState(resume)
+				saved, st, p, err := driver.Resume(resume)
 				if err != nil {
 					return err
-				}
-				var saved driver.TrainSettings
-				if err := json.Unmarshal(st.Settings, &saved); err != nil {
-					return fmt.Errorf("resume: %s: settings: %v", resume, err)
 				}
 				if cmd.Flags().Changed("steps") {
 					saved.Steps = s.Steps
 				}
-				s, state, resumed = saved, &st, p
+				s, state, resumed = saved, st, p
 				fmt.Fprintf(diag, "resuming %s at step %d\n", resume, st.Step)
 			} else {
 				if len(args) > 0 {
@@ -79,34 +73,22 @@ Examples:
 				if !ok {
 					return fmt.Errorf("--preset %q: want deepseek-v3 or small", preset)
 				}
-				h := p.Hyper
-				if cmd.Flags().Changed("gamma") {
-					h.BiasRate = gamma
-				}
-				h.Recompute = recomp
-				switch moments {
-				case "f32":
-					h.MomentDType = ir.F32
-				case "bf16":
-					h.MomentDType = ir.BF16
-				default:
-					return fmt.Errorf("--moments %q: want f32 or bf16", moments)
-				}
-				// The preset's schedule, where the flags do not say otherwise.
-				if sc := p.Schedule; sc != nil {
-					for flag, set := range map[string]func(){"lr": func() { s.LR = sc.LR }, "min-lr": func() { s.MinLR = sc.MinLR }, "warmup": func() { s.Warmup = sc.Warmup }} {
-						if !cmd.Flags().Changed(flag) {
-							set()
-						}
+				// The preset's values, where the flags do not say otherwise.
+				o := driver.Overrides{Recompute: recomp, Moments: moments}
+				fl := cmd.Flags()
+				for flag, set := range map[string]func(){"lr": func() { o.LR = &s.LR }, "min-lr": func() { o.MinLR = &s.MinLR }, "warmup": func() { o.Warmup = &s.Warmup }, "gamma": func() { o.BiasRate = &gamma }} {
+					if fl.Changed(flag) {
+						set()
 					}
 				}
-				s.Hyper = h
+				var err error
+				if s, err = p.Apply(s, o); err != nil {
+					return fmt.Errorf("--%w", err)
+				}
 				if s.Data == "" {
-					root, err := driver.GoRoot()
-					if err != nil {
+					if s.Data, err = driver.DefaultData(); err != nil {
 						return err
 					}
-					s.Data = train.DefaultGlob(root)
 				}
 			}
 			if out == "" {
@@ -126,9 +108,9 @@ Examples:
 	fl.IntVar(&s.Steps, "steps", 100, "optimizer steps in all (with --resume: the new total)")
 	fl.IntVar(&s.Batch, "batch", 8, "sequences per step")
 	fl.IntVar(&s.Seq, "seq", 128, "tokens per sequence")
-	fl.Float64Var(&s.LR, "lr", 1e-3, "peak learning rate")
-	fl.Float64Var(&s.MinLR, "min-lr", 1e-4, "final learning rate of the cosine schedule")
-	fl.IntVar(&s.Warmup, "warmup", 20, "linear warmup steps")
+	fl.Float64Var(&s.LR, "lr", driver.Presets["small"].Schedule.LR, "peak learning rate (unset: the --preset's; the value shown is small's)")
+	fl.Float64Var(&s.MinLR, "min-lr", driver.Presets["small"].Schedule.MinLR, "final learning rate of the cosine schedule (unset: the --preset's; the value shown is small's)")
+	fl.IntVar(&s.Warmup, "warmup", driver.Presets["small"].Schedule.Warmup, "linear warmup steps (unset: the --preset's; the value shown is small's)")
 	fl.StringVar(&s.Schedule, "schedule", "cosine", "after warmup: cosine (to --min-lr at the last step) or constant")
 	fl.StringVar(&s.Precision, "precision", "fp32", "fp32, bf16 (activations rounded as on the GPU) or fp8 (docs/model.md §5: the fp8 weights' linears quantized forward and backward); f32 master weights")
 	fl.Uint64Var(&s.Seed, "seed", 1, "seed of the initial weights and of the data order")
@@ -136,7 +118,7 @@ Examples:
 	fl.IntVar(&s.EvalBatch, "eval-batches", 4, "batches of held-out tokens the validation loss averages")
 	fl.IntVar(&s.SaveEvery, "save-every", 100, "checkpoint every N steps (and at the end; 0: only at the end)")
 	fl.StringVar(&preset, "preset", "small", "hyperparameters: deepseek-v3 (docs/model.md §7) or small")
-	fl.Float64Var(&gamma, "gamma", 0.001, "bias update speed γ of auxiliary-loss-free balancing (0 disables it)")
+	fl.Float64Var(&gamma, "gamma", driver.Presets["small"].Hyper.BiasRate, "bias update speed γ of auxiliary-loss-free balancing (0 disables it; unset: the --preset's)")
 	fl.StringVar(&moments, "moments", "f32", "AdamW moments kept in f32 or bf16 (rounded in the bf16 and fp8 modes)")
 	fl.BoolVar(&recomp, "recompute", false, "recompute RMSNorm outputs and up-projections in the backward instead of keeping them (less memory, more compute)")
 	fl.StringVar(&out, "out", "", "run directory: metrics.jsonl and checkpoints")

@@ -69,7 +69,7 @@ func main() {
 		opTimes    = flag.Bool("op-times", false, "with -train: print each op kind's time per step to stderr")
 		steps      = flag.Int("steps", 6, "with -train: optimizer steps (the first is not timed)")
 		seqLen     = flag.Int("seq", 128, "with -train: tokens per sequence")
-		lr         = flag.Float64("lr", 1e-3, "with -train: learning rate")
+		lr         = flag.Float64("lr", driver.Presets["small"].Schedule.LR, "with -train: learning rate (the small preset's)")
 	)
 	flag.Parse()
 	if *trainMode {
