@@ -16,7 +16,8 @@ import (
 )
 
 // emitters maps a region kind to the function that writes its kernel;
-// internal/opfaces checks that every op's kind has one (EmitterFamily).
+// internal/opfaces checks that every op's kind has one (EmitterFamily,
+// faces.go).
 var emitters = map[string]func(*kernelBuilder, *program.Step) error{
 	"pointwise": emitPointwise,
 	"gemm":      emitGEMM,
@@ -46,16 +47,6 @@ type phase struct {
 var multiPhase = map[string]func(*Region) []phase{
 	"attention_grad": func(*Region) []phase { return attentionGradPhases },
 	"scatter":        scatterPhases,
-}
-
-// EmitterFamily returns the kernel family that emits a region started by
-// op d (passes.KernelKindOf) and whether codegen has an emitter for it. An
-// op with no family needs no kernel (passes.NoKernel says why).
-func EmitterFamily(d *ir.OpDef) (family string, ok bool) {
-	family = passes.KernelKindOf(d)
-	_, single := emitters[family]
-	_, multi := multiPhase[family]
-	return family, single || multi
 }
 
 func regionPhases(r *Region) ([]phase, bool) {

@@ -97,6 +97,14 @@ var moveRules = map[*ir.OpDef]moveRule{
 	},
 }
 
+// moveSpecial are the movement ops that are no index rule: emitMovement
+// hands each its own kernel (split runs one thread per input element and
+// writes several outputs; kv_write updates its cache in place).
+var moveSpecial = map[*ir.OpDef]func(k *kernelBuilder, step *program.Step, op *ir.Op) error{
+	ir.OpSplit:   emitSplit,
+	ir.OpKVWrite: func(k *kernelBuilder, step *program.Step, _ *ir.Op) error { return emitKVWrite(k, step) },
+}
+
 func zeroOf(d ir.DType) value.Value {
 	switch rt := regType(d); {
 	case rt.Equal(f32):
@@ -119,11 +127,8 @@ func emitMovement(k *kernelBuilder, step *program.Step) error {
 		return unsupported("movement region with %d ops", len(k.r.Ops))
 	}
 	op := k.r.Ops[0]
-	switch op.Def() {
-	case ir.OpSplit:
-		return emitSplit(k, step, op)
-	case ir.OpKVWrite:
-		return emitKVWrite(k, step)
+	if emit, ok := moveSpecial[op.Def()]; ok {
+		return emit(k, step, op)
 	}
 	rule, ok := moveRules[op.Def()]
 	if !ok {
