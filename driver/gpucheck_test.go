@@ -16,7 +16,8 @@ import (
 )
 
 // gpu-check's DeepSeek-V3 GEMM check on random inputs (scale grids
-// included), with the CPU standing in for the GPU: the two agree exactly.
+// included), with the CPU standing in for the GPU: the two agree exactly;
+// and --bench finds the GEMM and attention steps it times, by op.
 func TestCheckStepOnDeepSeekV3GEMMs(t *testing.T) {
 	file := filepath.Join("..", "models", "deepseek_v3.deep")
 	m, err := dsl.CompileFile(file, dsl.Options{ReadFile: models.ReadFile})
@@ -47,9 +48,18 @@ func TestCheckStepOnDeepSeekV3GEMMs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// --bench's selection: prefill's GEMMs and attentions, by op.
+	regions := regionOps(bm.Func("prefill"))
+	kinds := map[string]int{}
+	for _, st := range programs["prefill"] {
+		kinds[benchKind(regions[st.Region])]++
+	}
+	if kinds["gemm"] == 0 || kinds["attention"] == 0 {
+		t.Errorf("--bench would time %d GEMM and %d attention steps of DeepSeek-V3's prefill; want some of each", kinds["gemm"], kinds["attention"])
+	}
 	rng := rand.New(rand.NewPCG(1, 1))
 	for _, st := range programs["prefill"] {
-		if !strings.HasPrefix(st.Kernel, "gemm_linear") || !strings.Contains(describeStep(st), "f8e4m3[24576,1536]") {
+		if benchKind(regions[st.Region]) != "gemm" || !strings.Contains(describeStep(st), "f8e4m3[24576,1536]") {
 			continue
 		}
 		r, err := checkStep(cpu.NewDevice(cpu.Options{Mode: cpu.FP8}), bm.Func("prefill"), st, map[string]int64{"T": 16, "C": 16}, rng)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/deepc-dev/deepc/internal/gosrc"
 	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/passes"
 )
 
 // TestNoOpNameStrings: outside ir, an op is named by its handle (ir.OpAdd),
@@ -26,7 +27,9 @@ import (
 // a switch whose cases are all op names), key a map literal whose keys are
 // all op names, index anything, fill a []string of op names, or be passed
 // to a function (ir.Lookup, a table's register, a helper that matches ops
-// by name) other than ir's builders by name (byName).
+// by name) other than ir's builders by name (byName). Nor may a function of
+// package strings be given a kernel-name prefix, a region kind and an op
+// name ("gemm_linear"): kernels are selected by their regions' ops.
 func TestNoOpNameStrings(t *testing.T) {
 	found, err := opNameStrings("../..")
 	if err != nil {
@@ -71,6 +74,14 @@ func f(op, v *Op, name string, m map[string]bool) {
 	case "min":
 	}
 	b.Emit1("add", nil, nil)
+	_ = strings.HasPrefix(k, "gemm_linear")
+	_ = strings.Contains(k, "attention_attention_")
+	_ = strings.HasPrefix(k, "rows_reduce_max")
+	// Not kernel-name prefixes with an op, or not matched by package strings:
+	_ = strings.HasPrefix(k, "gemm_")
+	_ = strings.HasPrefix(k, "gemm_linearity")
+	_ = strings.HasPrefix(k, "linear_gemm")
+	_ = fmt.Sprintf("gemm_linear%d", 1)
 }
 `
 	dir := t.TempDir()
@@ -98,6 +109,9 @@ func f(op, v *Op, name string, m map[string]bool) {
 		`ir.Lookup("topk")`,
 		`register("exp")`,
 		`defOf("concat")`,
+		`strings.HasPrefix("gemm_linear")`,
+		`strings.Contains("attention_attention_")`,
+		`strings.HasPrefix("rows_reduce_max")`,
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("found\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -202,7 +216,7 @@ func opNameStrings(root string) ([]finding, error) {
 					break
 				}
 				for _, a := range n.Args {
-					if isOpName(a) {
+					if isOpName(a) || isStringsCall(n) && isKernelNamePrefix(a) {
 						report(n, fmt.Sprintf("%s(%s)", exprString(n.Fun), exprString(a)))
 					}
 				}
@@ -211,6 +225,50 @@ func opNameStrings(root string) ([]finding, error) {
 		})
 	}
 	return found, nil
+}
+
+// isStringsCall reports a call of a function of package strings.
+func isStringsCall(c *ast.CallExpr) bool {
+	sel, ok := c.Fun.(*ast.SelectorExpr)
+	if !ok {
+		return false
+	}
+	pkg, ok := sel.X.(*ast.Ident)
+	return ok && pkg.Name == "strings"
+}
+
+// isKernelNamePrefix reports a string that starts as codegen names a
+// kernel, its region's kind and first op: "<family>_<op>", whole or
+// followed by '_' ("gemm_linear", "attention_attention_"). Matching a
+// kernel name against one selects kernels by op name; a step's ops are
+// its region's in the IR (plan-kernels' kernel attribute).
+func isKernelNamePrefix(e ast.Expr) bool {
+	lit, ok := e.(*ast.BasicLit)
+	if !ok || lit.Kind != token.STRING {
+		return false
+	}
+	s, err := strconv.Unquote(lit.Value)
+	if err != nil {
+		return false
+	}
+	for _, family := range kernelFamilies() {
+		rest, ok := strings.CutPrefix(s, family+"_")
+		if ok && slices.ContainsFunc(ir.Ops(), func(d *ir.OpDef) bool { return rest == d.Name || strings.HasPrefix(rest, d.Name+"_") }) {
+			return true
+		}
+	}
+	return false
+}
+
+// kernelFamilies are the kinds of kernel region (passes.KernelKindOf).
+func kernelFamilies() []string {
+	var fs []string
+	for _, d := range ir.Ops() {
+		if f := passes.KernelKindOf(d); f != "" && !slices.Contains(fs, f) {
+			fs = append(fs, f)
+		}
+	}
+	return fs
 }
 
 // isNameField reports x.Name for any x: the syntax cannot tell an op's
