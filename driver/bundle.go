@@ -166,10 +166,7 @@ func TrainModule(file string, sets []string, fp8 bool) (*ir.Module, error) {
 	}
 	opts := autodiff.DeepSeekV3
 	opts.FP8 = fp8
-	if _, err := autodiff.Train(m, opts); err != nil {
-		return nil, err
-	}
-	return m, runPipeline(m, passes.TrainKernelPipeline)
+	return m, autodiff.TrainKernels(m, opts)
 }
 
 func runPipeline(m *ir.Module, spec string) error {

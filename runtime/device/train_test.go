@@ -49,11 +49,7 @@ func tinyTrainerKernels(t *testing.T, fp8, withPTX bool) (*train.Trainer, map[st
 	}
 	o := autodiff.DeepSeekV3
 	o.FP8 = fp8
-	if _, err := autodiff.Train(m, o); err != nil {
-		t.Fatal(err)
-	}
-	pl, _ = passes.ParsePipeline(passes.TrainKernelPipeline)
-	if err := passes.Run(&passes.Context{}, m, pl); err != nil {
+	if err := autodiff.TrainKernels(m, o); err != nil {
 		t.Fatal(err)
 	}
 	copts := codegen.Options{Funcs: []string{"train"}}
