@@ -1,5 +1,9 @@
-// Command deepc compiles models written in the .deep DSL (DeepSeek-V3 first)
-// into a tensor IR, optimizes it with passes, and reports model statistics.
+// Command deepc is the CLI of the deepc compiler: it compiles models
+// written in the .deep DSL (DeepSeek-V3 first) into a tensor IR and GPU
+// kernel bundles, runs them on the CPU, the PTX emulator or a GPU
+// (forward, generate, run), trains them, checks a GPU against the CPU
+// (gpu-check) and hosts pass plugins. It is flags, help and printing over
+// the driver package, which does the work.
 package main
 
 import (
@@ -97,7 +101,9 @@ func newRoot(stdin io.Reader) *cobra.Command {
 		Long: `deepc is a compiler for models written in the .deep DSL: DeepSeek-V3 (MLA,
 DeepSeekMoE, multi-token prediction, FP8) is its defining model. It
 elaborates a model into a tensor IR, runs optimization pipelines over it,
-and reports parameter and FLOP statistics.
+reports parameter and FLOP statistics, compiles GPU kernel bundles, runs
+models on the CPU, the PTX emulator or a GPU, generates text, trains, and
+checks a GPU against the CPU.
 
 Examples:
   deepc stats models/deepseek_v3.deep
