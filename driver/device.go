@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -38,43 +40,58 @@ func (o EmuOptions) String() string {
 	return s
 }
 
-// OpenDevice opens the backend name for a bundle's graphs: nil for cpu
-// (the bundle's IR runs on the CPU backend), the GPU for cuda, the
-// emulator for emu. The graphs in need must have every kernel. The
-// returned function closes the device; log receives the emulator's stats.
-func OpenDevice(name, dir string, man *bundle.Manifest, need []string, eo EmuOptions, log io.Writer) (device.Backend, func(), error) {
-	switch name {
-	case "cpu":
+// opener opens one kind of device for a bundle's graphs (see OpenDevice).
+type opener func(dir string, man *bundle.Manifest, need []string, eo EmuOptions, log io.Writer) (device.Backend, func(), error)
+
+// devices are the --device values: cpu (nil: the bundle's IR runs on the
+// CPU backend), cuda (the first GPU) and emu (the PTX emulator).
+var devices = map[string]opener{
+	"cpu": func(string, *bundle.Manifest, []string, EmuOptions, io.Writer) (device.Backend, func(), error) {
 		return nil, func() {}, nil
-	case "cuda":
+	},
+	"cuda": func(dir string, man *bundle.Manifest, need []string, _ EmuOptions, _ io.Writer) (device.Backend, func(), error) {
 		gpu, err := OpenGPU(dir, man, need)
 		if err != nil {
 			return nil, nil, err
 		}
 		return gpu, func() { gpu.Dev.Close() }, nil
-	case "emu":
-		if err := HaveKernels("emu", man, need); err != nil {
-			return nil, nil, err
-		}
-		if eo.FP8Bits < 0 || eo.FP8Bits > 23 {
-			return nil, nil, fmt.Errorf("--emu-fp8-bits %d: want 0 (exact) to 23", eo.FP8Bits)
-		}
-		if eo.Workers < 0 {
-			return nil, nil, fmt.Errorf("--emu-workers %d: want 0 (one per core) or more", eo.Workers)
-		}
-		dev := emu.NewDevice(emu.Options{Sanitize: eo.Sanitize, Seed: eo.Seed, Workers: eo.Workers, FP8AccumBits: eo.FP8Bits})
-		start := time.Now()
-		if err := dev.LoadBundle(dir, man); err != nil {
-			return nil, nil, fmt.Errorf("--device emu: %w", err)
-		}
-		load := time.Since(start)
-		done := func() {}
-		if eo.Stats {
-			done = func() { emuStats(log, dev, load) }
-		}
-		return dev, done, nil
+	},
+	"emu": openEmu,
+}
+
+// OpenDevice opens the backend name for a bundle's graphs. The graphs in
+// need must have every kernel. The returned function closes the device;
+// log receives the emulator's stats.
+func OpenDevice(name, dir string, man *bundle.Manifest, need []string, eo EmuOptions, log io.Writer) (device.Backend, func(), error) {
+	open, ok := devices[name]
+	if !ok {
+		return nil, nil, fmt.Errorf("--device %q: want one of %s", name, strings.Join(slices.Sorted(maps.Keys(devices)), ", "))
 	}
-	return nil, nil, fmt.Errorf("--device %q: cpu, cuda or emu", name)
+	return open(dir, man, need, eo, log)
+}
+
+// openEmu loads the bundle's kernels into the PTX emulator.
+func openEmu(dir string, man *bundle.Manifest, need []string, eo EmuOptions, log io.Writer) (device.Backend, func(), error) {
+	if err := HaveKernels("emu", man, need); err != nil {
+		return nil, nil, err
+	}
+	if eo.FP8Bits < 0 || eo.FP8Bits > 23 {
+		return nil, nil, fmt.Errorf("--emu-fp8-bits %d: want 0 (exact) to 23", eo.FP8Bits)
+	}
+	if eo.Workers < 0 {
+		return nil, nil, fmt.Errorf("--emu-workers %d: want 0 (one per core) or more", eo.Workers)
+	}
+	dev := emu.NewDevice(emu.Options{Sanitize: eo.Sanitize, Seed: eo.Seed, Workers: eo.Workers, FP8AccumBits: eo.FP8Bits})
+	start := time.Now()
+	if err := dev.LoadBundle(dir, man); err != nil {
+		return nil, nil, fmt.Errorf("--device emu: %w", err)
+	}
+	load := time.Since(start)
+	done := func() {}
+	if eo.Stats {
+		done = func() { emuStats(log, dev, load) }
+	}
+	return dev, done, nil
 }
 
 // Opened is a bundle opened on a device to run its programs.
