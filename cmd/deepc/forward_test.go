@@ -8,9 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/deepc-dev/deepc/dsl"
+	"github.com/deepc-dev/deepc/driver"
 	"github.com/deepc-dev/deepc/internal/reference"
-	"github.com/deepc-dev/deepc/models"
 	"github.com/deepc-dev/deepc/runtime/npy"
 	"github.com/deepc-dev/deepc/runtime/weights"
 )
@@ -19,19 +18,8 @@ import (
 // config.json and random weights in the given format and shard count.
 func writeCheckpoint(t *testing.T, sets []string, format string, shards int, seed int64) string {
 	t.Helper()
-	m, err := dsl.CompileFile(tinyModel, dsl.Options{Sets: sets})
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	cfg, err := models.HFConfigJSON(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), cfg, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := weights.RandomCheckpoint(m, dir, seed, format, shards); err != nil {
+	if _, err := driver.RandomCheckpoint(tinyModel, sets, dir, seed, format, shards); err != nil {
 		t.Fatal(err)
 	}
 	return dir

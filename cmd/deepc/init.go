@@ -2,12 +2,8 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 
-	"github.com/deepc-dev/deepc/dsl"
-	"github.com/deepc-dev/deepc/models"
-	"github.com/deepc-dev/deepc/runtime/weights"
+	"github.com/deepc-dev/deepc/driver"
 	"github.com/spf13/cobra"
 )
 
@@ -36,21 +32,8 @@ Examples:
 			if out == "" {
 				return fmt.Errorf("--out is required")
 			}
-			m, err := dsl.CompileFile(args[0], dsl.Options{Sets: sets, ReadFile: models.ReadFile})
+			m, err := driver.RandomCheckpoint(args[0], sets, out, seed, format, shards)
 			if err != nil {
-				return err
-			}
-			cfg, err := models.HFConfigJSON(m)
-			if err != nil {
-				return err
-			}
-			if err := os.MkdirAll(out, 0o755); err != nil {
-				return err
-			}
-			if err := os.WriteFile(filepath.Join(out, "config.json"), cfg, 0o644); err != nil {
-				return err
-			}
-			if err := weights.RandomCheckpoint(m, out, seed, format, shards); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s: %d params of %s (%s, %d shard(s))\n", out, len(m.Params), m.Name, format, shards)

@@ -1,0 +1,33 @@
+package driver
+
+import (
+	"os"
+	"path/filepath"
+
+	"github.com/deepc-dev/deepc/dsl"
+	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/models"
+	"github.com/deepc-dev/deepc/runtime/weights"
+)
+
+// RandomCheckpoint is deepc init: the model file compiled with sets, and a
+// Hugging Face style checkpoint of it written to dir — config.json and
+// deterministic random weights (weights.RandomCheckpoint) in format
+// (f32, bf16 or fp8) over shards files. It returns the compiled module.
+func RandomCheckpoint(file string, sets []string, dir string, seed int64, format string, shards int) (*ir.Module, error) {
+	m, err := dsl.CompileFile(file, dsl.Options{Sets: sets, ReadFile: models.ReadFile})
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := models.HFConfigJSON(m)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), cfg, 0o644); err != nil {
+		return nil, err
+	}
+	return m, weights.RandomCheckpoint(m, dir, seed, format, shards)
+}
