@@ -4,10 +4,6 @@ import (
 	"fmt"
 
 	"github.com/deepc-dev/deepc/driver"
-	"github.com/deepc-dev/deepc/ir"
-	"github.com/deepc-dev/deepc/passes"
-	"github.com/deepc-dev/deepc/passes/autodiff"
-	"github.com/deepc-dev/deepc/runtime"
 	"github.com/deepc-dev/deepc/runtime/weights"
 	"github.com/spf13/cobra"
 )
@@ -43,46 +39,18 @@ Examples:
 			if err != nil {
 				return err
 			}
-			var wrt []string
 			l, err := mf.spec(args, nil, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			l.Pipeline = passes.CanonicalPipeline // the training form
-			l.Extend = func(m *ir.Module) error {
-				fwd := m.Func("forward")
-				if fwd == nil {
-					return fmt.Errorf("the model has no forward function")
-				}
-				loss, err := autodiff.NextTokenLoss(m, fwd, "loss")
-				if err != nil {
-					return err
-				}
-				wrt = autodiff.Trainable(m, loss)
-				_, err = autodiff.Grad(m, loss, 0, wrt, "grad")
-				return err
-			}
-			model, err := l.Model()
-			if err != nil {
-				return err
-			}
-			res, err := model.Grad(seqs)
-			if err != nil {
-				return err
-			}
-			grads := map[string]*runtime.Tensor{}
-			for i, name := range wrt {
-				grads[name] = res[1+i]
-			}
-			// f32, experts one tensor each, as the checkpoint names them.
-			named, err := weights.StoredTensors(model.Module, grads, weights.FormatF32, nil)
+			loss, named, err := driver.Gradients(l, seqs)
 			if err != nil {
 				return err
 			}
 			if err := weights.WriteFile(out, named); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "loss %.9g\n", res[0].F[0])
+			fmt.Fprintf(cmd.OutOrStdout(), "loss %.9g\n", loss)
 			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %d gradient tensors to %s\n", len(named), out)
 			return nil
 		},
