@@ -15,6 +15,8 @@ import (
 	"github.com/deepc-dev/deepc/runtime/cuda"
 	"github.com/deepc-dev/deepc/runtime/device"
 	"github.com/deepc-dev/deepc/runtime/emu"
+	"github.com/deepc-dev/deepc/runtime/infer"
+	"github.com/deepc-dev/deepc/runtime/train"
 )
 
 // EmuOptions configure the PTX emulator as a device.
@@ -96,6 +98,7 @@ func openEmu(dir string, man *bundle.Manifest, need []string, eo EmuOptions, log
 
 // Opened is a bundle opened on a device to run its programs.
 type Opened struct {
+	Dir      string
 	Manifest *bundle.Manifest
 	// Backend is nil for the cpu device: the bundle's IR runs on the CPU
 	// backend.
@@ -115,7 +118,7 @@ func Open(name, dir string, need []string, eo EmuOptions, log io.Writer) (*Opene
 	if err != nil {
 		return nil, err
 	}
-	o := &Opened{Manifest: man, Backend: be, Close: done}
+	o := &Opened{Dir: dir, Manifest: man, Backend: be, Close: done}
 	if be != nil {
 		if o.programs, err = device.Programs(man); err != nil {
 			done()
@@ -197,4 +200,40 @@ func emuStats(w io.Writer, dev *emu.Device, load time.Duration) {
 	for _, k := range ks[:min(5, len(ks))] {
 		fmt.Fprintf(w, "emu:   %-48s %7.2f s\n", k.name, k.t.Seconds())
 	}
+}
+
+// Model loads the bundle's inference module (ir/module.ir) as l says
+// (checkpoint, precision, ...; l's File and Module are ignored), its
+// programs running on the device. The function returned frees the
+// device's memory.
+func (o *Opened) Model(l Load) (*infer.Model, func() error, error) {
+	module, err := BundleModule(o.Dir, "ir/module.ir")
+	if err != nil {
+		return nil, nil, err
+	}
+	l.File, l.Module = "", module
+	l.Quantized = true // the bundle's kernels read fp8 weights as they are
+	model, err := l.Model()
+	if err != nil {
+		return nil, nil, err
+	}
+	run, done := o.Runner()
+	return RunOn(model, run), done, nil
+}
+
+// Trainer is a trainer over the bundle's train program (ir/train.ir) from
+// the checkpoint's weights, its steps running on the device. The function
+// returned frees the device's memory.
+func (o *Opened) Trainer(checkpoint string) (*train.Trainer, func() error, error) {
+	mk, err := BundleTrainer(o.Dir, checkpoint)
+	if err != nil {
+		return nil, nil, err
+	}
+	run, done := o.Runner()
+	tr, err := mk(run)
+	if err != nil {
+		done()
+		return nil, nil, err
+	}
+	return tr, done, nil
 }

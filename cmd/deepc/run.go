@@ -73,16 +73,11 @@ Examples:
 				return err
 			}
 			if steps > 0 {
-				mk, err := driver.BundleTrainer(args[0], mf.checkpoint)
+				tr, done, err := dev.Trainer(mf.checkpoint)
 				if err != nil {
 					return err
 				}
-				run, done := dev.Runner()
 				defer done()
-				tr, err := mk(run)
-				if err != nil {
-					return err
-				}
 				for i := 0; i < steps; i++ {
 					m, err := tr.TakeStep(train.Batch{Seqs: seqs}, lr)
 					if err != nil {
@@ -98,22 +93,15 @@ Examples:
 					return err
 				}
 			}
-			module, err := driver.BundleModule(args[0], "ir/module.ir")
+			l, err := mf.spec(nil, nil, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			l, err := mf.spec(nil, module, cmd.ErrOrStderr())
+			model, done, err := dev.Model(l)
 			if err != nil {
 				return err
 			}
-			l.Quantized = true // the bundle's kernels read fp8 weights as they are
-			model, err := l.Model()
-			if err != nil {
-				return err
-			}
-			run, done := dev.Runner()
 			defer done()
-			model = driver.RunOn(model, run)
 			if genN > 0 {
 				gen, _, err := model.Generate(seqs, infer.GenerateOptions{MaxTokens: genN, EOS: -1})
 				if err != nil {
