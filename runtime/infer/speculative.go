@@ -28,141 +28,172 @@ func (s SpeculativeStats) AcceptanceRate() float64 {
 // step. A rejected draft's cache entry is dropped. Every emitted token is
 // sampled from the main model, so greedy output equals Generate's.
 func (m *Model) GenerateSpeculative(prompts [][]int, o GenerateOptions) ([][]int, GenerateStats, SpeculativeStats, error) {
-	var st GenerateStats
-	var sp SpeculativeStats
-	out := make([][]int, len(prompts))
+	g := &speculation{m: m, o: o, out: make([][]int, len(prompts))}
 	if o.MaxTokens <= 0 {
-		return out, st, sp, nil
+		return g.out, g.st, g.sp, nil
 	}
+	start := time.Now()
+	err := g.prefill(prompts)
+	g.st.Prefill = time.Since(start)
+	if err != nil {
+		return nil, g.st, g.sp, err
+	}
+	start = time.Now()
+	for {
+		run := g.running()
+		if len(run) == 0 {
+			break
+		}
+		if err := g.decode(run); err != nil {
+			return g.out, g.st, g.sp, err
+		}
+	}
+	g.st.Decode = time.Since(start)
+	return g.out, g.st, g.sp, nil
+}
+
+// speculation is one GenerateSpeculative call's state: per sequence its
+// output, sampler, newest token (not yet in the main cache) and the MTP
+// module's draft of the token after it.
+type speculation struct {
+	m         *Model
+	o         GenerateOptions
+	main, mtp *Cache
+	out       [][]int
+	samplers  []*sampler
+	done      []bool
+	last      []int
+	drafts    map[int]int
+	st        GenerateStats
+	sp        SpeculativeStats
+}
+
+// emit appends token id to sequence i's output.
+func (g *speculation) emit(i, id int) {
+	g.out[i] = append(g.out[i], id)
+	if g.o.OnToken != nil {
+		g.o.OnToken(i, id)
+	}
+	if id == g.o.EOS || len(g.out[i]) >= g.o.MaxTokens {
+		g.done[i] = true
+	}
+}
+
+// prefill sizes the caches, runs the prompts through the main model,
+// samples each sequence's first token and has the MTP module draft the
+// one after it.
+func (g *speculation) prefill(prompts [][]int) error {
 	capacity := 0
 	ids := make([]int, len(prompts))
-	samplers := make([]*sampler, len(prompts))
+	g.samplers = make([]*sampler, len(prompts))
 	for i, p := range prompts {
 		if len(p) == 0 {
-			return nil, st, sp, fmt.Errorf("prompt %d is empty", i+1)
+			return fmt.Errorf("prompt %d is empty", i+1)
 		}
-		capacity += len(p) + o.MaxTokens + 1
+		capacity += len(p) + g.o.MaxTokens + 1
 		ids[i] = i
-		samplers[i] = newSampler(o.Sampling, uint64(i))
-		st.PrefillTokens += len(p)
+		g.samplers[i] = newSampler(g.o.Sampling, uint64(i))
+		g.st.PrefillTokens += len(p)
 	}
-	main, err := m.NewCache(capacity)
+	var err error
+	if g.main, err = g.m.NewCache(capacity); err != nil {
+		return err
+	}
+	if g.mtp, err = g.m.NewMTPCache(capacity); err != nil {
+		return err
+	}
+	g.done = make([]bool, len(prompts))
+	res, err := g.m.step(prefillFn, g.main, ids, prompts, nil)
 	if err != nil {
-		return nil, st, sp, err
-	}
-	mtp, err := m.NewMTPCache(capacity)
-	if err != nil {
-		return nil, st, sp, err
-	}
-	done := make([]bool, len(prompts))
-	emit := func(i, id int) {
-		out[i] = append(out[i], id)
-		if o.OnToken != nil {
-			o.OnToken(i, id)
-		}
-		if id == o.EOS || len(out[i]) >= o.MaxTokens {
-			done[i] = true
-		}
-	}
-
-	start := time.Now()
-	res, err := m.step(prefillFn, main, ids, prompts, nil)
-	if err != nil {
-		return nil, st, sp, err
+		return err
 	}
 	logits, hidden := res[0], res[1]
 	V := logits.Shape[1]
-	last := make([]int, len(prompts)) // the newest token, not yet in the main cache
-	var rows []int                    // rows of hidden that feed the MTP step
+	g.last = make([]int, len(prompts))
+	var rows []int // rows of hidden that feed the MTP step
 	next := make([][]int, len(prompts))
 	k := 0
 	for i, p := range prompts {
 		k += len(p)
-		last[i] = samplers[i].next(logits.F[(k-1)*V : k*V])
-		emit(i, last[i])
+		g.last[i] = g.samplers[i].next(logits.F[(k-1)*V : k*V])
+		g.emit(i, g.last[i])
 		for j := range p {
 			rows = append(rows, k-len(p)+j)
 		}
-		next[i] = append(append([]int(nil), p[1:]...), last[i])
+		next[i] = append(append([]int(nil), p[1:]...), g.last[i])
 	}
-	drafts, err := m.draft(mtpPrefillFn, mtp, ids, hidden, rows, next)
-	st.Prefill = time.Since(start)
-	if err != nil {
-		return nil, st, sp, err
-	}
+	g.drafts, err = g.m.draft(mtpPrefillFn, g.mtp, ids, hidden, rows, next)
+	return err
+}
 
-	start = time.Now()
-	for {
-		var run []int
-		for i := range prompts {
-			if !done[i] {
-				run = append(run, i)
+// running lists the sequences not yet done.
+func (g *speculation) running() []int {
+	var run []int
+	for i, d := range g.done {
+		if !d {
+			run = append(run, i)
+		}
+	}
+	return run
+}
+
+// decode is one step of the sequences in run: the main model decodes each
+// one's newest token and its draft together; the draft is kept when the
+// main model samples the same token (and the token after it is sampled
+// too), dropped from the cache otherwise; the MTP module then drafts anew
+// for the sequences still running.
+func (g *speculation) decode(run []int) error {
+	seqs := make([][]int, len(run))
+	for k, i := range run {
+		seqs[k] = []int{g.last[i], g.drafts[i]}
+	}
+	res, err := g.m.step(decodeFn, g.main, run, seqs, nil)
+	if err != nil {
+		return err
+	}
+	logits, hidden := res[0], res[1]
+	V := logits.Shape[1]
+	var ids, rows []int
+	var next [][]int
+	for k, i := range run {
+		g.sp.Drafted++
+		r0, r1 := 2*k, 2*k+1
+		y := g.samplers[i].next(logits.F[r0*V : (r0+1)*V])
+		if y != g.drafts[i] {
+			g.main.Truncate(i, g.main.Len(i)-1)
+			g.emit(i, y)
+			g.st.DecodeTokens++
+			g.last[i] = y
+			if !g.done[i] {
+				ids, rows, next = append(ids, i), append(rows, r0), append(next, []int{y})
 			}
-		}
-		if len(run) == 0 {
-			break
-		}
-		seqs := make([][]int, len(run))
-		for k, i := range run {
-			seqs[k] = []int{last[i], drafts[i]}
-		}
-		res, err := m.step(decodeFn, main, run, seqs, nil)
-		if err != nil {
-			return out, st, sp, err
-		}
-		logits, hidden := res[0], res[1]
-		var mtpIDs, rows []int
-		var mtpNext [][]int
-		for k, i := range run {
-			sp.Drafted++
-			r0, r1 := 2*k, 2*k+1
-			y := samplers[i].next(logits.F[r0*V : (r0+1)*V])
-			if y == drafts[i] {
-				sp.Accepted++
-				emit(i, y)
-				st.DecodeTokens++
-				if done[i] {
-					continue
-				}
-				y2 := samplers[i].next(logits.F[r1*V : (r1+1)*V])
-				emit(i, y2)
-				st.DecodeTokens++
-				last[i] = y2
-				mtpIDs, rows, mtpNext = append(mtpIDs, i), append(rows, r0, r1), append(mtpNext, []int{y, y2})
-			} else {
-				main.Truncate(i, main.Len(i)-1)
-				emit(i, y)
-				st.DecodeTokens++
-				last[i] = y
-				mtpIDs, rows, mtpNext = append(mtpIDs, i), append(rows, r0), append(mtpNext, []int{y})
-			}
-		}
-		live := mtpIDs[:0:0]
-		var liveNext [][]int
-		var liveRows []int
-		r := 0
-		for k, i := range mtpIDs {
-			n := len(mtpNext[k])
-			if !done[i] {
-				live = append(live, i)
-				liveNext = append(liveNext, mtpNext[k])
-				liveRows = append(liveRows, rows[r:r+n]...)
-			}
-			r += n
-		}
-		if len(live) == 0 {
 			continue
 		}
-		d, err := m.draft(mtpDecodeFn, mtp, live, hidden, liveRows, liveNext)
-		if err != nil {
-			return out, st, sp, err
+		g.sp.Accepted++
+		g.emit(i, y)
+		g.st.DecodeTokens++
+		if g.done[i] {
+			continue
 		}
-		for _, i := range live {
-			drafts[i] = d[i]
+		y2 := g.samplers[i].next(logits.F[r1*V : (r1+1)*V])
+		g.emit(i, y2)
+		g.st.DecodeTokens++
+		g.last[i] = y2
+		if !g.done[i] {
+			ids, rows, next = append(ids, i), append(rows, r0, r1), append(next, []int{y, y2})
 		}
 	}
-	st.Decode = time.Since(start)
-	return out, st, sp, nil
+	if len(ids) == 0 {
+		return nil
+	}
+	d, err := g.m.draft(mtpDecodeFn, g.mtp, ids, hidden, rows, next)
+	if err != nil {
+		return err
+	}
+	for _, i := range ids {
+		g.drafts[i] = d[i]
+	}
+	return nil
 }
 
 // draft runs the MTP module over the given rows of the main model's hidden
