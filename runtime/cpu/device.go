@@ -18,6 +18,7 @@ import (
 // compares each kernel against.
 type Device struct {
 	Opts     Options
+	regions  device.Regions
 	mem      map[uint64][]byte
 	next     uint64
 	Launches int
@@ -111,7 +112,7 @@ func (c *Device) Launch(fn *ir.Func, st *program.Step, grid [3]uint32, args []ui
 	for i, s := range st.Symbols {
 		env[s] = int64(args[len(st.Args)+i])
 	}
-	rf, inputs, outputs, err := device.RegionFunc(fn, st, env)
+	rf, inputs, outputs, err := c.regions.Func(fn, st, env)
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,7 @@ type CompareBackend struct {
 	// error exceeds it is measured again against the scale of its
 	// rounding error (KernelCheck.ScaleErr).
 	Tolerance func(kernel, dtype string) float64
+	regions   Regions
 }
 
 // KernelCheck is one kernel's worst result over its launches.
@@ -338,7 +339,7 @@ func (c *CompareBackend) scaleErr(fn *ir.Func, st *program.Step, grid [3]uint32,
 	for i, s := range st.Symbols {
 		env[s] = int64(refArgs[len(st.Args)+i])
 	}
-	rf, _, _, err := RegionFunc(fn, st, env)
+	rf, _, _, err := c.regions.Func(fn, st, env)
 	if err != nil {
 		return 0, err
 	}

@@ -38,13 +38,17 @@ type Executor struct {
 	programs map[string][]program.Step
 	params   map[string]Buffer          // uploaded weights by value name (@name, @name_scale_inv)
 	sources  map[string]*runtime.Tensor // the host tensor each weight was uploaded from
+	// values are the programs' value tables, kept across runs (a decode
+	// loop runs the same function once per token); a function must not
+	// change between runs of one executor.
+	values map[*ir.Func]*programValues
 	// LastPlan is the memory plan of the last Run (its peak is the arena).
 	LastPlan *Plan
 }
 
 // NewExecutor reads the programs of a bundle's manifest.
 func NewExecutor(be Backend, programs map[string][]program.Step) *Executor {
-	return &Executor{be: be, programs: programs, params: map[string]Buffer{}, sources: map[string]*runtime.Tensor{}}
+	return &Executor{be: be, programs: programs, params: map[string]Buffer{}, sources: map[string]*runtime.Tensor{}, values: map[*ir.Func]*programValues{}}
 }
 
 // Close frees the uploaded weights.
@@ -142,7 +146,12 @@ func (e *Executor) Run(f *ir.Func, params map[string]*runtime.Tensor, args []*ru
 	if err != nil {
 		return nil, err
 	}
-	r := &execution{e: e, f: f, pv: newProgramValues(f), env: env, bufs: map[*ir.Value]Buffer{}, scales: map[*ir.Value]Buffer{}}
+	pv := e.values[f]
+	if pv == nil {
+		pv = newProgramValues(f)
+		e.values[f] = pv
+	}
+	r := &execution{e: e, f: f, pv: pv, env: env, bufs: map[*ir.Value]Buffer{}, scales: map[*ir.Value]Buffer{}}
 	if err := e.uploadParams(f, params); err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package device
 import (
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/program"
@@ -21,13 +22,49 @@ type RegionValue struct {
 // region input (concrete shapes under env), the region's ops, and its
 // outputs as results, in the step's argument order.
 func RegionFunc(fn *ir.Func, st *program.Step, env map[string]int64) (*ir.Func, []RegionValue, []RegionValue, error) {
-	byName := newProgramValues(fn).byName
-	var ops []*ir.Op
+	return new(Regions).Func(fn, st, env)
+}
+
+// Regions builds region functions as RegionFunc does, keeping each
+// program's value names and ops by region between launches: finding them
+// walks (and names) the whole function, and a program launches every one
+// of its steps, so per launch that walk was most of a small kernel's cost
+// on the CPU. The zero value is ready; a program must not change while a
+// Regions is in use with it.
+type Regions struct {
+	mu    sync.Mutex
+	progs map[*ir.Func]*regionIndex
+}
+
+// regionIndex is what Regions keeps of a program.
+type regionIndex struct {
+	byName map[string]*ir.Value
+	ops    map[int][]*ir.Op // by region (the ops' kernel attribute)
+}
+
+func (r *Regions) index(fn *ir.Func) *regionIndex {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if x := r.progs[fn]; x != nil {
+		return x
+	}
+	x := &regionIndex{byName: newProgramValues(fn).byName, ops: map[int][]*ir.Op{}}
 	for _, op := range fn.Body {
-		if id, ok := op.Attrs.Int("kernel"); ok && int(id) == st.Region {
-			ops = append(ops, op)
+		if id, ok := op.Attrs.Int("kernel"); ok {
+			x.ops[int(id)] = append(x.ops[int(id)], op)
 		}
 	}
+	if r.progs == nil {
+		r.progs = map[*ir.Func]*regionIndex{}
+	}
+	r.progs[fn] = x
+	return x
+}
+
+// Func is RegionFunc with fn's index kept for the next launch.
+func (r *Regions) Func(fn *ir.Func, st *program.Step, env map[string]int64) (*ir.Func, []RegionValue, []RegionValue, error) {
+	x := r.index(fn)
+	byName, ops := x.byName, x.ops[st.Region]
 	if len(ops) == 0 {
 		return nil, nil, nil, fmt.Errorf("func %s has no region %d", fn.Name, st.Region)
 	}
