@@ -113,3 +113,50 @@ func TestAgreement(t *testing.T) {
 		t.Errorf("weights moved opposite ways: cosine %g", c)
 	}
 }
+
+// Settings no run can use are refused before anything is compiled, each
+// error naming the setting; the settings the CLI and the presets make pass.
+func TestTrainSettingsCheck(t *testing.T) {
+	good, err := Presets["small"].Apply(TrainSettings{Steps: 10, Batch: 2, Seq: 32, EvalBatch: 1, Schedule: "cosine", Precision: "fp8"}, Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := good.Check(); err != nil {
+		t.Fatalf("good settings refused: %v", err)
+	}
+	nan := math.NaN()
+	for _, c := range []struct {
+		want string
+		edit func(*TrainSettings)
+	}{
+		{"seq -5", func(s *TrainSettings) { s.Seq = -5 }},
+		{"seq 0", func(s *TrainSettings) { s.Seq = 0 }},
+		{"steps -1", func(s *TrainSettings) { s.Steps = -1 }},
+		{"batch 0", func(s *TrainSettings) { s.Batch = 0 }},
+		{"batch × seq", func(s *TrainSettings) { s.Batch, s.Seq = 1<<20, 1<<20 }},
+		{"warmup -3", func(s *TrainSettings) { s.Warmup = -3 }},
+		{"save-every -1", func(s *TrainSettings) { s.SaveEvery = -1 }},
+		{"eval-batches 0", func(s *TrainSettings) { s.EvalBatch = 0 }},
+		{"lr NaN", func(s *TrainSettings) { s.LR = nan }},
+		{"lr 0", func(s *TrainSettings) { s.LR = 0 }},
+		{"lr -0.001", func(s *TrainSettings) { s.LR = -1e-3 }},
+		{"lr +Inf", func(s *TrainSettings) { s.LR = math.Inf(1) }},
+		{"min-lr NaN", func(s *TrainSettings) { s.MinLR = nan }},
+		{"beta1 NaN", func(s *TrainSettings) { s.Hyper.Beta1 = nan }},
+		{"betas", func(s *TrainSettings) { s.Hyper.Beta2 = 1 }},
+		{"eps 0", func(s *TrainSettings) { s.Hyper.Eps = 0 }},
+		{"weight decay -0.1", func(s *TrainSettings) { s.Hyper.WeightDecay = -0.1 }},
+		{"gamma NaN", func(s *TrainSettings) { s.Hyper.BiasRate = nan }},
+		{"clip norm -1", func(s *TrainSettings) { s.Hyper.ClipNorm = -1 }},
+		{`schedule "zigzag"`, func(s *TrainSettings) { s.Schedule = "zigzag" }},
+		{"precision", func(s *TrainSettings) { s.Precision = "fp4" }},
+		{"moments", func(s *TrainSettings) { s.Hyper.MomentDType = ir.F16 }},
+	} {
+		s := good
+		c.edit(&s)
+		err := s.Check()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v", c.want, err)
+		}
+	}
+}

@@ -187,6 +187,9 @@ func (t *Training) Run() error {
 	if t.Diag == nil {
 		t.Diag = io.Discard
 	}
+	if err := t.Settings.Check(); err != nil {
+		return fmt.Errorf("train settings: %w", err)
+	}
 	r := &run{Training: t}
 	if err := r.build(); err != nil {
 		return err

@@ -283,3 +283,31 @@ func safetensorsHeader(t *testing.T, path string) string {
 	}
 	return string(h)
 }
+
+// Hostile train flags stop the run before anything is compiled, with exit
+// status 1 and the setting named (issue 15: --seq -5 panicked, --lr NaN
+// trained and saved NaN weights with exit 0); nothing is written.
+func TestTrainRefusesBadSettings(t *testing.T) {
+	for _, c := range []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"--seq", "-5"}, "seq -5"},
+		{[]string{"--seq", "0"}, "seq 0"},
+		{[]string{"--lr", "NaN"}, "lr NaN"},
+		{[]string{"--lr", "-1"}, "lr -1"},
+		{[]string{"--steps", "-1"}, "steps -1"},
+		{[]string{"--schedule", "zigzag"}, `schedule "zigzag"`},
+		{[]string{"--gamma", "NaN"}, "gamma NaN"},
+		{[]string{"--batch", "1000000", "--seq", "1000000"}, "batch × seq"},
+	} {
+		out := filepath.Join(t.TempDir(), "run")
+		code, _, errOut := deepc(t, trainArgs(out, 2, c.flags...)...)
+		if code != 1 || !strings.Contains(errOut, "train settings") || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, %q; want exit 1 naming %q", c.flags, code, errOut, c.want)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Errorf("%v: wrote %s", c.flags, out)
+		}
+	}
+}
