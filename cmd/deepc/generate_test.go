@@ -102,6 +102,23 @@ func TestGenerateCLI(t *testing.T) {
 	if code, _, errOut := deepc(t, "generate", tinyModel, "--checkpoint", dir, "--prompt", "a", "--top-p", "2"); code != 1 || !strings.Contains(errOut, "top-p") {
 		t.Errorf("bad --top-p: exit %d %s", code, errOut)
 	}
+	// Hostile sizes and numbers (issue 15): an error, not a panic or an
+	// allocation of the whole machine.
+	for _, c := range []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"--max-tokens", "9223372036854775807"}, "too many tokens"},
+		{[]string{"--max-tokens", "100000000000"}, "KV cache"},
+		{[]string{"--max-tokens", "-3"}, "-3 tokens"},
+		{[]string{"--temperature", "NaN"}, "temperature NaN"},
+		{[]string{"--top-p", "NaN"}, "top-p NaN"},
+	} {
+		code, _, errOut := deepc(t, append([]string{"generate", tinyModel, "--checkpoint", dir, "--prompt", "a"}, c.flags...)...)
+		if code != 1 || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d %q, want exit 1 naming %q", c.flags, code, errOut, c.want)
+		}
+	}
 }
 
 // MTP speculative decoding emits exactly what plain greedy decoding does
@@ -161,5 +178,16 @@ func TestSpeculativeAllAccepted(t *testing.T) {
 	// 1 token from prefill, then 3 steps of 2.
 	if sp.Drafted != 3 || sp.Accepted != 3 {
 		t.Errorf("speculation %+v, want 3 of 3 accepted", sp)
+	}
+}
+
+// run's counts are checked before the bundle is opened (issue 15:
+// --generate -5 panicked).
+func TestRunRefusesNegativeCounts(t *testing.T) {
+	for _, flag := range []string{"--generate", "--train-steps", "--prefill"} {
+		code, _, errOut := deepc(t, "run", t.TempDir(), "--checkpoint", t.TempDir(), "--tokens", "1 2", flag, "-5")
+		if code != 1 || !strings.Contains(errOut, flag+" -5: want 0 or more") {
+			t.Errorf("%s -5: exit %d %q", flag, code, errOut)
+		}
 	}
 }

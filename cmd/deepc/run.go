@@ -51,6 +51,11 @@ Examples:
   deepc run tiny.bundle --checkpoint tiny/ --tokens "1 2 3 4 5 6 7 8" --train-steps 3`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			for name, v := range map[string]int{"generate": genN, "train-steps": steps, "prefill": prefill} {
+				if v < 0 {
+					return fmt.Errorf("--%s %d: want 0 or more", name, v)
+				}
+			}
 			need := []string{"forward"}
 			switch {
 			case steps > 0:

@@ -2,6 +2,7 @@ package infer
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/deepc-dev/deepc/ir"
@@ -44,6 +45,9 @@ func (m *Model) newCache(fn string, capacity int) (*Cache, error) {
 	first := slices.IndexFunc(f.Args, func(a *ir.Value) bool { return a.Name == slotArg })
 	if first < 0 {
 		return nil, fmt.Errorf("%s has no %s argument", fn, slotArg)
+	}
+	if err := checkCacheSize(f.Args[first+3:], capacity); err != nil {
+		return nil, err
 	}
 	c := &Cache{
 		fn:  fn,
@@ -161,4 +165,58 @@ func (m *Model) step(fn string, c *Cache, ids []int, seqs [][]int, lead []*runti
 	nres := len(f.Results) - len(c.kv)
 	copy(c.kv, res[nres:])
 	return res[:nres], nil
+}
+
+// checkCacheSize refuses a cache of capacity tokens (rows of kv, plus a
+// position and a sequence id each) that cannot be allocated: a negative or
+// overflowing size, or more bytes than the machine has available. The
+// capacity comes from the prompts and --max-tokens, so it is input.
+func checkCacheSize(kv []*ir.Value, capacity int) error {
+	if capacity < 0 {
+		return fmt.Errorf("a KV cache of %d tokens", capacity)
+	}
+	total, ok := runtime.HostBytes(ir.I32, int64(capacity))
+	if !ok || total > math.MaxInt64/2 {
+		return fmt.Errorf("a KV cache of %d tokens overflows", capacity)
+	}
+	total *= 2 // positions and sequence ids
+	for _, a := range kv {
+		if len(a.Type.Shape) != 2 || a.Type.Shape[1].IsSym() {
+			continue // newCache refuses it with its type
+		}
+		n := int64(a.Type.Shape[1].N)
+		if n < 0 || (n > 0 && int64(capacity) > math.MaxInt64/n) {
+			return fmt.Errorf("a KV cache of %d tokens overflows", capacity)
+		}
+		b, ok := runtime.HostBytes(a.Type.DType, int64(capacity)*n)
+		if !ok || total > math.MaxInt64-b {
+			return fmt.Errorf("a KV cache of %d tokens overflows", capacity)
+		}
+		total += b
+	}
+	if avail := runtime.AvailableMemory(); avail > 0 && total > avail {
+		return fmt.Errorf("a KV cache of %d tokens needs %.3g GB; %.3g GB of memory is available (fewer or shorter prompts, or fewer tokens to generate)", capacity, float64(total)/1e9, float64(avail)/1e9)
+	}
+	return nil
+}
+
+// cacheTokens is the cache capacity generation needs: each prompt, the
+// tokens to generate after it and extra more (a speculative draft), with
+// the sum checked for overflow.
+func cacheTokens(prompts [][]int, maxTokens, extra int) (int, error) {
+	if maxTokens < 0 {
+		return 0, fmt.Errorf("%d tokens to generate", maxTokens)
+	}
+	total := 0
+	for i, p := range prompts {
+		if len(p) == 0 {
+			return 0, fmt.Errorf("prompt %d is empty", i+1)
+		}
+		n := len(p) + extra
+		if maxTokens > math.MaxInt-n || total > math.MaxInt-n-maxTokens {
+			return 0, fmt.Errorf("%d prompts with %d tokens each to generate: too many tokens to cache", len(prompts), maxTokens)
+		}
+		total += n + maxTokens
+	}
+	return total, nil
 }

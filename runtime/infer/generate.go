@@ -2,6 +2,7 @@ package infer
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -14,6 +15,20 @@ type GenerateOptions struct {
 	EOS int
 	// OnToken, if set, sees every generated token as it is chosen.
 	OnToken func(seq, id int)
+}
+
+// Check refuses options no generation can use: a negative token count, a
+// temperature or top-p that is not a finite number in its range.
+func (o GenerateOptions) Check() error {
+	switch t, p := o.Sampling.Temperature, o.Sampling.TopP; {
+	case o.MaxTokens < 0:
+		return fmt.Errorf("%d tokens to generate: want 0 or more", o.MaxTokens)
+	case math.IsNaN(t) || math.IsInf(t, 0) || t < 0:
+		return fmt.Errorf("temperature %g: want a finite number ≥ 0 (0: greedy)", t)
+	case math.IsNaN(p) || p < 0 || p > 1:
+		return fmt.Errorf("top-p %g: want 0 ≤ p ≤ 1", p)
+	}
+	return nil
 }
 
 // GenerateStats are the token counts and wall times of the two phases.
@@ -34,17 +49,19 @@ func Rate(tokens int, d time.Duration) float64 {
 // batched decode step per token over the sequences still running.
 func (m *Model) Generate(prompts [][]int, o GenerateOptions) ([][]int, GenerateStats, error) {
 	var st GenerateStats
-	if o.MaxTokens <= 0 {
+	if err := o.Check(); err != nil {
+		return nil, st, err
+	}
+	if o.MaxTokens == 0 {
 		return make([][]int, len(prompts)), st, nil
 	}
-	capacity := 0
+	capacity, err := cacheTokens(prompts, o.MaxTokens, 0)
+	if err != nil {
+		return nil, st, err
+	}
 	ids := make([]int, len(prompts))
 	samplers := make([]*sampler, len(prompts))
 	for i, p := range prompts {
-		if len(p) == 0 {
-			return nil, st, fmt.Errorf("prompt %d is empty", i+1)
-		}
-		capacity += len(p) + o.MaxTokens
 		ids[i] = i
 		samplers[i] = newSampler(o.Sampling, uint64(i))
 		st.PrefillTokens += len(p)

@@ -4,6 +4,7 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/deepc-dev/deepc/dsl"
@@ -205,5 +206,36 @@ func TestPrefillDecodeMatchesForward(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// Options and sizes from input are refused with an error before anything
+// is allocated (issue 15: --max-tokens 2^63−1 panicked, 1e8 asked for the
+// whole cache up front, NaN temperatures were accepted).
+func TestGenerateRefusesBadOptions(t *testing.T) {
+	m := tiny(t)
+	prompts := [][]int{{1, 2, 3}, {4, 5}}
+	for _, c := range []struct {
+		o    infer.GenerateOptions
+		want string
+	}{
+		{infer.GenerateOptions{MaxTokens: -5}, "-5 tokens"},
+		{infer.GenerateOptions{MaxTokens: math.MaxInt}, "too many tokens"},
+		{infer.GenerateOptions{MaxTokens: math.MaxInt / 4}, "KV cache"},
+		{infer.GenerateOptions{MaxTokens: 1 << 40}, "KV cache"},
+		{infer.GenerateOptions{MaxTokens: 3, Sampling: infer.Sampling{Temperature: math.NaN()}}, "temperature NaN"},
+		{infer.GenerateOptions{MaxTokens: 3, Sampling: infer.Sampling{Temperature: -1}}, "temperature -1"},
+		{infer.GenerateOptions{MaxTokens: 3, Sampling: infer.Sampling{TopP: math.NaN()}}, "top-p NaN"},
+		{infer.GenerateOptions{MaxTokens: 3, Sampling: infer.Sampling{TopP: 1.5}}, "top-p 1.5"},
+	} {
+		if _, _, err := m.Generate(prompts, c.o); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Generate %+v: %v, want an error with %q", c.o, err, c.want)
+		}
+		if _, _, _, err := m.GenerateSpeculative(prompts, c.o); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("GenerateSpeculative %+v: %v, want an error with %q", c.o, err, c.want)
+		}
+	}
+	if _, _, err := m.Generate([][]int{{1}, {}}, infer.GenerateOptions{MaxTokens: 2}); err == nil || !strings.Contains(err.Error(), "prompt 2 is empty") {
+		t.Errorf("empty prompt: %v", err)
 	}
 }

@@ -1,7 +1,6 @@
 package infer
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/deepc-dev/deepc/runtime"
@@ -29,7 +28,10 @@ func (s SpeculativeStats) AcceptanceRate() float64 {
 // sampled from the main model, so greedy output equals Generate's.
 func (m *Model) GenerateSpeculative(prompts [][]int, o GenerateOptions) ([][]int, GenerateStats, SpeculativeStats, error) {
 	g := &speculation{m: m, o: o, out: make([][]int, len(prompts))}
-	if o.MaxTokens <= 0 {
+	if err := o.Check(); err != nil {
+		return nil, g.st, g.sp, err
+	}
+	if o.MaxTokens == 0 {
 		return g.out, g.st, g.sp, nil
 	}
 	start := time.Now()
@@ -83,19 +85,17 @@ func (g *speculation) emit(i, id int) {
 // samples each sequence's first token and has the MTP module draft the
 // one after it.
 func (g *speculation) prefill(prompts [][]int) error {
-	capacity := 0
+	capacity, err := cacheTokens(prompts, g.o.MaxTokens, 1)
+	if err != nil {
+		return err
+	}
 	ids := make([]int, len(prompts))
 	g.samplers = make([]*sampler, len(prompts))
 	for i, p := range prompts {
-		if len(p) == 0 {
-			return fmt.Errorf("prompt %d is empty", i+1)
-		}
-		capacity += len(p) + g.o.MaxTokens + 1
 		ids[i] = i
 		g.samplers[i] = newSampler(g.o.Sampling, uint64(i))
 		g.st.PrefillTokens += len(p)
 	}
-	var err error
 	if g.main, err = g.m.NewCache(capacity); err != nil {
 		return err
 	}
