@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -43,11 +44,28 @@ type Manifest struct {
 	Files map[string]string `json:"files"`
 }
 
-// Write creates dir (which must not exist or be empty) with the manifest
-// and files; the manifest's Files is filled in here.
-func Write(dir string, m *Manifest, files map[string][]byte) error {
-	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
-		return fmt.Errorf("bundle %s: directory exists and is not empty", dir)
+// Write creates dir (which must not exist, or be an empty directory) with
+// the manifest and files; the manifest's Files is filled in here. It
+// writes into a fresh temporary directory beside dir and renames it into
+// place, so a failed write leaves nothing behind and nothing that was
+// there — a user's file or directory of the same name — is touched.
+func Write(dir string, m *Manifest, files map[string][]byte) (err error) {
+	emptyDir := false
+	switch fi, err := os.Lstat(dir); {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("bundle %s: %w", dir, err)
+	case !fi.IsDir():
+		return fmt.Errorf("bundle %s: exists and is not a directory (deepc writes a bundle directory there; choose another -o)", dir)
+	default:
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return fmt.Errorf("bundle %s: %w", dir, err)
+		}
+		if len(ents) > 0 {
+			return fmt.Errorf("bundle %s: directory exists and is not empty", dir)
+		}
+		emptyDir = true
 	}
 	m.FormatVersion = FormatVersion
 	m.Files = map[string]string{}
@@ -58,8 +76,16 @@ func Write(dir string, m *Manifest, files map[string][]byte) error {
 		sum := sha256.Sum256(data)
 		m.Files[p] = hex.EncodeToString(sum[:])
 	}
-	tmp := dir + ".tmp"
-	if err := os.RemoveAll(tmp); err != nil {
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
+	if err := os.Chmod(tmp, 0o755); err != nil {
 		return err
 	}
 	names := make([]string, 0, len(files))
@@ -83,7 +109,11 @@ func Write(dir string, m *Manifest, files map[string][]byte) error {
 	if err := os.WriteFile(filepath.Join(tmp, "manifest.json"), append(data, '\n'), 0o644); err != nil {
 		return err
 	}
-	os.Remove(dir) // an empty directory given as the output
+	if emptyDir {
+		if err := os.Remove(dir); err != nil { // still empty: Remove refuses otherwise
+			return fmt.Errorf("bundle %s: %w", dir, err)
+		}
+	}
 	return os.Rename(tmp, dir)
 }
 

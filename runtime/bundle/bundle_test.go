@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -53,6 +54,44 @@ func TestWriteOpen(t *testing.T) {
 		if _, err := ReadFile(a, p); err == nil {
 			t.Errorf("ReadFile accepted the path %q", p)
 		}
+	}
+}
+
+// Write never destroys what it did not make (issue 15: -o over a user's
+// file deleted it; a user's <out>.tmp/ was deleted): a file at the output
+// path is refused and kept, a directory named like the old temporary is
+// left alone, an empty directory is replaced, and nothing temporary is
+// left behind.
+func TestWriteKeepsWhatItDidNotMake(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f.txt")
+	os.WriteFile(file, []byte("user data"), 0o644)
+	if err := Write(file, &Manifest{}, map[string][]byte{"x": []byte("1")}); err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Errorf("write over a file: %v", err)
+	}
+	if b, err := os.ReadFile(file); err != nil || string(b) != "user data" {
+		t.Errorf("the user's file after a refused write: %q, %v", b, err)
+	}
+	out := filepath.Join(dir, "out.bundle")
+	os.MkdirAll(out+".tmp", 0o755)
+	os.WriteFile(filepath.Join(out+".tmp", "keep"), []byte("mine"), 0o644)
+	os.Mkdir(out, 0o755) // empty: replaced
+	if err := Write(out, &Manifest{}, map[string][]byte{"x": []byte("1")}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(out+".tmp", "keep")); err != nil || string(b) != "mine" {
+		t.Errorf("the user's out.bundle.tmp/keep: %q, %v", b, err)
+	}
+	if _, err := Open(out, ""); err != nil {
+		t.Errorf("the bundle written into an empty directory: %v", err)
+	}
+	ents, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if want := []string{"f.txt", "out.bundle", "out.bundle.tmp"}; !slices.Equal(names, want) {
+		t.Errorf("directory holds %v, want %v (no temporary left)", names, want)
 	}
 }
 
