@@ -23,6 +23,7 @@ TRAIN_STEPS ?= 120
 run: build
 	$(BIN) stats $(MODEL)
 	$(BIN) compile $(MODEL) --timing
+	rm -rf .cache/tiny-run # this target's own run from last time: train refuses a directory holding a run
 	$(BIN) train $(TINY) --steps $(TRAIN_STEPS) --batch 4 --seq 64 --lr 3e-3 --warmup 10 --eval-every 40 --save-every 0 --out .cache/tiny-run
 	$(BIN) generate $(TINY) --checkpoint .cache/tiny-run/step-$$(printf %06d $(TRAIN_STEPS)) --prompt "$(PROMPT)" --max-tokens 64 --temperature 0.8 --top-p 0.95 --seed 1
 

@@ -161,9 +161,11 @@ type Training struct {
 	Settings TrainSettings
 	// Out is the run directory: run.json, metrics.jsonl, checkpoints.
 	Out string
-	// State and Params continue a run from a checkpoint (train.LoadState).
-	State  *train.State
-	Params map[string]*runtime.Tensor
+	// State and Params continue a run from a checkpoint (train.LoadState);
+	// Resumed is that checkpoint's directory.
+	State   *train.State
+	Params  map[string]*runtime.Tensor
+	Resumed string
 	// Diag receives messages; Progress, each step's metrics and its
 	// metrics.jsonl record.
 	Diag     io.Writer
@@ -190,14 +192,16 @@ func (t *Training) Run() error {
 	if err := t.Settings.Check(); err != nil {
 		return fmt.Errorf("train settings: %w", err)
 	}
+	unlock, err := claimRunDir(t.Out, t.Resumed)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	r := &run{Training: t}
 	if err := r.build(); err != nil {
 		return err
 	}
 	if err := r.openData(); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(t.Out, 0o755); err != nil {
 		return err
 	}
 	metrics, err := r.describe()

@@ -95,7 +95,7 @@ Examples:
 				return fmt.Errorf("--out is required (the run directory)")
 			}
 			tty := isTerminal(diag)
-			t := &driver.Training{Settings: s, Out: out, State: state, Params: resumed, Diag: diag,
+			t := &driver.Training{Settings: s, Out: out, State: state, Params: resumed, Resumed: resume, Diag: diag,
 				Progress: func(m train.Metrics, rec map[string]any) { progress(diag, tty, m, s.Steps, rec) }}
 			return t.Run()
 		},

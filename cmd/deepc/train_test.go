@@ -311,3 +311,17 @@ func TestTrainRefusesBadSettings(t *testing.T) {
 		}
 	}
 }
+
+// train --out refuses a directory of someone else's files before it
+// compiles anything, and leaves them as they were.
+func TestTrainKeepsUserFiles(t *testing.T) {
+	out := t.TempDir()
+	os.WriteFile(filepath.Join(out, "notes.txt"), []byte("mine"), 0o644)
+	code, _, errOut := deepc(t, trainArgs(out, 2)...)
+	if code != 1 || !strings.Contains(errOut, "no deepc run") {
+		t.Errorf("exit %d %q", code, errOut)
+	}
+	if ents, _ := os.ReadDir(out); len(ents) != 1 {
+		t.Errorf("the directory now holds %d entries", len(ents))
+	}
+}

@@ -1,0 +1,47 @@
+package driver
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// claimRunDir makes out the run's directory, or refuses it: a directory
+// that holds another run (its run.json) unless this run resumes from one
+// of that run's checkpoints, or one that holds anything else (a user's
+// files, which the run's checkpoints and metrics would overwrite or
+// interleave with). It locks the directory for the run, so that two runs
+// cannot write into it at once; the returned function unlocks it.
+func claimRunDir(out, resumed string) (func(), error) {
+	ents, err := os.ReadDir(out)
+	ents = slices.DeleteFunc(ents, func(e fs.DirEntry) bool { return e.Name() == lockName })
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.MkdirAll(out, 0o755); err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, fmt.Errorf("--out %s: %w", out, err)
+	case len(ents) > 0:
+		if _, err := os.Stat(filepath.Join(out, "run.json")); err != nil {
+			return nil, fmt.Errorf("--out %s: the directory holds files and no deepc run (run.json); choose an empty or new directory", out)
+		}
+		if resumed == "" || !sameDir(filepath.Dir(filepath.Clean(resumed)), out) {
+			return nil, fmt.Errorf("--out %s holds another run: continue it with --resume %s/step-NNNNNN, or choose another --out", out, out)
+		}
+	}
+	return lockDir(out)
+}
+
+// lockName is the file in a run directory whose lock a run holds.
+const lockName = ".lock"
+
+// sameDir reports whether a and b name the same directory.
+func sameDir(a, b string) bool {
+	fa, err1 := os.Stat(a)
+	fb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
+}
