@@ -14,6 +14,12 @@ func init() {
 // also the FP8 scale group: no tile mixes two experts' weights.
 const DefaultMoEBlock = 128
 
+// MaxMoEBlock bounds moe-block: each expert's rows are padded to a
+// multiple of it, so the padded row count (and every size derived from
+// it) grows with the block; beyond a few thousand rows it is no tile size,
+// and near 2^63 the affine sizes overflow.
+const MaxMoEBlock = 4096
+
 // The experts of one routing, before lowering:
 //
 //	a = grouped_linear(x [T, d], w1, idx)      [T, k, I] (one row per slot)
@@ -38,8 +44,8 @@ const DefaultMoEBlock = 128
 // ops in the same order, so lowering changes no bit of the result.
 func runMoELower(ctx *Context, m *ir.Module) (bool, error) {
 	block, err := ctx.IntOption("moe-block", DefaultMoEBlock)
-	if err != nil || block <= 0 {
-		return false, fmt.Errorf("option moe-block = %q: want a positive integer", ctx.Option("moe-block", ""))
+	if err != nil || block <= 0 || block > MaxMoEBlock {
+		return false, fmt.Errorf("option moe-block = %q: want an integer from 1 to %d", ctx.Option("moe-block", ""), MaxMoEBlock)
 	}
 	changed := false
 	for _, f := range m.Funcs {
