@@ -327,6 +327,9 @@ func (r *run) loop(metrics io.Writer) error {
 		start := time.Now()
 		met, err := r.tr.TakeStep(batch, lr)
 		if errors.Is(err, train.ErrNotFinite) {
+			if _, serr := os.Stat(filepath.Join(r.Out, "latest")); serr != nil {
+				return fmt.Errorf("%w; no checkpoint was saved before it", err)
+			}
 			return fmt.Errorf("%w; the last checkpoint in %s is intact", err, r.Out)
 		}
 		if err != nil {

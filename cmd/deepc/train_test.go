@@ -325,3 +325,30 @@ func TestTrainKeepsUserFiles(t *testing.T) {
 		t.Errorf("the directory now holds %d entries", len(ents))
 	}
 }
+
+// A run whose first step is not finite (NaN weights in its checkpoint)
+// stops with exit 1 and says no checkpoint was saved, rather than that the
+// last one is intact (issue 15).
+func TestTrainNaNBeforeAnyCheckpoint(t *testing.T) {
+	ck := writeCheckpoint(t, []string{"n_routed_experts=8"}, "f32", 1, 3)
+	path := filepath.Join(ck, "model.safetensors")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := 8 + int(binary.LittleEndian.Uint64(b[:8]))
+	for i := data; i < min(len(b), data+1<<16); i++ {
+		b[i] = 0xff // f32 NaN bits over the first tensors
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "run")
+	code, _, errOut := deepc(t, trainArgs(out, 2, "--checkpoint", ck)...)
+	if code != 1 || !strings.Contains(errOut, "not finite") || !strings.Contains(errOut, "no checkpoint was saved") {
+		t.Errorf("exit %d %q", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(out, "latest")); err == nil {
+		t.Error("a checkpoint was saved")
+	}
+}
