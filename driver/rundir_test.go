@@ -49,6 +49,14 @@ func TestClaimRunDir(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(user, "notes.txt")); string(b) != "mine" {
 		t.Errorf("the user's file: %q", b)
 	}
+	file := filepath.Join(base, "file")
+	os.WriteFile(file, []byte("mine"), 0o644)
+	if _, err := claimRunDir(file, ""); err == nil {
+		t.Error("a file as the run directory was accepted")
+	}
+	if b, _ := os.ReadFile(file); string(b) != "mine" {
+		t.Errorf("the user's file in the way: %q", b)
+	}
 	empty := filepath.Join(base, "empty")
 	os.Mkdir(empty, 0o755)
 	if unlock, err := claimRunDir(empty, ""); err != nil {
