@@ -40,6 +40,9 @@ type Bundle struct {
 	// TrainFP8 builds the train program with FP8 linears (docs/model.md §5).
 	TrainFP8 bool
 	NoCache  bool
+	// Force replaces whatever is at Out; without it only an empty
+	// directory or a bundle deepc wrote is replaced (bundle.Write).
+	Force bool
 	// Compiler names the compiler in the manifest ("deepc VERSION").
 	Compiler string
 }
@@ -108,7 +111,7 @@ func (b *Bundle) Build(diag io.Writer) error {
 		Model: m.Name, ModelHash: b.modelHash(), Plugins: m.Attrs["plugins"],
 		Graphs: programs, Kernels: kernels, Missing: res.Missing,
 	}
-	if err := bundle.Write(b.Out, man, files); err != nil {
+	if err := bundle.Write(b.Out, man, files, b.Force); err != nil {
 		return err
 	}
 	fmt.Fprintf(diag, "bundle %s: %d kernels, %d launches in %s for %s in %.1f s\n", b.Out, len(res.Kernels), launches, strings.Join(b.Graphs, ","), man.Target, time.Since(start).Seconds())

@@ -18,6 +18,7 @@ type bundleFlags struct {
 	noPTXAS  bool
 	trainFP8 bool
 	noCache  bool
+	force    bool
 }
 
 func (b *bundleFlags) register(cmd *cobra.Command) {
@@ -28,13 +29,14 @@ func (b *bundleFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&b.ptxas, "ptxas", "", "ptxas (default: $DEEPC_PTXAS, .cache/cuda-12.4/bin, PATH)")
 	fl.BoolVar(&b.noPTXAS, "no-ptxas", false, "stop at PTX (no cubins, no resource report)")
 	fl.BoolVar(&b.trainFP8, "train-fp8", true, "--graph train: FP8 training (docs/model.md §5) rather than BF16")
+	fl.BoolVar(&b.force, "force", false, "replace what is at -o even when it is not a bundle deepc wrote")
 	fl.BoolVar(&b.noCache, "no-cache", false, "run llc and ptxas on every kernel even when the kernel cache has it ($DEEPC_CACHE: a directory, or off)")
 }
 
 // bundle is what the flags say to build from the planned module m.
 func (b *bundleFlags) bundle(m *ir.Module, source []byte, file string, sets []string, out string) *driver.Bundle {
 	return &driver.Bundle{Module: m, Source: source, File: file, Sets: sets, Out: out, Target: b.target, Graphs: b.graphs,
-		LLC: b.llc, PTXAS: b.ptxas, NoPTXAS: b.noPTXAS, TrainFP8: b.trainFP8, NoCache: b.noCache, Compiler: "deepc " + version}
+		LLC: b.llc, PTXAS: b.ptxas, NoPTXAS: b.noPTXAS, TrainFP8: b.trainFP8, NoCache: b.noCache, Force: b.force, Compiler: "deepc " + version}
 }
 
 func newKernelsCmd() *cobra.Command {

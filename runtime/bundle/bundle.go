@@ -18,6 +18,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/deepc-dev/deepc/internal/safefile"
 )
 
 // FormatVersion is the bundle layout this deepc writes and reads.
@@ -44,28 +46,20 @@ type Manifest struct {
 	Files map[string]string `json:"files"`
 }
 
-// Write creates dir (which must not exist, or be an empty directory) with
-// the manifest and files; the manifest's Files is filled in here. It
-// writes into a fresh temporary directory beside dir and renames it into
-// place, so a failed write leaves nothing behind and nothing that was
-// there — a user's file or directory of the same name — is touched.
-func Write(dir string, m *Manifest, files map[string][]byte) (err error) {
-	emptyDir := false
-	switch fi, err := os.Lstat(dir); {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
-		return fmt.Errorf("bundle %s: %w", dir, err)
-	case !fi.IsDir():
-		return fmt.Errorf("bundle %s: exists and is not a directory (deepc writes a bundle directory there; choose another -o)", dir)
-	default:
-		ents, err := os.ReadDir(dir)
-		if err != nil {
-			return fmt.Errorf("bundle %s: %w", dir, err)
-		}
-		if len(ents) > 0 {
-			return fmt.Errorf("bundle %s: directory exists and is not empty", dir)
-		}
-		emptyDir = true
+// Write creates the bundle directory dir with the manifest and files; the
+// manifest's Files is filled in here. It writes into a fresh temporary
+// directory beside dir and renames it into place, so a failed write
+// leaves nothing behind.
+//
+// What is at dir already is replaced only when deepc wrote it: an empty
+// directory, or a bundle that verifies (its manifest names deepc and
+// lists every file in it with its hash, so nothing in it is a user's).
+// Anything else — a user's file, a directory of other files, a bundle
+// edited since — is refused and kept, unless force is set.
+func Write(dir string, m *Manifest, files map[string][]byte, force bool) (err error) {
+	old, err := replaceable(dir, force)
+	if err != nil {
+		return err
 	}
 	m.FormatVersion = FormatVersion
 	m.Files = map[string]string{}
@@ -109,16 +103,66 @@ func Write(dir string, m *Manifest, files map[string][]byte) (err error) {
 	if err := os.WriteFile(filepath.Join(tmp, "manifest.json"), append(data, '\n'), 0o644); err != nil {
 		return err
 	}
-	if emptyDir {
-		if err := os.Remove(dir); err != nil { // still empty: Remove refuses otherwise
-			return fmt.Errorf("bundle %s: %w", dir, err)
-		}
+	return swapIn(tmp, dir, old)
+}
+
+// replaceable says whether dir may be replaced: old is false when nothing
+// is there.
+func replaceable(dir string, force bool) (old bool, err error) {
+	fi, err := os.Lstat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("bundle %s: %w", dir, err)
+	case force:
+		return true, nil
+	case !fi.IsDir():
+		return false, fmt.Errorf("bundle %s: exists and is not a directory (deepc writes a bundle directory there; choose another -o, or --force to replace it)", dir)
 	}
-	return os.Rename(tmp, dir)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return false, fmt.Errorf("bundle %s: %w", dir, err)
+	}
+	if len(ents) == 0 {
+		return true, nil
+	}
+	m, err := Open(dir, "")
+	if err == nil && !strings.HasPrefix(m.Compiler, "deepc") {
+		err = fmt.Errorf("its manifest names compiler %q", m.Compiler)
+	}
+	if err != nil {
+		return false, fmt.Errorf("bundle %s: exists and is not a bundle deepc wrote; left unchanged (%v); choose another -o, or --force to replace it", dir, err)
+	}
+	return true, nil
+}
+
+// swapIn renames the finished tmp to dir. An old dir is first renamed
+// aside and removed only once the new one is in place, so at every
+// instant dir is either the old bundle or the new one.
+func swapIn(tmp, dir string, old bool) error {
+	if !old {
+		return os.Rename(tmp, dir)
+	}
+	aside, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".old-*")
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(aside); err != nil {
+		return err
+	}
+	if err := os.Rename(dir, aside); err != nil {
+		return fmt.Errorf("bundle %s: %w", dir, err)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		os.Rename(aside, dir)
+		return fmt.Errorf("bundle %s: %w", dir, err)
+	}
+	return os.RemoveAll(aside)
 }
 
 func checkPath(p string) error {
-	if p == "manifest.json" || filepath.IsAbs(p) || strings.Contains(p, "..") || strings.Contains(p, "\\") {
+	if p == "manifest.json" || safefile.CheckName(p) != nil {
 		return fmt.Errorf("bundle: bad file path %q", p)
 	}
 	return nil
@@ -127,7 +171,7 @@ func checkPath(p string) error {
 // Open reads and verifies a bundle: format version, target (when target
 // is not empty), every listed file's hash, and no file that is not listed.
 func Open(dir, target string) (*Manifest, error) {
-	raw, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	raw, err := safefile.ReadIn(dir, "manifest.json", safefile.Manifest)
 	if err != nil {
 		return nil, fmt.Errorf("bundle %s: %w", dir, err)
 	}
@@ -143,6 +187,11 @@ func Open(dir, target string) (*Manifest, error) {
 	}
 	if target != "" && m.Target != target {
 		return nil, fmt.Errorf("bundle %s: built for %s, not %s%s", dir, m.Target, target, rebuild)
+	}
+	for p := range m.Files {
+		if err := checkPath(p); err != nil {
+			return nil, fmt.Errorf("bundle %s: manifest.json: %v", dir, err)
+		}
 	}
 	seen := map[string]bool{}
 	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
@@ -165,7 +214,7 @@ func Open(dir, target string) (*Manifest, error) {
 		if !ok {
 			return fmt.Errorf("bundle %s: file %s is not in the manifest", dir, rel)
 		}
-		data, err := os.ReadFile(path)
+		data, err := safefile.ReadIn(dir, rel, safefile.Bundled)
 		if err != nil {
 			return err
 		}
@@ -204,11 +253,5 @@ func ReadFile(dir, p string) ([]byte, error) {
 	if err := checkPath(p); err != nil {
 		return nil, err
 	}
-	full := filepath.Join(dir, filepath.FromSlash(p))
-	if fi, err := os.Lstat(full); err != nil {
-		return nil, err
-	} else if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("bundle %s: %s is not a regular file", dir, p)
-	}
-	return os.ReadFile(full)
+	return safefile.ReadIn(dir, p, safefile.Bundled)
 }

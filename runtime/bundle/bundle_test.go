@@ -15,7 +15,7 @@ func writeSample(t *testing.T, dir string) *Manifest {
 	m := &Manifest{Compiler: "deepc test", Target: "sm_90a", Model: "m", ModelHash: "h",
 		Graphs: map[string]json.RawMessage{"forward": json.RawMessage(`[]`)}, Kernels: json.RawMessage(`[]`)}
 	files := map[string][]byte{"kernels/a.ptx": []byte("ptx a"), "kernels/b.ptx": []byte("ptx b"), "ir/module.ir": []byte("module")}
-	if err := Write(dir, m, files); err != nil {
+	if err := Write(dir, m, files, false); err != nil {
 		t.Fatal(err)
 	}
 	return m
@@ -43,12 +43,9 @@ func TestWriteOpen(t *testing.T) {
 	if got, err := ReadFile(a, "kernels/b.ptx"); err != nil || string(got) != "ptx b" {
 		t.Fatalf("ReadFile: %q, %v", got, err)
 	}
-	// Write refuses a non-empty directory and paths that leave the bundle.
-	if err := Write(a, &Manifest{}, nil); err == nil || !strings.Contains(err.Error(), "not empty") {
-		t.Errorf("write over a bundle: %v", err)
-	}
-	for _, p := range []string{"../x", "/abs", "manifest.json", `a\b`} {
-		if err := Write(filepath.Join(t.TempDir(), "c"), &Manifest{}, map[string][]byte{p: nil}); err == nil {
+	// Write refuses paths that leave the bundle.
+	for _, p := range []string{"../x", "/abs", "manifest.json", `a\b`, "a/./b", "a//b", ""} {
+		if err := Write(filepath.Join(t.TempDir(), "c"), &Manifest{}, map[string][]byte{p: nil}, false); err == nil {
 			t.Errorf("Write accepted the path %q", p)
 		}
 		if _, err := ReadFile(a, p); err == nil {
@@ -66,7 +63,7 @@ func TestWriteKeepsWhatItDidNotMake(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "f.txt")
 	os.WriteFile(file, []byte("user data"), 0o644)
-	if err := Write(file, &Manifest{}, map[string][]byte{"x": []byte("1")}); err == nil || !strings.Contains(err.Error(), "not a directory") {
+	if err := Write(file, &Manifest{}, map[string][]byte{"x": []byte("1")}, false); err == nil || !strings.Contains(err.Error(), "not a directory") {
 		t.Errorf("write over a file: %v", err)
 	}
 	if b, err := os.ReadFile(file); err != nil || string(b) != "user data" {
@@ -76,7 +73,7 @@ func TestWriteKeepsWhatItDidNotMake(t *testing.T) {
 	os.MkdirAll(out+".tmp", 0o755)
 	os.WriteFile(filepath.Join(out+".tmp", "keep"), []byte("mine"), 0o644)
 	os.Mkdir(out, 0o755) // empty: replaced
-	if err := Write(out, &Manifest{}, map[string][]byte{"x": []byte("1")}); err != nil {
+	if err := Write(out, &Manifest{}, map[string][]byte{"x": []byte("1")}, false); err != nil {
 		t.Fatal(err)
 	}
 	if b, err := os.ReadFile(filepath.Join(out+".tmp", "keep")); err != nil || string(b) != "mine" {
@@ -93,6 +90,68 @@ func TestWriteKeepsWhatItDidNotMake(t *testing.T) {
 	if want := []string{"f.txt", "out.bundle", "out.bundle.tmp"}; !slices.Equal(names, want) {
 		t.Errorf("directory holds %v, want %v (no temporary left)", names, want)
 	}
+}
+
+// -o over a bundle deepc wrote replaces it; over a bundle with a user's
+// file added, an edited bundle, or a directory of other files, Write
+// refuses and changes nothing unless force is set.
+func TestWriteReplacesOnlyItsOwn(t *testing.T) {
+	m2 := func() *Manifest { return &Manifest{Compiler: "deepc test", Model: "second"} }
+	a := filepath.Join(t.TempDir(), "a")
+	writeSample(t, a)
+	if err := Write(a, m2(), map[string][]byte{"x": []byte("2")}, false); err != nil {
+		t.Fatalf("write over a bundle deepc wrote: %v", err)
+	}
+	if m, err := Open(a, ""); err != nil || m.Model != "second" || len(m.Files) != 1 {
+		t.Fatalf("after replacing: %+v, %v", m, err)
+	}
+	if ents, _ := os.ReadDir(filepath.Dir(a)); len(ents) != 1 {
+		t.Errorf("replacing left %d entries beside the bundle, want none", len(ents)-1)
+	}
+	for name, spoil := range map[string]func(dir string){
+		"a user's file added": func(dir string) { os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine"), 0o644) },
+		"a file edited":       func(dir string) { os.WriteFile(filepath.Join(dir, "ir", "module.ir"), []byte("mine"), 0o644) },
+		"another compiler": func(dir string) {
+			raw, _ := os.ReadFile(filepath.Join(dir, "manifest.json"))
+			os.WriteFile(filepath.Join(dir, "manifest.json"), bytes.Replace(raw, []byte(`"deepc test"`), []byte(`"tvm"`), 1), 0o644)
+		},
+		"not a bundle": func(dir string) {
+			os.RemoveAll(dir)
+			os.MkdirAll(filepath.Join(dir, "src"), 0o755)
+			os.WriteFile(filepath.Join(dir, "src", "main.go"), []byte("mine"), 0o644)
+		},
+	} {
+		dir := filepath.Join(t.TempDir(), "b")
+		writeSample(t, dir)
+		spoil(dir)
+		before := treeOf(t, dir)
+		err := Write(dir, m2(), map[string][]byte{"x": []byte("2")}, false)
+		if err == nil || !strings.Contains(err.Error(), "--force") {
+			t.Errorf("%s: Write = %v, want a refusal suggesting --force", name, err)
+		}
+		if after := treeOf(t, dir); after != before {
+			t.Errorf("%s: a refused write changed the directory:\n%s\nnow\n%s", name, before, after)
+		}
+		if err := Write(dir, m2(), map[string][]byte{"x": []byte("2")}, true); err != nil {
+			t.Errorf("%s: --force: %v", name, err)
+		} else if m, err := Open(dir, ""); err != nil || m.Model != "second" {
+			t.Errorf("%s: after --force: %+v, %v", name, m, err)
+		}
+	}
+}
+
+// treeOf lists every file under dir with its content.
+func treeOf(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			data, _ := os.ReadFile(p)
+			b.WriteString(p + "=" + string(data) + "\n")
+		}
+		return nil
+	})
+	return b.String()
 }
 
 // A bundle that is not exactly what its manifest says is refused, with

@@ -4,12 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/deepc-dev/deepc/internal/safefile"
 	"github.com/deepc-dev/deepc/runtime"
 )
 
@@ -18,9 +18,6 @@ const (
 	SingleFile = "model.safetensors"
 	IndexFile  = "model.safetensors.index.json"
 )
-
-// maxIndexSize bounds model.safetensors.index.json (DeepSeek-V3's is ~9 MB).
-const maxIndexSize = 100 << 20
 
 // Checkpoint is an open checkpoint: one safetensors file, or the shards a
 // model.safetensors.index.json names. Only headers are read on open.
@@ -50,12 +47,16 @@ func OpenCheckpoint(path string) (*Checkpoint, error) {
 	if !st.IsDir() {
 		return c, c.addSingle(path)
 	}
-	single := filepath.Join(path, SingleFile)
-	if _, err := os.Stat(single); err == nil {
-		return c, c.addSingle(single)
+	if _, err := os.Lstat(filepath.Join(path, SingleFile)); err == nil {
+		f, err := OpenIn(path, SingleFile)
+		if err != nil {
+			return nil, err
+		}
+		c.setSingle(f)
+		return c, nil
 	}
 	index := filepath.Join(path, IndexFile)
-	if _, err := os.Stat(index); err != nil {
+	if _, err := os.Lstat(index); err != nil {
 		return nil, fmt.Errorf("checkpoint %s: found neither %s nor %s", path, SingleFile, IndexFile)
 	}
 	if err := c.openIndex(path, index); err != nil {
@@ -70,11 +71,15 @@ func (c *Checkpoint) addSingle(path string) error {
 	if err != nil {
 		return err
 	}
+	c.setSingle(f)
+	return nil
+}
+
+func (c *Checkpoint) setSingle(f *File) {
 	c.Shards = []*File{f}
 	for _, t := range f.tensors {
 		c.where[t.Name] = f
 	}
-	return nil
 }
 
 // ValidShardName reports why name (from an index's weight_map) is not a
@@ -99,17 +104,9 @@ func (c *Checkpoint) openIndex(dir, index string) error {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("%s: %s", index, fmt.Sprintf(format, args...))
 	}
-	fh, err := os.Open(index)
+	data, err := safefile.ReadIn(dir, IndexFile, safefile.Index)
 	if err != nil {
 		return err
-	}
-	data, err := io.ReadAll(io.LimitReader(fh, maxIndexSize+1))
-	fh.Close()
-	if err != nil {
-		return fail("%v", err)
-	}
-	if len(data) > maxIndexSize {
-		return fail("larger than %d bytes", maxIndexSize)
 	}
 	weightMap := map[string]string{}
 	var haveMap bool
@@ -154,7 +151,7 @@ func (c *Checkpoint) openIndex(dir, index string) error {
 	files = slices.Compact(files)
 	byFile := map[string]*File{}
 	for _, name := range files {
-		f, err := Open(filepath.Join(dir, name))
+		f, err := OpenIn(dir, name)
 		if err != nil {
 			return fmt.Errorf("shard %s (named by %s): %w", name, IndexFile, err)
 		}

@@ -10,10 +10,12 @@ import (
 	"math"
 	"math/bits"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/deepc-dev/deepc/internal/safefile"
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/runtime"
 )
@@ -155,20 +157,31 @@ type File struct {
 	closer  io.Closer
 }
 
-// Open opens and validates the safetensors file at path.
+// Open opens and validates the safetensors file at path (a regular file;
+// a FIFO or device is refused without blocking, see internal/safefile).
 func Open(path string) (*File, error) {
-	f, err := os.Open(path)
+	f, err := safefile.Open(path)
 	if err != nil {
 		return nil, err
 	}
+	return parseOpen(path, f)
+}
+
+// OpenIn opens the safetensors file name inside the checkpoint directory
+// dir: a plain name, never a link (it could reach outside dir).
+func OpenIn(dir, name string) (*File, error) {
+	f, err := safefile.OpenIn(dir, name)
+	if err != nil {
+		return nil, err
+	}
+	return parseOpen(filepath.Join(dir, name), f)
+}
+
+func parseOpen(path string, f *os.File) (*File, error) {
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
 		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("%s: not a regular file", path)
 	}
 	sf, err := Parse(path, f, st.Size())
 	if err != nil {
