@@ -3,11 +3,11 @@ package driver
 import (
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/deepc-dev/deepc/dsl"
+	"github.com/deepc-dev/deepc/internal/safefile"
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/models"
 	"github.com/deepc-dev/deepc/passes"
@@ -101,7 +101,7 @@ func (l *Load) Compile() (*ir.Module, error) {
 // CheckpointSets reads a checkpoint's config.json as model settings.
 func CheckpointSets(dir string) ([]string, error) {
 	path := filepath.Join(dir, "config.json")
-	cfg, err := os.ReadFile(path)
+	cfg, err := weights.ReadCheckpointFile(dir, "config.json", safefile.Config)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/deepc-dev/deepc/internal/safefile"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
@@ -28,7 +29,7 @@ func PlotRun(dir, out string) (int, error) {
 
 // readMetrics reads step-indexed series of the fields it plots.
 func readMetrics(path string) (map[string]plotter.XYs, error) {
-	f, err := os.Open(path)
+	f, err := safefile.Open(path)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 )
 
 // claimRunDir makes out the run's directory, or refuses it: a directory
@@ -33,7 +34,33 @@ func claimRunDir(out, resumed string) (func(), error) {
 			return nil, fmt.Errorf("--out %s holds another run: continue it with --resume %s/step-NNNNNN, or choose another --out", out, out)
 		}
 	}
-	return lockDir(out)
+	unlock, err := lockDir(out)
+	if err != nil {
+		return nil, err
+	}
+	if err := removeStale(out); err != nil {
+		unlock()
+		return nil, err
+	}
+	return unlock, nil
+}
+
+// removeStale removes what a killed run left in out, which this run now
+// holds the lock of: temporary checkpoints and latest files (".tmp-*",
+// never read). Nothing else is touched.
+func removeStale(out string) error {
+	ents, err := os.ReadDir(out)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".tmp-") {
+			if err := os.RemoveAll(filepath.Join(out, e.Name())); err != nil {
+				return fmt.Errorf("--out %s: removing what a killed run left: %w", out, err)
+			}
+		}
+	}
+	return nil
 }
 
 // lockName is the file in a run directory whose lock a run holds.

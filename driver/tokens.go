@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/deepc-dev/deepc/internal/safefile"
 	"github.com/deepc-dev/deepc/runtime/infer"
 	"github.com/deepc-dev/deepc/runtime/npy"
 )
@@ -15,7 +16,7 @@ import (
 func ParseTokens(s string) ([][]int, error) {
 	var seqs [][]int
 	if path, ok := strings.CutPrefix(s, "@"); ok {
-		b, err := os.ReadFile(path)
+		b, err := safefile.ReadFile(path, safefile.Tokens)
 		if err != nil {
 			return nil, err
 		}

@@ -180,6 +180,7 @@ type run struct {
 	corpus *train.Corpus
 	reader *train.Reader
 	val    []train.Batch
+	saved  string // the last checkpoint this run saved
 }
 
 // Run trains until Settings.Steps, writing metrics every step and
@@ -256,8 +257,34 @@ func (r *run) build() error {
 	if _, err := autodiff.Train(m, s.Hyper); err != nil {
 		return err
 	}
+	if r.State != nil {
+		if err := resumeHoldsAll(m, params, r.Resumed); err != nil {
+			return err
+		}
+	}
 	r.tr, err = train.New(m, params, cpu.Options{Mode: mode})
 	return err
+}
+
+// resumeHoldsAll refuses a resume state that lacks a tensor the train
+// program needs: a missing optimizer moment would otherwise start again
+// at zero and the run go on silently with different numbers.
+func resumeHoldsAll(m *ir.Module, params map[string]*runtime.Tensor, dir string) error {
+	var missing []string
+	for _, p := range m.Params {
+		if params[p.Name] == nil {
+			missing = append(missing, p.Name)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	more := ""
+	if len(missing) > 3 {
+		more = fmt.Sprintf(" and %d more", len(missing)-3)
+		missing = missing[:3]
+	}
+	return fmt.Errorf("resume: %s/train/state.safetensors lacks %s%s, which the train program needs: the checkpoint is incomplete or from another model", dir, strings.Join(missing, ", "), more)
 }
 
 // openData opens the corpus with the tokenizer, positioned where a resumed
@@ -286,7 +313,9 @@ func (r *run) openData() error {
 	if r.State != nil {
 		r.tr.Step, cursor = r.State.Step, r.State.Cursor
 	}
-	r.reader = corpus.NewReader(s.Seed, cursor)
+	if r.reader, err = corpus.NewReader(s.Seed, cursor); err != nil {
+		return fmt.Errorf("resume: %w", err)
+	}
 	if s.EvalEvery > 0 {
 		if r.val, err = corpus.ValBatches(max(s.EvalBatch, 1), s.Batch, s.Seq); err != nil {
 			return err
@@ -381,18 +410,47 @@ func record(met train.Metrics, lr, tokensPerS float64) map[string]any {
 }
 
 // save writes the checkpoint of the current step and points latest at it.
+// latest names a complete checkpoint at every instant: when the step's
+// directory exists already (a resumed run taking the same steps again)
+// and latest names it, latest first moves to another complete one — this
+// run's last save or the checkpoint it resumed from — while it is
+// replaced.
 func (r *run) save() error {
 	settings, _ := json.Marshal(r.Settings)
 	dir := filepath.Join(r.Out, fmt.Sprintf("step-%06d", r.tr.Step))
+	name := filepath.Base(dir)
+	if r.Resumed != "" && sameDir(r.Resumed, dir) {
+		return nil // nothing new since the checkpoint this run started from
+	}
+	if cur, _ := os.ReadFile(filepath.Join(r.Out, "latest")); strings.TrimSpace(string(cur)) == name {
+		if alt := r.otherCheckpoint(name); alt != "" {
+			if err := writeLatest(r.Out, alt); err != nil {
+				return err
+			}
+		}
+	}
 	st := train.State{Seed: r.Settings.Seed, Cursor: r.reader.Cursor(), Settings: settings}
 	if err := r.tr.Save(dir, r.config, weights.FormatFP8, st); err != nil {
 		return fmt.Errorf("saving %s: %w", dir, err)
 	}
-	if err := writeLatest(r.Out, filepath.Base(dir)); err != nil {
+	if err := writeLatest(r.Out, name); err != nil {
 		return err
 	}
+	r.saved = name
 	fmt.Fprintf(r.Diag, "saved %s\n", dir)
 	return nil
+}
+
+// otherCheckpoint is a complete checkpoint in the run directory other
+// than name: this run's last save, or the one it resumed from.
+func (r *run) otherCheckpoint(name string) string {
+	if r.saved != "" && r.saved != name {
+		return r.saved
+	}
+	if r.Resumed != "" && sameDir(filepath.Dir(filepath.Clean(r.Resumed)), r.Out) && filepath.Base(r.Resumed) != name {
+		return filepath.Base(filepath.Clean(r.Resumed))
+	}
+	return ""
 }
 
 // initialWeights loads the settings' checkpoint or makes random f32
@@ -450,9 +508,11 @@ func maxOverMean(l []float64) float64 {
 	return mx / (sum / float64(len(l)))
 }
 
+// writeLatest points latest at name by renaming a synced temporary file
+// over it, so that latest is always whole.
 func writeLatest(out, name string) error {
-	tmp := filepath.Join(out, ".latest.tmp")
-	if err := os.WriteFile(tmp, []byte(name+"\n"), 0o644); err != nil {
+	tmp := filepath.Join(out, ".tmp-latest")
+	if err := train.WriteSynced(tmp, []byte(name+"\n")); err != nil {
 		return err
 	}
 	return os.Rename(tmp, filepath.Join(out, "latest"))

@@ -118,6 +118,9 @@ func SetsFromHFConfig(data []byte) ([]string, error) {
 	if err := checkUnsupported(cfg); err != nil {
 		return nil, err
 	}
+	if err := checkSemantics(cfg); err != nil {
+		return nil, err
+	}
 	return sets, nil
 }
 

@@ -228,6 +228,26 @@ func TestHFConfigErrors(t *testing.T) {
 		{"static", edit(t, v3Config, `"activation_scheme": "dynamic"`, `"activation_scheme": "static"`), "activation_scheme"},
 		{"block", edit(t, v3Config, `"weight_block_size": [128, 128]`, `"weight_block_size": [128]`), "weight_block_size"},
 		{"no block", edit(t, v3Config, `"weight_block_size": [128, 128]`, `"x": 0`), "weight_block_size is missing"},
+		// Semantic checks (issue 15: these loaded and gave all-NaN logits).
+		{"rope_theta 0", edit(t, v3Config, `"rope_theta": 10000`, `"rope_theta": 0`), "rope_theta is 0, outside (0"},
+		{"rope_theta -1", edit(t, v3Config, `"rope_theta": 10000`, `"rope_theta": -1`), "rope_theta is -1"},
+		{"rms_norm_eps -1", edit(t, v3Config, `"rms_norm_eps": 1e-06`, `"rms_norm_eps": -1`), "rms_norm_eps is -1"},
+		{"rms_norm_eps 0", edit(t, v3Config, `"rms_norm_eps": 1e-06`, `"rms_norm_eps": 0`), "rms_norm_eps is 0"},
+		{"route scale 0", edit(t, v3Config, `"routed_scaling_factor": 2.5`, `"routed_scaling_factor": 0`), "routed_scaling_factor"},
+		{"yarn factor 0", edit(t, v3Config, `"factor": 40,`, `"factor": 0,`), "rope_scaling.factor is 0"},
+		{"yarn betas", edit(t, v3Config, `"beta_slow": 1,`, `"beta_slow": 64,`), "beta_fast 32 is less than beta_slow 64"},
+		{"mscale < 0", edit(t, v3Config, `"mscale": 1.0,`, `"mscale": -1.0,`), "rope_scaling.mscale is -1"},
+		{"top-k > experts", edit(t, v3Config, `"num_experts_per_tok": 8`, `"num_experts_per_tok": 300`), "num_experts_per_tok 300 is more than n_routed_experts 256"},
+		{"groups", edit(t, v3Config, `"n_group": 8`, `"n_group": 7`), "n_group 7 does not divide"},
+		{"topk_group", edit(t, v3Config, `"topk_group": 4`, `"topk_group": 9`), "topk_group 9 is more than n_group 8"},
+		{"dense layers", edit(t, v3Config, `"first_k_dense_replace": 3`, `"first_k_dense_replace": 62`), "first_k_dense_replace 62 is more than num_hidden_layers 61"},
+		{"odd rope dim", edit(t, v3Config, `"qk_rope_head_dim": 64`, `"qk_rope_head_dim": 63`), "qk_rope_head_dim 63 is odd"},
+		{"2^62 layers", edit(t, v3Config, `"num_hidden_layers": 61`, `"num_hidden_layers": 4611686018427387904`), "num_hidden_layers is 4.6"},
+		{"huge vocab", edit(t, v3Config, `"vocab_size": 129280`, `"vocab_size": 2000000000`), "vocab_size is 2e+09"},
+		{"10^6 mtp", edit(t, v3Config, `"num_nextn_predict_layers": 1`, `"num_nextn_predict_layers": 1000000`), "num_nextn_predict_layers is 1e+06"},
+		{"0 layers", edit(t, v3Config, `"num_hidden_layers": 61`, `"num_hidden_layers": 0`), "num_hidden_layers is 0"},
+		{"0 heads", edit(t, v3Config, `"num_attention_heads": 128`, `"num_attention_heads": 0`), "num_attention_heads is 0"},
+		{"huge max positions", edit(t, v3Config, `"max_position_embeddings": 163840`, `"max_position_embeddings": 1e300`), "max_position_embeddings"},
 	} {
 		_, err := SetsFromHFConfig(c.data)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

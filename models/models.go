@@ -7,8 +7,9 @@ import (
 	"embed"
 	"errors"
 	"io/fs"
-	"os"
 	"path/filepath"
+
+	"github.com/deepc-dev/deepc/internal/safefile"
 )
 
 //go:embed *.deep
@@ -29,7 +30,7 @@ func Names() []string {
 // falls back to the embedded file of the same base name (so a binary run
 // outside a checkout still finds models/deepseek_v3.deep).
 func ReadFile(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+	b, err := safefile.ReadFile(path, safefile.Model)
 	if errors.Is(err, fs.ErrNotExist) {
 		if eb, eerr := Read(path); eerr == nil {
 			return eb, nil

@@ -47,3 +47,20 @@ func HostBytes(dt ir.DType, n int64) (int64, bool) {
 	}
 	return n * per, true
 }
+
+// MulSizes is the product of sizes derived from input (dims, element
+// counts, bytes per element): false when one is negative or the product
+// overflows an int64, which a plain multiplication would wrap silently.
+func MulSizes(xs ...int64) (int64, bool) {
+	p := int64(1)
+	for _, x := range xs {
+		if x < 0 {
+			return 0, false
+		}
+		if x != 0 && p > math.MaxInt64/x {
+			return 0, false
+		}
+		p *= x
+	}
+	return p, true
+}

@@ -3,8 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 
+	"github.com/deepc-dev/deepc/internal/safefile"
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/spf13/cobra"
 )
@@ -33,7 +33,7 @@ Examples:
 			if args[0] == "-" {
 				src, err = io.ReadAll(stdin)
 			} else {
-				src, err = os.ReadFile(args[0])
+				src, err = safefile.ReadFile(args[0], safefile.Source)
 			}
 			if err != nil {
 				return err

@@ -16,8 +16,14 @@ func SHA256(path string) (string, error) {
 		return "", err
 	}
 	defer f.Close()
+	return Of(f)
+}
+
+// Of returns the hex SHA-256 of what r holds (a file opened elsewhere,
+// e.g. by internal/safefile).
+func Of(r io.Reader) (string, error) {
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	if _, err := io.Copy(h, r); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil

@@ -150,6 +150,10 @@ func describe(m fs.FileMode) string {
 	return "special file"
 }
 
+// ReadAll reads what f (opened by this package) holds, within the kind's
+// limit; path names it in errors.
+func ReadAll(f *os.File, path string, k Kind) ([]byte, error) { return readAll(f, path, k) }
+
 func readAll(f *os.File, path string, k Kind) ([]byte, error) {
 	fi, err := f.Stat()
 	if err != nil {

@@ -66,13 +66,38 @@ func (e *Executor) Close() error {
 func dims(s ir.Shape, env map[string]int64) ([]int, error) {
 	out := make([]int, len(s))
 	for i, d := range s {
-		v, ok := d.Eval(env)
-		if !ok {
-			return nil, fmt.Errorf("symbol %s is not bound by the arguments", d.Sym)
+		v, err := evalDim(d, env)
+		if err != nil {
+			return nil, err
 		}
 		out[i] = int(v)
 	}
 	return out, nil
+}
+
+// maxDim bounds a dim under symbol values that come from arguments or
+// flags (2^40 elements), so that no size derived from it wraps around.
+const maxDim = 1 << 40
+
+// evalDim is d's size under env, checked: a symbol bound, no overflow,
+// within 0..maxDim.
+func evalDim(d ir.Dim, env map[string]int64) (int64, error) {
+	if d.Sym == "" {
+		return d.N, nil
+	}
+	n, ok := env[d.Sym]
+	if !ok {
+		return 0, fmt.Errorf("symbol %s is not bound by the arguments", d.Sym)
+	}
+	mul := d.Mul
+	if mul == 0 {
+		mul = 1
+	}
+	p, ok := runtime.MulSizes(mul, n)
+	if !ok || p > maxDim || p+d.N < 0 || p+d.N > maxDim {
+		return 0, fmt.Errorf("dim %s with %s = %d is out of range (0..%d)", d, d.Sym, n, int64(maxDim))
+	}
+	return p + d.N, nil
 }
 
 func numel(shape []int) int {

@@ -58,19 +58,31 @@ func scratchBytes(a program.Arg, env map[string]int64) (uint64, error) {
 	if !ok {
 		return 0, fmt.Errorf("scratch %s: dtype %q", a.Value, a.DType)
 	}
-	n := uint64(dt.Bytes())
+	sizes := []int64{int64(dt.Bytes())}
 	for _, d := range a.Shape {
 		dd, err := program.ParseDim(d)
 		if err != nil {
 			return 0, err
 		}
-		v, ok := dd.Eval(env)
-		if !ok {
-			return 0, fmt.Errorf("scratch %s: symbol %s unbound", a.Value, dd.Sym)
+		v, err := evalDim(dd, env)
+		if err != nil {
+			return 0, fmt.Errorf("scratch %s: %w", a.Value, err)
 		}
-		n *= uint64(v)
+		sizes = append(sizes, v)
 	}
-	return n, nil
+	return checkedBytes(sizes...)
+}
+
+// MaxSlotBytes bounds one tensor of a memory plan (1 PiB, far beyond any
+// device): symbol values from a flag must not wrap a size around.
+const MaxSlotBytes = 1 << 50
+
+func checkedBytes(sizes ...int64) (uint64, error) {
+	n, ok := runtime.MulSizes(sizes...)
+	if !ok || n > MaxSlotBytes {
+		return 0, fmt.Errorf("size %v is more than %d bytes (1 PiB) or negative", sizes, int64(MaxSlotBytes))
+	}
+	return uint64(n), nil
 }
 
 // programValues resolves the step arguments of f to IR values.
@@ -128,9 +140,21 @@ func slotBytes(v *ir.Value, scale bool, block []int64, env map[string]int64) (ui
 		if len(block) != 2 {
 			return 0, fmt.Errorf("a scale grid without a block")
 		}
-		return uint64(numel(runtime.ScaleGrid(shape, [2]int{int(block[0]), int(block[1])}))) * 4, nil
+		if block[0] <= 0 || block[1] <= 0 {
+			return 0, fmt.Errorf("a scale block %v", block)
+		}
+		shape = runtime.ScaleGrid(shape, [2]int{int(block[0]), int(block[1])})
+		return checkedBytes(append(ints64(shape), 4)...)
 	}
-	return uint64(numel(shape)) * uint64(v.Type.DType.Bytes()), nil
+	return checkedBytes(append(ints64(shape), int64(v.Type.DType.Bytes()))...)
+}
+
+func ints64(s []int) []int64 {
+	out := make([]int64, len(s))
+	for i, d := range s {
+		out[i] = int64(d)
+	}
+	return out
 }
 
 // PlanMemory lays out the tensors f's steps write, for the symbols in env.

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/deepc-dev/deepc/internal/filehash"
+	"github.com/deepc-dev/deepc/internal/safefile"
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/runtime"
 	"github.com/deepc-dev/deepc/runtime/weights"
@@ -29,7 +30,8 @@ import (
 // It is written into a temporary sibling directory, every file and the
 // directory fsynced, then renamed into place and the parent fsynced: a
 // killed run leaves either the whole checkpoint or none (temporary
-// directories start with ".tmp-" and are never read).
+// directories start with ".tmp-", are never read, and are removed when a
+// run next claims the directory).
 
 // State is a checkpoint's train/state.json.
 type State struct {
@@ -85,7 +87,7 @@ func (t *Trainer) Save(dir string, config []byte, format string, st State) error
 	}
 	files["train/state.json"] = append(js, '\n')
 	for name, b := range files {
-		if err := writeSynced(filepath.Join(tmp, name), b); err != nil {
+		if err := WriteSynced(filepath.Join(tmp, name), b); err != nil {
 			return err
 		}
 	}
@@ -94,20 +96,35 @@ func (t *Trainer) Save(dir string, config []byte, format string, st State) error
 			return err
 		}
 	}
-	if err := os.RemoveAll(dir); err != nil {
-		return err
+	// An older checkpoint of the same name (a resumed run taking the same
+	// steps again) is renamed aside and removed only once the new one is
+	// in place; the caller has pointed latest elsewhere (see driver).
+	aside := ""
+	if _, err := os.Lstat(dir); err == nil {
+		aside = tmp + "-old"
+		if err := os.Rename(dir, aside); err != nil {
+			return err
+		}
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		return err
 	}
-	return syncDir(parent)
+	if err := syncDir(parent); err != nil {
+		return err
+	}
+	if aside != "" {
+		return os.RemoveAll(aside)
+	}
+	return nil
 }
 
 // isState reports the trainer-only params (optimizer moments): not part
 // of the model checkpoint.
 func isState(name string) bool { return strings.HasPrefix(name, "optim.") }
 
-func writeSynced(path string, b []byte) error {
+// WriteSynced writes b to path and fsyncs it: what a rename then puts in
+// place is whole after a crash.
+func WriteSynced(path string, b []byte) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -132,35 +149,52 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
+// checkpointFiles are the files Save hashes into state.json.
+var checkpointFiles = []string{"config.json", "model.safetensors", "train/state.safetensors"}
+
+// hashIn is the SHA-256 of the file name inside dir (safefile.OpenIn: no
+// link, no FIFO).
+func hashIn(dir, name string) (string, error) {
+	f, err := safefile.OpenIn(dir, name)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	return filehash.Of(f)
+}
+
 // LoadState reads checkpoint dir's train state, verifying every file's
 // SHA-256 first: the params to resume with (as saved) and State.
 func LoadState(dir string) (map[string]*runtime.Tensor, State, error) {
 	var st State
-	js, err := os.ReadFile(filepath.Join(dir, "train", "state.json"))
+	js, err := safefile.ReadIn(dir, "train/state.json", safefile.State)
 	if err != nil {
 		return nil, st, fmt.Errorf("resume: %w (is %s a training checkpoint?)", err, dir)
 	}
 	if err := json.Unmarshal(js, &st); err != nil {
 		return nil, st, fmt.Errorf("resume: %s/train/state.json: %v", dir, err)
 	}
-	names := make([]string, 0, len(st.SHA256))
+	// The hash list names exactly the files Save writes: a name from the
+	// file is never used as a path.
 	for n := range st.SHA256 {
-		names = append(names, n)
+		if !slices.Contains(checkpointFiles, n) {
+			return nil, st, fmt.Errorf("resume: %s/train/state.json lists %q, which is not a checkpoint file (%s)", dir, n, strings.Join(checkpointFiles, ", "))
+		}
 	}
-	slices.Sort(names)
-	for _, n := range names {
-		got, err := filehash.SHA256(filepath.Join(dir, n))
+	for _, n := range checkpointFiles {
+		want, ok := st.SHA256[n]
+		if !ok {
+			return nil, st, fmt.Errorf("resume: %s/train/state.json lists no %s", dir, n)
+		}
+		got, err := hashIn(dir, n)
 		if err != nil {
 			return nil, st, fmt.Errorf("resume: %w", err)
 		}
-		if got != st.SHA256[n] {
-			return nil, st, fmt.Errorf("resume: %s/%s has SHA-256 %s, state.json says %s: the checkpoint is damaged", dir, n, got, st.SHA256[n])
+		if got != want {
+			return nil, st, fmt.Errorf("resume: %s/%s has SHA-256 %s, state.json says %s: the checkpoint is damaged", dir, n, got, want)
 		}
 	}
-	if st.SHA256["train/state.safetensors"] == "" {
-		return nil, st, fmt.Errorf("resume: %s/train/state.json lists no train/state.safetensors", dir)
-	}
-	f, err := weights.Open(filepath.Join(dir, "train", "state.safetensors"))
+	f, err := weights.OpenIn(dir, "train/state.safetensors")
 	if err != nil {
 		return nil, st, fmt.Errorf("resume: %w", err)
 	}

@@ -6,11 +6,11 @@ import (
 	"io/fs"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/deepc-dev/deepc/internal/safefile"
 	"github.com/deepc-dev/deepc/runtime/tokenizer"
 )
 
@@ -155,7 +155,7 @@ func (c *Corpus) order(seed uint64, epoch int) []int {
 }
 
 func (c *Corpus) tokens(rel string) ([]int, error) {
-	b, err := os.ReadFile(filepath.Join(c.Root, filepath.FromSlash(rel)))
+	b, err := safefile.ReadFile(filepath.Join(c.Root, filepath.FromSlash(rel)), safefile.Corpus)
 	if err != nil {
 		return nil, err
 	}
@@ -185,10 +185,20 @@ type Reader struct {
 const ShuffleWindow = 256
 
 // NewReader reads the training stream from cur with the file orders of
-// seed.
-func (c *Corpus) NewReader(seed uint64, cur Cursor) *Reader {
+// seed. cur comes from a resume state, so it is checked against the
+// corpus first (a token past the end of its file is found when the file
+// is read).
+func (c *Corpus) NewReader(seed uint64, cur Cursor) (*Reader, error) {
+	switch {
+	case cur.Epoch < 0 || cur.Window < 0 || cur.Token < 0:
+		return nil, fmt.Errorf("data cursor %+v: negative position", cur)
+	case cur.File >= len(c.Train):
+		return nil, fmt.Errorf("data cursor %+v: file %d of an epoch of %d files (is this the corpus the run was trained on?)", cur, cur.File, len(c.Train))
+	case cur.File < 0 || cur.Used < 0 || cur.Used >= ShuffleWindow:
+		return nil, fmt.Errorf("data cursor %+v: file or used sequences out of range (0..%d)", cur, ShuffleWindow-1)
+	}
 	pos := Cursor{Epoch: cur.Epoch, File: cur.File, Token: cur.Token, Window: cur.Window}
-	return &Reader{c: c, seed: seed, pos: pos, order: c.order(seed, cur.Epoch), resume: cur.Used}
+	return &Reader{c: c, seed: seed, pos: pos, order: c.order(seed, cur.Epoch), resume: cur.Used}, nil
 }
 
 // Cursor is where the next batch starts: the current window's start in

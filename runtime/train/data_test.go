@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/deepc-dev/deepc/runtime/tokenizer"
@@ -46,7 +47,10 @@ func TestCorpusSplit(t *testing.T) {
 func TestReaderResumes(t *testing.T) {
 	c := testCorpus(t)
 	const B, S = 3, 16
-	r := c.NewReader(9, Cursor{})
+	r, err := c.NewReader(9, Cursor{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var all []Batch
 	var cursors []Cursor
 	for i := 0; i < 300; i++ { // > one window, > one epoch of this corpus
@@ -61,7 +65,10 @@ func TestReaderResumes(t *testing.T) {
 		t.Fatal("the test never left the first epoch")
 	}
 	for _, at := range []int{0, 1, 85, 86, 170, 299} {
-		rr := c.NewReader(9, cursors[at])
+		rr, err := c.NewReader(9, cursors[at])
+		if err != nil {
+			t.Fatal(err)
+		}
 		for i := at; i < len(all); i++ {
 			b, err := rr.Next(B, S)
 			if err != nil {
@@ -76,5 +83,28 @@ func TestReaderResumes(t *testing.T) {
 	// places in the stream.
 	if reflect.DeepEqual(all[0].Seqs[0], all[0].Seqs[1]) {
 		t.Error("the first batch repeats a sequence")
+	}
+}
+
+// A cursor from a hostile or mismatched resume state is refused before
+// it indexes anything (issue 15: a cursor beyond the corpus panicked).
+func TestReaderRefusesBadCursors(t *testing.T) {
+	c := testCorpus(t)
+	n := len(c.Train)
+	for _, cur := range []Cursor{
+		{File: n}, {File: 1 << 40}, {File: -1}, {Token: -1}, {Epoch: -3}, {Window: -1},
+		{Used: -1}, {Used: ShuffleWindow}, {Used: 1 << 62},
+	} {
+		if _, err := c.NewReader(1, cur); err == nil || !strings.Contains(err.Error(), "data cursor") {
+			t.Errorf("cursor %+v: %v, want a refusal", cur, err)
+		}
+	}
+	// A token offset past the end of its file is found on the first read.
+	r, err := c.NewReader(1, Cursor{Token: 1 << 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Next(1, 8); err == nil || !strings.Contains(err.Error(), "past the end") {
+		t.Errorf("token past the end: %v", err)
 	}
 }

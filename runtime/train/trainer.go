@@ -8,7 +8,9 @@ package train
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/deepc-dev/deepc/ir"
@@ -103,6 +105,9 @@ func New(m *ir.Module, params map[string]*runtime.Tensor, opts cpu.Options) (*Tr
 		return nil, fmt.Errorf("the train function has %d results, its description %d", len(fn.Results), len(t.outputs))
 	}
 	for k, v := range params {
+		if p := m.Param(k); p != nil && !slices.Equal(v.Shape, shape(p.Type.Shape)) {
+			return nil, fmt.Errorf("param %s has shape %v, the model's is %v", k, v.Shape, shape(p.Type.Shape))
+		}
 		t.Params[k] = v
 	}
 	for _, o := range t.outputs {
@@ -222,6 +227,14 @@ func (t *Trainer) TakeStep(batch Batch, lr float64) (Metrics, error) {
 	if !finite(m.Loss) || !finite(m.GradNorm) {
 		return m, fmt.Errorf("step %d: loss %v, gradient norm %v: %w; weights and optimizer state left as they were", n, m.Loss, m.GradNorm, ErrNotFinite)
 	}
+	// A finite loss and gradient can still give non-finite weights or
+	// moments (an overflowing learning rate, a huge epsilon quotient):
+	// they are checked before they replace the old ones.
+	for _, k := range slices.Sorted(maps.Keys(updates)) {
+		if i := firstNotFinite(updates[k].F); i >= 0 {
+			return m, fmt.Errorf("step %d: updated %s[%d] is %v: %w; weights and optimizer state left as they were", n, k, i, updates[k].F[i], ErrNotFinite)
+		}
+	}
 	var replaced []*runtime.Tensor
 	for k, v := range updates {
 		if old := t.Params[k]; old != v && t.owned[old] {
@@ -256,6 +269,16 @@ func (t *Trainer) recycle(old []*runtime.Tensor) {
 }
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// firstNotFinite is the index of the first NaN or infinity in f, or -1.
+func firstNotFinite(f []float32) int {
+	for i, v := range f {
+		if v-v != 0 { // NaN - NaN and Inf - Inf are NaN
+			return i
+		}
+	}
+	return -1
+}
 
 func scalar(v float64) *runtime.Tensor {
 	t := runtime.NewTensor(ir.F32)
