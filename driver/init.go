@@ -1,6 +1,9 @@
 package driver
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -14,9 +17,17 @@ import (
 // Hugging Face style checkpoint of it written to dir — config.json and
 // deterministic random weights (weights.RandomCheckpoint) in format
 // (f32, bf16 or fp8) over shards files. It returns the compiled module.
-func RandomCheckpoint(file string, sets []string, dir string, seed int64, format string, shards int) (*ir.Module, error) {
+func RandomCheckpoint(file string, sets []string, dir string, seed int64, format string, shards int, force bool) (*ir.Module, error) {
+	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 && !force {
+		return nil, fmt.Errorf("--out %s holds files (a checkpoint there would be overwritten by random weights); choose a new or empty directory, or --force", dir)
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("--out %s: %w", dir, err)
+	}
 	m, err := dsl.CompileFile(file, dsl.Options{Sets: sets, ReadFile: models.ReadFile})
 	if err != nil {
+		return nil, err
+	}
+	if err := checkParamMemory(m, 1, "random weights for "+m.Name); err != nil {
 		return nil, err
 	}
 	cfg, err := models.HFConfigJSON(m)

@@ -130,6 +130,9 @@ func (l *Load) Model() (*infer.Model, error) {
 		opts = append(opts, weights.ExactValues())
 	}
 	opts = append(opts, weights.IgnoreTensors(models.CheckpointCopy))
+	if err := checkParamMemory(m, 1, "the weights of "+m.Name); err != nil {
+		return nil, err
+	}
 	params, err := weights.Load(infer.Stored(m), l.Checkpoint, opts...)
 	if err != nil {
 		return nil, err

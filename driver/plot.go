@@ -50,7 +50,7 @@ func readMetrics(path string) (map[string]plotter.XYs, error) {
 		}
 		for _, k := range []string{"loss", "ce", "val_loss", "lr", "grad_norm"} {
 			if v, ok := rec[k].(float64); ok {
-				out[k] = append(out[k], plotter.XY{X: step, Y: v})
+				out[k] = append(out[k], plotter.XY{X: plotClamp(step), Y: plotClamp(v)})
 			}
 		}
 	}
@@ -62,6 +62,14 @@ func readMetrics(path string) (map[string]plotter.XYs, error) {
 	}
 	return out, nil
 }
+
+// plotLimit bounds what is drawn: the axes' tick arithmetic works on the
+// range max-min, which overflows to +Inf for values near ±1e308 (JSON
+// holds any finite float64) and then never ends (issue 15: plot hung on a
+// diverged run). Nothing a real run logs comes near it.
+const plotLimit = 1e100
+
+func plotClamp(v float64) float64 { return max(-plotLimit, min(v, plotLimit)) }
 
 func plotRun(s map[string]plotter.XYs, path string) error {
 	panel := func(title, ylabel string, names ...string) (*plot.Plot, error) {

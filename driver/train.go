@@ -245,6 +245,9 @@ func (r *run) build() error {
 	if r.config, err = models.HFConfigJSON(m); err != nil {
 		return err
 	}
+	if err := checkParamMemory(m, 4, "training "+m.Name); err != nil {
+		return err
+	}
 	params := r.Params
 	if params == nil {
 		if params, err = initialWeights(m, *s); err != nil {

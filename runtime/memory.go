@@ -2,10 +2,12 @@ package runtime
 
 import (
 	"bufio"
+	"fmt"
 	"math"
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/deepc-dev/deepc/ir"
 )
@@ -63,4 +65,45 @@ func MulSizes(xs ...int64) (int64, bool) {
 		p *= x
 	}
 	return p, true
+}
+
+// memoryBudget is --max-memory in bytes; 0 means the machine's available
+// memory, read when a check is made.
+var memoryBudget atomic.Int64
+
+// SetMemoryBudget sets the budget every size derived from input is
+// checked against before it is allocated (--max-memory); 0 restores the
+// default, the machine's available memory.
+func SetMemoryBudget(n int64) { memoryBudget.Store(max(n, 0)) }
+
+// MemoryBudget is the budget in bytes and where it comes from; 0 when
+// there is none (no --max-memory and the machine does not say).
+func MemoryBudget() (int64, string) {
+	if b := memoryBudget.Load(); b > 0 {
+		return b, "--max-memory"
+	}
+	return AvailableMemory(), "the machine's available memory; --max-memory sets another budget"
+}
+
+// CheckBudget refuses need bytes for what (a phrase naming the input that
+// implies them) when they exceed the memory budget, saying by how much.
+func CheckBudget(what string, need int64) error {
+	budget, from := MemoryBudget()
+	if budget > 0 && need > budget {
+		return fmt.Errorf("%s needs %s, more than the memory budget of %s (%s) by %s", what, HumanBytes(need), HumanBytes(budget), from, HumanBytes(need-budget))
+	}
+	return nil
+}
+
+// HumanBytes writes n bytes in the largest binary unit that keeps it >= 1.
+func HumanBytes(n int64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
+	f, i := float64(n), 0
+	for f >= 1024 && i < len(units)-1 {
+		f, i = f/1024, i+1
+	}
+	if i == 0 {
+		return fmt.Sprintf("%d B", n)
+	}
+	return fmt.Sprintf("%.3g %s", f, units[i])
 }

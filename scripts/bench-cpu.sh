@@ -54,7 +54,7 @@ CGO_ENABLED=0 $GO build -o bin/deepc ./cmd/deepc
 CGO_ENABLED=0 $GO build -o bin/deepc-bench ./scripts/bench
 if [ -z "$CKPT" ]; then
   CKPT=.cache/bench-tiny-f32
-  bin/deepc init "$MODEL" --out "$CKPT" --format f32 2>/dev/null
+  rm -rf "$CKPT" && bin/deepc init "$MODEL" --out "$CKPT" --format f32 2>/dev/null
 fi
 
 work=$(mktemp -d)

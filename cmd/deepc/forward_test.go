@@ -19,7 +19,7 @@ import (
 func writeCheckpoint(t *testing.T, sets []string, format string, shards int, seed int64) string {
 	t.Helper()
 	dir := t.TempDir()
-	if _, err := driver.RandomCheckpoint(tinyModel, sets, dir, seed, format, shards); err != nil {
+	if _, err := driver.RandomCheckpoint(tinyModel, sets, dir, seed, format, shards, false); err != nil {
 		t.Fatal(err)
 	}
 	return dir

@@ -9,12 +9,16 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/deepc-dev/deepc/plugins/host"
+	rt "github.com/deepc-dev/deepc/runtime"
 
 	"github.com/spf13/cobra"
 )
@@ -48,8 +52,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	var prof profile
+	var budget string
 	root.PersistentFlags().StringVar(&prof.path, "cpuprofile", "", "write a CPU profile of the command to `FILE` (read it with go tool pprof)")
-	root.PersistentPreRunE = func(*cobra.Command, []string) error { return prof.start() }
+	root.PersistentFlags().StringVar(&budget, "max-memory", "", "refuse inputs that imply more memory than `SIZE` (e.g. 8GiB, 512MB; default: the machine's available memory), before allocating it")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		n, err := parseBytes(budget)
+		if err != nil {
+			return fmt.Errorf("--max-memory: %w", err)
+		}
+		rt.SetMemoryBudget(n)
+		return prof.start()
+	}
+	defer rt.SetMemoryBudget(0)
 	err := root.Execute()
 	if perr := prof.stop(); err == nil {
 		err = perr
@@ -59,6 +73,28 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// parseBytes reads a size: a number with an optional unit (B, KB, MB, GB,
+// TB: powers of 1000; KiB, MiB, GiB, TiB, or K, M, G, T: powers of 1024).
+// "" is 0, the default budget.
+func parseBytes(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	units := map[string]float64{"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
+		"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40}
+	i := strings.IndexFunc(s, func(r rune) bool { return !(r >= '0' && r <= '9' || r == '.' || r == 'e' || r == 'E') })
+	if i < 0 {
+		i = len(s)
+	}
+	num, unit := s[:i], strings.ToUpper(strings.TrimSpace(s[i:]))
+	f, err := strconv.ParseFloat(num, 64)
+	mul, ok := units[unit]
+	if err != nil || !ok || !(f > 0) || f*mul >= math.MaxInt64 {
+		return 0, fmt.Errorf("%q is not a size (want e.g. 8GiB, 512MB, 1e9)", s)
+	}
+	return int64(f * mul), nil
 }
 
 // profile is the --cpuprofile of a run.

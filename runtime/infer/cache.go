@@ -30,6 +30,24 @@ type Cache struct {
 	slots    map[int][]int // slots per sequence id, in position order
 }
 
+// MaxPositions is the longest sequence the model is built for: with YaRN
+// (docs/model.md §2) original_max_position_embeddings × factor, which is
+// DeepSeek-V3's max_position_embeddings (4096 × 40 = 163840); 0 when the
+// model's config declares no such length.
+func (m *Model) MaxPositions() int64 {
+	cfg, _ := m.Module.Attrs.Dict("config")
+	rs, ok := cfg.Dict("rope_scaling")
+	if !ok {
+		return 0
+	}
+	orig, ok1 := rs.Int("original_max_position_embeddings")
+	factor, ok2 := rs.Float("factor")
+	if !ok1 || !ok2 || orig <= 0 || !(factor >= 1) || float64(orig)*factor > 1<<40 {
+		return 0
+	}
+	return int64(float64(orig) * factor)
+}
+
 // NewCache allocates a cache of capacity token slots for the prefill and
 // decode functions.
 func (m *Model) NewCache(capacity int) (*Cache, error) { return m.newCache(prefillFn, capacity) }
@@ -194,16 +212,14 @@ func checkCacheSize(kv []*ir.Value, capacity int) error {
 		}
 		total += b
 	}
-	if avail := runtime.AvailableMemory(); avail > 0 && total > avail {
-		return fmt.Errorf("a KV cache of %d tokens needs %.3g GB; %.3g GB of memory is available (fewer or shorter prompts, or fewer tokens to generate)", capacity, float64(total)/1e9, float64(avail)/1e9)
-	}
-	return nil
+	return runtime.CheckBudget(fmt.Sprintf("a KV cache of %d tokens (fewer or shorter prompts, or fewer tokens to generate)", capacity), total)
 }
 
 // cacheTokens is the cache capacity generation needs: each prompt, the
 // tokens to generate after it and extra more (a speculative draft), with
-// the sum checked for overflow.
-func cacheTokens(prompts [][]int, maxTokens, extra int) (int, error) {
+// the sum checked for overflow and each sequence within the model's
+// maximum positions (maxPos; 0: the model declares none).
+func cacheTokens(prompts [][]int, maxTokens, extra int, maxPos int64) (int, error) {
 	if maxTokens < 0 {
 		return 0, fmt.Errorf("%d tokens to generate", maxTokens)
 	}
@@ -211,6 +227,9 @@ func cacheTokens(prompts [][]int, maxTokens, extra int) (int, error) {
 	for i, p := range prompts {
 		if len(p) == 0 {
 			return 0, fmt.Errorf("prompt %d is empty", i+1)
+		}
+		if maxPos > 0 && (int64(maxTokens) > maxPos || int64(len(p)+extra) > maxPos-int64(maxTokens)) {
+			return 0, fmt.Errorf("prompt %d has %d tokens and %d are to be generated: more than the model's %d positions", i+1, len(p), maxTokens, maxPos)
 		}
 		n := len(p) + extra
 		if maxTokens > math.MaxInt-n || total > math.MaxInt-n-maxTokens {

@@ -55,7 +55,7 @@ func (m *Model) Generate(prompts [][]int, o GenerateOptions) ([][]int, GenerateS
 	if o.MaxTokens == 0 {
 		return make([][]int, len(prompts)), st, nil
 	}
-	capacity, err := cacheTokens(prompts, o.MaxTokens, 0)
+	capacity, err := cacheTokens(prompts, o.MaxTokens, 0, m.MaxPositions())
 	if err != nil {
 		return nil, st, err
 	}

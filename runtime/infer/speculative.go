@@ -85,7 +85,7 @@ func (g *speculation) emit(i, id int) {
 // samples each sequence's first token and has the MTP module draft the
 // one after it.
 func (g *speculation) prefill(prompts [][]int) error {
-	capacity, err := cacheTokens(prompts, g.o.MaxTokens, 1)
+	capacity, err := cacheTokens(prompts, g.o.MaxTokens, 1, g.m.MaxPositions())
 	if err != nil {
 		return err
 	}
