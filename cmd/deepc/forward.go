@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/deepc-dev/deepc/driver"
 	"github.com/deepc-dev/deepc/runtime/infer"
@@ -41,7 +42,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			return job.run(model)
+			return job.run(model, cmd.ErrOrStderr())
 		},
 	}
 	mf.register(cmd)
@@ -76,8 +77,9 @@ func (j *logitsJob) parse() error {
 	return nil
 }
 
-// run computes the logits with model and writes them.
-func (j *logitsJob) run(model *infer.Model) error {
+// run computes the logits with model and writes them; diag gets a warning
+// when some are not finite.
+func (j *logitsJob) run(model *infer.Model, diag io.Writer) error {
 	var logits infer.Logits
 	var err error
 	if j.cached {
@@ -87,6 +89,9 @@ func (j *logitsJob) run(model *infer.Model) error {
 	}
 	if err != nil {
 		return err
+	}
+	if w := logits.NonFinite(); w != "" {
+		fmt.Fprintf(diag, "warning: %s (check the weights with deepc inspect --data)\n", w)
 	}
 	return driver.WriteLogits(j.out, j.seqs, logits)
 }

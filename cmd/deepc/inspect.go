@@ -1,16 +1,35 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"io"
+
 	"github.com/deepc-dev/deepc/driver"
 	"github.com/deepc-dev/deepc/models"
 	"github.com/deepc-dev/deepc/runtime/weights"
 	"github.com/spf13/cobra"
 )
 
+// scanProgress prints inspect --data's progress, a line every 10%.
+func scanProgress(w io.Writer) func(done, total int64) {
+	next := int64(0)
+	return func(done, total int64) {
+		if total > 0 && done*10 >= next*total {
+			fmt.Fprintf(w, "\rscanning values: %3d%%", done*100/total)
+			next = done*10/total + 1
+			if done == total {
+				fmt.Fprintln(w)
+			}
+		}
+	}
+}
+
 func newInspectCmd() *cobra.Command {
 	var (
 		mf      modelFlags
 		verbose bool
+		data    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "inspect [MODEL.deep] --checkpoint DIR",
@@ -19,7 +38,9 @@ func newInspectCmd() *cobra.Command {
 checkpoint's config.json and checks every safetensors header against the
 model's params: missing and unexpected tensors, wrong shapes and dtypes,
 missing or misshapen weight_scale_inv grids. It reads no tensor data, so it
-is quick even for the full 671B checkpoint. Exit status 1 on any problem.
+is quick even for the full 671B checkpoint; --data also reads every value
+and reports tensors holding NaN or Inf. It says OK only when every check
+passed. Exit status 1 on any problem.
 
 Examples:
   deepc inspect --checkpoint /data/DeepSeek-V3
@@ -35,7 +56,15 @@ Examples:
 			if err != nil {
 				return err
 			}
-			r, err := weights.Inspect(m, mf.checkpoint, weights.IgnoreTensors(models.CheckpointCopy))
+			opts := []weights.Option{weights.IgnoreTensors(models.CheckpointCopy)}
+			if data {
+				opts = append(opts, weights.ScanValues(scanProgress(cmd.ErrOrStderr())))
+			}
+			r, err := weights.Inspect(m, mf.checkpoint, opts...)
+			var mismatch *weights.MismatchError
+			if err != nil && !errors.As(err, &mismatch) {
+				return err // the checkpoint is malformed: there is no report to print
+			}
 			if perr := r.Print(cmd.OutOrStdout(), verbose); perr != nil {
 				return perr
 			}
@@ -44,5 +73,6 @@ Examples:
 	}
 	mf.register(cmd)
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "list every binding, not only problems")
+	cmd.Flags().BoolVar(&data, "data", false, "also read every tensor's data and report NaN and Inf values (reads the whole checkpoint)")
 	return cmd
 }

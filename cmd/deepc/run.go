@@ -117,7 +117,7 @@ Examples:
 				}
 				return nil
 			}
-			return job.run(model)
+			return job.run(model, cmd.ErrOrStderr())
 		},
 	}
 	mf.register(cmd)

@@ -10,6 +10,7 @@ import (
 	"github.com/deepc-dev/deepc/dsl"
 	"github.com/deepc-dev/deepc/models"
 	"github.com/deepc-dev/deepc/passes"
+	"github.com/deepc-dev/deepc/runtime"
 	"github.com/deepc-dev/deepc/runtime/cpu"
 	"github.com/deepc-dev/deepc/runtime/infer"
 	"github.com/deepc-dev/deepc/runtime/weights"
@@ -220,9 +221,10 @@ func TestGenerateRefusesBadOptions(t *testing.T) {
 		want string
 	}{
 		{infer.GenerateOptions{MaxTokens: -5}, "-5 tokens"},
-		{infer.GenerateOptions{MaxTokens: math.MaxInt}, "too many tokens"},
-		{infer.GenerateOptions{MaxTokens: math.MaxInt / 4}, "KV cache"},
-		{infer.GenerateOptions{MaxTokens: 1 << 40}, "KV cache"},
+		{infer.GenerateOptions{MaxTokens: math.MaxInt}, "model's 1024 positions"},
+		{infer.GenerateOptions{MaxTokens: math.MaxInt / 4}, "model's 1024 positions"},
+		{infer.GenerateOptions{MaxTokens: 1 << 40}, "model's 1024 positions"},
+		{infer.GenerateOptions{MaxTokens: 1022}, "model's 1024 positions"},
 		{infer.GenerateOptions{MaxTokens: 3, Sampling: infer.Sampling{Temperature: math.NaN()}}, "temperature NaN"},
 		{infer.GenerateOptions{MaxTokens: 3, Sampling: infer.Sampling{Temperature: -1}}, "temperature -1"},
 		{infer.GenerateOptions{MaxTokens: 3, Sampling: infer.Sampling{TopP: math.NaN()}}, "top-p NaN"},
@@ -234,6 +236,13 @@ func TestGenerateRefusesBadOptions(t *testing.T) {
 		if _, _, _, err := m.GenerateSpeculative(prompts, c.o); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("GenerateSpeculative %+v: %v, want an error with %q", c.o, err, c.want)
 		}
+	}
+	// Within the positions, the cache is held to the memory budget.
+	runtime.SetMemoryBudget(64 << 10)
+	_, _, err := m.Generate(prompts, infer.GenerateOptions{MaxTokens: 1000})
+	runtime.SetMemoryBudget(0)
+	if err == nil || !strings.Contains(err.Error(), "KV cache of 2005 tokens") || !strings.Contains(err.Error(), "memory budget of 64 KiB (--max-memory)") {
+		t.Errorf("a cache over the budget: %v", err)
 	}
 	if _, _, err := m.Generate([][]int{{1}, {}}, infer.GenerateOptions{MaxTokens: 2}); err == nil || !strings.Contains(err.Error(), "prompt 2 is empty") {
 		t.Errorf("empty prompt: %v", err)

@@ -40,6 +40,28 @@ type Logits struct {
 	Rows  [][][]float32 // [sequence][position][vocab]
 }
 
+// NonFinite describes the NaN and Inf logits ("" when every one is
+// finite): the first one's place and how many there are.
+func (l Logits) NonFinite() string {
+	n, where := 0, ""
+	for s, seq := range l.Rows {
+		for p, row := range seq {
+			for v, x := range row {
+				if x-x != 0 { // NaN or ±Inf
+					if n == 0 {
+						where = fmt.Sprintf("sequence %d, position %d, token %d: %v", s+1, p, v, x)
+					}
+					n++
+				}
+			}
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d logits are not finite (the first at %s)", n, where)
+}
+
 // pack lays sequences back to back: tokens, positions (from start[i]) and
 // sequence ids (ids[i]) as i32 tensors.
 func pack(seqs [][]int, start []int, ids []int) (tok, pos, seq *runtime.Tensor) {

@@ -50,12 +50,13 @@ const (
 	MissingScale                        // an FP8 tensor of a quantized param has no weight_scale_inv
 	WrongScale                          // the scale grid has the wrong shape or dtype
 	Unbindable                          // the param itself cannot come from a checkpoint
+	NotFinite                           // the tensor's data holds NaN or Inf (ScanData)
 )
 
 var kindNames = map[ProblemKind]string{
 	Missing: "missing", Unexpected: "unexpected", WrongShape: "wrong shape",
 	WrongDType: "wrong dtype", MissingScale: "missing scale", WrongScale: "wrong scale",
-	Unbindable: "unbindable",
+	Unbindable: "unbindable", NotFinite: "not finite",
 }
 
 func (k ProblemKind) String() string {
@@ -159,6 +160,14 @@ type options struct {
 	unexpected func([]string)
 	ignore     func(string) bool
 	workers    int
+	scan       bool
+	scanned    func(done, total int64)
+}
+
+// ScanValues makes Inspect read every tensor's data too and report NaN
+// and Inf (Checkpoint.ScanData); progress, if not nil, follows it.
+func ScanValues(progress func(done, total int64)) Option {
+	return func(o *options) { o.scan, o.scanned = true, progress }
 }
 
 // Progress reports a long load: called after each param is loaded (never

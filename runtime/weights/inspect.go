@@ -22,6 +22,7 @@ type Report struct {
 	Params   int      // params in the module
 	Bindings []Binding
 	Problems []Problem // sorted by kind, then tensor
+	Scanned  bool      // every value was read and checked (ScanValues)
 }
 
 // OK reports whether every param binds and nothing is left over.
@@ -51,6 +52,14 @@ func (c *Checkpoint) Inspect(m *ir.Module, opts ...Option) (Report, error) {
 		r.Tensors += len(f.tensors)
 	}
 	r.Bindings, r.Problems = c.Plan(m, opts...)
+	if o := makeOptions(opts); o.scan {
+		probs, err := c.ScanData(o.scanned)
+		if err != nil {
+			return r, err
+		}
+		r.Problems = append(r.Problems, probs...)
+		r.Scanned = true
+	}
 	slices.SortStableFunc(r.Problems, func(a, b Problem) int {
 		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Tensor, b.Tensor))
 	})
@@ -87,7 +96,11 @@ func (r *Report) Print(w io.Writer, verbose bool) error {
 		}
 	}
 	if r.OK() {
-		b.WriteString("OK: every param binds, no tensor is left over\n")
+		b.WriteString("OK: every param binds, no tensor is left over")
+		if r.Scanned {
+			b.WriteString(", every value is finite")
+		}
+		b.WriteString("\n")
 	} else {
 		fmt.Fprintf(&b, "%d problem(s):\n", len(r.Problems))
 		counts := map[ProblemKind]int{}
@@ -96,7 +109,7 @@ func (r *Report) Print(w io.Writer, verbose bool) error {
 			fmt.Fprintf(&b, "  %s\n", p)
 		}
 		var parts []string
-		for k := Missing; k <= Unbindable; k++ {
+		for k := Missing; k <= NotFinite; k++ {
 			if counts[k] > 0 {
 				parts = append(parts, fmt.Sprintf("%d %s", counts[k], k))
 			}
