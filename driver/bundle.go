@@ -56,6 +56,9 @@ func (b *Bundle) Build(diag io.Writer) error {
 	if b.Target != "sm_90a" {
 		return fmt.Errorf("--target %s: deepc emits Hopper kernels (wgmma, FP8 conversions), which need sm_90a", b.Target)
 	}
+	if err := bundle.CheckOutput(b.Out, b.Force); err != nil {
+		return err
+	}
 	m := b.Module
 	units := []codegen.Unit{{Module: m}}
 	files := map[string][]byte{"ir/module.ir": []byte(ir.Print(m))}

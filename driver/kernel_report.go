@@ -78,6 +78,9 @@ func memoryReport(w io.Writer, dir string, man *bundle.Manifest, graphs []string
 		if !ok || err != nil || n < 0 {
 			return fmt.Errorf("--bind %q: want SYM=N,...", bind)
 		}
+		if n > device.MaxDim {
+			return fmt.Errorf("--bind %s=%d: more than %d (2^40), which no tensor dimension reaches", k, n, int64(device.MaxDim))
+		}
 		env[k] = n
 	}
 	programs, err := device.Programs(man)

@@ -41,8 +41,12 @@ Examples:
 			if len(prompts) == 0 {
 				return fmt.Errorf("--prompt is required")
 			}
-			if sampling.Temperature < 0 || sampling.TopP < 0 || sampling.TopP > 1 {
-				return fmt.Errorf("--temperature must be >= 0 and --top-p in [0, 1]")
+			// Every flag is checked before minutes of loading.
+			if err := (infer.GenerateOptions{MaxTokens: maxToks, Sampling: sampling}).Check(); err != nil {
+				return err
+			}
+			if spec != "" && spec != "mtp" {
+				return fmt.Errorf("--speculative %q: the only kind is mtp", spec)
 			}
 			diag := cmd.ErrOrStderr()
 			model, err := mf.load(args, diag)

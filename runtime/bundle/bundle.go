@@ -106,6 +106,13 @@ func Write(dir string, m *Manifest, files map[string][]byte, force bool) (err er
 	return swapIn(tmp, dir, old)
 }
 
+// CheckOutput is Write's check of what is at dir, alone: a compile calls
+// it before minutes of kernel building, so a refusal comes first.
+func CheckOutput(dir string, force bool) error {
+	_, err := replaceable(dir, force)
+	return err
+}
+
 // replaceable says whether dir may be replaced: old is false when nothing
 // is there.
 func replaceable(dir string, force bool) (old bool, err error) {

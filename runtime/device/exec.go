@@ -75,12 +75,12 @@ func dims(s ir.Shape, env map[string]int64) ([]int, error) {
 	return out, nil
 }
 
-// maxDim bounds a dim under symbol values that come from arguments or
+// MaxDim bounds a dim under symbol values that come from arguments or
 // flags (2^40 elements), so that no size derived from it wraps around.
-const maxDim = 1 << 40
+const MaxDim = 1 << 40
 
 // evalDim is d's size under env, checked: a symbol bound, no overflow,
-// within 0..maxDim.
+// within 0..MaxDim.
 func evalDim(d ir.Dim, env map[string]int64) (int64, error) {
 	if d.Sym == "" {
 		return d.N, nil
@@ -94,8 +94,8 @@ func evalDim(d ir.Dim, env map[string]int64) (int64, error) {
 		mul = 1
 	}
 	p, ok := runtime.MulSizes(mul, n)
-	if !ok || p > maxDim || p+d.N < 0 || p+d.N > maxDim {
-		return 0, fmt.Errorf("dim %s with %s = %d is out of range (0..%d)", d, d.Sym, n, int64(maxDim))
+	if !ok || p > MaxDim || p+d.N < 0 || p+d.N > MaxDim {
+		return 0, fmt.Errorf("dim %s with %s = %d is out of range (0..%d)", d, d.Sym, n, int64(MaxDim))
 	}
 	return p + d.N, nil
 }

@@ -1,0 +1,286 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/deepc-dev/deepc/runtime/bundle"
+	"github.com/deepc-dev/deepc/runtime/weights"
+)
+
+// The examples of issue 15 ("reliability under hostile input"), as one
+// table: each must end within 10 s with exit 1 and a message naming the
+// input (or, where the right answer is to work, exit 0), and nothing the
+// user owns may change. Training flags are in TestTrainRefusesBadSettings,
+// run's counts in TestRunRefusesNegativeCounts.
+func TestHostileInputs(t *testing.T) {
+	f := newHostileFixtures(t)
+	for _, c := range f.cases() {
+		t.Run(c.surface+"/"+c.name, func(t *testing.T) {
+			args := c.args()
+			type result struct {
+				code        int
+				out, errOut string
+			}
+			done := make(chan result, 1)
+			start := time.Now()
+			go func() {
+				code, out, errOut := deepc(t, args...)
+				done <- result{code, out, errOut}
+			}()
+			select {
+			case r := <-done:
+				if r.code != c.code || !strings.Contains(r.errOut, c.want) {
+					t.Errorf("deepc %s: exit %d (want %d), stderr %q (want %q)", strings.Join(clip(args), " "), r.code, c.code, r.errOut, c.want)
+				}
+				if c.code == 1 && c.ok != "" && strings.Contains(r.out+r.errOut, c.ok) {
+					t.Errorf("deepc %s: says %q although it failed", strings.Join(clip(args), " "), c.ok)
+				}
+				for _, secret := range []string{"root:x:0:0", "root:*:0:0"} {
+					if strings.Contains(r.out+r.errOut, secret) {
+						t.Errorf("deepc %s printed /etc/passwd's content", strings.Join(clip(args), " "))
+					}
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("deepc %s did not end within 10 s", strings.Join(clip(args), " "))
+			}
+			t.Logf("%.2f s", time.Since(start).Seconds())
+			if c.after != nil {
+				c.after(t)
+			}
+		})
+	}
+}
+
+// clip shortens long arguments (a megabyte of DSL) for messages.
+func clip(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if len(a) > 80 {
+			a = a[:80] + "…"
+		}
+		out[i] = a
+	}
+	return out
+}
+
+type hostileCase struct {
+	surface, name string
+	args          func() []string
+	code          int
+	want          string           // in stderr
+	ok            string           // must not be printed when the command fails
+	after         func(*testing.T) // what must hold afterwards
+}
+
+// hostileFixtures are the files the cases use, made once.
+type hostileFixtures struct {
+	t    *testing.T
+	dir  string
+	ckpt string // the tiny model's random checkpoint
+	tok  string // a good tokenizer.json
+}
+
+func newHostileFixtures(t *testing.T) *hostileFixtures {
+	f := &hostileFixtures{t: t, dir: t.TempDir()}
+	f.ckpt = writeCheckpoint(t, nil, "fp8", 1, 3)
+	f.tok = writeTinyTokenizer(t)
+	os.MkdirAll(f.path("out"), 0o755)
+	return f
+}
+
+func (f *hostileFixtures) path(name string) string { return filepath.Join(f.dir, name) }
+
+func (f *hostileFixtures) write(name, content string) string {
+	p := f.path(name)
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		f.t.Fatal(err)
+	}
+	return p
+}
+
+func (f *hostileFixtures) fifo(name string) string {
+	p := f.path(name)
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	if err := syscall.Mkfifo(p, 0o600); err != nil {
+		f.t.Fatal(err)
+	}
+	return p
+}
+
+// copyCkpt is a copy of the tiny checkpoint with edit applied to it.
+func (f *hostileFixtures) copyCkpt(name string, edit func(dir string)) string {
+	dir := f.path(name)
+	if err := os.CopyFS(dir, os.DirFS(f.ckpt)); err != nil {
+		f.t.Fatal(err)
+	}
+	edit(dir)
+	return dir
+}
+
+// editConfig replaces old with new in a checkpoint's config.json.
+func editConfig(old, new string) func(dir string) {
+	return func(dir string) {
+		p := filepath.Join(dir, "config.json")
+		b, _ := os.ReadFile(p)
+		if !strings.Contains(string(b), old) {
+			panic("config.json has no " + old)
+		}
+		os.WriteFile(p, []byte(strings.Replace(string(b), old, new, 1)), 0o644)
+	}
+}
+
+// tokenizer writes a tokenizer.json: the good one with edit applied to
+// its decoded JSON.
+func (f *hostileFixtures) tokenizer(name string, edit func(map[string]any)) string {
+	b, _ := os.ReadFile(f.tok)
+	var j map[string]any
+	json.Unmarshal(b, &j)
+	edit(j)
+	b, _ = json.Marshal(j)
+	return f.write(name+"/tokenizer.json", string(b))
+}
+
+func vocabID(id any) func(map[string]any) {
+	return func(j map[string]any) { j["model"].(map[string]any)["vocab"].(map[string]any)["zz"] = id }
+}
+
+// unchanged checks that path still holds content.
+func unchanged(path, content string) func(*testing.T) {
+	return func(t *testing.T) {
+		if b, err := os.ReadFile(path); err != nil || string(b) != content {
+			t.Errorf("%s now holds %q (%v), want %q: a user's file was changed", path, b, err, content)
+		}
+	}
+}
+
+func (f *hostileFixtures) cases() []hostileCase {
+	tiny := tinyModel
+	userFile := f.write("user/f.txt", "user data")
+	userDir := f.path("user/dir")
+	f.write("user/dir/notes.txt", "mine")
+	deep := func(name, src string) string { return f.write("dsl/"+name, src) }
+	nested := deep("nested.deep", "model m {\n  config { x = "+strings.Repeat("(", 100000)+"1"+strings.Repeat(")", 100000)+" }\n}\n")
+	literal := deep("literal.deep", "model m {\n  config { x = \""+strings.Repeat("a\\\"", 1<<19)+"\" }\n}\n")
+	passwd := deep("a/b/c/d/passwd.deep", "extends \"../../../../../../../../../../etc/passwd\"\n")
+	absDeep := deep("abs.deep", fmt.Sprintf("extends %q\n", "/etc/passwd"))
+	fifoDeep := f.fifo("dsl/fifo.deep")
+	bundleDir := f.path("bundle/b")
+	os.MkdirAll(filepath.Dir(bundleDir), 0o755)
+	if err := bundle.Write(bundleDir, &bundle.Manifest{Compiler: "deepc test", Target: "sm_90a"}, map[string][]byte{"ir/module.ir": []byte("x")}, false); err != nil {
+		f.t.Fatal(err)
+	}
+	linkBundle := f.path("bundle/link")
+	os.CopyFS(linkBundle, os.DirFS(bundleDir))
+	os.Remove(filepath.Join(linkBundle, "ir/module.ir"))
+	os.Symlink("/etc/passwd", filepath.Join(linkBundle, "ir/module.ir"))
+	fifoBundle := f.path("bundle/fifo")
+	os.CopyFS(fifoBundle, os.DirFS(bundleDir))
+	os.Remove(filepath.Join(fifoBundle, "manifest.json"))
+	syscall.Mkfifo(filepath.Join(fifoBundle, "manifest.json"), 0o600)
+	runDir := f.path("runs/other")
+	f.write("runs/other/run.json", "{}")
+	f.write("runs/other/latest", "step-000002\n")
+	metrics := f.path("runs/plot")
+	f.write("runs/plot/metrics.jsonl", `{"step":1,"loss":1e308,"lr":-1e308,"grad_norm":1.7976931348623157e308}`+"\n"+`{"step":2,"loss":-1e308,"lr":1e308,"grad_norm":0}`+"\n")
+	corrupt := f.copyCkpt("ck/corrupt", func(dir string) {
+		os.WriteFile(filepath.Join(dir, "model.safetensors"), []byte("\xff\xff\xff\xff\xff\xff\xff\x7fjunk"), 0o644)
+	})
+	forward := func(ck string, extra ...string) func() []string {
+		return func() []string {
+			return append([]string{"forward", tiny, "--checkpoint", ck, "--tokens", "1 2 3", "--out", f.path("out/logits.npy")}, extra...)
+		}
+	}
+	generate := func(extra ...string) func() []string {
+		return func() []string {
+			return append([]string{"generate", tiny, "--checkpoint", f.ckpt, "--prompt", "hi"}, extra...)
+		}
+	}
+	static := func(args ...string) func() []string { return func() []string { return args } }
+	long := strings.Repeat("a", 40)
+	return []hostileCase{
+		// Outputs never destroy what they did not make.
+		{"output", "compile -o over a user's file", static("compile", tiny, "--target", "sm_90a", "-o", userFile), 1, "not a directory", "", unchanged(userFile, "user data")},
+		{"output", "compile -o over a user's directory", static("compile", tiny, "--target", "sm_90a", "-o", userDir), 1, "not a bundle deepc wrote", "", unchanged(filepath.Join(userDir, "notes.txt"), "mine")},
+		{"output", "init over a user's directory", static("init", tiny, "--out", userDir), 1, "holds files", "", unchanged(filepath.Join(userDir, "notes.txt"), "mine")},
+		{"output", "train over another run", static("train", tiny, "--steps", "1", "--out", runDir), 1, "holds another run", "", unchanged(filepath.Join(runDir, "latest"), "step-000002\n")},
+		{"output", "train over a user's directory", static("train", tiny, "--steps", "1", "--out", userDir), 1, "no deepc run", "", unchanged(filepath.Join(userDir, "notes.txt"), "mine")},
+		// Flags: sizes, ranges, NaN.
+		{"flags", "generate --max-tokens 2^63-1", generate("--max-tokens", "9223372036854775807"), 1, "9223372036854775807 are to be generated", "", nil},
+		{"flags", "generate --max-tokens 1e8", generate("--max-tokens", "100000000"), 1, "positions", "", nil},
+		{"flags", "generate --temperature NaN", generate("--temperature", "NaN"), 1, "temperature NaN", "", nil},
+		{"flags", "generate --top-p NaN", generate("--top-p", "NaN"), 1, "top-p NaN", "", nil},
+		{"flags", "forward --moe-block 1e9", forward(f.ckpt, "--moe-block", "1000000000"), 1, "moe-block", "", nil},
+		{"flags", "forward --moe-block 2^63-1", forward(f.ckpt, "--moe-block", "9223372036854775807"), 1, "moe-block", "", nil},
+		{"flags", "forward --tokens @/dev/zero", func() []string {
+			return []string{"forward", tiny, "--checkpoint", f.ckpt, "--tokens", "@/dev/zero", "--out", f.path("out/l.npy")}
+		}, 1, "/dev/zero", "", nil},
+		{"flags", "--max-memory nonsense", forward(f.ckpt, "--max-memory", "lots"), 1, "--max-memory", "", nil},
+		{"flags", "forward over --max-memory", forward(f.ckpt, "--max-memory", "1MiB"), 1, "memory budget of 1 MiB (--max-memory)", "", nil},
+		{"flags", "kernels --bind T=2^62", static("kernels", bundleDir, "--bind", "T=4611686018427387904"), 1, "--bind T=4611686018427387904", "", nil},
+		{"flags", "stats --set n_layers=2**62", static("stats", tiny, "--set", "n_layers=2**62"), 1, "n_layers", "", nil},
+		{"flags", "stats --set mtp_depth=1000000", static("stats", tiny, "--set", "mtp_depth=1000000"), 1, "mtp_depth", "", nil},
+		// config.json values that load and give NaN logits.
+		{"config", "rope_theta 0", forward(f.copyCkpt("ck/theta0", editConfig(`"rope_theta": 10000`, `"rope_theta": 0`))), 1, "rope_theta is 0", "", nil},
+		{"config", "rope_theta -1", forward(f.copyCkpt("ck/theta-1", editConfig(`"rope_theta": 10000`, `"rope_theta": -1`))), 1, "rope_theta is -1", "", nil},
+		{"config", "rms_norm_eps -1", forward(f.copyCkpt("ck/eps", editConfig(`"rms_norm_eps": 0.000001`, `"rms_norm_eps": -1`))), 1, "rms_norm_eps is -1", "", nil},
+		{"config", "top-k above experts", forward(f.copyCkpt("ck/topk", editConfig(`"num_experts_per_tok": 4`, `"num_experts_per_tok": 99`))), 1, "num_experts_per_tok 99 is more than", "", nil},
+		{"config", "config.json a FIFO", forward(f.copyCkpt("ck/fifo-config", func(dir string) {
+			os.Remove(filepath.Join(dir, "config.json"))
+			syscall.Mkfifo(filepath.Join(dir, "config.json"), 0o600)
+		})), 1, "FIFO", "", nil},
+		// Checkpoints.
+		{"checkpoint", "model.safetensors a FIFO", forward(f.copyCkpt("ck/fifo-model", func(dir string) {
+			os.Remove(filepath.Join(dir, "model.safetensors"))
+			syscall.Mkfifo(filepath.Join(dir, "model.safetensors"), 0o600)
+		})), 1, "FIFO", "", nil},
+		{"checkpoint", "model.safetensors a link outside", forward(f.copyCkpt("ck/link-model", func(dir string) {
+			os.Remove(filepath.Join(dir, "model.safetensors"))
+			os.Symlink("/etc/passwd", filepath.Join(dir, "model.safetensors"))
+		})), 1, "link", "", nil},
+		{"checkpoint", "inspect a corrupt safetensors", static("inspect", tiny, "--checkpoint", corrupt), 1, "model.safetensors", "OK", nil},
+		{"checkpoint", "NaN weights warn", forward(f.copyCkpt("ck/nan", func(dir string) {
+			p := filepath.Join(dir, "model.safetensors")
+			sf, err := weights.Open(p)
+			if err != nil {
+				panic(err)
+			}
+			info, _ := sf.Info("model.norm.weight") // every logit depends on it
+			start := sf.DataStart
+			sf.Close()
+			b, _ := os.ReadFile(p)
+			for i := start + info.Begin; i < start+info.End; i++ {
+				b[i] = 0xff // NaN in fp8 e4m3, f32 and bf16 alike
+			}
+			os.WriteFile(p, b, 0o644)
+		})), 0, "not finite", "", nil},
+		// The DSL.
+		{"dsl", "nested 100,000 deep", static("stats", nested), 1, "nest", "", nil},
+		{"dsl", "a 1 MB string literal", static("stats", literal), 1, "literal.deep", "", nil},
+		{"dsl", "extends ../../etc/passwd", static("stats", passwd), 1, "passwd", "", nil},
+		{"dsl", "extends /etc/passwd", static("stats", absDeep), 1, "/etc/passwd", "", nil},
+		{"dsl", "a FIFO as model file", static("stats", fifoDeep), 1, "FIFO", "", nil},
+		// Tokenizers.
+		{"tokenizer", "vocab id 2e9", static("tokenize", "--tokenizer", f.tokenizer("tok/2e9", vocabID(2000000000)), "hello"), 1, "2000000000", "", nil},
+		{"tokenizer", "vocab id 2^63-1", static("tokenize", "--tokenizer", f.tokenizer("tok/max", vocabID(json.Number("9223372036854775807"))), "hello"), 1, "tokenizer", "", nil},
+		{"tokenizer", "catastrophic split pattern", static("tokenize", "--tokenizer", f.tokenizer("tok/redos", func(j map[string]any) {
+			j["pre_tokenizer"] = map[string]any{"type": "Sequence", "pretokenizers": []any{
+				map[string]any{"type": "Split", "pattern": map[string]any{"Regex": "(?:a+)+b"}, "behavior": "Isolated", "invert": false},
+				map[string]any{"type": "ByteLevel", "add_prefix_space": false, "use_regex": false},
+			}}
+		}), long), 1, "(?:a+)+b", "", nil},
+		{"tokenizer", "tokenizer.json a FIFO", static("tokenize", "--tokenizer", f.fifo("tok/fifo/tokenizer.json"), "hello"), 1, "FIFO", "", nil},
+		// Bundles.
+		{"bundle", "a file linked outside", static("bundle", "verify", linkBundle), 1, "not a regular file", "", nil},
+		{"bundle", "manifest.json a FIFO", static("bundle", "verify", fifoBundle), 1, "FIFO", "", nil},
+		// Runs.
+		{"run", "plot ±1e308", static("plot", metrics), 0, "", "", nil},
+	}
+}
