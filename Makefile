@@ -29,6 +29,7 @@ run: build
 
 test: lint deps
 	$(GO) test -count=1 ./...
+	bash scripts/chaos-train.sh --kills 6
 
 # Debian packages and fixtures the tests use (idempotent).
 deps:

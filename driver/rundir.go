@@ -31,6 +31,9 @@ func claimRunDir(out, resumed string) (func(), error) {
 			return nil, fmt.Errorf("--out %s: the directory holds files and no deepc run (run.json); choose an empty or new directory", out)
 		}
 		if resumed == "" || !sameDir(filepath.Dir(filepath.Clean(resumed)), out) {
+			if _, err := os.Stat(filepath.Join(out, "latest")); err != nil {
+				return nil, fmt.Errorf("--out %s holds another run, which saved no checkpoint (it stopped before its first); remove the directory or choose another --out", out)
+			}
 			return nil, fmt.Errorf("--out %s holds another run: continue it with --resume %s/step-NNNNNN, or choose another --out", out, out)
 		}
 	}
