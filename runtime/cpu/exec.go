@@ -277,6 +277,9 @@ func run(f *ir.Func, params map[string]*runtime.Tensor, args []*runtime.Tensor, 
 	if err := c.bindArgs(f, args, vals); err != nil {
 		return nil, fmt.Errorf("func @%s: %w", f.Name, err)
 	}
+	if err := checkRunMemory(f, c.env); err != nil {
+		return nil, err
+	}
 	uses := f.Uses()
 	c.deferT = deferredTransposes(f, uses)
 	for i, op := range f.Body {
