@@ -30,6 +30,14 @@ func NewDevice(opts Options) *Device {
 }
 
 func (c *Device) Alloc(size uint64) (device.Buffer, error) {
+	// Sizes come from a bundle's programs and the run's symbols: the
+	// "device" is host memory here, held to the memory budget.
+	if size > 1<<62 {
+		return device.Buffer{}, fmt.Errorf("an allocation of %d bytes", size)
+	}
+	if err := runtime.CheckBudget("a device allocation", int64(size)); err != nil {
+		return device.Buffer{}, err
+	}
 	p := c.next
 	c.next += (max(size, 1) + 255) &^ 255 // 256-byte aligned, as cuMemAlloc
 	c.mem[p] = make([]byte, size)

@@ -5,6 +5,8 @@ import (
 	"math/bits"
 	"sort"
 	"strings"
+
+	"github.com/deepc-dev/deepc/runtime"
 )
 
 // Global memory is a set of allocations at addresses that look like a
@@ -34,6 +36,11 @@ type memory struct {
 func (m *memory) alloc(size uint64, name string) (*allocation, error) {
 	if size > 1<<40 {
 		return nil, fmt.Errorf("allocation of %d bytes is beyond the emulator's address space", size)
+	}
+	// The emulator holds each byte twice (data and its initialised mark)
+	// in host memory, which the memory budget bounds.
+	if err := runtime.CheckBudget("an emulated device allocation (data and init marks)", 2*int64(size)); err != nil {
+		return nil, err
 	}
 	if m.next == 0 {
 		m.next = globalBase
