@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/deepc-dev/deepc/internal/safefile"
@@ -70,7 +71,8 @@ func Write(dir string, m *Manifest, files map[string][]byte, force bool) (err er
 		sum := sha256.Sum256(data)
 		m.Files[p] = hex.EncodeToString(sum[:])
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".tmp-*")
+	removeStale(dir)
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), tempPrefix(dir, "tmp"))
 	if err != nil {
 		return err
 	}
@@ -104,6 +106,34 @@ func Write(dir string, m *Manifest, files map[string][]byte, force bool) (err er
 		return err
 	}
 	return swapIn(tmp, dir, old)
+}
+
+// tempPrefix names Write's temporary directories beside dir: hidden, named
+// after dir, and carrying the writer's process id, so that a later Write
+// can tell those of a killed writer (removeStale) from those of a live one.
+func tempPrefix(dir, kind string) string {
+	return fmt.Sprintf(".%s.%s-%d-*", filepath.Base(dir), kind, os.Getpid())
+}
+
+// removeStale removes the temporary directories a killed Write of dir
+// left (kill -9 runs no deferred cleanup): those whose process is gone.
+func removeStale(dir string) {
+	for _, kind := range []string{"tmp", "old"} {
+		prefix := fmt.Sprintf(".%s.%s-", filepath.Base(dir), kind)
+		matches, _ := filepath.Glob(filepath.Join(filepath.Dir(dir), globEscape(prefix)+"*"))
+		for _, m := range matches {
+			pidStr, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(m), prefix), "-")
+			pid, err := strconv.Atoi(pidStr)
+			if ok && err == nil && pid > 0 && !processAlive(pid) {
+				os.RemoveAll(m)
+			}
+		}
+	}
+}
+
+func globEscape(s string) string {
+	r := strings.NewReplacer(`*`, `\*`, `?`, `\?`, `[`, `\[`, `\`, `\\`)
+	return r.Replace(s)
 }
 
 // CheckOutput is Write's check of what is at dir, alone: a compile calls
@@ -151,7 +181,7 @@ func swapIn(tmp, dir string, old bool) error {
 	if !old {
 		return os.Rename(tmp, dir)
 	}
-	aside, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".old-*")
+	aside, err := os.MkdirTemp(filepath.Dir(dir), tempPrefix(dir, "old"))
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,9 @@ package bundle
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -196,4 +198,34 @@ func rewrite(dir string, f func(map[string]any)) {
 	f(m)
 	b, _ = json.Marshal(m)
 	os.WriteFile(p, b, 0o644)
+}
+
+// What a killed Write left beside the output (kill -9 runs no cleanup) is
+// removed by the next Write of that output; a live writer's is kept.
+func TestWriteRemovesStaleTemporaries(t *testing.T) {
+	p := exec.Command("true")
+	if err := p.Run(); err != nil {
+		t.Skip("no true(1):", err)
+	}
+	dead := p.Process.Pid
+	parent := t.TempDir()
+	out := filepath.Join(parent, "b")
+	stale := []string{fmt.Sprintf(".b.tmp-%d-1", dead), fmt.Sprintf(".b.old-%d-2", dead)}
+	kept := []string{fmt.Sprintf(".b.tmp-%d-3", os.Getpid()), ".b.tmp-x-4", ".c.tmp-" + fmt.Sprint(dead) + "-5"}
+	for _, d := range append(slices.Clone(stale), kept...) {
+		os.MkdirAll(filepath.Join(parent, d, "kernels"), 0o755)
+	}
+	if err := Write(out, &Manifest{Compiler: "deepc test"}, map[string][]byte{"x": []byte("1")}, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range stale {
+		if _, err := os.Stat(filepath.Join(parent, d)); err == nil {
+			t.Errorf("%s (its writer is gone) was kept", d)
+		}
+	}
+	for _, d := range kept {
+		if _, err := os.Stat(filepath.Join(parent, d)); err != nil {
+			t.Errorf("%s was removed: %v", d, err)
+		}
+	}
 }
