@@ -1,10 +1,13 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -81,10 +84,11 @@ type hostileCase struct {
 
 // hostileFixtures are the files the cases use, made once.
 type hostileFixtures struct {
-	t    *testing.T
-	dir  string
-	ckpt string // the tiny model's random checkpoint
-	tok  string // a good tokenizer.json
+	t       *testing.T
+	dir     string
+	ckpt    string // the tiny model's random checkpoint
+	tok     string // a good tokenizer.json
+	trained string // a training checkpoint (one step)
 }
 
 func newHostileFixtures(t *testing.T) *hostileFixtures {
@@ -92,7 +96,47 @@ func newHostileFixtures(t *testing.T) *hostileFixtures {
 	f.ckpt = writeCheckpoint(t, nil, "fp8", 1, 3)
 	f.tok = writeTinyTokenizer(t)
 	os.MkdirAll(f.path("out"), 0o755)
+	mustDeepc(t, trainArgs(f.path("runs/trained"), 1)...)
+	f.trained = f.path("runs/trained/step-000001")
 	return f
+}
+
+// editState copies the training checkpoint and edits its state: the
+// state.json object, and the tensors of state.safetensors (whose hash
+// is then recomputed, as an attacker would).
+func (f *hostileFixtures) editState(name string, editJSON func(map[string]any), editTensors func([]weights.NamedTensor) []weights.NamedTensor) string {
+	dir := f.path("resume/" + name)
+	if err := os.CopyFS(dir, os.DirFS(f.trained)); err != nil {
+		f.t.Fatal(err)
+	}
+	var st map[string]any
+	raw, _ := os.ReadFile(filepath.Join(dir, "train", "state.json"))
+	json.Unmarshal(raw, &st)
+	if editTensors != nil {
+		sf, err := weights.Open(filepath.Join(dir, "train", "state.safetensors"))
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		var ts []weights.NamedTensor
+		for _, info := range sf.Tensors() {
+			x, _ := sf.Tensor(info.Name)
+			ts = append(ts, weights.NamedTensor{Name: info.Name, T: x})
+		}
+		sf.Close()
+		b, err := weights.Encode(editTensors(ts))
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, "train", "state.safetensors"), b, 0o644)
+		sum := sha256.Sum256(b)
+		st["sha256"].(map[string]any)["train/state.safetensors"] = hex.EncodeToString(sum[:])
+	}
+	if editJSON != nil {
+		editJSON(st)
+	}
+	raw, _ = json.Marshal(st)
+	os.WriteFile(filepath.Join(dir, "train", "state.json"), raw, 0o644)
+	return dir
 }
 
 func (f *hostileFixtures) path(name string) string { return filepath.Join(f.dir, name) }
@@ -204,6 +248,14 @@ func (f *hostileFixtures) cases() []hostileCase {
 		}
 	}
 	static := func(args ...string) func() []string { return func() []string { return args } }
+	resume := func(ck string) func() []string {
+		return func() []string {
+			return []string{"train", "--resume", ck, "--out", f.path("resumed/" + filepath.Base(ck))}
+		}
+	}
+	settings := func(key string, v any) func(map[string]any) {
+		return func(st map[string]any) { st["settings"].(map[string]any)[key] = v }
+	}
 	long := strings.Repeat("a", 40)
 	return []hostileCase{
 		// Outputs never destroy what they did not make.
@@ -280,6 +332,27 @@ func (f *hostileFixtures) cases() []hostileCase {
 		// Bundles.
 		{"bundle", "a file linked outside", static("bundle", "verify", linkBundle), 1, "not a regular file", "", nil},
 		{"bundle", "manifest.json a FIFO", static("bundle", "verify", fifoBundle), 1, "FIFO", "", nil},
+		// Resume state (the hashes recomputed where the edit needs it).
+		{"resume", "an optimizer moment missing", resume(f.editState("no-moment", nil, func(ts []weights.NamedTensor) []weights.NamedTensor {
+			return slices.DeleteFunc(ts, func(n weights.NamedTensor) bool {
+				return strings.HasPrefix(n.Name, "optim.m.model.layers.1.")
+			})
+		})), 1, "lacks optim.", "", nil},
+		{"resume", "a tensor of the wrong shape", resume(f.editState("shape", nil, func(ts []weights.NamedTensor) []weights.NamedTensor {
+			ts[0].T.Shape, ts[0].T.F = []int{1}, ts[0].T.F[:1]
+			return ts
+		})), 1, "has shape [1]", "", nil},
+		{"resume", "a cursor beyond the corpus", resume(f.editState("cursor", func(st map[string]any) {
+			st["cursor"] = map[string]any{"file": 1000000}
+		}, nil)), 1, "data cursor", "", nil},
+		{"resume", "hashes naming /etc/passwd", resume(f.editState("passwd", func(st map[string]any) {
+			st["sha256"].(map[string]any)["../../../../../../etc/passwd"] = "00"
+		}, nil)), 1, "not a checkpoint file", "", nil},
+		{"resume", "hashes naming /dev/zero", resume(f.editState("zero", func(st map[string]any) {
+			st["sha256"].(map[string]any)["/dev/zero"] = "00"
+		}, nil)), 1, "not a checkpoint file", "", nil},
+		{"resume", "settings with lr NaN", resume(f.editState("lr", settings("lr", "NaN"), nil)), 1, "settings", "", nil},
+		{"resume", "settings with seq -5", resume(f.editState("seq", settings("seq", -5), nil)), 1, "seq -5", "", nil},
 		// Runs.
 		{"run", "plot ±1e308", static("plot", metrics), 0, "", "", nil},
 	}
