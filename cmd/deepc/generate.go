@@ -58,8 +58,11 @@ Examples:
 				return err
 			}
 			var ids [][]int
-			for _, p := range prompts {
-				seq := tok.Encode(p)
+			for i, p := range prompts {
+				seq, err := tok.EncodeErr(p)
+				if err != nil {
+					return fmt.Errorf("prompt %d: %w", i+1, err)
+				}
 				if bos, ok := tok.BOS(); ok {
 					seq = append([]int{bos}, seq...)
 				}

@@ -328,6 +328,9 @@ func (f *hostileFixtures) cases() []hostileCase {
 				map[string]any{"type": "ByteLevel", "add_prefix_space": false, "use_regex": false},
 			}}
 		}), long), 1, "(?:a+)+b", "", nil},
+		{"tokenizer", "a 1 MB added token", static("tokenize", "--tokenizer", f.tokenizer("tok/long-added", func(j map[string]any) {
+			j["added_tokens"] = append(j["added_tokens"].([]any), map[string]any{"id": 302, "content": strings.Repeat("h", 1<<20), "special": true})
+		}), "hello"), 1, "an added token may hold at most 1024", "", nil},
 		{"tokenizer", "tokenizer.json a FIFO", static("tokenize", "--tokenizer", f.fifo("tok/fifo/tokenizer.json"), "hello"), 1, "FIFO", "", nil},
 		// Bundles.
 		{"bundle", "a file linked outside", static("bundle", "verify", linkBundle), 1, "not a regular file", "", nil},

@@ -59,7 +59,10 @@ Examples:
 			} else {
 				text = args[0]
 			}
-			ids := tok.Encode(text)
+			ids, err := tok.EncodeErr(text)
+			if err != nil {
+				return err
+			}
 			if bos {
 				id, ok := tok.BOS()
 				if !ok {

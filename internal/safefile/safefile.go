@@ -1,5 +1,5 @@
 // Package safefile is the one way deepc opens an input file. Every input
-// is hostile (docs/design.md §11): a FIFO would block open forever, a
+// is hostile (docs/reliability.md): a FIFO would block open forever, a
 // device would stream without end, a link inside a bundle or checkpoint
 // could make deepc read a file outside the directory it was given, and a
 // name from a manifest or a state file could climb out with "..". So:

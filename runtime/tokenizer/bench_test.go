@@ -73,7 +73,7 @@ func BenchmarkPreTokenize1MiB(b *testing.B) {
 		for _, st := range tok.stages {
 			var next []string
 			for _, p := range pieces {
-				next = st.split(p, sc, next)
+				next, _ = st.split(p, sc, next)
 			}
 			pieces = next
 		}

@@ -114,6 +114,9 @@ func (t *ByteLevel) Encode(text string) []int {
 	return ids
 }
 
+// EncodeErr is Encode; it never fails.
+func (t *ByteLevel) EncodeErr(text string) ([]int, error) { return t.Encode(text), nil }
+
 // Decode returns the bytes of ids; special ids appear by name unless
 // opt.SkipSpecial.
 func (t *ByteLevel) Decode(ids []int, opt DecodeOptions) (string, error) {

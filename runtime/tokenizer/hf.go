@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/deepc-dev/deepc/internal/safefile"
 )
 
 // HF is a Hugging Face tokenizer.json with a byte-level BPE model.
@@ -28,6 +29,11 @@ import (
 // Go's Unicode tables (Unicode 15.0 for Go 1.26): a code point assigned in a
 // later Unicode version can be classified differently from a runtime that
 // knows that version.
+//
+// A tokenizer.json is hostile input. Its ids are checked before the tables
+// they size (idspace.go); its patterns are bounded in what they compile to
+// and in the backtracking a match may take (regex_limits.go); its
+// normalizers in how much they may grow a text (GrowthError).
 type HF struct {
 	normalizers []normalizer
 	stages      []stage
@@ -57,21 +63,21 @@ type addedToken struct {
 }
 
 type hfFile struct {
-	AddedTokens   []addedToken    `json:"added_tokens"`
-	Normalizer    json.RawMessage `json:"normalizer"`
-	PreTokenizer  json.RawMessage `json:"pre_tokenizer"`
-	PostProcessor json.RawMessage `json:"post_processor"`
-	Decoder       json.RawMessage `json:"decoder"`
+	AddedTokens   []fileAddedToken `json:"added_tokens"`
+	Normalizer    json.RawMessage  `json:"normalizer"`
+	PreTokenizer  json.RawMessage  `json:"pre_tokenizer"`
+	PostProcessor json.RawMessage  `json:"post_processor"`
+	Decoder       json.RawMessage  `json:"decoder"`
 	Model         struct {
-		Type                    string          `json:"type"`
-		Vocab                   map[string]int  `json:"vocab"`
-		Merges                  json.RawMessage `json:"merges"`
-		Dropout                 *float64        `json:"dropout"`
-		UnkToken                *string         `json:"unk_token"`
-		ContinuingSubwordPrefix *string         `json:"continuing_subword_prefix"`
-		EndOfWordSuffix         *string         `json:"end_of_word_suffix"`
-		ByteFallback            bool            `json:"byte_fallback"`
-		IgnoreMerges            bool            `json:"ignore_merges"`
+		Type                    string            `json:"type"`
+		Vocab                   map[string]jsonID `json:"vocab"` // ids checked by checkIDs
+		Merges                  json.RawMessage   `json:"merges"`
+		Dropout                 *float64          `json:"dropout"`
+		UnkToken                *string           `json:"unk_token"`
+		ContinuingSubwordPrefix *string           `json:"continuing_subword_prefix"`
+		EndOfWordSuffix         *string           `json:"end_of_word_suffix"`
+		ByteFallback            bool              `json:"byte_fallback"`
+		IgnoreMerges            bool              `json:"ignore_merges"`
 	} `json:"model"`
 }
 
@@ -93,9 +99,10 @@ type section struct {
 // LoadHF reads a tokenizer.json. BOS and EOS come from the tokenizer_config.json
 // beside it when there is one (bos_token, eos_token); otherwise from special
 // tokens with well-known names (<｜begin▁of▁sentence｜>, <s>, <|begin_of_text|>,
-// ...).
+// ...). Both files are read through safefile: a FIFO, a device or a file
+// over the size limit is refused rather than read.
 func LoadHF(path string) (*HF, error) {
-	data, err := os.ReadFile(path)
+	data, err := safefile.ReadFile(path, safefile.Tokenizer)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %w", err)
 	}
@@ -103,7 +110,7 @@ func LoadHF(path string) (*HF, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer %s: %w", path, err)
 	}
-	cfg, err := os.ReadFile(filepath.Join(filepath.Dir(path), "tokenizer_config.json"))
+	cfg, err := safefile.ReadFile(filepath.Join(filepath.Dir(path), "tokenizer_config.json"), safefile.Tokenizer)
 	switch {
 	case err == nil:
 		if err := h.applyConfig(cfg); err != nil {
@@ -133,11 +140,12 @@ func ParseHF(data []byte) (*HF, error) {
 	}
 	h := &HF{bos: -1, eos: -1}
 	var err error
-	if h.normalizers, err = parseNormalizer(f.Normalizer); err != nil {
+	q := newPatternQuota()
+	if h.normalizers, err = parseNormalizer(f.Normalizer, q); err != nil {
 		return nil, err
 	}
 	var byteLevel bool
-	if h.stages, byteLevel, err = parsePreTokenizer(f.PreTokenizer); err != nil {
+	if h.stages, byteLevel, err = parsePreTokenizer(f.PreTokenizer, q); err != nil {
 		return nil, err
 	}
 	if !byteLevel {
@@ -146,30 +154,24 @@ func ParseHF(data []byte) (*HF, error) {
 	if err := checkDecoder(f.Decoder); err != nil {
 		return nil, err
 	}
-	if h.model, err = newBPE(m.Vocab, m.Merges, m.IgnoreMerges); err != nil {
+	// The id space, checked before the tables sized by it (idspace.go).
+	vocab, added, size, err := checkIDs(m.Vocab, f.AddedTokens)
+	if err != nil {
 		return nil, err
 	}
-
-	// The id space: the vocabulary and the added tokens.
-	for _, id := range m.Vocab {
-		if id < 0 {
-			return nil, fmt.Errorf("vocab: negative id %d", id)
-		}
-		h.vocabSize = max(h.vocabSize, id+1)
+	if h.model, err = newBPE(vocab, m.Merges, m.IgnoreMerges); err != nil {
+		return nil, err
 	}
-	for _, a := range f.AddedTokens {
-		if a.ID < 0 {
-			return nil, fmt.Errorf("added_tokens: negative id %d", a.ID)
-		}
-		if a.Content == "" {
-			return nil, fmt.Errorf("added_tokens: id %d has empty content", a.ID)
-		}
-		h.vocabSize = max(h.vocabSize, a.ID+1)
-	}
+	h.vocabSize = size
 	h.tokens = make([]string, h.vocabSize)
 	h.bytes = make([][]byte, h.vocabSize)
 	h.special = make([]bool, h.vocabSize)
-	for tok, id := range m.Vocab {
+	for tok, id := range vocab {
+		if h.bytes[id] != nil {
+			// Decode would give whichever of the two the map visited last.
+			a, b := min(tok, h.tokens[id]), max(tok, h.tokens[id])
+			return nil, fmt.Errorf("vocab: tokens %s and %s both have id %d", quoteTrunc(a, 40), quoteTrunc(b, 40), id)
+		}
 		h.tokens[id] = tok
 		if b, ok := fromByteLevel(tok); ok {
 			h.bytes[id] = b
@@ -177,7 +179,7 @@ func ParseHF(data []byte) (*HF, error) {
 			h.bytes[id] = []byte(tok)
 		}
 	}
-	h.added = f.AddedTokens
+	h.added = added
 	h.trie = newTrie()
 	for i, a := range h.added {
 		h.tokens[a.ID] = a.Content
@@ -359,22 +361,42 @@ func (h *HF) Decode(ids []int, opt DecodeOptions) (string, error) {
 	return string(buf), nil
 }
 
-// Encode returns the ids of text.
+// Encode returns the ids of text. Where the tokenizer.json's rules cannot
+// be followed (see EncodeErr), it leaves the rest of the piece a pattern
+// gave up on unsplit, or the text a normalizer would grow unchanged: the ids
+// still stand for the text, but may differ from those of the reference
+// tokenizer, which would backtrack or grow without end.
 func (h *HF) Encode(text string) []int {
+	ids, _ := h.EncodeErr(text)
+	return ids
+}
+
+// EncodeErr returns the ids of text, and an error when the tokenizer.json's
+// rules could not be followed on it: a *BacktrackError when a pattern
+// backtracks super-linearly on it (such as (?:a+)+b on a run of a's) and
+// ran out of its step budget (regex_limits.go), a *GrowthError when the
+// normalizers would grow it without bound. The ids are then those Encode
+// returns.
+func (h *HF) EncodeErr(text string) ([]int, error) {
 	sc, _ := h.pool.Get().(*scratch)
 	if sc == nil {
 		sc = &scratch{}
 	}
 	defer h.pool.Put(sc)
 	ids := make([]int, 0, len(text)/4+1)
+	var first error
 	for _, s := range h.sections(text, sc) {
 		if s.added >= 0 {
 			ids = append(ids, h.added[s.added].ID)
 			continue
 		}
-		ids = h.encodeSection(s.text, sc, ids)
+		var err error
+		ids, err = h.encodeSection(s.text, sc, ids)
+		if first == nil {
+			first = err
+		}
 	}
-	return ids
+	return ids, first
 }
 
 // sections splits text at its added tokens, leftmost-longest.
@@ -435,19 +457,34 @@ func wordAlone(text string, i, j int) bool {
 	return true
 }
 
-func (h *HF) encodeSection(text string, sc *scratch, ids []int) []int {
+// encodeSection appends the ids of text. An error is the first a
+// normalizer or stage reported (a *BacktrackError or *GrowthError); the
+// others carry on with what it left (see normalizer and stage), so that the
+// ids are whole.
+func (h *HF) encodeSection(text string, sc *scratch, ids []int) ([]int, error) {
+	var first error
+	keep := func(err error) {
+		if first == nil {
+			first = err
+		}
+	}
+	limit := normalizeLimit(text)
 	for _, n := range h.normalizers {
-		text = n(text, sc)
+		var err error
+		text, err = n(text, sc, limit)
+		keep(err)
 	}
 	if text == "" {
-		return ids
+		return ids, first
 	}
 	pieces := append(sc.a[:0], text)
 	next := sc.b[:0]
 	for _, st := range h.stages {
 		next = next[:0]
 		for _, p := range pieces {
-			next = st.split(p, sc, next)
+			var err error
+			next, err = st.split(p, sc, next)
+			keep(err)
 		}
 		pieces, next = next, pieces
 	}
@@ -458,7 +495,7 @@ func (h *HF) encodeSection(text string, sc *scratch, ids []int) []int {
 	clear(pieces)
 	clear(next)
 	sc.a, sc.b = pieces[:0], next[:0]
-	return ids
+	return ids, first
 }
 
 // trie finds added tokens in text, byte by byte.

@@ -161,7 +161,10 @@ func splitWith(t *testing.T, h *HF, text string) []string {
 	for _, st := range h.stages[:len(h.stages)-1] { // all but ByteLevel
 		var next []string
 		for _, p := range pieces {
-			next = st.split(p, sc, next)
+			var err error
+			if next, err = st.split(p, sc, next); err != nil {
+				t.Fatal(err)
+			}
 		}
 		pieces = next
 	}

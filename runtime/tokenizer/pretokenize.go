@@ -32,92 +32,164 @@ func isNull(raw json.RawMessage) bool {
 	return s == "" || s == "null"
 }
 
-// pattern compiles a Split or Replace pattern: a regex, or a literal string.
-func (c *component) pattern() (*regex, error) {
+// A Sequence may nest Sequences: every level is decoded again from its
+// JSON, so deep nesting costs the file's size once per level, and every
+// stage runs over every piece of every Encode. Real tokenizers have a
+// handful of components in one Sequence.
+const (
+	maxComponentDepth = 8
+	maxComponents     = 64
+)
+
+// pattern compiles a Split or Replace pattern, a regex or a literal string,
+// within the tokenizer's quota.
+func (c *component) pattern(q *patternQuota) (*regex, error) {
 	switch {
 	case c.Pattern == nil:
 		return nil, fmt.Errorf("%s: no pattern", c.Type)
 	case c.Pattern.Regex != nil:
-		return compileRegex(*c.Pattern.Regex)
+		return compileRegexQuota(*c.Pattern.Regex, q)
 	case c.Pattern.String != nil:
-		return literalRegex(*c.Pattern.String), nil
+		return literalRegex(*c.Pattern.String, q)
 	}
 	return nil, fmt.Errorf("%s: pattern has neither Regex nor String", c.Type)
 }
 
 // literalRegex matches s itself.
-func literalRegex(s string) *regex {
+func literalRegex(s string, q *patternQuota) (*regex, error) {
 	var sb strings.Builder
 	for _, r := range s {
 		fmt.Fprintf(&sb, `\u{%x}`, r)
 	}
-	return mustCompileRegex(sb.String())
+	return compileRegexQuota(sb.String(), q)
 }
 
 // ---- normalizers ----
 
-type normalizer func(s string, sc *scratch) string
+// A normalizer returns s normalized, no longer than limit bytes. An error
+// is a *BacktrackError, with s normalized up to where the pattern gave up,
+// or a *GrowthError, with s as it was.
+type normalizer func(s string, sc *scratch, limit int) (string, error)
 
-func parseNormalizer(raw json.RawMessage) ([]normalizer, error) {
-	if isNull(raw) {
-		return nil, nil
-	}
-	var c component
-	if err := json.Unmarshal(raw, &c); err != nil {
-		return nil, fmt.Errorf("normalizer: %w", err)
-	}
-	switch c.Type {
-	case "Sequence":
-		var out []normalizer
-		for _, sub := range c.Normalizers {
-			n, err := parseNormalizer(sub)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, n...)
+// Replace and Prepend add their content to the text, and a chain of them
+// multiplies it: "a" replaced by "aa" by each of 64 normalizers would grow a
+// text 2⁶⁴ times. So a text may grow to normalizeGrowth times its length
+// plus normalizeSlack; real normalizers (" " to "▁", a prepended "▁") stay
+// under three times.
+const (
+	normalizeGrowth = 8
+	normalizeSlack  = 4096
+)
+
+func normalizeLimit(text string) int { return normalizeGrowth*len(text) + normalizeSlack }
+
+// GrowthError reports a normalizer that would grow the text past its limit.
+type GrowthError struct {
+	Normalizer string
+	Len, Limit int
+}
+
+func (e *GrowthError) Error() string {
+	return fmt.Sprintf("tokenizer: the %s normalizer would grow %d bytes of text past %d (%d times plus %d); the tokenizer.json's normalizers expand text without bound",
+		e.Normalizer, e.Len, e.Limit, normalizeGrowth, normalizeSlack)
+}
+
+func parseNormalizer(raw json.RawMessage, q *patternQuota) ([]normalizer, error) {
+	var out []normalizer
+	var walk func(raw json.RawMessage, depth int) error
+	walk = func(raw json.RawMessage, depth int) error {
+		if isNull(raw) {
+			return nil
 		}
-		return out, nil
+		if depth > maxComponentDepth {
+			return fmt.Errorf("normalizer: Sequences nested more than %d deep", maxComponentDepth)
+		}
+		var c component
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return fmt.Errorf("normalizer: %w", err)
+		}
+		if c.Type == "Sequence" {
+			for _, sub := range c.Normalizers {
+				if err := walk(sub, depth+1); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		if len(out) == maxComponents {
+			return fmt.Errorf("normalizer: more than %d normalizers", maxComponents)
+		}
+		n, err := newNormalizer(&c, q)
+		if err != nil {
+			return err
+		}
+		out = append(out, n)
+		return nil
+	}
+	if err := walk(raw, 0); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func newNormalizer(c *component, q *patternQuota) (normalizer, error) {
+	switch c.Type {
 	case "Lowercase":
-		return []normalizer{func(s string, _ *scratch) string { return strings.ToLower(s) }}, nil
+		// A lower-case letter can take more bytes than its capital (İ).
+		return func(s string, _ *scratch, limit int) (string, error) {
+			if low := strings.ToLower(s); len(low) <= limit {
+				return low, nil
+			}
+			return s, &GrowthError{"Lowercase", len(s), limit}
+		}, nil
 	case "Strip":
 		left, right := c.StripLeft == nil || *c.StripLeft, c.StripRight == nil || *c.StripRight
-		return []normalizer{func(s string, _ *scratch) string {
+		return func(s string, _ *scratch, _ int) (string, error) {
 			if left {
 				s = strings.TrimLeftFunc(s, isSpace)
 			}
 			if right {
 				s = strings.TrimRightFunc(s, isSpace)
 			}
-			return s
-		}}, nil
+			return s, nil
+		}, nil
 	case "Prepend":
 		p := c.Prepend
-		return []normalizer{func(s string, _ *scratch) string {
-			if s == "" {
-				return s
+		return func(s string, _ *scratch, limit int) (string, error) {
+			switch {
+			case s == "":
+				return s, nil
+			case len(p)+len(s) > limit:
+				return s, &GrowthError{"Prepend", len(s), limit}
 			}
-			return p + s
-		}}, nil
+			return p + s, nil
+		}, nil
 	case "Replace":
-		re, err := c.pattern()
+		re, err := c.pattern(q)
 		if err != nil {
 			return nil, fmt.Errorf("normalizer: %w", err)
 		}
 		content := c.Content
-		return []normalizer{func(s string, sc *scratch) string {
+		return func(s string, sc *scratch, limit int) (string, error) {
 			var sb strings.Builder
-			prev := 0
-			re.findAll(s, &sc.stack, func(start, end int) {
+			prev, over := 0, false
+			err := re.findAll(s, &sc.stack, func(start, end int) {
+				if over = over || sb.Len()+start-prev+len(content) > limit; over {
+					return
+				}
 				sb.WriteString(s[prev:start])
 				sb.WriteString(content)
 				prev = end
 			})
-			if prev == 0 && sb.Len() == 0 {
-				return s
+			switch {
+			case over || sb.Len()+len(s)-prev > limit:
+				return s, &GrowthError{"Replace", len(s), limit}
+			case prev == 0 && sb.Len() == 0:
+				return s, err
 			}
 			sb.WriteString(s[prev:])
-			return sb.String()
-		}}, nil
+			return sb.String(), err
+		}, nil
 	}
 	return nil, fmt.Errorf("normalizer type %q is not supported (supported: Sequence, Lowercase, Strip, Prepend, Replace)", c.Type)
 }
@@ -125,20 +197,28 @@ func parseNormalizer(raw json.RawMessage) ([]normalizer, error) {
 // ---- pre-tokenizers ----
 
 // A stage splits each piece into smaller pieces, appending them to out.
+// An error is a *BacktrackError; the pieces appended with it still cover
+// the whole piece, the rest of it left unsplit.
 type stage interface {
-	split(piece string, sc *scratch, out []string) []string
+	split(piece string, sc *scratch, out []string) ([]string, error)
 }
 
 // parsePreTokenizer flattens the pre-tokenizer into its stages and reports
 // whether it ends with ByteLevel.
-func parsePreTokenizer(raw json.RawMessage) ([]stage, bool, error) {
+func parsePreTokenizer(raw json.RawMessage, q *patternQuota) ([]stage, bool, error) {
 	if isNull(raw) {
 		return nil, false, nil
 	}
 	var stages []stage
 	byteLevel := false
-	var walk func(raw json.RawMessage) error
-	walk = func(raw json.RawMessage) error {
+	var walk func(raw json.RawMessage, depth int) error
+	walk = func(raw json.RawMessage, depth int) error {
+		if depth > maxComponentDepth {
+			return fmt.Errorf("pre_tokenizer: Sequences nested more than %d deep", maxComponentDepth)
+		}
+		if len(stages) == maxComponents {
+			return fmt.Errorf("pre_tokenizer: more than %d pre-tokenizers", maxComponents)
+		}
 		var c component
 		if err := json.Unmarshal(raw, &c); err != nil {
 			return fmt.Errorf("pre_tokenizer: %w", err)
@@ -149,12 +229,12 @@ func parsePreTokenizer(raw json.RawMessage) ([]stage, bool, error) {
 		switch c.Type {
 		case "Sequence":
 			for _, sub := range c.Pretokenizers {
-				if err := walk(sub); err != nil {
+				if err := walk(sub, depth+1); err != nil {
 					return err
 				}
 			}
 		case "Split":
-			re, err := c.pattern()
+			re, err := c.pattern(q)
 			if err != nil {
 				return fmt.Errorf("pre_tokenizer: %w", err)
 			}
@@ -177,7 +257,7 @@ func parsePreTokenizer(raw json.RawMessage) ([]stage, bool, error) {
 		}
 		return nil
 	}
-	if err := walk(raw); err != nil {
+	if err := walk(raw, 0); err != nil {
 		return nil, false, err
 	}
 	return stages, byteLevel, nil
@@ -239,10 +319,10 @@ type segment struct {
 	delim      bool
 }
 
-func (s *splitStage) split(piece string, sc *scratch, out []string) []string {
+func (s *splitStage) split(piece string, sc *scratch, out []string) ([]string, error) {
 	if s.behavior == isolated && !s.invert {
 		prev := 0
-		s.re.findAll(piece, &sc.stack, func(start, end int) {
+		err := s.re.findAll(piece, &sc.stack, func(start, end int) {
 			if start > prev {
 				out = append(out, piece[prev:start])
 			}
@@ -254,12 +334,14 @@ func (s *splitStage) split(piece string, sc *scratch, out []string) []string {
 		if prev < len(piece) {
 			out = append(out, piece[prev:])
 		}
-		return out
+		return out, err
 	}
 	// The general case: segments covering the piece, matches and gaps.
+	// After an error the rest of the piece is one segment of content, so
+	// that no behavior drops it.
 	segs := sc.segs[:0]
 	prev := 0
-	s.re.findAll(piece, &sc.stack, func(start, end int) {
+	err := s.re.findAll(piece, &sc.stack, func(start, end int) {
 		if end == start {
 			return
 		}
@@ -270,7 +352,7 @@ func (s *splitStage) split(piece string, sc *scratch, out []string) []string {
 		prev = end
 	})
 	if prev < len(piece) {
-		segs = append(segs, segment{prev, len(piece), s.invert})
+		segs = append(segs, segment{prev, len(piece), s.invert && err == nil})
 	}
 	sc.segs = segs
 	var res []segment // pieces, built in place over segs
@@ -321,14 +403,14 @@ func (s *splitStage) split(piece string, sc *scratch, out []string) []string {
 	for _, g := range res {
 		out = append(out, piece[g.start:g.end])
 	}
-	return out
+	return out, err
 }
 
 // digitsStage is Hugging Face's Digits: runs of ASCII digits (each digit,
 // with individual_digits) become pieces of their own.
 type digitsStage struct{ individual bool }
 
-func (d digitsStage) split(piece string, _ *scratch, out []string) []string {
+func (d digitsStage) split(piece string, _ *scratch, out []string) ([]string, error) {
 	isDigit := func(c byte) bool { return '0' <= c && c <= '9' }
 	for i := 0; i < len(piece); {
 		j := i + 1
@@ -344,7 +426,7 @@ func (d digitsStage) split(piece string, _ *scratch, out []string) []string {
 		out = append(out, piece[i:j])
 		i = j
 	}
-	return out
+	return out, nil
 }
 
 // byteLevelStage is the ByteLevel pre-tokenizer: an optional leading space,
@@ -355,19 +437,24 @@ type byteLevelStage struct {
 	re          *regex // nil without use_regex
 }
 
-func (b *byteLevelStage) split(piece string, sc *scratch, out []string) []string {
+func (b *byteLevelStage) split(piece string, sc *scratch, out []string) ([]string, error) {
 	if b.prefixSpace && !strings.HasPrefix(piece, " ") {
 		piece = " " + piece
 	}
 	if b.re == nil {
-		return append(out, piece)
+		return append(out, piece), nil
 	}
-	b.re.findAll(piece, &sc.stack, func(start, end int) {
+	prev := 0
+	err := b.re.findAll(piece, &sc.stack, func(start, end int) {
 		if end > start {
 			out = append(out, piece[start:end])
 		}
+		prev = end
 	})
-	return out
+	if err != nil && prev < len(piece) {
+		out = append(out, piece[prev:])
+	}
+	return out, err
 }
 
 // trimSpaceLeft and trimSpaceRight are ECMAScript's trimStart and trimEnd.

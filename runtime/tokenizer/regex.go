@@ -27,17 +27,18 @@ import (
 //     A repeated sub-expression that can match the empty string is rejected
 //     rather than given ECMAScript's empty-iteration rule.
 //
-// Matching is leftmost-first with backtracking, like ECMAScript. A greedy
-// repetition of one character class, the shape of every tokenizer pattern's
-// hot path, runs as one instruction that consumes the run and gives back one
-// code point at a time. Classes answer membership from a bitmap for the
-// first two planes.
+// Matching is leftmost-first with backtracking, like ECMAScript, within a
+// step budget per attempt (regex_limits.go). A greedy repetition of one
+// character class, the shape of every tokenizer pattern's hot path, runs as
+// one instruction that consumes the run and gives back one code point at a
+// time. Classes answer membership from a bitmap for the first two planes.
 
 // regex is a compiled pattern. It is safe for concurrent use.
 type regex struct {
-	src   string
-	progs []*prog    // progs[0] is the pattern; the rest are lookaheads and atomic groups
-	first *charClass // the code points a match can start with; nil if it can be empty
+	src    string
+	progs  []*prog    // progs[0] is the pattern; the rest are lookaheads and atomic groups
+	first  *charClass // the code points a match can start with; nil if it can be empty
+	ninsts int        // the instructions of all progs
 }
 
 type prog struct {
@@ -87,21 +88,34 @@ type frame struct {
 	rep         bool
 }
 
-// compileRegex parses and compiles an ECMAScript-dialect pattern.
+// compileRegex parses and compiles an ECMAScript-dialect pattern with a
+// quota of its own.
 func compileRegex(src string) (*regex, error) {
-	p := &parser{src: src}
+	return compileRegexQuota(src, newPatternQuota())
+}
+
+// compileRegexQuota compiles src within what is left of q, the quota of
+// all the patterns of a tokenizer.
+func compileRegexQuota(src string, q *patternQuota) (*regex, error) {
+	if err := q.takeSource(src); err != nil {
+		return nil, fmt.Errorf("regex %s: %w", quoteTrunc(src, 200), err)
+	}
+	p := &parser{src: src, quota: q}
 	n, err := p.parseAlt()
 	if err != nil {
-		return nil, fmt.Errorf("regex %q: %w", src, err)
+		return nil, fmt.Errorf("regex %s: %w", quoteTrunc(src, 200), err)
 	}
 	if p.pos < len(p.src) {
-		return nil, fmt.Errorf("regex %q: unmatched ')' at offset %d", src, p.pos)
+		return nil, fmt.Errorf("regex %s: unmatched ')' at offset %d", quoteTrunc(src, 200), p.pos)
 	}
 	re := &regex{src: src}
-	if _, err := re.compileProg(n); err != nil {
-		return nil, fmt.Errorf("regex %q: %w", src, err)
+	c := &compiler{re: re, quota: q, first: map[*node]*charClass{}}
+	if _, err := c.compileProg(n); err != nil {
+		return nil, fmt.Errorf("regex %s: %w", quoteTrunc(src, 200), err)
 	}
-	re.first = firstSet(n)
+	if re.first, err = c.firstSet(n); err != nil {
+		return nil, fmt.Errorf("regex %s: %w", quoteTrunc(src, 200), err)
+	}
 	return re, nil
 }
 
@@ -113,15 +127,12 @@ func mustCompileRegex(src string) *regex {
 	return re
 }
 
-// matchAt reports the end of the match that starts exactly at pos.
-func (re *regex) matchAt(text string, pos int, st *[]frame) (int, bool) {
-	return re.exec(0, text, pos, st)
-}
-
 // findAll calls fn with the [start, end) byte offsets of every non-overlapping
 // match in text, in order, the way ECMAScript's matchAll scans: after an empty
-// match the scan moves on by one code point.
-func (re *regex) findAll(text string, st *[]frame, fn func(start, end int)) {
+// match the scan moves on by one code point. An attempt that runs out of
+// its step budget ends the scan with a *BacktrackError; fn has then been
+// called for the matches before it.
+func (re *regex) findAll(text string, st *[]frame, fn func(start, end int)) error {
 	for pos := 0; pos <= len(text); {
 		// Skip the positions where no match can start.
 		if re.first != nil {
@@ -136,7 +147,11 @@ func (re *regex) findAll(text string, st *[]frame, fn func(start, end int)) {
 				break
 			}
 		}
-		end, ok := re.exec(0, text, pos, st)
+		steps := re.stepBudget(text, pos)
+		end, ok := re.exec(0, text, pos, st, &steps)
+		if steps < 0 {
+			return &BacktrackError{Pattern: re.src, Offset: pos}
+		}
 		if !ok || end == pos {
 			if ok {
 				fn(pos, end)
@@ -151,6 +166,7 @@ func (re *regex) findAll(text string, st *[]frame, fn func(start, end int)) {
 		fn(pos, end)
 		pos = end
 	}
+	return nil
 }
 
 // decodeRune decodes the code point at s[i]; small enough to inline, so that
@@ -165,10 +181,14 @@ func decodeRune(s string, i int) (rune, int) {
 //go:noinline
 func decodeRuneSlow(s string) (rune, int) { return utf8.DecodeRuneInString(s) }
 
-func (re *regex) exec(pi int, text string, start int, st *[]frame) (int, bool) {
+// exec runs progs[pi] at start and reports the end of its match. It spends
+// *steps (see stepBudget); when they run out it stops, leaves *steps
+// negative and reports no match.
+func (re *regex) exec(pi int, text string, start int, st *[]frame, steps *int) (int, bool) {
 	insts := re.progs[pi].insts
 	stk := *st
 	base := len(stk)
+	left := *steps
 	stk = append(stk, frame{pc: 0, pos: start})
 	for len(stk) > base {
 		f := stk[len(stk)-1]
@@ -183,10 +203,13 @@ func (re *regex) exec(pi int, text string, start int, st *[]frame) (int, bool) {
 		}
 	run:
 		for {
+			if left--; left < 0 {
+				break run
+			}
 			in := &insts[pc]
 			switch in.op {
 			case opMatch:
-				*st = stk[:base]
+				*st, *steps = stk[:base], left
 				return pos, true
 			case opRune:
 				if pos >= len(text) {
@@ -221,7 +244,7 @@ func (re *regex) exec(pi int, text string, start int, st *[]frame) (int, bool) {
 						minPos = p
 					}
 				}
-				if count < in.min {
+				if left -= count; count < in.min {
 					break run
 				}
 				if !in.possessive && p > minPos {
@@ -260,9 +283,12 @@ func (re *regex) exec(pi int, text string, start int, st *[]frame) (int, bool) {
 				}
 				pc++
 			case opLook:
-				*st = stk
-				end, ok := re.exec(in.x, text, pos, st)
-				stk = *st
+				*st, *steps = stk, left
+				end, ok := re.exec(in.x, text, pos, st, steps)
+				stk, left = *st, *steps
+				if left < 0 {
+					break run
+				}
 				switch in.mode {
 				case lookAhead:
 					if !ok {
@@ -281,8 +307,11 @@ func (re *regex) exec(pi int, text string, start int, st *[]frame) (int, bool) {
 				pc++
 			}
 		}
+		if left < 0 {
+			break
+		}
 	}
-	*st = stk[:base]
+	*st, *steps = stk[:base], left
 	return 0, false
 }
 

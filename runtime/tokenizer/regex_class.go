@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -26,7 +27,32 @@ type classItem struct {
 	lo, hi rune
 	table  *unicode.RangeTable
 	fn     func(rune) bool
+	bits   func() []uint64 // itemFunc: fn below bmpLimit, as a bitmap
 }
+
+// funcItem is the item of a predicate. Its bitmap is computed once per
+// process: testing a predicate on 2¹⁷ code points takes milliseconds, and a
+// hostile pattern may name it thousands of times.
+func funcItem(fn func(rune) bool) classItem {
+	return classItem{kind: itemFunc, fn: fn, bits: sync.OnceValue(func() []uint64 {
+		b := make([]uint64, bmpWords)
+		for r := rune(0); r < bmpLimit; r++ {
+			if fn(r) {
+				b[r>>6] |= 1 << (r & 63)
+			}
+		}
+		return b
+	})}
+}
+
+var (
+	spaceItem       = funcItem(isSpace) // for its bitmap; \s is itemSpace
+	assignedItem    = funcItem(assigned)
+	unassignedItem  = funcItem(func(r rune) bool { return !assigned(r) })
+	casedLetterItem = funcItem(func(r rune) bool {
+		return unicode.Is(unicode.Lu, r) || unicode.Is(unicode.Ll, r) || unicode.Is(unicode.Lt, r)
+	})
+)
 
 func (it *classItem) has(r rune) bool {
 	var in bool
@@ -73,6 +99,9 @@ type charClass struct {
 	bmp   []uint64 // membership of U+0000..bmpLimit-1, negation applied
 }
 
+// newClass builds the class of items. Every item costs at most a pass over
+// the bitmap's words (or, for a Unicode table, over its ranges), so that
+// the pattern quota, which counts classes and items, bounds the time.
 func newClass(neg bool, items ...classItem) *charClass {
 	c := &charClass{neg: neg, items: items, bmp: make([]uint64, bmpWords)}
 	part := make([]uint64, bmpWords)
@@ -84,25 +113,22 @@ func newClass(neg bool, items ...classItem) *charClass {
 			setBits(part, it.lo, it.hi)
 		case itemTable:
 			for _, rg := range it.table.R16 {
-				for r := rune(rg.Lo); r <= rune(rg.Hi); r += rune(rg.Stride) {
-					part[r>>6] |= 1 << (r & 63)
-				}
+				setStride(part, rune(rg.Lo), rune(rg.Hi), rune(rg.Stride))
 			}
 			for _, rg := range it.table.R32 {
-				if rg.Lo < bmpLimit {
-					for r := rune(rg.Lo); r <= rune(rg.Hi) && r < bmpLimit; r += rune(rg.Stride) {
-						part[r>>6] |= 1 << (r & 63)
-					}
-				}
+				setStride(part, rune(rg.Lo), rune(rg.Hi), rune(rg.Stride))
 			}
-		default:
-			pos := *it
-			pos.neg = false
-			for r := rune(0); r < bmpLimit; r++ {
-				if pos.has(r) {
-					part[r>>6] |= 1 << (r & 63)
-				}
-			}
+		case itemFunc:
+			copy(part, it.bits())
+		case itemDigit:
+			setBits(part, '0', '9')
+		case itemWord:
+			setBits(part, '0', '9')
+			setBits(part, 'A', 'Z')
+			setBits(part, '_', '_')
+			setBits(part, 'a', 'z')
+		case itemSpace:
+			copy(part, spaceItem.bits())
 		}
 		for w := range part {
 			if it.neg {
@@ -119,24 +145,53 @@ func newClass(neg bool, items ...classItem) *charClass {
 	return c
 }
 
+// setBits sets the bits of lo..hi below bmpLimit, a word at a time.
 func setBits(b []uint64, lo, hi rune) {
-	if hi >= bmpLimit {
-		hi = bmpLimit - 1
+	hi = min(hi, bmpLimit-1)
+	for lo <= hi {
+		w, off := lo>>6, lo&63
+		n := min(hi-lo+1, 64-off) // bits in this word
+		mask := ^uint64(0)
+		if n < 64 {
+			mask = (1<<uint(n) - 1) << uint(off)
+		}
+		b[w] |= mask
+		lo += n
 	}
-	for r := lo; r <= hi; r++ {
+}
+
+// setStride sets lo, lo+stride, ... up to hi, below bmpLimit.
+func setStride(b []uint64, lo, hi, stride rune) {
+	if stride == 1 {
+		setBits(b, lo, hi)
+		return
+	}
+	for r := lo; r <= hi && r < bmpLimit; r += stride {
 		b[r>>6] |= 1 << (r & 63)
 	}
 }
+
+// foldable lists the code points below bmpLimit that have other case
+// variants (a few thousand); the others fold to themselves.
+var foldable = sync.OnceValue(func() []rune {
+	var rs []rune
+	for r := rune(0); r < bmpLimit; r++ {
+		if unicode.SimpleFold(r) != r {
+			rs = append(rs, r)
+		}
+	}
+	return rs
+})
 
 // newFoldClass returns the class that matches r when c matches any case
 // variant of r (simple case folding, as ECMAScript's /iu does).
 func newFoldClass(c *charClass) *charClass {
 	f := &charClass{fold: c, bmp: make([]uint64, bmpWords)}
-	for r := rune(0); r < bmpLimit; r++ {
+	copy(f.bmp, c.bmp)
+	for _, r := range foldable() {
 		if c.bmp[r>>6]&(1<<(r&63)) == 0 {
 			continue
 		}
-		f.bmp[r>>6] |= 1 << (r & 63)
 		for g := unicode.SimpleFold(r); g != r; g = unicode.SimpleFold(g) {
 			if g < bmpLimit {
 				f.bmp[g>>6] |= 1 << (g & 63)
@@ -245,7 +300,7 @@ func propertyItem(name string) (classItem, error) {
 	case "ASCII":
 		return classItem{kind: itemRange, lo: 0, hi: 0x7F}, nil
 	case "Assigned":
-		return classItem{kind: itemFunc, fn: assigned}, nil
+		return assignedItem, nil
 	}
 	if it, err := categoryItem(name); err == nil {
 		return it, nil
@@ -265,11 +320,9 @@ func categoryItem(name string) (classItem, error) {
 	}
 	switch name {
 	case "Cn":
-		return classItem{kind: itemFunc, fn: func(r rune) bool { return !assigned(r) }}, nil
+		return unassignedItem, nil
 	case "LC":
-		return classItem{kind: itemFunc, fn: func(r rune) bool {
-			return unicode.Is(unicode.Lu, r) || unicode.Is(unicode.Ll, r) || unicode.Is(unicode.Lt, r)
-		}}, nil
+		return casedLetterItem, nil
 	}
 	// Go's C, like ECMAScript's \p{C}, includes the unassigned code points.
 	if t, ok := unicode.Categories[name]; ok {

@@ -2,31 +2,39 @@ package tokenizer
 
 // The regex engine's compiler: syntax tree to backtracking program (see regex.go).
 
-func (re *regex) compileProg(n *node) (int, error) {
-	idx := len(re.progs)
-	pr := &prog{}
-	re.progs = append(re.progs, pr)
-	c := &compiler{re: re, prog: pr}
-	if err := c.emit(n); err != nil {
-		return 0, err
-	}
-	pr.insts = append(pr.insts, inst{op: opMatch})
-	return idx, nil
+type compiler struct {
+	re    *regex
+	quota *patternQuota
+	prog  *prog
+	first map[*node]*charClass // firstSet's results: a repetition emits its body many times
 }
 
-type compiler struct {
-	re   *regex
-	prog *prog
+// compileProg compiles n into a new program of re and returns its index.
+func (c *compiler) compileProg(n *node) (int, error) {
+	idx := len(c.re.progs)
+	pr := &prog{}
+	c.re.progs = append(c.re.progs, pr)
+	sub := &compiler{re: c.re, quota: c.quota, prog: pr, first: c.first}
+	if err := sub.emit(n); err != nil {
+		return 0, err
+	}
+	sub.add(inst{op: opMatch})
+	return idx, nil
 }
 
 func (c *compiler) add(in inst) int {
 	c.prog.insts = append(c.prog.insts, in)
+	c.re.ninsts++
+	c.quota.insts--
 	return len(c.prog.insts) - 1
 }
 
 func (c *compiler) pc() int { return len(c.prog.insts) }
 
 func (c *compiler) emit(n *node) error {
+	if err := c.quota.checkInsts(); err != nil {
+		return err
+	}
 	switch n.kind {
 	case nClass:
 		if r, ok := n.cls.single(); ok {
@@ -44,7 +52,11 @@ func (c *compiler) emit(n *node) error {
 		var jumps []int
 		for i, s := range n.subs {
 			if i < len(n.subs)-1 {
-				split := c.add(inst{op: opSplit, cls: firstSet(s)})
+				guard, err := c.firstSet(s)
+				if err != nil {
+					return err
+				}
+				split := c.add(inst{op: opSplit, cls: guard})
 				c.prog.insts[split].x = c.pc()
 				if err := c.emit(s); err != nil {
 					return err
@@ -61,7 +73,7 @@ func (c *compiler) emit(n *node) error {
 	case nRepeat:
 		return c.emitRepeat(n)
 	case nLook:
-		sub, err := c.re.compileProg(n.subs[0])
+		sub, err := c.compileProg(n.subs[0])
 		if err != nil {
 			return err
 		}
@@ -88,7 +100,7 @@ func (c *compiler) emitRepeat(n *node) error {
 		// x*+ is the atomic group (?>x*).
 		inner := *n
 		inner.possessive = false
-		sub, err := c.re.compileProg(&inner)
+		sub, err := c.compileProg(&inner)
 		if err != nil {
 			return err
 		}
@@ -132,16 +144,26 @@ func (c *compiler) setSplit(at, body, exit int, greedy bool) {
 }
 
 // firstSet returns the code points that a match of n can start with, or nil
-// when n can match the empty string (and so can start anywhere).
-func firstSet(n *node) *charClass {
+// when n can match the empty string (and so can start anywhere). A union
+// of k classes is built in k passes and takes k from the quota.
+func (c *compiler) firstSet(n *node) (*charClass, error) {
+	if cls, ok := c.first[n]; ok {
+		return cls, nil
+	}
 	var parts []*charClass
-	if nullable := collectFirst(n, &parts); nullable || len(parts) == 0 {
-		return nil
+	var cls *charClass
+	switch nullable := collectFirst(n, &parts); {
+	case nullable || len(parts) == 0:
+	case len(parts) == 1:
+		cls = parts[0]
+	default:
+		if err := c.quota.takeClasses(len(parts)); err != nil {
+			return nil, err
+		}
+		cls = newUnionClass(parts)
 	}
-	if len(parts) == 1 {
-		return parts[0]
-	}
-	return newUnionClass(parts)
+	c.first[n] = cls
+	return cls, nil
 }
 
 // collectFirst appends to parts the classes that can match n's first code

@@ -62,9 +62,11 @@ func (n *node) canBeEmpty() bool {
 // ---- parser ----
 
 type parser struct {
-	src  string
-	pos  int
-	fold bool // inside (?i:...)
+	src   string
+	pos   int
+	fold  bool // inside (?i:...)
+	depth int  // groups open
+	quota *patternQuota
 }
 
 func (p *parser) more() bool { return p.pos < len(p.src) }
@@ -225,6 +227,9 @@ func (p *parser) parseAtom() (*node, error) {
 		}
 		return &node{kind: nClass, cls: cls}, nil
 	case '.':
+		if err := p.quota.takeClasses(4); err != nil { // a class of three items
+			return nil, err
+		}
 		return &node{kind: nClass, cls: newClass(true, classItem{kind: itemRange, lo: '\n', hi: '\n'},
 			classItem{kind: itemRange, lo: '\r', hi: '\r'}, classItem{kind: itemRange, lo: 0x2028, hi: 0x2029})}, nil
 	case '^':
@@ -252,9 +257,17 @@ func (p *parser) parseAtom() (*node, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &node{kind: nClass, cls: p.finishClass(false, item)}, nil
+		return p.classNode(false, item)
 	}
-	return &node{kind: nClass, cls: p.finishClass(false, classItem{kind: itemRange, lo: c, hi: c})}, nil
+	return p.classNode(false, classItem{kind: itemRange, lo: c, hi: c})
+}
+
+func (p *parser) classNode(neg bool, items ...classItem) (*node, error) {
+	cls, err := p.finishClass(neg, items...)
+	if err != nil {
+		return nil, err
+	}
+	return &node{kind: nClass, cls: cls}, nil
 }
 
 func (p *parser) parseGroup() (*node, error) {
@@ -292,10 +305,14 @@ func (p *parser) parseGroup() (*node, error) {
 			return nil, p.errf("unsupported group syntax (?%s", firstRune(rest))
 		}
 	}
+	if p.depth++; p.depth > maxRegexDepth {
+		return nil, p.errf("groups nested more than %d deep", maxRegexDepth)
+	}
 	saved := p.fold
 	p.fold = fold
 	n, err := p.parseAlt()
 	p.fold = saved
+	p.depth--
 	if err != nil {
 		return nil, err
 	}
@@ -357,7 +374,7 @@ func (p *parser) parseClass() (*charClass, error) {
 		}
 		items = append(items, lo)
 	}
-	return p.finishClass(neg, items...), nil
+	return p.finishClass(neg, items...)
 }
 
 func (p *parser) classAtom() (classItem, error) {
@@ -476,10 +493,19 @@ func (p *parser) hexEscape(n int) (classItem, error) {
 	return classItem{kind: itemRange, lo: rune(v), hi: rune(v)}, nil
 }
 
-func (p *parser) finishClass(neg bool, items ...classItem) *charClass {
+// finishClass builds the class of items, taking it and its items (and its
+// case-folded copy) from the quota first.
+func (p *parser) finishClass(neg bool, items ...classItem) (*charClass, error) {
+	n := 1 + len(items)
+	if p.fold {
+		n++
+	}
+	if err := p.quota.takeClasses(n); err != nil {
+		return nil, err
+	}
 	c := newClass(neg, items...)
 	if p.fold {
 		c = newFoldClass(c)
 	}
-	return c
+	return c, nil
 }

@@ -13,7 +13,9 @@ func matches(t testing.TB, re *regex, text string) []string {
 	t.Helper()
 	var st []frame
 	out := []string{}
-	re.findAll(text, &st, func(s, e int) { out = append(out, text[s:e]) })
+	if err := re.findAll(text, &st, func(s, e int) { out = append(out, text[s:e]) }); err != nil {
+		t.Fatal(err)
+	}
 	return out
 }
 

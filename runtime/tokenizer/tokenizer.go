@@ -33,6 +33,9 @@ type Tokenizer interface {
 	// Encode returns the ids of text's tokens. Added and special tokens
 	// written in the text (such as "<｜end▁of▁sentence｜>") become their ids.
 	Encode(text string) []int
+	// EncodeErr is Encode that also reports a tokenizer that could not
+	// follow its own rules on text (HF.EncodeErr); the ids are Encode's.
+	EncodeErr(text string) ([]int, error)
 	// Decode returns the text of ids; an id outside the vocabulary is an
 	// error.
 	Decode(ids []int, opt DecodeOptions) (string, error)
@@ -78,6 +81,8 @@ func Open(spec string) (Tokenizer, error) {
 		return NewByteLevel(v)
 	}
 	path := spec
+	// Stat opens nothing, so a FIFO cannot block it; LoadHF reads the
+	// file through safefile.
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		path = filepath.Join(path, "tokenizer.json")
 	}

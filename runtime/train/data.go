@@ -159,7 +159,11 @@ func (c *Corpus) tokens(rel string) ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(c.tok.Encode(string(b)), c.eos), nil
+	ids, err := c.tok.EncodeErr(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", rel, err)
+	}
+	return append(ids, c.eos), nil
 }
 
 // Reader hands out training batches from a cursor on. Sequences are cut
