@@ -33,6 +33,11 @@ func (c *compiler) binary(op string, l, r any, pos lexer.Position) any {
 		}
 		return c.emit1(pos, d, []*ir.Value{lt, rt}, nil)
 	}
+	if x, ok := l.(string); ok {
+		if y, ok := r.(string); ok {
+			c.charge(len(x)+len(y), pos) // +, == and < go through both
+		}
+	}
 	switch op {
 	case "==":
 		return c.equal(l, r, pos)
@@ -65,12 +70,32 @@ func (c *compiler) binary(op string, l, r any, pos lexer.Position) any {
 		}
 	case List:
 		if y, ok := r.(List); ok && op == "+" {
-			return append(append(List{}, x...), y...)
+			c.charge(len(x)+len(y), pos)
+			return append(append(make(List, 0, len(x)+len(y)), x...), y...)
 		}
 	}
 	c.errorf(pos, "operator %s does not apply to %s and %s", op, kindOf(l), kindOf(r))
 	return nil
 }
+
+// charge counts the n list elements or string bytes that an operation is
+// about to go through (copy, compare, scan), refusing past maxBuilt in
+// all. Short values are free: every step of the evaluation is counted
+// already (maxSteps), and the models' strings (checkpoint names) and
+// lists are short; what a hostile loop builds by doubling or appending
+// is not.
+func (c *compiler) charge(n int, pos lexer.Position) {
+	if n < shortValue {
+		return
+	}
+	c.built += n
+	if c.built > maxBuilt || c.built < 0 {
+		c.errorf(pos, "compile-time lists and strings too large: operations on them would go through more than %d elements and bytes in all", maxBuilt)
+	}
+}
+
+// shortValue is the length below which charge counts nothing.
+const shortValue = 64
 
 // scalar makes a constant tensor of dtype dt from a number or bool.
 func (c *compiler) scalar(v any, dt ir.DType, pos lexer.Position) *ir.Value {

@@ -156,9 +156,10 @@ type AssignStmt struct {
 // Expressions, one level per precedence.
 
 type Expr struct {
-	Pos   lexer.Position
-	Left  *AndExpr  `@@`
-	Right []*OrRest `@@*`
+	Pos    lexer.Position
+	EndPos lexer.Position // just past its last token: errors quote it
+	Left   *AndExpr       `@@`
+	Right  []*OrRest      `@@*`
 }
 
 type OrRest struct {

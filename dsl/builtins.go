@@ -197,16 +197,26 @@ func (c *compiler) emit(pos lexer.Position, d *ir.OpDef, args []*ir.Value, attrs
 	if c.b == nil {
 		c.errorf(pos, "tensor op %s outside a function", d.Name)
 	}
-	c.ops++
-	if c.ops > maxOps {
-		c.errorf(pos, "more than %d ops", maxOps)
-	}
+	c.countOp(pos)
+	c.chargeIR(pos, len(args)+entries(attrs))
 	c.b.Loc = c.loc(pos)
 	res, err := c.b.Emit(d.Name, args, attrs)
 	if err != nil {
 		c.errorf(pos, "%v", err)
 	}
+	for _, r := range res {
+		c.chargeIR(pos, 1+len(r.Type.Shape))
+		c.checkShape(pos, d.Name, r.Type)
+	}
 	return res
+}
+
+// countOp counts one op built, refusing one past maxOps.
+func (c *compiler) countOp(pos lexer.Position) {
+	c.ops++
+	if c.ops > maxOps {
+		c.errorf(pos, "more than %d ops%s", maxOps, c.setsNote())
+	}
 }
 
 func (c *compiler) emit1(pos lexer.Position, d *ir.OpDef, args []*ir.Value, attrs ir.Attrs) *ir.Value {
@@ -240,6 +250,14 @@ func minMax(isMax bool) ctFunc {
 		if len(args) == 0 || len(kws) > 0 {
 			c.errorf(pos, "min and max take numbers or one list")
 		}
+		c.charge(len(args), pos)
+		for _, a := range args {
+			switch a.(type) {
+			case int64, float64:
+			default: // a tensor too: it would compare into a tensor, not a bool
+				c.errorf(pos, "min and max take numbers or one list of numbers, got %s", kindOf(a))
+			}
+		}
 		best := args[0]
 		for _, a := range args[1:] {
 			less := c.binary("<", a, best, pos).(bool)
@@ -247,7 +265,6 @@ func minMax(isMax bool) ctFunc {
 				best = a
 			}
 		}
-		number(c, pos, best)
 		return best
 	}
 }

@@ -28,6 +28,11 @@ type compiler struct {
 	depth   int
 	iters   int
 	ops     int
+	steps   int               // expressions evaluated (maxSteps)
+	built   int               // list elements and string bytes gone through (maxBuilt)
+	entries int               // dims and attribute entries of the module (maxEntries)
+	bound   *minOps           // lower bounds on the ops of loop bodies
+	setText map[string]string // config key → the --set that replaced it
 }
 
 type paramDecl struct {
@@ -126,6 +131,7 @@ func (c *compiler) config(files []*File) *Struct {
 		}
 	}
 	sets := c.parseSets()
+	c.setText = map[string]string{}
 	for _, o := range sets {
 		en, ok := byName[o.key]
 		if !ok {
@@ -133,6 +139,7 @@ func (c *compiler) config(files []*File) *Struct {
 		}
 		if o.field == "" {
 			en.expr = o.expr
+			c.setText[o.key] = o.text
 		}
 	}
 	cfg := newStruct()
@@ -270,6 +277,7 @@ func (c *compiler) tensorType(t *TensorType, sc *scope, bindSyms bool) ir.Type {
 		out.Shape = append(out.Shape, dim)
 	}
 	out.DType = c.dtype(t.DType, sc)
+	c.checkShape(t.Pos, "tensor type", out)
 	return out
 }
 

@@ -100,6 +100,13 @@ func (c *compiler) pow(e *PowExpr, sc *scope) any {
 }
 
 func (c *compiler) postfix(e *Postfix, sc *scope) any {
+	// Every operand of every operator comes through here: counting them
+	// bounds the work of the evaluation (each is constant work, or counted
+	// by charge).
+	c.steps++
+	if c.steps > maxSteps {
+		c.errorf(e.Pos, "more than %d operands evaluated: a loop does too much (%d iterations so far)%s", maxSteps, c.iters, c.setsNote())
+	}
 	var v any
 	p := e.Primary
 	if p.Name != nil && len(e.Suffix) > 0 && e.Suffix[0].Call != nil {
@@ -240,6 +247,7 @@ func (c *compiler) visible(sc *scope) []string {
 // interpolate replaces {name} in a string with the name's value. {e} stays:
 // in a checkpoint name it marks the axis a param is stacked along.
 func (c *compiler) interpolate(s string, pos lexer.Position, sc *scope) string {
+	c.charge(len(s), pos)
 	if !strings.Contains(s, "{") {
 		return s
 	}
@@ -266,6 +274,7 @@ func (c *compiler) interpolate(s string, pos lexer.Position, sc *scope) string {
 		case int64:
 			b.WriteString(strconv.FormatInt(v, 10))
 		case string:
+			c.charge(len(v), pos)
 			b.WriteString(v)
 		default:
 			if !ok {

@@ -2,7 +2,6 @@ package dsl
 
 import (
 	"fmt"
-	"math/bits"
 	"strings"
 
 	"github.com/alecthomas/participle/v2/lexer"
@@ -187,18 +186,29 @@ func (c *compiler) forStmt(s *ForStmt, sc *scope) (any, bool) {
 	if !ok1 || !ok2 {
 		c.errorf(s.Pos, "loop bounds must be compile-time ints")
 	}
+	per := c.preflight(s, from, to, sc)
 	for i := from; i < to; i++ {
 		c.iters++
 		if c.iters > maxIterations {
-			c.errorf(s.Pos, "more than %d loop iterations in all", maxIterations)
+			c.errorf(s.Pos, "more than %d loop iterations in all%s", maxIterations, c.setsNote())
 		}
 		sc.set(s.Var, i)
+		before := c.ops
 		if v, ret := c.stmts(s.Body, sc); ret {
 			return v, true
+		}
+		if iterationBuilt != nil {
+			iterationBuilt(s, per, c.ops-before)
 		}
 	}
 	return nil, false
 }
+
+// iterationBuilt, when set, hears the ops each loop iteration built and the
+// lower bound its preflight computed (0 when it computed none): tests and
+// the fuzzer check that the bound holds, since an unsound one could
+// refuse a loop that fits.
+var iterationBuilt func(s *ForStmt, bound int64, built int)
 
 func (c *compiler) assign(s *AssignStmt, sc *scope) {
 	v := c.eval(s.Value, sc)
@@ -235,14 +245,7 @@ func (c *compiler) param(s *ParamStmt, sc *scope) {
 	if syms := t.Shape.Syms(); len(syms) > 0 {
 		c.errorf(s.Type.Pos, "param %s: shape %s must be constant", s.Name, t.Shape)
 	}
-	numel := int64(1)
-	for _, d := range t.Shape {
-		hi, lo := bits.Mul64(uint64(numel), uint64(d.N))
-		if hi != 0 || lo > 1<<53 {
-			c.errorf(s.Type.Pos, "param %s: shape %s is too large", s.Name, t.Shape)
-		}
-		numel = int64(lo)
-	}
+	c.checkShape(s.Type.Pos, "param "+s.Name, t)
 	attrs := ir.Attrs{"trainable": true}
 	var ckpt string
 	for _, kw := range s.Attrs {
@@ -267,7 +270,10 @@ func (c *compiler) param(s *ParamStmt, sc *scope) {
 			if _, ok := v.(*Struct); !ok {
 				c.errorf(kw.Pos, "init must be normal(std), zeros() or ones(), got %s", kindOf(v))
 			}
-			a, _ := toAttr(v)
+			a, err := toAttr(v)
+			if err != nil {
+				c.errorf(kw.Pos, "init: %v", err)
+			}
 			attrs["init"] = a
 		case "quant":
 			if v == nil {
@@ -307,6 +313,8 @@ func (c *compiler) param(s *ParamStmt, sc *scope) {
 	}
 	v, ok := c.reads[ckpt]
 	if !ok {
+		c.countOp(s.Pos) // a read is an op of the function too
+		c.chargeIR(s.Pos, 1+len(t.Shape)+entries(attrs)+entries(ckpt))
 		c.b.Loc = c.loc(s.Pos)
 		v = c.b.Param(c.params[ckpt].p)
 		c.reads[ckpt] = v

@@ -2,6 +2,7 @@ package dsl
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -10,9 +11,19 @@ import (
 )
 
 // FuzzCompile feeds arbitrary text to the parser and checker. Whatever the
-// input: no panic, no internal error, every error positioned; and a module
-// that compiles verifies and survives the text form.
+// input: no panic, no internal error, every error positioned; every loop
+// iteration builds at least the ops its preflight bound promised; and a
+// module that compiles verifies and survives the text form. The committed
+// corpus (testdata/fuzz/FuzzCompile) holds hostile seeds: nesting past
+// maxNesting, a long literal, loops past the limits, values that double,
+// extends of a file that is not a model.
 func FuzzCompile(f *testing.F) {
+	iterationBuilt = func(s *ForStmt, bound int64, built int) {
+		if int64(built) < bound {
+			panic(fmt.Sprintf("loop at %s built %d ops in an iteration, below its lower bound %d", s.Pos, built, bound))
+		}
+	}
+	defer func() { iterationBuilt = nil }()
 	for _, p := range []string{"../models/deepseek_v3_tiny.deep", "testdata/errors/param_redeclared.deep"} {
 		b, err := os.ReadFile(p)
 		if err != nil {

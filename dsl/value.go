@@ -68,25 +68,45 @@ func kindOf(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// show prints a compile-time value for messages.
-func show(v any) string {
+// show prints a compile-time value for messages. A value built in a loop
+// can be nested or long without end; show prints a few levels and items.
+func show(v any) string { return showN(v, 4) }
+
+// showItems is how many items of a list or struct show prints.
+const showItems = 16
+
+func showN(v any, depth int) string {
 	switch v := v.(type) {
 	case nil:
 		return "none"
 	case string:
-		return fmt.Sprintf("%q", v)
+		return fmt.Sprintf("%q", clip(v, maxMessage))
 	case float64:
 		return ir.FormatAttr(v)
 	case *Struct:
-		parts := make([]string, len(v.Keys))
+		if depth == 0 {
+			return "{…}"
+		}
+		var parts []string
 		for i, k := range v.Keys {
-			parts[i] = k + " = " + show(v.Fields[k])
+			if i == showItems {
+				parts = append(parts, "…")
+				break
+			}
+			parts = append(parts, k+" = "+showN(v.Fields[k], depth-1))
 		}
 		return "{" + strings.Join(parts, ", ") + "}"
 	case List:
-		parts := make([]string, len(v))
+		if depth == 0 {
+			return "[…]"
+		}
+		var parts []string
 		for i, x := range v {
-			parts[i] = show(x)
+			if i == showItems {
+				parts = append(parts, "…")
+				break
+			}
+			parts = append(parts, showN(x, depth-1))
 		}
 		return "[" + strings.Join(parts, ", ") + "]"
 	case *ir.Value:
@@ -97,8 +117,13 @@ func show(v any) string {
 	return fmt.Sprint(v)
 }
 
-// toAttr converts a compile-time value into an IR attribute value.
-func toAttr(v any) (any, error) {
+// toAttr converts a compile-time value into an IR attribute value. A
+// struct built in a loop (`s = {a = s}`) nests without a bracket in the
+// source, and the IR printer and parser recurse over attributes: past
+// maxNesting levels it is refused.
+func toAttr(v any) (any, error) { return toAttrN(v, maxNesting) }
+
+func toAttrN(v any, depth int) (any, error) {
 	switch v := v.(type) {
 	case int64, float64, string, bool, ir.DType:
 		return v, nil
@@ -108,12 +133,15 @@ func toAttr(v any) (any, error) {
 		}
 		return v.N, nil
 	case *Struct:
+		if depth == 0 {
+			return nil, fmt.Errorf("a struct nested more than %d levels deep cannot be an attribute", maxNesting)
+		}
 		a := ir.Attrs{}
 		for _, k := range v.Keys {
 			if v.Fields[k] == nil {
 				continue
 			}
-			x, err := toAttr(v.Fields[k])
+			x, err := toAttrN(v.Fields[k], depth-1)
 			if err != nil {
 				return nil, fmt.Errorf("field %s: %w", k, err)
 			}

@@ -108,8 +108,8 @@ func TestGenerateCLI(t *testing.T) {
 		flags []string
 		want  string
 	}{
-		{[]string{"--max-tokens", "9223372036854775807"}, "too many tokens"},
-		{[]string{"--max-tokens", "100000000000"}, "KV cache"},
+		{[]string{"--max-tokens", "9223372036854775807"}, "more than the model's 1024 positions"},
+		{[]string{"--max-tokens", "100000000000"}, "more than the model's 1024 positions"},
 		{[]string{"--max-tokens", "-3"}, "-3 tokens"},
 		{[]string{"--temperature", "NaN"}, "temperature NaN"},
 		{[]string{"--top-p", "NaN"}, "top-p NaN"},

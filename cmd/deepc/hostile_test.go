@@ -211,10 +211,10 @@ func (f *hostileFixtures) cases() []hostileCase {
 	userDir := f.path("user/dir")
 	f.write("user/dir/notes.txt", "mine")
 	deep := func(name, src string) string { return f.write("dsl/"+name, src) }
-	nested := deep("nested.deep", "model m {\n  config { x = "+strings.Repeat("(", 100000)+"1"+strings.Repeat(")", 100000)+" }\n}\n")
-	literal := deep("literal.deep", "model m {\n  config { x = \""+strings.Repeat("a\\\"", 1<<19)+"\" }\n}\n")
-	passwd := deep("a/b/c/d/passwd.deep", "extends \"../../../../../../../../../../etc/passwd\"\n")
-	absDeep := deep("abs.deep", fmt.Sprintf("extends %q\n", "/etc/passwd"))
+	nested := deep("nested.deep", "model m\nconfig {\n  x = "+strings.Repeat("(", 100000)+"1"+strings.Repeat(")", 100000)+"\n}\n")
+	literal := deep("literal.deep", "model m\nconfig {\n  x = \""+strings.Repeat("a\\\"", 1<<19)+"\"\n}\n")
+	passwd := deep("a/b/c/d/passwd.deep", "model m extends \"../../../../../../../../../../etc/passwd\"\n")
+	absDeep := deep("abs.deep", fmt.Sprintf("model m extends %q\n", "/etc/passwd"))
 	fifoDeep := f.fifo("dsl/fifo.deep")
 	bundleDir := f.path("bundle/b")
 	os.MkdirAll(filepath.Dir(bundleDir), 0o755)
@@ -315,7 +315,7 @@ func (f *hostileFixtures) cases() []hostileCase {
 		})), 0, "not finite", "", nil},
 		// The DSL.
 		{"dsl", "nested 100,000 deep", static("stats", nested), 1, "nest", "", nil},
-		{"dsl", "a 1 MB string literal", static("stats", literal), 1, "literal.deep", "", nil},
+		{"dsl", "a 1 MB string literal (compiles, in linear time)", static("stats", literal), 0, "", "", nil},
 		{"dsl", "extends ../../etc/passwd", static("stats", passwd), 1, "passwd", "", nil},
 		{"dsl", "extends /etc/passwd", static("stats", absDeep), 1, "/etc/passwd", "", nil},
 		{"dsl", "a FIFO as model file", static("stats", fifoDeep), 1, "FIFO", "", nil},
