@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -32,6 +33,8 @@ func TestHostileInputs(t *testing.T) {
 				out, errOut string
 			}
 			done := make(chan result, 1)
+			var before goruntime.MemStats
+			goruntime.ReadMemStats(&before)
 			start := time.Now()
 			go func() {
 				code, out, errOut := deepc(t, args...)
@@ -53,13 +56,25 @@ func TestHostileInputs(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatalf("deepc %s did not end within 10 s", strings.Join(clip(args), " "))
 			}
-			t.Logf("%.2f s", time.Since(start).Seconds())
+			// The table test is not parallel, so what the process allocated
+			// meanwhile is this command's: a hostile input must not buy
+			// more than the tiny model's own work needs.
+			var after goruntime.MemStats
+			goruntime.ReadMemStats(&after)
+			alloc := after.TotalAlloc - before.TotalAlloc
+			if alloc > maxHostileAlloc {
+				t.Errorf("deepc %s allocated %d MB, more than %d MB", strings.Join(clip(args), " "), alloc>>20, maxHostileAlloc>>20)
+			}
+			t.Logf("%.2f s, %d MB allocated", time.Since(start).Seconds(), alloc>>20)
 			if c.after != nil {
 				c.after(t)
 			}
 		})
 	}
 }
+
+// maxHostileAlloc bounds what one hostile command may allocate in all.
+const maxHostileAlloc = 512 << 20
 
 // clip shortens long arguments (a megabyte of DSL) for messages.
 func clip(args []string) []string {
