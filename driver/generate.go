@@ -17,7 +17,7 @@ import (
 func GenerationTokenizer(spec, dir string, m *infer.Model) (tokenizer.Tokenizer, error) {
 	if spec == "" {
 		if p := filepath.Join(dir, "tokenizer.json"); fileExists(p) {
-			spec = p
+			spec = dir // read as a file of the checkpoint directory: no link followed
 		} else {
 			spec = fmt.Sprintf("byte:%d", vocabSize(m))
 		}
@@ -26,7 +26,7 @@ func GenerationTokenizer(spec, dir string, m *infer.Model) (tokenizer.Tokenizer,
 }
 
 func fileExists(p string) bool {
-	_, err := os.Stat(p)
+	_, err := os.Lstat(p)
 	return err == nil
 }
 

@@ -27,7 +27,7 @@ func RandomCheckpoint(file string, sets []string, dir string, seed int64, format
 	if err != nil {
 		return nil, err
 	}
-	if err := checkParamMemory(m, 1, "random weights for "+m.Name); err != nil {
+	if err := checkParamMemory(m, 2, "random weights for "+m.Name); err != nil {
 		return nil, err
 	}
 	cfg, err := models.HFConfigJSON(m)

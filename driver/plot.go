@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/deepc-dev/deepc/internal/safefile"
@@ -108,7 +107,7 @@ func plotRun(s map[string]plotter.XYs, path string) error {
 	loss.Draw(canvases[0][0])
 	lr.Draw(canvases[1][0])
 	gn.Draw(canvases[2][0])
-	f, err := os.Create(path)
+	f, err := safefile.Create(path, safefile.PNG)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 // cannot write into it at once; the returned function unlocks it.
 func claimRunDir(out, resumed string) (func(), error) {
 	ents, err := os.ReadDir(out)
+	links := slices.ContainsFunc(ents, func(e fs.DirEntry) bool { return e.Type()&fs.ModeSymlink != 0 })
 	ents = slices.DeleteFunc(ents, func(e fs.DirEntry) bool { return e.Name() == lockName })
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -26,6 +27,8 @@ func claimRunDir(out, resumed string) (func(), error) {
 		}
 	case err != nil:
 		return nil, fmt.Errorf("--out %s: %w", out, err)
+	case links:
+		return nil, fmt.Errorf("--out %s holds links; a run writes its metrics and checkpoints only into plain files and directories (deepc does not write through links)", out)
 	case len(ents) > 0:
 		if _, err := os.Stat(filepath.Join(out, "run.json")); err != nil {
 			return nil, fmt.Errorf("--out %s: the directory holds files and no deepc run (run.json); choose an empty or new directory", out)

@@ -3,7 +3,6 @@ package driver
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 
@@ -60,7 +59,7 @@ func WriteLogits(out string, seqs [][]int, logits infer.Logits) error {
 			data = append(data, row...)
 		}
 	}
-	fh, err := os.Create(out)
+	fh, err := safefile.Create(out, safefile.NPY)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/deepc-dev/deepc/dsl"
+	"github.com/deepc-dev/deepc/internal/safefile"
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/models"
 	"github.com/deepc-dev/deepc/passes"
@@ -193,6 +194,9 @@ func (t *Training) Run() error {
 	if err := t.Settings.Check(); err != nil {
 		return fmt.Errorf("train settings: %w", err)
 	}
+	if err := checkBatchMemory(t.Settings); err != nil {
+		return err
+	}
 	unlock, err := claimRunDir(t.Out, t.Resumed)
 	if err != nil {
 		return err
@@ -339,11 +343,11 @@ func (r *run) describe() (*os.File, error) {
 		return nil, err
 	}
 	desc, _ := json.MarshalIndent(map[string]any{"unigram_entropy": h, "train_files": len(r.corpus.Train), "val_files": len(r.corpus.Val), "settings": r.Settings}, "", "  ")
-	if err := os.WriteFile(filepath.Join(r.Out, "run.json"), append(desc, '\n'), 0o644); err != nil {
+	if err := safefile.WriteIn(r.Out, "run.json", append(desc, '\n')); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(r.Diag, "unigram entropy of the validation tokens: %.4f nats/token\n", h)
-	return os.OpenFile(filepath.Join(r.Out, "metrics.jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	return safefile.AppendIn(r.Out, "metrics.jsonl")
 }
 
 // loop takes the steps, recording each in metrics, and saves checkpoints.

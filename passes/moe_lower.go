@@ -2,6 +2,7 @@ package passes
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/deepc-dev/deepc/ir"
 )
@@ -50,8 +51,9 @@ func runMoELower(ctx *Context, m *ir.Module) (bool, error) {
 	changed := false
 	for _, f := range m.Funcs {
 		var plans []*moePlan
+		uses := usesOf(f) // once per function: per layer it made the pass quadratic in layers
 		for _, idx := range routings(f) {
-			if p := planMoE(f, idx); p != nil {
+			if p := planMoE(f, idx, uses); p != nil {
 				plans = append(plans, p)
 			}
 		}
@@ -91,7 +93,7 @@ type moePlan struct {
 }
 
 // planMoE returns the plan for routing idx, or nil when it does not lower.
-func planMoE(f *ir.Func, idx *ir.Value) *moePlan {
+func planMoE(f *ir.Func, idx *ir.Value, uses map[*ir.Value][]*ir.Op) *moePlan {
 	s := idx.Type.Shape
 	if len(s) != 2 || s[1].IsSym() {
 		return nil
@@ -113,6 +115,9 @@ func planMoE(f *ir.Func, idx *ir.Value) *moePlan {
 			slotLevel[op.Result()] = true
 			continue
 		}
+		if !slices.ContainsFunc(op.Args, func(a *ir.Value) bool { return slotLevel[a] }) {
+			continue // cheap: most ops touch no slot-level value (rowOp's table lookups made this scan dominate)
+		}
 		if rowOp(op, slotLevel) {
 			p.ops[op] = true
 			for _, r := range op.Results {
@@ -124,7 +129,6 @@ func planMoE(f *ir.Func, idx *ir.Value) *moePlan {
 		return nil
 	}
 	// Every use of a slot-level value must be rebuilt or be a combine.
-	uses := usesOf(f)
 	for v := range slotLevel {
 		for _, u := range uses[v] {
 			if u == nil { // a function result

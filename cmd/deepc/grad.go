@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/deepc-dev/deepc/driver"
+	"github.com/deepc-dev/deepc/internal/safefile"
 	"github.com/deepc-dev/deepc/runtime/weights"
 	"github.com/spf13/cobra"
 )
@@ -45,6 +46,9 @@ Examples:
 			}
 			loss, named, err := driver.Gradients(l, seqs)
 			if err != nil {
+				return err
+			}
+			if _, err := safefile.CheckOutput(out, safefile.Safetensor); err != nil {
 				return err
 			}
 			if err := weights.WriteFile(out, named); err != nil {

@@ -312,6 +312,14 @@ func (f *hostileFixtures) cases() []hostileCase {
 			os.Remove(filepath.Join(dir, "model.safetensors"))
 			os.Symlink("/etc/passwd", filepath.Join(dir, "model.safetensors"))
 		})), 1, "link", "", nil},
+		{"checkpoint", "a hub snapshot linking outside its blobs", forward(func() string {
+			snap := f.copyCkpt("hub/models--x--y/snapshots/rev", func(string) {})
+			os.MkdirAll(f.path("hub/models--x--y/blobs"), 0o755)
+			os.Remove(filepath.Join(snap, "config.json"))
+			os.Symlink("../../secret.json", filepath.Join(snap, "config.json"))
+			f.write("hub/models--x--y/secret.json", `{"hidden_size": "TOP-SECRET"}`)
+			return snap
+		}()), 1, "outside the model's hub blobs folder", "TOP-SECRET", nil},
 		{"checkpoint", "inspect a corrupt safetensors", static("inspect", tiny, "--checkpoint", corrupt), 1, "model.safetensors", "OK", nil},
 		{"checkpoint", "NaN weights warn", forward(f.copyCkpt("ck/nan", func(dir string) {
 			p := filepath.Join(dir, "model.safetensors")
@@ -343,9 +351,20 @@ func (f *hostileFixtures) cases() []hostileCase {
 				map[string]any{"type": "ByteLevel", "add_prefix_space": false, "use_regex": false},
 			}}
 		}), long), 1, "(?:a+)+b", "", nil},
+		{"tokenizer", "a pattern quadratic in the text", static("tokenize", "--tokenizer", f.tokenizer("tok/quadratic", func(j map[string]any) {
+			j["pre_tokenizer"] = map[string]any{"type": "Sequence", "pretokenizers": []any{
+				map[string]any{"type": "Split", "pattern": map[string]any{"Regex": "a+b"}, "behavior": "Isolated", "invert": false},
+				map[string]any{"type": "ByteLevel", "add_prefix_space": false, "use_regex": false},
+			}}
+		}), strings.Repeat("a", 100000)), 1, "a+b", "", nil},
 		{"tokenizer", "a 1 MB added token", static("tokenize", "--tokenizer", f.tokenizer("tok/long-added", func(j map[string]any) {
 			j["added_tokens"] = append(j["added_tokens"].([]any), map[string]any{"id": 302, "content": strings.Repeat("h", 1<<20), "special": true})
 		}), "hello"), 1, "an added token may hold at most 1024", "", nil},
+		{"tokenizer", "tokenizer_config.json a link outside", static("tokenize", "--tokenizer", func() string {
+			dir := filepath.Dir(f.tokenizer("tok/cfg-link", func(map[string]any) {}))
+			os.Symlink(f.write("outside/secret.json", `{"bos_token": "TOP-SECRET"}`), filepath.Join(dir, "tokenizer_config.json"))
+			return dir
+		}(), "hello"), 1, "link", "TOP-SECRET", nil},
 		{"tokenizer", "tokenizer.json a FIFO", static("tokenize", "--tokenizer", f.fifo("tok/fifo/tokenizer.json"), "hello"), 1, "FIFO", "", nil},
 		// Bundles.
 		{"bundle", "a file linked outside", static("bundle", "verify", linkBundle), 1, "not a regular file", "", nil},

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/deepc-dev/deepc/driver"
+	"github.com/deepc-dev/deepc/internal/safefile"
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/passes"
 	"github.com/spf13/cobra"
@@ -110,10 +111,15 @@ func writeOutput(w io.Writer, path, text string) error {
 		_, err := io.WriteString(w, text)
 		return err
 	}
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+	f, err := safefile.Create(path, safefile.IRText)
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(f, text); err != nil {
+		f.Close()
 		return fmt.Errorf("writing output: %w", err)
 	}
-	return nil
+	return f.Close()
 }
 
 // summary is a one-line description of a module.

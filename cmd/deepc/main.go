@@ -17,6 +17,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/deepc-dev/deepc/internal/safefile"
 	"github.com/deepc-dev/deepc/plugins/host"
 	rt "github.com/deepc-dev/deepc/runtime"
 
@@ -107,7 +108,7 @@ func (p *profile) start() error {
 	if p.path == "" {
 		return nil
 	}
-	f, err := os.Create(p.path)
+	f, err := safefile.Create(p.path, safefile.Profile)
 	if err != nil {
 		return fmt.Errorf("--cpuprofile: %w", err)
 	}

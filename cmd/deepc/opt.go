@@ -31,7 +31,7 @@ Examples:
 			var src []byte
 			var err error
 			if args[0] == "-" {
-				src, err = io.ReadAll(stdin)
+				src, err = safefile.ReadStream(stdin, "stdin", safefile.Source)
 			} else {
 				src, err = safefile.ReadFile(args[0], safefile.Source)
 			}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/deepc-dev/deepc/internal/safefile"
 	"github.com/deepc-dev/deepc/runtime/tokenizer"
 	"github.com/spf13/cobra"
 )
@@ -51,7 +52,7 @@ Examples:
 			}
 			var text string
 			if len(args) == 0 || args[0] == "-" {
-				b, err := io.ReadAll(stdin)
+				b, err := safefile.ReadStream(stdin, "stdin", safefile.Text)
 				if err != nil {
 					return fmt.Errorf("reading stdin: %w", err)
 				}
@@ -141,7 +142,7 @@ Examples:
 			}
 			var src string
 			if len(args) == 0 || len(args) == 1 && args[0] == "-" {
-				b, err := io.ReadAll(stdin)
+				b, err := safefile.ReadStream(stdin, "stdin", safefile.Text)
 				if err != nil {
 					return fmt.Errorf("reading stdin: %w", err)
 				}

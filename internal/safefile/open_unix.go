@@ -20,3 +20,5 @@ func openFlags(noFollow bool) int {
 }
 
 func isLinkRefusal(err error) bool { return errors.Is(err, syscall.ELOOP) }
+
+func noFollow() int { return syscall.O_NOFOLLOW }

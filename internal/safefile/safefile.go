@@ -42,6 +42,7 @@ var (
 	Corpus    = Kind{"corpus file", 1 << 30}
 	Metrics   = Kind{"metrics file", 1 << 30}
 	Source    = Kind{"source file", 64 << 20}
+	Text      = Kind{"text", 256 << 20}
 )
 
 // Open opens a path the user named for reading. A link is followed (the
@@ -148,6 +149,20 @@ func describe(m fs.FileMode) string {
 		return "link"
 	}
 	return "special file"
+}
+
+// ReadStream reads a stream (stdin) whole within the kind's limit: a
+// stream has no size to check first, so at most one byte past the limit
+// is read to tell.
+func ReadStream(r io.Reader, name string, k Kind) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, k.Max+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if int64(len(data)) > k.Max {
+		return nil, TooLarge(name, k, int64(len(data)))
+	}
+	return data, nil
 }
 
 // ReadAll reads what f (opened by this package) holds, within the kind's

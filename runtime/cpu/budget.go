@@ -17,7 +17,8 @@ import (
 // the OOM killer halfway through. The estimate is the peak of the live
 // set in program order — each value allocated at its op, freed after its
 // last use, aliasing views counted as copies — so it errs on the high
-// side, as a budget check should.
+// side, as a budget check should; the kernels' scratch is a factor on
+// top (scratchFactor).
 
 // budgetCheckFrom is the smallest symbol value that triggers the check: a
 // decode step (T = the number of sequences) runs thousands of times and
@@ -37,8 +38,18 @@ func checkRunMemory(f *ir.Func, env map[string]int64) error {
 	if !ok {
 		return fmt.Errorf("%s: a value's size overflows", what)
 	}
-	return runtime.CheckBudget(what, peak)
+	need, ok := runtime.MulSizes(peak, scratchFactor)
+	if !ok {
+		return fmt.Errorf("%s: a value's size overflows", what)
+	}
+	return runtime.CheckBudget(what, need)
 }
+
+// scratchFactor covers what the kernels hold besides the values: packed
+// GEMM operands, attention's per-block scores and the buffer pool. A
+// forward of 50,000 one-token sequences measured 3.5 times the estimate
+// of its values.
+const scratchFactor = 4
 
 func peakBytes(f *ir.Func, env map[string]int64) (int64, bool) {
 	last := map[*ir.Value]int{}

@@ -62,9 +62,16 @@ func TestSpecialFilesRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, spec := range []string{dir, filepath.Join(dir, "tokenizer.json")} {
+				// A file of the directory is never a link (the device is
+				// reached through one); tokenizer.json named itself is
+				// followed to what it is.
+				want := kind
+				if kind == "device" && (spec == dir || name == "tokenizer_config.json") {
+					want = "link"
+				}
 				err := openWithin(t, spec)
-				if !errors.Is(err, safefile.ErrNotRegular) || !strings.Contains(err.Error(), kind) {
-					t.Errorf("%s as %s, Open(%s): error %v, want one saying it is a %s", kind, name, spec, err, kind)
+				if !errors.Is(err, safefile.ErrNotRegular) || !strings.Contains(err.Error(), want) {
+					t.Errorf("%s as %s, Open(%s): error %v, want one saying %q", kind, name, spec, err, want)
 				}
 			}
 		}

@@ -102,7 +102,23 @@ type section struct {
 // ...). Both files are read through safefile: a FIFO, a device or a file
 // over the size limit is refused rather than read.
 func LoadHF(path string) (*HF, error) {
-	data, err := safefile.ReadFile(path, safefile.Tokenizer)
+	return loadHF(path, func() ([]byte, error) { return safefile.ReadFile(path, safefile.Tokenizer) })
+}
+
+// LoadHFIn reads dir/tokenizer.json, a file of the model directory dir:
+// no link there is followed, except in a Hugging Face hub snapshot
+// (safefile.OpenInModel).
+func LoadHFIn(dir string) (*HF, error) {
+	return loadHF(filepath.Join(dir, "tokenizer.json"), func() ([]byte, error) {
+		return safefile.ReadInModel(dir, "tokenizer.json", safefile.Tokenizer)
+	})
+}
+
+// loadHF parses the tokenizer.json at path, which read reads, and the
+// tokenizer_config.json beside it: a file of that directory, so a link
+// there is not followed (it could make deepc read a file outside).
+func loadHF(path string, read func() ([]byte, error)) (*HF, error) {
+	data, err := read()
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %w", err)
 	}
@@ -110,7 +126,7 @@ func LoadHF(path string) (*HF, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer %s: %w", path, err)
 	}
-	cfg, err := safefile.ReadFile(filepath.Join(filepath.Dir(path), "tokenizer_config.json"), safefile.Tokenizer)
+	cfg, err := safefile.ReadInModel(filepath.Dir(path), "tokenizer_config.json", safefile.Tokenizer)
 	switch {
 	case err == nil:
 		if err := h.applyConfig(cfg); err != nil {

@@ -88,6 +88,9 @@ func (q *patternQuota) takeClasses(n int) error {
 const (
 	stepFactor = 32
 	minSteps   = 1024
+	// minTotalSteps is the floor of a whole text's budget (findAll): a
+	// few milliseconds of work, so that short texts never hit it.
+	minTotalSteps = 1 << 22
 )
 
 // stepBudget is the steps allowed to one attempt at text[pos:].

@@ -22,7 +22,6 @@ package tokenizer
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -84,7 +83,7 @@ func Open(spec string) (Tokenizer, error) {
 	// Stat opens nothing, so a FIFO cannot block it; LoadHF reads the
 	// file through safefile.
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		path = filepath.Join(path, "tokenizer.json")
+		return LoadHFIn(path)
 	}
 	return LoadHF(path)
 }

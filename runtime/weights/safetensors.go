@@ -179,43 +179,15 @@ func OpenIn(dir, name string) (*File, error) {
 }
 
 // OpenCheckpointFile opens the file name inside the checkpoint directory
-// dir as safefile.OpenIn does, with one exception: the Hugging Face hub
-// cache (…/models--ORG--NAME/snapshots/REV/) holds every file as a link
-// to ../../blobs/HASH, so in a snapshot directory a link is followed when
-// it resolves to a regular file inside that model's cache folder.
-func OpenCheckpointFile(dir, name string) (*os.File, error) {
-	full := filepath.Join(dir, filepath.FromSlash(name))
-	fi, err := os.Lstat(full)
-	if err != nil || fi.Mode()&os.ModeSymlink == 0 || filepath.Base(filepath.Dir(filepath.Clean(dir))) != "snapshots" {
-		return safefile.OpenIn(dir, name)
-	}
-	if err := safefile.CheckName(name); err != nil {
-		return nil, err
-	}
-	root, err := filepath.EvalSymlinks(filepath.Dir(filepath.Dir(filepath.Clean(dir))))
-	if err != nil {
-		return nil, err
-	}
-	target, err := filepath.EvalSymlinks(full)
-	if err != nil {
-		return nil, err
-	}
-	if rel, err := filepath.Rel(root, target); err != nil || !filepath.IsLocal(rel) {
-		return nil, fmt.Errorf("%s: a link to %s, outside the model's hub cache folder %s", full, target, root)
-	}
-	return safefile.Open(target)
-}
+// dir: no link, except in a Hugging Face hub snapshot
+// (safefile.OpenInModel).
+func OpenCheckpointFile(dir, name string) (*os.File, error) { return safefile.OpenInModel(dir, name) }
 
 // ReadCheckpointFile reads the file name inside the checkpoint directory
 // dir whole (config.json, the shard index), opened as
 // OpenCheckpointFile does, within the kind's size limit.
 func ReadCheckpointFile(dir, name string, k safefile.Kind) ([]byte, error) {
-	f, err := OpenCheckpointFile(dir, name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return safefile.ReadAll(f, filepath.Join(dir, name), k)
+	return safefile.ReadInModel(dir, name, k)
 }
 
 func parseOpen(path string, f *os.File) (*File, error) {
