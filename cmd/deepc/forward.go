@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/deepc-dev/deepc/driver"
+	"github.com/deepc-dev/deepc/internal/safefile"
 	"github.com/deepc-dev/deepc/runtime/infer"
 	"github.com/spf13/cobra"
 )
@@ -74,7 +75,8 @@ func (j *logitsJob) parse() error {
 	if j.out == "" {
 		return fmt.Errorf("--out is required")
 	}
-	return nil
+	_, err = safefile.CheckOutput(j.out, safefile.NPY) // before minutes of loading
+	return err
 }
 
 // run computes the logits with model and writes them; diag gets a warning

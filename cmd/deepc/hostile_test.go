@@ -276,6 +276,27 @@ func (f *hostileFixtures) cases() []hostileCase {
 		// Outputs never destroy what they did not make.
 		{"output", "compile -o over a user's file", static("compile", tiny, "--target", "sm_90a", "-o", userFile), 1, "not a directory", "", unchanged(userFile, "user data")},
 		{"output", "compile -o over a user's directory", static("compile", tiny, "--target", "sm_90a", "-o", userDir), 1, "not a bundle deepc wrote", "", unchanged(filepath.Join(userDir, "notes.txt"), "mine")},
+		{"output", "forward --out over a checkpoint's weights", func() []string {
+			ck := f.copyCkpt("ck/out-victim", func(string) {})
+			return []string{"forward", tiny, "--checkpoint", f.ckpt, "--tokens", "1 2", "--out", filepath.Join(ck, "model.safetensors")}
+		}, 1, "is not a NumPy .npy file", "", nil},
+		{"output", "forward --out through a link", func() []string {
+			link := f.path("user/link.npy")
+			os.Symlink(userFile, link)
+			return []string{"forward", tiny, "--checkpoint", f.ckpt, "--tokens", "1 2", "--out", link}
+		}, 1, "is a link", "", unchanged(userFile, "user data")},
+		{"output", "plot's loss.png a link", func() []string {
+			dir := f.path("runs/plot-link")
+			f.write("runs/plot-link/metrics.jsonl", `{"step":1,"loss":1}`+"\n")
+			os.Symlink(userFile, filepath.Join(dir, "loss.png"))
+			return []string{"plot", dir}
+		}, 1, "is a link", "", unchanged(userFile, "user data")},
+		{"output", "train into a run dir holding links", func() []string {
+			dir := f.path("runs/linked")
+			f.write("runs/linked/run.json", "{}")
+			os.Symlink(userFile, filepath.Join(dir, "metrics.jsonl"))
+			return []string{"train", tiny, "--steps", "1", "--out", dir}
+		}, 1, "holds links", "", unchanged(userFile, "user data")},
 		{"output", "init over a user's directory", static("init", tiny, "--out", userDir), 1, "holds files", "", unchanged(filepath.Join(userDir, "notes.txt"), "mine")},
 		{"output", "train over another run", static("train", tiny, "--steps", "1", "--out", runDir), 1, "holds another run", "", unchanged(filepath.Join(runDir, "latest"), "step-000002\n")},
 		{"output", "train over a user's directory", static("train", tiny, "--steps", "1", "--out", userDir), 1, "no deepc run", "", unchanged(filepath.Join(userDir, "notes.txt"), "mine")},
