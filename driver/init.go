@@ -30,6 +30,9 @@ func RandomCheckpoint(file string, sets []string, dir string, seed int64, format
 	if err := checkParamMemory(m, 2, "random weights for "+m.Name); err != nil {
 		return nil, err
 	}
+	if shards < 1 || shards > len(m.Params) {
+		return nil, fmt.Errorf("--shards %d: want 1 to %d (the model's params)", shards, len(m.Params))
+	}
 	cfg, err := models.HFConfigJSON(m)
 	if err != nil {
 		return nil, err

@@ -78,6 +78,9 @@ func memoryReport(w io.Writer, dir string, man *bundle.Manifest, graphs []string
 		if !ok || err != nil || n < 0 {
 			return fmt.Errorf("--bind %q: want SYM=N,...", bind)
 		}
+		if _, dup := env[k]; dup {
+			return fmt.Errorf("--bind %q: %s is bound twice", bind, k)
+		}
 		if n > device.MaxDim {
 			return fmt.Errorf("--bind %s=%d: more than %d (2^40), which no tensor dimension reaches", k, n, int64(device.MaxDim))
 		}
@@ -113,8 +116,7 @@ func memoryReport(w io.Writer, dir string, man *bundle.Manifest, graphs []string
 		}
 		p, err := device.PlanMemory(f, programs[g], env)
 		if err != nil {
-			fmt.Fprintf(w, "  %s: %v\n", g, err)
-			continue
+			return fmt.Errorf("memory plan of %s at %s: %w", g, bind, err)
 		}
 		fmt.Fprintf(w, "  %s: arena %s for %d tensors (%s without reuse, %.1fx)\n", g, bytesHuman(p.Peak), len(p.Slots), bytesHuman(p.Total), float64(p.Total)/float64(max(p.Peak, 1)))
 	}

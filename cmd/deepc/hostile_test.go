@@ -313,6 +313,13 @@ func (f *hostileFixtures) cases() []hostileCase {
 		{"flags", "--max-memory nonsense", forward(f.ckpt, "--max-memory", "lots"), 1, "--max-memory", "", nil},
 		{"flags", "forward over --max-memory", forward(f.ckpt, "--max-memory", "1MiB"), 1, "memory budget of 1 MiB (--max-memory)", "", nil},
 		{"flags", "kernels --bind T=2^62", static("kernels", bundleDir, "--bind", "T=4611686018427387904"), 1, "--bind T=4611686018427387904", "", nil},
+		{"flags", "stats --seq-len 1e11", static("stats", tiny, "--seq-len", "100000000000"), 1, "--seq-len 100000000000", "", nil},
+		{"flags", "init --shards 100000", static("init", tiny, "--out", f.path("out/shards"), "--shards", "100000"), 1, "--shards 100000", "", nil},
+		{"flags", "kernels --bind twice", static("kernels", bundleDir, "--bind", "T=4096,T=5"), 1, "bound twice", "", nil},
+		{"flags", "forward --prefill past the positions", func() []string {
+			long := strings.TrimSpace(strings.Repeat("1 ", 1100))
+			return []string{"forward", tiny, "--checkpoint", f.ckpt, "--tokens", long, "--prefill", "1090", "--out", f.path("out/long.npy")}
+		}, 1, "more than the model's 1024 positions", "", nil},
 		{"flags", "stats --set n_layers=2**62", static("stats", tiny, "--set", "n_layers=2**62"), 1, "n_layers", "", nil},
 		{"flags", "stats --set mtp_depth=1000000", static("stats", tiny, "--set", "mtp_depth=1000000"), 1, "mtp_depth", "", nil},
 		// config.json values that load and give NaN logits.
@@ -409,6 +416,15 @@ func (f *hostileFixtures) cases() []hostileCase {
 		{"resume", "hashes naming /dev/zero", resume(f.editState("zero", func(st map[string]any) {
 			st["sha256"].(map[string]any)["/dev/zero"] = "00"
 		}, nil)), 1, "not a checkpoint file", "", nil},
+		{"resume", "--steps before the checkpoint", func() []string {
+			return []string{"train", "--resume", f.trained, "--steps", "0", "--out", f.path("resumed/steps0")}
+		}, 1, "must not be before it", "", nil},
+		{"resume", "a negative step", resume(f.editState("neg-step", func(st map[string]any) { st["step"] = -1 }, nil)), 1, "at step -1", "", nil},
+		{"resume", "a step past the run", resume(f.editState("huge-step", func(st map[string]any) { st["step"] = 1e15 }, nil)), 1, "must not be before it", "", nil},
+		{"resume", "settings naming data outside, overridden by --data", func() []string {
+			ck := f.editState("data", settings("data", "/etc/*"), nil)
+			return []string{"train", "--resume", ck, "--data", testCorpus, "--steps", "1", "--out", f.path("resumed/data")}
+		}, 0, `data "` + testCorpus, "", nil},
 		{"resume", "settings with lr NaN", resume(f.editState("lr", settings("lr", "NaN"), nil)), 1, "settings", "", nil},
 		{"resume", "settings with seq -5", resume(f.editState("seq", settings("seq", -5), nil)), 1, "seq -5", "", nil},
 		// Runs.

@@ -33,6 +33,9 @@ Examples:
   deepc stats models/deepseek_v3.deep --set n_layers=30 --seq-len 2048`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if seqLen > 1<<24 { // FLOP counts grow with seq-len²: past 2^24 they overflow
+				return fmt.Errorf("--seq-len %d: at most %d", seqLen, 1<<24)
+			}
 			if seqLen <= 0 {
 				return fmt.Errorf("--seq-len must be positive, got %d", seqLen)
 			}

@@ -60,11 +60,23 @@ Examples:
 				if err != nil {
 					return err
 				}
-				if cmd.Flags().Changed("steps") {
-					saved.Steps = s.Steps
+				// The checkpoint's settings name the files the run reads:
+				// flags given now take precedence, and what will be read
+				// is said, since a checkpoint may come from elsewhere.
+				fl := cmd.Flags()
+				for flag, set := range map[string]func(){"steps": func() { saved.Steps = s.Steps }, "data": func() { saved.Data = s.Data }, "tokenizer": func() { saved.Tokenizer = s.Tokenizer }} {
+					if fl.Changed(flag) {
+						set()
+					}
+				}
+				if len(args) > 0 {
+					saved.Model = args[0]
+				}
+				if st.Step < 0 || st.Step > saved.Steps {
+					return fmt.Errorf("--resume %s: the checkpoint is at step %d; --steps %d must not be before it", resume, st.Step, saved.Steps)
 				}
 				s, state, resumed = saved, st, p
-				fmt.Fprintf(diag, "resuming %s at step %d\n", resume, st.Step)
+				fmt.Fprintf(diag, "resuming %s at step %d: model %s, data %q, tokenizer %q\n", resume, st.Step, orDefault(s.Model, driver.DefaultModel), s.Data, orDefault(s.Tokenizer, "byte-level"))
 			} else {
 				if len(args) > 0 {
 					s.Model = args[0]
@@ -124,6 +136,13 @@ Examples:
 	fl.StringVar(&out, "out", "", "run directory: metrics.jsonl and checkpoints")
 	fl.StringVar(&resume, "resume", "", "continue from this checkpoint (a step-NNNNNN directory)")
 	return cmd
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
 }
 
 func isTerminal(w io.Writer) bool {

@@ -1,6 +1,9 @@
 package infer
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // PhaseTimes are the wall times of a PrefillDecode: the prefill, and each
 // decode step.
@@ -16,6 +19,9 @@ type PhaseTimes struct {
 func (m *Model) PrefillDecode(seqs [][]int, n int) (Logits, PhaseTimes, error) {
 	var pt PhaseTimes
 	L := len(seqs[0])
+	if maxPos := m.MaxPositions(); maxPos > 0 && int64(L) > maxPos {
+		return Logits{}, pt, fmt.Errorf("sequences of %d tokens: more than the model's %d positions, which its cache holds", L, maxPos)
+	}
 	c, err := m.NewCache(len(seqs) * L)
 	if err != nil {
 		return Logits{}, pt, err
