@@ -107,10 +107,23 @@ type Opened struct {
 	Close    func()
 }
 
+// openBundle verifies the bundle in dir: its files (bundle.Open) and what
+// its manifest says of them (device.CheckManifest).
+func openBundle(dir string) (*bundle.Manifest, error) {
+	man, err := bundle.Open(dir, "")
+	if err != nil {
+		return nil, err
+	}
+	if err := device.CheckManifest(man); err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", dir, err)
+	}
+	return man, nil
+}
+
 // Open verifies the bundle in dir and opens it on the device name (see
 // OpenDevice).
 func Open(name, dir string, need []string, eo EmuOptions, log io.Writer) (*Opened, error) {
-	man, err := bundle.Open(dir, "")
+	man, err := openBundle(dir)
 	if err != nil {
 		return nil, err
 	}

@@ -105,7 +105,7 @@ func (g *GPUCheck) Run() error {
 // open reads the bundle and opens the candidate device.
 func (g *GPUCheck) open() (func(), error) {
 	var err error
-	if g.man, err = bundle.Open(g.Bundle, ""); err != nil {
+	if g.man, err = openBundle(g.Bundle); err != nil {
 		return nil, err
 	}
 	if g.programs, err = device.Programs(g.man); err != nil {

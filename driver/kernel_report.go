@@ -21,7 +21,7 @@ import (
 // bytes, launches per graph), then each graph's memory plan at the symbol
 // values in bind ("T=4096,C=4096,B=1").
 func KernelReport(w io.Writer, dir, bind string) error {
-	man, err := bundle.Open(dir, "")
+	man, err := openBundle(dir)
 	if err != nil {
 		return err
 	}

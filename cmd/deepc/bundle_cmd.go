@@ -6,6 +6,7 @@ import (
 	"github.com/deepc-dev/deepc/driver"
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/runtime/bundle"
+	"github.com/deepc-dev/deepc/runtime/device"
 	"github.com/spf13/cobra"
 )
 
@@ -70,6 +71,9 @@ func newBundleCmd() *cobra.Command {
 			man, err := bundle.Open(args[0], target)
 			if err != nil {
 				return err
+			}
+			if err := device.CheckManifest(man); err != nil { // what the manifest says of its files
+				return fmt.Errorf("bundle %s: %w", args[0], err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (format %d, %s, target %s, %d files verified)\n", args[0], man.FormatVersion, man.Compiler, man.Target, len(man.Files))
 			return nil

@@ -233,9 +233,16 @@ func (f *hostileFixtures) cases() []hostileCase {
 	fifoDeep := f.fifo("dsl/fifo.deep")
 	bundleDir := f.path("bundle/b")
 	os.MkdirAll(filepath.Dir(bundleDir), 0o755)
-	if err := bundle.Write(bundleDir, &bundle.Manifest{Compiler: "deepc test", Target: "sm_90a"}, map[string][]byte{"ir/module.ir": []byte("x")}, false); err != nil {
-		f.t.Fatal(err)
+	writeBundle := func(dir, graphs, kernels string) string {
+		m := &bundle.Manifest{Compiler: "deepc test", Target: "sm_90a", Graphs: map[string]json.RawMessage{"forward": json.RawMessage(graphs)}, Kernels: json.RawMessage(kernels)}
+		if err := bundle.Write(dir, m, map[string][]byte{"ir/module.ir": []byte("x")}, false); err != nil {
+			f.t.Fatal(err)
+		}
+		return dir
 	}
+	writeBundle(bundleDir, `[]`, `[]`)
+	outsideKernel := writeBundle(f.path("bundle/outside-kernel"), `[]`, `[{"name": "k", "ptx": "../../../../etc/passwd"}]`)
+	missingKernel := writeBundle(f.path("bundle/missing-kernel"), `[{"kernel": "nope"}]`, `[]`)
 	linkBundle := f.path("bundle/link")
 	os.CopyFS(linkBundle, os.DirFS(bundleDir))
 	os.Remove(filepath.Join(linkBundle, "ir/module.ir"))
@@ -396,6 +403,8 @@ func (f *hostileFixtures) cases() []hostileCase {
 		{"tokenizer", "tokenizer.json a FIFO", static("tokenize", "--tokenizer", f.fifo("tok/fifo/tokenizer.json"), "hello"), 1, "FIFO", "", nil},
 		// Bundles.
 		{"bundle", "a file linked outside", static("bundle", "verify", linkBundle), 1, "not a regular file", "", nil},
+		{"bundle", "a kernel naming a file outside", static("bundle", "verify", outsideKernel), 1, "does not list", "", nil},
+		{"bundle", "a launch of a kernel it does not have", static("bundle", "verify", missingKernel), 1, `kernel "nope"`, "", nil},
 		{"bundle", "manifest.json a FIFO", static("bundle", "verify", fifoBundle), 1, "FIFO", "", nil},
 		// Resume state (the hashes recomputed where the edit needs it).
 		{"resume", "an optimizer moment missing", resume(f.editState("no-moment", nil, func(ts []weights.NamedTensor) []weights.NamedTensor {

@@ -443,8 +443,8 @@ func Programs(man *bundle.Manifest) (map[string][]program.Step, error) {
 	out := map[string][]program.Step{}
 	for g, raw := range man.Graphs {
 		var steps []program.Step
-		if err := json.Unmarshal(raw, &steps); err != nil {
-			return nil, fmt.Errorf("manifest graph %s: %v", g, err)
+		if err := json.Unmarshal(raw, &steps); err != nil || steps == nil {
+			return nil, fmt.Errorf("manifest graph %s: not a program (%v)", g, err)
 		}
 		out[g] = steps
 	}
