@@ -29,7 +29,7 @@ run: build
 
 test: lint deps
 	$(GO) test -count=1 ./...
-	bash scripts/chaos-train.sh --kills 6
+	bash scripts/chaos-train.sh --kills 6 --steps 30
 
 # Debian packages and fixtures the tests use (idempotent).
 deps:

@@ -8,13 +8,14 @@
 #
 #   scripts/chaos-train.sh [--kills N] [--steps S] [--seed R] [--max-delay SECONDS]
 #
-# Defaults: 50 kills, 30 steps, seed 1, kills up to 1.2 s after a start.
-# make test runs a short version (--kills 6). A micro DeepSeek-V3 (the
+# Defaults: 50 kills, 100 steps, seed 1, kills up to 0.7 s after a start;
+# every other kill lands as soon as a checkpoint starts being written.
+# make test runs a short version (--kills 6 --steps 30). A micro DeepSeek-V3 (the
 # tiny model, smaller) keeps each start and checkpoint quick.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-kills=50 steps=30 seed=1 max_delay=1.2
+kills=50 steps=100 seed=1 max_delay=0.7
 while [ $# -gt 0 ]; do
   case "$1" in
     --kills) kills=$2; shift 2 ;;
@@ -67,20 +68,28 @@ check() {
 }
 
 RANDOM=$seed
-mid_save=0 no_ckpt=0
+mid_save=0 no_ckpt=0 unfinished=0
 tmps() { ls -a "$run" 2>/dev/null | grep '^\.tmp-' || true; }
 for ((k = 1; k <= kills; k++)); do
   before=$(tmps)
   start 2>/dev/null &
   pid=$!
   delay=$(awk -v r=$RANDOM -v m="$max_delay" 'BEGIN { printf "%.3f", r / 32767 * m }')
-  sleep "$delay"
+  if ((k % 2 == 0)); then
+    # every other kill aims at a checkpoint being written: as soon as a
+    # new temporary checkpoint appears (or the delay runs out)
+    end=$(awk -v d="$delay" 'BEGIN { srand(); printf "%d", systime() + d + 1 }')
+    until [ -n "$(comm -13 <(echo "$before") <(tmps))" ] || [ "$(date +%s)" -ge "$end" ]; do sleep 0.005; done
+  else
+    sleep "$delay"
+  fi
   # kill the deepc process (start's child), not only the shell around it
   pkill -9 -P "$pid" deepc 2>/dev/null || true
   kill -9 "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   if [ -n "$(comm -13 <(echo "$before") <(tmps))" ]; then mid_save=$((mid_save + 1)); fi
   [ -f "$run/latest" ] || no_ckpt=$((no_ckpt + 1))
+  [ -f "$run/latest" ] && [ "$(cat "$run/latest")" = "$(printf 'step-%06d' "$steps")" ] || unfinished=$((unfinished + 1))
   check
 done
 
@@ -97,4 +106,4 @@ for ref in "$work"/ref/step-*; do
   done
   same=$((same + 1))
 done
-echo "chaos-train: $kills kill -9s ($mid_save while a checkpoint was being written, $no_ckpt before the first checkpoint); after each, latest loaded; all $same checkpoints bit-identical to an uninterrupted run (seed $seed)"
+echo "chaos-train: $kills kill -9s ($unfinished before the run was complete, $mid_save while a checkpoint was being written, $no_ckpt before the first checkpoint); after each, latest loaded; all $same checkpoints bit-identical to an uninterrupted run (seed $seed)"
