@@ -60,6 +60,7 @@ type Plugin struct {
 	Manifest *pluginpb.PluginManifest
 
 	client  *plugin.Client
+	cmd     *exec.Cmd
 	rpc     pluginpb.PassPluginClient
 	stderr  *tail
 	timeout time.Duration
@@ -83,10 +84,15 @@ func Start(path string, cfg Config) (*Plugin, error) {
 		return nil, fmt.Errorf("plugin %s: SHA-256 is %s, --plugin-sha256 wants %s; not started", path, sum, want)
 	}
 	p := &Plugin{Path: path, SHA256: sum, stderr: &tail{max: 16 << 10}, timeout: cfg.timeout()}
+	p.cmd = exec.Command(abs)
+	ownGroup(p.cmd)
+	// Wait returns this long after the plugin exits even when something it
+	// started still holds its output pipes (go-plugin waits on them).
+	p.cmd.WaitDelay = pipeWait
 	cc := &plugin.ClientConfig{
 		HandshakeConfig:  plugins.Handshake,
 		Plugins:          plugins.PluginSet(nil),
-		Cmd:              exec.Command(abs),
+		Cmd:              p.cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		Managed:          true, // killed by Cleanup (exit, interrupt)
@@ -101,6 +107,7 @@ func Start(path string, cfg Config) (*Plugin, error) {
 		cc.SecureConfig = &plugin.SecureConfig{Checksum: b, Hash: sha256.New()}
 	}
 	p.client = plugin.NewClient(cc)
+	started.add(p)
 	if err := p.connect(); err != nil {
 		p.Close()
 		return nil, p.fail("", err)
@@ -170,10 +177,44 @@ func (p *Plugin) Name() string {
 	return p.Path
 }
 
-// Close kills the plugin process (if still running) and waits for it.
+// Close kills the plugin's process group, then lets go-plugin reap it.
+// The group goes first: go-plugin's Kill waits until the plugin's stderr
+// pipe closes, which never happens while a child the plugin started (a
+// wrapper script's) still holds it.
 func (p *Plugin) Close() {
+	p.killGroup()
 	if p.client != nil {
 		p.client.Kill()
+	}
+	started.remove(p)
+}
+
+func (p *Plugin) killGroup() {
+	if p.cmd != nil && p.cmd.Process != nil {
+		killGroup(p.cmd.Process.Pid)
+	}
+}
+
+// pipeWait bounds the wait for a dead plugin's pipes.
+const pipeWait = 2 * time.Second
+
+// started are the plugins not yet closed, for Cleanup.
+var started = pluginSet{m: map[*Plugin]bool{}}
+
+type pluginSet struct {
+	mu sync.Mutex
+	m  map[*Plugin]bool
+}
+
+func (s *pluginSet) add(p *Plugin)    { s.mu.Lock(); s.m[p] = true; s.mu.Unlock() }
+func (s *pluginSet) remove(p *Plugin) { s.mu.Lock(); delete(s.m, p); s.mu.Unlock() }
+
+// killAll kills the process group of every plugin not closed.
+func (s *pluginSet) killAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for p := range s.m {
+		p.killGroup()
 	}
 }
 
@@ -279,7 +320,10 @@ func (ps *Pass) Run(ctx *passes.Context, m *ir.Module) (bool, error) {
 
 // Cleanup kills every plugin process still running (deepc calls it on
 // exit and on an interrupt).
-func Cleanup() { plugin.CleanupClients() }
+func Cleanup() {
+	started.killAll() // first: an interrupt must not wait on a plugin
+	plugin.CleanupClients()
+}
 
 // tail keeps the last max bytes written to it.
 type tail struct {
