@@ -101,7 +101,7 @@ func (l *Load) Compile() (*ir.Module, error) {
 // CheckpointSets reads a checkpoint's config.json as model settings.
 func CheckpointSets(dir string) ([]string, error) {
 	path := filepath.Join(dir, "config.json")
-	cfg, err := weights.ReadCheckpointFile(dir, "config.json", safefile.Config)
+	cfg, err := safefile.ReadInModel(dir, "config.json", safefile.Config)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}

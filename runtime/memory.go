@@ -7,7 +7,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/deepc-dev/deepc/ir"
 )
@@ -82,7 +84,27 @@ func MemoryBudget() (int64, string) {
 	if b := memoryBudget.Load(); b > 0 {
 		return b, "--max-memory"
 	}
-	return AvailableMemory(), "the machine's available memory; --max-memory sets another budget"
+	return available.get(), "the machine's available memory; --max-memory sets another budget"
+}
+
+// available is AvailableMemory read at most once a second: budgets are
+// checked on every device allocation, and a read of /proc/meminfo costs
+// more than a small allocation.
+var available availableCache
+
+type availableCache struct {
+	mu   sync.Mutex
+	n    int64
+	read time.Time
+}
+
+func (c *availableCache) get() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now := time.Now(); now.Sub(c.read) > time.Second {
+		c.n, c.read = AvailableMemory(), now
+	}
+	return c.n
 }
 
 // CheckBudget refuses need bytes for what (a phrase naming the input that
@@ -95,15 +117,17 @@ func CheckBudget(what string, need int64) error {
 	return nil
 }
 
-// HumanBytes writes n bytes in the largest binary unit that keeps it >= 1.
+// HumanBytes writes n bytes in the largest binary unit that keeps it >= 1
+// ("12.3 MiB"): budgets, refusals and inspect's checkpoint size.
 func HumanBytes(n int64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
-	f, i := float64(n), 0
-	for f >= 1024 && i < len(units)-1 {
-		f, i = f/1024, i+1
-	}
-	if i == 0 {
+	const unit = 1024
+	if n < unit {
 		return fmt.Sprintf("%d B", n)
 	}
-	return fmt.Sprintf("%.3g %s", f, units[i])
+	v, i := float64(n), -1
+	for v >= unit && i < 5 {
+		v /= unit
+		i++
+	}
+	return fmt.Sprintf("%.1f %ciB", v, "KMGTPE"[i])
 }

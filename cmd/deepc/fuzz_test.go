@@ -44,3 +44,18 @@ func FuzzFlags(f *testing.F) {
 		}
 	})
 }
+
+// --max-memory reads sizes with units and refuses anything else: zero,
+// negative, NaN, infinite, overflowing, unknown units.
+func TestParseBytes(t *testing.T) {
+	for in, want := range map[string]int64{"": 0, "1024": 1024, "8GiB": 8 << 30, "8G": 8 << 30, "512MB": 512e6, "1e9": 1e9, "1.5KiB": 1536} {
+		if got, err := parseBytes(in); err != nil || got != want {
+			t.Errorf("parseBytes(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"0", "-1GB", "-5", "NaN", "Inf", "+Inf", "1e400", "9EiB", "8XB", "GB", "lots", "1e18TB", "8 GiB GiB"} {
+		if n, err := parseBytes(in); err == nil {
+			t.Errorf("parseBytes(%q) = %d, want a refusal", in, n)
+		}
+	}
+}

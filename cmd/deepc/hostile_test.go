@@ -318,7 +318,7 @@ func (f *hostileFixtures) cases() []hostileCase {
 			return []string{"forward", tiny, "--checkpoint", f.ckpt, "--tokens", "@/dev/zero", "--out", f.path("out/l.npy")}
 		}, 1, "/dev/zero", "", nil},
 		{"flags", "--max-memory nonsense", forward(f.ckpt, "--max-memory", "lots"), 1, "--max-memory", "", nil},
-		{"flags", "forward over --max-memory", forward(f.ckpt, "--max-memory", "1MiB"), 1, "memory budget of 1 MiB (--max-memory)", "", nil},
+		{"flags", "forward over --max-memory", forward(f.ckpt, "--max-memory", "1MiB"), 1, "memory budget of 1.0 MiB (--max-memory)", "", nil},
 		{"flags", "kernels --bind T=2^62", static("kernels", bundleDir, "--bind", "T=4611686018427387904"), 1, "--bind T=4611686018427387904", "", nil},
 		{"flags", "stats --seq-len 1e11", static("stats", tiny, "--seq-len", "100000000000"), 1, "--seq-len 100000000000", "", nil},
 		{"flags", "init --shards 100000", static("init", tiny, "--out", f.path("out/shards"), "--shards", "100000"), 1, "--shards 100000", "", nil},

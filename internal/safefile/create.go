@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 )
 
 // An Output is a kind of file deepc writes, known by how it begins: an
@@ -83,7 +84,7 @@ func AppendIn(dir, name string) (*os.File, error) {
 	if err := CheckName(name); err != nil {
 		return nil, err
 	}
-	return os.OpenFile(dir+string(os.PathSeparator)+name, os.O_CREATE|os.O_APPEND|os.O_WRONLY|noFollow(), 0o644)
+	return os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_APPEND|os.O_WRONLY|noFollow(), 0o644)
 }
 
 // WriteIn writes data to the file name inside dir, replacing a regular
@@ -92,7 +93,7 @@ func WriteIn(dir, name string, data []byte) error {
 	if err := CheckName(name); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(dir+string(os.PathSeparator)+name, os.O_CREATE|os.O_TRUNC|os.O_WRONLY|noFollow(), 0o644)
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_TRUNC|os.O_WRONLY|noFollow(), 0o644)
 	if err != nil {
 		return err
 	}

@@ -40,7 +40,6 @@ var (
 	Index     = Kind{"checkpoint index", 64 << 20}
 	Tokens    = Kind{"token file", 256 << 20}
 	Corpus    = Kind{"corpus file", 1 << 30}
-	Metrics   = Kind{"metrics file", 1 << 30}
 	Source    = Kind{"source file", 64 << 20}
 	Text      = Kind{"text", 256 << 20}
 )
@@ -165,10 +164,6 @@ func ReadStream(r io.Reader, name string, k Kind) ([]byte, error) {
 	return data, nil
 }
 
-// ReadAll reads what f (opened by this package) holds, within the kind's
-// limit; path names it in errors.
-func ReadAll(f *os.File, path string, k Kind) ([]byte, error) { return readAll(f, path, k) }
-
 func readAll(f *os.File, path string, k Kind) ([]byte, error) {
 	fi, err := f.Stat()
 	if err != nil {
@@ -177,16 +172,9 @@ func readAll(f *os.File, path string, k Kind) ([]byte, error) {
 	if fi.Size() > k.Max {
 		return nil, TooLarge(path, k, fi.Size())
 	}
-	// The size can change under us, and /proc files report 0: read at most
-	// one byte past the limit to tell.
-	data, err := io.ReadAll(io.LimitReader(f, k.Max+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if int64(len(data)) > k.Max {
-		return nil, TooLarge(path, k, int64(len(data)))
-	}
-	return data, nil
+	// The size can change under us, and /proc files report 0: read as a
+	// stream.
+	return ReadStream(f, path, k)
 }
 
 // TooLarge is the error for a file over its kind's limit.

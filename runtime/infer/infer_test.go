@@ -241,7 +241,7 @@ func TestGenerateRefusesBadOptions(t *testing.T) {
 	runtime.SetMemoryBudget(64 << 10)
 	_, _, err := m.Generate(prompts, infer.GenerateOptions{MaxTokens: 1000})
 	runtime.SetMemoryBudget(0)
-	if err == nil || !strings.Contains(err.Error(), "KV cache of 2005 tokens") || !strings.Contains(err.Error(), "memory budget of 64 KiB (--max-memory)") {
+	if err == nil || !strings.Contains(err.Error(), "KV cache of 2005 tokens") || !strings.Contains(err.Error(), "memory budget of 64.0 KiB (--max-memory)") {
 		t.Errorf("a cache over the budget: %v", err)
 	}
 	// A long input is held to the budget before the run allocates: the
@@ -250,7 +250,7 @@ func TestGenerateRefusesBadOptions(t *testing.T) {
 	runtime.SetMemoryBudget(16 << 20)
 	_, err = m.Forward([][]int{long})
 	runtime.SetMemoryBudget(0)
-	if err == nil || !strings.Contains(err.Error(), "func @forward with T=4096 needs") || !strings.Contains(err.Error(), "memory budget of 16 MiB") {
+	if err == nil || !strings.Contains(err.Error(), "func @forward with T=4096 needs") || !strings.Contains(err.Error(), "memory budget of 16.0 MiB") {
 		t.Errorf("a forward over the budget: %v", err)
 	}
 	if _, _, err := m.Generate([][]int{{1}, {}}, infer.GenerateOptions{MaxTokens: 2}); err == nil || !strings.Contains(err.Error(), "prompt 2 is empty") {

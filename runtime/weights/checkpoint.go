@@ -104,7 +104,7 @@ func (c *Checkpoint) openIndex(dir, index string) error {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("%s: %s", index, fmt.Sprintf(format, args...))
 	}
-	data, err := ReadCheckpointFile(dir, IndexFile, safefile.Index)
+	data, err := safefile.ReadInModel(dir, IndexFile, safefile.Index)
 	if err != nil {
 		return err
 	}

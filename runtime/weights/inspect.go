@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/runtime"
 )
 
 // Report is the result of checking a checkpoint's headers against a module.
@@ -77,7 +78,7 @@ func (r *Report) Print(w io.Writer, verbose bool) error {
 	if r.Index {
 		layout = "index"
 	}
-	fmt.Fprintf(&b, "checkpoint %s: %d tensors, %s in %d shard(s) (%s)\n", r.Path, r.Tensors, humanBytes(r.Bytes), len(r.Shards), layout)
+	fmt.Fprintf(&b, "checkpoint %s: %d tensors, %s in %d shard(s) (%s)\n", r.Path, r.Tensors, runtime.HumanBytes(r.Bytes), len(r.Shards), layout)
 	fmt.Fprintf(&b, "module %s: %d params, %d bind\n", r.Module, r.Params, len(r.Bindings))
 	kinds := map[string]int{}
 	for _, bd := range r.Bindings {
@@ -129,17 +130,4 @@ func bindingKind(b Binding) string {
 		s += " (rounded)"
 	}
 	return s
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	v, i := float64(n), -1
-	for v >= unit && i < 4 {
-		v /= unit
-		i++
-	}
-	return fmt.Sprintf("%.1f %ciB", v, "KMGTP"[i])
 }

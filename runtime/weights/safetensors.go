@@ -169,25 +169,13 @@ func Open(path string) (*File, error) {
 
 // OpenIn opens the safetensors file name inside the checkpoint directory
 // dir: a plain name, never a link (it could reach outside dir) — except
-// in a Hugging Face hub snapshot (see OpenCheckpointFile).
+// in a Hugging Face hub snapshot (safefile.OpenInModel).
 func OpenIn(dir, name string) (*File, error) {
-	f, err := OpenCheckpointFile(dir, name)
+	f, err := safefile.OpenInModel(dir, name)
 	if err != nil {
 		return nil, err
 	}
 	return parseOpen(filepath.Join(dir, name), f)
-}
-
-// OpenCheckpointFile opens the file name inside the checkpoint directory
-// dir: no link, except in a Hugging Face hub snapshot
-// (safefile.OpenInModel).
-func OpenCheckpointFile(dir, name string) (*os.File, error) { return safefile.OpenInModel(dir, name) }
-
-// ReadCheckpointFile reads the file name inside the checkpoint directory
-// dir whole (config.json, the shard index), opened as
-// OpenCheckpointFile does, within the kind's size limit.
-func ReadCheckpointFile(dir, name string, k safefile.Kind) ([]byte, error) {
-	return safefile.ReadInModel(dir, name, k)
 }
 
 func parseOpen(path string, f *os.File) (*File, error) {
