@@ -2,11 +2,20 @@ package ir
 
 import "fmt"
 
-// Builder appends ops to a function, inferring result types from the op
-// table. Loc is stamped on every op it builds.
+// Builder builds ops into a function: at its end (NewFunc, or a Builder
+// literal), or at an insertion point of an Editor (Editor.Before, After).
+// Loc is stamped on every op it builds.
+//
+// It has two styles. Emit and Emit1 take op names and return each error.
+// Op and OpN take op handles and keep the first error: code that builds a
+// dozen ops checks Err once at the end, and after an error they build
+// nothing and return nil values.
 type Builder struct {
 	F   *Func
 	Loc Loc
+
+	insert func(*Op) // nil: append to F.Body
+	err    error
 }
 
 // NewFunc adds an empty function to m and returns a builder for it.
@@ -23,49 +32,86 @@ func (b *Builder) Arg(name string, t Type) *Value {
 	return v
 }
 
-// Emit appends op name applied to args and returns its results.
+// Emit builds op name applied to args and returns its results.
 func (b *Builder) Emit(name string, args []*Value, attrs Attrs) ([]*Value, error) {
 	def := Lookup(name)
 	if def == nil {
 		return nil, fmt.Errorf("unknown op %q", name)
 	}
-	if def.Infer == nil {
-		return nil, fmt.Errorf("op %s has no inferred type; build it with EmitTyped", name)
+	res, err := InferTypes(def, args, attrs)
+	if err != nil {
+		return nil, err
+	}
+	return b.EmitTyped(name, args, attrs, res), nil
+}
+
+// InferTypes checks args and attrs against d's entry in the op table and
+// returns the result types its type rule gives.
+func InferTypes(d *OpDef, args []*Value, attrs Attrs) ([]Type, error) {
+	if d.Infer == nil {
+		return nil, fmt.Errorf("op %s has no inferred type; build it with EmitTyped", d.Name)
+	}
+	if err := checkArity(d, len(args), attrs); err != nil {
+		return nil, err
 	}
 	types := make([]Type, len(args))
 	for i, a := range args {
 		types[i] = a.Type
 	}
-	if err := checkArity(def, len(args), attrs); err != nil {
-		return nil, err
-	}
-	res, err := def.Infer(types, attrs)
+	res, err := d.Infer(types, attrs)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", d.Name, err)
 	}
-	return b.EmitTyped(name, args, attrs, res), nil
+	return res, nil
 }
 
 // Emit1 is Emit for single-result ops.
 func (b *Builder) Emit1(name string, args []*Value, attrs Attrs) (*Value, error) {
-	vs, err := b.Emit(name, args, attrs)
+	def := Lookup(name)
+	if def == nil {
+		return nil, fmt.Errorf("unknown op %q", name)
+	}
+	res, err := InferTypes(def, args, attrs)
 	if err != nil {
 		return nil, err
 	}
-	if len(vs) != 1 {
-		b.F.Body = b.F.Body[:len(b.F.Body)-1] // a failed emit leaves no op behind
-		return nil, fmt.Errorf("%s: expected one result, got %d", name, len(vs))
+	if len(res) != 1 {
+		return nil, fmt.Errorf("%s: expected one result, got %d", name, len(res))
 	}
-	return vs[0], nil
+	return b.EmitTyped(name, args, attrs, res)[0], nil
 }
 
-// EmitTyped appends an op with the given result types, unchecked; the
+// EmitTyped builds an op with the given result types, unchecked; the
 // verifier checks it later.
 func (b *Builder) EmitTyped(name string, args []*Value, attrs Attrs, results []Type) []*Value {
 	op := NewOp(name, args, attrs, results, b.Loc)
-	b.F.Body = append(b.F.Body, op)
+	if b.insert != nil {
+		b.insert(op)
+	} else {
+		b.F.Body = append(b.F.Body, op)
+	}
 	return op.Results
 }
+
+// OpN builds op d (result types from its type rule) and returns its
+// results; after an error, nil values (see Builder).
+func (b *Builder) OpN(d *OpDef, args []*Value, attrs Attrs) []*Value {
+	if b.err != nil {
+		return make([]*Value, 8)
+	}
+	res, err := InferTypes(d, args, attrs)
+	if err != nil {
+		b.err = err
+		return make([]*Value, 8)
+	}
+	return b.EmitTyped(d.Name, args, attrs, res)
+}
+
+// Op is OpN for single-result ops.
+func (b *Builder) Op(d *OpDef, args []*Value, attrs Attrs) *Value { return b.OpN(d, args, attrs)[0] }
+
+// Err is the first error Op or OpN met.
+func (b *Builder) Err() error { return b.err }
 
 // Param reads module parameter p.
 func (b *Builder) Param(p *Param) *Value {

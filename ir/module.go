@@ -91,6 +91,14 @@ func (o *Op) Def() *OpDef { return Lookup(o.Name) }
 // without the table lookup.
 func (o *Op) Is(d *OpDef) bool { return o != nil && o.Name == d.Name }
 
+// Pure reports whether o may be removed when its results are unused and
+// merged with an identical op: its table entry says so. Unknown ops are
+// not pure, conservatively.
+func (o *Op) Pure() bool {
+	d := o.Def()
+	return d != nil && d.Pure
+}
+
 // Result returns the single result of a one-result op.
 func (o *Op) Result() *Value { return o.Results[0] }
 

@@ -97,7 +97,8 @@ var (
 	}
 )
 
-func foldUnary(rw *rewriter, op *ir.Op) *ir.Value {
+func foldUnary(rw *ir.Rewriter, m *ir.Match) *ir.Value {
+	op := m.Root
 	x, ok := constOf(op.Args[0])
 	if !ok {
 		return nil
@@ -106,13 +107,13 @@ func foldUnary(rw *rewriter, op *ir.Op) *ir.Value {
 	case x.dt.IsInt():
 		if fn, ok := intUnary[op.Def()]; ok {
 			if r, ok := fn(x.i); ok {
-				return emitConst(rw, scalar{dt: x.dt, i: wrapInt(x.dt, r)})
+				return emitConst(rw.Builder, scalar{dt: x.dt, i: wrapInt(x.dt, r)})
 			}
 		}
 	case x.dt != ir.Bool:
 		if fn, ok := floatUnary[op.Def()]; ok {
 			if r, ok := fn(x.f); ok {
-				return emitConst(rw, floatScalar(x.dt, r))
+				return emitConst(rw.Builder, floatScalar(x.dt, r))
 			}
 		}
 	}
@@ -126,7 +127,8 @@ func constPair(op *ir.Op) (x, y scalar, ok bool) {
 	return x, y, okx && oky && x.dt == y.dt
 }
 
-func foldBinary(rw *rewriter, op *ir.Op) *ir.Value {
+func foldBinary(rw *ir.Rewriter, m *ir.Match) *ir.Value {
+	op := m.Root
 	x, y, ok := constPair(op)
 	if !ok {
 		return nil
@@ -134,17 +136,18 @@ func foldBinary(rw *rewriter, op *ir.Op) *ir.Value {
 	switch {
 	case x.dt.IsInt():
 		if r, ok := intBinary[op.Def()](x.i, y.i); ok {
-			return emitConst(rw, scalar{dt: x.dt, i: wrapInt(x.dt, r)})
+			return emitConst(rw.Builder, scalar{dt: x.dt, i: wrapInt(x.dt, r)})
 		}
 	case x.dt != ir.Bool:
 		if r, ok := floatBinary[op.Def()](x.f, y.f); ok {
-			return emitConst(rw, floatScalar(x.dt, r))
+			return emitConst(rw.Builder, floatScalar(x.dt, r))
 		}
 	}
 	return nil
 }
 
-func foldCompare(rw *rewriter, op *ir.Op) *ir.Value {
+func foldCompare(rw *ir.Rewriter, m *ir.Match) *ir.Value {
+	op := m.Root
 	x, y, ok := constPair(op)
 	if !ok {
 		return nil
@@ -162,7 +165,7 @@ func foldCompare(rw *rewriter, op *ir.Op) *ir.Value {
 	default:
 		r = floatCompare[op.Def()](x.f, y.f)
 	}
-	return emitConst(rw, scalar{dt: ir.Bool, b: r})
+	return emitConst(rw.Builder, scalar{dt: ir.Bool, b: r})
 }
 
 // maxExactInt is the largest integer magnitude float64 holds exactly;
@@ -173,7 +176,8 @@ const maxExactInt = 1 << 53
 // floats, integer to float, integer to integer (wrapping) and bool to a
 // number. Float to integer (truncate or round?) and anything to bool are
 // left to the backends.
-func foldCast(rw *rewriter, op *ir.Op) *ir.Value {
+func foldCast(rw *ir.Rewriter, m *ir.Match) *ir.Value {
+	op := m.Root
 	x, ok := constOf(op.Args[0])
 	to, ok2 := op.Attrs["dtype"].(ir.DType)
 	if !ok || !ok2 {
@@ -187,15 +191,15 @@ func foldCast(rw *rewriter, op *ir.Op) *ir.Value {
 			n = 1
 		}
 		if toFloat {
-			return emitConst(rw, floatScalar(to, float64(n)))
+			return emitConst(rw.Builder, floatScalar(to, float64(n)))
 		}
-		return emitConst(rw, scalar{dt: to, i: n})
+		return emitConst(rw.Builder, scalar{dt: to, i: n})
 	case x.dt.IsInt() && to.IsInt():
-		return emitConst(rw, scalar{dt: to, i: wrapInt(to, x.i)})
+		return emitConst(rw.Builder, scalar{dt: to, i: wrapInt(to, x.i)})
 	case x.dt.IsInt() && toFloat && x.i <= maxExactInt && x.i >= -maxExactInt:
-		return emitConst(rw, floatScalar(to, float64(x.i)))
+		return emitConst(rw.Builder, floatScalar(to, float64(x.i)))
 	case x.dt != ir.Bool && !x.dt.IsInt() && toFloat:
-		return emitConst(rw, floatScalar(to, x.f))
+		return emitConst(rw.Builder, floatScalar(to, x.f))
 	}
 	return nil
 }

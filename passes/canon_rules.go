@@ -1,42 +1,56 @@
 package passes
 
-import (
-	"slices"
-
-	"github.com/deepc-dev/deepc/ir"
-)
+import "github.com/deepc-dev/deepc/ir"
 
 // canonRules is canonicalize's rule table. Rules for the same op are tried
 // in this order: folding first, since a folded constant needs no other rule.
-var canonRules = append([]rule{
-	{"fold-unary", []*ir.OpDef{ir.OpNeg, ir.OpAbs, ir.OpSign, ir.OpSqrt}, foldUnary},
-	{"fold-binary", []*ir.OpDef{ir.OpAdd, ir.OpSub, ir.OpMul, ir.OpDiv, ir.OpMaximum, ir.OpMinimum}, foldBinary},
-	{"fold-compare", []*ir.OpDef{ir.OpEq, ir.OpNe, ir.OpLt, ir.OpLe, ir.OpGt, ir.OpGe}, foldCompare},
-	{"fold-cast", []*ir.OpDef{ir.OpCast}, foldCast},
-	{"noop-to-same-type", []*ir.OpDef{ir.OpReshape, ir.OpExpand, ir.OpCast}, noopToSameType},
-	{"identity-transpose", []*ir.OpDef{ir.OpTranspose}, identityTranspose},
-	{"reshape-of-reshape", []*ir.OpDef{ir.OpReshape}, collapseChain},
-	{"expand-of-expand", []*ir.OpDef{ir.OpExpand}, collapseChain},
-	{"transpose-of-transpose", []*ir.OpDef{ir.OpTranspose}, transposeOfTranspose},
-}, unitRules()...)
+var canonRules = ir.NewRules(append([]ir.Rule{
+	{Name: "fold-unary", Pat: ir.OneOf([]*ir.OpDef{ir.OpNeg, ir.OpAbs, ir.OpSign, ir.OpSqrt}, constant("x")), Rewrite: foldUnary},
+	{Name: "fold-binary", Pat: ir.OneOf([]*ir.OpDef{ir.OpAdd, ir.OpSub, ir.OpMul, ir.OpDiv, ir.OpMaximum, ir.OpMinimum}, constant("x"), constant("y")), Rewrite: foldBinary},
+	{Name: "fold-compare", Pat: ir.OneOf([]*ir.OpDef{ir.OpEq, ir.OpNe, ir.OpLt, ir.OpLe, ir.OpGt, ir.OpGe}, constant("x"), constant("y")), Rewrite: foldCompare},
+	{Name: "fold-cast", Pat: ir.P(ir.OpCast, constant("x")), Rewrite: foldCast},
+	// reshape to the same shape, expand to the same shape and cast to the
+	// same dtype return their operand unchanged.
+	{Name: "noop-to-same-type", Pat: ir.OneOf([]*ir.OpDef{ir.OpReshape, ir.OpExpand, ir.OpCast}, ir.Any("x")).If(typeOfArg(0)), Rewrite: capture("x")},
+	// A transpose is a no-op only when its permutation is the identity; one
+	// that keeps the type (swapping two equal dims) still moves data.
+	{Name: "identity-transpose", Pat: ir.P(ir.OpTranspose, ir.Any("x")).If(identityTranspose), Rewrite: capture("x")},
+	// reshape(reshape(x)) is one reshape of x, and expand(expand(x)) one
+	// expand of x (if x broadcasts to the middle shape and that to the last,
+	// x broadcasts to the last). The inner op stays for its other users, if
+	// any; dce removes it otherwise.
+	{Name: "reshape-of-reshape", Pat: ir.P(ir.OpReshape, ir.P(ir.OpReshape, ir.Any("x"))), Rewrite: rootOf("x")},
+	{Name: "expand-of-expand", Pat: ir.P(ir.OpExpand, ir.P(ir.OpExpand, ir.Any("x"))), Rewrite: rootOf("x")},
+	{Name: "transpose-of-transpose", Pat: ir.P(ir.OpTranspose, ir.P(ir.OpTranspose, ir.Any("x")).As("inner")), Rewrite: transposeOfTranspose},
+}, unitRules()...)...)
 
-// noopToSameType: reshape to the same shape, expand to the same shape and
-// cast to the same dtype return their operand unchanged.
-func noopToSameType(_ *rewriter, op *ir.Op) *ir.Value {
-	if x := op.Args[0]; op.Result().Type.Equal(x.Type) {
-		return x
-	}
-	return nil
+// constant matches a scalar const that folding can read, captured as name.
+func constant(name string) *ir.Pat {
+	return ir.Any(name).If(func(v *ir.Value) bool { _, ok := constOf(v); return ok })
 }
 
-// identityTranspose: a transpose is a no-op only when its permutation is the
-// identity; one that keeps the type (swapping two equal dims) still moves data.
-func identityTranspose(_ *rewriter, op *ir.Op) *ir.Value {
-	perm, ok := op.Attrs.Ints("perm")
-	if ok && isIdentityPerm(perm) {
-		return op.Args[0]
+// capture is the rewrite that returns the value captured as name.
+func capture(name string) func(*ir.Rewriter, *ir.Match) *ir.Value {
+	return func(_ *ir.Rewriter, m *ir.Match) *ir.Value { return m.V(name) }
+}
+
+// typeOfArg holds where an op's result has operand i's type.
+func typeOfArg(i int) func(*ir.Value) bool {
+	return func(v *ir.Value) bool { return v.Type.Equal(v.Def.Args[i].Type) }
+}
+
+// rootOf rebuilds the root op over the captured value name instead of its
+// operand.
+func rootOf(name string) func(*ir.Rewriter, *ir.Match) *ir.Value {
+	return func(rw *ir.Rewriter, m *ir.Match) *ir.Value {
+		op := m.Root
+		return rw.EmitTyped(op.Name, []*ir.Value{m.V(name)}, op.Attrs.Clone(), op.ResultTypes())[0]
 	}
-	return nil
+}
+
+func identityTranspose(v *ir.Value) bool {
+	perm, ok := v.Def.Attrs.Ints("perm")
+	return ok && isIdentityPerm(perm)
 }
 
 func isIdentityPerm(perm []int64) bool {
@@ -48,27 +62,11 @@ func isIdentityPerm(perm []int64) bool {
 	return true
 }
 
-// collapseChain: reshape(reshape(x)) is one reshape of x, and
-// expand(expand(x)) one expand of x (if x broadcasts to the middle shape and
-// that to the last, x broadcasts to the last). The inner op stays for its
-// other users, if any; dce removes it otherwise.
-func collapseChain(rw *rewriter, op *ir.Op) *ir.Value {
-	inner := op.Args[0].Def
-	if !inner.Is(op.Def()) {
-		return nil
-	}
-	return rw.emit(op.Def(), []*ir.Value{inner.Args[0]}, op.Attrs.Clone(), op.Result().Type)
-}
-
 // transposeOfTranspose composes the permutations: out[i] = mid[p2[i]] =
 // x[p1[p2[i]]].
-func transposeOfTranspose(rw *rewriter, op *ir.Op) *ir.Value {
-	inner := op.Args[0].Def
-	if !inner.Is(ir.OpTranspose) {
-		return nil
-	}
-	p1, ok1 := inner.Attrs.Ints("perm")
-	p2, ok2 := op.Attrs.Ints("perm")
+func transposeOfTranspose(rw *ir.Rewriter, m *ir.Match) *ir.Value {
+	p1, ok1 := m.Op("inner").Attrs.Ints("perm")
+	p2, ok2 := m.Root.Attrs.Ints("perm")
 	if !ok1 || !ok2 || len(p1) != len(p2) {
 		return nil
 	}
@@ -76,13 +74,12 @@ func transposeOfTranspose(rw *rewriter, op *ir.Op) *ir.Value {
 	for i, p := range p2 {
 		perm[i] = p1[p]
 	}
-	x := inner.Args[0]
 	if isIdentityPerm(perm) {
-		return x
+		return m.V("x")
 	}
-	attrs := op.Attrs.Clone()
+	attrs := m.Root.Attrs.Clone()
 	attrs["perm"] = perm
-	return rw.emit(ir.OpTranspose, []*ir.Value{x}, attrs, op.Result().Type)
+	return rw.EmitTyped(ir.OpTranspose.Name, []*ir.Value{m.V("x")}, attrs, m.Root.ResultTypes())[0]
 }
 
 // units lists algebraic identities x op u = x as data: the op, its unit,
@@ -101,45 +98,17 @@ var units = []struct {
 	{ir.OpDiv, 1, false},
 }
 
-func unitRules() []rule {
-	var rs []rule
-	for _, u := range units {
-		rs = append(rs, rule{u.op.Name + "-unit", []*ir.OpDef{u.op}, unitRule(u.unit, u.left)})
-	}
-	return rs
-}
-
-// unitRule returns x for x op u (and u op x when left), where u is a splat
+// unitRules: x op u returns x (and u op x when left), where u is a splat
 // of the unit, provided the result has x's type: broadcasting against a
 // bigger u, or a different dtype, would make x the wrong value to return.
-func unitRule(unit float64, left bool) func(*rewriter, *ir.Op) *ir.Value {
-	return func(_ *rewriter, op *ir.Op) *ir.Value {
-		sides := [][2]int{{0, 1}} // {x, u} operand indices
-		if left {
-			sides = append(sides, [2]int{1, 0})
+func unitRules() []ir.Rule {
+	var rs []ir.Rule
+	for _, u := range units {
+		name := u.op.Name + "-unit"
+		rs = append(rs, ir.Rule{Name: name, Pat: ir.P(u.op, ir.Any("x"), ir.Splat(u.unit)).If(typeOfArg(0)), Rewrite: capture("x")})
+		if u.left {
+			rs = append(rs, ir.Rule{Name: name, Pat: ir.P(u.op, ir.Splat(u.unit), ir.Any("x")).If(typeOfArg(1)), Rewrite: capture("x")})
 		}
-		for _, s := range sides {
-			x, u := op.Args[s[0]], op.Args[s[1]]
-			if isSplatOf(u, unit) && op.Result().Type.Equal(x.Type) {
-				return x
-			}
-		}
-		return nil
 	}
-}
-
-// splatViews are ops that keep a splat a splat; isSplatOf looks through them.
-var splatViews = []*ir.OpDef{ir.OpExpand, ir.OpReshape}
-
-// isSplatOf reports whether every element of v is unit: v is a const of that
-// value, possibly reshaped or expanded.
-func isSplatOf(v *ir.Value, unit float64) bool {
-	for v.Def != nil && slices.Contains(splatViews, v.Def.Def()) {
-		v = v.Def.Args[0]
-	}
-	if !v.Def.Is(ir.OpConst) {
-		return false
-	}
-	x, ok := v.Def.Attrs.Float("value") // an int or a float; false for a bool
-	return ok && x == unit
+	return rs
 }

@@ -19,21 +19,25 @@ func init() {
 func cse(_ *Context, f *ir.Func) (bool, error) {
 	ids := valueIDs{}
 	seen := map[string]*ir.Op{}
-	return rewriteFunc(f, func(rw *rewriter, op *ir.Op) bool {
-		if !removable(op) {
-			return false
+	ed := ir.NewEditor(f)
+	changed := false
+	for _, op := range f.Body {
+		if !op.Pure() {
+			continue
 		}
 		key := ids.key(op)
 		first, ok := seen[key]
 		if !ok {
 			seen[key] = op
-			return false
+			continue
 		}
 		for i, r := range op.Results {
-			rw.replace(r, first.Results[i])
+			ed.ReplaceAllUses(r, first.Results[i])
 		}
-		return true
-	}), nil
+		ed.Erase(op)
+		changed = true
+	}
+	return changed, ed.Commit()
 }
 
 // valueIDs numbers values so an op's operands can be part of a string key.

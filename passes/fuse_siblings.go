@@ -64,15 +64,19 @@ func runFuseSiblings(_ *Context, m *ir.Module) (bool, error) {
 		if len(fuse) == 0 {
 			continue
 		}
-		var err error
-		rewriteFunc(f, func(rw *rewriter, op *ir.Op) bool {
-			if g, ok := fuse[op]; ok && err == nil {
-				err = fuseGroup(m, rw, g)
+		ed := ir.NewEditor(f)
+		for _, op := range f.Body {
+			if g, ok := fuse[op]; ok {
+				if err := fuseGroup(m, ed, g); err != nil {
+					return false, err
+				}
 			}
 			// The group's results now come from the fused op's split.
-			return fused[op] && err == nil
-		})
-		if err != nil {
+			if fused[op] {
+				ed.Erase(op)
+			}
+		}
+		if err := ed.Commit(); err != nil {
 			return false, err
 		}
 		changed = true
@@ -133,7 +137,7 @@ func blocksAlign(m *ir.Module, g []*ir.Op) bool {
 }
 
 // fuseGroup emits the fused op and splits its result among the group.
-func fuseGroup(m *ir.Module, rw *rewriter, g []*ir.Op) error {
+func fuseGroup(m *ir.Module, ed *ir.Editor, g []*ir.Op) error {
 	spec := weightOp[g[0].Def()]
 	var names []string
 	var sizes []int64
@@ -162,20 +166,15 @@ func fuseGroup(m *ir.Module, rw *rewriter, g []*ir.Op) error {
 		p = &ir.Param{Name: name, Type: ir.Type{Shape: shape, DType: first.Type.DType}, Attrs: attrs}
 		m.Params = append(m.Params, p)
 	}
-	b := &builder{rw: rw}
-	rw.cur = g[0]
-	w := ir.NewOp(ir.OpParam.Name, nil, ir.Attrs{"name": p.Name}, []ir.Type{p.Type}, g[0].Loc)
-	rw.pending = append(rw.pending, w)
+	b := ed.Before(g[0])
 	args := append([]*ir.Value(nil), g[0].Args...)
-	args[spec.weight] = w.Result()
-	y := b.one(g[0].Def(), args, nil)
-	parts := b.split(y, -1, sizes...)
-	if b.err != nil {
-		rw.discard()
-		return fmt.Errorf("fuse-siblings: at %s: %w", g[0].Loc, b.err)
+	args[spec.weight] = b.Param(p)
+	parts := b.Split(b.Op(g[0].Def(), args, nil), -1, sizes...)
+	if b.Err() != nil {
+		return fmt.Errorf("fuse-siblings: at %s: %w", g[0].Loc, b.Err())
 	}
 	for i, op := range g {
-		rw.replace(op.Result(), parts[i])
+		ed.ReplaceAllUses(op.Result(), parts[i])
 	}
 	return nil
 }

@@ -73,19 +73,18 @@ func runKVCache(ctx *Context, m *ir.Module) (bool, error) {
 // argument by the argument itself, so callers pass the shifted tokens. It
 // fails if any other shift remains.
 func takeNextTokens(f *ir.Func) bool {
-	ok := true
-	rewriteFunc(f, func(rw *rewriter, op *ir.Op) bool {
+	ed := ir.NewEditor(f)
+	for _, op := range f.Body {
 		if !op.Is(ir.OpShift) {
+			continue
+		}
+		if off, _ := op.Attrs.Int("offset"); off != 1 || op.Args[0].Def != nil {
 			return false
 		}
-		if off, _ := op.Attrs.Int("offset"); off == 1 && op.Args[0].Def == nil {
-			rw.replace(op.Result(), op.Args[0])
-			return true
-		}
-		ok = false
-		return false
-	})
-	return ok
+		ed.ReplaceAllUses(op.Result(), op.Args[0])
+		ed.Erase(op)
+	}
+	return ed.Commit() == nil
 }
 
 // cacheAttention rewrites f's latent attentions to read and write caches,
@@ -104,37 +103,35 @@ func cacheAttention(f *ir.Func) (bool, error) {
 	cpos := arg(cachePosArg, ir.T(ir.I32, ir.S(cacheSym)))
 	cseq := arg(cacheSeqArg, ir.T(ir.I32, ir.S(cacheSym)))
 	var caches []*ir.Value
-	var err error
-	rewriteFunc(f, func(rw *rewriter, op *ir.Op) bool {
-		if !op.Is(ir.OpAttention) || err != nil {
-			return false
+	ed := ir.NewEditor(f)
+	for _, op := range f.Body {
+		if !op.Is(ir.OpAttention) {
+			continue
 		}
 		p, ok := matchLatentKV(op.Args[1], op.Args[2])
 		if !ok {
-			return false
+			continue
 		}
 		r := p.latent.Type.Shape[1]
 		cache := arg(CacheArg(len(caches)), ir.T(p.latent.Type.DType, ir.S(cacheSym), ir.C(r.N+p.dr)))
-		b := &builder{rw: rw}
-		lat := b.concat(-1, p.latent, b.reshape(p.kr, T, ir.C(p.dr)))
-		updated := b.one(ir.OpKVWrite, []*ir.Value{cache, lat, slot}, nil)
+		b := ed.Before(op)
+		lat := b.Concat(-1, p.latent, b.Reshape(p.kr, T, ir.C(p.dr)))
+		updated := b.Op(ir.OpKVWrite, []*ir.Value{cache, lat, slot}, nil)
 		caches = append(caches, updated)
-		cs := b.split(updated, -1, r.N, p.dr)
+		cs := b.Split(updated, -1, r.N, p.dr)
 		Cd := ir.S(cacheSym)
-		kvu := b.reshape(b.one(ir.OpLinear, []*ir.Value{cs[0], p.w}, nil), Cd, ir.C(p.heads), ir.C(p.dn+p.dv))
-		kv := b.split(kvu, -1, p.dn, p.dv)
-		kr := b.one(ir.OpExpand, []*ir.Value{b.reshape(cs[1], Cd, ir.C(1), ir.C(p.dr))}, ir.Attrs{"shape": ir.Shape{Cd, ir.C(p.heads), ir.C(p.dr)}})
-		k := b.concat(-1, kv[0], kr)
-		o := b.one(ir.OpAttentionCache, []*ir.Value{op.Args[0], k, kv[1], op.Args[3], op.Args[4], cpos, cseq}, op.Attrs.Clone())
-		if b.err != nil {
-			err = fmt.Errorf("kv-cache: at %s: %w", op.Loc, b.err)
-			rw.discard()
-			return false
+		kvu := b.Reshape(b.Op(ir.OpLinear, []*ir.Value{cs[0], p.w}, nil), Cd, ir.C(p.heads), ir.C(p.dn+p.dv))
+		kv := b.Split(kvu, -1, p.dn, p.dv)
+		kr := b.Op(ir.OpExpand, []*ir.Value{b.Reshape(cs[1], Cd, ir.C(1), ir.C(p.dr))}, ir.Attrs{"shape": ir.Shape{Cd, ir.C(p.heads), ir.C(p.dr)}})
+		k := b.Concat(-1, kv[0], kr)
+		o := b.Op(ir.OpAttentionCache, []*ir.Value{op.Args[0], k, kv[1], op.Args[3], op.Args[4], cpos, cseq}, op.Attrs.Clone())
+		if b.Err() != nil {
+			return false, fmt.Errorf("kv-cache: at %s: %w", op.Loc, b.Err())
 		}
-		rw.replace(op.Result(), o)
-		return true
-	})
-	if err != nil || len(caches) == 0 {
+		ed.ReplaceAllUses(op.Result(), o)
+		ed.Erase(op)
+	}
+	if err := ed.Commit(); err != nil || len(caches) == 0 {
 		return false, err
 	}
 	f.Results = append(f.Results, caches...)

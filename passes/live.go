@@ -2,13 +2,6 @@ package passes
 
 import "github.com/deepc-dev/deepc/ir"
 
-// removable reports whether op may be dropped when its results are unused:
-// it is a declared pure op. Unknown ops are kept, conservatively.
-func removable(op *ir.Op) bool {
-	d := op.Def()
-	return d != nil && d.Pure
-}
-
 // liveOps marks the ops of f that its results depend on, plus every op that
 // cannot be removed and what it depends on. The slice is indexed like f.Body.
 func liveOps(f *ir.Func) []bool {
@@ -19,7 +12,7 @@ func liveOps(f *ir.Func) []bool {
 	keep := make([]bool, len(f.Body))
 	for i := len(f.Body) - 1; i >= 0; i-- {
 		op := f.Body[i]
-		keep[i] = !removable(op)
+		keep[i] = !op.Pure()
 		for _, r := range op.Results {
 			keep[i] = keep[i] || live[r]
 		}

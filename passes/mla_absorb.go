@@ -40,40 +40,40 @@ func runMLAAbsorb(ctx *Context, m *ir.Module) (bool, error) {
 
 // absorb rewrites f's latent attentions over a cache (see runMLAAbsorb).
 func absorb(f *ir.Func) (bool, error) {
-	var err error
-	changed := rewriteFunc(f, func(rw *rewriter, op *ir.Op) bool {
-		if !op.Is(ir.OpAttentionCache) || err != nil {
-			return false
+	ed := ir.NewEditor(f)
+	changed := false
+	for _, op := range f.Body {
+		if !op.Is(ir.OpAttentionCache) {
+			continue
 		}
 		p, ok := matchLatentKV(op.Args[1], op.Args[2])
 		if !ok {
-			return false
+			continue
 		}
 		// The latent and rotary key are the two halves of one cache value.
 		cs := p.latent.Def
 		if !cs.Is(ir.OpSplit) || p.latent.Index != 0 || len(cs.Results) != 2 {
-			return false
+			continue
 		}
 		cache := cs.Args[0]
 		r := p.latent.Type.Shape[1].N
 		q := op.Args[0]
 		H, Cd := ir.C(p.heads), cache.Type.Shape[0]
-		b := &builder{rw: rw}
-		w := b.one(ir.OpCast, []*ir.Value{p.w}, ir.Attrs{"dtype": q.Type.DType})
-		wkv := b.split(b.reshape(w, H, ir.C(p.dn+p.dv), ir.C(r)), 1, p.dn, p.dv)
-		qs := b.split(q, -1, p.dn, p.dr)
-		qabs := b.transpose(b.one(ir.OpMatmul, []*ir.Value{b.transpose(qs[0], 1, 0, 2), wkv[0]}, nil), 1, 0, 2)
-		k := b.reshape(cache, Cd, ir.C(1), ir.C(r+p.dr))
-		v := b.reshape(p.latent, Cd, ir.C(1), ir.C(r))
-		olat := b.one(ir.OpAttentionCache, []*ir.Value{b.concat(-1, qabs, qs[1]), k, v, op.Args[3], op.Args[4], op.Args[5], op.Args[6]}, op.Attrs.Clone())
-		o := b.transpose(b.one(ir.OpMatmul, []*ir.Value{b.transpose(olat, 1, 0, 2), b.transpose(wkv[1], 0, 2, 1)}, nil), 1, 0, 2)
-		if b.err != nil {
-			err = fmt.Errorf("mla-absorb: at %s: %w", op.Loc, b.err)
-			rw.discard()
-			return false
+		b := ed.Before(op)
+		w := b.Cast(p.w, q.Type.DType)
+		wkv := b.Split(b.Reshape(w, H, ir.C(p.dn+p.dv), ir.C(r)), 1, p.dn, p.dv)
+		qs := b.Split(q, -1, p.dn, p.dr)
+		qabs := b.Transpose(b.Op(ir.OpMatmul, []*ir.Value{b.Transpose(qs[0], 1, 0, 2), wkv[0]}, nil), 1, 0, 2)
+		k := b.Reshape(cache, Cd, ir.C(1), ir.C(r+p.dr))
+		v := b.Reshape(p.latent, Cd, ir.C(1), ir.C(r))
+		olat := b.Op(ir.OpAttentionCache, []*ir.Value{b.Concat(-1, qabs, qs[1]), k, v, op.Args[3], op.Args[4], op.Args[5], op.Args[6]}, op.Attrs.Clone())
+		o := b.Transpose(b.Op(ir.OpMatmul, []*ir.Value{b.Transpose(olat, 1, 0, 2), b.Transpose(wkv[1], 0, 2, 1)}, nil), 1, 0, 2)
+		if b.Err() != nil {
+			return false, fmt.Errorf("mla-absorb: at %s: %w", op.Loc, b.Err())
 		}
-		rw.replace(op.Result(), o)
-		return true
-	})
-	return changed, err
+		ed.ReplaceAllUses(op.Result(), o)
+		ed.Erase(op)
+		changed = true
+	}
+	return changed, ed.Commit()
 }

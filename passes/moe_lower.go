@@ -8,7 +8,9 @@ import (
 )
 
 func init() {
-	Register(NewPass("moe-lower", "lower grouped_linear experts to dispatch (slots sorted by expert, padded to option moe-block rows, default 128) → grouped GEMMs → weighted combine", runMoELower))
+	Register(NewPassWithOptions("moe-lower", "lower grouped_linear experts to dispatch (slots sorted by expert, padded to option moe-block rows) → grouped GEMMs → weighted combine", []Option{
+		{Name: "moe-block", Type: TypeInt, Default: fmt.Sprint(DefaultMoEBlock), Description: fmt.Sprintf("pad each expert's dispatched rows to a multiple of this (1 to %d; the GPU's GEMM tile is 128)", MaxMoEBlock)},
+	}, runMoELower))
 }
 
 // DefaultMoEBlock pads each expert's rows to the GEMM tile height, which is
@@ -51,16 +53,16 @@ func runMoELower(ctx *Context, m *ir.Module) (bool, error) {
 	changed := false
 	for _, f := range m.Funcs {
 		var plans []*moePlan
-		uses := usesOf(f) // once per function: per layer it made the pass quadratic in layers
+		ed := ir.NewEditor(f) // once per function: per layer, use lists made the pass quadratic in layers
 		for _, idx := range routings(f) {
-			if p := planMoE(f, idx, uses); p != nil {
+			if p := planMoE(ed, idx); p != nil {
 				plans = append(plans, p)
 			}
 		}
 		if len(plans) == 0 {
 			continue
 		}
-		if err := lowerMoE(f, plans, block); err != nil {
+		if err := lowerMoE(ed, plans, block); err != nil {
 			return false, fmt.Errorf("func @%s: %w", f.Name, err)
 		}
 		changed = true
@@ -93,14 +95,14 @@ type moePlan struct {
 }
 
 // planMoE returns the plan for routing idx, or nil when it does not lower.
-func planMoE(f *ir.Func, idx *ir.Value, uses map[*ir.Value][]*ir.Op) *moePlan {
+func planMoE(ed *ir.Editor, idx *ir.Value) *moePlan {
 	s := idx.Type.Shape
 	if len(s) != 2 || s[1].IsSym() {
 		return nil
 	}
 	p := &moePlan{idx: idx, experts: -1, ops: map[*ir.Op]bool{}, combines: map[*ir.Op][2]*ir.Value{}, dropped: map[*ir.Op]bool{}}
 	slotLevel := map[*ir.Value]bool{}
-	for _, op := range f.Body {
+	for _, op := range ed.F.Body {
 		if op.Is(ir.OpGroupedLinear) && op.Args[2] == idx {
 			w := op.Args[1].Type.Shape
 			if w[0].IsSym() || (p.experts >= 0 && w[0].N != p.experts) {
@@ -130,14 +132,15 @@ func planMoE(f *ir.Func, idx *ir.Value, uses map[*ir.Value][]*ir.Op) *moePlan {
 	}
 	// Every use of a slot-level value must be rebuilt or be a combine.
 	for v := range slotLevel {
-		for _, u := range uses[v] {
-			if u == nil { // a function result
-				return nil
-			}
+		users, result := ed.Users(v)
+		if result {
+			return nil
+		}
+		for _, u := range users {
 			if p.ops[u] || p.dropped[u] {
 				continue
 			}
-			sum, w, ok := combinePattern(u, v, s, uses)
+			sum, w, ok := combinePattern(ed, u, v, s)
 			if !ok {
 				return nil
 			}
@@ -180,7 +183,7 @@ func rowOp(op *ir.Op, slotLevel map[*ir.Value]bool) bool {
 
 // combinePattern matches mul(v, reshape(w, [T, k, 1])) (either order),
 // used once, by sum(axis = 1): the weighted sum over a token's experts.
-func combinePattern(mul *ir.Op, v *ir.Value, idx ir.Shape, uses map[*ir.Value][]*ir.Op) (*ir.Op, *ir.Value, bool) {
+func combinePattern(ed *ir.Editor, mul *ir.Op, v *ir.Value, idx ir.Shape) (*ir.Op, *ir.Value, bool) {
 	if !mul.Is(ir.OpMul) || v.Type.DType != ir.F32 {
 		return nil, nil, false
 	}
@@ -196,8 +199,8 @@ func combinePattern(mul *ir.Op, v *ir.Value, idx ir.Shape, uses map[*ir.Value][]
 	if w.Type.DType != ir.F32 || !w.Type.Shape.Equal(idx) || !mul.Result().Type.Shape.Equal(v.Type.Shape) {
 		return nil, nil, false
 	}
-	us := uses[mul.Result()]
-	if len(us) != 1 || !us[0].Is(ir.OpSum) {
+	us, result := ed.Users(mul.Result())
+	if result || len(us) != 1 || !us[0].Is(ir.OpSum) {
 		return nil, nil, false
 	}
 	sum := us[0]
@@ -209,22 +212,8 @@ func combinePattern(mul *ir.Op, v *ir.Value, idx ir.Shape, uses map[*ir.Value][]
 	return sum, w, true
 }
 
-// usesOf lists the ops using each value (nil for a function result).
-func usesOf(f *ir.Func) map[*ir.Value][]*ir.Op {
-	u := map[*ir.Value][]*ir.Op{}
-	for _, op := range f.Body {
-		for _, a := range op.Args {
-			u[a] = append(u[a], op)
-		}
-	}
-	for _, r := range f.Results {
-		u[r] = append(u[r], nil)
-	}
-	return u
-}
-
 // lowerMoE rebuilds the planned ops on dispatched rows in one sweep.
-func lowerMoE(f *ir.Func, plans []*moePlan, block int64) error {
+func lowerMoE(ed *ir.Editor, plans []*moePlan, block int64) error {
 	planOf := map[*ir.Op]*moePlan{}
 	for _, p := range plans {
 		for op := range p.ops {
@@ -241,16 +230,15 @@ func lowerMoE(f *ir.Func, plans []*moePlan, block int64) error {
 	dispatched := map[*moePlan]dispatch{}
 	gathered := map[[2]*ir.Value]*ir.Value{} // (x, slot) → rows
 	rows := map[*ir.Value]*ir.Value{}        // slot-level value → its rows
-	var err error
-	rewriteFunc(f, func(rw *rewriter, op *ir.Op) bool {
+	for _, op := range ed.F.Body {
 		p := planOf[op]
-		if p == nil || err != nil {
-			return false
+		if p == nil {
+			continue
 		}
-		b := &builder{rw: rw}
+		b := ed.Before(op)
 		d, ok := dispatched[p]
 		if !ok {
-			r := b.op(ir.OpMoEDispatch, []*ir.Value{p.idx}, ir.Attrs{"experts": p.experts, "block": block})
+			r := b.OpN(ir.OpMoEDispatch, []*ir.Value{p.idx}, ir.Attrs{"experts": p.experts, "block": block})
 			d = dispatch{r[0], r[1]}
 			dispatched[p] = d
 		}
@@ -259,18 +247,18 @@ func lowerMoE(f *ir.Func, plans []*moePlan, block int64) error {
 		case p.dropped[op]:
 		case p.combines[op] != [2]*ir.Value{}:
 			c := p.combines[op]
-			rw.replace(op.Result(), b.one(ir.OpMoECombine, []*ir.Value{rows[c[0]], d.slot, c[1]}, nil))
+			ed.ReplaceAllUses(op.Result(), b.Op(ir.OpMoECombine, []*ir.Value{rows[c[0]], d.slot, c[1]}, nil))
 		case op.Is(ir.OpGroupedLinear):
 			x := op.Args[0]
 			xr, ok := rows[x]
 			if !ok {
 				key := [2]*ir.Value{x, d.slot}
 				if xr = gathered[key]; xr == nil {
-					xr = b.one(ir.OpMoEGather, []*ir.Value{x, d.slot}, ir.Attrs{"k": k})
+					xr = b.Op(ir.OpMoEGather, []*ir.Value{x, d.slot}, ir.Attrs{"k": k})
 					gathered[key] = xr
 				}
 			}
-			rows[op.Result()] = b.one(ir.OpGroupedGEMM, []*ir.Value{xr, op.Args[1], d.count}, ir.Attrs{"block": block})
+			rows[op.Result()] = b.Op(ir.OpGroupedGEMM, []*ir.Value{xr, op.Args[1], d.count}, ir.Attrs{"block": block})
 		default:
 			args := make([]*ir.Value, len(op.Args))
 			for i, a := range op.Args {
@@ -282,18 +270,16 @@ func lowerMoE(f *ir.Func, plans []*moePlan, block int64) error {
 			if op.Is(ir.OpSplit) || op.Is(ir.OpSlice) {
 				attrs["axis"] = int64(-1)
 			}
-			for i, r := range b.op(op.Def(), args, attrs) {
+			for i, r := range b.OpN(op.Def(), args, attrs) {
 				if i < len(op.Results) {
 					rows[op.Results[i]] = r
 				}
 			}
 		}
-		if b.err != nil {
-			err = fmt.Errorf("at %s: %s: %w", op.Loc, op.Name, b.err)
-			rw.discard()
-			return false
+		if b.Err() != nil {
+			return fmt.Errorf("at %s: %s: %w", op.Loc, op.Name, b.Err())
 		}
-		return true
-	})
-	return err
+		ed.Erase(op)
+	}
+	return ed.Commit()
 }

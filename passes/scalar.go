@@ -106,6 +106,6 @@ func (s scalar) attrs() ir.Attrs {
 }
 
 // emitConst materialises s as a const op before the op being rewritten.
-func emitConst(rw *rewriter, s scalar) *ir.Value {
-	return rw.emit(ir.OpConst, nil, s.attrs(), ir.Type{Shape: ir.Shape{}, DType: s.dt})
+func emitConst(b *ir.Builder, s scalar) *ir.Value {
+	return b.EmitTyped(ir.OpConst.Name, nil, s.attrs(), []ir.Type{{Shape: ir.Shape{}, DType: s.dt}})[0]
 }
