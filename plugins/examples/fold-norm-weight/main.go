@@ -33,131 +33,76 @@ var Pass = sdk.Pass{
 func fold(m *ir.Module, opts sdk.Options) error {
 	folded, kept := 0, 0
 	for _, f := range m.Funcs {
-		users := map[*ir.Value][]*ir.Op{}
-		for _, op := range f.Body {
-			for _, a := range op.Args {
-				users[a] = append(users[a], op)
-			}
-		}
-		for _, r := range f.Results {
-			users[r] = append(users[r], nil)
-		}
-		// A linear's weight is read just before the linear, after the
-		// norm: its folded weight is built there.
-		pending := map[*ir.Op]*plainNorm{}
-		var body []*ir.Op
-		for _, op := range f.Body {
-			if p := pending[op]; p != nil {
-				ops, err := p.foldInto(op)
-				if err != nil {
-					return fmt.Errorf("@%s at %s: %w", f.Name, op.Loc, err)
-				}
-				body = append(body, ops...)
-			}
-			if !op.Is(ir.OpRMSNorm) {
-				body = append(body, op)
+		ed := ir.NewEditor(f)
+		for _, norm := range f.Body {
+			if !norm.Is(ir.OpRMSNorm) {
 				continue
 			}
-			us := users[op.Result()]
-			if why := refuse(op, us); why != "" {
-				opts.Printf("kept   %s in @%s: %s\n", name(op.Args[1]), f.Name, why)
+			linears, result := ed.Users(norm.Result())
+			if why := refuse(norm, linears, result); why != "" {
+				opts.Printf("kept   %s in @%s: %s\n", name(norm.Args[1]), f.Name, why)
 				kept++
-				body = append(body, op)
 				continue
 			}
-			p, err := newPlainNorm(op)
-			if err != nil {
-				return fmt.Errorf("@%s at %s: %w", f.Name, op.Loc, err)
+			if err := foldNorm(ed, norm, linears); err != nil {
+				return fmt.Errorf("@%s at %s: %w", f.Name, norm.Loc, err)
 			}
-			body = append(body, p.ops...)
-			for _, u := range us {
-				pending[u] = p
-			}
-			opts.Printf("folded %s into %d linear(s) in @%s\n", name(op.Args[1]), len(us), f.Name)
+			opts.Printf("folded %s into %d linear(s) in @%s\n", name(norm.Args[1]), len(linears), f.Name)
 			folded++
 		}
-		f.Body = body
+		if err := ed.Commit(); err != nil {
+			return err
+		}
 	}
 	opts.Printf("fold-norm-weight: %d norms folded, %d kept\n", folded, kept)
 	return nil
 }
 
 // refuse says why a norm cannot be folded, or "".
-func refuse(norm *ir.Op, users []*ir.Op) string {
-	if len(users) == 0 {
+func refuse(norm *ir.Op, users []*ir.Op, result bool) string {
+	switch {
+	case result:
+		return "it is a function result"
+	case len(users) == 0:
 		return "unused"
 	}
 	for _, u := range users {
-		switch {
-		case u == nil:
-			return "it is a function result"
-		case !u.Is(ir.OpLinear) || u.Args[0] != norm.Result():
+		if !u.Is(ir.OpLinear) || u.Args[0] != norm.Result() || u.Args[1] == norm.Result() {
 			return "used by " + u.Name
 		}
 	}
 	return ""
 }
 
-// plainNorm is a folded norm: rms_norm(x, ones), and its weight as a row
-// [1, d] for the linears to multiply in.
-type plainNorm struct {
-	ops   []*ir.Op // replacing the norm
-	row   *ir.Value
-	plain *ir.Value
-	dt    ir.DType
-	loc   ir.Loc
-}
-
-func newPlainNorm(norm *ir.Op) (*plainNorm, error) {
+// foldNorm replaces norm by rms_norm(x, ones) and each linear's weight W
+// by W · w as a row (W cast to w's dtype first). A linear's weight is
+// read just before the linear, after the norm, so its product is built
+// there.
+func foldNorm(ed *ir.Editor, norm *ir.Op, linears []*ir.Op) error {
 	x, w := norm.Args[0], norm.Args[1]
-	p := &plainNorm{dt: w.Type.DType, loc: norm.Loc}
-	d := w.Type.Shape[0]
-	one, err := p.emit(&p.ops, ir.OpConst, nil, ir.Attrs{"value": 1.0, "dtype": p.dt})
-	if err != nil {
-		return nil, err
+	dt, d := w.Type.DType, w.Type.Shape[0]
+	b := ed.Before(norm)
+	ones := b.Splat(1, dt, ir.Shape{d})
+	row := b.Reshape(w, ir.C(1), d)
+	plain := b.Op(ir.OpRMSNorm, []*ir.Value{x, ones}, norm.Attrs.Clone())
+	if b.Err() != nil {
+		return b.Err()
 	}
-	ones, err := p.emit(&p.ops, ir.OpExpand, []*ir.Value{one}, ir.Attrs{"shape": ir.ShapeAttr(ir.Shape{d})})
-	if err != nil {
-		return nil, err
-	}
-	if p.row, err = p.emit(&p.ops, ir.OpReshape, []*ir.Value{w}, ir.Attrs{"shape": ir.ShapeAttr(ir.Shape{ir.C(1), d})}); err != nil {
-		return nil, err
-	}
-	p.plain, err = p.emit(&p.ops, ir.OpRMSNorm, []*ir.Value{x, ones}, norm.Attrs.Clone())
-	return p, err
-}
-
-// foldInto returns the ops computing lin's folded weight W·w (W cast to
-// the norm weight's dtype first) and points lin at it and the plain norm.
-func (p *plainNorm) foldInto(lin *ir.Op) ([]*ir.Op, error) {
-	var ops []*ir.Op
-	W := lin.Args[1]
-	var err error
-	if W.Type.DType != p.dt {
-		if W, err = p.emit(&ops, ir.OpCast, []*ir.Value{W}, ir.Attrs{"dtype": p.dt}); err != nil {
-			return nil, err
+	for _, lin := range linears {
+		lb := ed.Before(lin)
+		W := lin.Args[1]
+		if W.Type.DType != dt {
+			W = lb.Cast(W, dt)
 		}
+		Ww := lb.Op(ir.OpMul, []*ir.Value{W, row}, nil)
+		if lb.Err() != nil {
+			return lb.Err()
+		}
+		ed.SetArg(lin, 1, Ww)
 	}
-	if lin.Args[1], err = p.emit(&ops, ir.OpMul, []*ir.Value{W, p.row}, nil); err != nil {
-		return nil, err
-	}
-	lin.Args[0] = p.plain
-	return ops, nil
-}
-
-// emit appends an op (types from the op table) to ops.
-func (p *plainNorm) emit(ops *[]*ir.Op, d *ir.OpDef, args []*ir.Value, attrs ir.Attrs) (*ir.Value, error) {
-	types := make([]ir.Type, len(args))
-	for i, a := range args {
-		types[i] = a.Type
-	}
-	res, err := d.Infer(types, attrs)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", d.Name, err)
-	}
-	op := ir.NewOp(d.Name, args, attrs, res, p.loc)
-	*ops = append(*ops, op)
-	return op.Result(), nil
+	ed.ReplaceAllUses(norm.Result(), plain)
+	ed.Erase(norm)
+	return nil
 }
 
 // name is the checkpoint name of a param read, for the report.
