@@ -172,6 +172,11 @@ func (e *Editor) After(at *Op) *Builder {
 	return &Builder{F: e.F, Loc: at.Loc, insert: func(op *Op) { e.InsertAfter(cur, op); cur = op }}
 }
 
+// AtEnd returns a builder that appends to the body, with location loc.
+func (e *Editor) AtEnd(loc Loc) *Builder {
+	return &Builder{F: e.F, Loc: loc, insert: e.Append}
+}
+
 // Commit writes the edited order to F.Body. It fails, leaving F.Body as
 // it was, if a live op or a function result still uses a result of an
 // erased op.

@@ -39,38 +39,27 @@ func softcap(m *ir.Module, opts sdk.Options) error {
 		if len(f.Results) == 0 || !f.Results[0].Type.DType.IsFloat() {
 			continue
 		}
+		// The new ops go after everything else, just before the return.
+		ed := ir.NewEditor(f)
+		b := ed.AtEnd(ir.Loc{File: "softcap-logits"})
 		logits := f.Results[0]
-		// A Builder appends to the function's body: the new ops go after
-		// everything else, just before the return.
-		loc := ir.Loc{File: "softcap-logits"}
 		if logits.Def != nil {
-			loc = logits.Def.Loc
+			b.Loc = logits.Def.Loc
 		}
-		b := &ir.Builder{F: f, Loc: loc}
-		capped, err := emitSoftcap(b, logits, c)
-		if err != nil {
-			return fmt.Errorf("@%s: %w", f.Name, err)
+		// cap·tanh(x/cap); the builder checks every op against the op
+		// table, infers its type and keeps the first error.
+		k := b.Op(ir.OpConst, nil, ir.Attrs{"value": c, "dtype": logits.Type.DType})
+		scaled := b.Op(ir.OpDiv, []*ir.Value{logits, k}, nil)
+		t := b.Op(ir.OpTanh, []*ir.Value{scaled}, nil)
+		capped := b.Op(ir.OpMul, []*ir.Value{t, k}, nil)
+		if b.Err() != nil {
+			return fmt.Errorf("@%s: %w", f.Name, b.Err())
 		}
-		f.Results[0] = capped
+		ed.SetResult(0, capped)
+		if err := ed.Commit(); err != nil {
+			return err
+		}
 		opts.Printf("softcap-logits: @%s result 0 capped at %v\n", f.Name, c)
 	}
 	return nil
-}
-
-// emitSoftcap emits cap·tanh(x/cap); the builder checks every op against
-// the op table and infers its type.
-func emitSoftcap(b *ir.Builder, x *ir.Value, c float64) (*ir.Value, error) {
-	k, err := b.Emit1("const", nil, ir.Attrs{"value": c, "dtype": x.Type.DType})
-	if err != nil {
-		return nil, err
-	}
-	scaled, err := b.Emit1("div", []*ir.Value{x, k}, nil)
-	if err != nil {
-		return nil, err
-	}
-	t, err := b.Emit1("tanh", []*ir.Value{scaled}, nil)
-	if err != nil {
-		return nil, err
-	}
-	return b.Emit1("mul", []*ir.Value{t, k}, nil)
 }
