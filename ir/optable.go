@@ -51,6 +51,9 @@ type OpDef struct {
 	// the scale of their rounding error, which is how a kernel's result is
 	// judged where it cancels to nearly zero (device.CompareBackend).
 	Linear bool
+	// Body is a composite op's decomposition (see DeclareComposite); nil
+	// for the built-in ops.
+	Body *Func
 }
 
 // Variadic marks an op that takes one or more operands.
@@ -72,10 +75,15 @@ func declare(d *OpDef) *OpDef {
 	return d
 }
 
-// Lookup finds an op by name.
-func Lookup(name string) *OpDef { return opTable[name] }
+// Lookup finds an op by name: a built-in op, or a declared composite.
+func Lookup(name string) *OpDef {
+	if d := opTable[name]; d != nil {
+		return d
+	}
+	return lookupComposite(name)
+}
 
-// Ops lists every declared op in declaration order.
+// Ops lists every built-in op in declaration order.
 func Ops() []*OpDef { return slices.Clone(opOrder) }
 
 // Cost is an op's work for bound symbols.

@@ -272,9 +272,15 @@ func (p *parser) module() *Module {
 			}
 			m.Params = append(m.Params, prm)
 		case p.is(tIdent, "func"):
-			m.Funcs = append(m.Funcs, p.fn())
+			m.Funcs = append(m.Funcs, p.fn("func"))
+		case p.is(tIdent, "composite"):
+			tok := p.tok
+			f := p.fn("composite")
+			if _, err := DeclareComposite(f.Name, f); err != nil {
+				p.failAt(tok, "%v", err)
+			}
 		default:
-			p.fail("expected param, func or }, found %s", describe(p.tok))
+			p.fail("expected param, composite, func or }, found %s", describe(p.tok))
 		}
 	}
 	p.next()
@@ -338,8 +344,8 @@ func (p *parser) dim() Dim {
 	return Affine(mul, sym, off)
 }
 
-func (p *parser) fn() *Func {
-	p.expect("func")
+func (p *parser) fn(keyword string) *Func {
+	p.expect(keyword)
 	f := &Func{Name: p.symbol()}
 	p.values = map[string]*Value{}
 	p.expect("(")

@@ -27,9 +27,13 @@ func Print(m *Module) string {
 		}
 		b.WriteByte('\n')
 	}
+	for _, d := range usedComposites(m) {
+		b.WriteByte('\n')
+		printFunc(&b, "composite", &Func{Name: d.Name, Args: d.Body.Args, Body: d.Body.Body, Results: d.Body.Results})
+	}
 	for _, f := range m.Funcs {
 		b.WriteByte('\n')
-		printFunc(&b, f)
+		printFunc(&b, "func", f)
 	}
 	b.WriteString("}\n")
 	return b.String()
@@ -38,7 +42,7 @@ func Print(m *Module) string {
 // PrintFunc renders one function.
 func PrintFunc(f *Func) string {
 	var b strings.Builder
-	printFunc(&b, f)
+	printFunc(&b, "func", f)
 	return b.String()
 }
 
@@ -59,9 +63,9 @@ func ValueNames(f *Func) map[*Value]string {
 	return names
 }
 
-func printFunc(b *strings.Builder, f *Func) {
+func printFunc(b *strings.Builder, keyword string, f *Func) {
 	names := make(map[*Value]string, len(f.Body)+len(f.Args))
-	b.WriteString("  func @")
+	b.WriteString("  " + keyword + " @")
 	b.WriteString(quoteName(f.Name))
 	b.WriteByte('(')
 	for i, a := range f.Args {

@@ -15,11 +15,12 @@ const (
 	InferencePipeline = "canonicalize,kv-cache,mla-absorb,fuse-siblings,moe-lower,cse,dce"
 
 	// KernelPipeline is InferencePipeline with every function split into
-	// kernel regions: what compile --target runs.
-	KernelPipeline = InferencePipeline + ",plan-kernels"
+	// kernel regions: what compile --target runs. Composite ops are planned
+	// as one op each, then inlined for codegen.
+	KernelPipeline = InferencePipeline + ",plan-kernels,expand-composites"
 
 	// TrainKernelPipeline runs after autodiff built a train program: the
 	// trainable fp8 weights become the bf16 the program reads from its f32
 	// masters, then regions are planned.
-	TrainKernelPipeline = "master-weights,plan-kernels"
+	TrainKernelPipeline = "master-weights,plan-kernels,expand-composites"
 )

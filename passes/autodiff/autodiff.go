@@ -24,6 +24,11 @@ func Grad(m *ir.Module, f *ir.Func, lossIdx int, wrt []string, name string) (*ir
 		return nil, fmt.Errorf("module already has a func @%s", name)
 	}
 	g := f.Clone(name)
+	// Gradients are defined on built-in ops: a composite is differentiated
+	// through its decomposition.
+	if _, err := ir.ExpandComposites(g, nil); err != nil {
+		return nil, err
+	}
 	loss := g.Results[lossIdx]
 	if len(loss.Type.Shape) != 0 || !loss.Type.DType.IsFloat() {
 		return nil, fmt.Errorf("the loss must be a float scalar, got %s", loss.Type)

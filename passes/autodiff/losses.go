@@ -71,6 +71,15 @@ func inline(b *builder, f *ir.Func, args []*ir.Value) []*ir.Value {
 		b.err = fmt.Errorf("inlining @%s: %d arguments for %d", f.Name, len(args), len(f.Args))
 		return nil
 	}
+	// Gradients are defined on built-in ops: a composite is differentiated
+	// through its decomposition.
+	if ir.HasComposites(f) {
+		f = f.Clone(f.Name)
+		if _, err := ir.ExpandComposites(f, nil); err != nil {
+			b.err = err
+			return nil
+		}
+	}
 	vals := map[*ir.Value]*ir.Value{}
 	for i, a := range f.Args {
 		if !args[i].Type.Equal(a.Type) {

@@ -263,6 +263,14 @@ func run(f *ir.Func, params map[string]*runtime.Tensor, args []*runtime.Tensor, 
 	if opts.Mode < FP32 || opts.Mode > FP8 {
 		return nil, fmt.Errorf("cpu: invalid precision mode %d", int(opts.Mode))
 	}
+	// The CPU has kernels for the built-in ops; a composite runs its
+	// decomposition.
+	if ir.HasComposites(f) {
+		f = f.Clone(f.Name)
+		if _, err := ir.ExpandComposites(f, nil); err != nil {
+			return nil, err
+		}
+	}
 	c := &Context{
 		mode: opts.Mode, workers: opts.workers(), donate: opts.Donate, wideAcc: opts.Wide, env: map[string]int64{},
 		poison: poisoned, params: params, bound: map[string]*runtime.Tensor{},
