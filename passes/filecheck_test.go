@@ -70,13 +70,14 @@ func checkRun(t *testing.T, file, src, run string) {
 		t.Fatalf("RUN %q: %v", run, err)
 	}
 	out := ir.Print(m)
-	if err := filecheck.Check(out, src); err != nil {
+	fc := r.Config(file)
+	if err := fc.Check(out, src); err != nil {
 		t.Errorf("RUN %q:\n%v\n--- output ---\n%s", run, err, out)
 	}
 	// The checks must see the pipeline's work: on the input as it was they
 	// must fail, or a pass that did nothing would pass its own test.
 	orig, _ := ir.Parse(file, src)
-	if filecheck.Check(ir.Print(orig), src) == nil {
+	if fc.Check(ir.Print(orig), src) == nil {
 		t.Errorf("RUN %q: the CHECK lines also hold for the unchanged input; check for what the pipeline removes with CHECK-NOT", run)
 	}
 }

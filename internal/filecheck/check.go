@@ -5,26 +5,66 @@ import (
 	"fmt"
 )
 
+// Config says how to read a check file.
+type Config struct {
+	// File names the check file in errors ("fold.ir:12: ..."); without it
+	// they say "check line 12".
+	File string
+	// Prefixes select the directives (`// FOO:`, `// FOO-NEXT:`, ...);
+	// none means DefaultPrefix.
+	Prefixes []string
+}
+
+// Check matches the CHECK directives found in checkSource against input.
+func Check(input, checkSource string) error { return Config{}.Check(input, checkSource) }
+
 // Check matches the directives found in checkSource against input. It
 // returns nil when all hold, or every failure (one per label block at most),
 // each an *Error naming its directive's line.
-func Check(input, checkSource string) error {
-	ds, err := parseDirectives(checkSource)
+func (c Config) Check(input, checkSource string) error {
+	prefixes := c.Prefixes
+	if len(prefixes) == 0 {
+		prefixes = []string{DefaultPrefix}
+	}
+	if err := checkPrefixes(prefixes); err != nil {
+		return err
+	}
+	ds, err := parseDirectives(checkSource, prefixes, c.at)
 	if err != nil {
 		return err
 	}
-	in := newInput(input)
-	blocks, err := in.split(ds)
+	ck := &checker{input: newInput(input), file: c.File, vars: map[string]string{}}
+	blocks, err := ck.split(ds)
 	if err != nil {
 		return err
 	}
 	var errs []error
 	for _, b := range blocks {
-		if err := in.checkBlock(b); err != nil {
+		if err := ck.checkBlock(b); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// at names check line l in errors.
+func (c Config) at(l int) string { return where(c.File, l) }
+
+func where(file string, l int) string {
+	if file == "" {
+		return fmt.Sprintf("check line %d", l)
+	}
+	return fmt.Sprintf("%s:%d", file, l)
+}
+
+// checker is one run of a check file over an input.
+type checker struct {
+	*input
+	file string
+	// vars are the variables' values: set by each matching definition and
+	// kept to the end of the file, across labels (LLVM without
+	// --enable-var-scope).
+	vars map[string]string
 }
 
 // block is a stretch of input that the directives after one CHECK-LABEL
@@ -38,7 +78,7 @@ type block struct {
 // split finds the labels in order and cuts the input at them, the way
 // FileCheck does before it looks at any other directive: a failure in one
 // function's checks then cannot make the next function's checks fail too.
-func (in *input) split(ds []directive) ([]block, error) {
+func (c *checker) split(ds []directive) ([]block, error) {
 	cur := block{start: pos{}}
 	var blocks []block
 	for _, d := range ds {
@@ -46,101 +86,125 @@ func (in *input) split(ds []directive) ([]block, error) {
 			cur.dirs = append(cur.dirs, d)
 			continue
 		}
-		m, ok := in.find(d.pattern, cur.start, in.end())
-		if cur.label != nil {
-			m, ok = in.find(d.pattern, cur.label.end, in.end())
+		mt, err := d.pat.compile(nil) // labels have no variables (checkVars)
+		if err != nil {
+			return nil, err
 		}
+		from := cur.start
+		if cur.label != nil {
+			from = cur.label.end
+		}
+		m, ok := c.find(mt, from, c.end())
 		if !ok {
-			return nil, in.fail(d, cur.start.line, "label not found in the input after line %d", cur.start.line+1)
+			return nil, c.fail(d, mt, from, from.line, "label not found")
 		}
 		cur.end = m.start
 		blocks = append(blocks, cur)
 		cur = block{start: m.start, label: &m}
 	}
-	cur.end = in.end()
+	cur.end = c.end()
 	return append(blocks, cur), nil
 }
 
 // checkBlock matches a block's directives in order and stops at the first
 // failure: later matches would be measured from a wrong place.
-func (in *input) checkBlock(b block) error {
+func (c *checker) checkBlock(b block) error {
 	cur, prev := b.start, b.label
 	if prev != nil {
 		cur = prev.end
 	}
-	var nots []directive
+	// CHECK-NOTs wait for the next positive match, which ends their range;
+	// they take the variables' values from where they stand in the file.
+	type not struct {
+		d  directive
+		mt *matcher
+	}
+	var nots []not
 	for _, d := range b.dirs {
+		mt, err := d.pat.compile(c.vars)
+		if err != nil {
+			return c.fail(d, nil, cur, cur.line, "%v", err)
+		}
 		if d.kind == kNot {
-			nots = append(nots, d)
+			nots = append(nots, not{d, mt})
 			continue
 		}
-		m, err := in.matchOne(d, cur, prev, b.end)
+		m, err := c.matchOne(d, mt, cur, prev, b.end)
 		if err != nil {
 			return err
 		}
-		if err := in.checkNots(nots, cur, m.start); err != nil {
-			return err
+		for _, n := range nots {
+			if err := c.checkNot(n.d, n.mt, cur, m.start); err != nil {
+				return err
+			}
 		}
 		nots = nil
+		for name, g := range mt.defs {
+			c.vars[name] = m.groups[g]
+		}
 		cur, prev = m.end, &m
 	}
-	return in.checkNots(nots, cur, b.end)
+	for _, n := range nots {
+		if err := c.checkNot(n.d, n.mt, cur, b.end); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // matchOne finds a positive directive's pattern: anywhere after cur for
 // CHECK, on the line after prev for CHECK-NEXT, on prev's line for CHECK-SAME.
-func (in *input) matchOne(d directive, cur pos, prev *match, end pos) (match, error) {
+func (c *checker) matchOne(d directive, mt *matcher, cur pos, prev *match, end pos) (match, error) {
 	switch d.kind {
 	case kNext:
 		next := prev.end.line + 1
 		if next > end.line {
-			return match{}, in.fail(d, prev.end.line, "no line follows the previous match (input line %d)", prev.end.line+1)
+			return match{}, c.fail(d, mt, cur, prev.end.line, "no line follows the previous match (input line %d)", prev.end.line+1)
 		}
-		to := in.lineEnd(next)
+		from, to := pos{next, 0}, c.lineEnd(next)
 		if end.before(to) {
 			to = end
 		}
-		if m, ok := in.find(d.pattern, pos{next, 0}, to); ok {
+		if m, ok := c.find(mt, from, to); ok {
 			return m, nil
 		}
-		return match{}, in.missed(d, next, cur, end, "not found on the line after the previous match (input line %d)", prev.end.line+1)
+		return match{}, c.missed(d, mt, next, from, cur, end, "not found on the line after the previous match (input line %d)", prev.end.line+1)
 	case kSame:
-		to := in.lineEnd(prev.end.line)
+		to := c.lineEnd(prev.end.line)
 		if end.before(to) {
 			to = end
 		}
-		if m, ok := in.find(d.pattern, cur, to); ok {
+		if m, ok := c.find(mt, cur, to); ok {
 			return m, nil
 		}
-		return match{}, in.missed(d, prev.end.line, cur, end, "not found on the same line as the previous match (input line %d)", prev.end.line+1)
+		return match{}, c.missed(d, mt, prev.end.line, cur, cur, end, "not found on the same line as the previous match (input line %d)", prev.end.line+1)
 	}
-	if m, ok := in.find(d.pattern, cur, end); ok {
+	if m, ok := c.find(mt, cur, end); ok {
 		return m, nil
 	}
-	return match{}, in.missed(d, cur.line, cur, end, "not found after input line %d", cur.line+1)
+	return match{}, c.missed(d, mt, cur.line, cur, cur, end, "not found")
 }
 
-// missed reports a pattern not found where expected, at input line l, and
-// adds where it does occur further on, or the likeliest near miss.
-func (in *input) missed(d directive, l int, cur, end pos, format string, args ...any) *Error {
-	e := in.fail(d, l, format, args...)
-	if m, ok := in.find(d.pattern, cur, end); ok {
+// missed reports a pattern not found where expected (searched from from,
+// about input line l), and adds where it does occur between cur and end,
+// or the likeliest near miss.
+func (c *checker) missed(d directive, mt *matcher, l int, from, cur, end pos, format string, args ...any) *Error {
+	e := c.fail(d, mt, from, l, format, args...)
+	if m, ok := c.find(mt, cur, end); ok {
 		e.Msg += fmt.Sprintf("; it occurs at input line %d", m.start.line+1)
 		return e
 	}
-	if nm := in.nearMiss(d.pattern, cur, end); nm >= 0 && nm != l {
+	if nm := c.nearMiss(mt.literal, cur, end); nm >= 0 && nm != l {
 		e.Msg += fmt.Sprintf("; possible intended match at input line %d", nm+1)
-		e.Context += "possible intended match:\n" + in.quote(nm)
+		e.Context += "possible intended match:\n" + c.quote(nm)
 	}
 	return e
 }
 
-// checkNots fails if any CHECK-NOT pattern occurs in [from, to).
-func (in *input) checkNots(nots []directive, from, to pos) error {
-	for _, d := range nots {
-		if m, ok := in.find(d.pattern, from, to); ok {
-			return in.fail(d, m.start.line, "found at input line %d, where it must not occur", m.start.line+1)
-		}
+// checkNot fails if a CHECK-NOT pattern occurs in [from, to).
+func (c *checker) checkNot(d directive, mt *matcher, from, to pos) error {
+	if m, ok := c.find(mt, from, to); ok {
+		return c.fail(d, mt, from, m.start.line, "found at input line %d, where it must not occur (the range checked ends at input line %d)", m.start.line+1, to.line+1)
 	}
 	return nil
 }

@@ -55,7 +55,7 @@ var failing = []struct {
 	line        int
 	want        string
 }{
-	{"missing", "// CHECK: neg\n// CHECK: sqrt", 2, "not found after input line 3"},
+	{"missing", "// CHECK: neg\n// CHECK: sqrt", 2, "not found\n  search began at input line 3, column 13"},
 	{"matches do not overlap", "// CHECK: %0 = neg\n// CHECK: neg %x", 2, "not found"},
 	{"out of order", "// CHECK: exp\n// CHECK: neg", 2, "not found"},
 	{"next skips a line", "// CHECK: %0 = neg\n// CHECK-NEXT: return", 2, "it occurs at input line 5"},
@@ -73,24 +73,30 @@ var failing = []struct {
 func TestCheckFails(t *testing.T) {
 	for _, tc := range failing {
 		t.Run(tc.name, func(t *testing.T) {
-			err := Check(sample, tc.check)
-			if err == nil {
-				t.Fatal("Check passed; want a failure")
-			}
-			var fe *Error
-			if !errors.As(err, &fe) {
-				t.Fatalf("error %T is not a *filecheck.Error: %v", err, err)
-			}
-			if fe.CheckLine != tc.line {
-				t.Errorf("error names check line %d, want %d:\n%v", fe.CheckLine, tc.line, err)
-			}
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("error does not mention %q:\n%v", tc.want, err)
-			}
-			if !strings.Contains(err.Error(), "input:\n") {
-				t.Errorf("error quotes no input:\n%v", err)
-			}
+			wantFailure(t, Check(sample, tc.check), tc.line, tc.want)
 		})
+	}
+}
+
+// wantFailure asserts that err is a match failure of check line line whose
+// message contains want and quotes the input.
+func wantFailure(t *testing.T, err error, line int, want string) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("Check passed; want a failure")
+	}
+	var fe *Error
+	if !errors.As(err, &fe) {
+		t.Fatalf("error %T is not a *filecheck.Error: %v", err, err)
+	}
+	if fe.CheckLine != line {
+		t.Errorf("error names check line %d, want %d:\n%v", fe.CheckLine, line, err)
+	}
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("error does not mention %q:\n%v", want, err)
+	}
+	if !strings.Contains(err.Error(), "input:\n") {
+		t.Errorf("error quotes no input:\n%v", err)
 	}
 }
 

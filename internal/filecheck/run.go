@@ -39,15 +39,20 @@ func RunLines(src string) []string {
 	return cmds
 }
 
-// OptRun is a `deepc opt %s --passes P [--pass-option k=v]...` RUN line.
+// OptRun is a `deepc opt %s --passes P [--pass-option k=v]...
+// [--check-prefix=FOO]...` RUN line.
 type OptRun struct {
 	Passes  string
 	Options []string // key=value
+	// Prefixes select the directives this run checks; none means CHECK.
+	Prefixes []string
 }
 
 // ParseOptRun reads a RUN line of the form `deepc opt %s --passes P` with
-// any number of `--pass-option k=v` (either flag also as --flag=value;
-// quotes around values are dropped).
+// any number of `--pass-option k=v`, `--check-prefix NAME` and
+// `--check-prefixes A,B` (each flag also as --flag=value; quotes around
+// values are dropped). The prefixes are FileCheck's, accepted on the one
+// command since the check runs in process.
 func ParseOptRun(run string) (OptRun, error) {
 	f := strings.Fields(run)
 	if len(f) < 2 || f[0] != "deepc" || f[1] != "opt" {
@@ -57,7 +62,14 @@ func ParseOptRun(run string) (OptRun, error) {
 	if len(ps) == 0 {
 		return OptRun{}, fmt.Errorf("RUN %q: no --passes argument", run)
 	}
-	return OptRun{Passes: ps[len(ps)-1], Options: flagValues(f, "--pass-option")}, nil
+	prefixes := flagValues(f, "--check-prefix")
+	for _, v := range flagValues(f, "--check-prefixes") {
+		prefixes = append(prefixes, strings.Split(v, ",")...)
+	}
+	if err := checkPrefixes(prefixes); err != nil {
+		return OptRun{}, fmt.Errorf("RUN %q: %v", run, err)
+	}
+	return OptRun{Passes: ps[len(ps)-1], Options: flagValues(f, "--pass-option"), Prefixes: prefixes}, nil
 }
 
 // flagValues returns the values of every `name X` or `name=X` in f.
@@ -74,3 +86,6 @@ func flagValues(f []string, name string) []string {
 	}
 	return out
 }
+
+// Config is how to check this run's output against file.
+func (r OptRun) Config(file string) Config { return Config{File: file, Prefixes: r.Prefixes} }

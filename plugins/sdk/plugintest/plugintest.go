@@ -6,13 +6,18 @@
 //
 // Each file is a module in the IR text form with `// RUN:` lines naming a
 // pipeline (`deepc opt %s --passes canonicalize,my-pass --pass-option k=v`,
-// built-in passes and the plugin's passes mixed) and `// CHECK:` lines
-// (CHECK, CHECK-NEXT, CHECK-NOT, CHECK-LABEL, CHECK-SAME) matched against
-// the printed result followed by the passes' reports. The plugin's passes
+// built-in passes and the plugin's passes mixed, optionally with
+// `--check-prefix NAME`) and `// CHECK:` lines (CHECK, CHECK-NEXT,
+// CHECK-NOT, CHECK-LABEL, CHECK-SAME, with {{regex}} blocks and [[X:regex]]
+// captures used as [[X]]; see internal/filecheck) matched against the
+// printed result followed by the passes' reports. The plugin's passes
 // run through the same text round trip as under deepc (print, parse, run,
 // verify, print, parse, verify), with the IR verified after every pass.
 // As in deepc's own pass tests, the CHECK lines must fail on the unchanged
 // input, so a pass that does nothing cannot pass its test.
+//
+// Numerics runs a model on the CPU before and after a pipeline and
+// measures how far the logits moved.
 package plugintest
 
 import (
@@ -63,11 +68,12 @@ func Run(t *testing.T, p sdk.Plugin, glob string) {
 				if err != nil {
 					t.Fatalf("RUN %q: %v", run, err)
 				}
-				if err := filecheck.Check(out+report, string(src)); err != nil {
+				fc := r.Config(file)
+				if err := fc.Check(out+report, string(src)); err != nil {
 					t.Errorf("RUN %q:\n%v\n--- output ---\n%s%s", run, err, out, report)
 				}
 				orig, _ := ir.Parse(file, string(src))
-				if filecheck.Check(ir.Print(orig), string(src)) == nil {
+				if fc.Check(ir.Print(orig), string(src)) == nil {
 					t.Errorf("RUN %q: the CHECK lines also hold for the unchanged input; check for what the pass changes or reports", run)
 				}
 			}
