@@ -107,6 +107,29 @@ func (b *Builder) OpN(d *OpDef, args []*Value, attrs Attrs) []*Value {
 	return b.EmitTyped(d.Name, args, attrs, res)
 }
 
+// Inline builds composite d's decomposition over args (see
+// DeclareComposite) and returns its results; after an error, nil values.
+// The operands need not fit d's signature, only its ops' type rules: a
+// pass that moves an op to other shapes (moe-lower's rows) inlines it.
+func (b *Builder) Inline(d *OpDef, args []*Value) []*Value {
+	if b.err != nil {
+		return make([]*Value, 8)
+	}
+	ops, res, err := instantiate(d, args, nil, b.Loc, false)
+	if err != nil {
+		b.err = err
+		return make([]*Value, 8)
+	}
+	for _, op := range ops {
+		if b.insert != nil {
+			b.insert(op)
+		} else {
+			b.F.Body = append(b.F.Body, op)
+		}
+	}
+	return res
+}
+
 // Op is OpN for single-result ops.
 func (b *Builder) Op(d *OpDef, args []*Value, attrs Attrs) *Value { return b.OpN(d, args, attrs)[0] }
 

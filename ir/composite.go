@@ -58,11 +58,11 @@ func DeclareComposite(name string, body *Func) (*OpDef, error) {
 	d := &OpDef{Name: name, Kind: compositeKind(body), Args: len(body.Args), Pure: true, Body: body,
 		Doc: fmt.Sprintf("composite of %d ops", len(body.Body))}
 	d.Infer = func(args []Type, attrs Attrs) ([]Type, error) {
-		_, res, err := instantiate(d, placeholders(args), attrs, Loc{})
+		_, res, err := instantiate(d, placeholders(args), attrs, Loc{}, true)
 		return valueTypes(res), err
 	}
 	d.FLOPs = func(args, _ []Type, attrs Attrs, env map[string]int64) int64 {
-		ops, _, err := instantiate(d, placeholders(args), attrs, Loc{})
+		ops, _, err := instantiate(d, placeholders(args), attrs, Loc{}, true)
 		if err != nil {
 			return 0
 		}
@@ -121,7 +121,7 @@ func checkCompositeBody(name string, body *Func) error {
 		}
 	}
 	d := &OpDef{Name: name, Body: body}
-	_, res, err := instantiate(d, body.Args, nil, Loc{})
+	_, res, err := instantiate(d, body.Args, nil, Loc{}, true)
 	if err != nil {
 		return err
 	}
@@ -154,8 +154,10 @@ func compositeKind(body *Func) Kind {
 // bound to args' dims (also in the body's shape attributes), every type
 // inferred again. The ops are not placed in any function. A composite
 // reads no attributes; those it carries (a kernel region) are the
-// passes' business.
-func instantiate(d *OpDef, args []*Value, _ Attrs, loc Loc) ([]*Op, []*Value, error) {
+// passes' business. Unless strict, operands that do not fit the signature
+// are taken as they are, for a pass that rebuilds the op on other shapes
+// (moe-lower's rows): the body's type rules still check them.
+func instantiate(d *OpDef, args []*Value, _ Attrs, loc Loc, strict bool) ([]*Op, []*Value, error) {
 	body := d.Body
 	if len(args) != len(body.Args) {
 		return nil, nil, fmt.Errorf("%s takes %d operands, got %d", d.Name, len(body.Args), len(args))
@@ -163,7 +165,11 @@ func instantiate(d *OpDef, args []*Value, _ Attrs, loc Loc) ([]*Op, []*Value, er
 	bind := map[string]Dim{}
 	for i, p := range body.Args {
 		if err := bindType(bind, p.Type, args[i].Type); err != nil {
-			return nil, nil, fmt.Errorf("%s: operand %d (%%%s): %w", d.Name, i, p.Name, err)
+			if strict {
+				return nil, nil, fmt.Errorf("%s: operand %d (%%%s): %w", d.Name, i, p.Name, err)
+			}
+			bind = map[string]Dim{}
+			break
 		}
 	}
 	vals := make(map[*Value]*Value, len(body.Body)+len(args))
@@ -257,23 +263,25 @@ func valueTypes(vs []*Value) []Type {
 	return ts
 }
 
-// ExpandComposites inlines every composite op of f (recursively) and
-// reports whether there were any. inherit, if not nil, is called for each
-// inlined op with the composite it came from, to carry attributes such as
-// a kernel region over.
-func ExpandComposites(f *Func, inherit func(from, inlined *Op)) (bool, error) {
+// ExpandComposites inlines the composite ops of f for which which holds
+// (all when which is nil), recursively, and reports whether there were
+// any. inherit, if not nil, is called for each inlined op with the
+// composite it came from, to carry attributes such as a kernel region over.
+func ExpandComposites(f *Func, which func(*Op) bool, inherit func(from, inlined *Op)) (bool, error) {
 	if !HasComposites(f) {
 		return false, nil
 	}
+	changed := false
 	ed := NewEditor(f)
 	work := append([]*Op(nil), f.Body...)
 	for len(work) > 0 {
 		op := work[0]
 		work = work[1:]
-		if !op.Def().IsComposite() {
+		if !op.Def().IsComposite() || which != nil && !which(op) {
 			continue
 		}
-		ops, res, err := instantiate(op.Def(), op.Args, op.Attrs, op.Loc)
+		changed = true
+		ops, res, err := instantiate(op.Def(), op.Args, op.Attrs, op.Loc, true)
 		if err != nil {
 			return false, fmt.Errorf("@%s at %s: %w", f.Name, op.Loc, err)
 		}
@@ -289,7 +297,7 @@ func ExpandComposites(f *Func, inherit func(from, inlined *Op)) (bool, error) {
 		ed.Erase(op)
 		work = append(work, ops...) // a composite may use another
 	}
-	return true, ed.Commit()
+	return changed, ed.Commit()
 }
 
 // HasComposites reports whether any op of f is a composite.

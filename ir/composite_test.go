@@ -42,7 +42,7 @@ func TestCompositeRoundTripsAndExpands(t *testing.T) {
 		t.Errorf("FLOPs %d, want 48", c.FLOPs)
 	}
 	f := m.Funcs[0]
-	changed, err := ir.ExpandComposites(f, func(from, n *ir.Op) {
+	changed, err := ir.ExpandComposites(f, nil, func(from, n *ir.Op) {
 		if n.Attrs == nil {
 			n.Attrs = ir.Attrs{}
 		}
@@ -109,7 +109,7 @@ func TestCompositeSubstitutesShapeAttrs(t *testing.T) {
 }
 `)
 	f := m.Funcs[0]
-	if _, err := ir.ExpandComposites(f, nil); err != nil {
+	if _, err := ir.ExpandComposites(f, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := ir.Verify(m); err != nil {

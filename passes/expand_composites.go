@@ -10,7 +10,7 @@ func init() {
 // as one op, so its decomposition lands in one region, and the inlined ops
 // inherit that region for codegen, which knows only built-in ops.
 func expandComposites(_ *Context, f *ir.Func) (bool, error) {
-	return ir.ExpandComposites(f, func(from, inlined *ir.Op) {
+	return ir.ExpandComposites(f, nil, func(from, inlined *ir.Op) {
 		for _, k := range []string{KernelAttr, KernelKindAttr} {
 			if v, ok := from.Attrs[k]; ok {
 				if inlined.Attrs == nil {

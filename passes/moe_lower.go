@@ -268,7 +268,15 @@ func lowerMoE(ed *ir.Editor, plans []*moePlan, block int64) error {
 			if op.Is(ir.OpSplit) || op.Is(ir.OpSlice) {
 				attrs["axis"] = int64(-1)
 			}
-			for i, r := range b.OpN(op.Def(), args, attrs) {
+			var rs []*ir.Value
+			if op.Def().IsComposite() {
+				// Its signature is for the slot-level shapes: on rows
+				// it runs as its decomposition.
+				rs = b.Inline(op.Def(), args)
+			} else {
+				rs = b.OpN(op.Def(), args, attrs)
+			}
+			for i, r := range rs {
 				if i < len(op.Results) {
 					rows[op.Results[i]] = r
 				}

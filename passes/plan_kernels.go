@@ -77,6 +77,14 @@ var fusible = map[[2]string]bool{
 func runPlanKernels(_ *Context, m *ir.Module) (bool, error) {
 	changed := false
 	for _, f := range m.Funcs {
+		// A composite is planned as one op only when it is pointwise, so
+		// that the pointwise emitter takes its decomposition whole; any
+		// other is inlined first and planned op by op.
+		inlined, err := ir.ExpandComposites(f, func(op *ir.Op) bool { return KernelKind(op) != "pointwise" }, nil)
+		if err != nil {
+			return changed, err
+		}
+		changed = changed || inlined
 		region := map[*ir.Op]int{}
 		kind := map[int]string{}
 		shape := map[int]ir.Shape{}

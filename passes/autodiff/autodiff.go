@@ -26,7 +26,7 @@ func Grad(m *ir.Module, f *ir.Func, lossIdx int, wrt []string, name string) (*ir
 	g := f.Clone(name)
 	// Gradients are defined on built-in ops: a composite is differentiated
 	// through its decomposition.
-	if _, err := ir.ExpandComposites(g, nil); err != nil {
+	if _, err := ir.ExpandComposites(g, nil, nil); err != nil {
 		return nil, err
 	}
 	loss := g.Results[lossIdx]

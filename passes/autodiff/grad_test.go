@@ -35,8 +35,25 @@ type gradCase struct {
 
 func seqIDs(ids ...int64) []int64 { return ids }
 
-// gradCases covers every op with a gradient rule.
+// A composite is differentiated through its decomposition.
+func init() {
+	m, err := ir.Parse("composite.ir", `module @m {
+
+  composite @swiglu_grad_test(%g: [T, F] f32, %u: [T, F] f32) -> ([T, F] f32) {
+    %0 = silu %g : [T, F] f32
+    %1 = mul %0, %u : [T, F] f32
+    return %1
+  }
+}
+`)
+	if err != nil || m == nil {
+		panic(err)
+	}
+}
+
+// gradCases covers every op with a gradient rule, and a composite.
 var gradCases = []gradCase{
+	{op: "swiglu_grad_test", ins: []in{f32(3, 5), f32(3, 5)}},
 	{op: "exp", ins: []in{f32(3, 5)}},
 	{op: "log", ins: []in{pos32(3, 5)}},
 	{op: "sqrt", ins: []in{pos32(3, 5)}},

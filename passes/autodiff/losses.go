@@ -75,7 +75,7 @@ func inline(b *builder, f *ir.Func, args []*ir.Value) []*ir.Value {
 	// through its decomposition.
 	if ir.HasComposites(f) {
 		f = f.Clone(f.Name)
-		if _, err := ir.ExpandComposites(f, nil); err != nil {
+		if _, err := ir.ExpandComposites(f, nil, nil); err != nil {
 			b.err = err
 			return nil
 		}

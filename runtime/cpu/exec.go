@@ -267,7 +267,7 @@ func run(f *ir.Func, params map[string]*runtime.Tensor, args []*runtime.Tensor, 
 	// decomposition.
 	if ir.HasComposites(f) {
 		f = f.Clone(f.Name)
-		if _, err := ir.ExpandComposites(f, nil); err != nil {
+		if _, err := ir.ExpandComposites(f, nil, nil); err != nil {
 			return nil, err
 		}
 	}
