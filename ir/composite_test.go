@@ -33,6 +33,9 @@ func TestCompositeRoundTripsAndExpands(t *testing.T) {
 	if got := ir.Print(m); got != swigluText {
 		t.Errorf("print(parse(text)) differs:\n%s", got)
 	}
+	if b, err := ir.Decode(ir.Encode(m)); err != nil || ir.Print(b) != swigluText {
+		t.Errorf("the binary form does not carry the composite: %v", err)
+	}
 	d := ir.Lookup("swiglu_test")
 	if !d.IsComposite() || d.Kind != ir.Broadcast { // mul broadcasts
 		t.Fatalf("swiglu_test: composite %v, kind %v", d.IsComposite(), d.Kind)

@@ -11,7 +11,8 @@ var parseErrorPos = regexp.MustCompile(`^fuzz\.ir:[0-9]+:[0-9]+: `)
 // FuzzParse parses arbitrary text. Parse must never panic and must report
 // errors with a position; a module that parses and verifies must print, parse
 // and verify again, and print identically (docs/design.md §4), and its ops' costs must
-// evaluate. The seed corpus is in testdata/fuzz/FuzzParse.
+// evaluate, and its binary form must decode to the same text. The seed
+// corpus is in testdata/fuzz/FuzzParse.
 func FuzzParse(f *testing.F) {
 	f.Add("module @m {\n}\n")
 	f.Add(Print(allOpsModule(f)))
@@ -40,6 +41,10 @@ func FuzzParse(f *testing.F) {
 		if text2 := Print(m2); text2 != text {
 			t.Fatalf("printing is not stable:\n--- first\n%s\n--- second\n%s", text, text2)
 		}
+		// The binary form carries the same module.
+		if mb, err := Decode(Encode(m)); err != nil || Print(mb) != text {
+			t.Fatalf("binary round trip: %v", err)
+		}
 		env := map[string]int64{}
 		for _, fn := range m.Funcs {
 			for _, a := range fn.Args {
@@ -50,6 +55,29 @@ func FuzzParse(f *testing.F) {
 			for _, op := range fn.Body {
 				op.Cost(env)
 			}
+		}
+	})
+}
+
+// FuzzDecode decodes arbitrary bytes as a binary module: never a panic;
+// what decodes and verifies prints, parses and encodes again.
+func FuzzDecode(f *testing.F) {
+	f.Add(Encode(&Module{Name: "m"}))
+	f.Add(Encode(allOpsModule(f)))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := Decode(b)
+		if err != nil {
+			return
+		}
+		text := Print(m)
+		if Verify(m) != nil {
+			return
+		}
+		if _, err := Parse("fuzz.ir", text); err != nil {
+			t.Fatalf("a decoded, verified module prints as text that does not parse: %v\n%s", err, text)
+		}
+		if m2, err := Decode(Encode(m)); err != nil || Print(m2) != text {
+			t.Fatalf("re-encoding is not stable: %v", err)
 		}
 	})
 }
