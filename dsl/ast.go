@@ -51,11 +51,13 @@ type TopIf struct {
 }
 
 // BlockAST is a function over tensors, inlined at every call. Exported blocks
-// become functions of the compiled module.
+// become functions of the compiled module; a composite block becomes an op
+// of its own, whose decomposition is the block's body (ir.DeclareComposite).
 type BlockAST struct {
-	Pos    lexer.Position
-	Export bool        `@"export"?`
-	Name   string      `"block" @Ident`
+	Pos       lexer.Position
+	Export    bool        `@"export"?`
+	Composite bool        `@"composite"?`
+	Name      string      `"block" @Ident`
 	Args   []*ArgDecl  `"(" ( @@ ( "," @@ )* )? ")"`
 	Result *ResultType `( "->" @@ )?`
 	Body   []*Stmt     `"{" @@* "}"`

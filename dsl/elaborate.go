@@ -15,6 +15,7 @@ import (
 type Block struct {
 	Name string
 	Decl *BlockAST
+	op   *ir.OpDef // a composite block's op, once declared
 }
 
 type compiler struct {
@@ -239,6 +240,13 @@ func (c *compiler) export(blk *BlockAST) {
 		args = append(args, c.b.Arg(a.Name, t))
 	}
 	res := c.call(&Block{Name: blk.Name, Decl: blk}, blk.Pos, args, nil)
+	c.b.Return(c.tensors(blk.Pos, "exported block "+blk.Name, res)...)
+	c.b = nil
+}
+
+// tensors is what a block that becomes a function (exported, composite)
+// returns: one tensor or a tuple of tensors.
+func (c *compiler) tensors(pos lexer.Position, what string, res any) []*ir.Value {
 	var outs []*ir.Value
 	switch r := res.(type) {
 	case *ir.Value:
@@ -247,15 +255,14 @@ func (c *compiler) export(blk *BlockAST) {
 		for i, x := range r {
 			v, ok := x.(*ir.Value)
 			if !ok {
-				c.errorf(blk.Pos, "exported block %s must return tensors; result %d is a %s", blk.Name, i, kindOf(x))
+				c.errorf(pos, "%s must return tensors; result %d is a %s", what, i, kindOf(x))
 			}
 			outs = append(outs, v)
 		}
 	default:
-		c.errorf(blk.Pos, "exported block %s must return tensors, got %s", blk.Name, kindOf(res))
+		c.errorf(pos, "%s must return tensors, got %s", what, kindOf(res))
 	}
-	c.b.Return(outs...)
-	c.b = nil
+	return outs
 }
 
 // tensorType evaluates a tensor type. With bindSyms, names bound to nothing

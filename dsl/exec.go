@@ -8,8 +8,17 @@ import (
 	"github.com/deepc-dev/deepc/ir"
 )
 
-// call inlines block blk with positional args and keyword args.
+// call inlines block blk with positional args and keyword args, or, for a
+// composite block, emits its op.
 func (c *compiler) call(blk *Block, pos lexer.Position, args []any, kws map[string]any) any {
+	if blk.Decl.Composite {
+		return c.callComposite(blk, pos, args, kws)
+	}
+	return c.inline(blk, pos, args, kws)
+}
+
+// inline elaborates blk's body with its arguments bound.
+func (c *compiler) inline(blk *Block, pos lexer.Position, args []any, kws map[string]any) any {
 	d := blk.Decl
 	if c.depth >= maxCallDepth {
 		c.errorf(pos, "calls nest deeper than %d (recursive block %s?)", maxCallDepth, blk.Name)
