@@ -58,9 +58,9 @@ type BlockAST struct {
 	Export    bool        `@"export"?`
 	Composite bool        `@"composite"?`
 	Name      string      `"block" @Ident`
-	Args   []*ArgDecl  `"(" ( @@ ( "," @@ )* )? ")"`
-	Result *ResultType `( "->" @@ )?`
-	Body   []*Stmt     `"{" @@* "}"`
+	Args      []*ArgDecl  `"(" ( @@ ( "," @@ )* )? ")"`
+	Result    *ResultType `( "->" @@ )?`
+	Body      []*Stmt     `"{" @@* "}"`
 }
 
 type ArgDecl struct {
