@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/deepc-dev/deepc/dsl"
@@ -38,6 +39,9 @@ type Load struct {
 	// inference; "" runs none: the module as the DSL builds it).
 	Pipeline string
 	Plugins  Plugins
+	// PassOptions are --pass-option's key=value pairs; a moe-lower.moe-block
+	// among them wins over MoEBlock.
+	PassOptions []string
 	// Module, when set, is the compiled module to run (a bundle's IR): no
 	// model file is compiled.
 	Module *ir.Module
@@ -61,41 +65,58 @@ func (l *Load) diag() io.Writer {
 // Compile compiles the model file with the checkpoint's config.json and
 // the overrides, then runs the pipeline.
 func (l *Load) Compile() (*ir.Module, error) {
+	m, _, err := l.compile()
+	return m, err
+}
+
+// compile is Compile, also naming the passes that changed the params.
+func (l *Load) compile() (*ir.Module, []string, error) {
 	if l.Module != nil {
-		return l.Module, nil
+		return l.Module, nil, nil
 	}
 	file := l.File
 	if file == "" {
 		file = DefaultModel
 	}
+	start := time.Now()
+	diag := l.diag()
+	// The pipeline and its options first: a typo fails before anything
+	// is read.
+	pr, err := l.Plugins.Prepare(l.Pipeline, l.passOptions(), diag)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer pr.Close()
 	sets, err := CheckpointSets(l.Checkpoint)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	start := time.Now()
 	m, err := dsl.CompileFile(file, dsl.Options{Sets: append(sets, l.Sets...), ReadFile: models.ReadFile})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	diag := l.diag()
-	pl, _, set, err := l.Plugins.Pipeline(l.Pipeline, diag)
-	if err != nil {
-		return nil, err
+	ctx := pr.Context(diag)
+	if err := passes.Run(ctx, m, pr.Pipeline); err != nil {
+		return nil, nil, err
 	}
-	if set != nil {
-		defer set.Close()
-	}
+	Record(pr.Plugins, m, diag)
+	fmt.Fprintf(diag, "compiled %s in %.0f ms\n", m.Name, time.Since(start).Seconds()*1000)
+	return m, pr.pluginPasses(ctx.ParamsChangedBy), nil
+}
+
+// passOptions are the options given, after moe-lower's block when the
+// pipeline lowers experts (so that one given wins).
+func (l *Load) passOptions() []string {
 	block := l.MoEBlock
 	if block == 0 {
 		block = CPUMoEBlock
 	}
-	ctx := &passes.Context{Out: diag, Options: map[string]string{"moe-block": fmt.Sprint(block)}}
-	if err := passes.Run(ctx, m, pl); err != nil {
-		return nil, err
+	for _, name := range strings.Split(l.Pipeline, ",") {
+		if strings.TrimSpace(name) == "moe-lower" {
+			return append([]string{fmt.Sprintf("moe-lower.moe-block=%d", block)}, l.PassOptions...)
+		}
 	}
-	Record(set, m, diag)
-	fmt.Fprintf(diag, "compiled %s in %.0f ms\n", m.Name, time.Since(start).Seconds()*1000)
-	return m, nil
+	return l.PassOptions
 }
 
 // CheckpointSets reads a checkpoint's config.json as model settings.
@@ -115,7 +136,7 @@ func CheckpointSets(dir string) ([]string, error) {
 // Model compiles the model and binds the checkpoint's weights, converted
 // once for the precision mode (not on every decode step).
 func (l *Load) Model() (*infer.Model, error) {
-	m, err := l.Compile()
+	m, changedBy, err := l.compile()
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +156,7 @@ func (l *Load) Model() (*infer.Model, error) {
 	}
 	params, err := weights.Load(infer.Stored(m), l.Checkpoint, opts...)
 	if err != nil {
-		return nil, err
+		return nil, withParamChanges(err, changedBy)
 	}
 	if err := infer.BindDerived(m, params); err != nil {
 		return nil, err
@@ -148,4 +169,15 @@ func (l *Load) Model() (*infer.Model, error) {
 	}
 	fmt.Fprintf(l.diag(), "loaded %d tensors from %s in %.0f ms\n", len(params), l.Checkpoint, time.Since(start).Seconds()*1000)
 	return &infer.Model{Module: m, Params: params, Opts: cpu.Options{Mode: l.Mode, Workers: l.Workers}}, nil
+}
+
+// withParamChanges adds to a weight-loading error the plugin passes that
+// changed the module's params: when a checkpoint no longer fits the
+// module, they are where to look. (Built-in passes that change params,
+// fuse-siblings, do it in ways the loader knows.)
+func withParamChanges(err error, by []string) error {
+	if len(by) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w\nparams changed by pass(es): %s", err, strings.Join(by, ", "))
 }

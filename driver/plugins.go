@@ -19,6 +19,9 @@ type Plugins struct {
 	// its base name).
 	SHA256  []string
 	Timeout time.Duration
+	// Log, when set, receives the plugins' stderr after each of their
+	// passes, not only when one fails (--plugin-log).
+	Log io.Writer
 }
 
 // list is the plugins to start: $DEEPC_PLUGINS, then Paths.
@@ -32,15 +35,9 @@ func (p Plugins) list() []string {
 	return append(out, p.Paths...)
 }
 
-// Start starts the plugins; nil when there are none.
+// Start starts the plugins; nil when there are none. A checksum for a
+// plugin that is not loaded is an error, even with no plugins at all.
 func (p Plugins) Start() (*host.Set, error) {
-	paths := p.list()
-	if len(paths) == 0 {
-		return nil, nil
-	}
-	if p.Timeout <= 0 {
-		return nil, fmt.Errorf("--plugin-timeout must be positive, got %v", p.Timeout)
-	}
 	sums := map[string]string{}
 	for _, kv := range p.SHA256 {
 		k, v, ok := strings.Cut(kv, "=")
@@ -49,38 +46,95 @@ func (p Plugins) Start() (*host.Set, error) {
 		}
 		sums[k] = v
 	}
-	return host.StartAll(paths, host.Config{Timeout: p.Timeout, SHA256: sums})
+	paths := p.list()
+	if len(paths) == 0 && len(sums) == 0 {
+		return nil, nil
+	}
+	if len(paths) > 0 && p.Timeout <= 0 {
+		return nil, fmt.Errorf("--plugin-timeout must be positive, got %v", p.Timeout)
+	}
+	return host.StartAll(paths, host.Config{Timeout: p.Timeout, SHA256: sums, Log: p.Log})
 }
 
-// Pipeline starts the plugins (if any) and builds the pipeline spec over
-// the built-in passes and theirs, plugin passes placed by their anchors;
-// notes on the placement go to diag. The caller closes the returned set
-// (nil without plugins).
-func (p Plugins) Pipeline(spec string, diag io.Writer) (passes.Pipeline, *passes.Registry, *host.Set, error) {
+// Prepared is a pipeline ready to run: its plugins started, their passes
+// placed by their anchors, its options checked.
+type Prepared struct {
+	Pipeline passes.Pipeline
+	// Registry holds the built-in passes and the plugins'.
+	Registry *passes.Registry
+	// Plugins are the plugins started (nil without plugins).
+	Plugins *host.Set
+	// Options are each pass's options (--pass-option).
+	Options passes.PassOptions
+}
+
+// Prepare starts the plugins (if any) and builds the pipeline spec over
+// the built-in passes and theirs, plugin passes placed by their anchors
+// (notes on the placement go to diag), and checks options (key=value,
+// key PASS.name or a name only one pass has) against the passes'
+// declarations and the pipeline: all before any pass runs. The caller
+// closes the result.
+func (p Plugins) Prepare(spec string, options []string, diag io.Writer) (*Prepared, error) {
 	set, err := p.Start()
 	if err != nil {
-		return passes.Pipeline{}, nil, nil, err
+		return nil, err
 	}
-	reg := passes.Default
-	if set != nil {
-		if reg, err = set.Registry(passes.Default); err != nil {
-			set.Close()
-			return passes.Pipeline{}, nil, nil, err
+	pr := &Prepared{Registry: passes.Default, Plugins: set}
+	if err := pr.build(spec, options, diag); err != nil {
+		pr.Close()
+		return nil, err
+	}
+	return pr, nil
+}
+
+func (pr *Prepared) build(spec string, options []string, diag io.Writer) error {
+	var err error
+	if pr.Plugins != nil {
+		if pr.Registry, err = pr.Plugins.Registry(passes.Default); err != nil {
+			return err
 		}
 		var notes []string
-		spec, notes = set.Place(spec)
+		spec, notes = pr.Plugins.Place(spec)
 		for _, n := range notes {
 			fmt.Fprintln(diag, "deepc: note:", n)
 		}
 	}
-	pl, err := reg.ParsePipeline(spec)
-	if err != nil {
-		if set != nil {
-			set.Close()
-		}
-		return passes.Pipeline{}, nil, nil, err
+	if pr.Pipeline, err = pr.Registry.ParsePipeline(spec); err != nil {
+		return err
 	}
-	return pl, reg, set, nil
+	if pr.Options, err = pr.Registry.ResolveOptions(options); err != nil {
+		return fmt.Errorf("--pass-option %w", err)
+	}
+	if err := pr.Options.CheckIn(pr.Pipeline); err != nil {
+		return fmt.Errorf("--pass-option: %w", err)
+	}
+	return nil
+}
+
+// pluginPasses keeps the names of plugin passes.
+func (pr *Prepared) pluginPasses(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if p, ok := pr.Registry.Lookup(n); ok {
+			if _, plugin := p.(*host.Pass); plugin {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// Close stops the plugins.
+func (pr *Prepared) Close() {
+	if pr.Plugins != nil {
+		pr.Plugins.Close()
+	}
+}
+
+// Context is a pass context for the pipeline: its options, diagnostics to
+// diag.
+func (pr *Prepared) Context(diag io.Writer) *passes.Context {
+	return &passes.Context{Out: diag, PassOptions: pr.Options}
 }
 
 // Record puts the plugins that ran into the module's attributes and prints

@@ -46,6 +46,9 @@ type TrainSettings struct {
 	EvalBatch  int                   `json:"eval_batches"`
 	SaveEvery  int                   `json:"save_every"`
 	Hyper      autodiff.TrainOptions `json:"hyper"`
+	// PassOptions are --pass-option's key=value pairs for the pipeline
+	// the model is compiled with.
+	PassOptions []string `json:"pass_options,omitempty"`
 }
 
 // LRAt is the learning rate of step n (1-based): linear warmup, then
@@ -242,8 +245,11 @@ func (r *run) build() error {
 	if err != nil {
 		return err
 	}
-	pl, _ := passes.ParsePipeline(passes.CanonicalPipeline)
-	if err := passes.Run(&passes.Context{Out: r.Diag}, m, pl); err != nil {
+	pl, opts, err := trainPipeline(s.PassOptions)
+	if err != nil {
+		return err
+	}
+	if err := passes.Run(&passes.Context{Out: r.Diag, PassOptions: opts}, m, pl); err != nil {
 		return err
 	}
 	if r.config, err = models.HFConfigJSON(m); err != nil {
@@ -271,6 +277,23 @@ func (r *run) build() error {
 	}
 	r.tr, err = train.New(m, params, cpu.Options{Mode: mode})
 	return err
+}
+
+// trainPipeline is the pipeline a model is compiled with for training,
+// and its options, checked.
+func trainPipeline(options []string) (passes.Pipeline, passes.PassOptions, error) {
+	pl, err := passes.ParsePipeline(passes.CanonicalPipeline)
+	if err != nil {
+		return passes.Pipeline{}, nil, err
+	}
+	opts, err := passes.Default.ResolveOptions(options)
+	if err != nil {
+		return passes.Pipeline{}, nil, fmt.Errorf("--pass-option %w", err)
+	}
+	if err := opts.CheckIn(pl); err != nil {
+		return passes.Pipeline{}, nil, fmt.Errorf("--pass-option: %w", err)
+	}
+	return pl, opts, nil
 }
 
 // resumeHoldsAll refuses a resume state that lacks a tensor the train

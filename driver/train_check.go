@@ -76,5 +76,8 @@ func (s TrainSettings) Check() error {
 	if !slices.Contains([]ir.DType{ir.Invalid, ir.F32, ir.BF16}, h.MomentDType) { // unset: f32
 		bad("moments", h.MomentDType, "f32 or bf16")
 	}
+	if _, _, err := trainPipeline(s.PassOptions); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }

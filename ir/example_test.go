@@ -84,7 +84,7 @@ func ExampleParse() {
 	// verify: <nil>
 	// split {axis = 1, sizes = [3, 5]} [[T, 3] f32 [T, 5] f32]
 	// prints identically: true
-	// verify: func @f: op 0 (neg at m.deep:2:3): result 0 has type [T, 4] f32, want [T, 8] f32
+	// verify: func @f: %0 = neg (at m.deep:2:3): result 0 has type [T, 4] f32, want [T, 8] f32
 	// parse: bad.ir:3:10: unknown op "frob"
 }
 

@@ -137,8 +137,9 @@ func (v *verifier) fn(f *Func) {
 			syms[s] = true
 		}
 	}
+	printed := ValueNames(f)
 	for i, op := range f.Body {
-		v.op(fmt.Sprintf("%s: op %d (%s at %s)", where, i, op.Name, op.Loc), op, defined, syms)
+		v.op(opWhere(where, i, op, printed), op, printed, defined, syms)
 		for _, r := range op.Results {
 			defined[r] = true
 		}
@@ -150,7 +151,25 @@ func (v *verifier) fn(f *Func) {
 	}
 }
 
-func (v *verifier) op(where string, op *Op, defined map[*Value]bool, syms map[string]bool) {
+// opWhere names an op as Print prints it, "%3 = neg", and where the model
+// wrote it, so that a message leads to the line of a printed module and of
+// the source.
+func opWhere(fn string, i int, op *Op, names map[*Value]string) string {
+	var results []string
+	for _, r := range op.Results {
+		results = append(results, names[r])
+	}
+	where := fmt.Sprintf("%s: %s = %s", fn, strings.Join(results, ", "), op.Name)
+	if len(results) == 0 {
+		where = fmt.Sprintf("%s: op %d (%s)", fn, i, op.Name)
+	}
+	if op.Loc.IsKnown() {
+		where += " (at " + op.Loc.String() + ")"
+	}
+	return where
+}
+
+func (v *verifier) op(where string, op *Op, names map[*Value]string, defined map[*Value]bool, syms map[string]bool) {
 	def := op.Def()
 	if def == nil {
 		v.errorf("%s: unknown op", where)
@@ -158,7 +177,11 @@ func (v *verifier) op(where string, op *Op, defined map[*Value]bool, syms map[st
 	}
 	for i, a := range op.Args {
 		if a == nil || !defined[a] {
-			v.errorf("%s: operand %d is used before it is defined", where, i)
+			name, ok := names[a]
+			if !ok {
+				name = "%<undefined>"
+			}
+			v.errorf("%s: operand %d (%s) is used before it is defined", where, i, name)
 			return
 		}
 	}

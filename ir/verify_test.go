@@ -41,7 +41,7 @@ func TestVerifyText(t *testing.T) {
     %0 = neg %x : [T, 4] f32 loc("m.deep":7:3)
     return %0
   }
-}`, "func @f: op 0 (neg at m.deep:7:3): result 0 has type [T, 4] f32, want [T, 8] f32"},
+}`, "func @f: %0 = neg (at m.deep:7:3): result 0 has type [T, 4] f32, want [T, 8] f32"},
 		{"result dtype mismatch", `module @m {
   func @f(%x: [T, 8] f32) -> ([T, 8] f32) {
     %0 = lt %x, %x : [T, 8] f32
@@ -173,28 +173,28 @@ func TestVerifyBuilt(t *testing.T) {
 	}{
 		{"unknown op", func(f *fixture) {
 			f.b.Return(f.b.EmitTyped("frobnicate", []*Value{f.x}, nil, []Type{f.x.Type})...)
-		}, "op 0 (frobnicate at <unknown>): unknown op"},
+		}, "func @f: %0 = frobnicate: unknown op"},
 		{"use before def", func(f *fixture) {
 			later := NewOp("neg", []*Value{f.x}, nil, []Type{f.x.Type}, Loc{})
 			f.b.EmitTyped("neg", []*Value{later.Result()}, nil, []Type{f.x.Type})
 			f.b.F.Body = append(f.b.F.Body, later)
-		}, "op 0 (neg at <unknown>): operand 0 is used before it is defined"},
+		}, "func @f: %0 = neg: operand 0 (%1) is used before it is defined"},
 		{"use of a value from another function", func(f *fixture) {
 			g := f.m.NewFunc("g")
 			y := g.Arg("y", f.x.Type)
 			f.b.EmitTyped("neg", []*Value{y}, nil, []Type{f.x.Type})
 			g.Return(y)
-		}, "operand 0 is used before it is defined"},
+		}, "operand 0 (%<undefined>) is used before it is defined"},
 		{"nil operand", func(f *fixture) {
 			f.b.EmitTyped("neg", []*Value{nil}, nil, []Type{f.x.Type})
-		}, "operand 0 is used before it is defined"},
+		}, "operand 0 (%<undefined>) is used before it is defined"},
 		{"returned value not defined", func(f *fixture) {
 			f.b.Return(f.x, &Value{Type: f.x.Type})
 		}, "returned value 1 is not defined"},
 		{"result defined twice", func(f *fixture) {
 			v := f.b.EmitTyped("neg", []*Value{f.x}, nil, []Type{f.x.Type})
 			f.b.F.Body = append(f.b.F.Body, v[0].Def)
-		}, "op 1 (neg at <unknown>): result 0 is defined twice"},
+		}, "%1 = neg: result 0 is defined twice"},
 		{"malformed result", func(f *fixture) {
 			v := f.b.EmitTyped("neg", []*Value{f.x}, nil, []Type{f.x.Type})
 			v[0].Index = 3

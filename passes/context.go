@@ -22,8 +22,19 @@ type Context struct {
 	// NoVerify turns off verify-after-each, to look at what a broken pass
 	// produced; pass tests keep it on.
 	NoVerify bool
-	// Options are pass options by name ("seq-len" for stats).
+	// Options are the running pass's options by name ("seq-len" for
+	// stats). Set by the caller, every pass sees them all, unchecked (tests
+	// and embedders); with PassOptions set, Run fills it for each pass.
 	Options map[string]string
+	// PassOptions are each pass's own options, checked against the passes'
+	// declarations (Registry.ResolveOptions). When set, Run refuses options
+	// for a pass the pipeline does not run, and while a pass runs Options
+	// holds its options with their defaults filled in, and nothing else.
+	PassOptions PassOptions
+	// ParamsChangedBy lists, in order, the passes of the last Run that
+	// changed the module's params (names, types, attributes): when a
+	// checkpoint no longer fits the module, they are where to look.
+	ParamsChangedBy []string
 
 	// Stats is the result of the stats analysis, once it has run.
 	Stats *Stats
@@ -44,7 +55,8 @@ func (c *Context) Writer() io.Writer {
 	return c.Out
 }
 
-// ParseOptions reads key=value pairs into an Options map.
+// ParseOptions reads key=value pairs into an Options map, unchecked; see
+// Registry.ResolveOptions for options checked and scoped by pass.
 func ParseOptions(kvs []string) (map[string]string, error) {
 	out := map[string]string{}
 	for _, kv := range kvs {
@@ -57,7 +69,7 @@ func ParseOptions(kvs []string) (map[string]string, error) {
 	return out, nil
 }
 
-// Option returns option key, or def when unset.
+// Option returns option key of the running pass, or def when unset.
 func (c *Context) Option(key, def string) string {
 	if v, ok := c.Options[key]; ok {
 		return v

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/deepc-dev/deepc/ir"
@@ -17,8 +19,13 @@ func Run(ctx *Context, m *ir.Module, pl Pipeline) error {
 	if ctx == nil {
 		ctx = &Context{}
 	}
+	if err := ctx.PassOptions.CheckIn(pl); err != nil {
+		return err
+	}
+	given := ctx.Options
+	defer func() { ctx.Options = given }()
 	instrs := ctx.instruments()
-	ctx.pipeline, ctx.step = pl, 0
+	ctx.pipeline, ctx.step, ctx.ParamsChangedBy = pl, 0, nil
 	ctx.invalidatePrinted()
 	err := beforePipeline(ctx, instrs, m)
 	for i, p := range pl.passes {
@@ -26,6 +33,9 @@ func Run(ctx *Context, m *ir.Module, pl Pipeline) error {
 			break
 		}
 		ctx.step = i + 1
+		if ctx.PassOptions != nil {
+			ctx.Options = ctx.PassOptions.For(p)
+		}
 		err = runStep(ctx, instrs, p, m)
 	}
 	return afterPipeline(ctx, instrs, m, err)
@@ -69,8 +79,12 @@ func runStep(ctx *Context, instrs []Instrument, p Pass, m *ir.Module) error {
 			return fmt.Errorf("before %s: %w", stepName(ctx, p), err)
 		}
 	}
+	params := paramsOf(m)
 	start := time.Now()
 	changed, err := safeRun(ctx, p, m)
+	if paramsOf(m) != params && !slices.Contains(ctx.ParamsChangedBy, p.Name()) {
+		ctx.ParamsChangedBy = append(ctx.ParamsChangedBy, p.Name())
+	}
 	r := Result{Changed: changed, Err: err, Elapsed: time.Since(start)}
 	ctx.invalidatePrinted()
 	for _, in := range instrs {
@@ -122,4 +136,14 @@ func (e *PanicError) Error() string {
 // since a pipeline may run a pass more than once.
 func stepName(ctx *Context, p Pass) string {
 	return fmt.Sprintf("pass %s (%d/%d)", p.Name(), ctx.step, ctx.pipeline.Len())
+}
+
+// paramsOf is the module's params as the text form prints them: what a
+// checkpoint must match.
+func paramsOf(m *ir.Module) string {
+	var b strings.Builder
+	for _, p := range m.Params {
+		fmt.Fprintf(&b, "%s : %s %s\n", p.Name, p.Type, p.Attrs)
+	}
+	return b.String()
 }

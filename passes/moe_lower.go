@@ -8,7 +8,9 @@ import (
 )
 
 func init() {
-	Register(NewPass("moe-lower", "lower grouped_linear experts to dispatch (slots sorted by expert, padded to option moe-block rows, default 128) → grouped GEMMs → weighted combine", runMoELower))
+	Register(NewPassWithOptions("moe-lower", "lower grouped_linear experts to dispatch (slots sorted by expert, padded to option moe-block rows) → grouped GEMMs → weighted combine", []Option{
+		{Name: "moe-block", Type: TypeInt, Default: fmt.Sprint(DefaultMoEBlock), Description: fmt.Sprintf("pad each expert's dispatched rows to a multiple of this (1 to %d; the GPU's GEMM tile is 128)", MaxMoEBlock)},
+	}, runMoELower))
 }
 
 // DefaultMoEBlock pads each expert's rows to the GEMM tile height, which is

@@ -44,6 +44,7 @@ type funcPass struct {
 	name, desc string
 	run        RunFunc
 	requires   []string
+	opts       []Option
 }
 
 func (p *funcPass) Name() string                                 { return p.name }

@@ -2,8 +2,9 @@ package passes
 
 import (
 	"fmt"
-	"github.com/deepc-dev/deepc/internal/suggest"
 	"strings"
+
+	"github.com/deepc-dev/deepc/internal/suggest"
 )
 
 // Pipeline is an ordered list of passes whose ordering constraints have been
@@ -45,7 +46,7 @@ func (r *Registry) ParsePipeline(s string) (Pipeline, error) {
 		}
 		p, ok := r.Lookup(name)
 		if !ok {
-			return Pipeline{}, fmt.Errorf("pipeline %q: %w", s, r.unknown(name))
+			return Pipeline{}, fmt.Errorf("pipeline %q: %w", s, r.Unknown(name))
 		}
 		ps = append(ps, p)
 	}
@@ -68,9 +69,9 @@ func (r *Registry) NewPipeline(ps ...Pass) (Pipeline, error) {
 // NewPipeline builds a pipeline checked against Default's constraints.
 func NewPipeline(ps ...Pass) (Pipeline, error) { return Default.NewPipeline(ps...) }
 
-// unknown explains an unknown pass name: the closest known name if there is
+// Unknown explains an unknown pass name: the closest known name if there is
 // a plausible one, and the list of known names.
-func (r *Registry) unknown(name string) error {
+func (r *Registry) Unknown(name string) error {
 	known := r.Names()
 	msg := fmt.Sprintf("unknown pass %q", name)
 	if c := suggest.Closest(name, known); c != "" {

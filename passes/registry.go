@@ -33,7 +33,8 @@ var nameRE = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
 // reserved names mean something else to the instruments' pass sets.
 var reserved = map[string]bool{"all": true}
 
-// Add registers p, refusing a bad or duplicate name.
+// Add registers p, refusing a bad or duplicate name and bad option
+// declarations.
 func (r *Registry) Add(p Pass) error {
 	name := p.Name()
 	switch {
@@ -41,6 +42,9 @@ func (r *Registry) Add(p Pass) error {
 		return fmt.Errorf("pass name %q is reserved", name)
 	case !nameRE.MatchString(name):
 		return fmt.Errorf("bad pass name %q: want lower-case words joined by '-'", name)
+	}
+	if err := CheckOptionDecls(OptionsOf(p)); err != nil {
+		return fmt.Errorf("pass %s: %v", name, err)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

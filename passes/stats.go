@@ -1,11 +1,15 @@
 package passes
 
 import (
+	"strconv"
+
 	"github.com/deepc-dev/deepc/ir"
 )
 
 func init() {
-	Register(NewPass("stats", "count parameters (total, activated per token, MTP-only), FLOPs per token and weight bytes into ctx.Stats", runStats))
+	Register(NewPassWithOptions("stats", "count parameters (total, activated per token, MTP-only), FLOPs per token and weight bytes into ctx.Stats", []Option{
+		{Name: "seq-len", Type: TypeInt, Default: strconv.Itoa(DefaultSeqLen), Description: "the sequence length FLOPs per token are counted at"},
+	}, runStats))
 }
 
 // DefaultSeqLen is the sequence length FLOPs are counted at when the

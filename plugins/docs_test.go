@@ -68,7 +68,7 @@ func TestPluginGuide(t *testing.T) {
 	}
 	model := filepath.Join(root, "models", "deepseek_v3_tiny.deep")
 	norms := strings.Count(sh("./deepc", "compile", model, "--emit", "ir"), "= rms_norm %")
-	out := sh("./deepc", "compile", model, "--plugin", "./set-norm-eps", "--pass-option", "eps=0.001", "--print-ir-after=set-norm-eps")
+	out := sh("./deepc", "compile", model, "--plugin", "./set-norm-eps", "--pass-option", "set-norm-eps.eps=0.001", "--print-ir-after=set-norm-eps")
 	report := fmt.Sprintf("set-norm-eps: %d norms now use eps = 0.001", norms)
 	for _, want := range []string{"IR Dump After set-norm-eps", "{eps = 0.001}", report, "plugin set-norm-eps 0.1.0 sha256 "} {
 		if !strings.Contains(out, want) {
@@ -78,7 +78,7 @@ func TestPluginGuide(t *testing.T) {
 	if strings.Contains(out, "{eps = 1e-06}") && strings.Index(out, "{eps = 1e-06}") > strings.Index(out, "IR Dump After set-norm-eps") {
 		t.Errorf("a norm kept its old eps after the pass")
 	}
-	if out := sh("./deepc", "plugins", "inspect", "./set-norm-eps"); !strings.Contains(out, "--pass-option eps=") {
+	if out := sh("./deepc", "plugins", "inspect", "./set-norm-eps"); !strings.Contains(out, "--pass-option set-norm-eps.eps=<float>") {
 		t.Errorf("inspect: %s", out)
 	}
 }

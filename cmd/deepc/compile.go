@@ -26,6 +26,12 @@ func newCompileCmd() *cobra.Command {
 an mtp function when the model has multi-token prediction), then runs a pass
 pipeline (default ` + passes.CanonicalPipeline + `) with the IR verified after every pass.
 
+--html FILE writes one self-contained page with a column per pass showing a
+function (forward, or the one --html-func names) before the first pass and
+after each: lines new since the previous column are highlighted, a click on a
+%value marks its definition and uses in every column, and a click on a
+column's header folds it.
+
 Errors in the model print file:line:col, the source line and a caret, and
 deepc exits with status 1.
 
@@ -35,6 +41,7 @@ Examples:
   deepc compile models/deepseek_v3.deep --set mtp_depth=0 --set q_lora_rank=0 --emit ir
   deepc compile models/deepseek_v3.deep --print-ir-after=cse --passes canonicalize,cse
   deepc compile models/deepseek_v3_tiny.deep --dump-ir-dir /tmp/stages
+  deepc compile models/deepseek_v3_tiny.deep --html passes.html --html-func mtp
   deepc compile models/deepseek_v3.deep --target sm_90a --graph prefill,decode -o v3.bundle
 
 With --target, compile runs the inference pipeline and plan-kernels (unless

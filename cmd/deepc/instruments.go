@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -22,6 +23,8 @@ type pipelineFlags struct {
 	printAfter       []string
 	printAfterChange bool
 	dumpDir          string
+	html             string
+	htmlFunc         string
 	timing           bool
 	crashDir         string
 	noVerify         bool
@@ -36,10 +39,12 @@ func (f *pipelineFlags) register(cmd *cobra.Command, defaultPipeline string) {
 	fl.StringSliceVar(&f.printAfter, "print-ir-after", nil, "print the IR after these passes (names, or all)")
 	fl.BoolVar(&f.printAfterChange, "print-ir-after-change", false, "print the IR after every pass that changed it")
 	fl.StringVar(&f.dumpDir, "dump-ir-dir", "", "write every stage as NNN_<pass>.ir into this directory")
+	fl.StringVar(&f.html, "html", "", "write to `FILE` an HTML page with a column per pass showing one function after it (changed lines and clicked values highlighted)")
+	fl.StringVar(&f.htmlFunc, "html-func", "", "the function `NAME` that --html shows (default: the module's first, forward for a model)")
 	fl.BoolVar(&f.timing, "timing", false, "print per-pass wall time")
 	fl.StringVar(&f.crashDir, "crash-reproducer", "", "on a pass failure, write the IR before the failing pass and the pipeline here")
 	fl.BoolVar(&f.noVerify, "no-verify", false, "do not verify the IR after each pass")
-	fl.StringArrayVar(&f.options, "pass-option", nil, "a pass option key=value, e.g. moe-block=128 (repeatable; see deepc passes)")
+	registerPassOption(cmd, &f.options)
 	f.plugins.register(cmd)
 	_ = cmd.RegisterFlagCompletionFunc("passes", completePasses)
 	_ = cmd.RegisterFlagCompletionFunc("print-ir-before", completePasses)
@@ -57,23 +62,27 @@ func completePasses(*cobra.Command, []string, string) ([]string, cobra.ShellComp
 // run runs the pipeline over m with the instruments the flags ask for;
 // instrument output goes to diag.
 func (f *pipelineFlags) run(m *ir.Module, diag io.Writer) error {
-	pl, reg, set, err := f.plugins.driver().Pipeline(f.passes, diag)
+	pr, err := f.plugins.driver(diag).Prepare(f.passes, f.options, diag)
 	if err != nil {
 		return err
 	}
-	if set != nil {
-		defer set.Close()
-	}
+	defer pr.Close()
 	for _, name := range append(slices.Clone(f.printBefore), f.printAfter...) {
-		if _, ok := reg.Lookup(name); !ok && name != "all" {
-			return fmt.Errorf("--print-ir-before/after: no pass named %q (see deepc passes)", name)
+		if _, ok := pr.Registry.Lookup(name); !ok && name != "all" {
+			return fmt.Errorf("--print-ir-before/after: %w", pr.Registry.Unknown(name))
 		}
 	}
-	opts, err := passes.ParseOptions(f.options)
-	if err != nil {
-		return fmt.Errorf("--pass-option: %w", err)
+	if f.htmlFunc != "" && f.html == "" {
+		return errors.New("--html-func: give --html FILE too")
 	}
-	ctx := &passes.Context{Out: diag, NoVerify: f.noVerify, Options: opts}
+	if f.html != "" {
+		// Refuse the path before the pipeline runs, not after.
+		if _, err := safefile.CheckOutput(f.html, safefile.HTML); err != nil {
+			return fmt.Errorf("--html: %w", err)
+		}
+	}
+	ctx := pr.Context(diag)
+	ctx.NoVerify = f.noVerify
 	if len(f.printBefore) > 0 {
 		ctx.Instruments = append(ctx.Instruments, passes.PrintBefore(f.printBefore...))
 	}
@@ -95,10 +104,21 @@ func (f *pipelineFlags) run(m *ir.Module, diag io.Writer) error {
 	if f.timing {
 		ctx.Instruments = append(ctx.Instruments, passes.NewTiming())
 	}
-	if err := passes.Run(ctx, m, pl); err != nil {
+	var page *passes.HTMLView
+	if f.html != "" {
+		page = passes.HTML(f.htmlFunc)
+		ctx.Instruments = append(ctx.Instruments, page)
+	}
+	err = passes.Run(ctx, m, pr.Pipeline)
+	// A failed run still gets its page: the failing pass's column is the
+	// one to look at.
+	if page != nil && page.Stages() > 0 {
+		err = errors.Join(err, writeHTML(f.html, page, diag))
+	}
+	if err != nil {
 		return err
 	}
-	driver.Record(set, m, diag)
+	driver.Record(pr.Plugins, m, diag)
 	if ctx.Stats != nil {
 		return ctx.Stats.WriteTable(diag)
 	}
@@ -120,6 +140,23 @@ func writeOutput(w io.Writer, path, text string) error {
 		return fmt.Errorf("writing output: %w", err)
 	}
 	return f.Close()
+}
+
+// writeHTML writes the page of the HTML view to path.
+func writeHTML(path string, page *passes.HTMLView, diag io.Writer) error {
+	f, err := safefile.Create(path, safefile.HTML)
+	if err != nil {
+		return fmt.Errorf("--html: %w", err)
+	}
+	if err := page.WritePage(f); err != nil {
+		f.Close()
+		return fmt.Errorf("--html: writing %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(diag, "wrote %s: @%s after each of %d passes\n", path, page.Func(), page.Stages()-1)
+	return nil
 }
 
 // summary is a one-line description of a module.

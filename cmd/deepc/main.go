@@ -15,6 +15,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/deepc-dev/deepc/internal/safefile"
@@ -31,16 +32,23 @@ func main() {
 	// An interrupt must not leave plugin processes behind.
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	var interrupted atomic.Bool
 	go func() {
-		s := <-sig
+		code := 143
+		if <-sig == os.Interrupt {
+			code = 130
+		}
+		interrupted.Store(true)
 		host.Cleanup()
 		fmt.Fprintln(os.Stderr, "deepc: interrupted")
-		if s == os.Interrupt {
-			os.Exit(130)
-		}
-		os.Exit(143)
+		os.Exit(code)
 	}()
 	code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	if interrupted.Load() {
+		// Killing the plugins can end run (a plugin starting fails) before
+		// the handler is done: it exits, with the signal's status, not 1.
+		select {}
+	}
 	host.Cleanup()
 	os.Exit(code)
 }

@@ -19,6 +19,7 @@ type modelFlags struct {
 	workers    int
 	moeBlock   int
 	plugins    pluginFlags
+	options    []string
 }
 
 func (f *modelFlags) register(cmd *cobra.Command) {
@@ -27,8 +28,9 @@ func (f *modelFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.precision, "precision", "fp32", "fp32 (weights dequantised, f32 compute), bf16, or fp8 (docs/model.md §5 recipe, emulated)")
 	fl.StringArrayVar(&f.sets, "set", nil, "override a config value after config.json: key=value (repeatable)")
 	fl.IntVar(&f.workers, "threads", 0, "CPU threads (default: all cores)")
-	fl.IntVar(&f.moeBlock, "moe-block", driver.CPUMoEBlock, "pad each expert's dispatched rows to a multiple of this (the GPU's GEMM tile is 128)")
+	fl.IntVar(&f.moeBlock, "moe-block", driver.CPUMoEBlock, "pad each expert's dispatched rows to a multiple of this (the GPU's GEMM tile is 128; --pass-option moe-lower.moe-block wins)")
 	f.plugins.register(cmd)
+	registerPassOption(cmd, &f.options)
 	_ = cmd.MarkFlagRequired("checkpoint")
 	_ = cmd.RegisterFlagCompletionFunc("precision", cobra.FixedCompletions([]string{"fp32", "bf16", "fp8"}, cobra.ShellCompDirectiveNoFileComp))
 }
@@ -41,7 +43,7 @@ func (f *modelFlags) spec(args []string, module *ir.Module, diag io.Writer) (dri
 		return driver.Load{}, err
 	}
 	l := driver.Load{Checkpoint: f.checkpoint, Sets: f.sets, Mode: mode, Workers: f.workers, MoEBlock: f.moeBlock,
-		Pipeline: passes.InferencePipeline, Plugins: f.plugins.driver(), Module: module, Diag: diag}
+		Pipeline: passes.InferencePipeline, Plugins: f.plugins.driver(diag), PassOptions: f.options, Module: module, Diag: diag}
 	if len(args) > 0 {
 		l.File = args[0]
 	}

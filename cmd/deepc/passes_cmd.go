@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/deepc-dev/deepc/passes"
@@ -13,10 +15,10 @@ func newPassesCmd() *cobra.Command {
 	var pf pluginFlags
 	cmd := &cobra.Command{
 		Use:   "passes",
-		Short: "List the registered passes with a one-line description each (and plugin passes with --plugin)",
+		Short: "List the registered passes with a one-line description each, and their options (and plugin passes with --plugin)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			set, err := pf.driver().Start()
+			set, err := pf.driver(cmd.ErrOrStderr()).Start()
 			if err != nil {
 				return err
 			}
@@ -38,9 +40,38 @@ func newPassesCmd() *cobra.Command {
 				}
 				fmt.Fprintf(w, "%s\t%s\t%s\n", p.Name(), from, p.Description())
 			}
-			return w.Flush()
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			return writeOptions(cmd.OutOrStdout(), reg.All())
 		},
 	}
 	pf.register(cmd)
 	return cmd
+}
+
+// writeOptions lists the options of ps, by pass, as --pass-option takes
+// them, with their types and defaults.
+func writeOptions(w io.Writer, ps []passes.Pass) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\noptions (--pass-option PASS.key=value; key=value when one pass has the key):")
+	for _, p := range ps {
+		for _, o := range passes.OptionsOf(p) {
+			fmt.Fprintf(tw, "  --pass-option %s.%s=%s\t(default %q)\t%s\n", p.Name(), o.Name, placeholder(o), o.Default, o.Description)
+		}
+	}
+	return tw.Flush()
+}
+
+// placeholder shows what an option takes: <int>, or an enum's values.
+func placeholder(o passes.Option) string {
+	if o.TypeOf() == passes.TypeEnum {
+		return "<" + strings.Join(o.Values, "|") + ">"
+	}
+	return "<" + string(o.TypeOf()) + ">"
+}
+
+// registerPassOption adds --pass-option to a command that runs a pipeline.
+func registerPassOption(cmd *cobra.Command, options *[]string) {
+	cmd.Flags().StringArrayVar(options, "pass-option", nil, "a pass option PASS.key=value, e.g. moe-lower.moe-block=128 (repeatable; key=value when one pass has the key; deepc passes lists them)")
 }

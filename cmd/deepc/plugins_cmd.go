@@ -12,11 +12,13 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// pluginFlags start pass plugins for compile, opt and passes.
+// pluginFlags start pass plugins for the commands that run a pipeline,
+// and passes.
 type pluginFlags struct {
 	paths   []string
 	sums    []string
 	timeout time.Duration
+	log     bool
 }
 
 func (f *pluginFlags) register(cmd *cobra.Command) {
@@ -24,12 +26,21 @@ func (f *pluginFlags) register(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.paths, "plugin", nil, "a pass plugin binary to start (repeatable; also $DEEPC_PLUGINS, colon-separated)")
 	fl.StringArrayVar(&f.sums, "plugin-sha256", nil, "NAME=HEX: refuse to start plugin NAME (its path as given, or base name) unless its SHA-256 is HEX (repeatable)")
 	fl.DurationVar(&f.timeout, "plugin-timeout", host.DefaultTimeout, "deadline for a plugin's start-up and handshake and for each call (Go duration: 30s, 2m); the process is killed after it")
+	fl.BoolVar(&f.log, "plugin-log", false, "show what plugins write to stderr (their logs) after each of their passes, not only when one fails")
 }
 
-// driver is the plugins the flags name.
-func (f *pluginFlags) driver() driver.Plugins {
-	return driver.Plugins{Paths: f.paths, SHA256: f.sums, Timeout: f.timeout}
+// driver is the plugins the flags name; with --plugin-log their stderr
+// goes to diag.
+func (f *pluginFlags) driver(diag io.Writer) driver.Plugins {
+	p := driver.Plugins{Paths: f.paths, SHA256: f.sums, Timeout: f.timeout}
+	if f.log {
+		p.Log = diag
+	}
+	return p
 }
+
+// given says whether the flags name a plugin or a checksum.
+func (f *pluginFlags) given() bool { return len(f.paths) > 0 || len(f.sums) > 0 }
 
 func newPluginsCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -63,14 +74,14 @@ func writeManifest(w io.Writer, p *host.Plugin) {
 	m := p.Manifest
 	fmt.Fprintf(w, "plugin   %s\nversion  %s\napi      %d\npath     %s\nsha256   %s\npasses:\n", m.Name, m.Version, m.ApiVersion, filepath.Clean(p.Path), p.SHA256)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	for _, ps := range m.Passes {
-		anchor := ps.Anchor
+	for i, ps := range p.Passes() {
+		anchor := ps.Anchor()
 		if anchor == "" {
 			anchor = "(only when named)"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", ps.Name, anchor, ps.Description)
-		for _, o := range ps.Options {
-			fmt.Fprintf(tw, "    --pass-option %s=\t(default %q)\t%s\n", o.Name, o.Default, o.Description)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", ps.Name(), anchor, m.Passes[i].Description)
+		for _, o := range ps.Options() {
+			fmt.Fprintf(tw, "    --pass-option %s.%s=%s\t(default %q)\t%s\n", ps.Name(), o.Name, placeholder(o), o.Default, o.Description)
 		}
 	}
 	tw.Flush()

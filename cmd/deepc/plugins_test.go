@@ -40,8 +40,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// plugin builds (once per test binary) the example plugins and the hang
-// fixture, and returns the path of the named one.
+// plugin builds (once per test binary) the example plugins and the hang,
+// echo and misanchored fixtures, and returns the path of the named one.
 func plugin(t *testing.T, name string) string {
 	t.Helper()
 	pluginOnce.Do(func() {
@@ -50,7 +50,8 @@ func plugin(t *testing.T, name string) string {
 		}
 		cmd := exec.Command("go", "build", "-o", pluginDir+"/",
 			"../../plugins/examples/fold-norm-weight", "../../plugins/examples/report-flops",
-			"../../plugins/examples/softcap-logits", "../../plugins/host/testdata/hang")
+			"../../plugins/examples/softcap-logits", "../../plugins/host/testdata/hang",
+			"../../plugins/host/testdata/echo", "../../plugins/host/testdata/misanchored")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			pluginErr = err
@@ -129,14 +130,17 @@ func TestPluginKeepsLogits(t *testing.T) {
 func TestPluginsInspectAndPasses(t *testing.T) {
 	fold, flops := plugin(t, "fold-norm-weight"), plugin(t, "report-flops")
 	out := mustDeepc(t, "plugins", "inspect", fold, flops)
-	for _, want := range []string{"plugin   fold-norm-weight", "version  1.0.0", "api      1", "fold-norm-weight  after:canonicalize", "plugin   report-flops", "--pass-option tokens="} {
+	for _, want := range []string{"plugin   fold-norm-weight", "version  1.0.0", "api      1", "fold-norm-weight  after:canonicalize", "plugin   report-flops", "--pass-option report-flops.tokens=<string>"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("inspect lacks %q:\n%s", want, out)
 		}
 	}
+	// Columns widen with the longest pass name: compare words.
 	out = mustDeepc(t, "passes", "--plugin", fold, "--plugin", flops)
-	for _, want := range []string{"fold-norm-weight  plugin fold-norm-weight, after:canonicalize", "report-flops      plugin report-flops, after:dce", "cse               built-in"} {
-		if !strings.Contains(out, want) {
+	words := strings.Join(strings.Fields(out), " ")
+	for _, want := range []string{"fold-norm-weight plugin fold-norm-weight, after:canonicalize", "report-flops plugin report-flops, after:dce", "cse built-in",
+		`--pass-option report-flops.tokens=<string> (default "4096")`} {
+		if !strings.Contains(words, want) {
 			t.Errorf("passes lacks %q:\n%s", want, out)
 		}
 	}

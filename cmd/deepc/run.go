@@ -51,6 +51,11 @@ Examples:
   deepc run tiny.bundle --checkpoint tiny/ --tokens "1 2 3 4 5 6 7 8" --train-steps 3`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// A bundle holds compiled IR: no pipeline runs here, so these
+			// would do nothing, silently.
+			if mf.plugins.given() || len(mf.options) > 0 {
+				return fmt.Errorf("--plugin, --plugin-sha256 and --pass-option act when the bundle is compiled (deepc compile --target ...); deepc run runs the bundle's IR as it is")
+			}
 			for name, v := range map[string]int{"generate": genN, "train-steps": steps, "prefill": prefill} {
 				if v < 0 {
 					return fmt.Errorf("--%s %d: want 0 or more", name, v)

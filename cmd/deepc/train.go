@@ -64,7 +64,8 @@ Examples:
 				// flags given now take precedence, and what will be read
 				// is said, since a checkpoint may come from elsewhere.
 				fl := cmd.Flags()
-				for flag, set := range map[string]func(){"steps": func() { saved.Steps = s.Steps }, "data": func() { saved.Data = s.Data }, "tokenizer": func() { saved.Tokenizer = s.Tokenizer }} {
+				for flag, set := range map[string]func(){"steps": func() { saved.Steps = s.Steps }, "data": func() { saved.Data = s.Data }, "tokenizer": func() { saved.Tokenizer = s.Tokenizer },
+					"pass-option": func() { saved.PassOptions = s.PassOptions }} {
 					if fl.Changed(flag) {
 						set()
 					}
@@ -135,6 +136,7 @@ Examples:
 	fl.BoolVar(&recomp, "recompute", false, "recompute RMSNorm outputs and up-projections in the backward instead of keeping them (less memory, more compute)")
 	fl.StringVar(&out, "out", "", "run directory: metrics.jsonl and checkpoints")
 	fl.StringVar(&resume, "resume", "", "continue from this checkpoint (a step-NNNNNN directory)")
+	registerPassOption(cmd, &s.PassOptions)
 	return cmd
 }
 

@@ -44,6 +44,10 @@ type Config struct {
 	// SHA256 is the expected hex SHA-256 of a plugin binary, by the path
 	// as given or by its base name; a plugin not listed is not checked.
 	SHA256 map[string]string
+	// Log, when set, receives each plugin's stderr (its logs and prints)
+	// after each of its passes and when it stops, not only when something
+	// fails.
+	Log io.Writer
 }
 
 func (c Config) timeout() time.Duration {
@@ -63,6 +67,8 @@ type Plugin struct {
 	cmd     *exec.Cmd
 	rpc     pluginpb.PassPluginClient
 	stderr  *tail
+	log     *logLines // nil unless Config.Log is set
+	logTo   io.Writer
 	timeout time.Duration
 }
 
@@ -84,6 +90,11 @@ func Start(path string, cfg Config) (*Plugin, error) {
 		return nil, fmt.Errorf("plugin %s: SHA-256 is %s, --plugin-sha256 wants %s; not started", path, sum, want)
 	}
 	p := &Plugin{Path: path, SHA256: sum, stderr: &tail{max: 16 << 10}, timeout: cfg.timeout()}
+	var out io.Writer = p.stderr
+	if cfg.Log != nil {
+		p.log, p.logTo = &logLines{}, cfg.Log
+		out = io.MultiWriter(p.stderr, p.log)
+	}
 	p.cmd = exec.Command(abs)
 	ownGroup(p.cmd)
 	// Wait returns this long after the plugin exits even when something it
@@ -97,9 +108,9 @@ func Start(path string, cfg Config) (*Plugin, error) {
 		AutoMTLS:         true,
 		Managed:          true, // killed by Cleanup (exit, interrupt)
 		StartTimeout:     p.timeout,
-		Stderr:           p.stderr,
-		SyncStderr:       p.stderr,
-		SyncStdout:       p.stderr,
+		Stderr:           out, // the process's own stderr
+		SyncStderr:       out, // os.Stderr and os.Stdout of a Go plugin
+		SyncStdout:       out,
 		Logger:           hclog.New(&hclog.LoggerOptions{Output: io.Discard, Level: hclog.Off}),
 	}
 	if checked {
@@ -155,17 +166,31 @@ func (p *Plugin) connect() error {
 	if err != nil {
 		return p.callError("manifest", err)
 	}
+	if err := checkManifest(m); err != nil {
+		return err
+	}
+	p.Manifest = m
+	return nil
+}
+
+// checkManifest holds a manifest to what the SDK checks of a plugin
+// declaration (names, anchors, option declarations): a plugin written
+// without the SDK is held to the same.
+func checkManifest(m *pluginpb.PluginManifest) error {
 	if m.ApiVersion != plugins.APIVersion {
 		return fmt.Errorf("manifest says deepc plugin API version %d; this deepc speaks version %d", m.ApiVersion, plugins.APIVersion)
 	}
 	decl := sdk.Plugin{Name: m.Name, Version: m.Version}
 	for _, ps := range m.Passes {
-		decl.Passes = append(decl.Passes, sdk.Pass{Name: ps.Name, Anchor: ps.Anchor, Run: func(*ir.Module, sdk.Options) error { return nil }})
+		var opts []sdk.Option
+		for _, o := range ps.Options {
+			opts = append(opts, sdk.Option{Name: o.Name, Description: o.Description, Default: o.Default, Type: sdk.OptionType(o.Type), Values: o.Values})
+		}
+		decl.Passes = append(decl.Passes, sdk.Pass{Name: ps.Name, Anchor: ps.Anchor, Options: opts, Run: func(*ir.Module, sdk.Options) error { return nil }})
 	}
 	if err := decl.Check(); err != nil {
 		return fmt.Errorf("bad manifest: %v", err)
 	}
-	p.Manifest = m
 	return nil
 }
 
@@ -187,6 +212,14 @@ func (p *Plugin) Close() {
 		p.client.Kill()
 	}
 	started.remove(p)
+}
+
+// flushLog writes the plugin's stderr so far to Config.Log, if set; with
+// all, also a last line without its newline (the process has exited).
+func (p *Plugin) flushLog(all bool) {
+	if p.log != nil {
+		p.log.flush(p.logTo, p.Name(), all)
+	}
 }
 
 func (p *Plugin) killGroup() {
@@ -287,6 +320,17 @@ type Pass struct {
 func (ps *Pass) Name() string    { return ps.info.Name }
 func (ps *Pass) Anchor() string  { return ps.info.Anchor }
 func (ps *Pass) Plugin() *Plugin { return ps.p }
+
+// Options are the options the manifest declares, for deepc to check
+// --pass-option against.
+func (ps *Pass) Options() []passes.Option {
+	var out []passes.Option
+	for _, o := range ps.info.Options {
+		out = append(out, passes.Option{Name: o.Name, Type: passes.OptionType(o.Type), Values: o.Values, Default: o.Default, Description: o.Description})
+	}
+	return out
+}
+
 func (ps *Pass) Description() string {
 	d := ps.info.Description
 	if d == "" {
@@ -305,6 +349,7 @@ func (ps *Pass) Run(ctx *passes.Context, m *ir.Module) (bool, error) {
 	if err != nil {
 		return false, ps.p.fail(ps.info.Name, ps.p.callError("run", err))
 	}
+	ps.p.flushLog(false)
 	if resp.Output != "" {
 		fmt.Fprint(ctx.Writer(), resp.Output)
 		if !strings.HasSuffix(resp.Output, "\n") {

@@ -24,6 +24,8 @@ var built = map[string]string{
 	"wrongapi":         "./testdata/wrongapi",
 	"garbage":          "./testdata/garbage",
 	"silent":           "./testdata/silent",
+	"echo":             "./testdata/echo",
+	"misanchored":      "./testdata/misanchored",
 	"fold-norm-weight": "../examples/fold-norm-weight",
 	"report-flops":     "../examples/report-flops",
 }
@@ -140,7 +142,7 @@ func TestFailures(t *testing.T) {
 		{"crash", "crash-pass", []string{"plugin crash (", "pass crash-pass", "crash fixture: deliberate crash"}},
 		{"hang", "hang-pass", []string{"plugin hang (", "pass hang-pass", "no answer within 2s; killed"}},
 		{"badir", "garbage-ir", []string{"plugin badir (", "pass garbage-ir", "returned IR that does not parse", "<plugin badir pass garbage-ir>:1:"}},
-		{"badir", "unverified-ir", []string{"plugin badir (", "pass unverified-ir", "returned IR that does not verify"}},
+		{"badir", "unverified-ir", []string{"plugin badir (", "pass unverified-ir", "returned IR that does not verify", "func @f: %3 = matmul: "}},
 		{"wrongapi", "", []string{"plugin " + path("wrongapi"), "speaks deepc plugin API version 99; this deepc speaks version 1"}},
 		{"garbage", "", []string{"plugin " + path("garbage"), "handshake failed", "Hello! I am definitely a plugin", "garbage fixture: saying hello"}},
 		{"silent", "", []string{"plugin " + path("silent"), "no handshake within 2s; killed"}},

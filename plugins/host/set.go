@@ -1,10 +1,14 @@
 package host
 
 import (
+	"errors"
 	"fmt"
+	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/deepc-dev/deepc/internal/suggest"
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/passes"
 )
@@ -15,8 +19,13 @@ type Set struct {
 }
 
 // StartAll starts the plugins at paths in order; on an error the ones
-// already started are closed.
+// already started are closed. A checksum for a name that is none of the
+// plugins' is an error before any starts: the binary it was meant to pin
+// would otherwise run unchecked.
 func StartAll(paths []string, cfg Config) (*Set, error) {
+	if err := checkPins(paths, cfg.SHA256); err != nil {
+		return nil, err
+	}
 	s := &Set{}
 	for _, path := range paths {
 		p, err := Start(path, cfg)
@@ -29,10 +38,35 @@ func StartAll(paths []string, cfg Config) (*Set, error) {
 	return s, nil
 }
 
-// Close stops every plugin of the set.
+// checkPins refuses a pinned name that matches no path, as given or by
+// its base name (what Start looks up).
+func checkPins(paths []string, sums map[string]string) error {
+	var names []string
+	for _, path := range paths {
+		names = append(names, path, filepath.Base(path))
+	}
+	for _, pin := range slices.Sorted(maps.Keys(sums)) {
+		if slices.Contains(names, pin) {
+			continue
+		}
+		if len(paths) == 0 {
+			return fmt.Errorf("--plugin-sha256 %s: no plugins are loaded", pin)
+		}
+		msg := fmt.Sprintf("--plugin-sha256 %s: no plugin loaded has that path or file name", pin)
+		if c := suggest.Closest(pin, names); c != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", c)
+		}
+		return fmt.Errorf("%s; the plugins: %s", msg, strings.Join(paths, ", "))
+	}
+	return nil
+}
+
+// Close stops every plugin of the set; with Config.Log, what they wrote
+// since their last pass goes there.
 func (s *Set) Close() {
 	for _, p := range s.Plugins {
 		p.Close()
+		p.flushLog(true)
 	}
 }
 
@@ -46,7 +80,8 @@ func (s *Set) Passes() []*Pass {
 }
 
 // Registry returns base with the plugins' passes added; a name taken by a
-// built-in pass or another plugin is an error.
+// built-in pass or another plugin is an error, and so is an anchor that
+// names no pass (the pass would never run where its author meant).
 func (s *Set) Registry(base *passes.Registry) (*passes.Registry, error) {
 	r := base.Clone()
 	for _, ps := range s.Passes() {
@@ -61,7 +96,25 @@ func (s *Set) Registry(base *passes.Registry) (*passes.Registry, error) {
 			return nil, fmt.Errorf("plugin %s: %v", ps.p.Name(), err)
 		}
 	}
+	for _, ps := range s.Passes() {
+		if err := anchored(r, ps); err != nil {
+			return nil, err
+		}
+	}
 	return r, nil
+}
+
+// anchored checks that ps's anchor, if any, names a pass of r.
+func anchored(r *passes.Registry, ps *Pass) error {
+	where, anchor, _ := strings.Cut(ps.Anchor(), ":")
+	if _, ok := r.Lookup(anchor); ok || ps.Anchor() == "" {
+		return nil
+	}
+	msg := fmt.Sprintf("plugin %s: pass %s: anchor %s names no pass", ps.p.Name(), ps.Name(), ps.Anchor())
+	if c := suggest.Closest(anchor, r.Names()); c != "" {
+		msg += fmt.Sprintf(" (did you mean %s:%s?)", where, c)
+	}
+	return errors.New(msg + "; see deepc passes")
 }
 
 // Place puts each plugin pass that the pipeline does not name next to its

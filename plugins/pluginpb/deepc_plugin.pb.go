@@ -208,10 +208,19 @@ func (x *PassInfo) GetOptions() []*OptionInfo {
 }
 
 type OptionInfo struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Description   string                 `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
-	Default       string                 `protobuf:"bytes,3,opt,name=default,proto3" json:"default,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name: lower-case words joined by '-' or '_'; --pass-option PASS.name=V
+	// sets it.
+	Name        string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Description string `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	// default: the value the pass gets when the option is not given; it must
+	// be a value of the type.
+	Default string `protobuf:"bytes,3,opt,name=default,proto3" json:"default,omitempty"`
+	// type: "string" (also ""), "int", "float", "bool" or "enum". deepc
+	// refuses a value that does not parse as the type before anything runs.
+	Type string `protobuf:"bytes,4,opt,name=type,proto3" json:"type,omitempty"`
+	// values: for "enum", the allowed values (at least one).
+	Values        []string `protobuf:"bytes,5,rep,name=values,proto3" json:"values,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -267,12 +276,28 @@ func (x *OptionInfo) GetDefault() string {
 	return ""
 }
 
+func (x *OptionInfo) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *OptionInfo) GetValues() []string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
 type RunPassRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Pass  string                 `protobuf:"bytes,1,opt,name=pass,proto3" json:"pass,omitempty"`
 	// module: the IR text form (ir.Print).
 	Module string `protobuf:"bytes,2,opt,name=module,proto3" json:"module,omitempty"`
-	// options: every --pass-option key=value given to deepc.
+	// options: this pass's own options (--pass-option PASS.key=value, keys
+	// without the "PASS." prefix), each declared option present: the value
+	// given, else its default. Values have been checked against the types.
 	Options       map[string]string `protobuf:"bytes,3,rep,name=options,proto3" json:"options,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -409,12 +434,14 @@ const file_deepc_plugin_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x16\n" +
 	"\x06anchor\x18\x03 \x01(\tR\x06anchor\x125\n" +
-	"\aoptions\x18\x04 \x03(\v2\x1b.deepc.plugin.v1.OptionInfoR\aoptions\"\\\n" +
+	"\aoptions\x18\x04 \x03(\v2\x1b.deepc.plugin.v1.OptionInfoR\aoptions\"\x88\x01\n" +
 	"\n" +
 	"OptionInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x18\n" +
-	"\adefault\x18\x03 \x01(\tR\adefault\"\xc0\x01\n" +
+	"\adefault\x18\x03 \x01(\tR\adefault\x12\x12\n" +
+	"\x04type\x18\x04 \x01(\tR\x04type\x12\x16\n" +
+	"\x06values\x18\x05 \x03(\tR\x06values\"\xc0\x01\n" +
 	"\x0eRunPassRequest\x12\x12\n" +
 	"\x04pass\x18\x01 \x01(\tR\x04pass\x12\x16\n" +
 	"\x06module\x18\x02 \x01(\tR\x06module\x12F\n" +

@@ -23,11 +23,15 @@ package sdk
 
 import (
 	"fmt"
+	"reflect"
 	"regexp"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
 	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/passes"
 )
 
 // Plugin is a plugin binary: a name, a version and its passes.
@@ -46,20 +50,40 @@ type Pass struct {
 	// Anchor places the pass in deepc's pipeline when --passes does not
 	// name it: "after:<pass>" or "before:<pass>"; "" runs it only when named.
 	Anchor string
-	// Options documents the --pass-option keys the pass reads.
+	// Options declares the options the pass reads (--pass-option
+	// PASS.name=value): deepc refuses an unknown name or a value not of the
+	// option's type before anything runs, and sends the pass its own
+	// options, each declared one present.
 	Options []Option
 	// Run transforms m in place (an analysis leaves it alone and reports
 	// through opts.Printf). An error fails the compile with its message.
 	Run func(m *ir.Module, opts Options) error
 }
 
-// Option documents one option of a pass.
+// Option declares one option of a pass.
 type Option struct {
 	Name, Description, Default string
+	// Type is what values deepc accepts: String (also ""), Int, Float,
+	// Bool, or Enum with the allowed Values.
+	Type   OptionType
+	Values []string
 }
 
-// Options are the pass options deepc was given (--pass-option key=value),
-// with the declared defaults behind them, and the pass's report.
+// OptionType is the type of an option's value.
+type OptionType = passes.OptionType
+
+// The option types.
+const (
+	String = passes.TypeString
+	Int    = passes.TypeInt
+	Float  = passes.TypeFloat
+	Bool   = passes.TypeBool
+	Enum   = passes.TypeEnum
+)
+
+// Options are the pass's options deepc was given (--pass-option
+// PASS.key=value), with the declared defaults behind them, and the pass's
+// report.
 type Options struct {
 	values   map[string]string
 	defaults map[string]string
@@ -67,10 +91,23 @@ type Options struct {
 }
 
 // NewOptions makes Options from explicit values (tests and plugintest).
+// A key may carry the pass's name ("my-pass.k", as on deepc's command
+// line); keys of other passes are ignored.
 func NewOptions(p Pass, values map[string]string) Options {
-	o := Options{values: values, defaults: map[string]string{}, out: &strings.Builder{}}
+	o := Options{values: map[string]string{}, defaults: map[string]string{}, out: &strings.Builder{}}
 	for _, d := range p.Options {
 		o.defaults[d.Name] = d.Default
+	}
+	for k, v := range values {
+		if !strings.Contains(k, ".") {
+			o.values[k] = v
+		}
+	}
+	// Qualified keys go second: they say which pass they are meant for.
+	for k, v := range values {
+		if name, ok := strings.CutPrefix(k, p.Name+"."); ok {
+			o.values[name] = v
+		}
 	}
 	return o
 }
@@ -142,6 +179,9 @@ func (p Plugin) Check() error {
 		if err := CheckAnchor(ps.Anchor); err != nil {
 			return fmt.Errorf("plugin %s: pass %s: %v", p.Name, ps.Name, err)
 		}
+		if err := passes.CheckOptionDecls(ps.decls()); err != nil {
+			return fmt.Errorf("plugin %s: pass %s: %v", p.Name, ps.Name, err)
+		}
 		seen[ps.Name] = true
 	}
 	return nil
@@ -193,12 +233,44 @@ func (p Plugin) Apply(name, module string, values map[string]string) (out string
 	return out, out != before, opts.Output(), nil
 }
 
-// run calls the pass, turning a panic into an error.
+// run calls the pass, turning a panic into an error that carries the
+// stack: without it an author learns that the pass panicked, not where.
 func run(ps Pass, m *ir.Module, opts Options) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("panic: %v", r)
+			err = fmt.Errorf("panic: %v\n%s", r, panicStack(string(debug.Stack())))
 		}
 	}()
 	return ps.Run(m, opts)
+}
+
+// panicStack keeps the frames of a recovered panic's stack from the one
+// that panicked down to run's call of the pass, indented: the frames
+// above are the recovery's, those below the SDK's and gRPC's.
+func panicStack(stack string) string {
+	runFrame := runtime.FuncForPC(reflect.ValueOf(run).Pointer()).Name() + "("
+	lines := strings.Split(strings.TrimSpace(stack), "\n")
+	start, end := 0, len(lines)
+	for i, l := range lines {
+		if start == 0 && strings.HasPrefix(l, "panic(") {
+			start = i + 2 // the call of panic and its location
+		}
+		if strings.HasPrefix(l, runFrame) {
+			end = i
+			break
+		}
+	}
+	if start >= end {
+		start, end = 0, len(lines)
+	}
+	return "    " + strings.Join(lines[start:end], "\n    ")
+}
+
+// decls are the pass's options as deepc declares them.
+func (ps Pass) decls() []passes.Option {
+	var out []passes.Option
+	for _, o := range ps.Options {
+		out = append(out, passes.Option{Name: o.Name, Type: o.Type, Values: o.Values, Default: o.Default, Description: o.Description})
+	}
+	return out
 }

@@ -53,7 +53,7 @@ func ManifestOf(p Plugin) *pluginpb.PluginManifest {
 	for _, ps := range p.Passes {
 		info := &pluginpb.PassInfo{Name: ps.Name, Description: ps.Description, Anchor: ps.Anchor}
 		for _, o := range ps.Options {
-			info.Options = append(info.Options, &pluginpb.OptionInfo{Name: o.Name, Description: o.Description, Default: o.Default})
+			info.Options = append(info.Options, &pluginpb.OptionInfo{Name: o.Name, Description: o.Description, Default: o.Default, Type: string(o.Type), Values: o.Values})
 		}
 		m.Passes = append(m.Passes, info)
 	}
