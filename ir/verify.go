@@ -137,9 +137,19 @@ func (v *verifier) fn(f *Func) {
 			syms[s] = true
 		}
 	}
-	printed := ValueNames(f)
+	var printed map[*Value]string
 	for i, op := range f.Body {
-		v.op(opWhere(where, i, op, printed), op, printed, defined, syms)
+		// Naming values and ops costs more than checking them: name them
+		// only to report what the check found.
+		n := len(v.errs)
+		v.op("", op, nil, defined, syms)
+		if len(v.errs) > n {
+			v.errs = v.errs[:n]
+			if printed == nil {
+				printed = ValueNames(f)
+			}
+			v.op(opWhere(where, i, op, printed), op, printed, defined, syms)
+		}
 		for _, r := range op.Results {
 			defined[r] = true
 		}

@@ -14,6 +14,19 @@ func Adopt(m *ir.Module, file, text string) error {
 	if err != nil {
 		return fmt.Errorf("returned IR that does not parse: %v", err)
 	}
+	return adopt(m, out)
+}
+
+// AdoptBinary is Adopt for a module returned in the binary form.
+func AdoptBinary(m *ir.Module, b []byte) error {
+	out, err := ir.Decode(b)
+	if err != nil {
+		return fmt.Errorf("returned a binary module that does not decode: %v", err)
+	}
+	return adopt(m, out)
+}
+
+func adopt(m, out *ir.Module) error {
 	if err := ir.Verify(out); err != nil {
 		return fmt.Errorf("returned IR that does not verify: %v", err)
 	}

@@ -8,6 +8,7 @@
 package host
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -48,6 +49,9 @@ type Config struct {
 	// after each of its passes and when it stops, not only when something
 	// fails.
 	Log io.Writer
+	// TextModules sends modules as text even to a plugin that reads the
+	// binary form (the round-trip benchmark's baseline).
+	TextModules bool
 }
 
 func (c Config) timeout() time.Duration {
@@ -70,6 +74,7 @@ type Plugin struct {
 	log     *logLines // nil unless Config.Log is set
 	logTo   io.Writer
 	timeout time.Duration
+	binary  bool // send modules in the binary form
 }
 
 // Start starts the plugin at path and reads its manifest.
@@ -123,6 +128,7 @@ func Start(path string, cfg Config) (*Plugin, error) {
 		p.Close()
 		return nil, p.fail("", err)
 	}
+	p.binary = p.Manifest.BinaryModule && !cfg.TextModules
 	return p, nil
 }
 
@@ -342,10 +348,15 @@ func (ps *Pass) Description() string {
 // Run sends m to the plugin, then parses and verifies the answer before
 // it replaces m.
 func (ps *Pass) Run(ctx *passes.Context, m *ir.Module) (bool, error) {
-	in := ir.Print(m)
+	req := &pluginpb.RunPassRequest{Pass: ps.info.Name, Options: ctx.Options}
+	if ps.p.binary {
+		req.ModuleBinary = ir.Encode(m)
+	} else {
+		req.Module = ir.Print(m)
+	}
 	call, cancel := context.WithTimeout(context.Background(), ps.p.timeout)
 	defer cancel()
-	resp, err := ps.p.rpc.RunPass(call, &pluginpb.RunPassRequest{Pass: ps.info.Name, Module: in, Options: ctx.Options})
+	resp, err := ps.p.rpc.RunPass(call, req)
 	if err != nil {
 		return false, ps.p.fail(ps.info.Name, ps.p.callError("run", err))
 	}
@@ -356,11 +367,20 @@ func (ps *Pass) Run(ctx *passes.Context, m *ir.Module) (bool, error) {
 			fmt.Fprintln(ctx.Writer())
 		}
 	}
-	file := fmt.Sprintf("<plugin %s pass %s>", ps.p.Manifest.Name, ps.info.Name)
-	if err := plugins.Adopt(m, file, resp.Module); err != nil {
+	// Whatever the form, the answer is decoded and verified; changed is
+	// judged here, not taken from the plugin.
+	var changed bool
+	if len(resp.ModuleBinary) > 0 {
+		err = plugins.AdoptBinary(m, resp.ModuleBinary)
+		changed = !bytes.Equal(resp.ModuleBinary, req.ModuleBinary)
+	} else {
+		err = plugins.Adopt(m, fmt.Sprintf("<plugin %s pass %s>", ps.p.Manifest.Name, ps.info.Name), resp.Module)
+		changed = resp.Module != req.Module
+	}
+	if err != nil {
 		return false, ps.p.fail(ps.info.Name, err)
 	}
-	return resp.Module != in, nil
+	return changed, nil
 }
 
 // Cleanup kills every plugin process still running (deepc calls it on

@@ -26,6 +26,7 @@ var built = map[string]string{
 	"silent":           "./testdata/silent",
 	"echo":             "./testdata/echo",
 	"misanchored":      "./testdata/misanchored",
+	"nop":              "./testdata/nop",
 	"fold-norm-weight": "../examples/fold-norm-weight",
 	"report-flops":     "../examples/report-flops",
 }

@@ -22,6 +22,7 @@
 package sdk
 
 import (
+	"bytes"
 	"fmt"
 	"reflect"
 	"regexp"
@@ -221,16 +222,41 @@ func (p Plugin) Apply(name, module string, values map[string]string) (out string
 	if err != nil {
 		return "", false, "", fmt.Errorf("pass %s: the module sent by deepc does not parse: %v", name, err)
 	}
-	before := ir.Print(m) // the input in canonical form, for changed
+	before := ir.Encode(m)
+	after, report, err := apply(ps, m, values)
+	if err != nil {
+		return "", false, report, err
+	}
+	return ir.Print(m), !bytes.Equal(after, before), report, nil
+}
+
+// ApplyBinary is Apply over the binary form (ir.Encode), which deepc
+// sends to a plugin whose manifest says it reads it, as the SDK's does.
+func (p Plugin) ApplyBinary(name string, module []byte, values map[string]string) (out []byte, changed bool, report string, err error) {
+	ps, ok := p.Pass(name)
+	if !ok {
+		return nil, false, "", fmt.Errorf("plugin %s has no pass %q", p.Name, name)
+	}
+	m, err := ir.Decode(module)
+	if err != nil {
+		return nil, false, "", fmt.Errorf("pass %s: the module sent by deepc does not decode: %v", name, err)
+	}
+	// deepc's encoding is canonical: the bytes it sent are the "before".
+	out, report, err = apply(ps, m, values)
+	return out, err == nil && !bytes.Equal(out, module), report, err
+}
+
+// apply runs ps over m, verifies the result and returns it encoded: the
+// binary form is canonical, so comparing encodings tells a change.
+func apply(ps Pass, m *ir.Module, values map[string]string) (after []byte, report string, err error) {
 	opts := NewOptions(ps, values)
 	if err := run(ps, m, opts); err != nil {
-		return "", false, opts.Output(), fmt.Errorf("pass %s: %w", name, err)
+		return nil, opts.Output(), fmt.Errorf("pass %s: %w", ps.Name, err)
 	}
 	if err := ir.Verify(m); err != nil {
-		return "", false, opts.Output(), fmt.Errorf("pass %s produced a module that does not verify: %w", name, err)
+		return nil, opts.Output(), fmt.Errorf("pass %s produced a module that does not verify: %w", ps.Name, err)
 	}
-	out = ir.Print(m)
-	return out, out != before, opts.Output(), nil
+	return ir.Encode(m), opts.Output(), nil
 }
 
 // run calls the pass, turning a panic into an error that carries the

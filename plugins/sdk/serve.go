@@ -36,20 +36,27 @@ func (s *server) Manifest(context.Context, *pluginpb.ManifestRequest) (*pluginpb
 	return ManifestOf(s.p), nil
 }
 
+// RunPass answers in the form the module came in.
 func (s *server) RunPass(_ context.Context, r *pluginpb.RunPassRequest) (*pluginpb.RunPassResponse, error) {
-	out, changed, report, err := s.p.Apply(r.Pass, r.Module, r.Options)
+	resp := &pluginpb.RunPassResponse{}
+	var err error
+	if len(r.ModuleBinary) > 0 {
+		resp.ModuleBinary, resp.Changed, resp.Output, err = s.p.ApplyBinary(r.Pass, r.ModuleBinary, r.Options)
+	} else {
+		resp.Module, resp.Changed, resp.Output, err = s.p.Apply(r.Pass, r.Module, r.Options)
+	}
 	if err != nil {
-		if report != "" {
-			err = fmt.Errorf("%w\n%s", err, report)
+		if resp.Output != "" {
+			err = fmt.Errorf("%w\n%s", err, resp.Output)
 		}
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	return &pluginpb.RunPassResponse{Module: out, Changed: changed, Output: report}, nil
+	return resp, nil
 }
 
 // ManifestOf is the manifest a plugin sends.
 func ManifestOf(p Plugin) *pluginpb.PluginManifest {
-	m := &pluginpb.PluginManifest{Name: p.Name, Version: p.Version, ApiVersion: plugins.APIVersion}
+	m := &pluginpb.PluginManifest{Name: p.Name, Version: p.Version, ApiVersion: plugins.APIVersion, BinaryModule: true}
 	for _, ps := range p.Passes {
 		info := &pluginpb.PassInfo{Name: ps.Name, Description: ps.Description, Anchor: ps.Anchor}
 		for _, o := range ps.Options {

@@ -109,7 +109,8 @@ func Apply(p sdk.Plugin, pipeline string, options map[string]string, file, src s
 	return ir.Print(m), out.String(), nil
 }
 
-// pass runs a plugin pass in process, through the text form.
+// pass runs a plugin pass in process, through the binary form, as deepc
+// sends it to a Go plugin (the RoundTrip instrument checks the text form).
 type pass struct {
 	p  sdk.Plugin
 	ps sdk.Pass
@@ -119,13 +120,12 @@ func (x *pass) Name() string        { return x.ps.Name }
 func (x *pass) Description() string { return x.ps.Description }
 
 func (x *pass) Run(ctx *passes.Context, m *ir.Module) (bool, error) {
-	in := ir.Print(m)
-	out, changed, report, err := x.p.Apply(x.ps.Name, in, ctx.Options)
+	out, changed, report, err := x.p.ApplyBinary(x.ps.Name, ir.Encode(m), ctx.Options)
 	fmt.Fprint(ctx.Writer(), report)
 	if err != nil {
 		return false, err
 	}
-	if err := plugins.Adopt(m, "<plugin "+x.p.Name+" pass "+x.ps.Name+">", out); err != nil {
+	if err := plugins.AdoptBinary(m, out); err != nil {
 		return false, err
 	}
 	return changed, nil

@@ -1,0 +1,85 @@
+package host
+
+import (
+	"testing"
+	"time"
+
+	"github.com/deepc-dev/deepc/dsl"
+	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/models"
+	"github.com/deepc-dev/deepc/passes"
+)
+
+// fullModel is DeepSeek-V3's forward and mtp as the DSL compiles them.
+func fullModel(tb testing.TB) *ir.Module {
+	tb.Helper()
+	m, err := dsl.CompileFile("../../models/deepseek_v3.deep", dsl.Options{ReadFile: models.ReadFile})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}
+
+// runOnce runs plugin pass p over m and returns how long the call took.
+func runOnce(tb testing.TB, ps *Pass, m *ir.Module) time.Duration {
+	start := time.Now()
+	if _, err := ps.Run(&passes.Context{}, m); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Since(start)
+}
+
+// Both forms carry the module: fold-norm-weight on the full model gives
+// the same module through the binary form as through the text.
+func TestBinaryAndTextTransportAgree(t *testing.T) {
+	var got []string
+	for _, text := range []bool{false, true} {
+		p, err := Start(path("fold-norm-weight"), Config{TextModules: text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.binary == text {
+			t.Fatalf("TextModules=%v: binary transport %v", text, p.binary)
+		}
+		m := fullModel(t)
+		if changed, err := p.Passes()[0].Run(&passes.Context{}, m); err != nil || !changed {
+			t.Fatalf("changed %v, err %v", changed, err)
+		}
+		got = append(got, ir.Print(m))
+		p.Close()
+	}
+	if got[0] != got[1] {
+		t.Error("the binary and text transports give different modules")
+	}
+}
+
+// BenchmarkPluginRoundTrip measures one call of a pass that changes
+// nothing on the full DeepSeek-V3 module (4k ops): encode, gRPC, decode,
+// run, verify, encode, gRPC, decode, verify. The baseline, in the same
+// run and interleaved, is the same call through the text form.
+//
+//	go test ./plugins/host -run '^$' -bench PluginRoundTrip
+func BenchmarkPluginRoundTrip(b *testing.B) {
+	m := fullModel(b)
+	start := func(text bool) *Pass {
+		p, err := Start(path("nop"), Config{TextModules: text})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(p.Close)
+		return p.Passes()[0]
+	}
+	bin, txt := start(false), start(true)
+	runOnce(b, bin, m) // warm both processes
+	runOnce(b, txt, m)
+	var tb, tt time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		tb += runOnce(b, bin, m)
+		tt += runOnce(b, txt, m)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(tb.Milliseconds())/n, "binary-ms/call")
+	b.ReportMetric(float64(tt.Milliseconds())/n, "text-ms/call")
+	b.ReportMetric(float64(tt)/float64(tb), "text/binary")
+}
