@@ -130,7 +130,7 @@ func TestPluginKeepsLogits(t *testing.T) {
 func TestPluginsInspectAndPasses(t *testing.T) {
 	fold, flops := plugin(t, "fold-norm-weight"), plugin(t, "report-flops")
 	out := mustDeepc(t, "plugins", "inspect", fold, flops)
-	for _, want := range []string{"plugin   fold-norm-weight", "version  1.0.0", "api      1", "fold-norm-weight  after:canonicalize", "plugin   report-flops", "--pass-option report-flops.tokens=<string>"} {
+	for _, want := range []string{"plugin   fold-norm-weight", "version  1.0.0", "api      1", "fold-norm-weight  after:canonicalize", "plugin   report-flops", "--pass-option report-flops.tokens=<int>"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("inspect lacks %q:\n%s", want, out)
 		}
@@ -139,7 +139,7 @@ func TestPluginsInspectAndPasses(t *testing.T) {
 	out = mustDeepc(t, "passes", "--plugin", fold, "--plugin", flops)
 	words := strings.Join(strings.Fields(out), " ")
 	for _, want := range []string{"fold-norm-weight plugin fold-norm-weight, after:canonicalize", "report-flops plugin report-flops, after:dce", "cse built-in",
-		`--pass-option report-flops.tokens=<string> (default "4096")`} {
+		`--pass-option report-flops.tokens=<int> (default "4096")`} {
 		if !strings.Contains(words, want) {
 			t.Errorf("passes lacks %q:\n%s", want, out)
 		}

@@ -25,7 +25,7 @@ var Pass = sdk.Pass{
 	Name:        "report-flops",
 	Description: "print FLOPs and bytes per op kind for each function (analysis; changes nothing)",
 	Anchor:      "after:dce",
-	Options:     []sdk.Option{{Name: "tokens", Description: "the size every symbolic dim (T, C, ...) is counted at", Default: "4096"}},
+	Options:     []sdk.Option{{Name: "tokens", Type: sdk.Int, Description: "the size every symbolic dim (T, C, ...) is counted at", Default: "4096"}},
 	Run:         report,
 }
 

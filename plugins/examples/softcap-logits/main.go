@@ -23,7 +23,7 @@ var Plugin = sdk.Plugin{Name: "softcap-logits", Version: "1.0.0", Passes: []sdk.
 var Pass = sdk.Pass{
 	Name:        "softcap-logits",
 	Description: "replace each function's logits (result 0) by cap·tanh(logits/cap)",
-	Options:     []sdk.Option{{Name: "cap", Description: "the soft cap (positive)", Default: "30"}},
+	Options:     []sdk.Option{{Name: "cap", Type: sdk.Float, Description: "the soft cap (positive)", Default: "30"}},
 	Run:         softcap,
 }
 

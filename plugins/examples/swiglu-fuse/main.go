@@ -34,14 +34,14 @@ func fuse(m *ir.Module, opts sdk.Options) error {
 	fused := 0
 	rule := func(g, u int) ir.Rule {
 		operands := []*ir.Pat{nil, nil}
-		operands[g] = ir.P(ir.OpSilu, ir.Any("g")).As("silu")
+		operands[g] = ir.P(ir.OpSilu, ir.Any("g")).As("act")
 		operands[u] = ir.Any("u")
 		return ir.Rule{
 			Name: "swiglu",
 			Pat:  ir.P(ir.OpMul, operands...),
 			Rewrite: func(rw *ir.Rewriter, mt *ir.Match) *ir.Value {
 				x, y := mt.V("g"), mt.V("u")
-				if users, result := rw.Ed.Users(mt.V("silu")); result || len(users) != 1 {
+				if users, result := rw.Ed.Users(mt.V("act")); result || len(users) != 1 {
 					return nil // the silu is needed on its own too
 				}
 				if !x.Type.Equal(y.Type) || !mt.Root.Result().Type.Equal(x.Type) {
