@@ -133,7 +133,12 @@ func (c *compiler) callOp(def *ir.OpDef, pos lexer.Position, args []any, kws map
 			c.errorf(pos, "%s needs attribute %s (it takes %s)", def.Name, k, opSignature(def))
 		}
 	}
-	res := c.emit(pos, def, operands, attrs)
+	return resultValue(c.emit(pos, def, operands, attrs))
+}
+
+// resultValue is an op's results as the DSL sees them: one tensor, or a
+// tuple.
+func resultValue(res []*ir.Value) any {
 	if len(res) == 1 {
 		return res[0]
 	}

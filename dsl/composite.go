@@ -26,15 +26,7 @@ func (c *compiler) callComposite(blk *Block, pos lexer.Position, args []any, kws
 	if blk.op == nil {
 		blk.op = c.declareComposite(blk)
 	}
-	res := c.emit(pos, blk.op, vals, nil)
-	if len(res) == 1 {
-		return res[0]
-	}
-	tup := make(Tuple, len(res))
-	for i, r := range res {
-		tup[i] = r
-	}
-	return tup
+	return resultValue(c.emit(pos, blk.op, vals, nil))
 }
 
 // declareComposite elaborates blk's body once, over its signature's types
@@ -49,14 +41,7 @@ func (c *compiler) declareComposite(blk *Block) *ir.OpDef {
 	defer func() { c.b, c.reads = savedB, savedReads }()
 	c.b = (&ir.Module{}).NewFunc(d.Name)
 	c.reads = map[string]*ir.Value{}
-	sc := newScope(c.globals)
-	var args []any
-	for _, a := range d.Args {
-		if a.Type == nil || a.Type.Tensor == nil {
-			c.errorf(a.Pos, "argument %s of composite block %s must have a tensor type", a.Name, d.Name)
-		}
-		args = append(args, c.b.Arg(a.Name, c.tensorType(a.Type.Tensor, sc, true)))
-	}
+	args := c.signatureArgs(d, "composite block")
 	c.b.Return(c.tensors(d.Pos, "composite block "+d.Name, c.inline(blk, d.Pos, args, nil))...)
 	op, err := ir.DeclareComposite(d.Name, c.b.F)
 	if err != nil {

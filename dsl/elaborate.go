@@ -230,18 +230,24 @@ func (c *compiler) export(blk *BlockAST) {
 	}
 	c.b = c.module.NewFunc(blk.Name)
 	c.reads = map[string]*ir.Value{}
+	args := c.signatureArgs(blk, "exported block")
+	res := c.call(&Block{Name: blk.Name, Decl: blk}, blk.Pos, args, nil)
+	c.b.Return(c.tensors(blk.Pos, "exported block "+blk.Name, res)...)
+	c.b = nil
+}
+
+// signatureArgs adds blk's arguments to the function being built, each
+// with its declared tensor type (names bound to nothing become symbols).
+func (c *compiler) signatureArgs(blk *BlockAST, what string) []any {
 	sc := newScope(c.globals)
 	var args []any
 	for _, a := range blk.Args {
 		if a.Type == nil || a.Type.Tensor == nil {
-			c.errorf(a.Pos, "argument %s of exported block %s must have a tensor type", a.Name, blk.Name)
+			c.errorf(a.Pos, "argument %s of %s %s must have a tensor type", a.Name, what, blk.Name)
 		}
-		t := c.tensorType(a.Type.Tensor, sc, true)
-		args = append(args, c.b.Arg(a.Name, t))
+		args = append(args, c.b.Arg(a.Name, c.tensorType(a.Type.Tensor, sc, true)))
 	}
-	res := c.call(&Block{Name: blk.Name, Decl: blk}, blk.Pos, args, nil)
-	c.b.Return(c.tensors(blk.Pos, "exported block "+blk.Name, res)...)
-	c.b = nil
+	return args
 }
 
 // tensors is what a block that becomes a function (exported, composite)

@@ -243,24 +243,14 @@ func (d *decoder) fail(err error) {
 	}
 }
 
-func (d *decoder) uint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	n, k := bin.Uvarint(d.b)
-	if k <= 0 {
-		d.fail(errShort)
-		return 0
-	}
-	d.b = d.b[k:]
-	return n
-}
+func (d *decoder) uint() uint64 { return varint(d, bin.Uvarint) }
+func (d *decoder) int() int64   { return varint(d, bin.Varint) }
 
-func (d *decoder) int() int64 {
+func varint[T uint64 | int64](d *decoder, read func([]byte) (T, int)) T {
 	if d.err != nil {
 		return 0
 	}
-	n, k := bin.Varint(d.b)
+	n, k := read(d.b)
 	if k <= 0 {
 		d.fail(errShort)
 		return 0
