@@ -8,6 +8,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/passes"
 )
 
 // A plugin that is a script starting children, and misbehaves, ends
@@ -83,4 +86,46 @@ func alive(pid int) bool {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return true
+}
+
+// The worst case: a wrapper script that runs the plugin as its
+// child (no exec), and a pass that never returns. The call times out, the
+// whole group dies (wrapper and plugin), and Close returns at once
+// instead of waiting on pipes the child still holds.
+func TestWrapperWithChildTimesOut(t *testing.T) {
+	const deadline = 2 * time.Second
+	wrapper := filepath.Join(t.TempDir(), "wrapper")
+	script := "#!/bin/sh\n\"" + path("hang") + "\"\necho after >&2\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Start(wrapper, Config{Timeout: deadline})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgid := p.cmd.Process.Pid
+	m, err := ir.Parse("tiny.ir", tiny)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = p.Passes()[0].Run(&passes.Context{}, m)
+	p.Close()
+	took := time.Since(start)
+	if err == nil || !strings.Contains(err.Error(), "hang") {
+		t.Errorf("error %v; want a timeout naming the plugin", err)
+	}
+	if took > deadline+pipeWait+time.Second {
+		t.Errorf("took %v; the deadline is %v and the pipe wait %v", took, deadline, pipeWait)
+	}
+	t.Logf("wrapper with a hanging child: %v", took.Round(10*time.Millisecond))
+	// The group is gone: kill(-pgid, 0) finds no process (zombies reaped
+	// by init aside, which ESRCH also covers once they are).
+	deadlineGone := time.Now().Add(2 * time.Second)
+	for syscall.Kill(-pgid, 0) == nil {
+		if time.Now().After(deadlineGone) {
+			t.Fatalf("process group %d still has processes", pgid)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
