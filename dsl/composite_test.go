@@ -61,3 +61,22 @@ export block forward(x: [T, 4] f32) -> [T, 4] f32 { return kw_dsl_test(x = x) }`
 		}
 	}
 }
+
+// A composite block may call another: each is declared once, the outer
+// one's body holding the inner op.
+func TestNestedCompositeBlocks(t *testing.T) {
+	m, err := CompileSource("n.deep", `model n
+composite block inner_dsl_test(x: [T, 4] f32) -> [T, 4] f32 { return silu(x) }
+composite block outer_dsl_test(x: [T, 4] f32) -> [T, 4] f32 { return inner_dsl_test(inner_dsl_test(x)) }
+export block forward(x: [T, 4] f32) -> [T, 4] f32 { return outer_dsl_test(x) }
+`, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := ir.Print(m)
+	for _, want := range []string{"composite @inner_dsl_test(", "composite @outer_dsl_test(", "= inner_dsl_test %0", "= outer_dsl_test %x"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("module lacks %q:\n%s", want, text)
+		}
+	}
+}

@@ -1,8 +1,10 @@
 package ir
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"sync"
 )
 
@@ -31,14 +33,19 @@ var composites = struct {
 
 var compositeName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
-// maxCompositeOps bounds a decomposition: every use is instantiated to
-// infer its type, so a huge body multiplies the cost of verifying.
+// maxCompositeOps bounds a decomposition fully expanded (composites in it
+// counted by their own expansions): a composite using another twice, and
+// that one another, would otherwise double at each level.
 const maxCompositeOps = 4096
+
+// maxInferMemo bounds the types a composite remembers inferring: a use
+// with operand types seen before costs a map lookup, not an instantiation.
+const maxInferMemo = 256
 
 // DeclareComposite enters op name, computed as body, in the op table.
 func DeclareComposite(name string, body *Func) (*OpDef, error) {
-	if !compositeName.MatchString(name) || len(name) > 64 {
-		return nil, fmt.Errorf("composite %q: a name is a lower-case letter followed by lower-case letters, digits and _ (at most 64)", name)
+	if !compositeName.MatchString(name) || !isBareName(name) || len(name) > 64 {
+		return nil, fmt.Errorf("composite %q: a name is a lower-case letter followed by lower-case letters, digits and _ (at most 64; not inf or nan)", name)
 	}
 	if opTable[name] != nil {
 		return nil, fmt.Errorf("composite %s: %s is a built-in op", name, name)
@@ -47,19 +54,23 @@ func DeclareComposite(name string, body *Func) (*OpDef, error) {
 		return nil, err
 	}
 	text := PrintFunc(&Func{Name: name, Args: body.Args, Body: body.Body, Results: body.Results})
+	kind := compositeKind(body) // reads the table: not under its lock
+	memo := &inferMemo{m: map[string][]Type{}}
 	composites.Lock()
 	defer composites.Unlock()
 	if d := composites.byName[name]; d != nil {
 		if composites.body[d] != text {
-			return nil, fmt.Errorf("composite %s is already declared with another decomposition", name)
+			return nil, fmt.Errorf("composite %s is already declared with another decomposition (by an earlier module or pass: composite names are one per process, so give a different op another name)", name)
 		}
 		return d, nil
 	}
-	d := &OpDef{Name: name, Kind: compositeKind(body), Args: len(body.Args), Pure: true, Body: body,
+	d := &OpDef{Name: name, Kind: kind, Args: len(body.Args), Pure: true, Body: body,
 		Doc: fmt.Sprintf("composite of %d ops", len(body.Body))}
 	d.Infer = func(args []Type, attrs Attrs) ([]Type, error) {
-		_, res, err := instantiate(d, placeholders(args), attrs, Loc{}, true)
-		return valueTypes(res), err
+		return memo.infer(args, func() ([]Type, error) {
+			_, res, err := instantiate(d, placeholders(args), attrs, Loc{}, true)
+			return valueTypes(res), err
+		})
 	}
 	d.FLOPs = func(args, _ []Type, attrs Attrs, env map[string]int64) int64 {
 		ops, _, err := instantiate(d, placeholders(args), attrs, Loc{}, true)
@@ -77,6 +88,36 @@ func DeclareComposite(name string, body *Func) (*OpDef, error) {
 	return d, nil
 }
 
+// inferMemo remembers a composite's result types by operand types.
+type inferMemo struct {
+	sync.Mutex
+	m map[string][]Type
+}
+
+func (c *inferMemo) infer(args []Type, compute func() ([]Type, error)) ([]Type, error) {
+	var key strings.Builder
+	for _, t := range args {
+		key.WriteString(t.String())
+		key.WriteByte(';')
+	}
+	k := key.String()
+	c.Lock()
+	res, ok := c.m[k]
+	c.Unlock()
+	if ok {
+		return res, nil
+	}
+	res, err := compute()
+	if err == nil {
+		c.Lock()
+		if len(c.m) < maxInferMemo {
+			c.m[k] = res
+		}
+		c.Unlock()
+	}
+	return res, err
+}
+
 // lookupComposite finds a declared composite.
 func lookupComposite(name string) *OpDef {
 	composites.RLock()
@@ -88,14 +129,22 @@ func lookupComposite(name string) *OpDef {
 func (d *OpDef) IsComposite() bool { return d != nil && d.Body != nil }
 
 // checkCompositeBody: operands defined before use, every op with a type
-// rule (so a body reads nothing but its operands: no params), and the body
-// well typed for its own signature.
+// rule (so a body reads nothing but its operands: no params), not too big
+// once expanded, and the body a function the verifier accepts (names,
+// types, result counts, symbols bound by the arguments).
 func checkCompositeBody(name string, body *Func) error {
 	switch {
 	case len(body.Results) == 0:
 		return fmt.Errorf("composite %s: the decomposition returns nothing", name)
 	case len(body.Body) > maxCompositeOps:
 		return fmt.Errorf("composite %s: %d ops, more than %d", name, len(body.Body), maxCompositeOps)
+	}
+	size := 0
+	for _, op := range body.Body {
+		size += expandedSize(op.Def())
+	}
+	if size > maxCompositeOps {
+		return fmt.Errorf("composite %s: %d ops once the composites in it are expanded, more than %d", name, size, maxCompositeOps)
 	}
 	defined := map[*Value]bool{}
 	for _, a := range body.Args {
@@ -120,6 +169,11 @@ func checkCompositeBody(name string, body *Func) error {
 			return fmt.Errorf("composite %s: returns a value defined outside the decomposition", name)
 		}
 	}
+	v := &verifier{m: &Module{}}
+	v.fn(body)
+	if len(v.errs) > 0 {
+		return fmt.Errorf("composite %s: %w", name, errors.Join(v.errs...))
+	}
 	d := &OpDef{Name: name, Body: body}
 	_, res, err := instantiate(d, body.Args, nil, Loc{}, true)
 	if err != nil {
@@ -133,12 +187,33 @@ func checkCompositeBody(name string, body *Func) error {
 	return nil
 }
 
-// compositeKind is elementwise when every op of the body is (fusion may
-// then treat the composite like one elementwise op), broadcast when some
-// broadcast, else opaque.
+// expandedSize is how many built-in ops op d stands for.
+func expandedSize(d *OpDef) int {
+	if !d.IsComposite() {
+		return 1
+	}
+	n := 0
+	for _, op := range d.Body.Body {
+		n += expandedSize(op.Def())
+	}
+	return n
+}
+
+// compositeKind is elementwise when the body is a chain of elementwise ops
+// with one result and every value of the shape of that result (fusion may
+// then treat the composite as one elementwise op and emit it over the
+// result's elements), broadcast when some operand broadcasts into that
+// shape, else opaque.
 func compositeKind(body *Func) Kind {
+	if len(body.Results) != 1 {
+		return Opaque
+	}
+	shape := body.Results[0].Type.Shape
 	k := Elementwise
 	for _, op := range body.Body {
+		if len(op.Results) != 1 || !op.Results[0].Type.Shape.Equal(shape) {
+			return Opaque
+		}
 		switch op.Def().Kind {
 		case Elementwise:
 		case Broadcast:
@@ -186,6 +261,9 @@ func instantiate(d *OpDef, args []*Value, _ Attrs, loc Loc, strict bool) ([]*Op,
 		res, err := InferTypes(op.Def(), in, at)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: in its decomposition: %w", d.Name, err)
+		}
+		if len(res) != len(op.Results) {
+			return nil, nil, fmt.Errorf("%s: in its decomposition: %s has %d results, its type rule gives %d", d.Name, op.Name, len(op.Results), len(res))
 		}
 		l := loc
 		if l == (Loc{}) {

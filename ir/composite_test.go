@@ -1,8 +1,10 @@
 package ir_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/deepc-dev/deepc/ir"
 )
@@ -164,5 +166,131 @@ func TestDeclareCompositeRefusals(t *testing.T) {
 	_, err := ir.Parse("x.ir", "module @m {\n  composite @neg(%x: [4] f32) -> ([4] f32) {\n    %0 = abs %x : [4] f32\n    return %0\n  }\n}\n")
 	if err == nil || !strings.Contains(err.Error(), "x.ir:2:3") || !strings.Contains(err.Error(), "built-in op") {
 		t.Errorf("got %v", err)
+	}
+}
+
+// Composites may use composites: declared, verified, expanded to the
+// bottom. (Declaring one used to wait forever on the table's lock.)
+func TestNestedComposites(t *testing.T) {
+	type parsed struct {
+		m   *ir.Module
+		err error
+	}
+	done := make(chan parsed)
+	go func() {
+		m, err := ir.Parse("nested.ir", `module @m {
+
+  composite @inner_nest_test(%x: [T] f32) -> ([T] f32) {
+    %0 = neg %x : [T] f32
+    return %0
+  }
+
+  composite @outer_nest_test(%x: [T] f32) -> ([T] f32) {
+    %0 = inner_nest_test %x : [T] f32
+    %1 = inner_nest_test %0 : [T] f32
+    return %1
+  }
+
+  func @f(%a: [4] f32) -> ([4] f32) {
+    %0 = outer_nest_test %a : [4] f32
+    return %0
+  }
+}
+`)
+		done <- parsed{m, err}
+	}()
+	var m *ir.Module
+	select {
+	case p := <-done:
+		if p.err != nil {
+			t.Fatal(p.err)
+		}
+		m = p.m
+	case <-time.After(10 * time.Second):
+		t.Fatal("declaring a composite that uses another does not return")
+	}
+	if err := ir.Verify(m); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ir.ExpandComposites(m.Funcs[0], nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := ir.Print(m); strings.Count(got, "= neg") != 2 || strings.Contains(got, "nest_test %") {
+		t.Errorf("not expanded to two negs:\n%s", got)
+	}
+}
+
+// Hostile declarations are refused with an error, not a panic, a hang or
+// an exponential blow-up.
+func TestCompositeDeclarationLimits(t *testing.T) {
+	// e_i uses e_{i-1} twice: 2^i ops once expanded.
+	var b strings.Builder
+	b.WriteString("module @m {\n")
+	for i := 0; i <= 20; i++ {
+		fmt.Fprintf(&b, "\n  composite @exp%d_limit_test(%%x: [4] f32) -> ([4] f32) {\n", i)
+		if i == 0 {
+			b.WriteString("    %0 = neg %x : [4] f32\n    %1 = neg %0 : [4] f32\n")
+		} else {
+			fmt.Fprintf(&b, "    %%0 = exp%d_limit_test %%x : [4] f32\n    %%1 = exp%d_limit_test %%0 : [4] f32\n", i-1, i-1)
+		}
+		b.WriteString("    return %1\n  }\n")
+	}
+	b.WriteString("}\n")
+	start := time.Now()
+	_, err := ir.Parse("exp.ir", b.String())
+	if err == nil || !strings.Contains(err.Error(), "once the composites in it are expanded, more than 4096") {
+		t.Errorf("got %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("refusing took %v", d)
+	}
+	for _, tc := range []struct{ src, want string }{
+		// more results than the op's type rule gives
+		{"composite @xr_limit_test(%x: [4] f32) -> ([4] f32) {\n    %0, %1 = neg %x : [4] f32, [4] f32\n    return %1\n  }", "has 2 results"},
+		// a symbol no operand binds
+		{"composite @cap_limit_test(%x: [1, 4] f32) -> ([Z, 4] f32) {\n    %0 = expand %x {shape = [Z, 4]} : [Z, 4] f32\n    return %0\n  }", "symbol Z that no argument binds"},
+		// a name the lexer reads as a number
+		{"composite @nan(%x: [4] f32) -> ([4] f32) {\n    %0 = neg %x : [4] f32\n    return %0\n  }", "not inf or nan"},
+	} {
+		_, err := ir.Parse("bad.ir", "module @m {\n  "+tc.src+"\n}\n")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("got %v, want %q", err, tc.want)
+		}
+	}
+	bad := &ir.Func{Name: "b", Args: []*ir.Value{{Name: "a b", Type: ir.T(ir.F32, ir.C(4))}}}
+	bad.Results = bad.Args
+	if _, err := ir.DeclareComposite("argname_limit_test", bad); err == nil || !strings.Contains(err.Error(), "bad or repeated name") {
+		t.Errorf("an argument named %q: got %v", "a b", err)
+	}
+}
+
+// Only a one-result body whose values all have the result's shape is
+// elementwise: codegen emits such a composite over its result's elements.
+func TestCompositeKind(t *testing.T) {
+	mustParse(t, `module @m {
+
+  composite @two_kind_test(%x: [T, 64] f32, %y: [T, 8] f32) -> ([T, 64] f32, [T, 8] f32) {
+    %0 = silu %x : [T, 64] f32
+    %1 = silu %y : [T, 8] f32
+    return %0, %1
+  }
+
+  composite @bcast_kind_test(%x: [4] f32, %y: [T, 4] f32) -> ([T, 4] f32) {
+    %0 = silu %x : [4] f32
+    %1 = mul %0, %y : [T, 4] f32
+    return %1
+  }
+
+  composite @gate_kind_test(%x: [T, 4] f32, %y: [T, 4] f32) -> ([T, 4] f32) {
+    %0 = silu %x : [T, 4] f32
+    %1 = mul %0, %y : [T, 4] f32
+    return %1
+  }
+}
+`)
+	for name, want := range map[string]ir.Kind{"two_kind_test": ir.Opaque, "bcast_kind_test": ir.Opaque, "gate_kind_test": ir.Broadcast} {
+		if got := ir.Lookup(name).Kind; got != want {
+			t.Errorf("%s: kind %v, want %v", name, got, want)
+		}
 	}
 }

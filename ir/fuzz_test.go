@@ -64,6 +64,29 @@ func FuzzParse(f *testing.F) {
 func FuzzDecode(f *testing.F) {
 	f.Add(Encode(&Module{Name: "m"}))
 	f.Add(Encode(allOpsModule(f)))
+	nested, err := Parse("nested.ir", `module @m {
+
+  composite @fuzz_inner(%x: [T] f32) -> ([T] f32) {
+    %0 = neg %x : [T] f32
+    return %0
+  }
+
+  composite @fuzz_outer(%x: [T] f32) -> ([T] f32) {
+    %0 = fuzz_inner %x : [T] f32
+    %1 = fuzz_inner %0 : [T] f32
+    return %1
+  }
+
+  func @f(%a: [4] f32) -> ([4] f32) {
+    %0 = fuzz_outer %a : [4] f32
+    return %0
+  }
+}
+`)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(Encode(nested))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := Decode(b)
 		if err != nil {

@@ -43,6 +43,18 @@ func (p *Pat) If(cond func(*Value) bool) *Pat {
 	return &q
 }
 
+func (p *Pat) wellFormed() bool {
+	if p == nil {
+		return false
+	}
+	for _, a := range p.Args {
+		if !a.wellFormed() {
+			return false
+		}
+	}
+	return true
+}
+
 // Match is a successful match: the root op and the captured values.
 type Match struct {
 	Root *Op

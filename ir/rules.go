@@ -38,6 +38,9 @@ func NewRules(rules ...Rule) *Rules {
 	rs := &Rules{byOp: map[*OpDef][]*Rule{}}
 	for i := range rules {
 		r := &rules[i]
+		if r.Pat == nil || r.Rewrite == nil || !r.Pat.wellFormed() {
+			panic(fmt.Sprintf("ir: rule %s: a nil pattern, sub-pattern or rewrite", r.Name))
+		}
 		if len(r.Pat.Ops) == 0 {
 			panic(fmt.Sprintf("ir: rule %s: the pattern's root must name its op", r.Name))
 		}
@@ -86,6 +89,9 @@ func (rs *Rules) Apply(f *Func) (bool, error) {
 		}
 		if v == nil {
 			continue
+		}
+		if !v.Type.Equal(op.Result().Type) {
+			return changed, errors.Join(fmt.Errorf("func @%s: rule %s at %s replaces a %s value by a %s one", f.Name, rule.Name, op.Loc, op.Result().Type, v.Type), ed.Commit())
 		}
 		if budget--; budget < 0 {
 			return changed, fmt.Errorf("func @%s: rules did not reach a fixed point (rule %s still applies at %s)", f.Name, rule.Name, op.Loc)

@@ -1,6 +1,7 @@
 package ir_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -165,4 +166,30 @@ func TestRulesSkipMultiResultRoots(t *testing.T) {
 	if _, err := ir.NewRules(r).ApplyModule(m); err != nil || tried {
 		t.Errorf("err %v, tried %v", err, tried)
 	}
+}
+
+// A rule must replace a value by one of its type: a broadcasting
+// replacement would verify and silently compute something else.
+func TestRuleReplacementKeepsType(t *testing.T) {
+	m := mustParse(t, `module @m {
+  func @f(%x: [4, 8] f32) -> ([4, 8] f32) {
+    %0 = neg %x : [4, 8] f32
+    %1 = add %0, %x : [4, 8] f32
+    return %1
+  }
+}
+`)
+	sum := ir.Rule{Name: "shrink", Pat: ir.P(ir.OpNeg, ir.Any("x")), Rewrite: func(rw *ir.Rewriter, mt *ir.Match) *ir.Value {
+		return rw.Op(ir.OpSum, []*ir.Value{mt.V("x")}, ir.Attrs{"axis": int64(1), "keepdim": true})
+	}}
+	_, err := ir.NewRules(sum).ApplyModule(m)
+	if err == nil || !strings.Contains(err.Error(), "rule shrink at <unknown> replaces a [4, 8] f32 value by a [4, 1] f32 one") {
+		t.Errorf("got %v", err)
+	}
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "rule bad: a nil pattern") {
+			t.Errorf("a nil sub-pattern: recovered %v", r)
+		}
+	}()
+	ir.NewRules(ir.Rule{Name: "bad", Pat: ir.P(ir.OpNeg, nil), Rewrite: sum.Rewrite})
 }

@@ -368,7 +368,15 @@ func (ps *Pass) Run(ctx *passes.Context, m *ir.Module) (bool, error) {
 		}
 	}
 	// Whatever the form, the answer is decoded and verified; changed is
-	// judged here, not taken from the plugin.
+	// judged here, not taken from the plugin. An unchanged answer leaves
+	// m as it is, values and all (instruments such as the HTML view follow
+	// values by identity).
+	if bytes.Equal(resp.ModuleBinary, req.ModuleBinary) && resp.Module == req.Module {
+		return false, nil
+	}
+	if n, limit := len(resp.ModuleBinary)+len(resp.Module), maxAnswer(len(req.ModuleBinary)+len(req.Module)); n > limit {
+		return false, ps.p.fail(ps.info.Name, fmt.Errorf("answered with a %d-byte module for a %d-byte one (at most %d): decoding it could take many times that in memory", n, len(req.ModuleBinary)+len(req.Module), limit))
+	}
 	var changed bool
 	if len(resp.ModuleBinary) > 0 {
 		err = plugins.AdoptBinary(m, resp.ModuleBinary)
@@ -382,6 +390,11 @@ func (ps *Pass) Run(ctx *passes.Context, m *ir.Module) (bool, error) {
 	}
 	return changed, nil
 }
+
+// maxAnswer bounds a pass's answer by the module it was sent: a pass may
+// grow a module many times over, not without bound (a decoded module
+// takes tens of times its encoding in memory).
+func maxAnswer(sent int) int { return 16*sent + 64<<20 }
 
 // Cleanup kills every plugin process still running (deepc calls it on
 // exit and on an interrupt).

@@ -122,29 +122,11 @@ func anchored(r *passes.Registry, ps *Pass) error {
 // anchor is not in the pipeline is left out, with a note in notes; one
 // without an anchor runs only when named.
 func (s *Set) Place(pipeline string) (string, []string) {
-	var names []string
-	if strings.TrimSpace(pipeline) != "" {
-		for _, n := range strings.Split(pipeline, ",") {
-			names = append(names, strings.TrimSpace(n))
-		}
+	var ps []passes.Anchored
+	for _, p := range s.Passes() {
+		ps = append(ps, passes.Anchored{Name: p.Name(), Anchor: p.Anchor(), Owner: p.p.Name()})
 	}
-	var notes []string
-	for _, ps := range s.Passes() {
-		if slices.Contains(names, ps.Name()) || ps.Anchor() == "" {
-			continue
-		}
-		where, anchor, _ := strings.Cut(ps.Anchor(), ":")
-		i := slices.Index(names, anchor)
-		if i < 0 {
-			notes = append(notes, fmt.Sprintf("plugin pass %s (plugin %s) not run: its anchor %s is not in the pipeline %q; name it in --passes to run it", ps.Name(), ps.p.Name(), ps.Anchor(), pipeline))
-			continue
-		}
-		if where == "after" {
-			i++
-		}
-		names = slices.Insert(names, i, ps.Name())
-	}
-	return strings.Join(names, ","), notes
+	return passes.Place(pipeline, ps)
 }
 
 // Attrs records the plugins for the compile output: name → {version,

@@ -1,6 +1,9 @@
 package host
 
 import (
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,4 +85,36 @@ func BenchmarkPluginRoundTrip(b *testing.B) {
 	b.ReportMetric(float64(tb.Milliseconds())/n, "binary-ms/call")
 	b.ReportMetric(float64(tt.Milliseconds())/n, "text-ms/call")
 	b.ReportMetric(float64(tt)/float64(tb), "text/binary")
+}
+
+// A pass that changes nothing leaves the module as it was, values and
+// all: instruments that follow values by identity (the HTML view) see no
+// change.
+func TestUnchangedAnswerKeepsValues(t *testing.T) {
+	for _, text := range []bool{false, true} {
+		p, err := Start(path("nop"), Config{TextModules: text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := ir.Parse("tiny.ir", tiny)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := m.Funcs[0].Body[0]
+		changed, err := p.Passes()[0].Run(&passes.Context{}, m)
+		p.Close()
+		if err != nil || changed || m.Funcs[0].Body[0] != first {
+			t.Errorf("text %v: changed %v, err %v, same ops %v", text, changed, err, m.Funcs[0].Body[0] == first)
+		}
+	}
+}
+
+// Run by hand, a Go plugin says what it is and how deepc starts it.
+func TestPluginRunByHand(t *testing.T) {
+	cmd := exec.Command(path("nop"))
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "is a deepc pass plugin (nop 0.0.1): deepc starts it, e.g. deepc compile MODEL --plugin") {
+		t.Errorf("err %v, output %q", err, out)
+	}
 }

@@ -15,6 +15,10 @@ import (
 // Serve runs the plugin until deepc closes it. Run by hand (without the
 // handshake deepc sets up), it explains that and exits with status 1.
 func Serve(p Plugin) {
+	if os.Getenv(plugins.Handshake.MagicCookieKey) != plugins.Handshake.MagicCookieValue {
+		fmt.Fprintf(os.Stderr, "%s is a deepc pass plugin (%s %s): deepc starts it, e.g. deepc compile MODEL --plugin %s; deepc plugins inspect %s lists its passes\n", os.Args[0], p.Name, p.Version, os.Args[0], os.Args[0])
+		os.Exit(1)
+	}
 	if err := p.Check(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

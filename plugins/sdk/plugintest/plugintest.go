@@ -22,8 +22,10 @@ package plugintest
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -60,11 +62,7 @@ func Run(t *testing.T, p sdk.Plugin, glob string) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				opts, err := passes.ParseOptions(r.Options)
-				if err != nil {
-					t.Fatalf("RUN %q: %v", run, err)
-				}
-				out, report, err := Apply(p, r.Passes, opts, file, string(src))
+				out, report, err := apply(p, r.Passes, r.Options, file, string(src))
 				if err != nil {
 					t.Fatalf("RUN %q: %v", run, err)
 				}
@@ -82,17 +80,38 @@ func Run(t *testing.T, p sdk.Plugin, glob string) {
 }
 
 // Apply runs pipeline (built-in and p's passes) over the module in src and
-// returns the printed result and the passes' reports.
+// returns the printed result and the passes' reports. As under deepc, p's
+// anchored passes join the pipeline at their anchors and options (key or
+// PASS.key) are checked against the passes' declarations first.
 func Apply(p sdk.Plugin, pipeline string, options map[string]string, file, src string) (module, report string, err error) {
+	var kvs []string
+	for _, k := range slices.Sorted(maps.Keys(options)) {
+		kvs = append(kvs, k+"="+options[k])
+	}
+	return apply(p, pipeline, kvs, file, src)
+}
+
+func apply(p sdk.Plugin, pipeline string, options []string, file, src string) (module, report string, err error) {
 	reg := passes.Default.Clone()
+	var anchored []passes.Anchored
 	for _, ps := range p.Passes {
 		if err := reg.Add(&pass{p: p, ps: ps}); err != nil {
 			return "", "", fmt.Errorf("plugin %s: %v", p.Name, err)
 		}
+		anchored = append(anchored, passes.Anchored{Name: ps.Name, Anchor: ps.Anchor, Owner: p.Name})
+	}
+	var out strings.Builder
+	pipeline, notes := passes.Place(pipeline, anchored)
+	for _, n := range notes {
+		fmt.Fprintln(&out, "deepc: note:", n)
 	}
 	pl, err := reg.ParsePipeline(pipeline)
 	if err != nil {
 		return "", "", err
+	}
+	opts, err := reg.ResolveOptions(options)
+	if err != nil {
+		return "", "", fmt.Errorf("--pass-option %w", err)
 	}
 	m, err := ir.Parse(file, src)
 	if err != nil {
@@ -101,8 +120,7 @@ func Apply(p sdk.Plugin, pipeline string, options map[string]string, file, src s
 	if err := ir.Verify(m); err != nil {
 		return "", "", fmt.Errorf("%s does not verify: %v", file, err)
 	}
-	var out strings.Builder
-	ctx := &passes.Context{Out: &out, Options: options, Instruments: []passes.Instrument{passes.RoundTrip(), passes.CheckChanged()}}
+	ctx := &passes.Context{Out: &out, PassOptions: opts, Instruments: []passes.Instrument{passes.RoundTrip(), passes.CheckChanged()}}
 	if err := passes.Run(ctx, m, pl); err != nil {
 		return "", out.String(), err
 	}
@@ -118,6 +136,15 @@ type pass struct {
 
 func (x *pass) Name() string        { return x.ps.Name }
 func (x *pass) Description() string { return x.ps.Description }
+
+// Options declares the pass's options as the SDK's manifest does.
+func (x *pass) Options() []passes.Option {
+	var out []passes.Option
+	for _, o := range x.ps.Options {
+		out = append(out, passes.Option{Name: o.Name, Type: o.Type, Values: o.Values, Default: o.Default, Description: o.Description})
+	}
+	return out
+}
 
 func (x *pass) Run(ctx *passes.Context, m *ir.Module) (bool, error) {
 	out, changed, report, err := x.p.ApplyBinary(x.ps.Name, ir.Encode(m), ctx.Options)
