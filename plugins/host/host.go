@@ -161,6 +161,12 @@ func (p *Plugin) connect() error {
 			if strings.Contains(err.Error(), "timeout while waiting for plugin to start") {
 				return fmt.Errorf("no handshake within %v; killed (%v)", p.timeout, err)
 			}
+			// A plugin that exits before its handshake said why on its
+			// stderr (a Go plugin refuses its own bad manifest there);
+			// go-plugin's guess (architecture, libraries) would mislead.
+			if strings.Contains(err.Error(), "Failed to read any lines from plugin's stdout") && p.exited(time.Second) {
+				return errors.New("exited before its handshake (its stderr, below, says why)")
+			}
 			return fmt.Errorf("handshake failed: %v", err)
 		}
 	case <-time.After(p.timeout + time.Second):
@@ -275,6 +281,17 @@ func (p *Plugin) callError(what string, err error) error {
 		return errors.New(s.Message())
 	}
 	return fmt.Errorf("%s: %v", what, err)
+}
+
+// exited waits up to d for the plugin process to be gone, so that its
+// stderr has been read to the end.
+func (p *Plugin) exited(d time.Duration) bool {
+	for end := time.Now().Add(d); !p.client.Exited(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			return false
+		}
+	}
+	return true
 }
 
 // fail wraps err with the plugin, the pass (if any) and the plugin's

@@ -27,6 +27,7 @@ var built = map[string]string{
 	"echo":             "./testdata/echo",
 	"misanchored":      "./testdata/misanchored",
 	"nop":              "./testdata/nop",
+	"badanchor":        "./testdata/badanchor",
 	"fold-norm-weight": "../examples/fold-norm-weight",
 	"report-flops":     "../examples/report-flops",
 }

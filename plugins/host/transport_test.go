@@ -118,3 +118,12 @@ func TestPluginRunByHand(t *testing.T) {
 		t.Errorf("err %v, output %q", err, out)
 	}
 }
+
+// A plugin that exits before its handshake is reported by what it said,
+// not by go-plugin's guess about architectures and libraries.
+func TestExitBeforeHandshakeSaysWhy(t *testing.T) {
+	_, err := Start(path("badanchor"), Config{Timeout: 10 * time.Second})
+	if err == nil || !strings.Contains(err.Error(), "exited before its handshake") || !strings.Contains(err.Error(), `anchor "sideways:dce"`) || strings.Contains(err.Error(), "architecture") {
+		t.Errorf("got %v", err)
+	}
+}
