@@ -134,7 +134,13 @@ func (pr *Prepared) Close() {
 // Context is a pass context for the pipeline: its options, diagnostics to
 // diag.
 func (pr *Prepared) Context(diag io.Writer) *passes.Context {
-	return &passes.Context{Out: diag, PassOptions: pr.Options}
+	ctx := &passes.Context{Out: diag, PassOptions: pr.Options}
+	if pr.Plugins != nil {
+		for _, p := range pr.Plugins.Plugins {
+			ctx.Plugins = append(ctx.Plugins, p.Path)
+		}
+	}
+	return ctx
 }
 
 // Record puts the plugins that ran into the module's attributes and prints

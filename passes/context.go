@@ -31,6 +31,9 @@ type Context struct {
 	// for a pass the pipeline does not run, and while a pass runs Options
 	// holds its options with their defaults filled in, and nothing else.
 	PassOptions PassOptions
+	// Plugins are the plugin binaries the pipeline's passes come from, for
+	// a crash reproducer's RUN line (deepc opt --plugin PATH ...).
+	Plugins []string
 	// ParamsChangedBy lists, in order, the passes of the last Run that
 	// changed the module's params (names, types, attributes): when a
 	// checkpoint no longer fits the module, they are where to look.

@@ -3,8 +3,10 @@ package passes
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/deepc-dev/deepc/ir"
@@ -46,13 +48,28 @@ func (c *crashReproducer) reproducer(ctx *Context, p Pass, failure error) string
 	var b strings.Builder
 	fmt.Fprintf(&b, "// deepc crash reproducer: %s failed\n", stepName(ctx, p))
 	fmt.Fprintf(&b, "// pipeline: %s\n", ctx.pipeline)
-	fmt.Fprintf(&b, "// RUN: deepc opt %%s --passes %s\n", p.Name())
+	fmt.Fprintf(&b, "// RUN: deepc opt %%s --passes %s%s\n", p.Name(), replayFlags(ctx, p))
 	comment(&b, "error: ", failure.Error())
 	var pe *PanicError
 	if errors.As(failure, &pe) {
 		comment(&b, "", string(pe.Stack))
 	}
 	b.WriteString(c.before)
+	return b.String()
+}
+
+// replayFlags are the flags the RUN line needs besides the pass: the
+// plugins (a plugin pass exists only with its plugin) and the options the
+// failing pass was given.
+func replayFlags(ctx *Context, p Pass) string {
+	var b strings.Builder
+	for _, path := range ctx.Plugins {
+		fmt.Fprintf(&b, " --plugin %s", path)
+	}
+	given := ctx.PassOptions[p.Name()]
+	for _, k := range slices.Sorted(maps.Keys(given)) {
+		fmt.Fprintf(&b, " --pass-option %s.%s=%s", p.Name(), k, given[k])
+	}
 	return b.String()
 }
 

@@ -2,6 +2,7 @@ package passes
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -187,5 +188,23 @@ func TestTiming(t *testing.T) {
 	out, _ = runWith(t, "noop,fail", tm)
 	if len(tm.Rows) != 2 || !strings.Contains(out, "total") {
 		t.Errorf("failing run: rows %+v\n%s", tm.Rows, out)
+	}
+}
+
+// A plugin pass exists only with its plugin: the RUN line names the
+// plugins and the failing pass's options, so it replays as it failed.
+func TestCrashReproducerReplaysPlugins(t *testing.T) {
+	dir := t.TempDir()
+	ctx := &Context{Out: io.Discard, Instruments: []Instrument{CrashReproducer(dir)}, Plugins: []string{"/opt/p/boom"},
+		PassOptions: PassOptions{"fail": {"k": "v"}}}
+	if err := Run(ctx, parse(t, smallModule), pipeline(t, testRegistry(t), "fail")); err == nil {
+		t.Fatal("fail did not fail")
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "crash_001_fail.ir"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "// RUN: deepc opt %s --passes fail --plugin /opt/p/boom --pass-option fail.k=v\n"; !strings.Contains(string(data), want) {
+		t.Errorf("reproducer lacks %q:\n%s", want, data)
 	}
 }

@@ -34,7 +34,7 @@ type pipelineFlags struct {
 
 func (f *pipelineFlags) register(cmd *cobra.Command, defaultPipeline string) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.passes, "passes", defaultPipeline, "comma-separated pass pipeline (see `deepc passes`); \"\" runs none")
+	fl.StringVar(&f.passes, "passes", defaultPipeline, "comma-separated pass pipeline (deepc passes lists them); \"\" runs none")
 	fl.StringSliceVar(&f.printBefore, "print-ir-before", nil, "print the IR before these passes (names, or all)")
 	fl.StringSliceVar(&f.printAfter, "print-ir-after", nil, "print the IR after these passes (names, or all)")
 	fl.BoolVar(&f.printAfterChange, "print-ir-after-change", false, "print the IR after every pass that changed it")
@@ -42,7 +42,7 @@ func (f *pipelineFlags) register(cmd *cobra.Command, defaultPipeline string) {
 	fl.StringVar(&f.html, "html", "", "write to `FILE` an HTML page with a column per pass showing one function after it (changed lines and clicked values highlighted)")
 	fl.StringVar(&f.htmlFunc, "html-func", "", "the function `NAME` that --html shows (default: the module's first, forward for a model)")
 	fl.BoolVar(&f.timing, "timing", false, "print per-pass wall time")
-	fl.StringVar(&f.crashDir, "crash-reproducer", "", "on a pass failure, write the IR before the failing pass and the pipeline here")
+	fl.StringVar(&f.crashDir, "crash-reproducer", "", "on a pass failure, write into this directory (created if needed) crash_NNN_PASS.ir: the IR before the failing pass, the error and a RUN line that replays it")
 	fl.BoolVar(&f.noVerify, "no-verify", false, "do not verify the IR after each pass")
 	registerPassOption(cmd, &f.options)
 	f.plugins.register(cmd)
