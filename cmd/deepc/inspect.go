@@ -47,6 +47,11 @@ Examples:
   deepc inspect models/deepseek_v3_tiny.deep --checkpoint tiny/ -v`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// The checkpoint is checked against the module as the DSL
+			// builds it: no pipeline runs, so these would do nothing.
+			if mf.plugins.given() || len(mf.options) > 0 {
+				return fmt.Errorf("--plugin, --plugin-sha256 and --pass-option do nothing here: inspect checks the checkpoint against the model as the DSL builds it, before any pass")
+			}
 			l, err := mf.spec(args, nil, cmd.ErrOrStderr())
 			if err != nil {
 				return err

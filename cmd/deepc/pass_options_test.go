@@ -36,6 +36,11 @@ func TestPassOptionOnEveryCommand(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "--pass-option act when the bundle is compiled") {
 		t.Errorf("deepc run: exit %d\n%s", code, errOut)
 	}
+	// inspect checks a checkpoint against the model before any pass.
+	code, _, errOut = deepc(t, "inspect", tinyModel, "--checkpoint", "/nonexistent", "--pass-option", "moe-block=4")
+	if code != 1 || !strings.Contains(errOut, "do nothing here: inspect checks the checkpoint against the model as the DSL builds it") {
+		t.Errorf("deepc inspect: exit %d\n%s", code, errOut)
+	}
 }
 
 func TestPassOptionErrors(t *testing.T) {
