@@ -222,14 +222,14 @@ func TestSetPlacement(t *testing.T) {
 	if _, ok := passes.Lookup("fold-norm-weight"); ok {
 		t.Error("the plugin pass leaked into the default registry")
 	}
-	// Two plugins with the same pass name are refused.
+	// One plugin loaded twice is refused as such.
 	twice, err := StartAll([]string{path("report-flops"), path("report-flops")}, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer twice.Close()
-	if _, err := twice.Registry(passes.Default); err == nil || !strings.Contains(err.Error(), "has the name of a pass of plugin report-flops") {
-		t.Errorf("duplicate pass: %v", err)
+	if _, err := twice.Registry(passes.Default); err == nil || !strings.Contains(err.Error(), "plugin report-flops is loaded twice") {
+		t.Errorf("duplicate plugin: %v", err)
 	}
 }
 

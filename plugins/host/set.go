@@ -89,6 +89,9 @@ func (s *Set) Registry(base *passes.Registry) (*passes.Registry, error) {
 			from := "a built-in pass"
 			if o, ok := other.(*Pass); ok {
 				from = "a pass of plugin " + o.p.Name()
+				if o.p.SHA256 == ps.p.SHA256 {
+					return nil, fmt.Errorf("plugin %s is loaded twice (%s and %s; --plugin adds to $DEEPC_PLUGINS)", ps.p.Name(), o.p.Path, ps.p.Path)
+				}
 			}
 			return nil, fmt.Errorf("plugin %s: pass %s has the name of %s", ps.p.Name(), ps.Name(), from)
 		}
