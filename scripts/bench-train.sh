@@ -10,8 +10,20 @@
 # MTP and balance losses and the bias update switched off, as PyTorch's
 # step has none. Tokens/s = B·S / median step time (the first step is not
 # timed); peak memory is each process's peak RSS (/usr/bin/time -v).
-# Before timing, the two sides' losses at every step must agree to 1e-3
-# (relative): the same model, data and optimizer.
+# The two sides' losses must agree at every step (the same model, data and
+# optimizer), within what rounding alone explains, measured in the same
+# run: each side also runs once with its sums in another order (deepc
+# accumulating GEMMs and attention in f64, PyTorch on one thread), and
+# step s may differ by at most max(1e-5, 4 x the larger of the two sides'
+# own differences at s). Training amplifies rounding: AdamW turns a
+# near-zero gradient of either sign into a full +-lr update, and a routing
+# choice can flip, so a side's own losses drift apart step by step
+# (measured: PyTorch alone, 1 thread against 2, by 1.3e-3 at step 6; deepc
+# f32 against f64 accumulation by 3.1e-4 at step 8; deepc f64 against
+# PyTorch on one thread by 6e-7 over 8 steps). A real difference shows
+# where the noise is still small: the first step (no update yet) must agree
+# to 1e-5, and a learning rate 1% off differs by 2.9e-4 at step 2, where
+# the bound is 1e-5.
 #
 # The two sides run alternately for ROUNDS rounds (deepc, PyTorch, deepc,
 # ...): a shared machine's speed drifts by tens of percent within a minute,
@@ -58,6 +70,12 @@ for r in $(seq "$ROUNDS"); do
   /usr/bin/time -v -o "$work/torch$r.time" "${torch_env[@]}" $PY scripts/bench/torch_deepseek.py train --checkpoint "$CKPT" \
     --batch "$B" --seq "$S" --steps "$STEPS" --threads "$THREADS" >"$work/torch$r.json" || exit 1
 done
+# Each side with its sums in another order: how far rounding alone moves
+# its losses (not timed).
+bin/deepc-bench -train -wide -model "$MODEL" -checkpoint "$CKPT" -batch "$B" -seq "$S" -steps "$STEPS" \
+  -threads "$THREADS" >"$work/deepc-wide.json" 2>"$work/deepc.err" || { cat "$work/deepc.err" >&2; exit 1; }
+"${torch_env[@]}" $PY scripts/bench/torch_deepseek.py train --checkpoint "$CKPT" \
+  --batch "$B" --seq "$S" --steps "$STEPS" --threads 1 >"$work/torch-1.json" || exit 1
 
 $PY - "$work" "$ROUNDS" <<'PY'
 import json, re, statistics, sys
@@ -70,12 +88,20 @@ def load(side, r):
 D = [load("deepc", r) for r in range(1, rounds + 1)]
 T = [load("torch", r) for r in range(1, rounds + 1)]
 d, t = D[0], T[0]
-worst = max(abs(a - b) / abs(b) for a, b in zip(d["losses"], t["losses"]))
-print(f"losses per step, deepc:   {' '.join(f'{x:.5f}' for x in d['losses'])}")
-print(f"losses per step, PyTorch: {' '.join(f'{x:.5f}' for x in t['losses'])}")
-print(f"largest relative difference {worst:.2e} (tolerance 1e-3)")
-if worst > 1e-3:
-    print("bench-train: the two sides do not train the same model; figures withheld", file=sys.stderr)
+dw = json.load(open(f"{w}/deepc-wide.json"))["losses"]
+t1 = json.load(open(f"{w}/torch-1.json"))["losses"]
+rel = lambda a, b: abs(a - b) / abs(b)
+print("| step | deepc | PyTorch | difference | deepc f32 vs f64 | PyTorch N vs 1 thread | bound |")
+print("|---:|---:|---:|---:|---:|---:|---:|")
+bad = []
+for s, (a, b, aw, b1) in enumerate(zip(d["losses"], t["losses"], dw, t1), 1):
+    diff, nd, nt = rel(a, b), rel(a, aw), rel(b, b1)
+    bound = max(1e-5, 4 * max(nd, nt))
+    print(f"| {s} | {a:.7f} | {b:.7f} | {diff:.1e} | {nd:.1e} | {nt:.1e} | {bound:.1e} |")
+    if diff > bound:
+        bad.append(s)
+if bad:
+    print(f"bench-train: the two sides differ beyond rounding at step(s) {', '.join(map(str, bad))}: they do not train the same model; figures withheld", file=sys.stderr)
     sys.exit(1)
 print()
 print("| round | deepc tok/s | PyTorch tok/s | deepc / PyTorch |")

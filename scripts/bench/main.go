@@ -67,13 +67,14 @@ func main() {
 		moeBlock   = flag.Int("moe-block", driver.CPUMoEBlock, "moe-lower's row padding")
 		trainMode  = flag.Bool("train", false, "benchmark training steps instead (next-token CE, AdamW, clip 1.0)")
 		opTimes    = flag.Bool("op-times", false, "with -train: print each op kind's time per step to stderr")
+		wide       = flag.Bool("wide", false, "with -train: accumulate GEMMs and attention in f64 (the same model with less rounding: how far rounding alone moves the losses)")
 		steps      = flag.Int("steps", 6, "with -train: optimizer steps (the first is not timed)")
 		seqLen     = flag.Int("seq", 128, "with -train: tokens per sequence")
 		lr         = flag.Float64("lr", driver.Presets["small"].Schedule.LR, "with -train: learning rate (the small preset's)")
 	)
 	flag.Parse()
 	if *trainMode {
-		if err := runTrain(*model, *checkpoint, *cpuprofile, *steps, *batch, *seqLen, *threads, *lr, *opTimes); err != nil {
+		if err := runTrain(*model, *checkpoint, *cpuprofile, *steps, *batch, *seqLen, *threads, *lr, *opTimes, *wide); err != nil {
 			fmt.Fprintln(os.Stderr, "deepc-bench:", err)
 			os.Exit(1)
 		}

@@ -52,7 +52,7 @@ func TrainBatch(s, B, S, vocab int) train.Batch {
 	return b
 }
 
-func runTrain(file, dir, profile string, steps, B, S, threads int, lr float64, opTimes bool) error {
+func runTrain(file, dir, profile string, steps, B, S, threads int, lr float64, opTimes, wide bool) error {
 	l := driver.Load{File: file, Checkpoint: dir, Pipeline: passes.CanonicalPipeline}
 	m, err := l.Compile()
 	if err != nil {
@@ -66,7 +66,7 @@ func runTrain(file, dir, profile string, steps, B, S, threads int, lr float64, o
 	if _, err := autodiff.Train(m, trainHyper); err != nil {
 		return err
 	}
-	tr, err := train.New(m, params, cpu.Options{Mode: cpu.FP32, Workers: threads})
+	tr, err := train.New(m, params, cpu.Options{Mode: cpu.FP32, Workers: threads, Wide: wide})
 	if err != nil {
 		return err
 	}
