@@ -3,6 +3,7 @@ package passes
 import (
 	"fmt"
 	"maps"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -64,10 +65,14 @@ var checkers = map[OptionType]struct {
 	TypeString: {func(Option, string) bool { return true }, func(Option) string { return "a string" }},
 	TypeInt: {func(_ Option, v string) bool { _, err := strconv.ParseInt(v, 10, 64); return err == nil },
 		func(Option) string { return "an integer" }},
-	TypeFloat: {func(_ Option, v string) bool { _, err := strconv.ParseFloat(v, 64); return err == nil },
-		func(Option) string { return "a number" }},
+	// A float option is a finite number: no pass means NaN or infinity.
+	TypeFloat: {func(_ Option, v string) bool {
+		f, err := strconv.ParseFloat(v, 64)
+		return err == nil && !math.IsInf(f, 0) && !math.IsNaN(f)
+	},
+		func(Option) string { return "a finite number" }},
 	TypeBool: {func(_ Option, v string) bool { _, err := strconv.ParseBool(v); return err == nil },
-		func(Option) string { return "true or false" }},
+		func(Option) string { return "true or false (or 1, 0, t, f)" }},
 	TypeEnum: {func(o Option, v string) bool { return slices.Contains(o.Values, v) },
 		func(o Option) string { return "one of " + strings.Join(o.Values, ", ") }},
 }

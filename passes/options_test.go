@@ -72,7 +72,9 @@ func TestResolveOptionsErrors(t *testing.T) {
 		{"size=3", `option "size" is ambiguous: passes report, tile take it; write report.size or tile.size`},
 		{"verbos=1", `no pass has an option "verbos" (did you mean "verbose"?); the options: report.size, report.verbose, report.title, tile.size, tile.mode, tile.scale`},
 		{"tile.size=3.5", `tile.size=3.5: pass tile: option size: "3.5" is not an integer`},
-		{"tile.scale=big", `option scale: "big" is not a number`},
+		{"tile.scale=big", `option scale: "big" is not a finite number`},
+		{"tile.scale=nan", `option scale: "nan" is not a finite number`},
+		{"tile.scale=-Inf", `option scale: "-Inf" is not a finite number`},
 		{"report.verbose=yes", `option verbose: "yes" is not true or false`},
 		{"tile.mode=fats", `option mode: "fats" is not one of fast, exact (did you mean "fast"?)`},
 	} {
