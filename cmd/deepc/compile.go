@@ -52,6 +52,11 @@ file), kernels/*.ptx and *.cubin, ir/module.ir. See deepc kernels, deepc
 bundle verify and deepc run.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if gpu.target == "" {
+				if err := checkIROutput(out); err != nil {
+					return err
+				}
+			}
 			start := time.Now()
 			m, err := dsl.CompileFile(args[0], dsl.Options{Sets: sets, ReadFile: models.ReadFile})
 			if err != nil {

@@ -283,6 +283,9 @@ func (f *hostileFixtures) cases() []hostileCase {
 		// Outputs never destroy what they did not make.
 		{"output", "compile -o over a user's file", static("compile", tiny, "--target", "sm_90a", "-o", userFile), 1, "not a directory", "", unchanged(userFile, "user data")},
 		{"output", "compile -o over a user's directory", static("compile", tiny, "--target", "sm_90a", "-o", userDir), 1, "not a bundle deepc wrote", "", unchanged(filepath.Join(userDir, "notes.txt"), "mine")},
+		// Refused before the input is even read (it does not exist here).
+		{"output", "opt -o a device", static("opt", "/nonexistent.ir", "-o", "/dev/null"), 1, "/dev/null is a device", "", nil},
+		{"output", "compile --emit ir -o over a user's file", static("compile", tiny, "--emit", "ir", "-o", userFile), 1, "is not a deepc IR text", "", unchanged(userFile, "user data")},
 		{"output", "forward --out over a checkpoint's weights", func() []string {
 			ck := f.copyCkpt("ck/out-victim", func(string) {})
 			return []string{"forward", tiny, "--checkpoint", f.ckpt, "--tokens", "1 2", "--out", filepath.Join(ck, "model.safetensors")}

@@ -126,6 +126,16 @@ func (f *pipelineFlags) run(m *ir.Module, diag io.Writer) error {
 }
 
 // writeOutput writes text to path, or to w when path is "" or "-".
+// checkIROutput refuses, before any work, an -o path writeOutput would
+// refuse after it (a device, a link, a file deepc did not write).
+func checkIROutput(path string) error {
+	if path == "" || path == "-" {
+		return nil
+	}
+	_, err := safefile.CheckOutput(path, safefile.IRText)
+	return err
+}
+
 func writeOutput(w io.Writer, path, text string) error {
 	if path == "" || path == "-" {
 		_, err := io.WriteString(w, text)

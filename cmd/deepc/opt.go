@@ -28,6 +28,9 @@ Examples:
   deepc opt model.ir --passes stats --timing`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkIROutput(out); err != nil {
+				return err
+			}
 			var src []byte
 			var err error
 			if args[0] == "-" {
