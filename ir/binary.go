@@ -328,12 +328,17 @@ func (d *decoder) typ() Type {
 }
 
 func (d *decoder) dims() Shape {
-	n := d.count(3)
-	s := make(Shape, 0, n)
+	return list(d, 3, func() Dim { return Dim{Sym: d.str(), N: d.int(), Mul: d.int()} })
+}
+
+// list reads a count, then that many items of at least min bytes each.
+func list[T any](d *decoder, min int, read func() T) []T {
+	n := d.count(min)
+	v := make([]T, 0, n)
 	for ; n > 0 && d.err == nil; n-- {
-		s = append(s, Dim{Sym: d.str(), N: d.int(), Mul: d.int()})
+		v = append(v, read())
 	}
-	return s
+	return v
 }
 
 func (d *decoder) fn() *Func {
@@ -422,19 +427,9 @@ func (d *decoder) value(depth int) any {
 		}
 		return dt
 	case tagInts:
-		n := d.count(1)
-		v := make([]int64, 0, n)
-		for ; n > 0 && d.err == nil; n-- {
-			v = append(v, d.int())
-		}
-		return v
+		return list(d, 1, d.int)
 	case tagFloats:
-		n := d.count(8)
-		v := make([]float64, 0, n)
-		for ; n > 0 && d.err == nil; n-- {
-			v = append(v, d.float())
-		}
-		return v
+		return list(d, 8, d.float)
 	case tagShape:
 		return ShapeAttr(d.dims()) // as the text form reads it back
 	case tagDict:
