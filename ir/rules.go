@@ -7,7 +7,8 @@ import (
 
 // Rule is one rewrite: where Pat matches an op's result, Rewrite builds
 // the value that replaces it (through rw, which inserts before the op) or
-// returns nil to decline, and whatever it built is removed.
+// returns nil (or the op's own result) to decline, and whatever it built
+// is removed.
 //
 // The root, the op Pat's top level names, is replaced and erased, so it
 // must be a pure op with one result; rules are never tried on others.
@@ -94,7 +95,7 @@ func (rs *Rules) Apply(f *Func) (bool, error) {
 			return changed, errors.Join(fmt.Errorf("func @%s: rule %s at %s replaces a %s value by a %s one", f.Name, rule.Name, op.Loc, op.Result().Type, v.Type), ed.Commit())
 		}
 		if budget--; budget < 0 {
-			return changed, fmt.Errorf("func @%s: rules did not reach a fixed point (rule %s still applies at %s)", f.Name, rule.Name, op.Loc)
+			return changed, errors.Join(fmt.Errorf("func @%s: rules did not reach a fixed point (rule %s still applies at %s)", f.Name, rule.Name, op.Loc), ed.Commit())
 		}
 		users, _ := ed.Users(op.Result())
 		ed.ReplaceAllUses(op.Result(), v)
@@ -117,6 +118,9 @@ func (rs *Rules) first(ed *Editor, op *Op) (*Rule, *Rewriter, *Value, error) {
 		rw := &Rewriter{Ed: ed}
 		rw.Builder = &Builder{F: ed.F, Loc: op.Loc, insert: func(n *Op) { ed.InsertBefore(op, n); rw.added = append(rw.added, n) }}
 		v := r.Rewrite(rw, m)
+		if v == op.Result() {
+			v = nil
+		}
 		err := rw.Err()
 		if v != nil && err == nil {
 			return r, rw, v, nil

@@ -193,3 +193,17 @@ func TestRuleReplacementKeepsType(t *testing.T) {
 	}()
 	ir.NewRules(ir.Rule{Name: "bad", Pat: ir.P(ir.OpNeg, nil), Rewrite: sum.Rewrite})
 }
+
+// A rule that returns the matched op's own result declines.
+func TestRuleReturningRootDeclines(t *testing.T) {
+	m := mustParse(t, chain)
+	before := ir.Print(m)
+	self := ir.Rule{Name: "self", Pat: ir.P(ir.OpNeg, ir.Any("x")), Rewrite: func(rw *ir.Rewriter, mt *ir.Match) *ir.Value {
+		rw.Op(ir.OpAbs, []*ir.Value{mt.V("x")}, nil) // built, then dropped
+		return mt.Root.Result()
+	}}
+	changed, err := ir.NewRules(self).ApplyModule(m)
+	if err != nil || changed || ir.Print(m) != before {
+		t.Errorf("changed %v, err %v:\n%s", changed, err, ir.Print(m))
+	}
+}
