@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -105,7 +106,12 @@ func (c *inferMemo) infer(args []Type, compute func() ([]Type, error)) ([]Type, 
 	res, ok := c.m[k]
 	c.Unlock()
 	if ok {
-		return res, nil
+		// A copy: the caller's values own their shapes.
+		out := make([]Type, len(res))
+		for i, t := range res {
+			out[i] = Type{Shape: slices.Clone(t.Shape), DType: t.DType}
+		}
+		return out, nil
 	}
 	res, err := compute()
 	if err == nil {
