@@ -34,15 +34,19 @@ func (b *Builder) Arg(name string, t Type) *Value {
 
 // Emit builds op name applied to args and returns its results.
 func (b *Builder) Emit(name string, args []*Value, attrs Attrs) ([]*Value, error) {
-	def := Lookup(name)
-	if def == nil {
-		return nil, fmt.Errorf("unknown op %q", name)
-	}
-	res, err := InferTypes(def, args, attrs)
+	res, err := inferByName(name, args, attrs)
 	if err != nil {
 		return nil, err
 	}
 	return b.EmitTyped(name, args, attrs, res), nil
+}
+
+func inferByName(name string, args []*Value, attrs Attrs) ([]Type, error) {
+	def := Lookup(name)
+	if def == nil {
+		return nil, fmt.Errorf("unknown op %q", name)
+	}
+	return InferTypes(def, args, attrs)
 }
 
 // InferTypes checks args and attrs against d's entry in the op table and
@@ -67,11 +71,7 @@ func InferTypes(d *OpDef, args []*Value, attrs Attrs) ([]Type, error) {
 
 // Emit1 is Emit for single-result ops.
 func (b *Builder) Emit1(name string, args []*Value, attrs Attrs) (*Value, error) {
-	def := Lookup(name)
-	if def == nil {
-		return nil, fmt.Errorf("unknown op %q", name)
-	}
-	res, err := InferTypes(def, args, attrs)
+	res, err := inferByName(name, args, attrs)
 	if err != nil {
 		return nil, err
 	}
@@ -85,24 +85,37 @@ func (b *Builder) Emit1(name string, args []*Value, attrs Attrs) (*Value, error)
 // verifier checks it later.
 func (b *Builder) EmitTyped(name string, args []*Value, attrs Attrs, results []Type) []*Value {
 	op := NewOp(name, args, attrs, results, b.Loc)
+	b.place(op)
+	return op.Results
+}
+
+// place puts op at the builder's insertion point.
+func (b *Builder) place(op *Op) {
 	if b.insert != nil {
 		b.insert(op)
 	} else {
 		b.F.Body = append(b.F.Body, op)
 	}
-	return op.Results
+}
+
+// failed records err (the first one) and returns the nil values a
+// failed Op or OpN gives.
+func (b *Builder) failed(err error) []*Value {
+	if b.err == nil {
+		b.err = err
+	}
+	return make([]*Value, 8)
 }
 
 // OpN builds op d (result types from its type rule) and returns its
 // results; after an error, nil values (see Builder).
 func (b *Builder) OpN(d *OpDef, args []*Value, attrs Attrs) []*Value {
 	if b.err != nil {
-		return make([]*Value, 8)
+		return b.failed(b.err)
 	}
 	res, err := InferTypes(d, args, attrs)
 	if err != nil {
-		b.err = err
-		return make([]*Value, 8)
+		return b.failed(err)
 	}
 	return b.EmitTyped(d.Name, args, attrs, res)
 }
@@ -113,19 +126,14 @@ func (b *Builder) OpN(d *OpDef, args []*Value, attrs Attrs) []*Value {
 // pass that moves an op to other shapes (moe-lower's rows) inlines it.
 func (b *Builder) Inline(d *OpDef, args []*Value) []*Value {
 	if b.err != nil {
-		return make([]*Value, 8)
+		return b.failed(b.err)
 	}
 	ops, res, err := instantiate(d, args, nil, b.Loc, false)
 	if err != nil {
-		b.err = err
-		return make([]*Value, 8)
+		return b.failed(err)
 	}
 	for _, op := range ops {
-		if b.insert != nil {
-			b.insert(op)
-		} else {
-			b.F.Body = append(b.F.Body, op)
-		}
+		b.place(op)
 	}
 	return res
 }

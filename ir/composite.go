@@ -384,6 +384,18 @@ func ExpandComposites(f *Func, which func(*Op) bool, inherit func(from, inlined 
 	return changed, ed.Commit()
 }
 
+// Expanded returns f itself when it has no composite ops, else a copy
+// with them all inlined: what a backend that knows only the built-in ops
+// runs, leaving the caller's function as it was.
+func Expanded(f *Func) (*Func, error) {
+	if !HasComposites(f) {
+		return f, nil
+	}
+	g := f.Clone(f.Name)
+	_, err := ExpandComposites(g, nil, nil)
+	return g, err
+}
+
 // HasComposites reports whether any op of f is a composite.
 func HasComposites(f *Func) bool {
 	for _, op := range f.Body {

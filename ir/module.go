@@ -143,19 +143,3 @@ func (f *Func) Uses() map[*Value]int {
 	}
 	return uses
 }
-
-// ReplaceAllUses makes every use of old in f a use of new.
-func (f *Func) ReplaceAllUses(old, new *Value) {
-	for _, op := range f.Body {
-		for i, a := range op.Args {
-			if a == old {
-				op.Args[i] = new
-			}
-		}
-	}
-	for i, r := range f.Results {
-		if r == old {
-			f.Results[i] = new
-		}
-	}
-}

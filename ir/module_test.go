@@ -13,7 +13,11 @@ func TestUsesAndReplaceAllUses(t *testing.T) {
 	if u[x] != 1 || u[a] != 3 || u[s] != 1 {
 		t.Errorf("Uses = x:%d a:%d s:%d, want 1 3 1", u[x], u[a], u[s])
 	}
-	b.F.ReplaceAllUses(a, x)
+	ed := NewEditor(b.F)
+	ed.ReplaceAllUses(a, x)
+	if err := ed.Commit(); err != nil {
+		t.Fatal(err)
+	}
 	u = b.F.Uses()
 	if u[a] != 0 || u[x] != 4 {
 		t.Errorf("after ReplaceAllUses: a:%d x:%d, want 0 4", u[a], u[x])

@@ -67,11 +67,9 @@ func Covers(d *ir.OpDef) (ok bool, without string) {
 // Run evaluates f with params (by name) and args; shapes must be constant.
 func Run(f *ir.Func, params map[string]*Tensor, args []*Tensor) ([]*Tensor, error) {
 	// A composite means its decomposition.
-	if ir.HasComposites(f) {
-		f = f.Clone(f.Name)
-		if _, err := ir.ExpandComposites(f, nil, nil); err != nil {
-			return nil, err
-		}
+	f, err := ir.Expanded(f)
+	if err != nil {
+		return nil, err
 	}
 	vals := map[*ir.Value]*Tensor{}
 	for i, a := range f.Args {

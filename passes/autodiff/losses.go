@@ -73,12 +73,10 @@ func inline(b *builder, f *ir.Func, args []*ir.Value) []*ir.Value {
 	}
 	// Gradients are defined on built-in ops: a composite is differentiated
 	// through its decomposition.
-	if ir.HasComposites(f) {
-		f = f.Clone(f.Name)
-		if _, err := ir.ExpandComposites(f, nil, nil); err != nil {
-			b.err = err
-			return nil
-		}
+	f, err := ir.Expanded(f)
+	if err != nil {
+		b.err = err
+		return nil
 	}
 	vals := map[*ir.Value]*ir.Value{}
 	for i, a := range f.Args {

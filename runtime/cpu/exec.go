@@ -265,11 +265,9 @@ func run(f *ir.Func, params map[string]*runtime.Tensor, args []*runtime.Tensor, 
 	}
 	// The CPU has kernels for the built-in ops; a composite runs its
 	// decomposition.
-	if ir.HasComposites(f) {
-		f = f.Clone(f.Name)
-		if _, err := ir.ExpandComposites(f, nil, nil); err != nil {
-			return nil, err
-		}
+	f, err := ir.Expanded(f)
+	if err != nil {
+		return nil, err
 	}
 	c := &Context{
 		mode: opts.Mode, workers: opts.workers(), donate: opts.Donate, wideAcc: opts.Wide, env: map[string]int64{},
