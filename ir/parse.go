@@ -85,6 +85,10 @@ func isIdentStart(c byte) bool { return c == '_' || c >= 'a' && c <= 'z' || c >=
 func isDigit(c byte) bool      { return c >= '0' && c <= '9' }
 func isIdentChar(c byte) bool  { return isIdentStart(c) || isDigit(c) || c == '.' }
 
+// IsNameByte reports a byte the text form allows in a name after its
+// first (a value's %name, an op's name): for tools that scan printed IR.
+func IsNameByte(c byte) bool { return isIdentChar(c) }
+
 // next scans one token into p.tok, skipping spaces and // comments.
 func (p *parser) next() {
 	for p.pos < len(p.src) {

@@ -1,10 +1,8 @@
 package passes
 
 import (
-	"fmt"
 	"io"
 	"strconv"
-	"strings"
 
 	"github.com/deepc-dev/deepc/ir"
 )
@@ -56,20 +54,6 @@ func (c *Context) Writer() io.Writer {
 		return io.Discard
 	}
 	return c.Out
-}
-
-// ParseOptions reads key=value pairs into an Options map, unchecked; see
-// Registry.ResolveOptions for options checked and scoped by pass.
-func ParseOptions(kvs []string) (map[string]string, error) {
-	out := map[string]string{}
-	for _, kv := range kvs {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || strings.TrimSpace(k) == "" {
-			return nil, fmt.Errorf("%q: want key=value", kv)
-		}
-		out[strings.TrimSpace(k)] = strings.TrimSpace(v)
-	}
-	return out, nil
 }
 
 // Option returns option key of the running pass, or def when unset.

@@ -56,7 +56,7 @@ func checkRun(t *testing.T, file, src, run string) {
 	if err != nil {
 		t.Fatalf("RUN %q: %v", run, err)
 	}
-	opts, err := ParseOptions(r.Options)
+	opts, err := Default.ResolveOptions(r.Options) // checked and scoped, as deepc opt does
 	if err != nil {
 		t.Fatalf("RUN %q: %v", run, err)
 	}
@@ -65,7 +65,7 @@ func checkRun(t *testing.T, file, src, run string) {
 		t.Fatal(err)
 	}
 	ctx := testContext()
-	ctx.Options = opts
+	ctx.PassOptions = opts
 	if err := Run(ctx, m, pl); err != nil {
 		t.Fatalf("RUN %q: %v", run, err)
 	}

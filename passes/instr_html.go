@@ -190,7 +190,7 @@ func splitValues(line string) []htmlSeg {
 			i = skipQuoted(line, i)
 		case '%':
 			j := i + 1
-			for j < len(line) && isNameByte(line[j]) {
+			for j < len(line) && ir.IsNameByte(line[j]) {
 				j++
 			}
 			if j == i+1 {
@@ -220,9 +220,4 @@ func skipQuoted(s string, i int) int {
 		}
 	}
 	return len(s)
-}
-
-// isNameByte is a byte of a value name as the IR parser reads one.
-func isNameByte(c byte) bool {
-	return c == '_' || c == '.' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }

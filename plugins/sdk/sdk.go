@@ -180,7 +180,7 @@ func (p Plugin) Check() error {
 		if err := CheckAnchor(ps.Anchor); err != nil {
 			return fmt.Errorf("plugin %s: pass %s: %v", p.Name, ps.Name, err)
 		}
-		if err := passes.CheckOptionDecls(ps.decls()); err != nil {
+		if err := passes.CheckOptionDecls(ps.Decls()); err != nil {
 			return fmt.Errorf("plugin %s: pass %s: %v", p.Name, ps.Name, err)
 		}
 		seen[ps.Name] = true
@@ -292,8 +292,9 @@ func panicStack(stack string) string {
 	return "    " + strings.Join(lines[start:end], "\n    ")
 }
 
-// decls are the pass's options as deepc declares them.
-func (ps Pass) decls() []passes.Option {
+// Decls are the pass's options as deepc declares them (the manifest
+// carries the same).
+func (ps Pass) Decls() []passes.Option {
 	var out []passes.Option
 	for _, o := range ps.Options {
 		out = append(out, passes.Option{Name: o.Name, Type: o.Type, Values: o.Values, Default: o.Default, Description: o.Description})

@@ -138,13 +138,7 @@ func (x *pass) Name() string        { return x.ps.Name }
 func (x *pass) Description() string { return x.ps.Description }
 
 // Options declares the pass's options as the SDK's manifest does.
-func (x *pass) Options() []passes.Option {
-	var out []passes.Option
-	for _, o := range x.ps.Options {
-		out = append(out, passes.Option{Name: o.Name, Type: o.Type, Values: o.Values, Default: o.Default, Description: o.Description})
-	}
-	return out
-}
+func (x *pass) Options() []passes.Option { return x.ps.Decls() }
 
 func (x *pass) Run(ctx *passes.Context, m *ir.Module) (bool, error) {
 	out, changed, report, err := x.p.ApplyBinary(x.ps.Name, ir.Encode(m), ctx.Options)
