@@ -6,8 +6,11 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/deepc-dev/deepc/ir"
 )
@@ -64,13 +67,31 @@ func (c *crashReproducer) reproducer(ctx *Context, p Pass, failure error) string
 func replayFlags(ctx *Context, p Pass) string {
 	var b strings.Builder
 	for _, path := range ctx.Plugins {
-		fmt.Fprintf(&b, " --plugin %s", path)
+		fmt.Fprintf(&b, " --plugin %s", shellWord(path))
 	}
 	given := ctx.PassOptions[p.Name()]
 	for _, k := range slices.Sorted(maps.Keys(given)) {
-		fmt.Fprintf(&b, " --pass-option %s.%s=%s", p.Name(), k, given[k])
+		fmt.Fprintf(&b, " --pass-option %s", shellWord(p.Name()+"."+k+"="+given[k]))
 	}
 	return b.String()
+}
+
+var plainWord = regexp.MustCompile(`^[A-Za-z0-9_./:=,+@%-]+$`)
+
+// shellWord quotes s as one shell word that stays on the RUN line: as it
+// is when plain, in single quotes when it has spaces or quotes, and in
+// bash's $'...' with escapes when it has control characters (a newline
+// would end the comment).
+func shellWord(s string) string {
+	switch {
+	case plainWord.MatchString(s):
+		return s
+	case strings.ContainsFunc(s, unicode.IsControl):
+		q := strconv.Quote(s)
+		return "$'" + strings.ReplaceAll(q[1:len(q)-1], "'", `\'`) + "'"
+	default:
+		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	}
 }
 
 // comment writes text as // lines, the first prefixed.

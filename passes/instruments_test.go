@@ -3,6 +3,7 @@ package passes
 import (
 	"bytes"
 	"io"
+	"os/exec"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -195,8 +196,8 @@ func TestTiming(t *testing.T) {
 // plugins and the failing pass's options, so it replays as it failed.
 func TestCrashReproducerReplaysPlugins(t *testing.T) {
 	dir := t.TempDir()
-	ctx := &Context{Out: io.Discard, Instruments: []Instrument{CrashReproducer(dir)}, Plugins: []string{"/opt/p/boom"},
-		PassOptions: PassOptions{"fail": {"k": "v"}}}
+	ctx := &Context{Out: io.Discard, Instruments: []Instrument{CrashReproducer(dir)}, Plugins: []string{"/opt/p/boom", "/opt/my plugins/it's"},
+		PassOptions: PassOptions{"fail": {"k": "v", "s": "a b\nc"}}}
 	if err := Run(ctx, parse(t, smallModule), pipeline(t, testRegistry(t), "fail")); err == nil {
 		t.Fatal("fail did not fail")
 	}
@@ -204,7 +205,18 @@ func TestCrashReproducerReplaysPlugins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "// RUN: deepc opt %s --passes fail --plugin /opt/p/boom --pass-option fail.k=v\n"; !strings.Contains(string(data), want) {
-		t.Errorf("reproducer lacks %q:\n%s", want, data)
+	run := "// RUN: deepc opt %s --passes fail --plugin /opt/p/boom --plugin '/opt/my plugins/it'\\''s' --pass-option fail.k=v --pass-option $'fail.s=a b\\nc'\n"
+	if !strings.Contains(string(data), run) {
+		t.Fatalf("reproducer lacks %q:\n%s", run, data)
+	}
+	// The words read back, through bash, as the values they quote; the
+	// reproducer still parses (the newline did not leave the comment).
+	line := strings.TrimSuffix(strings.TrimPrefix(run, "// RUN: deepc opt %s "), "\n")
+	out, err := exec.Command("bash", "-c", `eval "set -- $1"; for a in "$@"; do printf '%s|' "$a"; done`, "x", line).Output()
+	if want := "--passes|fail|--plugin|/opt/p/boom|--plugin|/opt/my plugins/it's|--pass-option|fail.k=v|--pass-option|fail.s=a b\nc|"; err != nil || string(out) != want {
+		t.Errorf("bash reads the RUN line as %q (%v), want %q", out, err, want)
+	}
+	if _, err := ir.Parse("crash.ir", string(data)); err != nil {
+		t.Errorf("the reproducer does not parse: %v", err)
 	}
 }
