@@ -3,8 +3,8 @@ package passes
 import (
 	"bytes"
 	"io"
-	"os/exec"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
