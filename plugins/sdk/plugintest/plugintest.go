@@ -11,8 +11,10 @@
 // CHECK-NOT, CHECK-LABEL, CHECK-SAME, with {{regex}} blocks and [[X:regex]]
 // captures used as [[X]]; see internal/filecheck) matched against the
 // printed result followed by the passes' reports. The plugin's passes
-// run through the same text round trip as under deepc (print, parse, run,
-// verify, print, parse, verify), with the IR verified after every pass.
+// run as under deepc: the module goes to the pass in the binary form and
+// comes back decoded and verified (the RoundTrip instrument also checks
+// the text form after every pass), anchored passes join the pipeline at
+// their anchors, and options are checked against their declarations.
 // As in deepc's own pass tests, the CHECK lines must fail on the unchanged
 // input, so a pass that does nothing cannot pass its test.
 //
