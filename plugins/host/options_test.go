@@ -79,7 +79,7 @@ func TestPluginOptionErrors(t *testing.T) {
 	}
 	for _, ps := range s.Passes() {
 		got := ps.Options()
-		if len(got) != 4 || got[0].Type != passes.TypeEnum || strings.Join(got[0].Values, ",") != "low,high" || got[1].Type != passes.TypeInt || got[2].TypeOf() != passes.TypeString {
+		if len(got) != 5 || got[0].Type != passes.TypeEnum || strings.Join(got[0].Values, ",") != "low,high" || got[1].Type != passes.TypeInt || got[2].TypeOf() != passes.TypeString {
 			t.Errorf("options from the manifest: %+v", got)
 		}
 	}

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -125,5 +126,30 @@ func TestExitBeforeHandshakeSaysWhy(t *testing.T) {
 	_, err := Start(path("badanchor"), Config{Timeout: 10 * time.Second})
 	if err == nil || !strings.Contains(err.Error(), "exited before its handshake") || !strings.Contains(err.Error(), `anchor "sideways:dce"`) || strings.Contains(err.Error(), "architecture") {
 		t.Errorf("got %v", err)
+	}
+}
+
+// An answer far bigger than what was sent is refused before it is
+// decoded (decoding takes tens of times its size in memory).
+func TestAnswerSizeIsBounded(t *testing.T) {
+	defer func(s int) { answerSlack = s }(answerSlack)
+	answerSlack = 0
+	p, err := Start(path("echo"), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	m, err := ir.Parse("tiny.ir", tiny)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := len(ir.Encode(m))
+	ctx := &passes.Context{Options: map[string]string{"grow": "3000"}} // as passes.Run gives them
+	_, err = p.Passes()[0].Run(ctx, m)
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("for a %d-byte one (at most %d)", sent, 16*sent)) {
+		t.Errorf("got %v", err)
+	}
+	if len(m.Params) > 10 {
+		t.Errorf("the refused answer replaced the module (%d params)", len(m.Params))
 	}
 }

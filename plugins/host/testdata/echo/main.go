@@ -5,6 +5,7 @@
 package main
 
 import (
+	"fmt"
 	"log"
 
 	"github.com/deepc-dev/deepc/ir"
@@ -21,6 +22,7 @@ func main() {
 			{Name: "seq-len", Type: sdk.Int, Default: "8"},
 			{Name: "rename", Description: "a param to rename"},
 			{Name: "panic", Type: sdk.Bool, Default: "false"},
+			{Name: "grow", Type: sdk.Int, Default: "0", Description: "params to add (an answer far bigger than what was sent)"},
 		},
 		Run: echo,
 	}}})
@@ -35,6 +37,10 @@ func echo(m *ir.Module, opts sdk.Options) error {
 	opts.Printf("echo: level=%s seq-len=%s moe-block=%q\n", opts.String("level"), opts.String("seq-len"), opts.String("moe-block"))
 	if old := opts.String("rename"); old != "" {
 		rename(m, old, old+".renamed")
+	}
+	n, _ := opts.Int("grow")
+	for i := range n {
+		m.Params = append(m.Params, &ir.Param{Name: fmt.Sprintf("grown.%d", i), Type: ir.T(ir.F32, ir.C(4))})
 	}
 	return nil
 }
