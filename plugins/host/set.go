@@ -1,7 +1,6 @@
 package host
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -100,24 +99,11 @@ func (s *Set) Registry(base *passes.Registry) (*passes.Registry, error) {
 		}
 	}
 	for _, ps := range s.Passes() {
-		if err := anchored(r, ps); err != nil {
+		if err := r.CheckAnchor(passes.Anchored{Name: ps.Name(), Anchor: ps.Anchor(), Owner: ps.p.Name()}); err != nil {
 			return nil, err
 		}
 	}
 	return r, nil
-}
-
-// anchored checks that ps's anchor, if any, names a pass of r.
-func anchored(r *passes.Registry, ps *Pass) error {
-	where, anchor, _ := strings.Cut(ps.Anchor(), ":")
-	if _, ok := r.Lookup(anchor); ok || ps.Anchor() == "" {
-		return nil
-	}
-	msg := fmt.Sprintf("plugin %s: pass %s: anchor %s names no pass", ps.p.Name(), ps.Name(), ps.Anchor())
-	if c := suggest.Closest(anchor, r.Names()); c != "" {
-		msg += fmt.Sprintf(" (did you mean %s:%s?)", where, c)
-	}
-	return errors.New(msg + "; see deepc passes")
 }
 
 // Place puts each plugin pass that the pipeline does not name next to its

@@ -51,3 +51,15 @@ func TestApplyAsDeepcDoes(t *testing.T) {
 		}
 	}
 }
+
+// A misspelt anchor is an error here as under deepc, not a pass silently
+// left out.
+func TestApplyRefusesUnknownAnchor(t *testing.T) {
+	p := counter
+	p.Passes = []sdk.Pass{counter.Passes[0]}
+	p.Passes[0].Anchor = "after:canonicalise"
+	_, _, err := Apply(p, "canonicalize", nil, "m.ir", small)
+	if err == nil || !strings.Contains(err.Error(), "anchor after:canonicalise names no pass (did you mean after:canonicalize?)") {
+		t.Errorf("got %v", err)
+	}
+}

@@ -102,6 +102,11 @@ func apply(p sdk.Plugin, pipeline string, options []string, file, src string) (m
 		}
 		anchored = append(anchored, passes.Anchored{Name: ps.Name, Anchor: ps.Anchor, Owner: p.Name})
 	}
+	for _, a := range anchored {
+		if err := reg.CheckAnchor(a); err != nil {
+			return "", "", err
+		}
+	}
 	var out strings.Builder
 	pipeline, notes := passes.Place(pipeline, anchored)
 	for _, n := range notes {
