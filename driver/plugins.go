@@ -102,13 +102,8 @@ func (pr *Prepared) build(spec string, options []string, diag io.Writer) error {
 	if pr.Pipeline, err = pr.Registry.ParsePipeline(spec); err != nil {
 		return err
 	}
-	if pr.Options, err = pr.Registry.ResolveOptions(options); err != nil {
-		return fmt.Errorf("--pass-option %w", err)
-	}
-	if err := pr.Options.CheckIn(pr.Pipeline); err != nil {
-		return fmt.Errorf("--pass-option: %w", err)
-	}
-	return nil
+	pr.Options, err = pr.Registry.ResolveFor(pr.Pipeline, options)
+	return err
 }
 
 // pluginPasses keeps the names of plugin passes.

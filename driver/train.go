@@ -286,14 +286,8 @@ func trainPipeline(options []string) (passes.Pipeline, passes.PassOptions, error
 	if err != nil {
 		return passes.Pipeline{}, nil, err
 	}
-	opts, err := passes.Default.ResolveOptions(options)
-	if err != nil {
-		return passes.Pipeline{}, nil, fmt.Errorf("--pass-option %w", err)
-	}
-	if err := opts.CheckIn(pl); err != nil {
-		return passes.Pipeline{}, nil, fmt.Errorf("--pass-option: %w", err)
-	}
-	return pl, opts, nil
+	opts, err := passes.Default.ResolveFor(pl, options)
+	return pl, opts, err
 }
 
 // resumeHoldsAll refuses a resume state that lacks a tensor the train

@@ -181,6 +181,19 @@ func (o PassOptions) CheckIn(pl Pipeline) error {
 	return nil
 }
 
+// ResolveFor is ResolveOptions for pipeline pl: options for a pass pl does
+// not run are refused too. Errors read as the --pass-option flag's.
+func (r *Registry) ResolveFor(pl Pipeline, kvs []string) (PassOptions, error) {
+	opts, err := r.ResolveOptions(kvs)
+	if err != nil {
+		return nil, fmt.Errorf("--pass-option %w", err)
+	}
+	if err := opts.CheckIn(pl); err != nil {
+		return nil, fmt.Errorf("--pass-option: %w", err)
+	}
+	return opts, nil
+}
+
 // ResolveOptions reads key=value pairs into each pass's options. A key is
 // PASS.name, or a bare name that exactly one of r's passes declares. An
 // unknown pass or name, an ambiguous bare name, or a value not of the
