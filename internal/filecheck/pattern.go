@@ -21,6 +21,9 @@ type piece struct {
 	kind pieceKind
 	text string // the literal or the regex; empty for a use
 	name string // the variable of a definition or use
+	// groups counts the capture groups of a regex or a definition's re,
+	// counted when it is parsed: the joined pattern numbers its own after.
+	groups int
 	// defLine is, for a use, the check line of the latest definition above
 	// it: named when the variable has no value at run time.
 	defLine int
@@ -96,10 +99,11 @@ func parseRegexBlock(s string) (piece, int, error) {
 	if re == "" {
 		return piece{}, 0, fmt.Errorf("empty regex {{}}")
 	}
-	if err := checkRegex(re); err != nil {
+	groups, err := checkRegex(re)
+	if err != nil {
 		return piece{}, 0, err
 	}
-	return piece{kind: pRegex, text: re}, 2 + end + 2, nil
+	return piece{kind: pRegex, text: re, groups: groups}, 2 + end + 2, nil
 }
 
 // parseVar reads the "[[NAME]]" or "[[NAME:re]]" at the start of s. The
@@ -127,10 +131,11 @@ func parseVar(s string) (piece, int, error) {
 	if re == "" {
 		return piece{}, 0, fmt.Errorf("[[%s]]: empty regex for %s", body, name)
 	}
-	if err := checkRegex(re); err != nil {
+	groups, err := checkRegex(re)
+	if err != nil {
 		return piece{}, 0, err
 	}
-	return piece{kind: pDef, text: re, name: name}, n, nil
+	return piece{kind: pDef, text: re, name: name, groups: groups}, n, nil
 }
 
 // closingBrackets is the index of the "]]" that closes the "[[" at the
@@ -156,12 +161,13 @@ func closingBrackets(s string) int {
 }
 
 // checkRegex rejects a regex Go cannot compile, at parse time rather than
-// on the first match.
-func checkRegex(re string) error {
-	if _, err := regexp.Compile(re); err != nil {
-		return fmt.Errorf("bad regex {{%s}}: %v", re, err)
+// on the first match, and returns its number of capture groups.
+func checkRegex(re string) (int, error) {
+	r, err := regexp.Compile(re)
+	if err != nil {
+		return 0, fmt.Errorf("bad regex {{%s}}: %v", re, err)
 	}
-	return nil
+	return r.NumSubexp(), nil
 }
 
 // matcher is a pattern made one regexp with the variables' current values.
@@ -202,13 +208,13 @@ func (p pattern) compile(vars map[string]string) (*matcher, error) {
 		case pRegex:
 			leading = false
 			b.WriteString("(?:" + pc.text + ")")
-			group += numSubexp(pc.text)
+			group += pc.groups
 		case pDef:
 			leading = false
 			group++
 			m.defs[pc.name] = group
 			b.WriteString("(" + pc.text + ")")
-			group += numSubexp(pc.text)
+			group += pc.groups
 		}
 	}
 	re, err := regexp.Compile(b.String())
@@ -217,10 +223,4 @@ func (p pattern) compile(vars map[string]string) (*matcher, error) {
 	}
 	m.re = re
 	return m, nil
-}
-
-// numSubexp counts a regex's own groups, so that a definition after it
-// knows its submatch index.
-func numSubexp(re string) int {
-	return regexp.MustCompile(re).NumSubexp()
 }
