@@ -160,7 +160,7 @@ Examples:
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.AddCommand(newCompileCmd(), newOptCmd(stdin), newStatsCmd(), newPassesCmd(), newVersionCmd(), newForwardCmd(), newInspectCmd(), newGenerateCmd(), newInitCmd(), newTokenizeCmd(stdin), newDetokenizeCmd(stdin), newPluginsCmd(), newGradCmd(), newTrainCmd(), newPlotCmd(), newKernelsCmd(), newBundleCmd(), newRunCmd(), newGPUCheckCmd())
+	root.AddCommand(newCompileCmd(), newOptCmd(stdin), newStatsCmd(), newPassesCmd(), newVersionCmd(), newForwardCmd(), newInspectCmd(), newGenerateCmd(), newInitCmd(), newTokenizeCmd(stdin), newDetokenizeCmd(stdin), newPluginsCmd(), newGradCmd(), newTrainCmd(), newPlotCmd(), newKernelsCmd(), newBundleCmd(), newRunCmd(), newGPUCheckCmd(), newExportCmd())
 	return root
 }
 

@@ -26,6 +26,7 @@ var (
 	IRText     = Output{"deepc IR text", []byte("module @")}
 	Profile    = Output{"CPU profile", []byte{0x1f, 0x8b}} // gzip-compressed pprof
 	Safetensor = Output{"safetensors file", nil}
+	GGUF       = Output{"GGUF file", []byte("GGUF")}
 	// HTML is the page of compile --html; its magic is the start of
 	// passes.HTMLMarker.
 	HTML = Output{"deepc HTML page", []byte("<!DOCTYPE html>\n<!-- written by deepc")}
