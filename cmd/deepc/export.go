@@ -11,7 +11,7 @@ import (
 func newExportCmd() *cobra.Command {
 	var (
 		checkpoint, model, format, typ, out, tok string
-		sets                                   []string
+		sets                                     []string
 	)
 	cmd := &cobra.Command{
 		Use:   "export CHECKPOINT -o FILE.gguf",
