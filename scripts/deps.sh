@@ -23,6 +23,10 @@ command -v npm >/dev/null || need+=(npm)
 # Chromium: cmd/deepc's TestHTMLScreenshot draws the page of compile --html
 # headless and checks its columns.
 command -v chromium >/dev/null || need+=(chromium)
+# gcc and git: scripts/llamacpp/setup.sh builds llama-harness against
+# llama.cpp's prebuilt library (deepc export's tests, bench-cpu.sh).
+command -v gcc >/dev/null || need+=(gcc libc6-dev)
+command -v git >/dev/null || need+=(git)
 
 if ((${#need[@]})); then
   echo "deps: installing ${need[*]}" >&2
@@ -35,3 +39,7 @@ fi
 # The GPU toolchain (llc-19, ptxas/nvdisasm/cuobjdump 12.4): codegen's tests
 # assemble every kernel with ptxas.
 bash "$(dirname "$0")/toolchain.sh"
+
+# llama.cpp's prebuilt CPU library (npm) and llama-harness: deepc export's
+# round trip through llama.cpp and the CPU benchmark's second baseline.
+bash "$(dirname "$0")/llamacpp/setup.sh"

@@ -9,7 +9,8 @@
 //       runs alone from an empty cache; with --prefill K its first K tokens
 //       go in one batch and the rest one at a time (deepc forward --prefill).
 //   llama-harness tokenize MODEL.gguf TEXT
-//       The ids of TEXT (special tokens parsed, no BOS added), one line.
+//       The ids of TEXT (special tokens parsed, no BOS added), one line;
+//       only the file's vocabulary is read (its tensors may be absent).
 //   llama-harness bench MODEL.gguf [--batch B] [--prompt-len P] [--decode D]
 //                       [--runs R] [--threads N] [--last-only]
 //       deepc-bench's workload: B prompts of P tokens prefilled together,
@@ -112,7 +113,7 @@ static bool no_progress(float p, void *user) {
 	return true;
 }
 
-static struct llama_model *load(const char *path, const char *libdir) {
+static struct llama_model *load(const char *path, const char *libdir, int vocab_only) {
 	llama_log_set(logger, NULL);
 	// The CPU backend is a set of libraries, one per instruction set;
 	// this loads the best one the machine runs.
@@ -120,6 +121,7 @@ static struct llama_model *load(const char *path, const char *libdir) {
 	llama_backend_init();
 	struct llama_model_params mp = llama_model_default_params();
 	mp.progress_callback = no_progress; // the loader's dots
+	mp.vocab_only = vocab_only;
 	struct llama_model *m = llama_model_load_from_file(path, mp);
 	if (!m) die("llama.cpp could not load", path);
 	return m;
@@ -204,7 +206,7 @@ static int cmd_logits(int argc, char **argv, const char *libdir) {
 	}
 	seqs s = read_tokens(argv[3]);
 	if (prefill > s.len) die("--prefill is longer than the sequences", NULL);
-	struct llama_model *m = load(argv[2], libdir);
+	struct llama_model *m = load(argv[2], libdir, 0);
 	int V = llama_vocab_n_tokens(llama_model_get_vocab(m));
 	struct llama_context *ctx = context(m, s.len < 256 ? 256 : s.len, s.len, 1, threads, 0);
 	float *out = malloc((size_t)s.n_seq * s.len * V * sizeof(float));
@@ -239,7 +241,7 @@ static int cmd_logits(int argc, char **argv, const char *libdir) {
 
 static int cmd_tokenize(int argc, char **argv, const char *libdir) {
 	if (argc != 4) die("usage: llama-harness tokenize MODEL.gguf TEXT", NULL);
-	struct llama_model *m = load(argv[2], libdir);
+	struct llama_model *m = load(argv[2], libdir, 1);
 	const struct llama_vocab *v = llama_model_get_vocab(m);
 	int len = (int)strlen(argv[3]);
 	llama_token *ids = malloc((len + 8) * sizeof *ids);
@@ -277,7 +279,7 @@ static int cmd_bench(int argc, char **argv, const char *libdir) {
 	}
 	if (B < 1 || P < 1 || R < 1 || threads < 1) die("need batch, prompt-len, runs and threads >= 1", NULL);
 	double t0 = now();
-	struct llama_model *m = load(argv[2], libdir);
+	struct llama_model *m = load(argv[2], libdir, 0);
 	int V = llama_vocab_n_tokens(llama_model_get_vocab(m));
 	int n_ctx = B * (P + D + 1);
 	struct llama_context *ctx = context(m, n_ctx < 256 ? 256 : n_ctx, B * P, B, threads, flash_attn);
