@@ -233,14 +233,12 @@ func deepseek2Params(cfg ir.Attrs) (ds2, error) {
 		}
 		*k.dst = v
 	}
+	// score_func is a config value naming the gate, not an op.
 	score, _ := cfg.Str("score_func")
-	switch score {
-	case "sigmoid":
-		h.sigmoid = true
-	case "softmax":
-	default:
+	if score != "sigmoid" && score != "softmax" {
 		return h, fmt.Errorf("score_func %q: llama.cpp's deepseek2 gates experts by sigmoid or softmax", score)
 	}
+	h.sigmoid = score == "sigmoid"
 	if h.groups > 1 && h.limited < h.groups && !h.sigmoid {
 		return h, fmt.Errorf("softmax routing limited to %d of %d expert groups ranks groups by their best expert (DeepSeek-V2), but llama.cpp's deepseek2 ranks them by the sum of their best two (DeepSeek-V3): the file would compute another model", h.limited, h.groups)
 	}
