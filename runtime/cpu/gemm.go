@@ -53,6 +53,13 @@ var (
 var (
 	gemvF32 func(x, w []float32, ldw int, out *[4]float32)
 	gemvF64 func(x, w []float32, ldw int, out *[4]float64)
+	// gemvSeqF32, when set, is gemvF32 for up to four rows of A (xs: M
+	// rows of K values) over many weight rows (out: M rows of len(out)/M),
+	// reading the weight once and in address order (see dotRows): decode
+	// streams its weights from memory, and the hardware prefetcher follows
+	// one stream better than four short ones. It gives each output the
+	// bits gemvF32 gives it.
+	gemvSeqF32 func(xs []float32, M int, w []float32, ldw int, out []float32)
 )
 
 // gemvSmall computes out = A·B for M < gemvMaxRows rows against a weight
@@ -87,6 +94,35 @@ func gemvSmall[T float](workers, M, N, K int, a matA, b *matB, c matC[float32]) 
 		a = matA{f: rows, ld: K}
 	}
 	groups := ceilDiv(N, 4)
+	if _, f32 := any(zero).(float32); f32 && M <= 4 && b.scale == nil && gemvSeqF32 != nil {
+		// A's rows packed, K apart (gemvSeqF32's layout).
+		xs := make([]float32, M*K)
+		for m := range M {
+			copy(xs[m*K:], a.row(m)[:K])
+		}
+		full := N / 4 * 4 // rows gemvF32 would take four at a time
+		parallelFor(workers, groups, max(1, 8192/K), func(lo, hi int) {
+			n0, n1 := lo*4, min(hi*4, full)
+			if n1 > n0 {
+				out := make([]float32, M*(n1-n0))
+				gemvSeqF32(xs, M, b.f[n0*b.ld:], b.ld, out)
+				for m := range M {
+					copy(c.f[c.line(m)*c.ld+n0:], out[m*(n1-n0):(m+1)*(n1-n0)])
+				}
+			}
+			for n := max(n0, full); n < min(hi*4, N); n++ { // the last rows, as below
+				row := b.f[n*b.ld : n*b.ld+K]
+				for m := range M {
+					var s T
+					for k, v := range xs[m*K : (m+1)*K] {
+						s += T(v) * T(row[k])
+					}
+					c.f[c.line(m)*c.ld+n] = float32(s)
+				}
+			}
+		})
+		return true
+	}
 	parallelFor(workers, groups, max(1, 8192/K), func(lo, hi int) {
 		var o [4]T
 		var deq []float32 // a block-quantized weight's four rows, dequantised

@@ -21,6 +21,12 @@ func gemv4f64(k int, x, w *float32, ldw int, out *[4]float64)
 func gemv4f32(k int, x, w *float32, ldw int, out *[4]float32)
 
 //go:noescape
+func dotRowsF32(k int, x, w *float32, ldw int, rows int, out *float32)
+
+//go:noescape
+func dotRows4F32(k int, x *float32, ldx int, w *float32, ldw int, rows int, out *float32)
+
+//go:noescape
 func kern12x32f32(kc int, a, b, c *float32, ldc int)
 
 //go:noescape
@@ -143,4 +149,47 @@ func init() {
 		kernF32, kernF64 = asmF32, asmF64
 	}
 	gemvF32, gemvF64 = gemvRows4[float32], gemvRows4[float64]
+	gemvSeqF32 = dotRows
+}
+
+// dotRows computes, for M rows of A packed in xs (K = len(xs)/M apart)
+// and rows = len(out)/M weight rows, out[m*rows + r] = Σ_k xs[m*K+k]·
+// w[r*ldw + k], reading the weight rows once and in address order. Each
+// output gets gemvRows4's arithmetic (the assembly kernel over the largest
+// multiple of 8, then Go for the tail): the same bits as gemvRows4.
+func dotRows(xs []float32, M int, w []float32, ldw int, out []float32) {
+	K, rows := len(xs)/M, len(out)/M
+	if rows == 0 {
+		return
+	}
+	_ = w[(rows-1)*ldw+K-1]
+	kk := K &^ 7
+	switch {
+	case kk == 0:
+		clear(out)
+	case M == 1:
+		dotRowsF32(kk, &xs[0], &w[0], ldw, rows, &out[0])
+	case M == 4:
+		dotRows4F32(kk, &xs[0], K, &w[0], ldw, rows, &out[0])
+	default: // rows M..3 repeat row 0; their sums are dropped
+		x4, o4 := make([]float32, 4*K), make([]float32, 4*rows)
+		copy(x4, xs)
+		for m := M; m < 4; m++ {
+			copy(x4[m*K:], xs[:K])
+		}
+		dotRows4F32(kk, &x4[0], K, &w[0], ldw, rows, &o4[0])
+		copy(out, o4)
+	}
+	if kk == K {
+		return
+	}
+	for m := range M {
+		x := xs[m*K : (m+1)*K]
+		for r := range rows {
+			row := w[r*ldw : r*ldw+K]
+			for k := kk; k < K; k++ {
+				out[m*rows+r] += x[k] * row[k]
+			}
+		}
+	}
 }

@@ -605,3 +605,124 @@ z64store:
 	VMOVUPD Z31, 64(DX)
 	VZEROUPPER
 	RET
+
+// func dotRowsF32(k int, x, w *float32, ldw int, rows int, out *float32)
+// out[r] = Σ_{i<k} x[i]·w[r*ldw + i] for r < rows; k is a multiple of 8.
+// One row at a time, so that the weight is read in address order (the
+// hardware prefetcher follows one stream; four interleaved rows, each a
+// short stream, defeat it), with gemv4f32's arithmetic for each row: one
+// 8-lane accumulator over k in order, then the same reduction, so a row
+// gets the same bits on either path.
+TEXT ·dotRowsF32(SB), NOSPLIT, $0-48
+	MOVQ k+0(FP), CX
+	MOVQ x+8(FP), SI
+	MOVQ w+16(FP), DI
+	MOVQ ldw+24(FP), R8
+	MOVQ rows+32(FP), BX
+	MOVQ out+40(FP), DX
+	SHLQ $2, R8
+	SHRQ $3, CX
+	TESTQ BX, BX
+	JE drdone
+drrow:
+	VXORPS Y4, Y4, Y4
+	MOVQ CX, R9
+	MOVQ SI, R10
+	MOVQ DI, R11
+	TESTQ R9, R9
+	JE drreduce
+drloop:
+	VMOVUPS (R10), Y0
+	VFMADD231PS (R11), Y0, Y4
+	ADDQ $32, R10
+	ADDQ $32, R11
+	DECQ R9
+	JNE drloop
+drreduce:
+	VEXTRACTF128 $1, Y4, X0
+	VADDPS X0, X4, X4
+	VHADDPS X4, X4, X4
+	VHADDPS X4, X4, X4
+	VMOVSS X4, (DX)
+	ADDQ $4, DX
+	ADDQ R8, DI
+	DECQ BX
+	JNE drrow
+drdone:
+	VZEROUPPER
+	RET
+
+// func dotRows4F32(k int, x *float32, ldx int, w *float32, ldw int, rows int, out *float32)
+// out[m*rows + r] = Σ_{i<k} x[m*ldx + i]·w[r*ldw + i] for m < 4, r < rows;
+// k is a multiple of 8. dotRowsF32 for four rows of A at once: each weight
+// row is read once, in address order, and each (m, r)
+// gets gemv4f32's arithmetic (one 8-lane accumulator in order, the same
+// reduction).
+TEXT ·dotRows4F32(SB), NOSPLIT, $0-56
+	MOVQ k+0(FP), CX
+	MOVQ x+8(FP), SI
+	MOVQ ldx+16(FP), R12
+	MOVQ w+24(FP), DI
+	MOVQ ldw+32(FP), R8
+	MOVQ rows+40(FP), BX
+	MOVQ out+48(FP), DX
+	SHLQ $2, R8
+	SHLQ $2, R12 // x row stride in bytes
+	MOVQ BX, R13
+	SHLQ $2, R13 // out row stride in bytes
+	SHRQ $3, CX
+	TESTQ BX, BX
+	JE d4done
+d4row:
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ CX, R9
+	MOVQ SI, R10
+	MOVQ DI, R11
+	TESTQ R9, R9
+	JE d4reduce
+d4loop:
+	VMOVUPS (R11), Y0
+	VFMADD231PS (R10), Y0, Y4
+	VFMADD231PS (R10)(R12*1), Y0, Y5
+	LEAQ (R10)(R12*2), R14
+	VFMADD231PS (R14), Y0, Y6
+	VFMADD231PS (R14)(R12*1), Y0, Y7
+	ADDQ $32, R10
+	ADDQ $32, R11
+	DECQ R9
+	JNE d4loop
+d4reduce:
+	MOVQ DX, R14
+	VEXTRACTF128 $1, Y4, X0
+	VADDPS X0, X4, X4
+	VHADDPS X4, X4, X4
+	VHADDPS X4, X4, X4
+	VMOVSS X4, (R14)
+	ADDQ R13, R14
+	VEXTRACTF128 $1, Y5, X0
+	VADDPS X0, X5, X5
+	VHADDPS X5, X5, X5
+	VHADDPS X5, X5, X5
+	VMOVSS X5, (R14)
+	ADDQ R13, R14
+	VEXTRACTF128 $1, Y6, X0
+	VADDPS X0, X6, X6
+	VHADDPS X6, X6, X6
+	VHADDPS X6, X6, X6
+	VMOVSS X6, (R14)
+	ADDQ R13, R14
+	VEXTRACTF128 $1, Y7, X0
+	VADDPS X0, X7, X7
+	VHADDPS X7, X7, X7
+	VHADDPS X7, X7, X7
+	VMOVSS X7, (R14)
+	ADDQ $4, DX
+	ADDQ R8, DI
+	DECQ BX
+	JNE d4row
+d4done:
+	VZEROUPPER
+	RET

@@ -168,10 +168,24 @@ func (f *File) Tensor(name string) (TensorInfo, bool) {
 // Values reads a tensor's data and decodes it.
 func (f *File) Values(t TensorInfo) ([]float32, error) {
 	buf := make([]byte, t.Size)
-	if _, err := f.r.ReadAt(buf, f.DataOffset+t.Offset); err != nil {
+	if err := readAt(f.r, buf, f.DataOffset+t.Offset); err != nil {
 		return nil, fmt.Errorf("gguf: tensor %s: %w", t.Name, err)
 	}
 	return Decode(t.Type, buf)
+}
+
+// readAt fills buf from offset off. A ReaderAt may return io.EOF with a
+// full buffer that ends its input (and bytes.Reader does for an empty one
+// at the end): only a short read is an error.
+func readAt(r io.ReaderAt, buf []byte, off int64) error {
+	n, err := r.ReadAt(buf, off)
+	if n == len(buf) {
+		return nil
+	}
+	if err == nil {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // decoder reads little-endian values, checking every length against the
@@ -194,7 +208,7 @@ func (d *decoder) bytes(n int64) []byte {
 		return nil
 	}
 	buf := make([]byte, n)
-	if _, err := d.r.ReadAt(buf, d.pos); err != nil {
+	if err := readAt(d.r, buf, d.pos); err != nil {
 		d.err = err
 		return nil
 	}

@@ -23,8 +23,9 @@ type TensorSpec struct {
 }
 
 // Write writes a GGUF file: the metadata in the order given, then the
-// tensors. Keys and tensor names must be unique; general.alignment, when
-// given, must be a uint32 power of two.
+// tensors. Keys and tensor names must be unique, a tensor has 1 to 4 dims
+// (as Read requires); general.alignment, when given, must be a uint32
+// power of two.
 func Write(w io.Writer, kvs []KV, tensors []TensorSpec) error {
 	alignment := int64(DefaultAlignment)
 	keys := map[string]bool{}
@@ -50,6 +51,9 @@ func Write(w io.Writer, kvs []KV, tensors []TensorSpec) error {
 			return fmt.Errorf("gguf: tensor %q given twice", t.Name)
 		}
 		names[t.Name] = true
+		if len(t.Dims) == 0 || len(t.Dims) > maxDims {
+			return fmt.Errorf("gguf: tensor %s has %d dimensions (1 to %d)", t.Name, len(t.Dims), maxDims)
+		}
 		n, err := t.Type.Bytes(t.Dims)
 		if err != nil {
 			return fmt.Errorf("gguf: tensor %s: %v", t.Name, err)

@@ -1,0 +1,7 @@
+package gguf
+
+// The reader's limits, for the tests in package gguf_test.
+const (
+	MaxDims  = maxDims
+	MaxDepth = maxDepth
+)
