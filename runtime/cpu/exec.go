@@ -37,6 +37,34 @@ type Options struct {
 	// the next (a trainer runs the same program every step): new results
 	// then reuse it instead of allocating zeroed memory.
 	Pool *Pool
+	// Consts, when set, keeps the results of ops computed from params and
+	// constants alone (weights reshaped, split, transposed for the absorbed
+	// attention, ...) from one run for the next: a decode step then does
+	// not redo them. The params must not change while it is in use.
+	Consts *Consts
+}
+
+// Consts holds what params-only ops computed, per op. Safe for concurrent
+// runs.
+type Consts struct {
+	mu  sync.Mutex
+	ops map[*ir.Op][]*runtime.Tensor
+}
+
+// NewConsts returns an empty cache.
+func NewConsts() *Consts { return &Consts{ops: map[*ir.Op][]*runtime.Tensor{}} }
+
+func (k *Consts) get(op *ir.Op) ([]*runtime.Tensor, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	t, ok := k.ops[op]
+	return t, ok
+}
+
+func (k *Consts) put(op *ir.Op, ts []*runtime.Tensor) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.ops[op] = ts
 }
 
 // Pool is storage kept across runs, by length. Kernels overwrite every
@@ -288,13 +316,30 @@ func run(f *ir.Func, params map[string]*runtime.Tensor, args []*runtime.Tensor, 
 	}
 	uses := f.Uses()
 	c.deferT = deferredTransposes(f, uses)
+	var constant map[*ir.Value]bool // values computed from params and constants alone
+	if opts.Consts != nil {
+		constant = map[*ir.Value]bool{}
+	}
 	for i, op := range f.Body {
 		var t0 time.Time
 		if opts.OpTime != nil {
 			t0 = time.Now()
 		}
-		if err := c.step(op, vals, uses); err != nil {
-			return nil, fmt.Errorf("func @%s: op %d (%s at %s): %w", f.Name, i, op.Name, op.Loc, err)
+		cached := false
+		if constant != nil {
+			var err error
+			if cached, err = c.constStep(opts.Consts, op, constant, vals, uses); err != nil {
+				return nil, fmt.Errorf("func @%s: op %d (%s at %s): %w", f.Name, i, op.Name, op.Loc, err)
+			}
+		}
+		if !cached {
+			if err := c.step(op, vals, uses); err != nil {
+				return nil, fmt.Errorf("func @%s: op %d (%s at %s): %w", f.Name, i, op.Name, op.Loc, err)
+			}
+			if constant != nil && constant[op.Results[0]] && !op.Is(ir.OpParam) && !op.Is(ir.OpConst) && !c.deferT[op] &&
+				!slices.ContainsFunc(op.Results, func(r *ir.Value) bool { return slices.Contains(f.Results, r) }) {
+				c.keepConst(opts.Consts, op, vals) // not a result: the caller owns those
+			}
 		}
 		if opts.OpTime != nil {
 			opts.OpTime[op.Name] += time.Since(t0)
@@ -323,6 +368,70 @@ func run(f *ir.Func, params map[string]*runtime.Tensor, args []*runtime.Tensor, 
 		out[i] = t
 	}
 	return out, nil
+}
+
+// constStep marks op's results constant when op is a param, a constant,
+// or an op over constant values only, and for such an op computed in an
+// earlier run binds the kept results instead of computing (true).
+func (c *Context) constStep(k *Consts, op *ir.Op, constant map[*ir.Value]bool, vals map[*ir.Value]*runtime.Tensor, uses map[*ir.Value]int) (bool, error) {
+	isConst := op.Is(ir.OpParam) || op.Is(ir.OpConst)
+	if !isConst && len(op.Args) > 0 && len(op.Results) > 0 {
+		isConst = true
+		for _, a := range op.Args {
+			isConst = isConst && constant[a]
+		}
+	}
+	if !isConst {
+		return false, nil
+	}
+	for _, r := range op.Results {
+		constant[r] = true
+	}
+	if op.Is(ir.OpParam) || op.Is(ir.OpConst) || c.deferT[op] {
+		return false, nil
+	}
+	ts, ok := k.get(op)
+	if !ok {
+		return false, nil
+	}
+	for _, a := range op.Args {
+		if _, ok := vals[a]; !ok {
+			return false, fmt.Errorf("operand is not defined (or was freed)")
+		}
+	}
+	for i, r := range op.Results {
+		c.pinned[storeOf(ts[i])] = true
+		vals[r] = ts[i]
+		c.refs[storeOf(ts[i])]++
+	}
+	for _, a := range op.Args {
+		if uses[a]--; uses[a] <= 0 {
+			c.drop(vals, a)
+		}
+	}
+	for _, r := range op.Results {
+		if uses[r] <= 0 {
+			c.drop(vals, r)
+		}
+	}
+	return true, nil
+}
+
+// keepConst keeps a constant op's results for later runs; they are pinned
+// from now on, so that no later op overwrites or recycles them.
+func (c *Context) keepConst(k *Consts, op *ir.Op, vals map[*ir.Value]*runtime.Tensor) {
+	ts := make([]*runtime.Tensor, len(op.Results))
+	for i, r := range op.Results {
+		t, ok := vals[r]
+		if !ok {
+			return // unused, already dropped: nothing to keep
+		}
+		ts[i] = t
+	}
+	for _, t := range ts {
+		c.pinned[storeOf(t)] = true
+	}
+	k.put(op, ts)
 }
 
 // bindArgs checks the arguments against f's signature, binds symbols and

@@ -173,7 +173,9 @@ func (m *Model) step(fn string, c *Cache, ids []int, seqs [][]int, lead []*runti
 	cpos, cseq := *c.pos, *c.seq
 	cpos.I, cseq.I = slices.Clone(c.pos.I), slices.Clone(c.seq.I)
 	args := append(append(lead, tok, pos, seq, slot, &cpos, &cseq), c.kv...)
-	res, err := m.run(f, args, true) // the caches are updated in place
+	// The caches are updated in place; without a lead (a hidden state the
+	// caller may keep) every float argument is a cache the results replace.
+	res, err := m.runPooled(f, args, true, len(lead) == 0)
 	if err != nil {
 		for i, id := range ids {
 			c.Truncate(id, start[i])

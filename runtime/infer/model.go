@@ -9,6 +9,7 @@ import (
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/runtime"
 	"github.com/deepc-dev/deepc/runtime/cpu"
+	"sync"
 )
 
 // Model is a compiled module with its bound weights.
@@ -21,16 +22,37 @@ type Model struct {
 	// Run executes one function on another backend (a device executor's
 	// Run): every method then runs on it.
 	Run runtime.RunFunc
+
+	poolOnce sync.Once
+	pool     *cpu.Pool   // intermediates' storage, kept from one cached step to the next
+	consts   *cpu.Consts // what ops over the params alone computed: the same every step
 }
 
 // run executes f; donate lets the CPU backend update argument caches in
 // place (a device executor copies its arguments anyway).
 func (m *Model) run(f *ir.Func, args []*runtime.Tensor, donate bool) ([]*runtime.Tensor, error) {
+	return m.runPooled(f, args, donate, false)
+}
+
+// runPooled is run that, with pooled, keeps the storage of intermediates
+// for the next pooled run: every decode step runs the same program, and
+// reusing its buffers instead of allocating (and zeroing, and collecting)
+// them each token takes the allocator and the garbage collector off the
+// steady-state decode path. Only for runs whose arguments the caller
+// gives up (a cached step's caches, replaced by its results), since a
+// donated argument that dies goes to the pool. Pooled runs also keep what
+// ops over the params alone compute (cpu.Consts): Params must not change
+// once a cached step ran.
+func (m *Model) runPooled(f *ir.Func, args []*runtime.Tensor, donate, pooled bool) ([]*runtime.Tensor, error) {
 	if m.Run != nil {
 		return m.Run(f, m.Params, args)
 	}
 	opts := m.Opts
 	opts.Donate = donate
+	if pooled && opts.Pool == nil {
+		m.poolOnce.Do(func() { m.pool, m.consts = cpu.NewPool(), cpu.NewConsts() })
+		opts.Pool, opts.Consts = m.pool, m.consts
+	}
 	return cpu.Run(f, m.Params, args, opts)
 }
 

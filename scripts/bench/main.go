@@ -66,7 +66,7 @@ func main() {
 		pipeline   = flag.String("pipeline", passes.InferencePipeline, "pass pipeline (default: the one `deepc generate` runs)")
 		moeBlock   = flag.Int("moe-block", driver.CPUMoEBlock, "moe-lower's row padding")
 		trainMode  = flag.Bool("train", false, "benchmark training steps instead (next-token CE, AdamW, clip 1.0)")
-		opTimes    = flag.Bool("op-times", false, "with -train: print each op kind's time per step to stderr")
+		opTimes    = flag.Bool("op-times", false, "print each op kind's time per step (with -train) or per decode step to stderr")
 		wide       = flag.Bool("wide", false, "with -train: accumulate GEMMs and attention in f64 (the same model with less rounding: how far rounding alone moves the losses)")
 		steps      = flag.Int("steps", 6, "with -train: optimizer steps (the first is not timed)")
 		seqLen     = flag.Int("seq", 128, "with -train: tokens per sequence")
@@ -80,11 +80,14 @@ func main() {
 		}
 		return
 	}
-	if err := run(*model, *checkpoint, *precision, *pipeline, *moeBlock, *cpuprofile, *batch, *promptLen, *decode, *runs, *threads); err != nil {
+	if err := run(*model, *checkpoint, *precision, *pipeline, *moeBlock, *cpuprofile, *batch, *promptLen, *decode, *runs, *threads, *opTimes); err != nil {
 		fmt.Fprintln(os.Stderr, "deepc-bench:", err)
 		os.Exit(1)
 	}
 }
+
+// decodeOpTime, with -op-times, gathers the decode steps' time per op kind.
+var decodeOpTime map[string]time.Duration
 
 // Prompt returns token j of prompt b: a fixed pattern that torch_deepseek.py
 // reproduces (keep in sync).
@@ -132,6 +135,8 @@ func once(m *infer.Model, prompts [][]int, decode int) (prefill, dec time.Durati
 	if err != nil {
 		return 0, 0, nil, err
 	}
+	m.Opts.OpTime = decodeOpTime // nil unless -op-times
+	defer func() { m.Opts.OpTime = nil }()
 	start = time.Now()
 	pprof.Do(ctx, pprof.Labels("phase", "decode"), func(context.Context) {
 		for range decode {
@@ -152,7 +157,7 @@ func once(m *infer.Model, prompts [][]int, decode int) (prefill, dec time.Durati
 	return prefill, dec, gen, nil
 }
 
-func run(file, dir, precision, pipeline string, moeBlock int, profile string, B, P, D, runs, threads int) error {
+func run(file, dir, precision, pipeline string, moeBlock int, profile string, B, P, D, runs, threads int, opTimes bool) error {
 	if dir == "" {
 		return fmt.Errorf("-checkpoint is required")
 	}
@@ -194,6 +199,9 @@ func run(file, dir, precision, pipeline string, moeBlock int, profile string, B,
 		res.ProfileFile = profile
 	}
 	bestP, bestD := time.Duration(1<<62), time.Duration(1<<62)
+	if opTimes {
+		decodeOpTime = map[string]time.Duration{}
+	}
 	for range runs {
 		p, d, gen, err := once(m, prompts, D)
 		if err != nil {
@@ -206,6 +214,9 @@ func run(file, dir, precision, pipeline string, moeBlock int, profile string, B,
 	}
 	if profile != "" {
 		pprof.StopCPUProfile()
+	}
+	if opTimes {
+		printOpTimes(decodeOpTime, runs*D)
 	}
 	res.PrefillTokS = infer.Rate(B*P, bestP)
 	if D > 0 {
