@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/runtime"
@@ -98,6 +99,15 @@ type attnItem struct {
 
 const attnBlock = 64 // queries per item
 
+// attnScratch is a worker's buffers, kept between calls: decode runs the
+// attention of every layer on every token.
+type attnScratch struct {
+	qb, kb, vb, pb, ob, s32 []float32
+	s64                     []float64
+}
+
+var attnScratchPool = sync.Pool{New: func() any { return new(attnScratch) }}
+
 func (a *attn) run(c *Context) {
 	H, dq := a.q.Shape[1], a.q.Shape[2]
 	Hk, dv := a.k.Shape[1], a.v.Shape[2]
@@ -155,9 +165,10 @@ func (a *attn) run(c *Context) {
 	}
 	wide := c.wide()
 	parallelFor(c.workers, len(items), 1, func(lo, hi int) {
-		var qb, kb, vb, pb, ob []float32
-		var s32 []float32
-		var s64 []float64
+		sc := attnScratchPool.Get().(*attnScratch)
+		defer attnScratchPool.Put(sc)
+		qb, kb, vb, pb, ob, s32, s64 := sc.qb, sc.kb, sc.vb, sc.pb, sc.ob, sc.s32, sc.s64
+		defer func() { *sc = attnScratch{qb, kb, vb, pb, ob, s32, s64} }()
 		grow := func(b []float32, n int) []float32 {
 			if cap(b) < n {
 				return make([]float32, n)

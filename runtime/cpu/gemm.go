@@ -95,15 +95,23 @@ func gemvSmall[T float](workers, M, N, K int, a matA, b *matB, c matC[float32]) 
 	}
 	groups := ceilDiv(N, 4)
 	if _, f32 := any(zero).(float32); f32 && M <= 4 && b.scale == nil && gemvSeqF32 != nil {
-		// A's rows packed, K apart (gemvSeqF32's layout).
-		xs := make([]float32, M*K)
-		for m := range M {
-			copy(xs[m*K:], a.row(m)[:K])
+		// A's rows packed, K apart (gemvSeqF32's layout); one row is
+		// its own packing, and its results go straight to C.
+		xs := a.row(0)[:K]
+		if M > 1 {
+			xs = make([]float32, M*K)
+			for m := range M {
+				copy(xs[m*K:], a.row(m)[:K])
+			}
 		}
 		full := N / 4 * 4 // rows gemvF32 would take four at a time
 		parallelFor(workers, groups, max(1, 8192/K), func(lo, hi int) {
 			n0, n1 := lo*4, min(hi*4, full)
-			if n1 > n0 {
+			switch {
+			case n1 <= n0:
+			case M == 1:
+				gemvSeqF32(xs, 1, b.f[n0*b.ld:], b.ld, c.f[c.line(0)*c.ld+n0:][:n1-n0])
+			default:
 				out := make([]float32, M*(n1-n0))
 				gemvSeqF32(xs, M, b.f[n0*b.ld:], b.ld, out)
 				for m := range M {

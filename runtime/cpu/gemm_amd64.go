@@ -6,7 +6,10 @@ package cpu
 // init from what the CPU and OS support; DEEPC_CPU_GEMM=avx2 caps the
 // choice at AVX2 and DEEPC_CPU_GEMM=go forces the portable kernels.
 
-import "os"
+import (
+	"os"
+	"sync"
+)
 
 //go:noescape
 func kern6x16f32(kc int, a, b, c *float32, ldc int)
@@ -152,6 +155,9 @@ func init() {
 	gemvSeqF32 = dotRows
 }
 
+// padScratch holds dotRows' padded rows (decode calls it for every expert).
+var padScratch = sync.Pool{New: func() any { return new([]float32) }}
+
 // dotRows computes, for M rows of A packed in xs (K = len(xs)/M apart)
 // and rows = len(out)/M weight rows, out[m*rows + r] = Σ_k xs[m*K+k]·
 // w[r*ldw + k], reading the weight rows once and in address order. Each
@@ -172,13 +178,18 @@ func dotRows(xs []float32, M int, w []float32, ldw int, out []float32) {
 	case M == 4:
 		dotRows4F32(kk, &xs[0], K, &w[0], ldw, rows, &out[0])
 	default: // rows M..3 repeat row 0; their sums are dropped
-		x4, o4 := make([]float32, 4*K), make([]float32, 4*rows)
+		sc := padScratch.Get().(*[]float32)
+		if cap(*sc) < 4*K+4*rows {
+			*sc = make([]float32, 4*K+4*rows)
+		}
+		x4, o4 := (*sc)[:4*K], (*sc)[4*K:4*K+4*rows]
 		copy(x4, xs)
 		for m := M; m < 4; m++ {
 			copy(x4[m*K:], xs[:K])
 		}
 		dotRows4F32(kk, &x4[0], K, &w[0], ldw, rows, &o4[0])
 		copy(out, o4)
+		padScratch.Put(sc)
 	}
 	if kk == K {
 		return
