@@ -239,6 +239,9 @@ func deepseek2Params(cfg ir.Attrs) (ds2, error) {
 		return h, fmt.Errorf("score_func %q: llama.cpp's deepseek2 gates experts by sigmoid or softmax", score)
 	}
 	h.sigmoid = score == "sigmoid"
+	if h.qLora == 0 && h.layers != 26 && h.layers != 27 {
+		return h, fmt.Errorf("q_lora_rank = 0 (no q compression) with %d layers: llama.cpp's deepseek2 reads an uncompressed q only from files of 26 or 27 layers (that is how it recognises DeepSeek-V2-Lite); any other such file fails to load there", h.layers)
+	}
 	if h.groups > 1 && h.limited < h.groups && !h.sigmoid {
 		return h, fmt.Errorf("softmax routing limited to %d of %d expert groups ranks groups by their best expert (DeepSeek-V2), but llama.cpp's deepseek2 ranks them by the sum of their best two (DeepSeek-V3): the file would compute another model", h.limited, h.groups)
 	}
@@ -380,6 +383,11 @@ func (x *ExportGGUF) tensorSpecs(m *ir.Module, ck *weights.Checkpoint, h ds2, di
 		target, ok := ggufTensorNames[rest]
 		if !ok && rest != kvBName {
 			return nil, fmt.Errorf("param %s has no place in llama.cpp's deepseek2 layout", name)
+		}
+		if target == "exp_probs_b.bias" && !h.sigmoid {
+			// Softmax routing selects without the bias (docs/model.md §3);
+			// llama.cpp adds exp_probs_b whenever the file has it.
+			continue
 		}
 		load := func() (*runtime.Tensor, error) {
 			t, err := ck.LoadParam(p, weights.ExactValues()) // the checkpoint's values, not rounded to the param's dtype

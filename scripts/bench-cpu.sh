@@ -25,8 +25,10 @@
 #
 # --workload v2lite times a second, larger model where weights dominate: a
 # DeepSeek-V2-Lite-shaped one (dim 2048, 64 routed experts top-6 + 2 shared,
-# 16 heads, no q compression, kv_lora 512, vocabulary 102400, 4 layers, one
-# dense; random weights) with deepc in fp8 (E4M3 weights, 128x128 blocks)
+# 16 heads, kv_lora 512, vocabulary 102400, 4 layers, one dense; random
+# weights; q compressed to 1536 as in V2 and V3, because llama.cpp takes an
+# uncompressed q only from a 26- or 27-layer file, which is how it
+# recognises V2-Lite) with deepc in fp8 (E4M3 weights, 128x128 blocks)
 # against llama.cpp in Q8_0, single-sequence decode (B=1). Its checkpoint
 # (about 2.5 GB) and GGUF are made once into .cache/. No correctness gate:
 # the two quantizations differ; the greedy tokens are shown side by side.
@@ -97,7 +99,7 @@ if [ "$WORKLOAD" = v2lite ]; then
       rm -rf "$CKPT"
       bin/deepc init "$MODEL" --out "$CKPT" --format fp8 \
         --set vocab_size=102400 --set dim=2048 --set inter_dim=10944 --set moe_inter_dim=1408 \
-        --set n_layers=4 --set n_dense_layers=1 --set n_heads=16 --set q_lora_rank=0 \
+        --set n_layers=4 --set n_dense_layers=1 --set n_heads=16 --set q_lora_rank=1536 \
         --set kv_lora_rank=512 --set qk_nope_head_dim=128 --set qk_rope_head_dim=64 --set v_head_dim=128 \
         --set n_routed_experts=64 --set n_shared_experts=2 --set n_activated_experts=6 \
         --set n_expert_groups=1 --set n_limited_groups=1 --set 'score_func="softmax"' --set route_scale=1.0 \

@@ -112,14 +112,6 @@ func TestExportGGUFMatchesLlamaCpp(t *testing.T) {
 		t.Fatal(err)
 	}
 	const prefill = 6
-	full, cached := filepath.Join(dir, "full.npy"), filepath.Join(dir, "cached.npy")
-	mustDeepc(t, "forward", tinyModel, "--checkpoint", ck, "--precision", "fp32", "--tokens", "@"+tf, "--out", full)
-	mustDeepc(t, "forward", tinyModel, "--checkpoint", ck, "--precision", "fp32", "--tokens", "@"+tf, "--out", cached, "--prefill", "6")
-	_, want := readNPY(t, full)
-	_, wantCached := readNPY(t, cached)
-
-	model := filepath.Join(dir, "tiny.gguf")
-	mustDeepc(t, "export", ck, "--model", tinyModel, "-o", model)
 	compare := func(file string, prefill int, want []float32) float64 {
 		t.Helper()
 		got, V, err := llamacpp.Logits(file, tokens, prefill)
@@ -131,16 +123,41 @@ func TestExportGGUFMatchesLlamaCpp(t *testing.T) {
 		}
 		return llamacpp.MaxRelDiff(got, want, V)
 	}
-	if d := compare(model, -1, want); d > 1e-5 {
-		t.Errorf("full pass: llama.cpp's logits differ from deepc's by %.3g (max |diff| / max |logit| per position), want <= 1e-5", d)
-	} else {
-		t.Logf("full pass: llama.cpp vs deepc %.2g", d)
+	// roundTrip exports checkpoint ck and compares llama.cpp's logits with
+	// deepc's, full pass and prefill + decode; it returns the file and
+	// deepc's full-pass logits.
+	roundTrip := func(what, ck string) (string, []float32) {
+		t.Helper()
+		full, cached := filepath.Join(dir, what+"-full.npy"), filepath.Join(dir, what+"-cached.npy")
+		mustDeepc(t, "forward", tinyModel, "--checkpoint", ck, "--precision", "fp32", "--tokens", "@"+tf, "--out", full)
+		mustDeepc(t, "forward", tinyModel, "--checkpoint", ck, "--precision", "fp32", "--tokens", "@"+tf, "--out", cached, "--prefill", "6")
+		_, want := readNPY(t, full)
+		_, wantCached := readNPY(t, cached)
+		model := filepath.Join(dir, what+".gguf")
+		mustDeepc(t, "export", ck, "--model", tinyModel, "-o", model)
+		if d := compare(model, -1, want); d > 1e-5 {
+			t.Errorf("%s, full pass: llama.cpp's logits differ from deepc's by %.3g (max |diff| / max |logit| per position), want <= 1e-5", what, d)
+		} else {
+			t.Logf("%s, full pass: llama.cpp vs deepc %.2g", what, d)
+		}
+		if d := compare(model, prefill, wantCached); d > 1e-5 {
+			t.Errorf("%s, prefill %d + decode: llama.cpp's logits differ from deepc's by %.3g, want <= 1e-5", what, prefill, d)
+		} else {
+			t.Logf("%s, prefill + decode: llama.cpp vs deepc %.2g", what, d)
+		}
+		return model, want
 	}
-	if d := compare(model, prefill, wantCached); d > 1e-5 {
-		t.Errorf("prefill %d + decode: llama.cpp's logits differ from deepc's by %.3g, want <= 1e-5", prefill, d)
-	} else {
-		t.Logf("prefill + decode: llama.cpp vs deepc %.2g", d)
-	}
+	model, want := roundTrip("v3", ck)
+
+	// DeepSeek-V2's routing and YaRN: softmax gating without
+	// renormalisation or correction bias, one expert group, two shared
+	// experts, mscale = mscale_all_dim != 1, no MTP.
+	v2 := filepath.Join(dir, "v2")
+	mustDeepc(t, "init", tinyModel, "--out", v2, "--format", "f32", "--set", `score_func="softmax"`,
+		"--set", "n_expert_groups=1", "--set", "n_limited_groups=1", "--set", "route_scale=1.0",
+		"--set", "n_shared_experts=2", "--set", "mtp_depth=0", "--set", `rope_scaling={type = "yarn", factor = 4.0, `+
+			`original_max_position_embeddings = 256, beta_fast = 32.0, beta_slow = 1.0, mscale = 0.707, mscale_all_dim = 0.707}`)
+	roundTrip("v2", v2)
 
 	// The comparison must be able to fail: files that describe another
 	// routing compute other logits.
@@ -217,6 +234,8 @@ func TestExportRefuses(t *testing.T) {
 		{[]string{"export", "--model", tinyModel, "-o", out}, "name the checkpoint"},
 		{[]string{"export", ck, "--model", tinyModel, "-o", filepath.Join(ck, "model.safetensors")}, "not a GGUF file"},
 		{[]string{"export", ck, "--model", tinyModel, "-o", out, "--tokenizer", "byte:600"}, "more than the model's vocabulary"},
+		{[]string{"export", ck, "--model", tinyModel, "-o", out, "--set", "q_lora_rank=0"}, "26 or 27 layers"},
+		{[]string{"export", ck, "--model", tinyModel, "-o", out, "--set", `rope_scaling={type = "yarn", factor = 4.0, original_max_position_embeddings = 256, beta_fast = 32.0, beta_slow = 1.0, mscale = 0.707, mscale_all_dim = 1.0}`}, "mscale 0.707 differs"},
 	} {
 		code, _, stderr := deepc(t, c.args...)
 		if code == 0 || !strings.Contains(stderr, c.want) {
