@@ -427,6 +427,19 @@ func (x *ExportGGUF) tensorSpecs(m *ir.Module, ck *weights.Checkpoint, h ds2, di
 	if kept > 0 && x.Type != gguf.F32 {
 		fmt.Fprintf(diag, "%d tensors stay F32 (norms, the router, rows not whole %s blocks)\n", kept, x.Type)
 	}
+	// A line every tenth of the tensors: the full model takes minutes.
+	done, next := 0, 1
+	for i := range out {
+		values := out[i].Values
+		out[i].Values = func() ([]float32, error) {
+			v, err := values()
+			if done++; err == nil && done*10 >= next*len(out) {
+				fmt.Fprintf(diag, "exporting: %d of %d tensors (%d%%)\n", done, len(out), done*100/len(out))
+				next = done*10/len(out) + 1
+			}
+			return v, err
+		}
+	}
 	return out, nil
 }
 

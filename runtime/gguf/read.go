@@ -333,22 +333,19 @@ func (d *decoder) array(et ValueType, n, depth int) Array {
 		if b == nil {
 			return a
 		}
-		vals := make([]any, n)
-		for i := range n {
-			vals[i] = scalar(et, b[i*sz:(i+1)*sz])
-		}
-		a.Values = typedSlice(et, vals)
+		a.Values = typedSlice(et, b, n, sz)
 	}
 	return a
 }
 
-// typedSlice turns scalars of type et into a slice of their Go type
-// ([]int32 for TypeInt32, ...), the form Write takes.
-func typedSlice(et ValueType, vals []any) any {
+// typedSlice decodes n scalars of type et (sz bytes each) from b into a
+// slice of their Go type ([]int32 for TypeInt32, ...), the form Write
+// takes, without boxing each one on the way.
+func typedSlice(et ValueType, b []byte, n, sz int) any {
 	typ := reflect.TypeOf(scalar(et, make([]byte, 8)))
-	s := reflect.MakeSlice(reflect.SliceOf(typ), len(vals), len(vals))
-	for i, v := range vals {
-		s.Index(i).Set(reflect.ValueOf(v))
+	s := reflect.MakeSlice(reflect.SliceOf(typ), n, n)
+	for i := range n {
+		s.Index(i).Set(reflect.ValueOf(scalar(et, b[i*sz:(i+1)*sz])))
 	}
 	return s.Interface()
 }

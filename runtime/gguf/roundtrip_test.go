@@ -330,6 +330,8 @@ func TestWriteErrors(t *testing.T) {
 		{"go int", []gguf.KV{{"n", 5}}, nil, "int"},
 		{"go nil", []gguf.KV{{"n", nil}}, nil, "nil"},
 		{"raw slice", []gguf.KV{{"n", []int32{1, 2}}}, nil, "[]int32"},
+		{"array of a non-slice", []gguf.KV{{"n", gguf.Array{Elem: gguf.TypeInt32, Values: int32(3)}}}, nil, "slice"},
+		{"arrays too deep", []gguf.KV{{"n", nest(gguf.MaxDepth + 1)}}, nil, "nested"},
 		{"map", []gguf.KV{{"n", map[string]int{}}}, nil, "map"},
 		{"array pointer", []gguf.KV{{"n", &gguf.Array{Elem: gguf.TypeInt32, Values: []int32{1}}}}, nil, "Array"},
 		{"array elem mismatch", []gguf.KV{{"n", gguf.Array{Elem: gguf.TypeInt32, Values: []int64{1}}}}, nil, "int64"},
@@ -444,4 +446,13 @@ func TestBytes(t *testing.T) {
 			t.Errorf("%v.Bytes(%v) = %d, want an error", c.typ, c.dims, got)
 		}
 	}
+}
+
+// nest is an array of arrays, depth levels deep, holding one int32.
+func nest(depth int) gguf.Array {
+	a := gguf.Array{Elem: gguf.TypeInt32, Values: []int32{7}}
+	for range depth - 1 {
+		a = gguf.Array{Elem: gguf.TypeArray, Values: []gguf.Array{a}}
+	}
+	return a
 }

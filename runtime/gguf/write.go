@@ -222,9 +222,10 @@ func (c *countWriter) Write(p []byte) (int, error) {
 
 // encoder writes little-endian values and keeps the first error.
 type encoder struct {
-	w   *countWriter
-	err error
-	buf [8]byte
+	w     *countWriter
+	err   error
+	buf   [8]byte
+	depth int // arrays being written, nested
 }
 
 func (e *encoder) raw(p []byte) {
@@ -304,6 +305,13 @@ func (e *encoder) value(v any, tagged bool) {
 		tag(TypeFloat64)
 		e.u64(math.Float64bits(v))
 	case Array:
+		if e.err == nil && reflect.ValueOf(v.Values).Kind() != reflect.Slice {
+			e.err = fmt.Errorf("gguf: an array's values must be a slice, not %T", v.Values)
+		}
+		if e.depth++; e.depth > maxDepth && e.err == nil {
+			e.err = fmt.Errorf("gguf: arrays nested more than %d deep (readers refuse them)", maxDepth)
+		}
+		defer func() { e.depth-- }()
 		tag(TypeArray)
 		e.u32(uint32(v.Elem))
 		e.u64(uint64(v.Len()))
