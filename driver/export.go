@@ -144,6 +144,10 @@ func (x *ExportGGUF) Run(diag io.Writer) error {
 		tmp.Close()
 		return fmt.Errorf("export: %w", err)
 	}
+	if err := tmp.Chmod(0o644); err != nil { // CreateTemp's 0600 is for the temporary file only
+		tmp.Close()
+		return err
+	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
 		return err

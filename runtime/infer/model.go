@@ -9,6 +9,7 @@ import (
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/runtime"
 	"github.com/deepc-dev/deepc/runtime/cpu"
+	"reflect"
 	"sync"
 )
 
@@ -23,10 +24,20 @@ type Model struct {
 	// Run): every method then runs on it.
 	Run runtime.RunFunc
 
-	poolOnce sync.Once
-	pool     *cpu.Pool   // intermediates' storage, kept from one cached step to the next
-	consts   *cpu.Consts // what ops over the params alone computed: the same every step
+	steps *stepCaches // made on the first pooled run
 }
+
+// stepCaches are what cached steps keep from one to the next: the
+// intermediates' storage, and what ops over the params alone computed
+// (valid for those params only: a copy of the Model with other Params
+// makes its own).
+type stepCaches struct {
+	params map[string]*runtime.Tensor
+	pool   *cpu.Pool
+	consts *cpu.Consts
+}
+
+var stepCachesMu sync.Mutex // guards Model.steps
 
 // run executes f; donate lets the CPU backend update argument caches in
 // place (a device executor copies its arguments anyway).
@@ -50,8 +61,13 @@ func (m *Model) runPooled(f *ir.Func, args []*runtime.Tensor, donate, pooled boo
 	opts := m.Opts
 	opts.Donate = donate
 	if pooled && opts.Pool == nil {
-		m.poolOnce.Do(func() { m.pool, m.consts = cpu.NewPool(), cpu.NewConsts() })
-		opts.Pool, opts.Consts = m.pool, m.consts
+		stepCachesMu.Lock()
+		if m.steps == nil || !sameMap(m.steps.params, m.Params) {
+			m.steps = &stepCaches{params: m.Params, pool: cpu.NewPool(), consts: cpu.NewConsts()}
+		}
+		sc := m.steps
+		stepCachesMu.Unlock()
+		opts.Pool, opts.Consts = sc.pool, sc.consts
 	}
 	return cpu.Run(f, m.Params, args, opts)
 }
@@ -161,4 +177,9 @@ func (m *Model) Grad(seqs [][]int) ([]*runtime.Tensor, error) {
 	}
 	tok, pos, seq := pack(seqs, make([]int, len(seqs)), ids)
 	return m.run(f, []*runtime.Tensor{tok, pos, seq}, false)
+}
+
+// sameMap reports whether a and b are the same map (not equal contents).
+func sameMap(a, b map[string]*runtime.Tensor) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }
