@@ -37,6 +37,9 @@ type Options struct {
 	// the next (a trainer runs the same program every step): new results
 	// then reuse it instead of allocating zeroed memory.
 	Pool *Pool
+	// Hot marks a latency-bound run (a decode step): the worker pool keeps
+	// spinning while it lasts instead of parking between loops.
+	Hot bool
 	// Consts, when set, keeps the results of ops computed from params and
 	// constants alone (weights reshaped, split, transposed for the absorbed
 	// attention, ...) from one run for the next: a decode step then does
@@ -302,6 +305,10 @@ func run(f *ir.Func, params map[string]*runtime.Tensor, args []*runtime.Tensor, 
 		poison: poisoned, params: params, bound: map[string]*runtime.Tensor{},
 		pinned: map[any]bool{},
 		refs:   map[any]int{}, free: map[int][][]float32{},
+	}
+	if opts.Hot {
+		hotRuns.Add(1)
+		defer hotRuns.Add(-1)
 	}
 	if opts.Pool != nil {
 		c.free = opts.Pool.take()

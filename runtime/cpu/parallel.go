@@ -112,7 +112,17 @@ func (j *job) spawn(helpers int) {
 // pay off (llama.cpp's threadpool spins the same way). A spinning worker
 // yields its processor now and then, so the garbage collector and other
 // goroutines still run.
+//
+// A latency-bound run (Options.Hot: a decode step) keeps the workers
+// spinning for as long as it lasts: some of its serial stretches (routing,
+// attention bookkeeping) outlast spinFor, and a parked worker then costs
+// the next loop its wake-up. Other runs (tests run many at once on few
+// cores) keep the short spin, so that spinning workers do not take the
+// cores from them.
 const spinFor = 50 * time.Microsecond
+
+// hotRuns counts the Hot runs in progress.
+var hotRuns atomic.Int32
 
 type pool struct {
 	busy   atomic.Bool
@@ -192,7 +202,7 @@ func (p *pool) await(i int, seen uint64) uint64 {
 			continue
 		}
 		runtime.Gosched()
-		if time.Now().Before(deadline) {
+		if hotRuns.Load() > 0 || time.Now().Before(deadline) {
 			continue
 		}
 		// Park: announce it, then look once more, so that a job

@@ -68,6 +68,7 @@ func (m *Model) runPooled(f *ir.Func, args []*runtime.Tensor, donate, pooled boo
 		sc := m.steps
 		stepCachesMu.Unlock()
 		opts.Pool, opts.Consts = sc.pool, sc.consts
+		opts.Hot = true // a cached step: latency-bound
 	}
 	return cpu.Run(f, m.Params, args, opts)
 }
