@@ -82,3 +82,89 @@ func TestConstsKeepsParamOnlyOps(t *testing.T) {
 		t.Errorf("the add (a result, computed afresh from the kept neg) gave %v, want %v", cached[1].F, old[1].F)
 	}
 }
+
+// A params-only chain whose view is a result, and a composite op in the
+// same function, for TestConstsRefusals.
+const constsViewIR = `module @m {
+  param @w : [4, 4] f32
+  func @f(%x: [2, 4] f32) -> ([2, 4] f32, [16] f32) {
+    %0 = param {name = "w"} : [4, 4] f32
+    %1 = neg %0 : [4, 4] f32
+    %2 = reshape %1 {shape = [16]} : [16] f32
+    %3 = matmul %x, %1 : [2, 4] f32
+    return %3, %2
+  }
+}`
+
+const constsCompositeIR = `module @m {
+  composite @negsq_consts_test(%a: [R, C] f32) -> ([R, C] f32) {
+    %0 = neg %a : [R, C] f32
+    %1 = mul %0, %a : [R, C] f32
+    return %1
+  }
+  param @w : [4, 4] f32
+  func @f(%x: [2, 4] f32) -> ([2, 4] f32) {
+    %0 = param {name = "w"} : [4, 4] f32
+    %1 = negsq_consts_test %0 : [4, 4] f32
+    %2 = matmul %x, %1 : [2, 4] f32
+    return %2
+  }
+}`
+
+// TestConstsRefusals: what the cache must not do. A result that is a view
+// of a kept value is the caller's own copy (writing to it does not reach
+// the cache); a run in another precision mode does not use what an fp32
+// run kept; a function with composite ops (expanded afresh on every run)
+// keeps nothing, rather than a new copy per run.
+func TestConstsRefusals(t *testing.T) {
+	w := runtime.NewTensor(ir.F32, 4, 4)
+	for i := range w.F {
+		w.F[i] = float32(i)*0.125 - 1
+	}
+	params := map[string]*runtime.Tensor{"w": w}
+	x := runtime.NewTensor(ir.F32, 2, 4)
+	for i := range x.F {
+		x.F[i] = float32(i + 1)
+	}
+	parse := func(src string) *ir.Func {
+		m, err := ir.Parse("consts.ir", src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Funcs[0]
+	}
+	run := func(f *ir.Func, opts Options) []*runtime.Tensor {
+		t.Helper()
+		out, err := Run(f, params, []*runtime.Tensor{x}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+
+	f := parse(constsViewIR)
+	consts := NewConsts()
+	first := run(f, Options{Consts: consts})
+	want := slices.Clone(first[0].F)
+	for i := range first[1].F {
+		first[1].F[i] = 99 // the caller owns its results
+	}
+	if again := run(f, Options{Consts: consts}); !slices.Equal(again[0].F, want) {
+		t.Errorf("writing to a returned view of a kept value changed the next run: %v, want %v", again[0].F, want)
+	}
+
+	kept := len(consts.ops)
+	bf16 := run(f, Options{Consts: consts, Mode: BF16})
+	if fresh := run(f, Options{Mode: BF16}); !slices.Equal(bf16[0].F, fresh[0].F) || len(consts.ops) != kept {
+		t.Errorf("a bf16 run used or filled an fp32 run's cache: %v, want %v (%d ops kept, was %d)", bf16[0].F, fresh[0].F, len(consts.ops), kept)
+	}
+
+	g := parse(constsCompositeIR)
+	consts = NewConsts()
+	for range 3 {
+		run(g, Options{Consts: consts})
+	}
+	if n := len(consts.ops); n != 0 {
+		t.Errorf("%d ops kept for a function with composites: each run expands a fresh copy, so they would pile up", n)
+	}
+}

@@ -50,8 +50,20 @@ type Options struct {
 // Consts holds what params-only ops computed, per op. Safe for concurrent
 // runs.
 type Consts struct {
-	mu  sync.Mutex
-	ops map[*ir.Op][]*runtime.Tensor
+	mu   sync.Mutex
+	ops  map[*ir.Op][]*runtime.Tensor
+	mode Mode // of the runs that filled it; others do not use it
+}
+
+// forMode reports whether runs in mode m may use the cache (the first
+// run's mode claims it).
+func (k *Consts) forMode(m Mode) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.ops) == 0 {
+		k.mode = m
+	}
+	return k.mode == m
 }
 
 // NewConsts returns an empty cache.
@@ -159,6 +171,7 @@ type Context struct {
 	// pinned storage is never overwritten or recycled: params and
 	// arguments (unless donated).
 	pinned map[any]bool
+	kept   map[any]bool // storage of results kept in Options.Consts (pinned too)
 
 	// refs counts the live values holding each storage; float storage no
 	// live value holds (and not pinned) goes to free, from which later
@@ -296,15 +309,22 @@ func run(f *ir.Func, params map[string]*runtime.Tensor, args []*runtime.Tensor, 
 	}
 	// The CPU has kernels for the built-in ops; a composite runs its
 	// decomposition.
+	orig := f
 	f, err := ir.Expanded(f)
 	if err != nil {
 		return nil, err
 	}
+	// Kept results are keyed by op: an expanded function is a fresh copy
+	// on every run, whose ops would never match (and would pile up).
+	consts := opts.Consts
+	if consts != nil && (f != orig || !consts.forMode(opts.Mode)) {
+		consts = nil
+	}
 	c := &Context{
 		mode: opts.Mode, workers: opts.workers(), donate: opts.Donate, wideAcc: opts.Wide, env: map[string]int64{},
 		poison: poisoned, params: params, bound: map[string]*runtime.Tensor{},
-		pinned: map[any]bool{},
-		refs:   map[any]int{}, free: map[int][][]float32{},
+		pinned: map[any]bool{}, kept: map[any]bool{},
+		refs: map[any]int{}, free: map[int][][]float32{},
 	}
 	if opts.Hot {
 		hotRuns.Add(1)
@@ -324,7 +344,7 @@ func run(f *ir.Func, params map[string]*runtime.Tensor, args []*runtime.Tensor, 
 	uses := f.Uses()
 	c.deferT = deferredTransposes(f, uses)
 	var constant map[*ir.Value]bool // values computed from params and constants alone
-	if opts.Consts != nil {
+	if consts != nil {
 		constant = map[*ir.Value]bool{}
 	}
 	for i, op := range f.Body {
@@ -335,7 +355,7 @@ func run(f *ir.Func, params map[string]*runtime.Tensor, args []*runtime.Tensor, 
 		cached := false
 		if constant != nil {
 			var err error
-			if cached, err = c.constStep(opts.Consts, op, constant, vals, uses); err != nil {
+			if cached, err = c.constStep(consts, op, constant, vals, uses); err != nil {
 				return nil, fmt.Errorf("func @%s: op %d (%s at %s): %w", f.Name, i, op.Name, op.Loc, err)
 			}
 		}
@@ -345,7 +365,7 @@ func run(f *ir.Func, params map[string]*runtime.Tensor, args []*runtime.Tensor, 
 			}
 			if constant != nil && constant[op.Results[0]] && !op.Is(ir.OpParam) && !op.Is(ir.OpConst) && !c.deferT[op] &&
 				!slices.ContainsFunc(op.Results, func(r *ir.Value) bool { return slices.Contains(f.Results, r) }) {
-				c.keepConst(opts.Consts, op, vals) // not a result: the caller owns those
+				c.keepConst(consts, op, vals) // not a result: the caller owns those
 			}
 		}
 		if opts.OpTime != nil {
@@ -371,6 +391,9 @@ func run(f *ir.Func, params map[string]*runtime.Tensor, args []*runtime.Tensor, 
 		t, ok := vals[r]
 		if !ok {
 			return nil, fmt.Errorf("func @%s: result %d is not defined", f.Name, i)
+		}
+		if c.kept[storeOf(t)] { // a view of a kept result: the caller gets its own
+			t = &runtime.Tensor{DType: t.DType, Shape: slices.Clone(t.Shape), F: slices.Clone(t.F), I: slices.Clone(t.I)}
 		}
 		out[i] = t
 	}
@@ -401,6 +424,12 @@ func (c *Context) constStep(k *Consts, op *ir.Op, constant map[*ir.Value]bool, v
 	if !ok {
 		return false, nil
 	}
+	for i, r := range op.Results { // a symbolic shape may bind otherwise in this run
+		shape, err := c.evalShape(r.Type.Shape)
+		if err != nil || !slices.Equal(shape, ts[i].Shape) {
+			return false, nil
+		}
+	}
 	for _, a := range op.Args {
 		if _, ok := vals[a]; !ok {
 			return false, fmt.Errorf("operand is not defined (or was freed)")
@@ -408,6 +437,7 @@ func (c *Context) constStep(k *Consts, op *ir.Op, constant map[*ir.Value]bool, v
 	}
 	for i, r := range op.Results {
 		c.pinned[storeOf(ts[i])] = true
+		c.kept[storeOf(ts[i])] = true
 		vals[r] = ts[i]
 		c.refs[storeOf(ts[i])]++
 	}
@@ -437,6 +467,7 @@ func (c *Context) keepConst(k *Consts, op *ir.Op, vals map[*ir.Value]*runtime.Te
 	}
 	for _, t := range ts {
 		c.pinned[storeOf(t)] = true
+		c.kept[storeOf(t)] = true
 	}
 	k.put(op, ts)
 }

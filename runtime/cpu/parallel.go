@@ -126,6 +126,7 @@ var hotRuns atomic.Int32
 
 type pool struct {
 	busy   atomic.Bool
+	hot    atomic.Int32        // workers the last job asked for: those spin through a Hot run
 	gen    atomic.Uint64       // bumped for each job
 	cur    atomic.Pointer[job] // the job of the latest generation
 	parked []atomic.Bool
@@ -158,6 +159,7 @@ func thePool() *pool {
 // every chunk has finished.
 func (p *pool) run(j *job, helpers int) {
 	j.slots.Store(int32(helpers))
+	p.hot.Store(int32(helpers))
 	p.cur.Store(j)
 	p.gen.Add(1)
 	woken := 0
@@ -176,6 +178,7 @@ func (p *pool) run(j *job, helpers int) {
 			runtime.Gosched()
 		}
 	}
+	p.cur.CompareAndSwap(j, nil) // let go of fn and what it holds
 }
 
 // worker runs the jobs it sees, spinning between them, parking when none
@@ -202,7 +205,7 @@ func (p *pool) await(i int, seen uint64) uint64 {
 			continue
 		}
 		runtime.Gosched()
-		if hotRuns.Load() > 0 || time.Now().Before(deadline) {
+		if hotRuns.Load() > 0 && int32(i) < p.hot.Load() || time.Now().Before(deadline) {
 			continue
 		}
 		// Park: announce it, then look once more, so that a job

@@ -1,12 +1,14 @@
 package gguf
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"reflect"
+	"slices"
 )
 
 // File is a parsed GGUF header.
@@ -36,6 +38,10 @@ const (
 	maxString = 1 << 30
 	maxDims   = 4 // GGML_MAX_DIMS
 	maxDepth  = 4 // nested arrays
+	// maxPrealloc caps the room made for an array's strings or arrays
+	// before they are read: a count the bytes left could hold may still
+	// be a lie (a sparse file), and append grows the rest.
+	maxPrealloc = 1 << 16
 )
 
 // Read parses the header of a GGUF file of size bytes. It checks what a
@@ -136,12 +142,8 @@ func Read(r io.ReaderAt, size int64) (*File, error) {
 }
 
 func sortedByOffset(ts []TensorInfo) []TensorInfo {
-	out := append([]TensorInfo(nil), ts...)
-	for i := 1; i < len(out); i++ { // insertion sort: files list tensors in order
-		for j := i; j > 0 && out[j].Offset < out[j-1].Offset; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
+	out := slices.Clone(ts)
+	slices.SortFunc(out, func(a, b TensorInfo) int { return cmp.Compare(a.Offset, b.Offset) })
 	return out
 }
 
@@ -315,13 +317,13 @@ func (d *decoder) array(et ValueType, n, depth int) Array {
 	a := Array{Elem: et}
 	switch et {
 	case TypeString:
-		v := make([]string, 0, n)
+		v := make([]string, 0, min(n, maxPrealloc))
 		for i := 0; i < n && d.err == nil; i++ {
 			v = append(v, d.str())
 		}
 		a.Values = v
 	case TypeArray:
-		v := make([]Array, 0, n)
+		v := make([]Array, 0, min(n, maxPrealloc))
 		for i := 0; i < n && d.err == nil; i++ {
 			x, _ := d.value(TypeArray, depth+1).(Array)
 			v = append(v, x)

@@ -178,6 +178,14 @@ static void decode(struct llama_context *ctx, struct llama_batch b) {
 	}
 }
 
+// logits_ith is llama_get_logits_ith, which returns NULL for a position
+// without logits.
+static const float *logits_ith(struct llama_context *ctx, int i) {
+	const float *l = llama_get_logits_ith(ctx, i);
+	if (!l) die("llama.cpp returned no logits for a position", NULL);
+	return l;
+}
+
 static void write_npy(const char *path, const float *data, int b, int t, int v) {
 	FILE *f = fopen(path, "wb");
 	if (!f) die("cannot create", path);
@@ -222,14 +230,14 @@ static int cmd_logits(int argc, char **argv, const char *libdir) {
 			for (int j = 0; j < first; j++) add(&b, ids[j], j, 0, 1);
 			decode(ctx, b);
 			for (int j = 0; j < first; j++)
-				memcpy(out + ((size_t)q * s.len + j) * V, llama_get_logits_ith(ctx, j), V * sizeof(float));
+				memcpy(out + ((size_t)q * s.len + j) * V, logits_ith(ctx, j), V * sizeof(float));
 			done = first;
 		}
 		for (int j = done; j < s.len; j++) {
 			b.n_tokens = 0;
 			add(&b, ids[j], j, 0, 1);
 			decode(ctx, b);
-			memcpy(out + ((size_t)q * s.len + j) * V, llama_get_logits_ith(ctx, 0), V * sizeof(float));
+			memcpy(out + ((size_t)q * s.len + j) * V, logits_ith(ctx, 0), V * sizeof(float));
 		}
 	}
 	write_npy(argv[4], out, s.n_seq, s.len, V);
@@ -245,6 +253,7 @@ static int cmd_tokenize(int argc, char **argv, const char *libdir) {
 	const struct llama_vocab *v = llama_model_get_vocab(m);
 	int len = (int)strlen(argv[3]);
 	llama_token *ids = malloc((len + 8) * sizeof *ids);
+	if (!ids) die("out of memory", NULL);
 	int n = llama_tokenize(v, argv[3], len, ids, len + 8, 0, 1);
 	if (n < 0) die("llama_tokenize failed", NULL);
 	for (int i = 0; i < n; i++) printf(i ? " %d" : "%d", ids[i]);
@@ -278,6 +287,7 @@ static int cmd_bench(int argc, char **argv, const char *libdir) {
 		else die("unknown argument", argv[i]);
 	}
 	if (B < 1 || P < 1 || R < 1 || threads < 1) die("need batch, prompt-len, runs and threads >= 1", NULL);
+	if ((long)B * (P + D + 1) > 1000000 || P > 10000) die("batch x (prompt-len + decode) must stay under a million tokens", NULL);
 	double t0 = now();
 	struct llama_model *m = load(argv[2], libdir, 0);
 	int V = llama_vocab_n_tokens(llama_model_get_vocab(m));
@@ -288,6 +298,7 @@ static int cmd_bench(int argc, char **argv, const char *libdir) {
 	int *next = malloc(B * sizeof(int));
 	int *gen = malloc((size_t)B * (D + 1) * sizeof(int));
 	double *pre = malloc(R * sizeof(double)), *dec = malloc(R * sizeof(double));
+	if (!next || !gen || !pre || !dec) die("out of memory", NULL);
 	for (int r = 0; r < R; r++) {
 		llama_memory_clear(llama_get_memory(ctx), 1);
 		b.n_tokens = 0;
@@ -296,7 +307,7 @@ static int cmd_bench(int argc, char **argv, const char *libdir) {
 		double s = now();
 		decode(ctx, b);
 		for (int q = 0; q < B; q++) {
-			next[q] = argmax(llama_get_logits_ith(ctx, q * P + P - 1), V);
+			next[q] = argmax(logits_ith(ctx, q * P + P - 1), V);
 			gen[q * (D + 1)] = next[q];
 		}
 		pre[r] = now() - s;
@@ -306,7 +317,7 @@ static int cmd_bench(int argc, char **argv, const char *libdir) {
 			for (int q = 0; q < B; q++) add(&b, next[q], P + d, q, 1);
 			decode(ctx, b);
 			for (int q = 0; q < B; q++) {
-				next[q] = argmax(llama_get_logits_ith(ctx, q), V);
+				next[q] = argmax(logits_ith(ctx, q), V);
 				gen[q * (D + 1) + d + 1] = next[q];
 			}
 		}
