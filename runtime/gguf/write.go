@@ -258,107 +258,75 @@ func (e *encoder) pad(a int64) {
 // value writes a value, with its type tag when tagged (array elements are
 // not tagged one by one).
 func (e *encoder) value(v any, tagged bool) {
-	tag := func(t ValueType) {
-		if tagged {
-			e.u32(uint32(t))
-		}
-	}
-	switch v := v.(type) {
-	case uint8:
-		tag(TypeUint8)
-		e.raw([]byte{v})
-	case int8:
-		tag(TypeInt8)
-		e.raw([]byte{byte(v)})
-	case uint16:
-		tag(TypeUint16)
-		e.raw(binary.LittleEndian.AppendUint16(nil, v))
-	case int16:
-		tag(TypeInt16)
-		e.raw(binary.LittleEndian.AppendUint16(nil, uint16(v)))
-	case uint32:
-		tag(TypeUint32)
-		e.u32(v)
-	case int32:
-		tag(TypeInt32)
-		e.u32(uint32(v))
-	case float32:
-		tag(TypeFloat32)
-		e.u32(math.Float32bits(v))
-	case bool:
-		tag(TypeBool)
-		b := byte(0)
-		if v {
-			b = 1
-		}
-		e.raw([]byte{b})
-	case string:
-		tag(TypeString)
-		e.str(v)
-	case uint64:
-		tag(TypeUint64)
-		e.u64(v)
-	case int64:
-		tag(TypeInt64)
-		e.u64(uint64(v))
-	case float64:
-		tag(TypeFloat64)
-		e.u64(math.Float64bits(v))
-	case Array:
-		if e.err == nil && reflect.ValueOf(v.Values).Kind() != reflect.Slice {
-			e.err = fmt.Errorf("gguf: an array's values must be a slice, not %T", v.Values)
-		}
-		if e.depth++; e.depth > maxDepth && e.err == nil {
-			e.err = fmt.Errorf("gguf: arrays nested more than %d deep (readers refuse them)", maxDepth)
-		}
-		defer func() { e.depth-- }()
-		tag(TypeArray)
-		e.u32(uint32(v.Elem))
-		e.u64(uint64(v.Len()))
-		each(v, func(x any) {
-			if t := typeOf(x); t != v.Elem && e.err == nil {
-				e.err = fmt.Errorf("gguf: array of type %d holds a %T", v.Elem, x)
-			}
-			e.value(x, false)
-		})
-	default:
+	t, ok := valueTypes[reflect.TypeOf(v)]
+	if !ok {
 		if e.err == nil {
 			e.err = fmt.Errorf("gguf: cannot write a metadata value of type %T", v)
 		}
+		return
+	}
+	if tagged {
+		e.u32(uint32(t))
+	}
+	le := binary.LittleEndian
+	switch v := v.(type) {
+	case uint8:
+		e.raw([]byte{v})
+	case int8:
+		e.raw([]byte{byte(v)})
+	case uint16:
+		e.raw(le.AppendUint16(nil, v))
+	case int16:
+		e.raw(le.AppendUint16(nil, uint16(v)))
+	case uint32:
+		e.u32(v)
+	case int32:
+		e.u32(uint32(v))
+	case float32:
+		e.u32(math.Float32bits(v))
+	case bool:
+		e.raw([]byte{map[bool]byte{false: 0, true: 1}[v]})
+	case string:
+		e.str(v)
+	case uint64:
+		e.u64(v)
+	case int64:
+		e.u64(uint64(v))
+	case float64:
+		e.u64(math.Float64bits(v))
+	case Array:
+		e.array(v)
 	}
 }
 
-// typeOf is the value type of a Go value.
-func typeOf(x any) ValueType {
-	switch x.(type) {
-	case uint8:
-		return TypeUint8
-	case int8:
-		return TypeInt8
-	case uint16:
-		return TypeUint16
-	case int16:
-		return TypeInt16
-	case uint32:
-		return TypeUint32
-	case int32:
-		return TypeInt32
-	case float32:
-		return TypeFloat32
-	case bool:
-		return TypeBool
-	case string:
-		return TypeString
-	case uint64:
-		return TypeUint64
-	case int64:
-		return TypeInt64
-	case float64:
-		return TypeFloat64
-	case Array:
-		return TypeArray
+// array writes an array's element type, count and elements.
+func (e *encoder) array(a Array) {
+	if e.err == nil && reflect.ValueOf(a.Values).Kind() != reflect.Slice {
+		e.err = fmt.Errorf("gguf: an array's values must be a slice, not %T", a.Values)
 	}
-	return math.MaxUint32
+	if e.depth++; e.depth > maxDepth && e.err == nil {
+		e.err = fmt.Errorf("gguf: arrays nested more than %d deep (readers refuse them)", maxDepth)
+	}
+	defer func() { e.depth-- }()
+	e.u32(uint32(a.Elem))
+	e.u64(uint64(a.Len()))
+	each(a, func(x any) {
+		if t, ok := valueTypes[reflect.TypeOf(x)]; (!ok || t != a.Elem) && e.err == nil {
+			e.err = fmt.Errorf("gguf: array of type %d holds a %T", a.Elem, x)
+		}
+		e.value(x, false)
+	})
+}
+
+// valueTypes are the Go types of metadata values and their tags.
+var valueTypes = map[reflect.Type]ValueType{
+	reflect.TypeOf(uint8(0)): TypeUint8, reflect.TypeOf(int8(0)): TypeInt8,
+	reflect.TypeOf(uint16(0)): TypeUint16, reflect.TypeOf(int16(0)): TypeInt16,
+	reflect.TypeOf(uint32(0)): TypeUint32, reflect.TypeOf(int32(0)): TypeInt32,
+	reflect.TypeOf(float32(0)): TypeFloat32, reflect.TypeOf(false): TypeBool,
+	reflect.TypeOf(""): TypeString, reflect.TypeOf(Array{}): TypeArray,
+	reflect.TypeOf(uint64(0)): TypeUint64, reflect.TypeOf(int64(0)): TypeInt64,
+	reflect.TypeOf(float64(0)): TypeFloat64,
 }
 
 // each calls fn on every element of a.
