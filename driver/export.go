@@ -103,6 +103,9 @@ func (x *ExportGGUF) Run(diag io.Writer) error {
 	if _, err := safefile.CheckOutput(x.Out, safefile.GGUF); err != nil {
 		return err
 	}
+	if fi, err := os.Stat(filepath.Dir(x.Out)); err != nil || !fi.IsDir() {
+		return fmt.Errorf("export: %s: the directory %s does not exist", x.Out, filepath.Dir(x.Out))
+	}
 	l := x.Load
 	l.Pipeline = ""
 	m, err := l.Compile()
