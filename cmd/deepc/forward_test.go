@@ -136,6 +136,10 @@ func TestForwardMatchesReference(t *testing.T) {
 		{"bf16", []string{"vocab_size=500"}, "bf16", 1},
 		{"f32-no-qlora", []string{"vocab_size=500", "q_lora_rank=0"}, "f32", 1},
 		{"fp8-no-qlora-sharded", []string{"vocab_size=500", "q_lora_rank=0"}, "fp8", 2},
+		// YaRN with mscale != mscale_all_dim (docs/model.md §3): g(0.707)²
+		// on the softmax, the rotated parts times g(1.0)/g(0.707).
+		{"f32-yarn-mscale", []string{"vocab_size=500", `rope_scaling={type = "yarn", factor = 4.0, original_max_position_embeddings = 256, ` +
+			`beta_fast = 32.0, beta_slow = 1.0, mscale = 1.0, mscale_all_dim = 0.707}`}, "f32", 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := writeCheckpoint(t, tc.sets, tc.format, tc.shards, 7)

@@ -27,7 +27,7 @@ type Yarn struct {
 	OrigMaxPos         int
 	BetaFast, BetaSlow float64
 	MScale             float64
-	MScaleAllDim       float64 // parsed, not used (see the package doc)
+	MScaleAllDim       float64
 }
 
 // IsMoE reports whether main-model or MTP layer l (checkpoint index) has a

@@ -18,10 +18,12 @@
 //     kv_b_proj output is viewed [H, nope+v] (nope first); o_proj reads the
 //     heads concatenated in head order.
 //   - RoPE rotates interleaved pairs (x[2i], x[2i+1]) by pos·freq[i].
-//   - Under YaRN (Config.Yarn != nil) the frequencies are corrected and the
-//     softmax scale is multiplied by m², m = 0.1·MScale·ln(Factor) + 1
-//     (docs/model.md §3); MScaleAllDim is parsed but unused by the maths, and
-//     RoPE itself is not rescaled.
+//   - Under YaRN (Config.Yarn != nil) the frequencies are corrected, the
+//     softmax scale is multiplied by g(MScaleAllDim)², and the rotated parts
+//     (q_pe, k_pe) by g(MScale)/g(MScaleAllDim), g(ms) = 0.1·ms·ln(Factor) + 1
+//     for Factor > 1, else 1 (docs/model.md §3, Hugging Face's formulas; with
+//     MScale = MScaleAllDim, as in DeepSeek's configs, that is DeepSeek's own
+//     code: m² on the softmax, RoPE not rescaled).
 //   - Routing: the e_score_correction_bias is used when present (required
 //     for sigmoid scoring, optional for softmax); with it the group score is
 //     the sum of the top-2 biased scores of the group (top-1 for groups of

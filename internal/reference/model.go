@@ -170,6 +170,7 @@ func mla(c Config, w Weights, p string, x [][]float64, pos, seq []int) [][]float
 	nope, rd, vd := c.QKNopeDim, c.QKRopeDim, c.VDim
 	qk := nope + rd
 	freq := ropeFreqs(rd, c.RopeTheta, c.Yarn)
+	mag := ropeMagnitude(c.Yarn)
 
 	// Per token and head: q = [q_nope, RoPE(q_pe)], k = [k_nope, RoPE(k_pe)], v.
 	q := make([][][]float64, T)
@@ -187,6 +188,7 @@ func mla(c Config, w Weights, p string, x [][]float64, pos, seq []int) [][]float
 		ckv := kv[:c.KVLoraRank]
 		kpe := append([]float64(nil), kv[c.KVLoraRank:]...)
 		rope(kpe, pos[t], freq)
+		scaleBy(kpe, mag)
 		kvu := linear(rmsNorm(ckv, w[p+"kv_a_layernorm.weight"].Data, c.Eps), w[p+"kv_b_proj.weight"])
 
 		q[t] = make([][]float64, H)
@@ -195,6 +197,7 @@ func mla(c Config, w Weights, p string, x [][]float64, pos, seq []int) [][]float
 		for h := 0; h < H; h++ {
 			qh := append([]float64(nil), qAll[h*qk:(h+1)*qk]...)
 			rope(qh[nope:], pos[t], freq)
+			scaleBy(qh[nope:], mag)
 			q[t][h] = qh
 			kvh := kvu[h*(nope+vd) : (h+1)*(nope+vd)]
 			k[t][h] = concat(kvh[:nope], kpe)
@@ -344,4 +347,11 @@ func route(c Config, logits, bias []float64) (idx []int, weights []float64) {
 		weights[j] *= c.RouteScale
 	}
 	return idx, weights
+}
+
+// scaleBy multiplies x by a in place.
+func scaleBy(x []float64, a float64) {
+	for i := range x {
+		x[i] *= a
+	}
 }

@@ -47,13 +47,29 @@ func rope(x []float64, pos int, freq []float64) {
 	}
 }
 
-// softmaxScale is (nope + rope)^−0.5, times m² under YaRN with
-// m = 0.1·mscale·ln(factor) + 1.
-func softmaxScale(c Config) float64 {
-	s := 1 / math.Sqrt(float64(c.QKNopeDim+c.QKRopeDim))
-	if c.Yarn != nil {
-		m := 0.1*c.Yarn.MScale*math.Log(c.Yarn.Factor) + 1
-		s *= m * m
+// yarnMScale is g(ms) = 0.1·ms·ln(factor) + 1, or 1 when the factor does
+// not extend the context.
+func yarnMScale(y *Yarn, ms float64) float64 {
+	if y == nil || y.Factor <= 1 {
+		return 1
 	}
-	return s
+	return 0.1*ms*math.Log(y.Factor) + 1
+}
+
+// softmaxScale is (nope + rope)^−0.5, times g(mscale_all_dim)² under YaRN.
+func softmaxScale(c Config) float64 {
+	m := yarnMScale(c.Yarn, 0)
+	if c.Yarn != nil {
+		m = yarnMScale(c.Yarn, c.Yarn.MScaleAllDim)
+	}
+	return m * m / math.Sqrt(float64(c.QKNopeDim+c.QKRopeDim))
+}
+
+// ropeMagnitude is what YaRN multiplies the rotated parts by:
+// g(mscale) / g(mscale_all_dim), 1 without YaRN.
+func ropeMagnitude(y *Yarn) float64 {
+	if y == nil {
+		return 1
+	}
+	return yarnMScale(y, y.MScale) / yarnMScale(y, y.MScaleAllDim)
 }

@@ -197,8 +197,13 @@ class DeepSeekV3:
         self.cos, self.sin = ang.cos().float(), ang.sin().float()
         self.scale = (cfg.nope + cfg.rope) ** -0.5
         if cfg.yarn is not None and cfg.yarn["factor"] > 1.0:
-            m = 0.1 * cfg.yarn.get("mscale", 1.0) * math.log(cfg.yarn["factor"]) + 1.0
+            # docs/model.md §3: g(mscale_all_dim)² on the softmax, and the
+            # rotated parts times g(mscale)/g(mscale_all_dim).
+            g = lambda ms: 0.1 * ms * math.log(cfg.yarn["factor"]) + 1.0
+            m = g(cfg.yarn.get("mscale_all_dim", 0.0))
             self.scale *= m * m
+            r = g(cfg.yarn.get("mscale", 1.0)) / m
+            self.cos, self.sin = self.cos * r, self.sin * r
         self.layers = []
         for i in range(cfg.n_layers):
             p = f"model.layers.{i}."
