@@ -31,9 +31,13 @@ type Decl struct {
 }
 
 // Config holds named compile-time values; later entries may use earlier ones.
+// Config is a config block. In a model that extends another, a plain
+// block may only set keys the base defines (a misspelt key is an error);
+// `config new { ... }` adds keys of its own.
 type Config struct {
 	Pos     lexer.Position
-	Entries []*ConfigEntry `"config" "{" @@* "}"`
+	New     bool           `"config" @"new"?`
+	Entries []*ConfigEntry `"{" @@* "}"`
 }
 
 type ConfigEntry struct {

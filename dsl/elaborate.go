@@ -119,11 +119,14 @@ func (c *compiler) config(files []*File) *Struct {
 				}
 				seen[e.Name] = true
 				if old, ok := byName[e.Name]; ok {
+					if d.Config.New {
+						c.errorf(e.Pos, "config new: %s is already a config key (set it in a plain config block)", e.Name)
+					}
 					old.expr, old.pos = e.Value, e.Pos
 					continue
 				}
-				if fi > 0 {
-					c.errorf(e.Pos, "unknown config key %s: %s does not define it%s", e.Name, files[0].Pos.Filename, suggest(e.Name, slices.Collect(maps.Keys(byName))))
+				if fi > 0 && !d.Config.New {
+					c.errorf(e.Pos, "unknown config key %s: %s does not define it%s (a model adds keys in a `config new { ... }` block)", e.Name, files[0].Pos.Filename, suggest(e.Name, slices.Collect(maps.Keys(byName))))
 				}
 				en := &entry{name: e.Name, expr: e.Value, pos: e.Pos, orig: e.Value}
 				order = append(order, en)
