@@ -126,7 +126,7 @@ func (c *compiler) config(files []*File) *Struct {
 					continue
 				}
 				if fi > 0 && !d.Config.New {
-					c.errorf(e.Pos, "unknown config key %s: %s does not define it%s (a model adds keys in a `config new { ... }` block)", e.Name, files[0].Pos.Filename, suggest(e.Name, slices.Collect(maps.Keys(byName))))
+					c.errorf(e.Pos, "unknown config key %s: %s does not define it%s; a model adds its own keys in a `config new { ... }` block", e.Name, files[0].Pos.Filename, suggest(e.Name, slices.Collect(maps.Keys(byName))))
 				}
 				en := &entry{name: e.Name, expr: e.Value, pos: e.Pos, orig: e.Value}
 				order = append(order, en)
