@@ -91,7 +91,7 @@ func (l *Load) compile() (*ir.Module, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := dsl.CompileFile(file, dsl.Options{Sets: append(sets, l.Sets...), ReadFile: models.ReadFile})
+	m, err := dsl.CompileFile(file, dsl.Options{FileSets: sets, Sets: l.Sets, ReadFile: models.ReadFile})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -119,16 +119,21 @@ func (l *Load) passOptions() []string {
 	return l.PassOptions
 }
 
-// CheckpointSets reads a checkpoint's config.json as model settings.
-func CheckpointSets(dir string) ([]string, error) {
+// CheckpointSets reads a checkpoint's config.json as model settings,
+// each naming the file it came from (dsl.Options.FileSets).
+func CheckpointSets(dir string) ([]dsl.FileSet, error) {
 	path := filepath.Join(dir, "config.json")
 	cfg, err := safefile.ReadInModel(dir, "config.json", safefile.Config)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
-	sets, err := models.SetsFromHFConfig(cfg)
+	hs, err := models.HFConfigSets(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	sets := make([]dsl.FileSet, len(hs))
+	for i, h := range hs {
+		sets[i] = dsl.FileSet{File: path, Set: h.Set, Optional: h.Absent}
 	}
 	return sets, nil
 }

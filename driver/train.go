@@ -233,15 +233,15 @@ func (r *run) build() error {
 	if file == "" {
 		file = DefaultModel
 	}
-	sets := s.Sets
+	var fileSets []dsl.FileSet
 	if s.Checkpoint != "" {
 		hf, err := CheckpointSets(s.Checkpoint)
 		if err != nil {
 			return err
 		}
-		sets = append(hf, sets...)
+		fileSets = hf
 	}
-	m, err := dsl.CompileFile(file, dsl.Options{Sets: sets, ReadFile: models.ReadFile})
+	m, err := dsl.CompileFile(file, dsl.Options{FileSets: fileSets, Sets: s.Sets, ReadFile: models.ReadFile})
 	if err != nil {
 		return err
 	}

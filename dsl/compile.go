@@ -16,12 +16,23 @@ type Options struct {
 	// Sets are command-line config overrides, "key=value" or "key.field=value";
 	// the value is a DSL expression.
 	Sets []string
+	// FileSets are overrides read from a file (a checkpoint's config.json),
+	// applied before Sets; errors name the file, not --set.
+	FileSets []FileSet
 	// ReadFile loads a .deep file (the root and what it extends). When nil,
 	// safefile.ReadFile with the model-file limit: a regular file of at
 	// most 16 MiB, so a FIFO or a device named as a model is refused
 	// instead of hanging the compile (docs/design.md §11). An extends
 	// target that is not a .deep file is refused before ReadFile sees it.
 	ReadFile func(path string) ([]byte, error)
+}
+
+// FileSet is an override read from a file. One that is Optional (it
+// stands for a key the file lacks) is skipped by a model that does not
+// define its key; any other must name a config key of the model.
+type FileSet struct {
+	File, Set string
+	Optional  bool
 }
 
 // Limits that keep any input, however hostile, from hanging or exhausting
@@ -131,17 +142,32 @@ type override struct {
 	expr       *Expr
 	used       bool
 	text       string // as given: key=value
+	optional   bool   // skipped when the model lacks the key (FileSet.Optional)
+	from       string // the file it was read from; "" for --set
 }
 
 func (c *compiler) parseSets() []*override {
-	var out []*override
+	all := make([]FileSet, 0, len(c.opts.FileSets)+len(c.opts.Sets))
+	all = append(all, c.opts.FileSets...)
 	for _, s := range c.opts.Sets {
+		all = append(all, FileSet{Set: s})
+	}
+	var out []*override
+	for _, fs := range all {
+		s := fs.Set
 		name := "--set " + clip(s, 80)
+		if fs.File != "" {
+			name = fs.File + " (" + clip(s, 80) + ")"
+		}
 		key, val, ok := strings.Cut(s, "=")
 		pad := len(key) + 1
 		key = strings.TrimSpace(key)
 		if !ok || key == "" {
-			panic(&Error{File: "--set", Line: 1, Col: 1, Msg: fmt.Sprintf("expected key=value, got %q", clip(s, maxMessage)), Source: clip(s, maxShownLine)})
+			file := "--set"
+			if fs.File != "" {
+				file = fs.File
+			}
+			panic(&Error{File: file, Line: 1, Col: 1, Msg: fmt.Sprintf("expected key=value, got %q", clip(s, maxMessage)), Source: clip(s, maxShownLine)})
 		}
 		c.sources[name] = s
 		// Pad so that positions are columns of the whole "key=value" text.
@@ -156,7 +182,7 @@ func (c *compiler) parseSets() []*override {
 			pos.Filename = name
 			panic(newError(pos, s, "bad value for %s: %s", key, friendlier(msg)))
 		}
-		o := &override{key: key, expr: e, text: s}
+		o := &override{key: key, expr: e, text: s, optional: fs.Optional, from: fs.File}
 		o.key, o.field, _ = strings.Cut(key, ".")
 		out = append(out, o)
 	}

@@ -58,3 +58,35 @@ export block forward2(x: [T, d] f32) -> [T, d] f32 {
 		}
 	}
 }
+
+// TestFileSets: overrides read from a checkpoint's config.json name that
+// file in their errors (not --set, which the user did not give), and one
+// standing for a key the file lacks (an absent rope_scaling means none)
+// is skipped by a model without that key instead of failing it.
+func TestFileSets(t *testing.T) {
+	dir := t.TempDir()
+	model := writeFile(t, dir, "parent.deep", parentModel)
+	cfg := filepath.Join(dir, "ckpt", "config.json")
+	m, err := CompileFile(model, Options{FileSets: []FileSet{
+		{File: cfg, Set: "d=16"},
+		{File: cfg, Set: "rope_scaling=none", Optional: true},
+	}})
+	if err != nil {
+		t.Fatalf("an absent key's default for a model without it: %v", err)
+	}
+	if c, _ := m.Attrs.Dict("config"); func() int64 { d, _ := c.Int("d"); return d }() != 16 {
+		t.Errorf("d = %v, want 16 from config.json", c["d"])
+	}
+	_, err = CompileFile(model, Options{FileSets: []FileSet{{File: cfg, Set: "rope_scaling=none"}}})
+	if err == nil || !strings.Contains(err.Error(), cfg+" sets rope_scaling, which is not a config key of") || strings.Contains(err.Error(), "--set") {
+		t.Errorf("a key config.json sets that the model lacks: %v; want an error naming %s and not --set", err, cfg)
+	}
+	// --set comes after the file and wins.
+	m, err = CompileFile(model, Options{FileSets: []FileSet{{File: cfg, Set: "d=16"}}, Sets: []string{"d=32"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := m.Attrs.Dict("config"); func() int64 { d, _ := c.Int("d"); return d }() != 32 {
+		t.Errorf("d = %v, want --set's 32 over config.json's 16", c["d"])
+	}
+}

@@ -136,16 +136,24 @@ func (c *compiler) config(files []*File) *Struct {
 	}
 	sets := c.parseSets()
 	c.setText = map[string]string{}
+	kept := sets[:0]
 	for _, o := range sets {
 		en, ok := byName[o.key]
-		if !ok {
+		switch {
+		case !ok && o.optional:
+			continue // a default for a key the file lacks, and so does the model
+		case !ok && o.from != "":
+			c.errorf(o.expr.Pos, "%s sets %s, which is not a config key of %s%s", o.from, o.key, files[len(files)-1].Pos.Filename, suggest(o.key, slices.Collect(maps.Keys(byName))))
+		case !ok:
 			c.errorf(o.expr.Pos, "unknown config key %s%s", o.key, suggest(o.key, slices.Collect(maps.Keys(byName))))
 		}
+		kept = append(kept, o)
 		if o.field == "" {
 			en.expr = o.expr
 			c.setText[o.key] = o.text
 		}
 	}
+	sets = kept
 	cfg := newStruct()
 	for _, en := range order {
 		v := c.eval(en.expr, c.globals)

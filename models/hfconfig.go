@@ -91,16 +91,36 @@ var HFRopeScalingFields = []struct {
 // layer, top-k normalisation that disagrees with the scoring function,
 // non-yarn rope scaling, non-fp8 quantization) are errors naming the key.
 func SetsFromHFConfig(data []byte) ([]string, error) {
+	hs, err := HFConfigSets(data)
+	var sets []string
+	for _, h := range hs {
+		sets = append(sets, h.Set)
+	}
+	return sets, err
+}
+
+// HFSet is one override from a config.json. Absent marks a value that
+// stands for a key the file lacks (an absent rope_scaling means none): a
+// model without that config key takes nothing from it, where a key the
+// file does set must exist in the model.
+type HFSet struct {
+	Set    string
+	Absent bool
+}
+
+// HFConfigSets is SetsFromHFConfig, saying which overrides stand for keys
+// the file lacks.
+func HFConfigSets(data []byte) ([]HFSet, error) {
 	cfg, err := decodeConfig(data, "config.json")
 	if err != nil {
 		return nil, err
 	}
-	var sets []string
+	var sets []HFSet
 	for _, k := range HFConfigKeys {
 		raw, ok := cfg[k.HF]
 		if !ok {
 			if k.Kind == HFRopeScaling {
-				sets = append(sets, k.DSL+"=none")
+				sets = append(sets, HFSet{Set: k.DSL + "=none", Absent: true})
 			}
 			continue
 		}
@@ -108,13 +128,16 @@ func SetsFromHFConfig(data []byte) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		sets = append(sets, k.DSL+"="+v)
+		sets = append(sets, HFSet{Set: k.DSL + "=" + v})
 	}
 	q, err := quantSets(cfg["quantization_config"])
 	if err != nil {
 		return nil, err
 	}
-	sets = append(sets, q...)
+	for _, s := range q {
+		_, hasQuant := cfg["quantization_config"]
+		sets = append(sets, HFSet{Set: s, Absent: !hasQuant})
+	}
 	if err := checkUnsupported(cfg); err != nil {
 		return nil, err
 	}
