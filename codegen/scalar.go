@@ -151,6 +151,22 @@ func (k *builder) expF(x value.Value) value.Value {
 	return k.call("llvm.nvvm.ex2.approx.ftz.f", f32, k.b.NewFMul(x, cf32(1.4426950408889634)))
 }
 
+// erfF is erf by Abramowitz and Stegun's 7.1.26 (absolute error below
+// 1.5e-7, under f32's resolution near 1): with t = 1/(1 + p·|x|),
+// erf(|x|) = 1 − t·(a1 + t·(a2 + t·(a3 + t·(a4 + t·a5))))·exp(−x²), and
+// erf is odd. PTX has no erf instruction.
+func (k *builder) erfF(x value.Value) value.Value {
+	ax := k.call("llvm.fabs.f32", f32, x)
+	t := k.b.NewFDiv(cf32(1), k.b.NewFAdd(cf32(1), k.b.NewFMul(cf32(0.3275911), ax)))
+	var poly value.Value = cf32(1.061405429)
+	for _, c := range []float64{-1.453152027, 1.421413741, -0.284496736, 0.254829592} {
+		poly = k.b.NewFAdd(cf32(c), k.b.NewFMul(t, poly))
+	}
+	e := k.expF(k.b.NewFNeg(k.b.NewFMul(ax, ax)))
+	r := k.b.NewFSub(cf32(1), k.b.NewFMul(k.b.NewFMul(t, poly), e))
+	return k.sel(k.b.NewFCmp(enum.FPredOLT, x, cf32(0)), k.b.NewFNeg(r), r)
+}
+
 func (k *builder) sigmoidF(x value.Value) value.Value {
 	e := k.expF(k.b.NewFNeg(x))
 	return k.b.NewFDiv(cf32(1), k.b.NewFAdd(cf32(1), e))
@@ -165,6 +181,9 @@ var scalarRules = map[*ir.OpDef]scalarRule{
 	ir.OpSqrt:  unaryF("llvm.nvvm.sqrt.rn.f"),
 	ir.OpRsqrt: unaryF("llvm.nvvm.rsqrt.approx.f"),
 	ir.OpTanh:  unaryF("llvm.nvvm.tanh.approx.f"),
+	ir.OpErf: func(k *builder, a []value.Value, _ *ir.Op, _ ir.DType) (value.Value, error) {
+		return k.erfF(a[0]), nil
+	},
 	ir.OpSigmoid: func(k *builder, a []value.Value, _ *ir.Op, _ ir.DType) (value.Value, error) {
 		return k.sigmoidF(a[0]), nil
 	},

@@ -28,7 +28,7 @@ type allOpsFixture struct {
 var opBuilders = map[string]func(f *allOpsFixture) ([]*Value, error){}
 
 func init() {
-	for _, name := range []string{"exp", "log", "sqrt", "rsqrt", "sigmoid", "silu", "tanh"} {
+	for _, name := range []string{"exp", "log", "sqrt", "rsqrt", "sigmoid", "silu", "tanh", "erf"} {
 		opBuilders[name] = func(f *allOpsFixture) ([]*Value, error) { return f.b.Emit(name, []*Value{f.x}, nil) }
 	}
 	for _, name := range []string{"neg", "abs", "sign"} {

@@ -50,6 +50,8 @@ var inferCases = []inferCase{
 	{op: "silu", args: tys(ty(Bool, 4)), err: "must be a float tensor"},
 	{op: "tanh", args: tys(ty(F32, 1)), want: tys(ty(F32, 1))},
 	{op: "tanh", args: nil, err: "tanh takes 1 operands, got 0"},
+	{op: "erf", args: tys(ty(BF16, 2, 3)), want: tys(ty(BF16, 2, 3))},
+	{op: "erf", args: tys(ty(I32, 4)), err: "erf"},
 
 	// Unary numeric ops.
 	{op: "neg", args: tys(ty(I32, "T")), want: tys(ty(I32, "T"))},

@@ -15,6 +15,7 @@ var (
 	OpSigmoid = declare(floatUnaryOp("sigmoid"))
 	OpSilu    = declare(floatUnaryOp("silu"))
 	OpTanh    = declare(floatUnaryOp("tanh"))
+	OpErf     = declare(floatUnaryOp("erf"))
 
 	OpNeg  = declare(numericUnaryOp("neg", true))
 	OpAbs  = declare(numericUnaryOp("abs", false))

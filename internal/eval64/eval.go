@@ -162,7 +162,7 @@ func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 func init() {
 	unary := map[*ir.OpDef]func(float64) float64{
 		ir.OpExp: math.Exp, ir.OpLog: math.Log, ir.OpSqrt: math.Sqrt, ir.OpRsqrt: func(x float64) float64 { return 1 / math.Sqrt(x) },
-		ir.OpSigmoid: sigmoid, ir.OpSilu: func(x float64) float64 { return x * sigmoid(x) }, ir.OpTanh: math.Tanh,
+		ir.OpSigmoid: sigmoid, ir.OpSilu: func(x float64) float64 { return x * sigmoid(x) }, ir.OpTanh: math.Tanh, ir.OpErf: math.Erf,
 		ir.OpNeg: func(x float64) float64 { return -x }, ir.OpAbs: math.Abs,
 	}
 	for d, fn := range unary {

@@ -61,6 +61,7 @@ var gradCases = []gradCase{
 	{op: "sigmoid", ins: []in{f32(3, 5)}},
 	{op: "silu", ins: []in{f32(3, 5)}},
 	{op: "tanh", ins: []in{f32(3, 5)}},
+	{op: "erf", ins: []in{f32(3, 5)}},
 	{op: "neg", ins: []in{f32(3, 5)}},
 	{op: "abs", ins: []in{f32(3, 5)}},
 	{op: "add", ins: []in{f32(3, 5), f32(5)}},

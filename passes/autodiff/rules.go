@@ -2,6 +2,7 @@ package autodiff
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/deepc-dev/deepc/ir"
 )
@@ -63,6 +64,10 @@ func init() {
 		},
 		ir.OpTanh: func(b *builder, x, y, g *ir.Value) *ir.Value {
 			return b.bin(ir.OpMul, g, b.bin(ir.OpSub, b.constant(1, y.Type.DType), b.bin(ir.OpMul, y, y)))
+		},
+		ir.OpErf: func(b *builder, x, y, g *ir.Value) *ir.Value { // (2/√π)·exp(−x²)
+			e := b.un(ir.OpExp, b.un(ir.OpNeg, b.bin(ir.OpMul, x, x)))
+			return b.bin(ir.OpMul, g, b.scale(e, 2/math.Sqrt(math.Pi)))
 		},
 		ir.OpNeg: func(b *builder, x, y, g *ir.Value) *ir.Value { return b.un(ir.OpNeg, g) },
 		ir.OpAbs: func(b *builder, x, y, g *ir.Value) *ir.Value { return b.bin(ir.OpMul, g, b.un(ir.OpSign, x)) },

@@ -44,6 +44,7 @@ var unaryFloat = map[*ir.OpDef]func(float64) float64{
 	ir.OpSigmoid: sigmoid,
 	ir.OpSilu:    func(x float64) float64 { return x * sigmoid(x) },
 	ir.OpTanh:    math.Tanh,
+	ir.OpErf:     math.Erf,
 	ir.OpNeg:     func(x float64) float64 { return -x },
 	ir.OpAbs:     math.Abs,
 	ir.OpSign:    signF,

@@ -21,7 +21,7 @@ func TestUnaryFloat(t *testing.T) {
 		"rsqrt":   func(x float64) float64 { return 1 / math.Sqrt(x) },
 		"sigmoid": func(x float64) float64 { return 1 / (1 + math.Exp(-x)) },
 		"silu":    func(x float64) float64 { return x / (1 + math.Exp(-x)) },
-		"tanh":    math.Tanh, "neg": func(x float64) float64 { return -x }, "abs": math.Abs,
+		"tanh":    math.Tanh, "erf": math.Erf, "neg": func(x float64) float64 { return -x }, "abs": math.Abs,
 		"sign": func(x float64) float64 {
 			if x > 0 {
 				return 1
