@@ -38,6 +38,10 @@ func emitRope(k *kernelBuilder, step *program.Step) error {
 	if inv, _ := op.Attrs.Bool("inverse"); inv {
 		sign = -1
 	}
+	halfLayout, err := ir.RopeHalf(op.Attrs)
+	if err != nil {
+		return err
+	}
 	elems := make([]constant.Constant, len(freqs))
 	for i, f := range freqs {
 		elems[i] = constant.NewFloat(f64, f)
@@ -62,13 +66,19 @@ func emitRope(k *kernelBuilder, step *program.Step) error {
 		if sign < 0 {
 			sin = k.b.NewFNeg(sin)
 		}
-		e := k.mul(i, ci64(2))
-		a := k.read(x, e)
-		b := k.read(x, k.add(e, ci64(1)))
+		// The pair's elements: 2i and 2i+1 (interleaved), or, for pair p
+		// of vector v, v·d + p and v·d + p + d/2 (layout "half").
+		e0, e1 := k.mul(i, ci64(2)), k.add(k.mul(i, ci64(2)), ci64(1))
+		if halfLayout {
+			e0 = k.add(k.mul(k.div(i, ci64(half)), ci64(d.N)), p)
+			e1 = k.add(e0, ci64(half))
+		}
+		a := k.read(x, e0)
+		b := k.read(x, e1)
 		o0 := k.b.NewFSub(k.b.NewFMul(a, cos), k.b.NewFMul(b, sin))
 		o1 := k.b.NewFAdd(k.b.NewFMul(a, sin), k.b.NewFMul(b, cos))
-		k.store(k.toMem(o0, out.Type.DType), k.at(k.ptrs[out], e))
-		k.store(k.toMem(o1, out.Type.DType), k.at(k.ptrs[out], k.add(e, ci64(1))))
+		k.store(k.toMem(o0, out.Type.DType), k.at(k.ptrs[out], e0))
+		k.store(k.toMem(o1, out.Type.DType), k.at(k.ptrs[out], e1))
 	})
 	k.ret()
 	step.Launch = program.Launch{Threads: 256, Grid: [3]program.GridDim{gridOf(512, shape...), one(), one()}}

@@ -224,6 +224,8 @@ var inferCases = []inferCase{
 	{op: "rope", args: tys(ty(F32, "T", 63), ty(I32, "T")), attrs: Attrs{"theta": 10000.0}, err: "rotary dim 63 must be even"},
 	{op: "rope", args: tys(ty(F32, "T", 64), ty(I32, "T")), attrs: Attrs{"theta": 10000.0, "scaling": 40.0}, err: "attribute scaling must be a dict"},
 	{op: "rope", args: tys(ty(F32, "T", 64), ty(I32, "T")), attrs: Attrs{"theta": "big"}, err: "attribute theta must be a number"},
+	{op: "rope", args: tys(ty(F32, "T", 64), ty(I32, "T")), attrs: Attrs{"theta": 10000.0, "layout": "half"}, want: tys(ty(F32, "T", 64))},
+	{op: "rope", args: tys(ty(F32, "T", 64), ty(I32, "T")), attrs: Attrs{"theta": 10000.0, "layout": "neox"}, err: "attribute layout must be"},
 	{op: "rope", args: tys(ty(F32, 64), ty(I32, 64)), attrs: Attrs{"theta": 10000.0}, err: "rope needs a float [T, ..., d] tensor"},
 	{op: "rope", args: tys(ty(F32, "T", 64), ty(F32, "T")), attrs: Attrs{"theta": 10000.0}, err: "positions must be an integer [T] tensor"},
 	{op: "attention", args: tys(ty(BF16, "T", 16, 192), ty(BF16, "T", 16, 192), ty(BF16, "T", 16, 128), ty(I32, "T"), ty(I32, "T")), attrs: Attrs{"scale": 0.07}, want: tys(ty(BF16, "T", 16, 128))},

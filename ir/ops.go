@@ -59,7 +59,7 @@ var (
 	OpShift         = declare(&OpDef{Name: "shift", Kind: Injective, Args: 2, Attrs: []string{"offset"}, Doc: "x[t+offset] within t's sequence (by sequence id), zero past its end", Infer: inferShift, FLOPs: noFLOPs, Linear: true})
 	OpTopK          = declare(&OpDef{Name: "topk", Kind: Opaque, Args: 1, Attrs: []string{"k"}, Doc: "k largest along the last axis: values and i32 indices", Infer: inferTopK})
 	OpRoute         = declare(&OpDef{Name: "route", Kind: Opaque, Args: 1, Attrs: []string{"k", "groups", "topk_groups"}, Optional: []string{"group_top"}, Doc: "group-limited top-k: keep the topk_groups best groups (group score: sum of its group_top best), then top k experts; → i32 indices [T, k]", Infer: inferRoute})
-	OpRope          = declare(&OpDef{Name: "rope", Kind: Opaque, Args: 2, Attrs: []string{"theta"}, Optional: []string{"scaling", "inverse"}, Doc: "rotary embedding of consecutive pairs by position; optional YaRN scaling dict; inverse = true rotates back (its own gradient)", Infer: inferRope, FLOPs: perElement(3)})
+	OpRope          = declare(&OpDef{Name: "rope", Kind: Opaque, Args: 2, Attrs: []string{"theta"}, Optional: []string{"scaling", "inverse", "layout"}, Doc: "rotary embedding by position of consecutive pairs (layout = \"interleaved\", the default) or of the two halves (layout = \"half\", rotate-half); optional YaRN scaling dict; inverse = true rotates back (its own gradient)", Infer: inferRope, FLOPs: perElement(3)})
 	OpAttention     = declare(&OpDef{Name: "attention", Kind: Opaque, Args: 5, Attrs: []string{"scale"}, Optional: []string{"causal"}, Doc: "softmax(q·kᵀ·scale + mask)·v over packed sequences (q, k, v, positions, sequence ids); causal unless causal = false", Infer: inferAttention, FLOPs: attentionFLOPs})
 )
 
@@ -556,7 +556,27 @@ func inferRope(a []Type, at Attrs) ([]Type, error) {
 	if err := tokens("positions", a[1], x); err != nil {
 		return nil, err
 	}
+	if _, err := RopeHalf(at); err != nil {
+		return nil, err
+	}
 	return one(x), nil
+}
+
+// RopeHalf reads rope's layout attribute: false for "interleaved" (the
+// default: pairs (x[2i], x[2i+1]), DeepSeek's), true for "half" (pairs
+// (x[i], x[i+d/2]), the rotate-half form of Llama-family checkpoints).
+func RopeHalf(at Attrs) (bool, error) {
+	v, ok := at["layout"]
+	if !ok {
+		return false, nil
+	}
+	switch v {
+	case "interleaved":
+		return false, nil
+	case "half":
+		return true, nil
+	}
+	return false, errf("attribute layout must be \"interleaved\" or \"half\", got %v", v)
 }
 
 func inferAttention(a []Type, at Attrs) ([]Type, error) {

@@ -545,6 +545,11 @@ func kRope(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
 	if inv, _ := op.Attrs.Bool("inverse"); inv {
 		sign = -1
 	}
+	// layout "half" pairs x[i] with x[i+d/2] (docs/op-semantics.md).
+	p0, off := func(i int) int { return 2 * i }, 1
+	if l, _ := op.Attrs.Str("layout"); l == "half" {
+		p0, off = func(i int) int { return i }, d/2
+	}
 	r := newF(out[0])
 	per := numel(x.Shape[1:]) / d
 	for t := 0; t < x.Shape[0]; t++ {
@@ -553,8 +558,9 @@ func kRope(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
 			for i := 0; i < d/2; i++ {
 				s, c := math.Sincos(float64(pos.I[t]) * freq[i])
 				s *= sign
-				a, b := x.F[base+2*i], x.F[base+2*i+1]
-				r.F[base+2*i], r.F[base+2*i+1] = a*c-b*s, a*s+b*c
+				j, k := base+p0(i), base+p0(i)+off
+				a, b := x.F[j], x.F[k]
+				r.F[j], r.F[k] = a*c-b*s, a*s+b*c
 			}
 		}
 	}

@@ -174,9 +174,38 @@ func TestRope(t *testing.T) {
 		got := runOp(t, FP32, "rope", attrs, symArg{x}, symArg{pos})[0]
 		checkClose(t, "rope", got, refRope(f64s(x), pos.I, T, H, d, 10000, yarn), tolF32)
 	}
+	// layout "half" rotates (x[i], x[i+d/2]): the interleaved rotation of
+	// the vector with its halves interleaved, halves restored after.
+	inter := func(v []float64, n int) []float64 { // (a₀..a₍d/2₋1₎, b₀..) → (a₀, b₀, a₁, b₁, ...)
+		out := make([]float64, len(v))
+		for o := 0; o < len(v); o += n {
+			for i := 0; i < n/2; i++ {
+				out[o+2*i], out[o+2*i+1] = v[o+i], v[o+i+n/2]
+			}
+		}
+		return out
+	}
+	deinter := func(v []float64, n int) []float64 {
+		out := make([]float64, len(v))
+		for o := 0; o < len(v); o += n {
+			for i := 0; i < n/2; i++ {
+				out[o+i], out[o+i+n/2] = v[o+2*i], v[o+2*i+1]
+			}
+		}
+		return out
+	}
+	yarn := map[string]float64{"factor": 4, "orig": 256, "beta_fast": 32, "beta_slow": 1}
+	attrs := ir.Attrs{"theta": 10000.0, "layout": "half", "scaling": ir.Attrs{"type": "yarn", "factor": 4.0,
+		"original_max_position_embeddings": int64(256), "beta_fast": 32.0, "beta_slow": 1.0, "mscale": 1.0, "mscale_all_dim": 1.0}}
+	got := runOp(t, FP32, "rope", attrs, symArg{x}, symArg{pos})[0]
+	checkClose(t, "rope layout=half", got, deinter(refRope(inter(f64s(x), d), pos.I, T, H, d, 10000, yarn), d), tolF32)
+	if _, err := tryOp(FP32, "rope", ir.Attrs{"theta": 10000.0, "layout": "neox"}, symArg{x}, symArg{pos}); err == nil {
+		t.Error("layout neox: accepted")
+	}
+
 	// [T, 1, d] (MLA's shared k_pe) with a small theta.
 	x1 := randF(rng, ir.F32, 1, T, 1, 16)
-	got := runOp(t, FP32, "rope", ir.Attrs{"theta": 500.0}, symArg{x1}, symArg{pos})[0]
+	got = runOp(t, FP32, "rope", ir.Attrs{"theta": 500.0}, symArg{x1}, symArg{pos})[0]
 	checkClose(t, "rope [T,1,16]", got, refRope(f64s(x1), pos.I, T, 1, 16, 500, nil), tolF32)
 }
 

@@ -39,6 +39,15 @@ func kRope(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, er
 	if d%2 != 0 {
 		return nil, fmt.Errorf("rotary dim %d must be even", d)
 	}
+	half, err := ir.RopeHalf(op.Attrs)
+	if err != nil {
+		return nil, err
+	}
+	// Pair i is (x[j0], x[j1]): consecutive, or across the halves.
+	j0, step := func(i int) int { return 2 * i }, 1
+	if half {
+		j0, step = func(i int) int { return i }, d/2
+	}
 	freq, err := ir.RopeFreqs(d, theta, scaling)
 	if err != nil {
 		return nil, err
@@ -58,11 +67,12 @@ func kRope(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, er
 			for v := 0; v < per; v++ {
 				xs := x.F[base+v*d : base+(v+1)*d]
 				o := out.F[base+v*d : base+(v+1)*d]
-				for i := 0; i < d; i += 2 {
-					a, b := float64(xs[i]), float64(xs[i+1])
-					co, s := cs[i], cs[i+1]
-					o[i] = float32(a*co - b*s)
-					o[i+1] = float32(a*s + b*co)
+				for i := 0; i < d/2; i++ {
+					p, q := j0(i), j0(i)+step
+					a, b := float64(xs[p]), float64(xs[q])
+					co, s := cs[2*i], cs[2*i+1]
+					o[p] = float32(a*co - b*s)
+					o[q] = float32(a*s + b*co)
 				}
 			}
 		}
