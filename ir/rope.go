@@ -2,11 +2,13 @@ package ir
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 )
 
 // RopeFreqs returns rope's d/2 rotary frequencies (docs/op-semantics.md),
-// YaRN-corrected when scaling says so, in f64: every backend derives its
+// corrected as scaling's type says, in f64: every backend derives its
 // angles from these.
 func RopeFreqs(d int, theta float64, scaling Attrs) ([]float64, error) {
 	half := d / 2
@@ -17,22 +19,49 @@ func RopeFreqs(d int, theta float64, scaling Attrs) ([]float64, error) {
 	if scaling == nil {
 		return freq, nil
 	}
-	if typ, _ := scaling.Str("type"); typ != "yarn" {
-		return nil, fmt.Errorf("rope scaling type %q is not supported (want \"yarn\")", typ)
+	typ, _ := scaling.Str("type")
+	rule, ok := ropeScalings[typ]
+	if !ok {
+		return nil, fmt.Errorf("rope scaling type %q is not supported (want one of %q)", typ, slices.Sorted(maps.Keys(ropeScalings)))
 	}
 	factor, ok := scaling.Float("factor")
-	if !ok {
-		return nil, fmt.Errorf("rope scaling needs a factor")
+	if !ok || !(factor > 0) {
+		return nil, fmt.Errorf("rope scaling %s needs a positive factor", typ)
 	}
-	orig, ok := scaling.Float("original_max_position_embeddings")
-	if !ok {
-		return nil, fmt.Errorf("rope scaling needs original_max_position_embeddings")
+	if err := rule(freq, d, theta, factor, scaling); err != nil {
+		return nil, fmt.Errorf("rope scaling %s: %w", typ, err)
 	}
-	betaFast, ok := scaling.Float("beta_fast")
+	return freq, nil
+}
+
+// ropeScalings correct the frequencies in place, one rule per scaling type
+// (Hugging Face's rope_type names). "dynamic" (NTK) is not among them: its
+// base depends on the sequence length at run time.
+var ropeScalings = map[string]func(freq []float64, d int, theta, factor float64, s Attrs) error{
+	"yarn":   yarnFreqs,
+	"linear": func(freq []float64, _ int, _, factor float64, _ Attrs) error { return scaleAll(freq, factor) },
+	"llama3": llama3Freqs,
+}
+
+func scaleAll(freq []float64, factor float64) error {
+	for i := range freq {
+		freq[i] /= factor
+	}
+	return nil
+}
+
+// yarnFreqs: the frequencies below the correction range are divided by the
+// factor, those above kept, a linear ramp between (DeepSeek's YaRN).
+func yarnFreqs(freq []float64, d int, theta, factor float64, s Attrs) error {
+	orig, ok := s.Float("original_max_position_embeddings")
+	if !ok {
+		return fmt.Errorf("needs original_max_position_embeddings")
+	}
+	betaFast, ok := s.Float("beta_fast")
 	if !ok {
 		betaFast = 32
 	}
-	betaSlow, ok := scaling.Float("beta_slow")
+	betaSlow, ok := s.Float("beta_slow")
 	if !ok {
 		betaSlow = 1
 	}
@@ -48,5 +77,39 @@ func RopeFreqs(d int, theta float64, scaling Attrs) ([]float64, error) {
 		ramp := min(max((float64(i)-low)/(high-low), 0), 1)
 		freq[i] = freq[i]/factor*ramp + freq[i]*(1-ramp)
 	}
-	return freq, nil
+	return nil
+}
+
+// llama3Freqs: by wavelength w = 2π/freq against the original context L,
+// frequencies with w < L/high_freq_factor are kept, those with
+// w > L/low_freq_factor divided by the factor, and between them mixed by
+// s = (L/w − low)/(high − low): (1 − s)·freq/factor + s·freq.
+func llama3Freqs(freq []float64, _ int, _, factor float64, s Attrs) error {
+	orig, ok := s.Float("original_max_position_embeddings")
+	if !ok {
+		return fmt.Errorf("needs original_max_position_embeddings")
+	}
+	low, ok := s.Float("low_freq_factor")
+	if !ok {
+		low = 1
+	}
+	high, ok := s.Float("high_freq_factor")
+	if !ok {
+		high = 4
+	}
+	if !(high > low) || !(low > 0) {
+		return fmt.Errorf("needs 0 < low_freq_factor < high_freq_factor, got %g and %g", low, high)
+	}
+	for i, f := range freq {
+		w := 2 * math.Pi / f
+		switch {
+		case w < orig/high:
+		case w > orig/low:
+			freq[i] = f / factor
+		default:
+			sm := (orig/w - low) / (high - low)
+			freq[i] = (1-sm)*f/factor + sm*f
+		}
+	}
+	return nil
 }

@@ -516,7 +516,34 @@ func kRope(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
 		freq[i] = math.Pow(theta, -2*float64(i)/float64(d))
 	}
 	if sc, ok := op.Attrs.Dict("scaling"); ok {
-		if typ, _ := sc.Str("type"); typ == "yarn" {
+		typ, _ := sc.Str("type")
+		factor, _ := sc.Float("factor")
+		switch typ {
+		case "linear":
+			for i := range freq {
+				freq[i] /= factor
+			}
+		case "llama3":
+			orig, _ := sc.Float("original_max_position_embeddings")
+			lo, ok := sc.Float("low_freq_factor")
+			if !ok {
+				lo = 1
+			}
+			hi, ok := sc.Float("high_freq_factor")
+			if !ok {
+				hi = 4
+			}
+			for i := range freq {
+				wl := 2 * math.Pi / freq[i]
+				if wl > orig/lo {
+					freq[i] /= factor
+				} else if wl >= orig/hi {
+					s := (orig/wl - lo) / (hi - lo)
+					freq[i] = (1-s)*freq[i]/factor + s*freq[i]
+				}
+			}
+		}
+		if typ == "yarn" {
 			factor, _ := sc.Float("factor")
 			orig, _ := sc.Int("original_max_position_embeddings")
 			bf, ok := sc.Float("beta_fast")

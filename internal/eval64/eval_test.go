@@ -108,4 +108,31 @@ func TestOpsByHand(t *testing.T) {
 }`, f64([]int{1, 1, 4}, 1, 0, 0, 1), i64([]int{1}, 1))
 	a2 := math.Pow(100, -0.5)
 	near(t, "rope", o[0].F, math.Cos(1), math.Sin(1), -math.Sin(a2), math.Cos(a2))
+
+	// layout "half" pairs x[0] with x[2] and x[1] with x[3]; with linear
+	// scaling (factor 2) the angles halve.
+	o = run(t, `module @m {
+  func @f(%x: [1, 1, 4] f32, %p: [1] i32) -> ([1, 1, 4] f32) {
+    %0 = rope %x, %p {layout = "half", scaling = {factor = 2.0, type = "linear"}, theta = 100.0} : [1, 1, 4] f32
+    return %0
+  }
+}`, f64([]int{1, 1, 4}, 1, 0, 0, 1), i64([]int{1}, 1))
+	b1, b2 := 0.5, math.Pow(100, -0.5)/2
+	// pair 0: (x0, x2) = (1, 0) → (cos b1, sin b1); pair 1: (x1, x3) = (0, 1) → (−sin b2, cos b2).
+	near(t, "rope half linear", o[0].F, math.Cos(b1), -math.Sin(b2), math.Sin(b1), math.Cos(b2))
+
+	// llama3 (factor 8, L = 4π·100/2π... here L = 200, lo 1, hi 4): d = 4,
+	// theta 100: freqs 1 and 0.1, wavelengths 2π and 20π = 62.8; L/hi =
+	// 50 < 62.8 < 200 = L/lo, so the second is mixed with s = (200/62.83
+	// − 1)/3, the first (2π < 50) is kept. At position 1 from (0, 1, 0, 0):
+	// only pair 1 (x1, x3) moves.
+	o = run(t, `module @m {
+  func @f(%x: [1, 1, 4] f32, %p: [1] i32) -> ([1, 1, 4] f32) {
+    %0 = rope %x, %p {layout = "half", scaling = {factor = 8.0, high_freq_factor = 4.0, low_freq_factor = 1.0, original_max_position_embeddings = 200, type = "llama3"}, theta = 100.0} : [1, 1, 4] f32
+    return %0
+  }
+}`, f64([]int{1, 1, 4}, 0, 1, 0, 0), i64([]int{1}, 1))
+	sm := (200/(20*math.Pi) - 1) / 3
+	f2 := (1-sm)*0.1/8 + sm*0.1
+	near(t, "rope half llama3", o[0].F, 0, math.Cos(f2), 0, math.Sin(f2))
 }

@@ -94,6 +94,7 @@ var gradCases = []gradCase{
 	{op: "topk", attrs: ir.Attrs{"k": int64(2)}, ins: []in{f32(3, 6)}},
 	{op: "rope", attrs: ir.Attrs{"theta": 10000.0, "scaling": ir.Attrs{"type": "yarn", "factor": 40.0, "original_max_position_embeddings": int64(4096), "beta_fast": 32.0, "beta_slow": 1.0}}, ins: []in{f32(3, 2, 8), i32([]int64{0, 7, 4000}, 3)}},
 	{op: "rope", attrs: ir.Attrs{"theta": 500.0, "layout": "half"}, ins: []in{f32(3, 2, 8), i32([]int64{0, 7, 40}, 3)}},
+	{op: "rope", attrs: ir.Attrs{"theta": 500.0, "layout": "half", "scaling": ir.Attrs{"type": "llama3", "factor": 8.0, "original_max_position_embeddings": int64(64)}}, ins: []in{f32(3, 2, 8), i32([]int64{0, 7, 40}, 3)}},
 	{op: "attention", attrs: ir.Attrs{"scale": 0.3}, ins: []in{f32(5, 2, 4), f32(5, 2, 4), f32(5, 2, 3), i32([]int64{0, 1, 2, 0, 1}, 5), i32(seqIDs(0, 0, 0, 1, 1), 5)}},
 	{op: "attention", attrs: ir.Attrs{"scale": 0.3, "causal": false}, ins: []in{f32(4, 1, 4), f32(4, 1, 4), f32(4, 1, 4), i32([]int64{0, 1, 2, 3}, 4), i32(seqIDs(0, 0, 0, 0), 4)}},
 	{op: "where", ins: []in{{shape: []int{3, 4}, dt: ir.Bool}, f32(3, 4), f32(4)}},
