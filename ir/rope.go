@@ -53,18 +53,11 @@ func scaleAll(freq []float64, factor float64) error {
 // yarnFreqs: the frequencies below the correction range are divided by the
 // factor, those above kept, a linear ramp between (DeepSeek's YaRN).
 func yarnFreqs(freq []float64, d int, theta, factor float64, s Attrs) error {
-	orig, ok := s.Float("original_max_position_embeddings")
-	if !ok {
-		return fmt.Errorf("needs original_max_position_embeddings")
+	orig, err := origContext(s)
+	if err != nil {
+		return err
 	}
-	betaFast, ok := s.Float("beta_fast")
-	if !ok {
-		betaFast = 32
-	}
-	betaSlow, ok := s.Float("beta_slow")
-	if !ok {
-		betaSlow = 1
-	}
+	betaFast, betaSlow := floatOr(s, "beta_fast", 32), floatOr(s, "beta_slow", 1)
 	corr := func(rot float64) float64 {
 		return float64(d) * math.Log(orig/(rot*2*math.Pi)) / (2 * math.Log(theta))
 	}
@@ -85,18 +78,11 @@ func yarnFreqs(freq []float64, d int, theta, factor float64, s Attrs) error {
 // w > L/low_freq_factor divided by the factor, and between them mixed by
 // s = (L/w − low)/(high − low): (1 − s)·freq/factor + s·freq.
 func llama3Freqs(freq []float64, _ int, _, factor float64, s Attrs) error {
-	orig, ok := s.Float("original_max_position_embeddings")
-	if !ok {
-		return fmt.Errorf("needs original_max_position_embeddings")
+	orig, err := origContext(s)
+	if err != nil {
+		return err
 	}
-	low, ok := s.Float("low_freq_factor")
-	if !ok {
-		low = 1
-	}
-	high, ok := s.Float("high_freq_factor")
-	if !ok {
-		high = 4
-	}
+	low, high := floatOr(s, "low_freq_factor", 1), floatOr(s, "high_freq_factor", 4)
 	if !(high > low) || !(low > 0) {
 		return fmt.Errorf("needs 0 < low_freq_factor < high_freq_factor, got %g and %g", low, high)
 	}
@@ -112,4 +98,22 @@ func llama3Freqs(freq []float64, _ int, _, factor float64, s Attrs) error {
 		}
 	}
 	return nil
+}
+
+// origContext is the scaling's original_max_position_embeddings, which
+// must be a positive number.
+func origContext(s Attrs) (float64, error) {
+	orig, ok := s.Float("original_max_position_embeddings")
+	if !ok || !(orig > 0) {
+		return 0, fmt.Errorf("needs a positive original_max_position_embeddings")
+	}
+	return orig, nil
+}
+
+// floatOr is the number s holds under k, or def.
+func floatOr(s Attrs, k string, def float64) float64 {
+	if v, ok := s.Float(k); ok {
+		return v
+	}
+	return def
 }

@@ -1,13 +1,11 @@
 package device_test
 
 import (
-	"context"
 	"math"
 	"testing"
 
 	"github.com/deepc-dev/deepc/codegen"
 	"github.com/deepc-dev/deepc/ir"
-	"github.com/deepc-dev/deepc/passes"
 	"github.com/deepc-dev/deepc/program"
 	"github.com/deepc-dev/deepc/runtime"
 	"github.com/deepc-dev/deepc/runtime/cpu"
@@ -22,27 +20,8 @@ func compileForEmu(t *testing.T, text string) (*ir.Module, map[string][]program.
 	if err != nil {
 		t.Fatal(err)
 	}
-	pl, err := passes.ParsePipeline(passes.KernelPipeline)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := passes.Run(&passes.Context{}, m, pl); err != nil {
-		t.Fatal(err)
-	}
-	res, err := codegen.Compile(context.Background(), m, ptxOptions(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res.Missing) > 0 {
-		t.Fatalf("regions without kernels: %v", res.Missing)
-	}
-	programs := map[string][]program.Step{}
-	for fn, steps := range res.Programs {
-		for _, s := range steps {
-			programs[fn] = append(programs[fn], *s)
-		}
-	}
-	return m, programs, res.Kernels
+	programs, kernels := compileKernels(t, m, nil, ptxOptions(t))
+	return m, programs, kernels
 }
 
 // GELU in its exact form, a composite over erf (docs/op-semantics.md),

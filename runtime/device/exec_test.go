@@ -45,16 +45,32 @@ func tinyProgramKernels(t *testing.T, withPTX bool) (*ir.Module, map[string][]pr
 	if err != nil {
 		t.Fatal(err)
 	}
+	var copts codegen.Options
+	if withPTX {
+		copts = ptxOptions(t)
+	}
+	programs, kernels := compileKernels(t, m, map[string]string{"moe-block": "128"}, copts)
+	params, err := weights.Load(infer.Stored(m), dir, weights.IgnoreTensors(models.CheckpointCopy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := infer.BindDerived(m, params); err != nil {
+		t.Fatal(err)
+	}
+	return m, programs, params, kernels
+}
+
+// compileKernels runs the kernel pipeline over m (with the pass options
+// given) and compiles its regions as a bundle's are: each function's
+// program and the kernels.
+func compileKernels(t *testing.T, m *ir.Module, options map[string]string, copts codegen.Options) (map[string][]program.Step, []*codegen.Kernel) {
+	t.Helper()
 	pl, err := passes.ParsePipeline(passes.KernelPipeline)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := passes.Run(&passes.Context{Options: map[string]string{"moe-block": "128"}}, m, pl); err != nil {
+	if err := passes.Run(&passes.Context{Options: options}, m, pl); err != nil {
 		t.Fatal(err)
-	}
-	var copts codegen.Options
-	if withPTX {
-		copts = ptxOptions(t)
 	}
 	res, err := codegen.Compile(context.Background(), m, copts)
 	if err != nil {
@@ -69,14 +85,7 @@ func tinyProgramKernels(t *testing.T, withPTX bool) (*ir.Module, map[string][]pr
 			programs[fn] = append(programs[fn], *s)
 		}
 	}
-	params, err := weights.Load(infer.Stored(m), dir, weights.IgnoreTensors(models.CheckpointCopy))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := infer.BindDerived(m, params); err != nil {
-		t.Fatal(err)
-	}
-	return m, programs, params, res.Kernels
+	return programs, res.Kernels
 }
 
 // ptxOptions compiles kernels to PTX (llc; no ptxas), through the cache.
