@@ -11,6 +11,7 @@ import (
 
 	"github.com/deepc-dev/deepc/internal/safefile"
 	"github.com/deepc-dev/deepc/ir"
+	"github.com/deepc-dev/deepc/models"
 	"github.com/deepc-dev/deepc/runtime"
 	"github.com/deepc-dev/deepc/runtime/gguf"
 	"github.com/deepc-dev/deepc/runtime/tokenizer"
@@ -120,6 +121,17 @@ func (x *ExportGGUF) Run(diag io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("export: %s: %w", m.Name, err)
 	}
+	// The checkpoint must hold every param before anything is sized from
+	// the config (the vocabulary's token table, for one): a config.json
+	// alone cannot make the export allocate.
+	ck, err := weights.OpenCheckpoint(l.Checkpoint)
+	if err != nil {
+		return err
+	}
+	defer ck.Close()
+	if err := planned(ck, m); err != nil {
+		return err
+	}
 	tok, err := x.tokenizer(int(h.vocab))
 	if err != nil {
 		return err
@@ -128,11 +140,6 @@ func (x *ExportGGUF) Run(diag io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	ck, err := weights.OpenCheckpoint(l.Checkpoint)
-	if err != nil {
-		return err
-	}
-	defer ck.Close()
 	tensors, err := x.tensorSpecs(m, ck, h, diag)
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
@@ -168,17 +175,25 @@ func (x *ExportGGUF) Run(diag io.Writer) error {
 	return nil
 }
 
-// tokenizer opens the tokenizer whose tables the file carries.
-func (x *ExportGGUF) tokenizer(vocab int) (tokenizer.Vocabulary, error) {
-	spec := x.Tokenizer
-	if spec == "" {
-		if fileExists(filepath.Join(x.Load.Checkpoint, "tokenizer.json")) {
-			spec = x.Load.Checkpoint
-		} else {
-			spec = fmt.Sprintf("byte:%d", vocab)
+// planned checks that the checkpoint binds every param of m (tensors it
+// has beyond them are fine, as for inspect).
+func planned(ck *weights.Checkpoint, m *ir.Module) error {
+	_, probs := ck.Plan(m, weights.IgnoreTensors(models.CheckpointCopy))
+	var fatal []weights.Problem
+	for _, p := range probs {
+		if p.Kind != weights.Unexpected {
+			fatal = append(fatal, p)
 		}
 	}
-	t, err := tokenizer.Open(spec)
+	if len(fatal) > 0 {
+		return &weights.MismatchError{Path: ck.Path, Module: m.Name, Problems: fatal}
+	}
+	return nil
+}
+
+// tokenizer opens the tokenizer whose tables the file carries.
+func (x *ExportGGUF) tokenizer(vocab int) (tokenizer.Vocabulary, error) {
+	t, err := tokenizer.Open(tokenizerSpec(x.Tokenizer, x.Load.Checkpoint, vocab))
 	if err != nil {
 		return tokenizer.Vocabulary{}, err
 	}
@@ -261,6 +276,9 @@ func deepseek2Params(cfg ir.Attrs) (ds2, error) {
 		get := func(k string) float64 { v, _ := rs.Float(k); return v }
 		h.factor, h.betaFast, h.betaSlow, h.mscaleAllDim = get("factor"), get("beta_fast"), get("beta_slow"), get("mscale_all_dim")
 		h.origCtx = int64(get("original_max_position_embeddings"))
+		if !(h.factor > 0) || h.origCtx <= 0 || h.origCtx > math.MaxUint32 {
+			return h, fmt.Errorf("YaRN needs a positive factor and original_max_position_embeddings up to 2^32, got %g and %d", h.factor, h.origCtx)
+		}
 		if ms := get("mscale"); ms != h.mscaleAllDim {
 			return h, fmt.Errorf("YaRN mscale %g differs from mscale_all_dim %g: llama.cpp assumes they are equal (DeepSeek-V2 and V3 configs have them equal), so the file would scale attention differently", ms, h.mscaleAllDim)
 		}
@@ -273,8 +291,8 @@ func deepseek2Metadata(name string, h ds2, typ gguf.TensorType, tok tokenizer.Vo
 	a := func(k string) string { return "deepseek2." + k }
 	u := func(v int64) uint32 { return uint32(v) }
 	ctx := int64(4096)
-	if h.yarn {
-		ctx = int64(float64(h.origCtx) * h.factor)
+	if h.yarn { // the extended context, which a uint32 holds at most
+		ctx = int64(min(float64(h.origCtx)*h.factor, math.MaxUint32))
 	}
 	kvs := []gguf.KV{
 		kv("general.architecture", "deepseek2"),

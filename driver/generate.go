@@ -15,14 +15,20 @@ import (
 // generationTokenizer picks the tokenizer: the flag, the checkpoint's
 // tokenizer.json, or a byte-level one the size of the model's vocabulary.
 func GenerationTokenizer(spec, dir string, m *infer.Model) (tokenizer.Tokenizer, error) {
-	if spec == "" {
-		if p := filepath.Join(dir, "tokenizer.json"); fileExists(p) {
-			spec = dir // read as a file of the checkpoint directory: no link followed
-		} else {
-			spec = fmt.Sprintf("byte:%d", vocabSize(m))
-		}
+	return tokenizer.Open(tokenizerSpec(spec, dir, vocabSize(m)))
+}
+
+// tokenizerSpec is spec, or when it is empty the checkpoint dir's
+// tokenizer.json (read as a file of that directory: no link followed),
+// or the byte-level tokenizer of vocab ids when there is none.
+func tokenizerSpec(spec, dir string, vocab int) string {
+	switch {
+	case spec != "":
+		return spec
+	case fileExists(filepath.Join(dir, "tokenizer.json")):
+		return dir
 	}
-	return tokenizer.Open(spec)
+	return fmt.Sprintf("byte:%d", vocab)
 }
 
 func fileExists(p string) bool {
