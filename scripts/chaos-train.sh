@@ -83,10 +83,14 @@ for ((k = 1; k <= kills; k++)); do
   else
     sleep "$delay"
   fi
-  # kill the deepc process (start's child), not only the shell around it
+  # kill the deepc process (start's child), not only the shell around it;
+  # a deepc forked just as its shell was killed outlives it (and would
+  # hold the run's lock), so also kill whatever trains into the run
+  # directory, until nothing does
   pkill -9 -P "$pid" deepc 2>/dev/null || true
   kill -9 "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
+  while pkill -9 -f -- "--out $run\$" 2>/dev/null; do sleep 0.01; done
   if [ -n "$(comm -13 <(echo "$before") <(tmps))" ]; then mid_save=$((mid_save + 1)); fi
   [ -f "$run/latest" ] || no_ckpt=$((no_ckpt + 1))
   [ -f "$run/latest" ] && [ "$(cat "$run/latest")" = "$(printf 'step-%06d' "$steps")" ] || unfinished=$((unfinished + 1))
