@@ -4,6 +4,7 @@ import (
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/program"
 	llir "github.com/llir/llvm/ir"
+	"github.com/llir/llvm/ir/constant"
 	"github.com/llir/llvm/ir/enum"
 	"github.com/llir/llvm/ir/value"
 )
@@ -16,7 +17,8 @@ import (
 // slots), the block takes the chunk's max and rescales its running sum and
 // output (online softmax, f32), then each thread accumulates its share of
 // the output dims over the chunk's probabilities. A query that sees no key
-// gets 0. This is the straightforward SIMT version; the tensor-core
+// gets 0. Query head h reads key/value head h/(H/Hk) (grouped-query
+// attention). This is the straightforward SIMT version; the tensor-core
 // (wgmma) flash kernel is the next step.
 
 const (
@@ -44,10 +46,13 @@ func emitAttention(k *kernelBuilder, step *program.Step) error {
 		return unsupported("attention with shapes %s, %s", q.Type, v.Type)
 	}
 	Hk := kk.Type.Shape[1]
+	if Hk.IsSym() || Hk.N <= 0 || H.N%Hk.N != 0 {
+		return unsupported("attention with %s query heads over %s key/value heads", H, Hk)
+	}
 	scale, _ := op.Attrs.Float("scale")
-	causal := true
-	if c, ok := op.Attrs.Bool("causal"); ok {
-		causal = c
+	mask, err := ir.AttentionMaskOf(op.Attrs)
+	if err != nil {
+		return err
 	}
 	dq, dv := dqD.N, dvD.N
 	perThread := (dv + attnThreads - 1) / attnThreads
@@ -57,10 +62,7 @@ func emitAttention(k *kernelBuilder, step *program.Step) error {
 	blk := k.zext64(k.sreg("ctaid.x"))
 	tid := k.zext64(k.sreg("tid.x"))
 	t, h := k.div(blk, ci64(H.N)), k.rem(blk, ci64(H.N))
-	hk := h
-	if Hk.N == 1 {
-		hk = ci64(0)
-	}
+	hk := k.div(h, ci64(H.N/Hk.N)) // the key/value head query head h reads
 	nKeys := k.dim(kk.Type.Shape[0])
 	k.loop(tid, ci64(dq), ci64(attnThreads), nil, func(i value.Value, _ []value.Value) []value.Value {
 		x := k.read(q, k.add(k.mul(blk, ci64(dq)), i))
@@ -84,9 +86,7 @@ func emitAttention(k *kernelBuilder, step *program.Step) error {
 			sc := k.sel(inRange, s, ci64(0))
 			ks := k.load(k.at(k.ptrs[kseq], sc))
 			vis := k.b.NewAnd(inRange, k.b.NewICmp(enum.IPredEQ, ks, mySeq))
-			if causal {
-				vis = k.b.NewAnd(vis, k.b.NewICmp(enum.IPredSLE, k.load(k.at(k.ptrs[kpos], sc)), myPos))
-			}
+			vis = k.b.NewAnd(vis, k.maskVisible(mask, myPos, k.load(k.at(k.ptrs[kpos], sc))))
 			if cache {
 				vis = k.b.NewAnd(vis, k.b.NewICmp(enum.IPredNE, ks, cint(ks.Type(), -1)))
 			}
@@ -138,6 +138,19 @@ func emitAttention(k *kernelBuilder, step *program.Step) error {
 	k.ret()
 	step.Launch = program.Launch{Threads: attnThreads, Grid: [3]program.GridDim{gridOf(1, q.Type.Shape[0], H), one(), one()}}
 	return nil
+}
+
+// maskVisible is the attention mask's test for a query at position qpos
+// and a key (of its sequence) at kpos.
+func (k *kernelBuilder) maskVisible(m ir.AttentionMask, qpos, kpos value.Value) value.Value {
+	var ok value.Value = constant.True
+	if m.Causal {
+		ok = k.b.NewICmp(enum.IPredSLE, kpos, qpos)
+	}
+	if m.Window > 0 {
+		ok = k.b.NewAnd(ok, k.b.NewICmp(enum.IPredSLT, k.b.NewSub(qpos, kpos), cint(qpos.Type(), m.Window)))
+	}
+	return ok
 }
 
 // chunkMax is the online softmax's rescaling for a chunk of scores in

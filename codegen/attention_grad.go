@@ -17,9 +17,10 @@ import (
 //	  (dp_ts = g_t·v_s) and dq_t = scale·Σ_s p_ts·(dp_ts − D_t)·k_s, from
 //	  the running sums Σ e·dp·k and Σ e·k rescaled per chunk like the
 //	  forward kernel; (m, l, D) go to a scratch [T, H, 3] f32 tensor.
-//	B, one block per (key s, head h): over the queries that see s,
-//	  p_ts = exp(q_t·k_s·scale − m_t)/l_t, dv_s = Σ_t p_ts·g_t and
-//	  dk_s = scale·Σ_t p_ts·(dp_ts − D_t)·q_t.
+//	B, one block per (key s, key/value head hk): over the queries that
+//	  see s, in each of the G = H/Hk query heads h reading hk,
+//	  p_ts = exp(q_t·k_s·scale − m_t)/l_t, dv_s = Σ_t,h p_ts·g_t and
+//	  dk_s = scale·Σ_t,h p_ts·(dp_ts − D_t)·q_t.
 
 var attentionGradPhases = []phase{
 	{emit: emitAttentionGradQ, outputs: gradOutputs(0), scratch: gradStats(true)},
@@ -50,9 +51,9 @@ func gradStats(write bool) func(*Region, func(*ir.Value) string) []program.Arg {
 // gradCtx holds what both kernels read.
 type gradCtx struct {
 	q, kk, v, pos, seq, g *ir.Value
-	H, dq, dv             int64
+	H, Hk, G, dq, dv      int64 // G = H/Hk query heads per key/value head
 	scale                 float32
-	causal                bool
+	mask                  ir.AttentionMask
 	stats                 value.Value
 }
 
@@ -66,12 +67,16 @@ func gradContext(k *kernelBuilder) (*gradCtx, error) {
 	if H.IsSym() || dq.IsSym() || dv.IsSym() || dq.N > 1024 || dv.N > attnMaxDV {
 		return nil, unsupported("attention_grad with shapes %s, %s", c.q.Type, c.v.Type)
 	}
-	c.H, c.dq, c.dv = H.N, dq.N, dv.N
+	Hk := c.kk.Type.Shape[1]
+	if Hk.IsSym() || Hk.N <= 0 || H.N%Hk.N != 0 {
+		return nil, unsupported("attention_grad with %s query heads over %s key/value heads", H, Hk)
+	}
+	c.H, c.Hk, c.G, c.dq, c.dv = H.N, Hk.N, H.N/Hk.N, dq.N, dv.N
 	s, _ := op.Attrs.Float("scale")
 	c.scale = float32(s)
-	c.causal = true
-	if b, ok := op.Attrs.Bool("causal"); ok {
-		c.causal = b
+	var err error
+	if c.mask, err = ir.AttentionMaskOf(op.Attrs); err != nil {
+		return nil, err
 	}
 	for _, p := range k.scratch {
 		c.stats = p
@@ -81,11 +86,8 @@ func gradContext(k *kernelBuilder) (*gradCtx, error) {
 
 // visible says whether query t sees key s.
 func (c *gradCtx) visible(k *kernelBuilder, t, s value.Value) value.Value {
-	var ok value.Value = k.b.NewICmp(enum.IPredEQ, k.load(k.at(k.ptrs[c.seq], s)), k.load(k.at(k.ptrs[c.seq], t)))
-	if c.causal {
-		ok = k.b.NewAnd(ok, k.b.NewICmp(enum.IPredSLE, k.load(k.at(k.ptrs[c.pos], s)), k.load(k.at(k.ptrs[c.pos], t))))
-	}
-	return ok
+	ok := k.b.NewICmp(enum.IPredEQ, k.load(k.at(k.ptrs[c.seq], s)), k.load(k.at(k.ptrs[c.seq], t)))
+	return k.b.NewAnd(ok, k.maskVisible(c.mask, k.load(k.at(k.ptrs[c.pos], t)), k.load(k.at(k.ptrs[c.pos], s))))
 }
 
 // dot is Σ_i a[aBase+i]·b[bBase+i] over n elements in f32.
@@ -109,6 +111,7 @@ func emitAttentionGradQ(k *kernelBuilder, step *program.Step) error {
 	blk := k.zext64(k.sreg("ctaid.x"))
 	tid := k.zext64(k.sreg("tid.x"))
 	t, h := k.div(blk, ci64(c.H)), k.rem(blk, ci64(c.H))
+	hk := k.div(h, ci64(c.G))
 	qBase, gBase := k.mul(blk, ci64(c.dq)), k.mul(blk, ci64(c.dv))
 	negInf := cf32(-3.4028234663852886e38)
 	carry := []value.Value{negInf, cf32(0), cf32(0)} // m, l, Σ e·dp
@@ -121,7 +124,7 @@ func emitAttentionGradQ(k *kernelBuilder, step *program.Step) error {
 			in := k.lt(s, T)
 			sc := k.sel(in, s, ci64(0))
 			vis := k.b.NewAnd(in, c.visible(k, t, sc))
-			kvBase := k.add(k.mul(sc, ci64(c.H)), h)
+			kvBase := k.add(k.mul(sc, ci64(c.Hk)), hk)
 			score := k.b.NewFMul(k.dot(c.q, qBase, c.kk, k.mul(kvBase, ci64(c.dq)), c.dq), cf32(float64(c.scale)))
 			k.store(k.sel(vis, score, negInf), k.sharedAt(ps, j))
 			k.store(k.dot(c.g, gBase, c.v, k.mul(kvBase, ci64(c.dv)), c.dv), k.sharedAt(dps, j))
@@ -148,7 +151,7 @@ func emitAttentionGradQ(k *kernelBuilder, step *program.Step) error {
 				s := k.add(c0, j)
 				sc := k.sel(k.lt(s, T), s, ci64(0))
 				e := k.load(k.sharedAt(ps, j))
-				kv := k.read(c.kk, k.add(k.mul(k.add(k.mul(sc, ci64(c.H)), h), ci64(c.dq)), dC))
+				kv := k.read(c.kk, k.add(k.mul(k.add(k.mul(sc, ci64(c.Hk)), hk), ci64(c.dq)), dC))
 				ek := k.b.NewFMul(e, kv)
 				return []value.Value{k.b.NewFAdd(a[0], k.b.NewFMul(ek, k.load(k.sharedAt(dps, j)))), k.b.NewFAdd(a[1], ek)}
 			})
@@ -188,12 +191,16 @@ func emitAttentionGradKV(k *kernelBuilder, step *program.Step) error {
 	}
 	op := k.r.Ops[0]
 	dkOut, dvOut := op.Results[1], op.Results[2]
-	T := k.dim(c.q.Type.Shape[0])
+	// The loop runs over U = T·G (query, head) pairs: u → t = u/G, h = hk·G + u%G.
+	U := k.mul(k.dim(c.q.Type.Shape[0]), ci64(c.G))
 	ps := k.sharedArray("p", attnChunk, f32)
 	dss := k.sharedArray("ds", attnChunk, f32)
 	blk := k.zext64(k.sreg("ctaid.x"))
 	tid := k.zext64(k.sreg("tid.x"))
-	s, h := k.div(blk, ci64(c.H)), k.rem(blk, ci64(c.H))
+	s, hk := k.div(blk, ci64(c.Hk)), k.rem(blk, ci64(c.Hk))
+	qRow := func(u value.Value) value.Value { // the line t·H + h of q and g for pair u
+		return k.add(k.mul(k.div(u, ci64(c.G)), ci64(c.H)), k.add(k.mul(hk, ci64(c.G)), k.rem(u, ci64(c.G))))
+	}
 	kBase, vBase := k.mul(blk, ci64(c.dq)), k.mul(blk, ci64(c.dv))
 	perK := (c.dq + attnThreads - 1) / attnThreads
 	perV := (c.dv + attnThreads - 1) / attnThreads
@@ -201,13 +208,13 @@ func emitAttentionGradKV(k *kernelBuilder, step *program.Step) error {
 	for i := range carry {
 		carry[i] = cf32(0)
 	}
-	fin := k.loop(ci64(0), T, ci64(attnChunk), carry, func(c0 value.Value, cur []value.Value) []value.Value {
+	fin := k.loop(ci64(0), U, ci64(attnChunk), carry, func(c0 value.Value, cur []value.Value) []value.Value {
 		k.loop(tid, ci64(attnChunk), ci64(attnThreads), nil, func(j value.Value, _ []value.Value) []value.Value {
-			t := k.add(c0, j)
-			in := k.lt(t, T)
-			tc := k.sel(in, t, ci64(0))
-			vis := k.b.NewAnd(in, c.visible(k, tc, s))
-			row := k.add(k.mul(tc, ci64(c.H)), h)
+			u := k.add(c0, j)
+			in := k.lt(u, U)
+			uc := k.sel(in, u, ci64(0))
+			vis := k.b.NewAnd(in, c.visible(k, k.div(uc, ci64(c.G)), s))
+			row := qRow(uc)
 			st := k.mul(row, ci64(3))
 			m := k.load(k.at(c.stats, st))
 			l := k.load(k.at(c.stats, k.add(st, ci64(1))))
@@ -225,9 +232,9 @@ func emitAttentionGradKV(k *kernelBuilder, step *program.Step) error {
 			d := k.add(tid, ci64(r*attnThreads))
 			dC := k.sel(k.lt(d, ci64(n)), d, ci64(0))
 			return k.loop(ci64(0), ci64(attnChunk), ci64(1), []value.Value{init}, func(j value.Value, a []value.Value) []value.Value {
-				t := k.add(c0, j)
-				tc := k.sel(k.lt(t, T), t, ci64(0))
-				x := k.read(src, k.add(k.mul(k.add(k.mul(tc, ci64(c.H)), h), ci64(dim)), dC))
+				u := k.add(c0, j)
+				uc := k.sel(k.lt(u, U), u, ci64(0))
+				x := k.read(src, k.add(k.mul(qRow(uc), ci64(dim)), dC))
 				return []value.Value{k.b.NewFAdd(a[0], k.b.NewFMul(k.load(k.sharedAt(weights, j)), x))}
 			})[0]
 		}

@@ -256,6 +256,112 @@ func TestAttentionKernelOnlineSoftmax(t *testing.T) {
 	t.Logf("worst relative error %.2e", worst)
 }
 
+// attention64 is attention in float64 (docs/op-semantics.md): query head h
+// reads key/value head h/(H/Hk); causal; a window > 0 hides keys that many
+// positions back or more.
+func attention64(q, k, v []float64, pos, seq []int, H, Hk, D, DV int, scale float64, window int) []float64 {
+	T := len(pos)
+	out := make([]float64, T*H*DV)
+	for i := 0; i < T; i++ {
+		for h := 0; h < H; h++ {
+			hk := h / (H / Hk)
+			mx := math.Inf(-1)
+			sc := map[int]float64{}
+			for j := 0; j < T; j++ {
+				if seq[j] != seq[i] || pos[j] > pos[i] || (window > 0 && pos[i]-pos[j] >= window) {
+					continue
+				}
+				var dot float64
+				for d := 0; d < D; d++ {
+					dot += q[(i*H+h)*D+d] * k[(j*Hk+hk)*D+d]
+				}
+				sc[j] = dot * scale
+				mx = math.Max(mx, sc[j])
+			}
+			var sum float64
+			for _, s := range sc {
+				sum += math.Exp(s - mx)
+			}
+			for j, s := range sc {
+				p := math.Exp(s-mx) / sum
+				for d := 0; d < DV; d++ {
+					out[(i*H+h)*DV+d] += p * v[(j*Hk+hk)*DV+d]
+				}
+			}
+		}
+	}
+	return out
+}
+
+// Grouped-query attention (4 query heads over 2 key/value heads) with a
+// sliding window, forward and attention_grad kernels on the emulator,
+// against float64 attention and central differences of its Σ g·o.
+func TestAttentionKernelGroupedWindow(t *testing.T) {
+	seed := testseed.Seed(t)
+	rng := rand.New(rand.NewPCG(seed, 3))
+	pos := []int{0, 1, 2, 0, 3, 4, 1, 2, 5, 6}
+	seq := []int{0, 0, 0, 1, 0, 0, 1, 1, 0, 0}
+	const H, Hk, D, DV, window = 4, 2, 8, 6, 3
+	T := len(pos)
+	q := randTensor(rng, ir.F32, 1, noRound, T, H, D)
+	k := randTensor(rng, ir.F32, 1, noRound, T, Hk, D)
+	v := randTensor(rng, ir.F32, 1, noRound, T, Hk, DV)
+	g := randTensor(rng, ir.F32, 1, noRound, T, H, DV)
+	scale := 0.35
+	src := fmt.Sprintf(`module @a {
+  func @f(%%q: [T, %[1]d, %[3]d] f32, %%k: [T, %[2]d, %[3]d] f32, %%v: [T, %[2]d, %[4]d] f32, %%pos: [T] i32, %%seq: [T] i32, %%g: [T, %[1]d, %[4]d] f32) -> ([T, %[1]d, %[4]d] f32, [T, %[1]d, %[3]d] f32, [T, %[2]d, %[3]d] f32, [T, %[2]d, %[4]d] f32) {
+    %%0 = attention %%q, %%k, %%v, %%pos, %%seq {scale = %[5]v, window = %[6]d} : [T, %[1]d, %[4]d] f32
+    %%1, %%2, %%3 = attention_grad %%q, %%k, %%v, %%pos, %%seq, %%g {scale = %[5]v, window = %[6]d} : [T, %[1]d, %[3]d] f32, [T, %[2]d, %[3]d] f32, [T, %[2]d, %[4]d] f32
+    return %%0, %%1, %%2, %%3
+  }
+}`, H, Hk, D, DV, scale, window)
+	out, _ := emuRun(t, seed, src, "f", nil, q, k, v,
+		ints([]int{T}, func(i int) int64 { return int64(pos[i]) }), ints([]int{T}, func(i int) int64 { return int64(seq[i]) }), g)
+	f64 := func(x *runtime.Tensor) []float64 {
+		r := make([]float64, len(x.F))
+		for i, v := range x.F {
+			r[i] = float64(v)
+		}
+		return r
+	}
+	relErr := func(got *runtime.Tensor, want []float64) float64 {
+		var num, den float64
+		for i, w := range want {
+			d := float64(got.F[i]) - w
+			num, den = num+d*d, den+w*w
+		}
+		return math.Sqrt(num / den)
+	}
+	x := [][]float64{f64(q), f64(k), f64(v)}
+	if e := relErr(out[0], attention64(x[0], x[1], x[2], pos, seq, H, Hk, D, DV, scale, window)); e > 2e-6 {
+		t.Errorf("attention: relative error %.2e", e)
+	}
+	loss := func() float64 {
+		o := attention64(x[0], x[1], x[2], pos, seq, H, Hk, D, DV, scale, window)
+		var l float64
+		for i, y := range o {
+			l += y * float64(g.F[i])
+		}
+		return l
+	}
+	for i, name := range []string{"dq", "dk", "dv"} {
+		want := make([]float64, len(x[i]))
+		for j := range want {
+			const h = 1e-6
+			keep := x[i][j]
+			x[i][j] = keep + h
+			up := loss()
+			x[i][j] = keep - h
+			down := loss()
+			x[i][j] = keep
+			want[j] = (up - down) / (2 * h)
+		}
+		if e := relErr(out[1+i], want); e > 1e-5 {
+			t.Errorf("attention_grad %s: relative error %.2e", name, e)
+		}
+	}
+}
+
 // The rope kernel at DeepSeek-V3's positions (up to 160K, YaRN): it forms
 // pos·freq in f64 and reduces it mod 2π before the f32 sine and cosine,
 // so the rotation stays within f32 accuracy (an f32 angle would be off by

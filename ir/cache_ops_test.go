@@ -29,7 +29,8 @@ func init() {
 		inferCase{op: "kv_write", args: tys(ty(BF16, "C", 576), ty(BF16, "T", 576), ty(I32, "C")), err: "slots must be an integer [T] tensor"},
 		inferCase{op: "attention_cache", args: tys(ty(F32, "T", 4, 576), ty(F32, "C", 1, 576), ty(F32, "C", 1, 512), ty(I32, "T"), ty(I32, "T"), ty(I32, "C"), ty(I32, "C")), attrs: Attrs{"scale": 0.1}, want: tys(ty(F32, "T", 4, 512))},
 		inferCase{op: "attention_cache", args: tys(ty(F32, "T", 4, 8), ty(F32, "C", 4, 8), ty(F32, "C", 4, 8), ty(I32, "T"), ty(I32, "T"), ty(I32, "C"), ty(I32, "C")), attrs: Attrs{"scale": 0.1}, want: tys(ty(F32, "T", 4, 8))},
-		inferCase{op: "attention_cache", args: tys(ty(F32, "T", 4, 8), ty(F32, "C", 2, 8), ty(F32, "C", 2, 8), ty(I32, "T"), ty(I32, "T"), ty(I32, "C"), ty(I32, "C")), attrs: Attrs{"scale": 0.1}, err: "k has 2 heads; want 4 or 1"},
+		inferCase{op: "attention_cache", args: tys(ty(F32, "T", 4, 8), ty(F32, "C", 2, 8), ty(F32, "C", 2, 8), ty(I32, "T"), ty(I32, "T"), ty(I32, "C"), ty(I32, "C")), attrs: Attrs{"scale": 0.1, "window": int64(8)}, want: tys(ty(F32, "T", 4, 8))},
+		inferCase{op: "attention_cache", args: tys(ty(F32, "T", 4, 8), ty(F32, "C", 3, 8), ty(F32, "C", 3, 8), ty(I32, "T"), ty(I32, "T"), ty(I32, "C"), ty(I32, "C")), attrs: Attrs{"scale": 0.1}, err: "k and v have 3 heads, which must divide q's 4"},
 		inferCase{op: "attention_cache", args: tys(ty(F32, "T", 4, 8), ty(F32, "C", 1, 8), ty(F32, "C", 1, 8), ty(I32, "T"), ty(I32, "T"), ty(I32, "T"), ty(I32, "C")), attrs: Attrs{"scale": 0.1}, err: "slot positions must be an integer [C] tensor"},
 	)
 }

@@ -60,7 +60,7 @@ var (
 	OpTopK          = declare(&OpDef{Name: "topk", Kind: Opaque, Args: 1, Attrs: []string{"k"}, Doc: "k largest along the last axis: values and i32 indices", Infer: inferTopK})
 	OpRoute         = declare(&OpDef{Name: "route", Kind: Opaque, Args: 1, Attrs: []string{"k", "groups", "topk_groups"}, Optional: []string{"group_top"}, Doc: "group-limited top-k: keep the topk_groups best groups (group score: sum of its group_top best), then top k experts; → i32 indices [T, k]", Infer: inferRoute})
 	OpRope          = declare(&OpDef{Name: "rope", Kind: Opaque, Args: 2, Attrs: []string{"theta"}, Optional: []string{"scaling", "inverse", "layout"}, Doc: "rotary embedding by position of consecutive pairs (layout = \"interleaved\", the default) or of the two halves (layout = \"half\", rotate-half); optional YaRN scaling dict; inverse = true rotates back (its own gradient)", Infer: inferRope, FLOPs: perElement(3)})
-	OpAttention     = declare(&OpDef{Name: "attention", Kind: Opaque, Args: 5, Attrs: []string{"scale"}, Optional: []string{"causal"}, Doc: "softmax(q·kᵀ·scale + mask)·v over packed sequences (q, k, v, positions, sequence ids); causal unless causal = false", Infer: inferAttention, FLOPs: attentionFLOPs})
+	OpAttention     = declare(&OpDef{Name: "attention", Kind: Opaque, Args: 5, Attrs: []string{"scale"}, Optional: []string{"causal", "window"}, Doc: "softmax(q·kᵀ·scale + mask)·v over packed sequences (q, k, v, positions, sequence ids); k and v may have fewer heads than q (a divisor: grouped-query attention); causal unless causal = false; window = W > 0 hides keys W or more positions back (sliding window)", Infer: inferAttention, FLOPs: attentionFLOPs})
 )
 
 func floatUnaryOp(name string) *OpDef {
@@ -584,17 +584,23 @@ func inferAttention(a []Type, at Attrs) ([]Type, error) {
 	if _, ok := at.Float("scale"); !ok {
 		return nil, errf("attribute scale must be a number")
 	}
+	if _, err := AttentionMaskOf(at); err != nil {
+		return nil, err
+	}
 	if len(q.Shape) != 3 || len(k.Shape) != 3 || len(v.Shape) != 3 {
 		return nil, errf("q, k, v must be [T, H, d], got %s, %s, %s", q.Shape, k.Shape, v.Shape)
 	}
 	if q.DType != k.DType || q.DType != v.DType || !q.DType.IsFloat() {
 		return nil, errf("q, k, v must share a float dtype, got %s, %s, %s", q.DType, k.DType, v.DType)
 	}
-	if !q.Shape.Equal(k.Shape) {
-		return nil, errf("q %s and k %s must have the same shape", q.Shape, k.Shape)
+	if k.Shape[0] != q.Shape[0] || k.Shape[2] != q.Shape[2] {
+		return nil, errf("q %s and k %s must match in tokens and head dim", q.Shape, k.Shape)
 	}
-	if !v.Shape[:2].Equal(q.Shape[:2]) {
-		return nil, errf("v %s must match q %s in tokens and heads", v.Shape, q.Shape)
+	if !v.Shape[:2].Equal(k.Shape[:2]) {
+		return nil, errf("v %s must match k %s in tokens and heads", v.Shape, k.Shape)
+	}
+	if err := kvHeads(q.Shape[1], k.Shape[1]); err != nil {
+		return nil, err
 	}
 	if err := tokens("positions", a[3], q); err != nil {
 		return nil, err
@@ -603,6 +609,50 @@ func inferAttention(a []Type, at Attrs) ([]Type, error) {
 		return nil, err
 	}
 	return one(Type{Shape{q.Shape[0], q.Shape[1], v.Shape[2]}, q.DType}), nil
+}
+
+// kvHeads checks that the key/value heads Hk divide the query heads H:
+// query head h reads key/value head h / (H/Hk) (MHA: Hk = H; GQA; MQA: Hk = 1).
+func kvHeads(h, hk Dim) error {
+	if h == hk || hk == C(1) {
+		return nil
+	}
+	if h.IsSym() || hk.IsSym() || hk.N <= 0 || h.N%hk.N != 0 {
+		return errf("k and v have %s heads, which must divide q's %s", hk, h)
+	}
+	return nil
+}
+
+// AttentionMask is what attention's attributes hide: later keys when
+// Causal, and keys Window or more positions back when Window > 0.
+type AttentionMask struct {
+	Causal bool
+	Window int64
+}
+
+// AttentionMaskOf reads the causal (default true) and window (default 0,
+// no window) attributes.
+func AttentionMaskOf(at Attrs) (AttentionMask, error) {
+	m := AttentionMask{Causal: true}
+	if v, ok := at["causal"]; ok {
+		if m.Causal, ok = v.(bool); !ok {
+			return m, errf("attribute causal must be a bool")
+		}
+	}
+	if _, ok := at["window"]; ok {
+		w, ok := at.Int("window")
+		if !ok || w < 0 {
+			return m, errf("attribute window must be a non-negative integer (0: no window)")
+		}
+		m.Window = w
+	}
+	return m, nil
+}
+
+// Visible reports whether a query at position qpos sees a key (of its
+// sequence) at kpos.
+func (m AttentionMask) Visible(qpos, kpos int64) bool {
+	return (!m.Causal || kpos <= qpos) && (m.Window <= 0 || qpos-kpos < m.Window)
 }
 
 // attentionFLOPs counts q·kᵀ and p·v over one sequence of T tokens; causal

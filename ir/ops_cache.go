@@ -9,7 +9,7 @@ package ir
 // The cache ops.
 var (
 	OpKVWrite        = declare(&OpDef{Name: "kv_write", Kind: Injective, Args: 3, Doc: "cache [C, d] with rows slot[t] set to x[t] (x [T, d], slot [T])", Infer: inferKVWrite, FLOPs: noFLOPs})
-	OpAttentionCache = declare(&OpDef{Name: "attention_cache", Kind: Opaque, Args: 7, Attrs: []string{"scale"}, Optional: []string{"causal"}, Doc: "attention of q [T, H, dq] over cache slots k [C, Hk, dq], v [C, Hk, dv] (Hk = H, or 1 shared by all heads) with q positions and sequence ids and the slots' positions and sequence ids", Infer: inferAttentionCache, FLOPs: attentionCacheFLOPs})
+	OpAttentionCache = declare(&OpDef{Name: "attention_cache", Kind: Opaque, Args: 7, Attrs: []string{"scale"}, Optional: []string{"causal", "window"}, Doc: "attention of q [T, H, dq] over cache slots k [C, Hk, dq], v [C, Hk, dv] (Hk divides H: query head h reads key/value head h / (H/Hk)) with q positions and sequence ids and the slots' positions and sequence ids", Infer: inferAttentionCache, FLOPs: attentionCacheFLOPs})
 )
 
 func inferKVWrite(a []Type, _ Attrs) ([]Type, error) {
@@ -31,6 +31,9 @@ func inferAttentionCache(a []Type, at Attrs) ([]Type, error) {
 	if _, ok := at.Float("scale"); !ok {
 		return nil, errf("attribute scale must be a number")
 	}
+	if _, err := AttentionMaskOf(at); err != nil {
+		return nil, err
+	}
 	if len(q.Shape) != 3 || len(k.Shape) != 3 || len(v.Shape) != 3 {
 		return nil, errf("q, k, v must be [T, H, d], [C, Hk, d], [C, Hk, dv], got %s, %s, %s", q.Shape, k.Shape, v.Shape)
 	}
@@ -43,8 +46,8 @@ func inferAttentionCache(a []Type, at Attrs) ([]Type, error) {
 	if k.Shape[0] != v.Shape[0] || k.Shape[1] != v.Shape[1] {
 		return nil, errf("k %s and v %s must match in slots and heads", k.Shape, v.Shape)
 	}
-	if hk := k.Shape[1]; hk != q.Shape[1] && hk != C(1) {
-		return nil, errf("k has %s heads; want %s or 1", hk, q.Shape[1])
+	if err := kvHeads(q.Shape[1], k.Shape[1]); err != nil {
+		return nil, err
 	}
 	if err := tokens("positions", a[3], q); err != nil {
 		return nil, err

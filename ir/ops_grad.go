@@ -8,7 +8,7 @@ package ir
 var (
 	OpScatterAdd         = declare(&OpDef{Name: "scatter_add", Kind: Opaque, Args: 3, Attrs: []string{"axis"}, Doc: "base with src added along axis at idx (take_along's adjoint): out[..., idx[..., j, ...], ...] += src[..., j, ...]; idx and src share a shape that matches base off axis", Infer: inferScatterAdd, FLOPs: scatterAddFLOPs, Linear: true})
 	OpGroupedLinearWGrad = declare(&OpDef{Name: "grouped_linear_wgrad", Kind: Opaque, Args: 3, Attrs: []string{"experts"}, Optional: []string{"fp8"}, Doc: "grouped_linear's weight gradient: dw[e] = Σ over slots (t, j) routed to e of g[t, j]ᵀ · x'[t, j]; x [T, in] or [T, k, in], g [T, k, out], idx [T, k] → [experts, out, in]; fp8 = true: in the FP8 mode both operands are quantized per 128 slots (the weight-gradient GEMM of docs/model.md §5)", Infer: inferGroupedLinearWGrad, FLOPs: groupedLinearWGradFLOPs, Linear: true})
-	OpAttentionGrad      = declare(&OpDef{Name: "attention_grad", Kind: Opaque, Args: 6, Attrs: []string{"scale"}, Optional: []string{"causal"}, Doc: "gradients of attention(q, k, v, pos, seq) for the output gradient g: dq, dk, dv (softmax recomputed)", Infer: inferAttentionGrad, FLOPs: attentionGradFLOPs})
+	OpAttentionGrad      = declare(&OpDef{Name: "attention_grad", Kind: Opaque, Args: 6, Attrs: []string{"scale"}, Optional: []string{"causal", "window"}, Doc: "gradients of attention(q, k, v, pos, seq) for the output gradient g: dq, dk, dv (softmax recomputed)", Infer: inferAttentionGrad, FLOPs: attentionGradFLOPs})
 )
 
 func inferScatterAdd(a []Type, at Attrs) ([]Type, error) {

@@ -594,7 +594,8 @@ func kRope(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
 	return []*Tensor{r}, nil
 }
 
-// kAttention: softmax over the visible keys of the query's sequence.
+// kAttention: softmax over the visible keys of the query's sequence; query
+// head h reads key/value head h / (H/Hk).
 func kAttention(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
 	q, k, v, pos, seq := in[0], in[1], in[2], in[3], in[4]
 	scale, _ := op.Attrs.Float("scale")
@@ -602,20 +603,23 @@ func kAttention(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
 	if c, ok := op.Attrs.Bool("causal"); ok {
 		causal = c
 	}
+	window, _ := op.Attrs.Int("window")
 	T, H, D, Dv := q.Shape[0], q.Shape[1], q.Shape[2], v.Shape[2]
+	Hk := k.Shape[1]
 	r := newF(out[0])
 	for t := 0; t < T; t++ {
 		for h := 0; h < H; h++ {
+			kh := h / (H / Hk)
 			var ks []int
 			var sc []float64
 			mx := math.Inf(-1)
 			for s := 0; s < T; s++ {
-				if seq.I[s] != seq.I[t] || (causal && pos.I[s] > pos.I[t]) {
+				if seq.I[s] != seq.I[t] || (causal && pos.I[s] > pos.I[t]) || (window > 0 && pos.I[t]-pos.I[s] >= window) {
 					continue
 				}
 				dot := 0.0
 				for i := 0; i < D; i++ {
-					dot += q.F[(t*H+h)*D+i] * k.F[(s*H+h)*D+i]
+					dot += q.F[(t*H+h)*D+i] * k.F[(s*Hk+kh)*D+i]
 				}
 				ks, sc = append(ks, s), append(sc, dot*scale)
 				mx = math.Max(mx, dot*scale)
@@ -627,7 +631,7 @@ func kAttention(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
 			}
 			for j, s := range ks {
 				for i := 0; i < Dv; i++ {
-					r.F[(t*H+h)*Dv+i] += sc[j] / sum * v.F[(s*H+h)*Dv+i]
+					r.F[(t*H+h)*Dv+i] += sc[j] / sum * v.F[(s*Hk+kh)*Dv+i]
 				}
 			}
 		}

@@ -25,27 +25,28 @@ func init() {
 	register(ir.OpAttentionCache, kAttentionCache)
 }
 
-func attnAttrs(op *ir.Op) (scale float64, causal bool, err error) {
-	scale, err = attrFloat(op, "scale")
-	causal = true
-	if v, ok := op.Attrs["causal"]; ok {
-		b, ok := v.(bool)
-		if !ok {
-			return 0, false, fmt.Errorf("attribute causal must be a bool")
-		}
-		causal = b
+func attnAttrs(op *ir.Op) (scale float64, mask ir.AttentionMask, err error) {
+	if scale, err = attrFloat(op, "scale"); err != nil {
+		return 0, mask, err
 	}
-	return scale, causal, err
+	mask, err = ir.AttentionMaskOf(op.Attrs)
+	return scale, mask, err
+}
+
+// kvShapes checks q [T, H, dq] against k [N, Hk, dq], v [N, Hk, dv] with Hk
+// dividing H.
+func kvShapes(q, k, v *runtime.Tensor) bool {
+	return len(q.Shape) == 3 && len(k.Shape) == 3 && len(v.Shape) == 3 && k.Shape[2] == q.Shape[2] &&
+		k.Shape[0] == v.Shape[0] && k.Shape[1] == v.Shape[1] && k.Shape[1] > 0 && q.Shape[1]%k.Shape[1] == 0
 }
 
 func kAttention(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, error) {
 	q, k, v, pos, seq := args[0], args[1], args[2], args[3], args[4]
-	scale, causal, err := attnAttrs(op)
+	scale, mask, err := attnAttrs(op)
 	if err != nil {
 		return nil, err
 	}
-	if len(q.Shape) != 3 || len(k.Shape) != 3 || len(v.Shape) != 3 || q.Shape[0] != k.Shape[0] ||
-		q.Shape[1] != k.Shape[1] || q.Shape[2] != k.Shape[2] || v.Shape[0] != q.Shape[0] || v.Shape[1] != q.Shape[1] {
+	if !kvShapes(q, k, v) || k.Shape[0] != q.Shape[0] {
 		return nil, fmt.Errorf("attention of q %v, k %v, v %v", q.Shape, k.Shape, v.Shape)
 	}
 	T := q.Shape[0]
@@ -53,19 +54,18 @@ func kAttention(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tenso
 		return nil, fmt.Errorf("positions %v and sequence ids %v must have %d entries", pos.Shape, seq.Shape, T)
 	}
 	out := c.Out(0)
-	a := attn{q: q, k: k, v: v, qpos: pos.I, qseq: seq.I, kpos: pos.I, kseq: seq.I, scale: scale, causal: causal, out: out}
+	a := attn{q: q, k: k, v: v, qpos: pos.I, qseq: seq.I, kpos: pos.I, kseq: seq.I, scale: scale, mask: mask, out: out}
 	a.run(c)
 	return one(out), nil
 }
 
 func kAttentionCache(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, error) {
 	q, k, v, pos, seq, kpos, kseq := args[0], args[1], args[2], args[3], args[4], args[5], args[6]
-	scale, causal, err := attnAttrs(op)
+	scale, mask, err := attnAttrs(op)
 	if err != nil {
 		return nil, err
 	}
-	if len(q.Shape) != 3 || len(k.Shape) != 3 || len(v.Shape) != 3 || k.Shape[2] != q.Shape[2] ||
-		k.Shape[0] != v.Shape[0] || k.Shape[1] != v.Shape[1] || (k.Shape[1] != q.Shape[1] && k.Shape[1] != 1) {
+	if !kvShapes(q, k, v) {
 		return nil, fmt.Errorf("attention_cache of q %v over k %v, v %v", q.Shape, k.Shape, v.Shape)
 	}
 	T, C := q.Shape[0], k.Shape[0]
@@ -73,7 +73,7 @@ func kAttentionCache(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.
 		return nil, fmt.Errorf("positions and sequence ids must have %d (tokens) and %d (slots) entries", T, C)
 	}
 	out := c.Out(0)
-	a := attn{q: q, k: k, v: v, qpos: pos.I, qseq: seq.I, kpos: kpos.I, kseq: kseq.I, scale: scale, causal: causal,
+	a := attn{q: q, k: k, v: v, qpos: pos.I, qseq: seq.I, kpos: kpos.I, kseq: kseq.I, scale: scale, mask: mask,
 		freeSlots: true, out: out}
 	a.run(c)
 	return one(out), nil
@@ -84,17 +84,17 @@ type attn struct {
 	qpos, qseq []int64
 	kpos, kseq []int64
 	scale      float64
-	causal     bool
+	mask       ir.AttentionMask
 	freeSlots  bool // keys with sequence id -1 are never visible
 	out        *runtime.Tensor
 }
 
 // attnItem is one unit of work: queries qs (sorted by position) of one
-// sequence against the keys ks (sorted by position), for head h, or for
-// every head when h < 0 (a single shared key/value head).
+// sequence against the keys ks (sorted by position) of key/value head hk,
+// for every query head that reads it.
 type attnItem struct {
 	qs, ks []int
-	h      int
+	hk     int
 }
 
 const attnBlock = 64 // queries per item
@@ -139,23 +139,9 @@ func (a *attn) run(c *Context) {
 		slices.SortFunc(ks, byPos(a.kpos))
 		for q0 := 0; q0 < len(qs); q0 += attnBlock {
 			blk := qs[q0:min(q0+attnBlock, len(qs))]
-			vis := ks
-			if a.causal { // the keys at or before the block's last position
-				last := a.qpos[blk[len(blk)-1]]
-				n, _ := slices.BinarySearchFunc(ks, last, func(s int, p int64) int {
-					if a.kpos[s] <= p {
-						return -1
-					}
-					return 1
-				})
-				vis = ks[:n]
-			}
-			if Hk == 1 && H > 1 {
-				items = append(items, attnItem{qs: blk, ks: vis, h: -1})
-			} else {
-				for h := 0; h < H; h++ {
-					items = append(items, attnItem{qs: blk, ks: vis, h: h})
-				}
+			vis := a.visibleKeys(ks, a.qpos[blk[0]], a.qpos[blk[len(blk)-1]])
+			for hk := 0; hk < Hk; hk++ {
+				items = append(items, attnItem{qs: blk, ks: vis, hk: hk})
 			}
 		}
 	}
@@ -175,13 +161,10 @@ func (a *attn) run(c *Context) {
 			}
 			return b[:n]
 		}
+		heads := make([]int, H/Hk)
 		for _, it := range items[lo:hi] {
-			heads := []int{it.h}
-			if it.h < 0 {
-				heads = make([]int, H)
-				for h := range heads {
-					heads[h] = h
-				}
+			for j := range heads { // the query heads that read key/value head it.hk
+				heads[j] = it.hk*len(heads) + j
 			}
 			m, n := len(it.qs)*len(heads), len(it.ks)
 			// Rows of Q in (query, head) order; the row's query is it.qs[r/len(heads)].
@@ -195,7 +178,7 @@ func (a *attn) run(c *Context) {
 			if n == 0 {
 				clear(ob)
 			} else {
-				hk := max(it.h, 0)
+				hk := it.hk
 				kb, vb = grow(kb, n*dq), grow(vb, n*dv)
 				for j, s := range it.ks {
 					copy(kb[j*dq:(j+1)*dq], a.k.F[(s*Hk+hk)*dq:(s*Hk+hk+1)*dq])
@@ -235,16 +218,11 @@ func (a *attn) run(c *Context) {
 // gets all zeros (and so a zero output).
 func softmaxRow[S float](a *attn, s []S, p []float32, t int, ks []int) {
 	m := math.Inf(-1)
-	lim := a.qpos[t]
-	n := len(ks)
-	if a.causal { // keys are sorted by position: the visible ones are a prefix
-		n, _ = slices.BinarySearchFunc(ks, lim, func(k int, p int64) int {
-			if a.kpos[k] <= p {
-				return -1
-			}
-			return 1
-		})
-	}
+	// Keys are sorted by position: the visible ones are a run [lo, n).
+	lo, n := a.visibleRun(ks, a.qpos[t], a.qpos[t])
+	clear(p[:lo])
+	s, p = s[lo:n], p[lo:]
+	n -= lo
 	for j := 0; j < n; j++ {
 		m = max(m, float64(s[j])*a.scale)
 	}
@@ -259,4 +237,32 @@ func softmaxRow[S float](a *attn, s []S, p []float32, t int, ks []int) {
 		p[j] = float32(float64(e[j]) / sum)
 	}
 	clear(p[n:])
+}
+
+// visibleRun returns the run ks[lo:hi] (ks sorted by position) of keys that
+// a query at some position in [first, last] may see: after first's window
+// and, when causal, at or before last.
+func (a *attn) visibleRun(ks []int, first, last int64) (lo, hi int) {
+	after := func(p int64) int { // the first key past position p
+		i, _ := slices.BinarySearchFunc(ks, p, func(k int, p int64) int {
+			if a.kpos[k] <= p {
+				return -1
+			}
+			return 1
+		})
+		return i
+	}
+	hi = len(ks)
+	if a.mask.Causal {
+		hi = after(last)
+	}
+	if a.mask.Window > 0 {
+		lo = min(after(first-a.mask.Window), hi)
+	}
+	return lo, hi
+}
+
+func (a *attn) visibleKeys(ks []int, first, last int64) []int {
+	lo, hi := a.visibleRun(ks, first, last)
+	return ks[lo:hi]
 }

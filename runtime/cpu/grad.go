@@ -129,12 +129,16 @@ func kGroupedLinearWGrad(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runt
 // does. Blocks write disjoint rows of the gradients.
 func kAttentionGrad(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, error) {
 	q, k, v, pos, seq, g := args[0], args[1], args[2], args[3], args[4], args[5]
-	scale, causal, err := attnAttrs(op)
+	scale, mask, err := attnAttrs(op)
 	if err != nil {
 		return nil, err
 	}
+	if !kvShapes(q, k, v) || k.Shape[0] != q.Shape[0] {
+		return nil, fmt.Errorf("attention_grad of q %v, k %v, v %v", q.Shape, k.Shape, v.Shape)
+	}
 	T, H, D := q.Shape[0], q.Shape[1], q.Shape[2]
-	Dv := v.Shape[2]
+	Hk, Dv := k.Shape[1], v.Shape[2]
+	G := H / Hk // query heads per key/value head
 	if len(pos.I) != T || len(seq.I) != T {
 		return nil, fmt.Errorf("positions %v and sequence ids %v must have %d entries", pos.Shape, seq.Shape, T)
 	}
@@ -148,61 +152,87 @@ func kAttentionGrad(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.T
 		members[id] = append(members[id], s)
 	}
 	wide := c.wide()
-	c.parallel(len(ids)*H, 1, func(lo, hi int) {
+	c.parallel(len(ids)*Hk, 1, func(lo, hi int) {
 		for blk := lo; blk < hi; blk++ {
-			rows, h := members[ids[blk/H]], blk%H
+			rows, hk := members[ids[blk/Hk]], blk%Hk
 			n := len(rows)
 			// The block's rows of q, k, v, g and of the gradients are
-			// lines t·H + h of those tensors: the GEMMs gather and scatter
-			// them, and read Pᵀ and dSᵀ in place.
-			lines := make([]int, n)
+			// lines t·H + h (query side) and t·Hk + hk (key/value side) of
+			// those tensors: the GEMMs gather and scatter them, and read Pᵀ
+			// and dSᵀ in place. dk and dv sum over the G query heads
+			// reading key/value head hk.
+			kvLines := make([]int, n)
 			for i, t := range rows {
-				lines[i] = t*H + h
+				kvLines[i] = t*Hk + hk
 			}
-			Q := matA{f: q.F, ld: D, rows: lines}
-			G := matA{f: g.F, ld: Dv, rows: lines}
-			S := make([]float32, n*n)
-			gemmA(1, n, n, D, Q, &matB{f: k.F, ld: D, trans: true, rows: lines}, S, n, wide)
-			P := make([]float32, n*n)
+			K := &matB{f: k.F, ld: D, rows: kvLines}
+			KT := &matB{f: k.F, ld: D, trans: true, rows: kvLines}
+			VT := &matB{f: v.F, ld: Dv, trans: true, rows: kvLines}
+			dK, dV := make([]float32, n*D), make([]float32, n*Dv)
+			dKh, dVh := dK, dV
+			if G > 1 {
+				dKh, dVh = make([]float32, n*D), make([]float32, n*Dv)
+			}
+			S, P, dP, dS := make([]float32, n*n), make([]float32, n*n), make([]float32, n*n), make([]float32, n*n)
 			e := make([]float64, n)
-			for i := 0; i < n; i++ {
-				mx := math.Inf(-1)
-				for j := 0; j < n; j++ {
-					if !causal || pos.I[rows[j]] <= pos.I[rows[i]] {
-						mx = max(mx, float64(S[i*n+j])*scale)
+			lines := make([]int, n)
+			for h := hk * G; h < (hk+1)*G; h++ {
+				for i, t := range rows {
+					lines[i] = t*H + h
+				}
+				Q := matA{f: q.F, ld: D, rows: lines}
+				gemmA(1, n, n, D, Q, KT, S, n, wide)
+				for i := 0; i < n; i++ {
+					mx := math.Inf(-1)
+					for j := 0; j < n; j++ {
+						if mask.Visible(pos.I[rows[i]], pos.I[rows[j]]) {
+							mx = max(mx, float64(S[i*n+j])*scale)
+						}
+					}
+					var sum float64
+					clear(e)
+					for j := 0; j < n; j++ {
+						if mask.Visible(pos.I[rows[i]], pos.I[rows[j]]) {
+							e[j] = expAny(float64(S[i*n+j])*scale - mx)
+							sum += e[j]
+						}
+					}
+					for j := 0; j < n; j++ {
+						P[i*n+j] = float32(e[j] / sum)
 					}
 				}
-				var sum float64
-				clear(e)
-				for j := 0; j < n; j++ {
-					if !causal || pos.I[rows[j]] <= pos.I[rows[i]] {
-						e[j] = expAny(float64(S[i*n+j])*scale - mx)
-						sum += e[j]
+				gemmA(1, n, Dv, n, matA{f: P, ld: n, trans: true}, &matB{f: g.F, ld: Dv, rows: lines}, dVh, Dv, wide)
+				gemmA(1, n, n, Dv, matA{f: g.F, ld: Dv, rows: lines}, VT, dP, n, wide)
+				for i := 0; i < n; i++ {
+					var r float64
+					for j := 0; j < n; j++ {
+						r += float64(dP[i*n+j]) * float64(P[i*n+j])
+					}
+					for j := 0; j < n; j++ {
+						dS[i*n+j] = float32(float64(P[i*n+j]) * (float64(dP[i*n+j]) - r) * scale)
 					}
 				}
-				for j := 0; j < n; j++ {
-					P[i*n+j] = float32(e[j] / sum)
+				gemmAC(1, n, D, n, matA{f: dS, ld: n}, K, matC[float32]{f: dq.F, ld: D, rows: lines}, wide)
+				gemmA(1, n, D, n, matA{f: dS, ld: n, trans: true}, &matB{f: q.F, ld: D, rows: lines}, dKh, D, wide)
+				if G > 1 {
+					addTo(dK, dKh)
+					addTo(dV, dVh)
 				}
 			}
-			PT := matA{f: P, ld: n, trans: true}
-			gemmAC(1, n, Dv, n, PT, &matB{f: g.F, ld: Dv, rows: lines}, matC[float32]{f: dv.F, ld: Dv, rows: lines}, wide)
-			dP := make([]float32, n*n)
-			gemmA(1, n, n, Dv, G, &matB{f: v.F, ld: Dv, trans: true, rows: lines}, dP, n, wide)
-			dS := make([]float32, n*n)
-			for i := 0; i < n; i++ {
-				var r float64
-				for j := 0; j < n; j++ {
-					r += float64(dP[i*n+j]) * float64(P[i*n+j])
-				}
-				for j := 0; j < n; j++ {
-					dS[i*n+j] = float32(float64(P[i*n+j]) * (float64(dP[i*n+j]) - r) * scale)
-				}
+			for i, l := range kvLines {
+				copy(dk.F[l*D:(l+1)*D], dK[i*D:(i+1)*D])
+				copy(dv.F[l*Dv:(l+1)*Dv], dV[i*Dv:(i+1)*Dv])
 			}
-			gemmAC(1, n, D, n, matA{f: dS, ld: n}, &matB{f: k.F, ld: D, rows: lines}, matC[float32]{f: dq.F, ld: D, rows: lines}, wide)
-			gemmAC(1, n, D, n, matA{f: dS, ld: n, trans: true}, &matB{f: q.F, ld: D, rows: lines}, matC[float32]{f: dk.F, ld: D, rows: lines}, wide)
 		}
 	})
 	return []*runtime.Tensor{dq, dk, dv}, nil
+}
+
+// addTo adds x into acc elementwise, in f32.
+func addTo(acc, x []float32) {
+	for i, v := range x {
+		acc[i] += v
+	}
 }
 
 // transposed returns the [c, r] transpose of a row-major [r, c] matrix.

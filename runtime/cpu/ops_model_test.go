@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -209,20 +210,22 @@ func TestRope(t *testing.T) {
 	checkClose(t, "rope [T,1,16]", got, refRope(f64s(x1), pos.I, T, 1, 16, 500, nil), tolF32)
 }
 
-// refAttention is attention over packed sequences (docs/op-semantics.md).
-func refAttention(q, k, v []float64, kpos, kseq, pos, seq []int64, H, Hk, dq, dv int, scale float64, causal bool) []float64 {
+// refAttention is attention over packed sequences (docs/op-semantics.md):
+// query head h reads key/value head h/(H/Hk); a window > 0 hides keys that
+// many positions back or more.
+func refAttention(q, k, v []float64, kpos, kseq, pos, seq []int64, H, Hk, dq, dv int, scale float64, causal bool, window ...int64) []float64 {
 	T, C := len(pos), len(kpos)
 	out := make([]float64, T*H*dv)
 	for t := 0; t < T; t++ {
 		for h := 0; h < H; h++ {
-			hk := h
-			if Hk == 1 {
-				hk = 0
-			}
+			hk := h / (H / Hk)
 			var ss []float64
 			var vis []int
 			for s := 0; s < C; s++ {
 				if kseq[s] != seq[t] || kseq[s] == -1 || causal && kpos[s] > pos[t] {
+					continue
+				}
+				if len(window) > 0 && window[0] > 0 && pos[t]-kpos[s] >= window[0] {
 					continue
 				}
 				var dot float64
@@ -257,16 +260,65 @@ func TestAttention(t *testing.T) {
 	// positions not starting at 0 for one of them.
 	seq := ints(ir.I32, 0, 0, 0, 0, 0, 1, 2, 2, 2, 3, 2, 2, 2, 2, 3, 3)
 	pos := ints(ir.I32, 0, 1, 2, 3, 4, 0, 0, 1, 2, 10, 3, 4, 5, 6, 11, 12)
-	T, H, dq, dv := 16, 3, 24, 16
-	q, k, v := randF(rng, ir.F32, 1, T, H, dq), randF(rng, ir.F32, 1, T, H, dq), randF(rng, ir.F32, 1, T, H, dv)
-	for _, causal := range []bool{true, false} {
-		attrs := ir.Attrs{"scale": 0.2}
-		if !causal {
-			attrs["causal"] = false
+	T, H, dq, dv := 16, 6, 24, 16
+	q := randF(rng, ir.F32, 1, T, H, dq)
+	// MHA, grouped-query (2 and 3 query heads per key/value head) and
+	// multi-query; causal or not; with and without a sliding window.
+	for _, Hk := range []int{H, 3, 2, 1} {
+		k, v := randF(rng, ir.F32, 1, T, Hk, dq), randF(rng, ir.F32, 1, T, Hk, dv)
+		for _, causal := range []bool{true, false} {
+			for _, window := range []int64{0, 1, 3} {
+				attrs := ir.Attrs{"scale": 0.2}
+				if !causal {
+					attrs["causal"] = false
+				}
+				if window > 0 {
+					attrs["window"] = window
+				}
+				got := runOp(t, FP32, "attention", attrs, symArg{q}, symArg{k}, symArg{v}, symArg{pos}, symArg{seq})[0]
+				want := refAttention(f64s(q), f64s(k), f64s(v), pos.I, seq.I, pos.I, seq.I, H, Hk, dq, dv, 0.2, causal, window)
+				checkClose(t, fmt.Sprintf("attention Hk=%d causal=%v window=%d", Hk, causal, window), got, want, tolF32)
+			}
 		}
-		got := runOp(t, FP32, "attention", attrs, symArg{q}, symArg{k}, symArg{v}, symArg{pos}, symArg{seq})[0]
-		want := refAttention(f64s(q), f64s(k), f64s(v), pos.I, seq.I, pos.I, seq.I, H, H, dq, dv, 0.2, causal)
-		checkClose(t, "attention", got, want, tolF32)
+	}
+}
+
+// attention_grad against central differences of the float64 reference's
+// Σ g·o, for grouped-query attention (dk and dv sum over the query heads
+// that share a key/value head) with and without a sliding window.
+func TestAttentionGradGroupedWindow(t *testing.T) {
+	rng := newRNG(t)
+	seq := ints(ir.I32, 0, 0, 0, 1, 0, 0, 1, 1, 0)
+	pos := ints(ir.I32, 0, 1, 2, 0, 3, 4, 1, 2, 5)
+	T, H, Hk, dq, dv := 9, 4, 2, 6, 5
+	q, k, v := randF(rng, ir.F32, 1, T, H, dq), randF(rng, ir.F32, 1, T, Hk, dq), randF(rng, ir.F32, 1, T, Hk, dv)
+	g := randF(rng, ir.F32, 1, T, H, dv)
+	for _, window := range []int64{0, 2} {
+		attrs := ir.Attrs{"scale": 0.4, "window": window}
+		got := runOp(t, FP32, "attention_grad", attrs, symArg{q}, symArg{k}, symArg{v}, symArg{pos}, symArg{seq}, symArg{g})
+		loss := func(q, k, v []float64) float64 {
+			o := refAttention(q, k, v, pos.I, seq.I, pos.I, seq.I, H, Hk, dq, dv, 0.4, true, window)
+			var l float64
+			for i, x := range o {
+				l += x * float64(g.F[i])
+			}
+			return l
+		}
+		x := [][]float64{f64s(q), f64s(k), f64s(v)}
+		for i, name := range []string{"dq", "dk", "dv"} {
+			want := make([]float64, len(x[i]))
+			for j := range want {
+				const h = 1e-6
+				keep := x[i][j]
+				x[i][j] = keep + h
+				up := loss(x[0], x[1], x[2])
+				x[i][j] = keep - h
+				down := loss(x[0], x[1], x[2])
+				x[i][j] = keep
+				want[j] = (up - down) / (2 * h)
+			}
+			checkClose(t, fmt.Sprintf("attention_grad %s window=%d", name, window), got[i], want, 1e-5)
+		}
 	}
 }
 
@@ -281,10 +333,12 @@ func TestAttentionCacheAndKVWrite(t *testing.T) {
 	for _, Hk := range []int{H, 1} {
 		k, v := randF(rng, ir.F32, 1, C, Hk, dq), randF(rng, ir.F32, 1, C, Hk, dv)
 		for _, causal := range []bool{true, false} {
-			attrs := ir.Attrs{"scale": 0.3, "causal": causal}
-			got := runOp(t, FP32, "attention_cache", attrs, symArg{q}, k, v, symArg{pos}, symArg{seq}, kpos, kseq)[0]
-			want := refAttention(f64s(q), f64s(k), f64s(v), kpos.I, kseq.I, pos.I, seq.I, H, Hk, dq, dv, 0.3, causal)
-			checkClose(t, "attention_cache", got, want, tolF32)
+			for _, window := range []int64{0, 2} {
+				attrs := ir.Attrs{"scale": 0.3, "causal": causal, "window": window}
+				got := runOp(t, FP32, "attention_cache", attrs, symArg{q}, k, v, symArg{pos}, symArg{seq}, kpos, kseq)[0]
+				want := refAttention(f64s(q), f64s(k), f64s(v), kpos.I, kseq.I, pos.I, seq.I, H, Hk, dq, dv, 0.3, causal, window)
+				checkClose(t, fmt.Sprintf("attention_cache Hk=%d causal=%v window=%d", Hk, causal, window), got, want, tolF32)
+			}
 		}
 	}
 	cache := randF(rng, ir.F32, 1, C, 5)
