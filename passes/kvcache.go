@@ -7,7 +7,7 @@ import (
 )
 
 func init() {
-	Register(NewPass("kv-cache", "derive prefill and decode from forward: attention over a latent KV cache (only the low-rank latent and the shared rotary key are cached)", runKVCache))
+	Register(NewPass("kv-cache", "derive prefill and decode from forward: attention over a KV cache (for MLA only the low-rank latent and the shared rotary key; otherwise the keys and values of the key/value heads)", runKVCache))
 }
 
 // Names of the functions and arguments kv-cache creates.
@@ -39,10 +39,13 @@ var cachedFuncs = []struct{ src, prefill, decode string }{
 // cache_seq [C], kv0..kvN [C, r+dr]) -> (forward's results, kv0'..kvN')
 // and decode, the same program (mla-absorb makes decode read the cache
 // without expanding it); likewise mtp_prefill and mtp_decode from mtp.
-// Each attention of the latentKV pattern writes its tokens' latent and
-// rotary key (concatenated) into slot[t] of its layer's cache and attends
-// over every slot of the token's sequence; the caller fills
-// cache_pos/cache_seq for the slots it writes (-1 marks a free slot).
+// Each attention writes its tokens' row into slot[t] of its layer's cache
+// and attends over every slot of the token's sequence: for the latentKV
+// pattern (MLA) the row is the latent and the rotary key, concatenated;
+// for any other attention it is k and v of the key/value heads, flattened
+// and concatenated (so grouped-query attention caches only Hk heads). The
+// caller fills cache_pos/cache_seq for the slots it writes (-1 marks a
+// free slot).
 func runKVCache(ctx *Context, m *ir.Module) (bool, error) {
 	changed := false
 	for _, cf := range cachedFuncs {
@@ -60,7 +63,7 @@ func runKVCache(ctx *Context, m *ir.Module) (bool, error) {
 			return false, err
 		}
 		if !ok {
-			fmt.Fprintf(ctx.Writer(), "kv-cache: %s has no attention over a low-rank latent; nothing to do\n", cf.src)
+			fmt.Fprintf(ctx.Writer(), "kv-cache: %s has no attention; nothing to do\n", cf.src)
 			continue
 		}
 		m.Funcs = append(m.Funcs, f, f.Clone(cf.decode))
@@ -108,23 +111,20 @@ func cacheAttention(f *ir.Func) (bool, error) {
 		if !op.Is(ir.OpAttention) {
 			continue
 		}
-		p, ok := matchLatentKV(op.Args[1], op.Args[2])
-		if !ok {
-			continue
-		}
-		r := p.latent.Type.Shape[1]
-		cache := arg(CacheArg(len(caches)), ir.T(p.latent.Type.DType, ir.S(cacheSym), ir.C(r.N+p.dr)))
 		b := ed.Before(op)
-		lat := b.Concat(-1, p.latent, b.Reshape(p.kr, T, ir.C(p.dr)))
-		updated := b.Op(ir.OpKVWrite, []*ir.Value{cache, lat, slot}, nil)
-		caches = append(caches, updated)
-		cs := b.Split(updated, -1, r.N, p.dr)
-		Cd := ir.S(cacheSym)
-		kvu := b.Reshape(b.Op(ir.OpLinear, []*ir.Value{cs[0], p.w}, nil), Cd, ir.C(p.heads), ir.C(p.dn+p.dv))
-		kv := b.Split(kvu, -1, p.dn, p.dv)
-		kr := b.Op(ir.OpExpand, []*ir.Value{b.Reshape(cs[1], Cd, ir.C(1), ir.C(p.dr))}, ir.Attrs{"shape": ir.Shape{Cd, ir.C(p.heads), ir.C(p.dr)}})
-		k := b.Concat(-1, kv[0], kr)
-		o := b.Op(ir.OpAttentionCache, []*ir.Value{op.Args[0], k, kv[1], op.Args[3], op.Args[4], cpos, cseq}, op.Attrs.Clone())
+		newCache := func(width int64, dt ir.DType) *ir.Value {
+			return arg(CacheArg(len(caches)), ir.T(dt, ir.S(cacheSym), ir.C(width)))
+		}
+		var o *ir.Value
+		if p, ok := matchLatentKV(op.Args[1], op.Args[2]); ok {
+			o = cacheLatent(b, op, p, newCache(p.latent.Type.Shape[1].N+p.dr, p.latent.Type.DType), slot, cpos, cseq, &caches)
+		} else {
+			k, v := op.Args[1].Type, op.Args[2].Type
+			if k.Shape[1].IsSym() || k.Shape[2].IsSym() || v.Shape[2].IsSym() {
+				return false, fmt.Errorf("kv-cache: at %s: attention with symbolic key/value shapes %s, %s", op.Loc, k, v)
+			}
+			o = cacheKV(b, op, newCache(k.Shape[1].N*(k.Shape[2].N+v.Shape[2].N), k.DType), slot, cpos, cseq, &caches)
+		}
 		if b.Err() != nil {
 			return false, fmt.Errorf("kv-cache: at %s: %w", op.Loc, b.Err())
 		}
@@ -136,4 +136,37 @@ func cacheAttention(f *ir.Func) (bool, error) {
 	}
 	f.Results = append(f.Results, caches...)
 	return true, nil
+}
+
+// cacheLatent writes MLA's latent and rotary key to the cache and attends
+// over the cached slots, the keys and values expanded from the latent
+// (mla-absorb later attends over the latent directly).
+func cacheLatent(b *ir.Builder, op *ir.Op, p latentKV, cache, slot, cpos, cseq *ir.Value, caches *[]*ir.Value) *ir.Value {
+	T := op.Args[0].Type.Shape[0]
+	r := p.latent.Type.Shape[1]
+	lat := b.Concat(-1, p.latent, b.Reshape(p.kr, T, ir.C(p.dr)))
+	updated := b.Op(ir.OpKVWrite, []*ir.Value{cache, lat, slot}, nil)
+	*caches = append(*caches, updated)
+	cs := b.Split(updated, -1, r.N, p.dr)
+	Cd := ir.S(cacheSym)
+	kvu := b.Reshape(b.Op(ir.OpLinear, []*ir.Value{cs[0], p.w}, nil), Cd, ir.C(p.heads), ir.C(p.dn+p.dv))
+	kv := b.Split(kvu, -1, p.dn, p.dv)
+	kr := b.Op(ir.OpExpand, []*ir.Value{b.Reshape(cs[1], Cd, ir.C(1), ir.C(p.dr))}, ir.Attrs{"shape": ir.Shape{Cd, ir.C(p.heads), ir.C(p.dr)}})
+	k := b.Concat(-1, kv[0], kr)
+	return b.Op(ir.OpAttentionCache, []*ir.Value{op.Args[0], k, kv[1], op.Args[3], op.Args[4], cpos, cseq}, op.Attrs.Clone())
+}
+
+// cacheKV writes k [T, Hk, dk] and v [T, Hk, dv] as one row of Hk·(dk+dv)
+// per token and attends over the cached slots.
+func cacheKV(b *ir.Builder, op *ir.Op, cache, slot, cpos, cseq *ir.Value, caches *[]*ir.Value) *ir.Value {
+	k, v := op.Args[1], op.Args[2]
+	T, hk, dk, dv := k.Type.Shape[0], k.Type.Shape[1].N, k.Type.Shape[2].N, v.Type.Shape[2].N
+	row := b.Concat(-1, b.Reshape(k, T, ir.C(hk*dk)), b.Reshape(v, T, ir.C(hk*dv)))
+	updated := b.Op(ir.OpKVWrite, []*ir.Value{cache, row, slot}, nil)
+	*caches = append(*caches, updated)
+	cs := b.Split(updated, -1, hk*dk, hk*dv)
+	Cd := ir.S(cacheSym)
+	kc := b.Reshape(cs[0], Cd, ir.C(hk), ir.C(dk))
+	vc := b.Reshape(cs[1], Cd, ir.C(hk), ir.C(dv))
+	return b.Op(ir.OpAttentionCache, []*ir.Value{op.Args[0], kc, vc, op.Args[3], op.Args[4], cpos, cseq}, op.Attrs.Clone())
 }
