@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -74,10 +75,6 @@ func (l *Load) compile() (*ir.Module, []string, error) {
 	if l.Module != nil {
 		return l.Module, nil, nil
 	}
-	file := l.File
-	if file == "" {
-		file = DefaultModel
-	}
 	start := time.Now()
 	diag := l.diag()
 	// The pipeline and its options first: a typo fails before anything
@@ -87,11 +84,7 @@ func (l *Load) compile() (*ir.Module, []string, error) {
 		return nil, nil, err
 	}
 	defer pr.Close()
-	sets, err := CheckpointSets(l.Checkpoint)
-	if err != nil {
-		return nil, nil, err
-	}
-	m, err := dsl.CompileFile(file, dsl.Options{FileSets: sets, Sets: l.Sets, ReadFile: models.ReadFile})
+	m, err := CompileWithCheckpoint(l.File, l.Checkpoint, l.Sets, diag)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -119,23 +112,78 @@ func (l *Load) passOptions() []string {
 	return l.PassOptions
 }
 
-// CheckpointSets reads a checkpoint's config.json as model settings,
-// each naming the file it came from (dsl.Options.FileSets).
-func CheckpointSets(dir string) ([]dsl.FileSet, error) {
+// ModelFor returns the model file to compile: file when given, else the
+// embedded model whose checkpoint contract reads the architecture the
+// checkpoint's config.json names, else DefaultModel.
+func ModelFor(file, dir string) (string, error) {
+	if file != "" {
+		return file, nil
+	}
+	if dir == "" {
+		return DefaultModel, nil
+	}
+	data, err := safefile.ReadInModel(dir, "config.json", safefile.Config)
+	if err != nil {
+		return "", fmt.Errorf("checkpoint: %w", err)
+	}
+	var cfg struct {
+		Architectures []string `json:"architectures"`
+	}
+	if json.Unmarshal(data, &cfg) != nil || len(cfg.Architectures) == 0 {
+		return DefaultModel, nil
+	}
+	for _, a := range cfg.Architectures {
+		if f, ok := models.ForArchitecture(a); ok {
+			return filepath.Join("models", f), nil
+		}
+	}
+	return "", fmt.Errorf("%s: no model file reads architectures %q (models/ has %s); name one", filepath.Join(dir, "config.json"), cfg.Architectures, strings.Join(models.Architectures(), ", "))
+}
+
+// CompileWithCheckpoint compiles the model file (ModelFor) with the
+// checkpoint's config.json, read through the model's checkpoint contract
+// (dsl.Options.FileSets; keys outside the contract are reported to diag),
+// and the overrides, then checks the keys the contract fixes.
+func CompileWithCheckpoint(file, dir string, sets []string, diag io.Writer) (*ir.Module, error) {
+	file, err := ModelFor(file, dir)
+	if err != nil {
+		return nil, err
+	}
+	if dir == "" {
+		return dsl.CompileFile(file, dsl.Options{Sets: sets, ReadFile: models.ReadFile})
+	}
 	path := filepath.Join(dir, "config.json")
-	cfg, err := safefile.ReadInModel(dir, "config.json", safefile.Config)
+	data, err := safefile.ReadInModel(dir, "config.json", safefile.Config)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
-	hs, err := models.HFConfigSets(cfg)
+	base, err := dsl.CompileFile(file, dsl.Options{ReadFile: models.ReadFile})
+	if err != nil {
+		return nil, err
+	}
+	c, err := models.ContractOf(base)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	sets := make([]dsl.FileSet, len(hs))
-	for i, h := range hs {
-		sets[i] = dsl.FileSet{File: path, Set: h.Set, Optional: h.Absent}
+	hs, warnings, err := c.Sets(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return sets, nil
+	for _, w := range warnings {
+		fmt.Fprintf(diag, "%s: %s\n", path, strings.TrimPrefix(w, "config.json: "))
+	}
+	fileSets := make([]dsl.FileSet, len(hs))
+	for i, h := range hs {
+		fileSets[i] = dsl.FileSet{File: path, Set: h.Set, Optional: h.Absent}
+	}
+	m, err := dsl.CompileFile(file, dsl.Options{FileSets: fileSets, Sets: sets, ReadFile: models.ReadFile})
+	if err != nil {
+		return nil, err
+	}
+	if err := models.Check(m, data); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
 }
 
 // Model compiles the model and binds the checkpoint's weights, converted

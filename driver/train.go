@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/deepc-dev/deepc/dsl"
 	"github.com/deepc-dev/deepc/internal/safefile"
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/models"
@@ -229,19 +228,7 @@ func (r *run) build() error {
 		return err
 	}
 	s.Hyper.FP8 = mode == cpu.FP8
-	file := s.Model
-	if file == "" {
-		file = DefaultModel
-	}
-	var fileSets []dsl.FileSet
-	if s.Checkpoint != "" {
-		hf, err := CheckpointSets(s.Checkpoint)
-		if err != nil {
-			return err
-		}
-		fileSets = hf
-	}
-	m, err := dsl.CompileFile(file, dsl.Options{FileSets: fileSets, Sets: s.Sets, ReadFile: models.ReadFile})
+	m, err := CompileWithCheckpoint(s.Model, s.Checkpoint, s.Sets, r.Diag)
 	if err != nil {
 		return err
 	}

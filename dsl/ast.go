@@ -23,11 +23,12 @@ type Extends struct {
 
 // Decl is a top-level declaration.
 type Decl struct {
-	Pos    lexer.Position
-	Config *Config     `  @@`
-	Block  *BlockAST   `| @@`
-	If     *TopIf      `| @@`
-	Assert *AssertStmt `| @@`
+	Pos        lexer.Position
+	Config     *Config     `  @@`
+	Checkpoint *Checkpoint `| @@`
+	Block      *BlockAST   `| @@`
+	If         *TopIf      `| @@`
+	Assert     *AssertStmt `| @@`
 }
 
 // Config holds named compile-time values; later entries may use earlier ones.
@@ -37,6 +38,22 @@ type Decl struct {
 type Config struct {
 	Pos     lexer.Position
 	New     bool           `"config" @"new"?`
+	Entries []*ConfigEntry `"{" @@* "}"`
+}
+
+// Checkpoint is the model's Hugging Face checkpoint contract: the
+// architecture its config.json names, and how config.json's keys map to the
+// model's config. An entry whose value is a bare config key maps both ways
+// (init writes the key's value; a checkpoint's value sets the key); any
+// other value is a compile-time expression that init writes and a
+// checkpoint's config.json must agree with when it has the key;
+// nullable(key) maps both ways with 0 written and read as null. `ignore`
+// lists config.json keys that do not change the computation. A model that
+// extends another inherits its contract unless it declares its own.
+type Checkpoint struct {
+	Pos     lexer.Position
+	Arch    string         `"checkpoint" @String`
+	Ignore  []string       `( "ignore" "[" ( @String ( "," @String )* ","? )? "]" )?`
 	Entries []*ConfigEntry `"{" @@* "}"`
 }
 

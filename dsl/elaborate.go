@@ -64,6 +64,9 @@ func (c *compiler) elaborate(files []*File) *ir.Module {
 	for _, f := range files {
 		decls = append(decls, f.Decls...)
 	}
+	if ck := c.checkpoint(files, cfg); ck != nil {
+		c.module.Attrs[CheckpointAttr] = ck
+	}
 	var exports []*BlockAST
 	c.declare(decls, &exports)
 	for _, blk := range exports {

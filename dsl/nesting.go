@@ -45,13 +45,13 @@ var (
 	resetWords = map[string]bool{
 		"and": true, "or": true, "if": true, "for": true, "in": true, "return": true,
 		"assert": true, "param": true, "block": true, "export": true, "config": true,
-		"model": true, "extends": true,
+		"model": true, "extends": true, "checkpoint": true,
 	}
 	// notOperand are the words after which a `-` is unary.
 	notOperand = map[string]bool{
 		"and": true, "or": true, "not": true, "if": true, "else": true, "for": true,
 		"in": true, "return": true, "assert": true, "param": true, "block": true,
-		"export": true, "config": true, "model": true, "extends": true,
+		"export": true, "config": true, "model": true, "extends": true, "checkpoint": true,
 	}
 )
 

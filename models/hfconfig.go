@@ -3,100 +3,122 @@ package models
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/deepc-dev/deepc/dsl"
 	"github.com/deepc-dev/deepc/ir"
 )
 
-// Reading a Hugging Face DeepSeek-V3 config.json as DSL config overrides
-// for models/deepseek_v3.deep (docs/model.md §1).
+// A model's Hugging Face config.json, read and written through the
+// checkpoint contract its .deep file declares (dsl.CheckpointAttr; the
+// DSL's `checkpoint "Arch" { ... }`). Nothing here knows a model: the
+// contract names the keys, and the model's own config gives each key's
+// type (its default's kind). What is Hugging Face's and not any model's
+// lives here: null for "none", rope_scaling's fields per type, and
+// quantization_config for fp8 block-quantized weights.
 
 // HFKind says how a config.json value becomes a DSL expression.
 type HFKind int
 
 const (
 	HFInt         HFKind = iota + 1 // an integer
-	HFIntOrNull                     // an integer; null means 0 (q_lora_rank: no q compression)
 	HFFloat                         // a number, written with a decimal point or exponent
 	HFString                        // a string
-	HFRopeScaling                   // a yarn struct {type = "yarn", ...}; null means none
+	HFRopeScaling                   // a rope_scaling struct; null means none
+	HFBool                          // true or false
 )
 
-// HFKey maps one config.json key to a DSL config key.
-type HFKey struct {
-	HF, DSL string
-	Kind    HFKind
-}
-
-// HFConfigKeys is the mapping, in the DSL file's order. A key absent from
-// config.json sets nothing: the DSL's default is the 671B value, which is
-// also transformers' DeepseekV3Config default. Two exceptions follow
-// DeepseekV3Config too: an absent rope_scaling is none, and an absent
-// quantization_config means unquantized bf16 weights (weight_dtype = bf16,
-// weight_quant = none); a quantization_config {quant_method: "fp8", fmt:
-// "e4m3", weight_block_size: [a, b]} gives weight_dtype = f8e4m3,
-// weight_quant = block(a, b).
-var HFConfigKeys = []HFKey{
-	{"vocab_size", "vocab_size", HFInt},
-	{"hidden_size", "dim", HFInt},
-	{"intermediate_size", "inter_dim", HFInt},
-	{"moe_intermediate_size", "moe_inter_dim", HFInt},
-	{"num_hidden_layers", "n_layers", HFInt},
-	{"first_k_dense_replace", "n_dense_layers", HFInt},
-	{"num_attention_heads", "n_heads", HFInt},
-	{"q_lora_rank", "q_lora_rank", HFIntOrNull},
-	{"kv_lora_rank", "kv_lora_rank", HFInt},
-	{"qk_nope_head_dim", "qk_nope_head_dim", HFInt},
-	{"qk_rope_head_dim", "qk_rope_head_dim", HFInt},
-	{"v_head_dim", "v_head_dim", HFInt},
-	{"n_routed_experts", "n_routed_experts", HFInt},
-	{"n_shared_experts", "n_shared_experts", HFInt},
-	{"num_experts_per_tok", "n_activated_experts", HFInt},
-	{"n_group", "n_expert_groups", HFInt},
-	{"topk_group", "n_limited_groups", HFInt},
-	{"routed_scaling_factor", "route_scale", HFFloat},
-	{"scoring_func", "score_func", HFString},
-	{"num_nextn_predict_layers", "mtp_depth", HFInt},
-	{"rms_norm_eps", "rms_norm_eps", HFFloat},
-	{"rope_theta", "rope_theta", HFFloat},
-	{"rope_scaling", "rope_scaling", HFRopeScaling},
-}
-
-// HFRopeScalingFields are the fields of rope_scaling (same names in both),
-// in the DSL's order, with the defaults of DeepSeek's YaRN code for absent
-// ones (NaN: required). "rope_type" is accepted for "type".
-var HFRopeScalingFields = []struct {
+// hfRopeField is one field of rope_scaling with the default Hugging Face's
+// code takes when it is absent (NaN: required).
+type hfRopeField struct {
 	Name    string
 	Kind    HFKind
 	Default float64
-}{
-	{"type", HFString, math.NaN()},
-	{"factor", HFFloat, math.NaN()},
-	{"original_max_position_embeddings", HFInt, 4096},
-	{"beta_fast", HFFloat, 32},
-	{"beta_slow", HFFloat, 1},
-	{"mscale", HFFloat, 1},
-	{"mscale_all_dim", HFFloat, 0},
 }
 
-// SetsFromHFConfig reads a DeepSeek-V3 config.json and returns the DSL
-// overrides ("key=value", values as DSL expressions) that make
-// models/deepseek_v3.deep that model. Keys deepc does not model (token ids,
-// max_position_embeddings, torch_dtype, ...) are ignored; settings it
-// cannot express (another activation, tied embeddings, MoE every k-th
-// layer, top-k normalisation that disagrees with the scoring function,
-// non-yarn rope scaling, non-fp8 quantization) are errors naming the key.
-func SetsFromHFConfig(data []byte) ([]string, error) {
-	hs, err := HFConfigSets(data)
-	var sets []string
-	for _, h := range hs {
-		sets = append(sets, h.Set)
+// HFRopeScalings are the fields of each rope_scaling type deepc computes
+// (docs/op-semantics.md, rope), in the DSL's order. "rope_type" is
+// accepted for "type".
+var HFRopeScalings = map[string][]hfRopeField{
+	"yarn": {
+		{"factor", HFFloat, math.NaN()},
+		{"original_max_position_embeddings", HFInt, 4096},
+		{"beta_fast", HFFloat, 32},
+		{"beta_slow", HFFloat, 1},
+		{"mscale", HFFloat, 1},
+		{"mscale_all_dim", HFFloat, 0},
+	},
+	"llama3": {
+		{"factor", HFFloat, math.NaN()},
+		{"low_freq_factor", HFFloat, math.NaN()},
+		{"high_freq_factor", HFFloat, math.NaN()},
+		{"original_max_position_embeddings", HFInt, math.NaN()},
+	},
+	"linear": {
+		{"factor", HFFloat, math.NaN()},
+	},
+}
+
+// Contract is a model's checkpoint contract.
+type Contract struct {
+	Model        string
+	Architecture string
+	Map          map[string]string // config.json key → config key
+	Nullable     map[string]bool   // mapped keys whose 0 is written and read as null
+	Fixed        map[string]any    // config.json key → the value it must hold (nil: null)
+	Ignore       map[string]bool   // keys that do not change the computation
+	config       ir.Attrs          // the model's config (its defaults, or as compiled)
+}
+
+// ContractOf returns the contract of a compiled module.
+func ContractOf(m *ir.Module) (*Contract, error) {
+	ck, ok := m.Attrs.Dict(dsl.CheckpointAttr)
+	if !ok {
+		return nil, fmt.Errorf("model %s declares no checkpoint contract (a `checkpoint \"Arch\" { ... }` block mapping config.json's keys to its config)", m.Name)
 	}
-	return sets, err
+	cfg, _ := m.Attrs.Dict("config")
+	c := &Contract{Model: m.Name, Map: map[string]string{}, Nullable: map[string]bool{}, Fixed: map[string]any{}, Ignore: map[string]bool{}, config: cfg}
+	c.Architecture, _ = ck.Str("architecture")
+	mp, _ := ck.Dict("map")
+	for k, v := range mp {
+		c.Map[k], _ = v.(string)
+	}
+	nl, _ := ck.Dict("nullable")
+	for k := range nl {
+		c.Nullable[k] = true
+	}
+	fx, _ := ck.Dict("fixed")
+	for k, v := range fx {
+		if a, ok := v.(ir.Attrs); ok && len(a) == 0 {
+			v = nil
+		}
+		c.Fixed[k] = v
+	}
+	ig, _ := ck.Str("ignore")
+	for _, k := range strings.Split(ig, ",") {
+		if k != "" {
+			c.Ignore[k] = true
+		}
+	}
+	return c, nil
+}
+
+// hfCommon are config.json keys of every Hugging Face causal LM that do
+// not change what the model computes (token ids, bookkeeping, training-only
+// settings, the context length a checkpoint was trained to).
+var hfCommon = map[string]bool{
+	"_name_or_path": true, "architectures": true, "auto_map": true, "model_type": true,
+	"transformers_version": true, "torch_dtype": true, "use_cache": true,
+	"bos_token_id": true, "eos_token_id": true, "pad_token_id": true,
+	"initializer_range": true, "attention_dropout": true, "max_position_embeddings": true,
+	"quantization_config": true, "output_router_logits": true,
 }
 
 // HFSet is one override from a config.json. Absent marks a value that
@@ -108,43 +130,190 @@ type HFSet struct {
 	Absent bool
 }
 
-// HFConfigSets is SetsFromHFConfig, saying which overrides stand for keys
-// the file lacks.
-func HFConfigSets(data []byte) ([]HFSet, error) {
+// Sets reads a config.json as overrides of the model's config ("key=value",
+// values as DSL expressions), with a warning for each key the contract
+// neither maps, fixes nor ignores (it is not used, and said so). Fixed
+// keys are checked by Check once the model is compiled with the sets.
+func (c *Contract) Sets(data []byte) ([]HFSet, []string, error) {
 	cfg, err := decodeConfig(data, "config.json")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	if err := checkSemantics(cfg); err != nil {
+		return nil, nil, err
+	}
+	if raw, ok := cfg["architectures"]; ok {
+		var archs []string
+		if err := json.Unmarshal(raw, &archs); err != nil {
+			return nil, nil, fmt.Errorf("config.json: architectures must be a list of strings, got %s", raw)
+		}
+		if !slices.Contains(archs, c.Architecture) {
+			msg := fmt.Sprintf("config.json: architectures %q does not include %s, the architecture of model %s", archs, c.Architecture, c.Model)
+			if len(archs) > 0 {
+				if f, ok := ForArchitecture(archs[0]); ok {
+					msg += fmt.Sprintf(" (models/%s reads %s checkpoints)", f, archs[0])
+				}
+			}
+			return nil, nil, errors.New(msg)
+		}
 	}
 	var sets []HFSet
-	for _, k := range HFConfigKeys {
-		raw, ok := cfg[k.HF]
-		if !ok {
-			if k.Kind == HFRopeScaling {
-				sets = append(sets, HFSet{Set: k.DSL + "=none", Absent: true})
+	var warnings []string
+	for _, hf := range slices.Sorted(maps.Keys(cfg)) {
+		raw := cfg[hf]
+		key, mapped := c.Map[hf]
+		switch {
+		case mapped:
+			v, err := c.dslValue(hf, key, raw)
+			if err != nil {
+				return nil, nil, err
 			}
+			sets = append(sets, HFSet{Set: key + "=" + v})
+		case c.Fixed[hf] != nil || hasKey(c.Fixed, hf) || c.Ignore[hf] || hfCommon[hf]:
+		default:
+			warnings = append(warnings, fmt.Sprintf("config.json: %s is not part of model %s's checkpoint contract; ignored", hf, c.Model))
+		}
+	}
+	for hf, key := range c.Map {
+		if _, ok := cfg[hf]; ok {
 			continue
 		}
-		v, err := hfValue(k.HF, k.Kind, raw)
-		if err != nil {
-			return nil, err
+		// An absent key whose value may be none (rope_scaling) is none,
+		// as Hugging Face's configs default it; others keep the model's.
+		if _, has := c.config[key]; !has {
+			sets = append(sets, HFSet{Set: key + "=none", Absent: true})
 		}
-		sets = append(sets, HFSet{Set: k.DSL + "=" + v})
 	}
-	q, err := quantSets(cfg["quantization_config"])
+	if c.hasKeys("weight_dtype", "weight_quant") {
+		q, err := quantSets(cfg["quantization_config"])
+		if err != nil {
+			return nil, nil, err
+		}
+		_, hasQuant := cfg["quantization_config"]
+		for _, s := range q {
+			sets = append(sets, HFSet{Set: s, Absent: !hasQuant})
+		}
+	} else if raw, ok := cfg["quantization_config"]; ok && !isNull(raw) {
+		return nil, nil, fmt.Errorf("config.json: quantization_config: model %s has no weight_dtype and weight_quant to take it", c.Model)
+	}
+	slices.SortStableFunc(sets, func(a, b HFSet) int { return strings.Compare(a.Set, b.Set) })
+	return sets, warnings, nil
+}
+
+func hasKey(m map[string]any, k string) bool { _, ok := m[k]; return ok }
+
+func (c *Contract) hasKeys(keys ...string) bool {
+	for _, k := range keys {
+		if _, ok := c.config[k]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// dslValue converts a mapped key's value to a DSL expression of the kind
+// of the config key's default.
+func (c *Contract) dslValue(hf, key string, raw json.RawMessage) (string, error) {
+	def, has := c.config[key]
+	if isNull(raw) {
+		switch {
+		case c.Nullable[hf]:
+			return "0", nil
+		case !has:
+			return "none", nil
+		}
+		return "", fmt.Errorf("config.json: %s is null", hf)
+	}
+	kind := HFString
+	switch def.(type) {
+	case int64:
+		kind = HFInt
+	case float64:
+		kind = HFFloat
+	case bool:
+		kind = HFBool
+	case string:
+		kind = HFString
+	case ir.Attrs, nil:
+		kind = HFRopeScaling
+		if hf != "rope_scaling" {
+			return "", fmt.Errorf("config.json: %s: model %s's %s is a struct, which only rope_scaling maps to", hf, c.Model, key)
+		}
+	default:
+		return "", fmt.Errorf("config.json: %s: model %s's %s (%T) cannot be read from config.json", hf, c.Model, key, def)
+	}
+	return hfValue(hf, kind, raw)
+}
+
+// Check verifies a config.json's fixed keys against the model compiled
+// from its sets (the contract of m, whose expressions are evaluated).
+func Check(m *ir.Module, data []byte) error {
+	c, err := ContractOf(m)
+	if err != nil {
+		return err
+	}
+	cfg, err := decodeConfig(data, "config.json")
+	if err != nil {
+		return err
+	}
+	for _, hf := range slices.Sorted(maps.Keys(c.Fixed)) {
+		raw, ok := cfg[hf]
+		if !ok {
+			continue
+		}
+		want, err := json.Marshal(jsonValue(c.Fixed[hf]))
+		if err != nil {
+			return err
+		}
+		if !jsonEqual(raw, want) {
+			return fmt.Errorf("config.json: %s is %s; model %s needs %s (its checkpoint contract)", hf, bytes.TrimSpace(raw), c.Model, want)
+		}
+	}
+	return nil
+}
+
+// jsonEqual compares two JSON values semantically (1 == 1.0).
+func jsonEqual(a, b json.RawMessage) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+// jsonValue turns an attribute value into what encoding/json writes.
+func jsonValue(v any) any {
+	switch v := v.(type) {
+	case ir.Attrs:
+		out := map[string]any{}
+		for k, x := range v {
+			out[k] = jsonValue(x)
+		}
+		return out
+	case ir.DType:
+		return v.String()
+	}
+	return v
+}
+
+// SetsFromHFConfig reads a config.json for the model file at path (its
+// contract and config defaults from a compile with no overrides) and
+// returns the overrides.
+func SetsFromHFConfig(path string, data []byte) ([]string, error) {
+	base, err := dsl.CompileFile(path, dsl.Options{ReadFile: ReadFile})
 	if err != nil {
 		return nil, err
 	}
-	for _, s := range q {
-		_, hasQuant := cfg["quantization_config"]
-		sets = append(sets, HFSet{Set: s, Absent: !hasQuant})
-	}
-	if err := checkUnsupported(cfg); err != nil {
+	c, err := ContractOf(base)
+	if err != nil {
 		return nil, err
 	}
-	if err := checkSemantics(cfg); err != nil {
-		return nil, err
+	hs, _, err := c.Sets(data)
+	var sets []string
+	for _, h := range hs {
+		sets = append(sets, h.Set)
 	}
-	return sets, nil
+	return sets, err
 }
 
 // decodeConfig parses a JSON object keeping numbers exact.
@@ -168,16 +337,13 @@ func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "
 // hfValue converts one value to a DSL expression.
 func hfValue(key string, kind HFKind, raw json.RawMessage) (string, error) {
 	if isNull(raw) {
-		switch kind {
-		case HFIntOrNull:
-			return "0", nil
-		case HFRopeScaling:
+		if kind == HFRopeScaling {
 			return "none", nil
 		}
 		return "", fmt.Errorf("config.json: %s is null", key)
 	}
 	switch kind {
-	case HFInt, HFIntOrNull:
+	case HFInt:
 		var n json.Number
 		if err := json.Unmarshal(raw, &n); err != nil || bytes.TrimSpace(raw)[0] == '"' {
 			return "", fmt.Errorf("config.json: %s must be an integer, got %s", key, raw)
@@ -201,6 +367,12 @@ func hfValue(key string, kind HFKind, raw json.RawMessage) (string, error) {
 			return "", fmt.Errorf("config.json: %s must be a number, got %s", key, raw)
 		}
 		return dslFloat(f), nil
+	case HFBool:
+		var b bool
+		if err := json.Unmarshal(raw, &b); err != nil {
+			return "", fmt.Errorf("config.json: %s must be true or false, got %s", key, raw)
+		}
+		return strconv.FormatBool(b), nil
 	case HFString:
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
@@ -237,8 +409,19 @@ func ropeScaling(raw json.RawMessage) (string, error) {
 		rs["type"] = rt
 		delete(rs, "rope_type")
 	}
-	var parts []string
-	for _, f := range HFRopeScalingFields {
+	var typ string
+	if raw, ok := rs["type"]; !ok {
+		return "", fmt.Errorf("config.json: rope_scaling.type is missing")
+	} else if err := json.Unmarshal(raw, &typ); err != nil {
+		return "", fmt.Errorf("config.json: rope_scaling.type must be a string, got %s", raw)
+	}
+	delete(rs, "type")
+	fields, ok := HFRopeScalings[typ]
+	if !ok {
+		return "", fmt.Errorf("config.json: rope_scaling type %q is not supported (deepc computes %s)", typ, strings.Join(slices.Sorted(maps.Keys(HFRopeScalings)), ", "))
+	}
+	parts := []string{"type = " + strconv.Quote(typ)}
+	for _, f := range fields {
 		key := "rope_scaling." + f.Name
 		raw, ok := rs[f.Name]
 		delete(rs, f.Name)
@@ -255,9 +438,6 @@ func ropeScaling(raw json.RawMessage) (string, error) {
 		default:
 			v = dslFloat(f.Default)
 		}
-		if f.Name == "type" && v != `"yarn"` {
-			return "", fmt.Errorf("config.json: rope_scaling type %s is not supported (deepc models yarn only)", v)
-		}
 		parts = append(parts, f.Name+" = "+v)
 	}
 	if len(rs) > 0 {
@@ -266,7 +446,7 @@ func ropeScaling(raw json.RawMessage) (string, error) {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
-		return "", fmt.Errorf("config.json: rope_scaling has fields deepc does not model: %s", strings.Join(keys, ", "))
+		return "", fmt.Errorf("config.json: rope_scaling (%s) has fields deepc does not model: %s", typ, strings.Join(keys, ", "))
 	}
 	return "{" + strings.Join(parts, ", ") + "}", nil
 }
@@ -308,89 +488,46 @@ func strOrAbsent(s *string) string {
 	return strconv.Quote(*s)
 }
 
-// checkUnsupported rejects settings the DSL model cannot express.
-func checkUnsupported(cfg map[string]json.RawMessage) error {
-	str := func(k string) (string, bool) {
-		var s string
-		raw, ok := cfg[k]
-		return s, ok && json.Unmarshal(raw, &s) == nil
-	}
-	if act, ok := str("hidden_act"); ok && act != "silu" {
-		return fmt.Errorf("config.json: hidden_act %q is not supported (DeepSeek-V3 uses silu)", act)
-	}
-	var tie bool
-	if raw, ok := cfg["tie_word_embeddings"]; ok && json.Unmarshal(raw, &tie) == nil && tie {
-		return fmt.Errorf("config.json: tie_word_embeddings true is not supported (DeepSeek-V3 has its own lm_head)")
-	}
-	var freq float64
-	if raw, ok := cfg["moe_layer_freq"]; ok && json.Unmarshal(raw, &freq) == nil && freq != 1 {
-		return fmt.Errorf("config.json: moe_layer_freq %g is not supported (every layer after first_k_dense_replace is MoE)", freq)
-	}
-	score := "sigmoid"
-	if s, ok := str("scoring_func"); ok {
-		score = s
-	}
-	var norm bool
-	if raw, ok := cfg["norm_topk_prob"]; ok && json.Unmarshal(raw, &norm) == nil && norm != (score == "sigmoid") {
-		return fmt.Errorf("config.json: norm_topk_prob %v with scoring_func %q is not supported (the model normalises top-k weights for sigmoid scores only)", norm, score)
-	}
-	return nil
-}
-
-// HFConfigJSON writes the config.json of a module compiled from
-// models/deepseek_v3.deep (its config attributes under their Hugging Face
-// names, plus quantization_config for block-quantized fp8 weights), such
-// that SetsFromHFConfig of it compiles to the same module. Deterministic.
+// HFConfigJSON writes the config.json of a compiled module through its
+// checkpoint contract: the architecture, every mapped config key under its
+// Hugging Face name (none and nullable zeros as null), every fixed value,
+// and quantization_config for block-quantized fp8 weights; reading it back
+// (Sets) compiles the same model. Deterministic.
 func HFConfigJSON(m *ir.Module) ([]byte, error) {
-	cfg, ok := m.Attrs.Dict("config")
-	if !ok {
-		return nil, fmt.Errorf("module %s has no config attributes", m.Name)
+	c, err := ContractOf(m)
+	if err != nil {
+		return nil, err
 	}
-	out := map[string]any{
-		"architectures":       []string{"DeepseekV3ForCausalLM"},
-		"model_type":          "deepseek_v3",
-		"hidden_act":          "silu",
-		"tie_word_embeddings": false,
-		"torch_dtype":         "bfloat16",
-		"rope_scaling":        nil,
+	out := map[string]any{"architectures": []string{c.Architecture}}
+	for hf, v := range c.Fixed {
+		out[hf] = jsonValue(v)
 	}
-	for _, k := range HFConfigKeys {
-		v, ok := cfg[k.DSL]
-		if !ok {
-			continue // none
-		}
-		switch v := v.(type) {
-		case int64, float64, string:
-			out[k.HF] = v
-		case ir.Attrs:
-			rs := map[string]any{}
-			for _, f := range HFRopeScalingFields {
-				if fv, ok := v[f.Name]; ok {
-					rs[f.Name] = fv
-				}
-			}
-			out[k.HF] = rs
+	for hf, key := range c.Map {
+		v, ok := c.config[key]
+		switch {
+		case !ok: // none
+			out[hf] = nil
+		case c.Nullable[hf] && v == int64(0):
+			out[hf] = nil
 		default:
-			return nil, fmt.Errorf("config %s: cannot write %T to config.json", k.DSL, v)
+			if _, isType := v.(ir.DType); isType {
+				return nil, fmt.Errorf("config %s: a dtype cannot be written to config.json", key)
+			}
+			out[hf] = jsonValue(v)
 		}
 	}
-	score, _ := cfg.Str("score_func")
-	out["norm_topk_prob"] = score == "sigmoid"
-	if score == "sigmoid" {
-		out["topk_method"] = "noaux_tc"
-	} else {
-		out["topk_method"] = "group_limited_greedy"
-	}
-	wd, _ := cfg["weight_dtype"].(ir.DType)
-	wq, hasQuant := cfg.Ints("weight_quant")
-	switch {
-	case wd == ir.F8E4M3 && hasQuant && len(wq) == 2:
-		out["quantization_config"] = map[string]any{
-			"quant_method": "fp8", "fmt": "e4m3", "activation_scheme": "dynamic", "weight_block_size": wq,
+	if c.hasKeys("weight_dtype", "weight_quant") || c.hasKeys("weight_dtype") {
+		wd, _ := c.config["weight_dtype"].(ir.DType)
+		wq, hasQuant := c.config.Ints("weight_quant")
+		switch {
+		case wd == ir.F8E4M3 && hasQuant && len(wq) == 2:
+			out["quantization_config"] = map[string]any{
+				"quant_method": "fp8", "fmt": "e4m3", "activation_scheme": "dynamic", "weight_block_size": wq,
+			}
+		case wd == ir.BF16 && !hasQuant:
+		default:
+			return nil, fmt.Errorf("config.json can say fp8 with block quantization or bf16 weights, not weight_dtype %s with weight_quant %v", wd, c.config["weight_quant"])
 		}
-	case wd == ir.BF16 && !hasQuant:
-	default:
-		return nil, fmt.Errorf("config.json can say fp8 with block quantization or bf16 weights, not weight_dtype %s with weight_quant %v", wd, cfg["weight_quant"])
 	}
 	data, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"path/filepath"
 
+	"github.com/deepc-dev/deepc/dsl"
 	"github.com/deepc-dev/deepc/internal/safefile"
 )
 
@@ -37,4 +38,42 @@ func ReadFile(path string) ([]byte, error) {
 		}
 	}
 	return b, err
+}
+
+// ForArchitecture returns the embedded model file whose own checkpoint
+// contract reads config.json's architecture arch ("LlamaForCausalLM"),
+// so that a Hugging Face checkpoint directory selects its model.
+func ForArchitecture(arch string) (string, bool) {
+	for _, n := range Names() {
+		b, err := Read(n)
+		if err != nil {
+			continue
+		}
+		f, err := dsl.Parse(n, string(b))
+		if err != nil {
+			continue
+		}
+		for _, d := range f.Decls {
+			if d.Checkpoint != nil && d.Checkpoint.Arch == arch {
+				return n, true
+			}
+		}
+	}
+	return "", false
+}
+
+// Architectures lists the architectures the embedded model files read.
+func Architectures() []string {
+	var out []string
+	for _, n := range Names() {
+		b, _ := Read(n)
+		if f, err := dsl.Parse(n, string(b)); err == nil {
+			for _, d := range f.Decls {
+				if d.Checkpoint != nil {
+					out = append(out, d.Checkpoint.Arch)
+				}
+			}
+		}
+	}
+	return out
 }

@@ -37,6 +37,12 @@ func referenceWeights(t *testing.T, dir string) (reference.Config, reference.Wei
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cfg, rawWeights(t, dir)
+}
+
+// rawWeights reads every checkpoint tensor as float64 (FP8 dequantised).
+func rawWeights(t *testing.T, dir string) reference.Weights {
+	t.Helper()
 	c, err := weights.OpenCheckpoint(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +78,7 @@ func referenceWeights(t *testing.T, dir string) (reference.Config, reference.Wei
 		}
 		w[n] = &reference.Tensor{Shape: x.Shape, Data: vals}
 	}
-	return cfg, w
+	return w
 }
 
 // runForward runs deepc forward and returns the logits [batch][seq][vocab].

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/deepc-dev/deepc/internal/reference"
+)
+
+// The model zoo (models/*.deep beyond DeepSeek-V3): published parameter
+// counts, and each tiny variant through init → forward (full and
+// prefill + decode) against a float64 reference written from Hugging
+// Face's modeling code, reading the config.json init wrote.
+
+func TestStatsZoo(t *testing.T) {
+	for _, c := range []struct {
+		model            string
+		total, activated int64
+	}{
+		// Published: DeepSeek-V2-Lite 15.7B (2.4B activated without the
+		// embedding); Llama-3-8B 8,030,261,248; Mixtral-8x7B 46.7B (12.9B
+		// activated); Qwen2-7B 7,615,616,512.
+		{"deepseek_v2_lite.deep", 15_706_484_224, 2_451_435_008 + 102400*2048},
+		{"llama3.deep", 8_030_261_248, 8_030_261_248},
+		{"mixtral.deep", 46_702_792_704, 12_879_925_248},
+		{"qwen2.deep", 7_615_616_512, 7_615_616_512},
+	} {
+		var s struct {
+			ParamsTotal     int64 `json:"params_total"`
+			ParamsActivated int64 `json:"params_activated"`
+		}
+		out := mustDeepc(t, "stats", "../../models/"+c.model, "--json")
+		if err := json.Unmarshal([]byte(out), &s); err != nil {
+			t.Fatalf("%s: %v", c.model, err)
+		}
+		if s.ParamsTotal != c.total || s.ParamsActivated != c.activated {
+			t.Errorf("%s: %d total, %d activated; want %d, %d", c.model, s.ParamsTotal, s.ParamsActivated, c.total, c.activated)
+		}
+	}
+}
+
+// zooCheckpoint runs deepc init for a tiny model (f32 weights) and checks
+// that its config.json names the architecture.
+func zooCheckpoint(t *testing.T, model, arch string, sets ...string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "ckpt")
+	args := []string{"init", "../../models/" + model, "--out", dir, "--format", "f32", "--seed", "7"}
+	for _, s := range sets {
+		args = append(args, "--set", s)
+	}
+	mustDeepc(t, args...)
+	data, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Architectures []string `json:"architectures"`
+	}
+	if err := json.Unmarshal(data, &cfg); err != nil || len(cfg.Architectures) != 1 || cfg.Architectures[0] != arch {
+		t.Fatalf("%s: config.json names %v (%v), want [%s]", model, cfg.Architectures, err, arch)
+	}
+	return dir
+}
+
+// forwardBoth runs forward with no model argument (config.json's
+// architecture selects it), in full and with --prefill 3.
+func forwardBoth(t *testing.T, dir string, seqs [][]int) (full, cached []float32) {
+	t.Helper()
+	var parts []string
+	for _, s := range seqs {
+		parts = append(parts, strings.Trim(strings.ReplaceAll(strings.Trim(jsonInts(s), "[]"), ",", " "), " "))
+	}
+	for i, extra := range [][]string{nil, {"--prefill", "3"}} {
+		out := filepath.Join(t.TempDir(), "logits.npy")
+		mustDeepc(t, append([]string{"forward", "--checkpoint", dir, "--tokens", strings.Join(parts, ","), "--out", out}, extra...)...)
+		_, l := readNPY(t, out)
+		if i == 0 {
+			full = l
+		} else {
+			cached = l
+		}
+	}
+	return full, cached
+}
+
+func jsonInts(s []int) string { b, _ := json.Marshal(s); return string(b) }
+
+func packed(seqs [][]int) (tok, pos, seq []int) {
+	for i, s := range seqs {
+		for j, id := range s {
+			tok, pos, seq = append(tok, id), append(pos, j), append(seq, i)
+		}
+	}
+	return
+}
+
+func TestZooForwardMatchesReference(t *testing.T) {
+	seqs := [][]int{{1, 17, 301, 42, 7, 499, 12, 88, 5, 260, 33, 1}, {3, 3, 250, 9, 120, 64, 8, 400, 2, 77, 19, 6}}
+	tok, pos, seq := packed(seqs)
+	for _, c := range []struct {
+		model, arch string
+		sets        []string
+	}{
+		{"llama3_tiny.deep", "LlamaForCausalLM", nil},
+		{"llama3_tiny.deep", "LlamaForCausalLM", []string{"n_kv_heads=1", `rope_scaling={type = "linear", factor = 2.0}`, "attention_bias=true"}},
+		{"qwen2_tiny.deep", "Qwen2ForCausalLM", nil},
+		{"mixtral_tiny.deep", "MixtralForCausalLM", nil},
+		{"deepseek_v2_lite_tiny.deep", "DeepseekV2ForCausalLM", nil},
+	} {
+		t.Run(strings.TrimSuffix(c.model, ".deep")+strings.Join(c.sets, ","), func(t *testing.T) {
+			dir := zooCheckpoint(t, c.model, c.arch, c.sets...)
+			full, cached := forwardBoth(t, dir, seqs)
+			var want [][]float64
+			if c.arch == "DeepseekV2ForCausalLM" {
+				cfg, w := referenceWeights(t, dir)
+				logits, _, err := reference.Forward(cfg, w, tok, pos, seq)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want = logits
+			} else {
+				data, err := os.ReadFile(filepath.Join(dir, "config.json"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				cfg, err := reference.LlamaConfigFromHF(data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				w := rawWeights(t, dir)
+				if want, err = reference.LlamaForward(cfg, w, tok, pos, seq); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e1, e2 := maxRelErr(full, want), maxRelErr(cached, want)
+			t.Logf("relative error: full %.2g, prefill 3 + decode %.2g", e1, e2)
+			if e1 > 1e-5 || e2 > 1e-5 {
+				t.Errorf("logits differ from the float64 reference: %.3g (full), %.3g (prefill + decode)", e1, e2)
+			}
+		})
+	}
+}
