@@ -15,11 +15,11 @@ import (
 func FuzzSetsFromHFConfig(f *testing.F) {
 	f.Add([]byte(v3Config))
 	keys := []string{"weight_dtype", "weight_quant"}
-	for _, k := range HFConfigKeys {
-		keys = append(keys, k.DSL)
+	for _, k := range v3Contract(f).Map {
+		keys = append(keys, k)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		sets, err := SetsFromHFConfig(data)
+		sets, err := SetsFromHFConfig("deepseek_v3.deep", data)
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "config.json") {
 				t.Fatalf("error not naming config.json: %v", err)

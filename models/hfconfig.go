@@ -178,9 +178,9 @@ func (c *Contract) Sets(data []byte) ([]HFSet, []string, error) {
 		if _, ok := cfg[hf]; ok {
 			continue
 		}
-		// An absent key whose value may be none (rope_scaling) is none,
-		// as Hugging Face's configs default it; others keep the model's.
-		if _, has := c.config[key]; !has {
+		// An absent rope_scaling is none, as every Hugging Face config
+		// defaults it; other absent keys keep the model's values.
+		if hf == "rope_scaling" {
 			sets = append(sets, HFSet{Set: key + "=none", Absent: true})
 		}
 	}
@@ -216,10 +216,11 @@ func (c *Contract) hasKeys(keys ...string) bool {
 func (c *Contract) dslValue(hf, key string, raw json.RawMessage) (string, error) {
 	def, has := c.config[key]
 	if isNull(raw) {
+		_, isStruct := def.(ir.Attrs)
 		switch {
 		case c.Nullable[hf]:
 			return "0", nil
-		case !has:
+		case !has || isStruct:
 			return "none", nil
 		}
 		return "", fmt.Errorf("config.json: %s is null", hf)

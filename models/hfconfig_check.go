@@ -143,7 +143,7 @@ func checkSemantics(cfg map[string]json.RawMessage) error {
 func numbers(obj map[string]json.RawMessage, prefix string, into hfNumbers) {
 	for k, raw := range obj {
 		var f float64
-		if json.Unmarshal(raw, &f) == nil {
+		if !isNull(raw) && json.Unmarshal(raw, &f) == nil {
 			into[prefix+k] = f
 		}
 	}

@@ -85,8 +85,36 @@ func compile(t *testing.T, path string, sets []string) *ir.Module {
 	return m
 }
 
+// v3Contract is deepseek_v3.deep's checkpoint contract.
+func v3Contract(t testing.TB) *Contract {
+	t.Helper()
+	m, err := dsl.CompileFile("deepseek_v3.deep", dsl.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ContractOf(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// readV3 reads a config.json as forward does: its sets on deepseek_v3.deep,
+// then the contract's fixed keys checked on the compiled model.
+func readV3(data []byte) ([]string, error) {
+	sets, err := SetsFromHFConfig("deepseek_v3.deep", data)
+	if err != nil {
+		return nil, err
+	}
+	m, err := dsl.CompileFile("deepseek_v3.deep", dsl.Options{Sets: sets})
+	if err != nil {
+		return nil, err
+	}
+	return sets, Check(m, data)
+}
+
 func TestSetsFromHFConfigV3(t *testing.T) {
-	sets, err := SetsFromHFConfig([]byte(v3Config))
+	sets, err := readV3([]byte(v3Config))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,12 +128,13 @@ func TestSetsFromHFConfigV3(t *testing.T) {
 		`rope_scaling={type = "yarn", factor = 40.0, original_max_position_embeddings = 4096, beta_fast = 32.0, beta_slow = 1.0, mscale = 1.0, mscale_all_dim = 1.0}`,
 		"weight_dtype=f8e4m3", "weight_quant=block(128, 128)",
 	}
+	slices.Sort(want)
 	if !slices.Equal(sets, want) {
 		t.Errorf("sets:\n%s\nwant:\n%s", strings.Join(sets, "\n"), strings.Join(want, "\n"))
 	}
 	// Every DSL key of the table is set by the full config.
-	if len(sets) != len(HFConfigKeys)+2 {
-		t.Errorf("%d sets for %d keys", len(sets), len(HFConfigKeys))
+	if n := len(v3Contract(t).Map); len(sets) != n+2 {
+		t.Errorf("%d sets for %d keys", len(sets), n)
 	}
 	with := ir.Print(compile(t, "deepseek_v3.deep", sets))
 	without := ir.Print(compile(t, "deepseek_v3.deep", nil))
@@ -127,7 +156,7 @@ func TestHFConfigJSONRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sets, err := SetsFromHFConfig(data)
+		sets, err := readV3(data)
 		if err != nil {
 			t.Fatalf("%v\n%s", err, data)
 		}
@@ -167,7 +196,7 @@ func TestHFConfigVariants(t *testing.T) {
 		`"quantization_config": {`, `"not_quantization": {`,
 		`"num_hidden_layers": 61`, `"num_hidden_layers": 4`,
 	)
-	sets, err := SetsFromHFConfig(data)
+	sets, err := readV3(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +216,7 @@ func TestHFConfigVariants(t *testing.T) {
 	// rope_type stands for type; partial yarn fields take the defaults;
 	// integral floats are integers.
 	data = []byte(`{"hidden_size": 7168.0, "rope_scaling": {"rope_type": "yarn", "factor": 8, "original_max_position_embeddings": 2048}}`)
-	sets, err = SetsFromHFConfig(data)
+	sets, err = readV3(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +224,7 @@ func TestHFConfigVariants(t *testing.T) {
 	if !slices.Equal(sets, want) {
 		t.Errorf("sets %q\nwant %q", sets, want)
 	}
-	if sets, _ := SetsFromHFConfig([]byte(`{}`)); !slices.Contains(sets, "rope_scaling=none") {
+	if sets, _ := readV3([]byte(`{}`)); !slices.Contains(sets, "rope_scaling=none") {
 		t.Errorf("absent rope_scaling: %q", sets)
 	}
 	compile(t, "deepseek_v3.deep", sets)
@@ -211,7 +240,7 @@ func TestHFConfigErrors(t *testing.T) {
 		{"not an object", []byte(`[1]`), "config.json"},
 		{"fractional int", edit(t, v3Config, `"hidden_size": 7168`, `"hidden_size": 7168.5`), "hidden_size must be an integer"},
 		{"string int", edit(t, v3Config, `"hidden_size": 7168`, `"hidden_size": "7168"`), "hidden_size must be an integer"},
-		{"negative int", edit(t, v3Config, `"hidden_size": 7168`, `"hidden_size": -1`), "hidden_size must not be negative"},
+		{"negative int", edit(t, v3Config, `"hidden_size": 7168`, `"hidden_size": -1`), "hidden_size is -1"},
 		{"null int", edit(t, v3Config, `"hidden_size": 7168`, `"hidden_size": null`), "hidden_size is null"},
 		{"string float", edit(t, v3Config, `"rope_theta": 10000`, `"rope_theta": "1e4"`), "rope_theta must be a number"},
 		{"number string", edit(t, v3Config, `"scoring_func": "sigmoid"`, `"scoring_func": 1`), "scoring_func must be a string"},
@@ -219,7 +248,9 @@ func TestHFConfigErrors(t *testing.T) {
 		{"tied", edit(t, v3Config, `"tie_word_embeddings": false`, `"tie_word_embeddings": true`), "tie_word_embeddings"},
 		{"moe freq", edit(t, v3Config, `"moe_layer_freq": 1`, `"moe_layer_freq": 2`), "moe_layer_freq"},
 		{"norm_topk_prob", edit(t, v3Config, `"norm_topk_prob": true`, `"norm_topk_prob": false`), "norm_topk_prob"},
-		{"linear rope", edit(t, v3Config, `"type": "yarn"`, `"type": "linear"`), "rope_scaling type"},
+		{"dynamic rope", edit(t, v3Config, `"type": "yarn"`, `"type": "dynamic"`), `rope_scaling type "dynamic" is not supported`},
+		{"linear rope with yarn fields", edit(t, v3Config, `"type": "yarn"`, `"type": "linear"`), "rope_scaling (linear) has fields deepc does not model: beta_fast"},
+		{"other architecture", edit(t, v3Config, `["DeepseekV3ForCausalLM"]`, `["LlamaForCausalLM"]`), "models/llama3.deep reads LlamaForCausalLM"},
 		{"rope type clash", edit(t, v3Config, `"type": "yarn"`, `"type": "yarn", "rope_type": "dynamic"`), "rope_type"},
 		{"rope extra field", edit(t, v3Config, `"beta_fast": 32,`, `"beta_fast": 32, "low_freq_factor": 1,`), "low_freq_factor"},
 		{"rope no factor", edit(t, v3Config, `"factor": 40,`, ``), "rope_scaling.factor is missing"},
@@ -249,7 +280,7 @@ func TestHFConfigErrors(t *testing.T) {
 		{"0 heads", edit(t, v3Config, `"num_attention_heads": 128`, `"num_attention_heads": 0`), "num_attention_heads is 0"},
 		{"huge max positions", edit(t, v3Config, `"max_position_embeddings": 163840`, `"max_position_embeddings": 1e300`), "max_position_embeddings"},
 	} {
-		_, err := SetsFromHFConfig(c.data)
+		_, err := readV3(c.data)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want %q", c.name, err, c.want)
 		}

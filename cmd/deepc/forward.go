@@ -20,14 +20,16 @@ func newForwardCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "forward [MODEL.deep] --checkpoint DIR --tokens IDS --out logits.npy",
 		Short: "Run a checkpoint on token ids and write the logits of every position",
-		Long: `forward compiles the model (default ` + driver.DefaultModel + `) with the
+		Long: `forward compiles the model (by default the models/ file whose checkpoint
+contract reads the architecture config.json names, e.g. LlamaForCausalLM →
+models/llama3.deep; else ` + driver.DefaultModel + `) with the
 checkpoint's config.json, loads its weights and runs the sequences given by
 --tokens, writing a float32 NumPy file of shape [batch, seq, vocab].
 
 --tokens takes sequences of equal length separated by commas ("1 2 3,4 5 6"),
 or @file.json holding a JSON array of arrays. With --prefill N the first N
 tokens of each sequence run through the prefill program and every later
-token through the decode program one at a time, over the latent KV cache;
+token through the decode program one at a time, over the KV cache;
 the output has the same shape.
 
 Examples:

@@ -21,9 +21,11 @@ func newGenerateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "generate [MODEL.deep] --checkpoint DIR --prompt TEXT",
 		Short: "Generate text from a checkpoint on the CPU",
-		Long: `generate compiles the model (default ` + driver.DefaultModel + `) with the
+		Long: `generate compiles the model (by default the models/ file whose checkpoint
+contract reads the architecture config.json names, e.g. LlamaForCausalLM →
+models/llama3.deep; else ` + driver.DefaultModel + `) with the
 checkpoint's config.json, loads the weights, prefills the prompt(s) and
-decodes token by token over the latent KV cache. With one prompt the text
+decodes token by token over the KV cache. With one prompt the text
 streams to stdout; with several (repeat --prompt) they decode as one batch
 and each completion prints when done. Prefill and decode speeds go to
 stderr.

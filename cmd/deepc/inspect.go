@@ -34,7 +34,9 @@ func newInspectCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "inspect [MODEL.deep] --checkpoint DIR",
 		Short: "Check a checkpoint's tensors against the model without reading their data",
-		Long: `inspect compiles the model (default ` + driver.DefaultModel + `) with the
+		Long: `inspect compiles the model (by default the models/ file whose checkpoint
+contract reads the architecture config.json names, e.g. LlamaForCausalLM →
+models/llama3.deep; else ` + driver.DefaultModel + `) with the
 checkpoint's config.json and checks every safetensors header against the
 model's params: missing and unexpected tensors, wrong shapes and dtypes,
 missing or misshapen weight_scale_inv grids. It reads no tensor data, so it

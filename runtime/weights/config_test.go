@@ -34,7 +34,7 @@ func TestCheckpointWithConfig(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, "config.json"), cfg, 0o644)
 
 		data, _ := os.ReadFile(filepath.Join(dir, "config.json"))
-		sets, err := models.SetsFromHFConfig(data)
+		sets, err := models.SetsFromHFConfig("../../models/deepseek_v3.deep", data)
 		if err != nil {
 			t.Fatal(err)
 		}
