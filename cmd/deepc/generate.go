@@ -37,7 +37,8 @@ Examples:
   deepc generate --checkpoint /data/DeepSeek-V3 --prompt "The capital of France is" --max-tokens 20
   deepc generate models/deepseek_v3_tiny.deep --checkpoint tiny/ --prompt "hello" --temperature 0.8 --top-p 0.9 --seed 1
   deepc generate --checkpoint ckpt/ --prompt "a" --prompt "b" --max-tokens 8
-  deepc generate --checkpoint ckpt/ --prompt "a" --speculative mtp`,
+  deepc generate --checkpoint ckpt/ --prompt "a" --speculative mtp
+  deepc generate --checkpoint llama/ --prompt "a b a b a" --speculative lookup`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(prompts) == 0 {
@@ -47,8 +48,8 @@ Examples:
 			if err := (infer.GenerateOptions{MaxTokens: maxToks, Sampling: sampling}).Check(); err != nil {
 				return err
 			}
-			if spec != "" && spec != "mtp" {
-				return fmt.Errorf("--speculative %q: the only kind is mtp", spec)
+			if spec != "" && spec != "mtp" && spec != "lookup" {
+				return fmt.Errorf("--speculative %q: the kinds are mtp and lookup", spec)
 			}
 			diag := cmd.ErrOrStderr()
 			model, err := mf.load(args, diag)
@@ -96,8 +97,10 @@ Examples:
 				var sp infer.SpeculativeStats
 				gen, st, sp, err = model.GenerateSpeculative(ids, opts)
 				defer fmt.Fprintf(diag, "mtp speculation: %d of %d drafts accepted (%.1f%%)\n", sp.Accepted, sp.Drafted, 100*sp.AcceptanceRate())
-			default:
-				return fmt.Errorf("--speculative %q: the only kind is mtp", spec)
+			case "lookup":
+				var sp infer.SpeculativeStats
+				gen, st, sp, err = model.GenerateLookup(ids, opts)
+				defer fmt.Fprintf(diag, "lookup speculation: %d of %d drafts accepted (%.1f%%)\n", sp.Accepted, sp.Drafted, 100*sp.AcceptanceRate())
 			}
 			if err != nil {
 				return err
@@ -127,6 +130,6 @@ Examples:
 	fl.Float64Var(&sampling.Temperature, "temperature", 0, "sampling temperature; 0 is greedy")
 	fl.Float64Var(&sampling.TopP, "top-p", 1, "nucleus sampling: keep the most likely tokens up to this probability")
 	fl.Uint64Var(&sampling.Seed, "seed", 0, "random seed for sampling")
-	fl.StringVar(&spec, "speculative", "", "speculative decoding: mtp drafts the token after next with the MTP module")
+	fl.StringVar(&spec, "speculative", "", "speculative decoding: mtp drafts the token after next with the MTP module; lookup drafts the tokens that followed the latest earlier occurrence of the last few tokens (any model)")
 	return cmd
 }

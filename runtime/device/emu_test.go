@@ -101,11 +101,53 @@ func TestEmulatorInferenceKernels(t *testing.T) {
 	t.Logf("%d launches, %d warp instructions emulated", dev.Launches, dev.Instructions)
 }
 
+// The zoo's attention and routing forms on the emulator: grouped-query
+// attention with rotate-half RoPE and q/k/v biases, tied embeddings
+// (qwen2_tiny), multi-query attention with a sliding window shorter than
+// the prompts and softmax top-k experts (mixtral_tiny), over their
+// key/value caches.
+func TestEmulatorZooInferenceKernels(t *testing.T) {
+	for _, model := range []string{"qwen2_tiny.deep", "mixtral_tiny.deep"} {
+		t.Run(model, func(t *testing.T) {
+			t.Parallel()
+			m, programs, params, kernels := modelKernels(t, model, "bf16", true)
+			opts := cpu.Options{Mode: cpu.BF16}
+			dev, cmp := emulated(t, kernels, opts)
+			ex := device.NewExecutor(cmp, programs)
+			defer ex.Close()
+			model := &infer.Model{Module: m, Params: params, Opts: opts, Run: ex.Run}
+			if _, err := model.Forward([][]int{{5, 9, 200, 17, 3, 44, 8, 9, 10, 11}, {1, 2, 3}}); err != nil {
+				t.Fatal(err)
+			}
+			c, err := model.NewCache(32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := model.Prefill(c, []int{0, 1}, [][]int{{5, 9, 200, 17, 3, 44, 8, 9, 10}, {7, 7, 300, 2}}); err != nil {
+				t.Fatal(err)
+			}
+			for _, tok := range []int{3, 44} {
+				if _, err := model.Decode(c, []int{0, 1}, []int{tok, tok + 1}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			checkKernels(t, cmp, kernels, programs, "forward", "prefill", "decode")
+			t.Logf("%d launches, %d warp instructions emulated", dev.Launches, dev.Instructions)
+		})
+	}
+}
+
 func TestEmulatorTrainKernels(t *testing.T) {
-	for _, fp8 := range []bool{false, true} {
-		t.Run(map[bool]string{false: "bf16", true: "fp8"}[fp8], func(t *testing.T) {
+	// The zoo's gradient forms: grouped-query attention_grad with a
+	// sliding window, softmax top-k routing (mixtral_tiny).
+	for _, c := range []struct {
+		model string
+		fp8   bool
+	}{{"deepseek_v3_tiny.deep", false}, {"deepseek_v3_tiny.deep", true}, {"mixtral_tiny.deep", false}} {
+		t.Run(strings.TrimSuffix(c.model, ".deep")+map[bool]string{false: "/bf16", true: "/fp8"}[c.fp8], func(t *testing.T) {
 			t.Parallel() // launches of a few blocks leave cores idle
-			tr, programs, kernels := tinyTrainerKernels(t, fp8, true)
+			fp8 := c.fp8
+			tr, programs, kernels := trainerKernels(t, c.model, fp8, true)
 			dev, cmp := emulated(t, kernels, tr.Opts)
 			ex := device.NewExecutor(cmp, programs)
 			defer ex.Close()

@@ -420,6 +420,18 @@ func (r *execution) results() ([]*runtime.Tensor, error) {
 	for i, res := range f.Results {
 		v := r.pv.resolve(res)
 		b, ok := r.bufs[v]
+		if !ok && v.Def.Is(ir.OpConst) && len(v.Type.Shape) == 0 {
+			// A constant result (the MTP loss of a model without MTP):
+			// kernels fold constants, so no buffer holds it.
+			x, _ := v.Def.Attrs.Float("value")
+			out[i] = runtime.NewTensor(v.Type.DType)
+			if v.Type.DType.IsFloat() {
+				out[i].F[0] = float32(x)
+			} else {
+				out[i].I[0] = int64(x)
+			}
+			continue
+		}
 		if !ok {
 			return nil, fmt.Errorf("result %d (%s) is never written by the program", i, r.pv.names[res])
 		}

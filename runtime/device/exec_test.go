@@ -31,14 +31,20 @@ func tinyProgram(t *testing.T) (*ir.Module, map[string][]program.Step, map[strin
 // tinyProgramKernels is tinyProgram with the kernels, as PTX when withPTX
 // (llc runs; ptxas does not).
 func tinyProgramKernels(t *testing.T, withPTX bool) (*ir.Module, map[string][]program.Step, map[string]*runtime.Tensor, []*codegen.Kernel) {
+	return modelKernels(t, "deepseek_v3_tiny.deep", "fp8", withPTX)
+}
+
+// modelKernels is tinyProgramKernels for a model of models/ with random
+// weights in format.
+func modelKernels(t *testing.T, model, format string, withPTX bool) (*ir.Module, map[string][]program.Step, map[string]*runtime.Tensor, []*codegen.Kernel) {
 	t.Helper()
-	file := filepath.Join("..", "..", "models", "deepseek_v3_tiny.deep")
+	file := filepath.Join("..", "..", "models", model)
 	gen, err := dsl.CompileFile(file, dsl.Options{ReadFile: models.ReadFile})
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if err := weights.RandomCheckpoint(gen, dir, 3, "fp8", 1); err != nil {
+	if err := weights.RandomCheckpoint(gen, dir, 3, format, 1); err != nil {
 		t.Fatal(err)
 	}
 	m, err := dsl.CompileFile(file, dsl.Options{ReadFile: models.ReadFile})

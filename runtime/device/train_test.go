@@ -26,8 +26,13 @@ func tinyTrainer(t *testing.T, fp8 bool) (*train.Trainer, map[string][]program.S
 
 // tinyTrainerKernels is tinyTrainer with the kernels, as PTX when withPTX.
 func tinyTrainerKernels(t *testing.T, fp8, withPTX bool) (*train.Trainer, map[string][]program.Step, []*codegen.Kernel) {
+	return trainerKernels(t, "deepseek_v3_tiny.deep", fp8, withPTX)
+}
+
+// trainerKernels is tinyTrainerKernels for a model of models/.
+func trainerKernels(t *testing.T, model string, fp8, withPTX bool) (*train.Trainer, map[string][]program.Step, []*codegen.Kernel) {
 	t.Helper()
-	m, err := dsl.CompileFile("../../models/deepseek_v3_tiny.deep", dsl.Options{ReadFile: models.ReadFile})
+	m, err := dsl.CompileFile("../../models/"+model, dsl.Options{ReadFile: models.ReadFile})
 	if err != nil {
 		t.Fatal(err)
 	}
