@@ -58,7 +58,7 @@ var (
 	OpTakeAlong     = declare(&OpDef{Name: "take_along", Kind: Injective, Args: 2, Attrs: []string{"axis"}, Doc: "x[..., idx[..., j], ...] along axis; idx has x's rank", Infer: inferTakeAlong, FLOPs: noFLOPs, Linear: true})
 	OpShift         = declare(&OpDef{Name: "shift", Kind: Injective, Args: 2, Attrs: []string{"offset"}, Doc: "x[t+offset] within t's sequence (by sequence id), zero past its end", Infer: inferShift, FLOPs: noFLOPs, Linear: true})
 	OpTopK          = declare(&OpDef{Name: "topk", Kind: Opaque, Args: 1, Attrs: []string{"k"}, Doc: "k largest along the last axis: values and i32 indices", Infer: inferTopK})
-	OpRoute         = declare(&OpDef{Name: "route", Kind: Opaque, Args: 1, Attrs: []string{"k", "groups", "topk_groups"}, Optional: []string{"group_top"}, Doc: "group-limited top-k: keep the topk_groups best groups (group score: sum of its group_top best), then top k experts; → i32 indices [T, k]", Infer: inferRoute})
+	OpRoute         = declare(&OpDef{Name: "route", Kind: Opaque, Args: 1, Attrs: []string{"k", "groups", "topk_groups"}, Optional: []string{"group_top", "balance", "balance_weight"}, Doc: "group-limited top-k: keep the topk_groups best groups (group score: sum of its group_top best), then top k experts; → i32 indices [T, k]. For training, balance names the auxiliary load-balancing loss over the scores (\"sequence\", DeepSeek's per-sequence form, the default; \"batch\", Switch's and Mixtral's over every token of every such layer) and balance_weight its weight (default: the trainer's)", Infer: inferRoute})
 	OpRope          = declare(&OpDef{Name: "rope", Kind: Opaque, Args: 2, Attrs: []string{"theta"}, Optional: []string{"scaling", "inverse", "layout"}, Doc: "rotary embedding by position of consecutive pairs (layout = \"interleaved\", the default) or of the two halves (layout = \"half\", rotate-half); optional YaRN scaling dict; inverse = true rotates back (its own gradient)", Infer: inferRope, FLOPs: perElement(3)})
 	OpAttention     = declare(&OpDef{Name: "attention", Kind: Opaque, Args: 5, Attrs: []string{"scale"}, Optional: []string{"causal", "window"}, Doc: "softmax(q·kᵀ·scale + mask)·v over packed sequences (q, k, v, positions, sequence ids); k and v may have fewer heads than q (a divisor: grouped-query attention); causal unless causal = false; window = W > 0 hides keys W or more positions back (sliding window)", Infer: inferAttention, FLOPs: attentionFLOPs})
 )
@@ -532,6 +532,14 @@ func inferRoute(a []Type, at Attrs) ([]Type, error) {
 		return nil, errf("k = %d must be in 1..%d (experts in the kept groups)", k, kg*(E/g))
 	case top <= 0 || top > E/g:
 		return nil, errf("group_top = %d must be in 1..%d (experts per group)", top, E/g)
+	}
+	if v, ok := at["balance"]; ok && v != "sequence" && v != "batch" {
+		return nil, errf("balance = %v must be \"sequence\" or \"batch\"", v)
+	}
+	if _, ok := at["balance_weight"]; ok {
+		if w, ok := at.Float("balance_weight"); !ok || w < 0 || math.IsNaN(w) {
+			return nil, errf("balance_weight must be a non-negative number")
+		}
 	}
 	return one(Type{Shape{s.Shape[0], C(k)}, I32}), nil
 }

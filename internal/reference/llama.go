@@ -126,9 +126,37 @@ func (c LlamaConfig) invFreq() ([]float64, error) {
 
 // LlamaForward returns the logits [T][vocab] of packed sequences.
 func LlamaForward(c LlamaConfig, w Weights, tokens, pos, seq []int) ([][]float64, error) {
+	l, _, err := LlamaForwardAux(c, w, tokens, pos, seq)
+	return l, err
+}
+
+// LlamaForwardAux is LlamaForward with Mixtral's load-balancing loss
+// (Hugging Face's load_balancing_loss_func over the router logits of every
+// layer, concatenated; not multiplied by router_aux_loss_coef): E·Σ_e
+// f_e·P_e, f_e the assignments to e per row and P_e the mean probability of
+// e over the L·T rows. 0 for a dense model.
+func LlamaForwardAux(c LlamaConfig, w Weights, tokens, pos, seq []int) ([][]float64, float64, error) {
+	logits, r, err := llamaForward(c, w, tokens, pos, seq)
+	if err != nil || c.Experts == 0 {
+		return logits, 0, err
+	}
+	rows := float64(c.Layers * len(tokens))
+	aux := 0.0
+	for e := 0; e < c.Experts; e++ {
+		aux += r.count[e] / rows * r.prob[e] / rows
+	}
+	return logits, float64(c.Experts) * aux, nil
+}
+
+// routerStats sums, over every layer and token, each expert's assignments
+// and probability.
+type routerStats struct{ count, prob []float64 }
+
+func llamaForward(c LlamaConfig, w Weights, tokens, pos, seq []int) ([][]float64, *routerStats, error) {
+	r := &routerStats{count: make([]float64, c.Experts), prob: make([]float64, c.Experts)}
 	T := len(tokens)
 	if len(pos) != T || len(seq) != T {
-		return nil, fmt.Errorf("reference: %d tokens, %d positions, %d sequence ids", T, len(pos), len(seq))
+		return nil, nil, fmt.Errorf("reference: %d tokens, %d positions, %d sequence ids", T, len(pos), len(seq))
 	}
 	get := func(name string, shape ...int) ([]float64, error) {
 		t, ok := w[name]
@@ -142,16 +170,16 @@ func LlamaForward(c LlamaConfig, w Weights, tokens, pos, seq []int) ([][]float64
 	}
 	freq, err := c.invFreq()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	emb, err := get("model.embed_tokens.weight", c.Vocab, c.Dim)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	x := make([][]float64, T)
 	for t, tok := range tokens {
 		if tok < 0 || tok >= c.Vocab {
-			return nil, fmt.Errorf("reference: token %d outside the vocabulary", tok)
+			return nil, nil, fmt.Errorf("reference: token %d outside the vocabulary", tok)
 		}
 		x[t] = slices.Clone(emb[tok*c.Dim : (tok+1)*c.Dim])
 	}
@@ -236,19 +264,19 @@ func LlamaForward(c LlamaConfig, w Weights, tokens, pos, seq []int) ([][]float64
 		p := fmt.Sprintf("model.layers.%d", l)
 		hn, err := norm(p+".input_layernorm.weight", x)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		q, err := linear(p+".self_attn.q_proj", hn, c.Heads*c.HD, c.Bias)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		k, err := linear(p+".self_attn.k_proj", hn, c.KVHeads*c.HD, c.Bias)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		v, err := linear(p+".self_attn.v_proj", hn, c.KVHeads*c.HD, c.Bias)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for t := 0; t < T; t++ {
 			rope(q[t], c.Heads, pos[t])
@@ -287,7 +315,7 @@ func LlamaForward(c LlamaConfig, w Weights, tokens, pos, seq []int) ([][]float64
 		}
 		a, err := linear(p+".self_attn.o_proj", o, c.Dim, false)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for t := range x {
 			for i := range x[t] {
@@ -296,16 +324,16 @@ func LlamaForward(c LlamaConfig, w Weights, tokens, pos, seq []int) ([][]float64
 		}
 		hn, err = norm(p+".post_attention_layernorm.weight", x)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		var f [][]float64
 		if c.Experts == 0 {
 			f, err = mlp(p+".mlp", hn, "gate_proj", "up_proj", "down_proj")
 		} else {
-			f, err = mixtralMoE(c, p+".block_sparse_moe", hn, linear, mlp)
+			f, err = mixtralMoE(c, p+".block_sparse_moe", hn, linear, mlp, r)
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for t := range x {
 			for i := range x[t] {
@@ -315,20 +343,21 @@ func LlamaForward(c LlamaConfig, w Weights, tokens, pos, seq []int) ([][]float64
 	}
 	x, err = norm("model.norm.weight", x)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	head := "lm_head"
 	if c.Tied {
 		head = "model.embed_tokens"
 	}
-	return linear(head, x, c.Vocab, false)
+	logits, err := linear(head, x, c.Vocab, false)
+	return logits, r, err
 }
 
 // mixtralMoE is MixtralSparseMoeBlock: softmax over the router's logits,
 // the top-k experts, their weights divided by their sum.
 func mixtralMoE(c LlamaConfig, p string, in [][]float64,
 	linear func(string, [][]float64, int, bool) ([][]float64, error),
-	mlp func(string, [][]float64, string, string, string) ([][]float64, error)) ([][]float64, error) {
+	mlp func(string, [][]float64, string, string, string) ([][]float64, error), r *routerStats) ([][]float64, error) {
 	logits, err := linear(p+".gate", in, c.Experts, false)
 	if err != nil {
 		return nil, err
@@ -349,6 +378,12 @@ func mixtralMoE(c LlamaConfig, p string, in [][]float64,
 		}
 		slices.SortStableFunc(order, func(a, b int) int { return -cmpF(prob[a], prob[b]) })
 		top := order[:c.TopK]
+		for e := range prob {
+			r.prob[e] += prob[e]
+		}
+		for _, e := range top {
+			r.count[e]++
+		}
 		wsum := 0.0
 		for _, e := range top {
 			wsum += prob[e]

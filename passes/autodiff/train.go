@@ -184,6 +184,11 @@ type routing struct {
 func routingLosses(b *builder, m *ir.Module, f *ir.Func, a trainArgs, o TrainOptions) ([]routing, *ir.Value, error) {
 	balance := b.constant(0, ir.F32)
 	var routes []routing
+	// The batch form pools every such layer: Σ_l of mean_t counts and of
+	// mean_t probabilities, and the layers counted.
+	var poolF, poolP *ir.Value
+	var poolE int64
+	poolLayers, poolWeight := 0, o.BalanceWeight
 	for _, op := range f.Body {
 		if !op.Is(ir.OpRoute) {
 			continue
@@ -200,21 +205,50 @@ func routingLosses(b *builder, m *ir.Module, f *ir.Func, a trainArgs, o TrainOpt
 		if bias != nil {
 			routes = append(routes, routing{bias, load})
 		}
-		if o.BalanceWeight > 0 {
-			// Per sequence b: f = E/(K·T_b)·Σ_t 1[i ∈ topk(t)],
-			// P = (1/T_b)·Σ_t s_t/Σ_j s_tj; loss α·mean_b Σ_i f·P.
-			sf := b.cast(scores, ir.F32)
-			norm := b.bin(ir.OpDiv, sf, b.sum(sf, 1, true))
-			lens := b.sum(a.segments, 1, true) // [B, 1]
-			fb := b.bin(ir.OpDiv, b.op1(ir.OpMatmul, []*ir.Value{a.segments, counts}, nil), lens)
-			fb = b.scale(fb, float64(E.N)/float64(K.N))
-			pb := b.bin(ir.OpDiv, b.op1(ir.OpMatmul, []*ir.Value{a.segments, norm}, nil), lens)
-			per := b.sum(b.bin(ir.OpMul, fb, pb), 1, false) // [B]
-			l := b.op1(ir.OpMean, []*ir.Value{per}, ir.Attrs{"axis": int64(0)})
-			balance = b.bin(ir.OpAdd, balance, l)
+		weight := o.BalanceWeight
+		if w, ok := op.Attrs.Float("balance_weight"); ok {
+			weight = w
 		}
+		if weight <= 0 {
+			continue
+		}
+		sf := b.cast(scores, ir.F32)
+		norm := b.bin(ir.OpDiv, sf, b.sum(sf, 1, true))
+		if kind, _ := op.Attrs.Str("balance"); kind == "batch" {
+			// Switch / Mixtral: E·Σ_e f_e·P_e over every token of every
+			// such layer, f_e the mean count of e's assignments per token,
+			// P_e the mean probability of e (Hugging Face's
+			// load_balancing_loss_func over the concatenated layers).
+			if poolLayers > 0 && (E.N != poolE || weight != poolWeight) {
+				return nil, nil, fmt.Errorf("routes with the batch balance loss differ in experts (%d, %d) or weight (%g, %g)", poolE, E.N, poolWeight, weight)
+			}
+			mf := b.op1(ir.OpMean, []*ir.Value{counts}, ir.Attrs{"axis": int64(0)})
+			mp := b.op1(ir.OpMean, []*ir.Value{norm}, ir.Attrs{"axis": int64(0)})
+			if poolLayers == 0 {
+				poolF, poolP = mf, mp
+			} else {
+				poolF, poolP = b.bin(ir.OpAdd, poolF, mf), b.bin(ir.OpAdd, poolP, mp)
+			}
+			poolE, poolWeight = E.N, weight
+			poolLayers++
+			continue
+		}
+		// Per sequence b: f = E/(K·T_b)·Σ_t 1[i ∈ topk(t)],
+		// P = (1/T_b)·Σ_t s_t/Σ_j s_tj; loss α·mean_b Σ_i f·P.
+		lens := b.sum(a.segments, 1, true) // [B, 1]
+		fb := b.bin(ir.OpDiv, b.op1(ir.OpMatmul, []*ir.Value{a.segments, counts}, nil), lens)
+		fb = b.scale(fb, float64(E.N)/float64(K.N))
+		pb := b.bin(ir.OpDiv, b.op1(ir.OpMatmul, []*ir.Value{a.segments, norm}, nil), lens)
+		per := b.sum(b.bin(ir.OpMul, fb, pb), 1, false) // [B]
+		l := b.op1(ir.OpMean, []*ir.Value{per}, ir.Attrs{"axis": int64(0)})
+		balance = b.bin(ir.OpAdd, balance, b.scale(l, weight))
 	}
-	return routes, b.scale(balance, o.BalanceWeight), nil
+	if poolLayers > 0 {
+		n := float64(poolLayers)
+		l := b.op1(ir.OpSum, []*ir.Value{b.bin(ir.OpMul, poolF, poolP)}, ir.Attrs{"axis": int64(0)})
+		balance = b.bin(ir.OpAdd, balance, b.scale(l, poolWeight*float64(poolE)/(n*n)))
+	}
+	return routes, balance, nil
 }
 
 // clipFactor returns the gradients' global norm and the factor that clips

@@ -2,12 +2,14 @@ package train
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/deepc-dev/deepc/dsl"
+	"github.com/deepc-dev/deepc/internal/reference"
 	"github.com/deepc-dev/deepc/ir"
 	"github.com/deepc-dev/deepc/models"
 	"github.com/deepc-dev/deepc/passes"
@@ -23,7 +25,13 @@ var v3 = autodiff.DeepSeekV3
 // weights.
 func tinyTrainer(t *testing.T, o autodiff.TrainOptions) *Trainer {
 	t.Helper()
-	m, err := dsl.CompileFile("../../models/deepseek_v3_tiny.deep", dsl.Options{ReadFile: models.ReadFile})
+	return modelTrainer(t, "deepseek_v3_tiny.deep", o)
+}
+
+// modelTrainer is tinyTrainer for a model of models/.
+func modelTrainer(t *testing.T, model string, o autodiff.TrainOptions) *Trainer {
+	t.Helper()
+	m, err := dsl.CompileFile("../../models/"+model, dsl.Options{ReadFile: models.ReadFile})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,6 +153,63 @@ func TestBiasUpdate(t *testing.T) {
 			t.Errorf("bias %d (load %v, mean %v): %v → %v, want %v", i, v, mean, before[i], got, want)
 		}
 	}
+}
+
+// Mixtral's load-balancing loss (route balance = "batch") is Hugging
+// Face's load_balancing_loss_func over every layer's router, times
+// router_aux_loss_coef, computed by the float64 reference from the weights
+// before the step; DeepSeek's per-sequence form is off (α = 0) and would
+// not change it.
+func TestMixtralBalanceLoss(t *testing.T) {
+	o := v3
+	o.BalanceWeight = 0
+	tr := modelTrainer(t, "mixtral_tiny.deep", o)
+	w := reference.Weights{}
+	for name, x := range tr.Params {
+		if strings.HasPrefix(name, autodiff.MomentM) || strings.HasPrefix(name, autodiff.MomentV) {
+			continue
+		}
+		d := make([]float64, len(x.F))
+		for i, v := range x.F {
+			d[i] = float64(v)
+		}
+		if !strings.Contains(name, "{e}") {
+			w[name] = &reference.Tensor{Shape: x.Shape, Data: d}
+			continue
+		}
+		// Stacked experts: one tensor per expert under its checkpoint name.
+		n := len(d) / x.Shape[0]
+		for e := 0; e < x.Shape[0]; e++ {
+			w[strings.Replace(name, "{e}", fmt.Sprint(e), 1)] = &reference.Tensor{Shape: x.Shape[1:], Data: d[e*n : (e+1)*n]}
+		}
+	}
+	data, err := models.HFConfigJSON(tr.Module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := reference.LlamaConfigFromHF(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok, pos, seq []int
+	for i, s := range batch().Seqs {
+		for j, id := range s {
+			tok, pos, seq = append(tok, id), append(pos, j), append(seq, i)
+		}
+	}
+	_, aux, err := reference.LlamaForwardAux(cfg, w, tok, pos, seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := tr.TakeStep(batch(), 1e-3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0.02 * aux
+	if math.Abs(m.Balance-want) > 1e-6*want {
+		t.Errorf("balance loss %.9g, want 0.02 × %.9g = %.9g", m.Balance, aux, want)
+	}
+	t.Logf("balance loss %.6g (HF form %.6g; %d experts, top-%d)", m.Balance, aux, cfg.Experts, cfg.TopK)
 }
 
 // A NaN in a weight makes the loss NaN: the step is refused and nothing
