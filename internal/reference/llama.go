@@ -8,7 +8,8 @@ import (
 )
 
 // The Llama family in float64, written from Hugging Face's modeling code
-// (LlamaForCausalLM, Qwen2ForCausalLM, MixtralForCausalLM) and reading its
+// (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM,
+// MixtralForCausalLM) and reading its
 // config.json as that code does, independently of deepc's model files and
 // of their checkpoint contracts: pre-norm decoder layers, RMSNorm,
 // rotate-half RoPE (with linear or llama3 scaling), grouped-query attention
@@ -26,7 +27,7 @@ type LlamaConfig struct {
 	Experts, TopK                                 int // Mixtral; 0 experts for a dense MLP
 }
 
-// LlamaConfigFromHF reads a Llama, Qwen2 or Mixtral config.json.
+// LlamaConfigFromHF reads a Llama, Mistral, Qwen2 or Mixtral config.json.
 func LlamaConfigFromHF(data []byte) (LlamaConfig, error) {
 	var h struct {
 		Architectures    []string       `json:"architectures"`
@@ -72,6 +73,10 @@ func LlamaConfigFromHF(data []byte) (LlamaConfig, error) {
 		}
 	case "MixtralForCausalLM":
 		c.Experts, c.TopK = h.LocalExperts, h.ExpertsPerToken
+		if h.SlidingWindow != nil {
+			c.Window = *h.SlidingWindow
+		}
+	case "MistralForCausalLM":
 		if h.SlidingWindow != nil {
 			c.Window = *h.SlidingWindow
 		}
