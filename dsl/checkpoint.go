@@ -81,19 +81,8 @@ func (c *compiler) checkpoint(files []*File, cfg *Struct) ir.Attrs {
 
 // nullableName reports whether e is nullable(name).
 func nullableName(e *Expr) (string, bool) {
-	if len(e.Right) > 0 || len(e.Left.Right) > 0 || e.Left.Left.Cmp == nil {
-		return "", false
-	}
-	cmp := e.Left.Left.Cmp
-	if cmp.Right != nil || len(cmp.Left.Right) > 0 || len(cmp.Left.Left.Right) > 0 {
-		return "", false
-	}
-	u := cmp.Left.Left.Left
-	if u.Power == nil || u.Power.Exp != nil {
-		return "", false
-	}
-	pf := u.Power.Base
-	if pf.Primary.Name == nil || *pf.Primary.Name != "nullable" || len(pf.Suffix) != 1 || pf.Suffix[0].Call == nil {
+	pf := lonePostfix(e)
+	if pf == nil || pf.Primary.Name == nil || *pf.Primary.Name != "nullable" || len(pf.Suffix) != 1 || pf.Suffix[0].Call == nil {
 		return "", false
 	}
 	args := pf.Suffix[0].Call.Args

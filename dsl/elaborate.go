@@ -327,16 +327,25 @@ func dtypeNames() string {
 
 // bareName reports whether e is just a name.
 func bareName(e *Expr) (string, bool) {
-	if len(e.Right) > 0 || len(e.Left.Right) > 0 || e.Left.Left.Cmp == nil {
+	pf := lonePostfix(e)
+	if pf == nil || len(pf.Suffix) > 0 || pf.Primary.Name == nil {
 		return "", false
+	}
+	return *pf.Primary.Name, true
+}
+
+// lonePostfix returns e's postfix expression when e has no operator.
+func lonePostfix(e *Expr) *Postfix {
+	if e == nil || len(e.Right) > 0 || len(e.Left.Right) > 0 || e.Left.Left.Cmp == nil {
+		return nil
 	}
 	cmp := e.Left.Left.Cmp
 	if cmp.Right != nil || len(cmp.Left.Right) > 0 || len(cmp.Left.Left.Right) > 0 {
-		return "", false
+		return nil
 	}
 	u := cmp.Left.Left.Left
-	if u.Power == nil || u.Power.Exp != nil || len(u.Power.Base.Suffix) > 0 || u.Power.Base.Primary.Name == nil {
-		return "", false
+	if u.Power == nil || u.Power.Exp != nil {
+		return nil
 	}
-	return *u.Power.Base.Primary.Name, true
+	return u.Power.Base
 }

@@ -76,29 +76,7 @@ func checkKernels(t *testing.T, cmp *device.CompareBackend, kernels []*codegen.K
 }
 
 func TestEmulatorInferenceKernels(t *testing.T) {
-	m, programs, params, kernels := tinyProgramKernels(t, true)
-	opts := cpu.Options{Mode: cpu.FP8}
-	dev, cmp := emulated(t, kernels, opts)
-	ex := device.NewExecutor(cmp, programs)
-	defer ex.Close()
-	model := &infer.Model{Module: m, Params: params, Opts: opts, Run: ex.Run}
-	if _, err := model.Forward([][]int{{5, 9, 200, 17, 3, 44, 8}, {1, 2, 3}}); err != nil {
-		t.Fatal(err)
-	}
-	c, err := model.NewCache(32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := model.Prefill(c, []int{0, 1}, [][]int{{5, 9, 200, 17}, {7, 7, 300, 2}}); err != nil {
-		t.Fatal(err)
-	}
-	for _, tok := range []int{3, 44} {
-		if _, err := model.Decode(c, []int{0, 1}, []int{tok, tok + 1}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	checkKernels(t, cmp, kernels, programs, "forward", "prefill", "decode")
-	t.Logf("%d launches, %d warp instructions emulated", dev.Launches, dev.Instructions)
+	emulateInference(t, "deepseek_v3_tiny.deep", "fp8", cpu.FP8, [][]int{{5, 9, 200, 17, 3, 44, 8}, {1, 2, 3}}, [][]int{{5, 9, 200, 17}, {7, 7, 300, 2}})
 }
 
 // The zoo's attention and routing forms on the emulator: grouped-query
@@ -110,31 +88,39 @@ func TestEmulatorZooInferenceKernels(t *testing.T) {
 	for _, model := range []string{"qwen2_tiny.deep", "mixtral_tiny.deep"} {
 		t.Run(model, func(t *testing.T) {
 			t.Parallel()
-			m, programs, params, kernels := modelKernels(t, model, "bf16", true)
-			opts := cpu.Options{Mode: cpu.BF16}
-			dev, cmp := emulated(t, kernels, opts)
-			ex := device.NewExecutor(cmp, programs)
-			defer ex.Close()
-			model := &infer.Model{Module: m, Params: params, Opts: opts, Run: ex.Run}
-			if _, err := model.Forward([][]int{{5, 9, 200, 17, 3, 44, 8, 9, 10, 11}, {1, 2, 3}}); err != nil {
-				t.Fatal(err)
-			}
-			c, err := model.NewCache(32)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := model.Prefill(c, []int{0, 1}, [][]int{{5, 9, 200, 17, 3, 44, 8, 9, 10}, {7, 7, 300, 2}}); err != nil {
-				t.Fatal(err)
-			}
-			for _, tok := range []int{3, 44} {
-				if _, err := model.Decode(c, []int{0, 1}, []int{tok, tok + 1}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			checkKernels(t, cmp, kernels, programs, "forward", "prefill", "decode")
-			t.Logf("%d launches, %d warp instructions emulated", dev.Launches, dev.Instructions)
+			emulateInference(t, model, "bf16", cpu.BF16, [][]int{{5, 9, 200, 17, 3, 44, 8, 9, 10, 11}, {1, 2, 3}}, [][]int{{5, 9, 200, 17, 3, 44, 8, 9, 10}, {7, 7, 300, 2}})
 		})
 	}
+}
+
+// emulateInference runs a model's forward on seqs, then prefills prompts
+// and decodes two steps, every launch on the emulator checked against the
+// CPU in mode.
+func emulateInference(t *testing.T, model, format string, mode cpu.Mode, seqs, prompts [][]int) {
+	t.Helper()
+	m, programs, params, kernels := modelKernels(t, model, format, true)
+	opts := cpu.Options{Mode: mode}
+	dev, cmp := emulated(t, kernels, opts)
+	ex := device.NewExecutor(cmp, programs)
+	defer ex.Close()
+	im := &infer.Model{Module: m, Params: params, Opts: opts, Run: ex.Run}
+	if _, err := im.Forward(seqs); err != nil {
+		t.Fatal(err)
+	}
+	c, err := im.NewCache(32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := im.Prefill(c, []int{0, 1}, prompts); err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []int{3, 44} {
+		if _, err := im.Decode(c, []int{0, 1}, []int{tok, tok + 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkKernels(t, cmp, kernels, programs, "forward", "prefill", "decode")
+	t.Logf("%d launches, %d warp instructions emulated", dev.Launches, dev.Instructions)
 }
 
 func TestEmulatorTrainKernels(t *testing.T) {
