@@ -51,7 +51,7 @@ var (
 	notOperand = map[string]bool{
 		"and": true, "or": true, "not": true, "if": true, "else": true, "for": true,
 		"in": true, "return": true, "assert": true, "param": true, "block": true,
-		"export": true, "config": true, "model": true, "extends": true, "checkpoint": true,
+		"export": true, "config": true, "model": true, "extends": true,
 	}
 )
 

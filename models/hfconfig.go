@@ -169,7 +169,7 @@ func (c *Contract) Sets(data []byte) ([]HFSet, []string, error) {
 				return nil, nil, err
 			}
 			sets = append(sets, HFSet{Set: key + "=" + v})
-		case c.Fixed[hf] != nil || hasKey(c.Fixed, hf) || c.Ignore[hf] || hfCommon[hf]:
+		case hasKey(c.Fixed, hf) || c.Ignore[hf] || hfCommon[hf]:
 		default:
 			warnings = append(warnings, fmt.Sprintf("config.json: %s is not part of model %s's checkpoint contract; ignored", hf, c.Model))
 		}
@@ -184,7 +184,8 @@ func (c *Contract) Sets(data []byte) ([]HFSet, []string, error) {
 			sets = append(sets, HFSet{Set: key + "=none", Absent: true})
 		}
 	}
-	if c.hasKeys("weight_dtype", "weight_quant") {
+	// weight_quant may be none (absent from the config attributes).
+	if c.hasKeys("weight_dtype") {
 		q, err := quantSets(cfg["quantization_config"])
 		if err != nil {
 			return nil, nil, err
@@ -517,7 +518,7 @@ func HFConfigJSON(m *ir.Module) ([]byte, error) {
 			out[hf] = jsonValue(v)
 		}
 	}
-	if c.hasKeys("weight_dtype", "weight_quant") || c.hasKeys("weight_dtype") {
+	if c.hasKeys("weight_dtype") {
 		wd, _ := c.config["weight_dtype"].(ir.DType)
 		wq, hasQuant := c.config.Ints("weight_quant")
 		switch {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -46,8 +47,12 @@ func TestStatsZoo(t *testing.T) {
 // that its config.json names the architecture.
 func zooCheckpoint(t *testing.T, model, arch string, sets ...string) string {
 	t.Helper()
+	format := "f32"
+	if slices.Contains(sets, "weight_dtype=f8e4m3") {
+		format = "fp8"
+	}
 	dir := filepath.Join(t.TempDir(), "ckpt")
-	args := []string{"init", "../../models/" + model, "--out", dir, "--format", "f32", "--seed", "7"}
+	args := []string{"init", "../../models/" + model, "--out", dir, "--format", format, "--seed", "7"}
 	for _, s := range sets {
 		args = append(args, "--set", s)
 	}
@@ -106,6 +111,9 @@ func TestZooForwardMatchesReference(t *testing.T) {
 	}{
 		{"llama3_tiny.deep", "LlamaForCausalLM", nil},
 		{"llama3_tiny.deep", "LlamaForCausalLM", []string{"n_kv_heads=1", `rope_scaling={type = "linear", factor = 2.0}`, "attention_bias=true"}},
+		// FP8 block-quantized weights: config.json's quantization_config
+		// round-trips; the reference dequantizes the checkpoint.
+		{"llama3_tiny.deep", "LlamaForCausalLM", []string{"weight_dtype=f8e4m3", "weight_quant=block(128, 128)"}},
 		{"qwen2_tiny.deep", "Qwen2ForCausalLM", nil},
 		{"mixtral_tiny.deep", "MixtralForCausalLM", nil},
 		{"deepseek_v2_lite_tiny.deep", "DeepseekV2ForCausalLM", nil},
