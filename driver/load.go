@@ -145,9 +145,13 @@ func ModelFor(file, dir string) (string, error) {
 // (dsl.Options.FileSets; keys outside the contract are reported to diag),
 // and the overrides, then checks the keys the contract fixes.
 func CompileWithCheckpoint(file, dir string, sets []string, diag io.Writer) (*ir.Module, error) {
+	named := file != ""
 	file, err := ModelFor(file, dir)
 	if err != nil {
 		return nil, err
+	}
+	if !named && dir != "" && file == DefaultModel {
+		fmt.Fprintf(diag, "%s names no architectures; compiling %s\n", filepath.Join(dir, "config.json"), DefaultModel)
 	}
 	if dir == "" {
 		return dsl.CompileFile(file, dsl.Options{Sets: sets, ReadFile: models.ReadFile})

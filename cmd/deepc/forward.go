@@ -22,7 +22,8 @@ func newForwardCmd() *cobra.Command {
 		Short: "Run a checkpoint on token ids and write the logits of every position",
 		Long: `forward compiles the model (by default the models/ file whose checkpoint
 contract reads the architecture config.json names, e.g. LlamaForCausalLM →
-models/llama3.deep; else ` + driver.DefaultModel + `) with the
+models/llama3.deep; ` + driver.DefaultModel + ` when config.json names no
+architectures) with the
 checkpoint's config.json, loads its weights and runs the sequences given by
 --tokens, writing a float32 NumPy file of shape [batch, seq, vocab].
 

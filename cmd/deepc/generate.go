@@ -23,7 +23,8 @@ func newGenerateCmd() *cobra.Command {
 		Short: "Generate text from a checkpoint on the CPU",
 		Long: `generate compiles the model (by default the models/ file whose checkpoint
 contract reads the architecture config.json names, e.g. LlamaForCausalLM →
-models/llama3.deep; else ` + driver.DefaultModel + `) with the
+models/llama3.deep; ` + driver.DefaultModel + ` when config.json names no
+architectures) with the
 checkpoint's config.json, loads the weights, prefills the prompt(s) and
 decodes token by token over the KV cache. With one prompt the text
 streams to stdout; with several (repeat --prompt) they decode as one batch

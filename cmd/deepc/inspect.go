@@ -36,7 +36,8 @@ func newInspectCmd() *cobra.Command {
 		Short: "Check a checkpoint's tensors against the model without reading their data",
 		Long: `inspect compiles the model (by default the models/ file whose checkpoint
 contract reads the architecture config.json names, e.g. LlamaForCausalLM →
-models/llama3.deep; else ` + driver.DefaultModel + `) with the
+models/llama3.deep; ` + driver.DefaultModel + ` when config.json names no
+architectures) with the
 checkpoint's config.json and checks every safetensors header against the
 model's params: missing and unexpected tensors, wrong shapes and dtypes,
 missing or misshapen weight_scale_inv grids. It reads no tensor data, so it

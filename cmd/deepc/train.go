@@ -30,6 +30,10 @@ func newTrainCmd() *cobra.Command {
 autodiff, gradient clipping, AdamW, auxiliary-loss-free bias update, all IR)
 and runs it step after step on packed sequences of a text corpus.
 
+Model: MODEL.deep when given; with --checkpoint DIR and no model, the
+models/ file whose checkpoint contract reads the architecture DIR's
+config.json names (docs/models.md); else models/deepseek_v3.deep.
+
 Data: --data GLOB (a "**" element matches any directories; default: the Go
 standard library sources of the installed toolchain), split into training
 and validation by file, read in a seeded order, byte-level tokens unless

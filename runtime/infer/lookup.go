@@ -96,7 +96,6 @@ func (m *Model) GenerateLookup(prompts [][]int, o GenerateOptions) ([][]int, Gen
 		emit(i, samplers[i].next(res[0].F[(k-1)*V:k*V]))
 	}
 	start = time.Now()
-	defer func() { st.Decode = time.Since(start) }()
 	for {
 		var run []int
 		var seqs [][]int
@@ -110,10 +109,12 @@ func (m *Model) GenerateLookup(prompts [][]int, o GenerateOptions) ([][]int, Gen
 			seqs = append(seqs, append([]int{hist[i][len(hist[i])-1]}, draft...))
 		}
 		if len(run) == 0 {
+			st.Decode = time.Since(start)
 			return out, st, sp, nil
 		}
 		res, err := m.step(decodeFn, c, run, seqs, nil)
 		if err != nil {
+			st.Decode = time.Since(start)
 			return out, st, sp, err
 		}
 		if res[0].Shape[1] != V {
