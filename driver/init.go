@@ -27,6 +27,9 @@ func RandomCheckpoint(file string, sets []string, dir string, seed int64, format
 	if err != nil {
 		return nil, err
 	}
+	if err := models.CheckSetsWritable(m, sets); err != nil {
+		return nil, err
+	}
 	if err := checkParamMemory(m, 2, "random weights for "+m.Name); err != nil {
 		return nil, err
 	}
@@ -40,8 +43,9 @@ func RandomCheckpoint(file string, sets []string, dir string, seed int64, format
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), cfg, 0o644); err != nil {
+	// The weights first: a bad --format leaves no config.json behind.
+	if err := weights.RandomCheckpoint(m, dir, seed, format, shards); err != nil {
 		return nil, err
 	}
-	return m, weights.RandomCheckpoint(m, dir, seed, format, shards)
+	return m, weights.WriteBytes(filepath.Join(dir, "config.json"), cfg)
 }

@@ -114,30 +114,49 @@ func (l *Load) passOptions() []string {
 
 // ModelFor returns the model file to compile: file when given, else the
 // embedded model whose checkpoint contract reads the architecture the
-// checkpoint's config.json names, else DefaultModel.
+// checkpoint's config.json names, else (no architectures named)
+// DefaultModel.
 func ModelFor(file, dir string) (string, error) {
+	f, _, err := modelFor(file, dir)
+	return f, err
+}
+
+// modelFor is ModelFor, also saying when it fell back to DefaultModel
+// because config.json names no architectures.
+func modelFor(file, dir string) (string, bool, error) {
 	if file != "" {
-		return file, nil
+		return file, false, nil
 	}
 	if dir == "" {
-		return DefaultModel, nil
+		return DefaultModel, false, nil
 	}
 	data, err := safefile.ReadInModel(dir, "config.json", safefile.Config)
 	if err != nil {
-		return "", fmt.Errorf("checkpoint: %w", err)
+		return "", false, fmt.Errorf("checkpoint: %w", err)
 	}
-	var cfg struct {
-		Architectures []string `json:"architectures"`
+	// The exact key (encoding/json would match "Architectures" too), as
+	// the contract's reader checks it.
+	var cfg map[string]json.RawMessage
+	var archs []string
+	if json.Unmarshal(data, &cfg) == nil && cfg["architectures"] != nil && json.Unmarshal(cfg["architectures"], &archs) != nil {
+		return "", false, fmt.Errorf("%s: architectures must be a list of strings", filepath.Join(dir, "config.json"))
 	}
-	if json.Unmarshal(data, &cfg) != nil || len(cfg.Architectures) == 0 {
-		return DefaultModel, nil
+	if len(archs) == 0 {
+		return DefaultModel, true, nil
 	}
-	for _, a := range cfg.Architectures {
+	for _, a := range archs {
 		if f, ok := models.ForArchitecture(a); ok {
-			return filepath.Join("models", f), nil
+			return filepath.Join("models", f), false, nil
 		}
 	}
-	return "", fmt.Errorf("%s: no model file reads architectures %q (models/ has %s); name one", filepath.Join(dir, "config.json"), cfg.Architectures, strings.Join(models.Architectures(), ", "))
+	shown := make([]string, len(archs))
+	for i, a := range archs {
+		shown[i] = a
+		if len(a) > 80 {
+			shown[i] = a[:80] + "…"
+		}
+	}
+	return "", false, fmt.Errorf("%s: no model file reads architectures %q (models/ has %s); name one", filepath.Join(dir, "config.json"), shown, strings.Join(models.Architectures(), ", "))
 }
 
 // CompileWithCheckpoint compiles the model file (ModelFor) with the
@@ -145,12 +164,11 @@ func ModelFor(file, dir string) (string, error) {
 // (dsl.Options.FileSets; keys outside the contract are reported to diag),
 // and the overrides, then checks the keys the contract fixes.
 func CompileWithCheckpoint(file, dir string, sets []string, diag io.Writer) (*ir.Module, error) {
-	named := file != ""
-	file, err := ModelFor(file, dir)
+	file, fellBack, err := modelFor(file, dir)
 	if err != nil {
 		return nil, err
 	}
-	if !named && dir != "" && file == DefaultModel {
+	if fellBack {
 		fmt.Fprintf(diag, "%s names no architectures; compiling %s\n", filepath.Join(dir, "config.json"), DefaultModel)
 	}
 	if dir == "" {
@@ -207,7 +225,16 @@ func (l *Load) Model() (*infer.Model, error) {
 	if l.Mode == cpu.FP32 {
 		opts = append(opts, weights.ExactValues())
 	}
-	opts = append(opts, weights.IgnoreTensors(models.CheckpointCopy))
+	opts = append(opts, weights.IgnoreTensors(models.CheckpointCopy), weights.WithUnexpected(func(names []string) {
+		// Not an error (a checkpoint may carry buffers the model does not
+		// read), but never silent: `deepc inspect` lists them all.
+		shown := names[:min(len(names), 5)]
+		more := ""
+		if len(names) > len(shown) {
+			more = fmt.Sprintf(" and %d more", len(names)-len(shown))
+		}
+		fmt.Fprintf(l.diag(), "%s: %d tensors the model does not read: %s%s\n", l.Checkpoint, len(names), strings.Join(shown, ", "), more)
+	}))
 	if err := checkParamMemory(m, 1, "the weights of "+m.Name); err != nil {
 		return nil, err
 	}

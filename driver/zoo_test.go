@@ -74,3 +74,86 @@ func TestPublishedConfigs(t *testing.T) {
 		t.Errorf("GPT-2: %v", err)
 	}
 }
+
+// Hostile checkpoints and contracts (a review's findings): init replaces
+// a config.json link instead of writing through it; a --set the contract
+// cannot write is refused; values that change the computation are checked,
+// absent ones reported; a contract that could not be read back is refused.
+func TestContractHostile(t *testing.T) {
+	root := t.TempDir()
+	victim := filepath.Join(root, "victim.txt")
+	os.WriteFile(victim, []byte("VICTIM"), 0o644)
+	ck := filepath.Join(root, "ck")
+	os.MkdirAll(ck, 0o755)
+	os.Symlink(victim, filepath.Join(ck, "config.json"))
+	if _, err := RandomCheckpoint(filepath.Join("models", "llama3_tiny.deep"), nil, ck, 1, "f32", 1, true); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "VICTIM" {
+		t.Errorf("init --force wrote through a config.json link: %q", b)
+	}
+	if fi, err := os.Lstat(filepath.Join(ck, "config.json")); err != nil || fi.Mode()&os.ModeSymlink != 0 {
+		t.Errorf("config.json is still a link (%v)", err)
+	}
+	if _, err := RandomCheckpoint(filepath.Join("models", "llama3_tiny.deep"), []string{"sliding_window=1"}, filepath.Join(root, "w"), 1, "f32", 1, false); err == nil ||
+		!strings.Contains(err.Error(), "no config.json key for sliding_window") {
+		t.Errorf("--set sliding_window=1 on Llama: %v", err)
+	}
+	if _, err := RandomCheckpoint(filepath.Join("models", "llama3_tiny.deep"), nil, filepath.Join(root, "f"), 1, "bogus", 1, false); err == nil {
+		t.Error("--format bogus accepted")
+	} else if _, err := os.Stat(filepath.Join(root, "f", "config.json")); err == nil {
+		t.Error("--format bogus left a config.json behind")
+	}
+
+	data, _ := os.ReadFile(filepath.Join(ck, "config.json"))
+	edit := func(from, to string) {
+		t.Helper()
+		if !strings.Contains(string(data), from) {
+			t.Fatalf("config.json lacks %q", from)
+		}
+		os.WriteFile(filepath.Join(ck, "config.json"), []byte(strings.Replace(string(data), from, to, 1)), 0o644)
+	}
+	var diag bytes.Buffer
+	edit(`"mlp_bias": false`, `"mlp_bias": true`)
+	if _, err := CompileWithCheckpoint("", ck, nil, &diag); err == nil || !strings.Contains(err.Error(), "mlp_bias is true") {
+		t.Errorf("mlp_bias true: %v", err)
+	}
+	edit(`"rope_theta": 500000,`, ``)
+	if _, err := CompileWithCheckpoint("", ck, nil, &diag); err != nil || !strings.Contains(diag.String(), "rope_theta is missing; model llama3 uses its own rope_theta = 500000") {
+		t.Errorf("absent rope_theta: %v, %q", err, diag.String())
+	}
+	diag.Reset()
+	edit(`"architectures": [`, `"Architectures": [`)
+	if _, err := CompileWithCheckpoint("", ck, nil, &diag); err == nil || !strings.Contains(diag.String(), "names no architectures; compiling models/deepseek_v3.deep") {
+		t.Errorf("Architectures (case): %v, %q", err, diag.String())
+	}
+
+	// A valid DeepSeek-V3 checkpoint is no fallback; attention_bias true is
+	// refused (DeepSeek's code would add biases deepc does not read).
+	v3 := filepath.Join(root, "v3")
+	if _, err := RandomCheckpoint(filepath.Join("models", "deepseek_v3_tiny.deep"), nil, v3, 1, "f32", 1, false); err != nil {
+		t.Fatal(err)
+	}
+	diag.Reset()
+	if _, err := CompileWithCheckpoint("", v3, nil, &diag); err != nil || diag.Len() > 0 {
+		t.Errorf("V3 checkpoint: %v, %q", err, diag.String())
+	}
+	data, _ = os.ReadFile(filepath.Join(v3, "config.json"))
+	ck = v3
+	edit(`"attention_bias": false`, `"attention_bias": true`)
+	if _, err := CompileWithCheckpoint("", v3, nil, &diag); err == nil || !strings.Contains(err.Error(), "attention_bias is true") {
+		t.Errorf("V3 attention_bias true: %v", err)
+	}
+
+	// Contracts that could not be read back.
+	for _, c := range []struct{ src, want string }{
+		{"model m extends \"llama3_tiny.deep\"\ncheckpoint \"M\" { a_layers = n_layers, b_layers = n_layers }\n", "maps both a_layers and b_layers to n_layers"},
+		{"model m extends \"llama3_tiny.deep\"\ncheckpoint \"M\" { scaling = rope_scaling }\n", "config.json holds only rope_scaling so"},
+	} {
+		p := filepath.Join(root, "bad.deep")
+		os.WriteFile(p, []byte(c.src), 0o644)
+		if _, err := RandomCheckpoint(p, nil, filepath.Join(root, "bad"), 1, "f32", 1, true); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v", c.src, err)
+		}
+	}
+}

@@ -34,6 +34,7 @@ type compiler struct {
 	entries int               // dims and attribute entries of the module (maxEntries)
 	bound   *minOps           // lower bounds on the ops of loop bodies
 	setText map[string]string // config key → the --set that replaced it
+	derived map[string]bool   // config keys whose value is computed from other names
 }
 
 type paramDecl struct {
@@ -158,7 +159,11 @@ func (c *compiler) config(files []*File) *Struct {
 	}
 	sets = kept
 	cfg := newStruct()
+	c.derived = map[string]bool{}
 	for _, en := range order {
+		if namesIn(en.expr) {
+			c.derived[en.name] = true
+		}
 		v := c.eval(en.expr, c.globals)
 		if en.expr != en.orig {
 			// An override must keep the kind of the value it replaces.

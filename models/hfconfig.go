@@ -74,6 +74,7 @@ type Contract struct {
 	Nullable     map[string]bool   // mapped keys whose 0 is written and read as null
 	Fixed        map[string]any    // config.json key → the value it must hold (nil: null)
 	Ignore       map[string]bool   // keys that do not change the computation
+	Derived      map[string]bool   // mapped config keys computed from others (config.json may omit them)
 	config       ir.Attrs          // the model's config (its defaults, or as compiled)
 }
 
@@ -84,7 +85,8 @@ func ContractOf(m *ir.Module) (*Contract, error) {
 		return nil, fmt.Errorf("model %s declares no checkpoint contract (a `checkpoint \"Arch\" { ... }` block mapping config.json's keys to its config)", m.Name)
 	}
 	cfg, _ := m.Attrs.Dict("config")
-	c := &Contract{Model: m.Name, Map: map[string]string{}, Nullable: map[string]bool{}, Fixed: map[string]any{}, Ignore: map[string]bool{}, config: cfg}
+	c := &Contract{Model: m.Name, Map: map[string]string{}, Nullable: map[string]bool{}, Fixed: map[string]any{},
+		Ignore: map[string]bool{}, Derived: map[string]bool{}, config: cfg}
 	c.Architecture, _ = ck.Str("architecture")
 	mp, _ := ck.Dict("map")
 	for k, v := range mp {
@@ -101,14 +103,76 @@ func ContractOf(m *ir.Module) (*Contract, error) {
 		}
 		c.Fixed[k] = v
 	}
-	ig, _ := ck.Str("ignore")
-	for _, k := range strings.Split(ig, ",") {
-		if k != "" {
-			c.Ignore[k] = true
+	for attr, set := range map[string]map[string]bool{"ignore": c.Ignore, "derived": c.Derived} {
+		list, _ := ck.Str(attr)
+		for _, k := range strings.Split(list, ",") {
+			if k != "" {
+				set[k] = true
+			}
 		}
 	}
-	return c, nil
+	return c, c.check()
 }
+
+// check refuses a contract whose config.json could not be read back: a
+// config key mapped twice, or one whose value config.json cannot hold.
+func (c *Contract) check() error {
+	by := map[string]string{}
+	for _, hf := range slices.Sorted(maps.Keys(c.Map)) {
+		key := c.Map[hf]
+		if other, dup := by[key]; dup {
+			return fmt.Errorf("model %s's checkpoint contract maps both %s and %s to %s", c.Model, other, hf, key)
+		}
+		by[key] = hf
+		switch v := c.config[key].(type) {
+		case int64, float64, string, bool:
+		case ir.Attrs, nil: // a struct, or none
+			if hf != "rope_scaling" {
+				return fmt.Errorf("model %s's checkpoint contract maps %s to %s, a struct or none; config.json holds only rope_scaling so", c.Model, hf, key)
+			}
+		default:
+			return fmt.Errorf("model %s's checkpoint contract maps %s to %s, whose value (%v) config.json cannot hold", c.Model, hf, key, v)
+		}
+	}
+	for hf, v := range c.Fixed {
+		if _, err := json.Marshal(jsonValue(v)); err != nil {
+			return fmt.Errorf("model %s's checkpoint contract: %s: %v", c.Model, hf, err)
+		}
+	}
+	return nil
+}
+
+// CheckSetsWritable refuses --set overrides of config keys that the
+// model's checkpoint contract cannot write to config.json (init would
+// write a checkpoint that loads as another model).
+func CheckSetsWritable(m *ir.Module, sets []string) error {
+	c, err := ContractOf(m)
+	if err != nil {
+		return err
+	}
+	mapped := map[string]bool{"weight_dtype": true, "weight_quant": true}
+	for _, key := range c.Map {
+		mapped[key] = true
+	}
+	for _, s := range sets {
+		key, _, _ := strings.Cut(s, "=")
+		key, _, _ = strings.Cut(strings.TrimSpace(key), ".")
+		if !mapped[key] {
+			return fmt.Errorf("--set %s: model %s's checkpoint contract has no config.json key for %s, so the checkpoint could not say it", clip(s, 80), c.Model, key)
+		}
+	}
+	return nil
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// maxWarnings bounds the keys reported one by one.
+const maxWarnings = 20
 
 // hfCommon are config.json keys of every Hugging Face causal LM that do
 // not change what the model computes (token ids, bookkeeping, training-only
@@ -120,6 +184,9 @@ var hfCommon = map[string]bool{
 	"initializer_range": true, "attention_dropout": true, "max_position_embeddings": true,
 	"quantization_config": true, "output_router_logits": true,
 }
+
+// torchDTypes name the activation dtype as config.json's torch_dtype.
+var torchDTypes = map[ir.DType]string{ir.BF16: "bfloat16", ir.F16: "float16", ir.F32: "float32"}
 
 // HFSet is one override from a config.json. Absent marks a value that
 // stands for a key the file lacks (an absent rope_scaling means none): a
@@ -148,7 +215,11 @@ func (c *Contract) Sets(data []byte) ([]HFSet, []string, error) {
 			return nil, nil, fmt.Errorf("config.json: architectures must be a list of strings, got %s", raw)
 		}
 		if !slices.Contains(archs, c.Architecture) {
-			msg := fmt.Sprintf("config.json: architectures %q does not include %s, the architecture of model %s", archs, c.Architecture, c.Model)
+			shown := make([]string, len(archs))
+			for i, a := range archs {
+				shown[i] = clip(a, 80)
+			}
+			msg := fmt.Sprintf("config.json: architectures %q does not include %s, the architecture of model %s", shown, c.Architecture, c.Model)
 			if len(archs) > 0 {
 				if f, ok := ForArchitecture(archs[0]); ok {
 					msg += fmt.Sprintf(" (models/%s reads %s checkpoints)", f, archs[0])
@@ -171,18 +242,27 @@ func (c *Contract) Sets(data []byte) ([]HFSet, []string, error) {
 			sets = append(sets, HFSet{Set: key + "=" + v})
 		case hasKey(c.Fixed, hf) || c.Ignore[hf] || hfCommon[hf]:
 		default:
-			warnings = append(warnings, fmt.Sprintf("config.json: %s is not part of model %s's checkpoint contract; ignored", hf, c.Model))
+			warnings = append(warnings, fmt.Sprintf("config.json: %s is not part of model %s's checkpoint contract; ignored", clip(hf, 80), c.Model))
 		}
 	}
-	for hf, key := range c.Map {
+	for _, hf := range slices.Sorted(maps.Keys(c.Map)) {
+		key := c.Map[hf]
 		if _, ok := cfg[hf]; ok {
 			continue
 		}
 		// An absent rope_scaling is none, as every Hugging Face config
-		// defaults it; other absent keys keep the model's values.
-		if hf == "rope_scaling" {
+		// defaults it; other absent keys keep the model's values, said so
+		// unless computed from others.
+		switch {
+		case hf == "rope_scaling":
 			sets = append(sets, HFSet{Set: key + "=none", Absent: true})
+		case !c.Derived[key]:
+			v, _ := json.Marshal(jsonValue(c.config[key]))
+			warnings = append(warnings, fmt.Sprintf("config.json: %s is missing; model %s uses its own %s = %s (Hugging Face's default for the architecture may differ)", hf, c.Model, key, v))
 		}
+	}
+	if len(warnings) > maxWarnings {
+		warnings = append(warnings[:maxWarnings], fmt.Sprintf("config.json: and %d more", len(warnings)-maxWarnings))
 	}
 	// weight_quant may be none (absent from the config attributes).
 	if c.hasKeys("weight_dtype") {
@@ -501,6 +581,11 @@ func HFConfigJSON(m *ir.Module) ([]byte, error) {
 		return nil, err
 	}
 	out := map[string]any{"architectures": []string{c.Architecture}}
+	if dt, ok := c.config["act_dtype"].(ir.DType); ok {
+		if name, ok := torchDTypes[dt]; ok {
+			out["torch_dtype"] = name
+		}
+	}
 	for hf, v := range c.Fixed {
 		out[hf] = jsonValue(v)
 	}

@@ -170,6 +170,12 @@ func writeAtomic(path string, write func(io.Writer) error) error {
 	return os.Rename(tmp.Name(), path)
 }
 
+// WriteBytes writes data to path through a temporary file renamed into
+// place, so that a link at path is replaced, never written through.
+func WriteBytes(path string, data []byte) error {
+	return writeAtomic(path, func(w io.Writer) error { _, err := w.Write(data); return err })
+}
+
 // WriteFile writes one safetensors file.
 func WriteFile(path string, tensors []NamedTensor) error {
 	us, err := units(tensors)
