@@ -200,7 +200,8 @@ func CompileWithCheckpoint(file, dir string, sets []string, diag io.Writer) (*ir
 	}
 	m, err := dsl.CompileFile(file, dsl.Options{FileSets: fileSets, Sets: sets, ReadFile: models.ReadFile})
 	if err != nil {
-		return nil, err
+		// The position is in the model file; the values came from here.
+		return nil, fmt.Errorf("%w\n(compiling %s with the settings of %s)", err, file, path)
 	}
 	if err := models.Check(m, data); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

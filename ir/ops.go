@@ -544,6 +544,13 @@ func inferRoute(a []Type, at Attrs) ([]Type, error) {
 	return one(Type{Shape{s.Shape[0], C(k)}, I32}), nil
 }
 
+// ropeFreqs is RopeFreqs, bound in init: a direct reference from rope's
+// inference would make the op's declaration wait for rope.go's tables and
+// move rope in the op table's order.
+var ropeFreqs func(d int, theta float64, scaling Attrs) ([]float64, error)
+
+func init() { ropeFreqs = RopeFreqs }
+
 func inferRope(a []Type, at Attrs) ([]Type, error) {
 	x := a[0]
 	if _, ok := at.Float("theta"); !ok {
@@ -566,6 +573,14 @@ func inferRope(a []Type, at Attrs) ([]Type, error) {
 	}
 	if _, err := RopeHalf(at); err != nil {
 		return nil, err
+	}
+	// A typed scaling the backends would refuse at run time is refused
+	// here (the IR's tests carry untyped dicts as attribute vessels).
+	if sc, ok := at.Dict("scaling"); ok && sc["type"] != nil {
+		theta, _ := at.Float("theta")
+		if _, err := ropeFreqs(int(d.N), theta, sc); err != nil {
+			return nil, errf("%v", err)
+		}
 	}
 	return one(x), nil
 }
