@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -9,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/deepc-dev/deepc/internal/reference"
+	"github.com/deepc-dev/deepc/runtime/weights"
 )
 
 // The model zoo (models/*.deep beyond DeepSeek-V3): published parameter
@@ -197,6 +200,122 @@ func TestZooGenerateTrainResumeCompile(t *testing.T) {
 
 			bundle := filepath.Join(t.TempDir(), "b")
 			mustDeepc(t, "compile", "../../models/"+c.model, "--target", "sm_90a", "--graph", "prefill,decode,train", "-o", bundle)
+		})
+	}
+}
+
+// ceOf is the mean next-token cross-entropy of logits over packed
+// sequences.
+func ceOf(logits [][]float64, tok, seq []int) float64 {
+	var sum float64
+	n := 0
+	for p := 0; p+1 < len(tok); p++ {
+		if seq[p+1] != seq[p] {
+			continue
+		}
+		row := logits[p]
+		mx := math.Inf(-1)
+		for _, v := range row {
+			mx = max(mx, v)
+		}
+		var z float64
+		for _, v := range row {
+			z += math.Exp(v - mx)
+		}
+		sum += math.Log(z) + mx - row[tok[p+1]]
+		n++
+	}
+	return sum / float64(n)
+}
+
+// deepc grad on each zoo model against central differences of the float64
+// reference's loss: attention with grouped heads, biases, tied
+// embeddings, rotate-half RoPE, the window, Mixtral's router and experts,
+// V2's softmax routing and shared experts.
+func TestZooGradMatchesReference(t *testing.T) {
+	seqs := [][]int{{1, 17, 301, 42, 7, 499, 12, 88, 5, 260}, {3, 3, 250, 9, 120, 64, 8, 400, 2, 77}}
+	tok, pos, seq := packed(seqs)
+	for _, c := range []struct {
+		model, arch string
+		names       []string
+	}{
+		{"llama3_tiny.deep", "LlamaForCausalLM", []string{"model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.k_proj.weight", "model.layers.1.self_attn.v_proj.weight", "model.layers.1.self_attn.o_proj.weight", "model.layers.0.mlp.gate_proj.weight", "model.layers.1.post_attention_layernorm.weight", "lm_head.weight"}},
+		{"qwen2_tiny.deep", "Qwen2ForCausalLM", []string{"model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.bias", "model.layers.0.self_attn.k_proj.bias", "model.layers.1.self_attn.v_proj.bias", "model.norm.weight"}},
+		{"mixtral_tiny.deep", "MixtralForCausalLM", []string{"model.layers.0.block_sparse_moe.gate.weight", "model.layers.1.block_sparse_moe.experts.2.w1.weight", "model.layers.0.block_sparse_moe.experts.1.w2.weight", "model.layers.1.self_attn.k_proj.weight"}},
+		{"deepseek_v2_lite_tiny.deep", "DeepseekV2ForCausalLM", []string{"model.layers.1.mlp.gate.weight", "model.layers.2.mlp.experts.5.up_proj.weight", "model.layers.1.mlp.shared_experts.down_proj.weight", "model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.kv_b_proj.weight"}},
+	} {
+		t.Run(strings.TrimSuffix(c.model, ".deep"), func(t *testing.T) {
+			dir := zooCheckpoint(t, c.model, c.arch)
+			out := filepath.Join(t.TempDir(), "grads.safetensors")
+			mustDeepc(t, "grad", "--checkpoint", dir, "--tokens", "1 17 301 42 7 499 12 88 5 260,3 3 250 9 120 64 8 400 2 77", "--out", out)
+			data, err := os.ReadFile(filepath.Join(dir, "config.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := rawWeights(t, dir)
+			var loss func() float64
+			if c.arch == "DeepseekV2ForCausalLM" {
+				cfg, err := reference.ConfigFromHF(data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				loss = func() float64 {
+					l, _, err := reference.Forward(cfg, w, tok, pos, seq)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return ceOf(l, tok, seq)
+				}
+			} else {
+				cfg, err := reference.LlamaConfigFromHF(data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				loss = func() float64 {
+					l, err := reference.LlamaForward(cfg, w, tok, pos, seq)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return ceOf(l, tok, seq)
+				}
+			}
+			g, err := weights.OpenCheckpoint(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g.Close()
+			rng := rand.New(rand.NewPCG(5, 2))
+			const h = 1e-4
+			var num, den float64
+			for _, name := range c.names {
+				gt, err := g.Tensor(name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				p := w[name]
+				if p == nil || len(p.Data) != len(gt.F) {
+					t.Fatalf("%s: gradient of %d values for a tensor of %v", name, len(gt.F), p)
+				}
+				for k := 0; k < 4; k++ {
+					j := rng.IntN(len(p.Data))
+					if name == "model.embed_tokens.weight" {
+						j = seqs[k%2][k]*p.Shape[1] + rng.IntN(p.Shape[1])
+					}
+					v := p.Data[j]
+					p.Data[j] = v + h
+					lp := loss()
+					p.Data[j] = v - h
+					lm := loss()
+					p.Data[j] = v
+					fd := (lp - lm) / (2 * h)
+					d := float64(gt.F[j]) - fd
+					num, den = num+d*d, den+fd*fd
+					if math.Abs(d) > 1e-3*math.Abs(fd)+1e-6 {
+						t.Errorf("%s[%d]: deepc %.6g, float64 finite difference %.6g", name, j, gt.F[j], fd)
+					}
+				}
+			}
+			t.Logf("gradient vs float64 finite differences: relative error %.3g", math.Sqrt(num/den))
 		})
 	}
 }
