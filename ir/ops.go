@@ -59,7 +59,7 @@ var (
 	OpShift         = declare(&OpDef{Name: "shift", Kind: Injective, Args: 2, Attrs: []string{"offset"}, Doc: "x[t+offset] within t's sequence (by sequence id), zero past its end", Infer: inferShift, FLOPs: noFLOPs, Linear: true})
 	OpTopK          = declare(&OpDef{Name: "topk", Kind: Opaque, Args: 1, Attrs: []string{"k"}, Doc: "k largest along the last axis: values and i32 indices", Infer: inferTopK})
 	OpRoute         = declare(&OpDef{Name: "route", Kind: Opaque, Args: 1, Attrs: []string{"k", "groups", "topk_groups"}, Optional: []string{"group_top", "balance", "balance_weight"}, Doc: "group-limited top-k: keep the topk_groups best groups (group score: sum of its group_top best), then top k experts; → i32 indices [T, k]. For training, balance names the auxiliary load-balancing loss over the scores (\"sequence\", DeepSeek's per-sequence form, the default; \"batch\", Switch's and Mixtral's over every token of every such layer) and balance_weight its weight (default: the trainer's)", Infer: inferRoute})
-	OpRope          = declare(&OpDef{Name: "rope", Kind: Opaque, Args: 2, Attrs: []string{"theta"}, Optional: []string{"scaling", "inverse", "layout"}, Doc: "rotary embedding by position of consecutive pairs (layout = \"interleaved\", the default) or of the two halves (layout = \"half\", rotate-half); optional YaRN scaling dict; inverse = true rotates back (its own gradient)", Infer: inferRope, FLOPs: perElement(3)})
+	OpRope          = declare(&OpDef{Name: "rope", Kind: Opaque, Args: 2, Attrs: []string{"theta"}, Optional: []string{"scaling", "inverse", "layout", "rotary_dim"}, Doc: "rotary embedding by position of consecutive pairs (layout = \"interleaved\", the default) or of the two halves (layout = \"half\", rotate-half) of the first rotary_dim dims of the last axis (default all; the rest pass through); optional scaling dict (yarn, linear, llama3, dynamic); inverse = true rotates back (its own gradient)", Infer: inferRope, FLOPs: perElement(3)})
 	OpAttention     = declare(&OpDef{Name: "attention", Kind: Opaque, Args: 5, Attrs: []string{"scale"}, Optional: []string{"causal", "window"}, Doc: "softmax(q·kᵀ·scale + mask)·v over packed sequences (q, k, v, positions, sequence ids); k and v may have fewer heads than q (a divisor: grouped-query attention); causal unless causal = false; window = W > 0 hides keys W or more positions back (sliding window)", Infer: inferAttention, FLOPs: attentionFLOPs})
 )
 
@@ -574,11 +574,15 @@ func inferRope(a []Type, at Attrs) ([]Type, error) {
 	if _, err := RopeHalf(at); err != nil {
 		return nil, err
 	}
+	r, err := RopeRotaryDim(at, d.N)
+	if err != nil {
+		return nil, err
+	}
 	// A typed scaling the backends would refuse at run time is refused
 	// here (the IR's tests carry untyped dicts as attribute vessels).
 	if sc, ok := at.Dict("scaling"); ok && sc["type"] != nil {
 		theta, _ := at.Float("theta")
-		if _, err := ropeFreqs(int(d.N), theta, sc); err != nil {
+		if _, err := ropeFreqs(int(r), theta, sc); err != nil {
 			return nil, errf("%v", err)
 		}
 	}

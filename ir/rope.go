@@ -9,10 +9,26 @@ import (
 
 // RopeFreqs returns rope's d/2 rotary frequencies (docs/op-semantics.md),
 // corrected as scaling's type says, in f64: every backend derives its
-// angles from these.
+// angles from these. A dynamic scaling gives its frequencies for sequences
+// within the original context (RopeFreqsAt gives them for longer ones).
 func RopeFreqs(d int, theta float64, scaling Attrs) ([]float64, error) {
+	return RopeFreqsAt(d, theta, scaling, 0)
+}
+
+// RopeFreqsAt is RopeFreqs for one call of rope whose longest sequence is
+// seqLen positions (the largest position plus one): Hugging Face's
+// dynamic NTK scaling raises the base once seqLen exceeds the original
+// context L, to θ·(factor·seqLen/L − (factor − 1))^(d/(d−2)).
+func RopeFreqsAt(d int, theta float64, scaling Attrs, seqLen int64) ([]float64, error) {
 	half := d / 2
 	freq := make([]float64, half)
+	if typ, _ := scaling.Str("type"); typ == "dynamic" && scaling != nil {
+		factor, _ := scaling.Float("factor")
+		orig, err := origContext(scaling)
+		if err == nil && d > 2 && factor > 0 && float64(seqLen) > orig {
+			theta *= math.Pow(factor*float64(seqLen)/orig-(factor-1), float64(d)/float64(d-2))
+		}
+	}
 	for i := range freq {
 		freq[i] = math.Pow(theta, -float64(2*i)/float64(d))
 	}
@@ -35,12 +51,19 @@ func RopeFreqs(d int, theta float64, scaling Attrs) ([]float64, error) {
 }
 
 // ropeScalings correct the frequencies in place, one rule per scaling type
-// (Hugging Face's rope_type names). "dynamic" (NTK) is not among them: its
-// base depends on the sequence length at run time.
+// (Hugging Face's rope_type names).
 var ropeScalings = map[string]func(freq []float64, d int, theta, factor float64, s Attrs) error{
 	"yarn":   yarnFreqs,
 	"linear": func(freq []float64, _ int, _, factor float64, _ Attrs) error { return scaleAll(freq, factor) },
 	"llama3": llama3Freqs,
+	// dynamic's correction is to the base (RopeFreqsAt); this checks it.
+	"dynamic": func(_ []float64, d int, _, _ float64, s Attrs) error {
+		if d <= 2 {
+			return fmt.Errorf("needs a rotary dim above 2, got %d", d)
+		}
+		_, err := origContext(s)
+		return err
+	},
 }
 
 func scaleAll(freq []float64, factor float64) error {
@@ -116,4 +139,18 @@ func floatOr(s Attrs, k string, def float64) float64 {
 		return v
 	}
 	return def
+}
+
+// RopeRotaryDim reads rope's rotary_dim attribute for a last axis of d: the
+// leading dims that rotate (partial rotary; the rest pass through), d when
+// absent. It must be even and in 2..d.
+func RopeRotaryDim(at Attrs, d int64) (int64, error) {
+	if _, ok := at["rotary_dim"]; !ok {
+		return d, nil
+	}
+	r, ok := at.Int("rotary_dim")
+	if !ok || r < 2 || r > d || r%2 != 0 {
+		return 0, fmt.Errorf("attribute rotary_dim must be an even integer in 2..%d, got %v", d, at["rotary_dim"])
+	}
+	return r, nil
 }

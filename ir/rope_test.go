@@ -39,11 +39,31 @@ func TestRopeScalings(t *testing.T) {
 		t.Errorf("llama3: freq[2] = %.10g, want 0.0029753521", f[2])
 	}
 
+	// dynamic (NTK) with L = 100, factor 2: within L the frequencies are
+	// the plain ones; at seqLen 300 the base is 10000·(2·300/100 − 1)^(8/6)
+	// = 10000·5^(4/3) = 85498.797, so freq[1] = 1/85498.797^(1/4).
+	dyn := Attrs{"type": "dynamic", "factor": 2.0, "original_max_position_embeddings": int64(100)}
+	f, err = RopeFreqsAt(8, 10000, dyn, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	close("dynamic within L", f, []float64{1, 0.1, 0.01, 0.001})
+	f, err = RopeFreqsAt(8, 10000, dyn, 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := 10000 * math.Pow(5, 4.0/3)
+	close("dynamic at 300", f, []float64{1, math.Pow(b, -0.25), math.Pow(b, -0.5), math.Pow(b, -0.75)})
+	if math.Abs(b-85498.797) > 1e-3 {
+		t.Errorf("dynamic base %.6f, want 85498.797", b)
+	}
+
 	for _, c := range []struct {
 		scaling Attrs
 		want    string
 	}{
-		{Attrs{"type": "dynamic", "factor": 2.0}, `rope scaling type "dynamic" is not supported (want one of ["linear" "llama3" "yarn"])`},
+		{Attrs{"type": "longrope", "factor": 2.0}, `rope scaling type "longrope" is not supported (want one of ["dynamic" "linear" "llama3" "yarn"])`},
+		{Attrs{"type": "dynamic", "factor": 2.0}, "needs a positive original_max_position_embeddings"},
 		{Attrs{"type": "linear"}, "needs a positive factor"},
 		{Attrs{"type": "llama3", "factor": 8.0}, "needs a positive original_max_position_embeddings"},
 		{Attrs{"type": "llama3", "factor": 8.0, "original_max_position_embeddings": math.NaN()}, "needs a positive original_max_position_embeddings"},

@@ -64,6 +64,36 @@ var HFRopeScalings = map[string][]hfRopeField{
 	"linear": {
 		{"factor", HFFloat, math.NaN()},
 	},
+	// Hugging Face's dynamic NTK takes its original context from the
+	// config's max_position_embeddings (dynamicContext fills it in).
+	"dynamic": {
+		{"factor", HFFloat, math.NaN()},
+		{"original_max_position_embeddings", HFInt, math.NaN()},
+	},
+}
+
+// dynamicContext gives a dynamic rope_scaling without
+// original_max_position_embeddings the config's max_position_embeddings,
+// the context Hugging Face's dynamic NTK scales from.
+func dynamicContext(cfg map[string]json.RawMessage) (json.RawMessage, error) {
+	raw := cfg["rope_scaling"]
+	var rs map[string]json.RawMessage
+	if raw == nil || isNull(raw) || json.Unmarshal(raw, &rs) != nil {
+		return raw, nil
+	}
+	typ := rs["type"]
+	if typ == nil {
+		typ = rs["rope_type"]
+	}
+	if string(bytes.TrimSpace(typ)) != `"dynamic"` || rs["original_max_position_embeddings"] != nil {
+		return raw, nil
+	}
+	m, ok := cfg["max_position_embeddings"]
+	if !ok {
+		return nil, fmt.Errorf("config.json: rope_scaling dynamic needs max_position_embeddings (its original context)")
+	}
+	rs["original_max_position_embeddings"] = m
+	return json.Marshal(rs)
 }
 
 // Contract is a model's checkpoint contract.
@@ -235,6 +265,11 @@ func (c *Contract) Sets(data []byte) ([]HFSet, []string, error) {
 		key, mapped := c.Map[hf]
 		switch {
 		case mapped:
+			if hf == "rope_scaling" {
+				if raw, err = dynamicContext(cfg); err != nil {
+					return nil, nil, err
+				}
+			}
 			v, err := c.dslValue(hf, key, raw)
 			if err != nil {
 				return nil, nil, err
@@ -601,6 +636,14 @@ func HFConfigJSON(m *ir.Module) ([]byte, error) {
 				return nil, fmt.Errorf("config %s: a dtype cannot be written to config.json", key)
 			}
 			out[hf] = jsonValue(v)
+		}
+	}
+	// Hugging Face's dynamic NTK reads its original context from here.
+	for hf, key := range c.Map {
+		if rs, ok := c.config[key].(ir.Attrs); ok && hf == "rope_scaling" {
+			if typ, _ := rs.Str("type"); typ == "dynamic" {
+				out["max_position_embeddings"] = rs["original_max_position_embeddings"]
+			}
 		}
 	}
 	if c.hasKeys("weight_dtype") {

@@ -506,11 +506,29 @@ func init() {
 	kernels[ir.OpAttention] = kAttention
 }
 
-// kRope rotates consecutive pairs by pos·freq (op-semantics: YaRN).
+// kRope rotates pairs of the first rotary_dim dims by pos·freq
+// (op-semantics: rope, YaRN, linear, llama3, dynamic).
 func kRope(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
 	x, pos := in[0], in[1]
 	theta, _ := op.Attrs.Float("theta")
-	d := x.Shape[len(x.Shape)-1]
+	full := x.Shape[len(x.Shape)-1]
+	d := full
+	if r, ok := op.Attrs.Int("rotary_dim"); ok {
+		d = int(r)
+	}
+	if sc, ok := op.Attrs.Dict("scaling"); ok {
+		if typ, _ := sc.Str("type"); typ == "dynamic" {
+			factor, _ := sc.Float("factor")
+			orig, _ := sc.Float("original_max_position_embeddings")
+			seqLen := 0.0
+			for _, p := range pos.I {
+				seqLen = math.Max(seqLen, float64(p)+1)
+			}
+			if seqLen > orig {
+				theta *= math.Pow(factor*seqLen/orig-(factor-1), float64(d)/float64(d-2))
+			}
+		}
+	}
 	freq := make([]float64, d/2)
 	for i := range freq {
 		freq[i] = math.Pow(theta, -2*float64(i)/float64(d))
@@ -578,10 +596,11 @@ func kRope(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
 		p0, off = func(i int) int { return i }, d/2
 	}
 	r := newF(out[0])
-	per := numel(x.Shape[1:]) / d
+	copy(r.F, x.F) // the dims past rotary_dim pass through
+	per := numel(x.Shape[1:]) / full
 	for t := 0; t < x.Shape[0]; t++ {
 		for v := 0; v < per; v++ {
-			base := (t*per + v) * d
+			base := (t*per + v) * full
 			for i := 0; i < d/2; i++ {
 				s, c := math.Sincos(float64(pos.I[t]) * freq[i])
 				s *= sign

@@ -24,6 +24,7 @@ type LlamaConfig struct {
 	Scaling                                       map[string]any // rope_scaling; nil for none
 	Bias, Tied                                    bool
 	Window                                        int // sliding_window; 0 for none
+	MaxPos                                        int // max_position_embeddings (dynamic rope's original context)
 	Experts, TopK                                 int // Mixtral; 0 experts for a dense MLP
 }
 
@@ -47,6 +48,7 @@ func LlamaConfigFromHF(data []byte) (LlamaConfig, error) {
 		UseSlidingWindow *bool          `json:"use_sliding_window"`
 		LocalExperts     int            `json:"num_local_experts"`
 		ExpertsPerToken  int            `json:"num_experts_per_tok"`
+		MaxPos           int            `json:"max_position_embeddings"`
 	}
 	if err := json.Unmarshal(data, &h); err != nil {
 		return LlamaConfig{}, fmt.Errorf("reference: config.json: %w", err)
@@ -55,7 +57,7 @@ func LlamaConfigFromHF(data []byte) (LlamaConfig, error) {
 		return LlamaConfig{}, fmt.Errorf("reference: config.json names architectures %q", h.Architectures)
 	}
 	c := LlamaConfig{Arch: h.Architectures[0], Vocab: h.Vocab, Dim: h.Hidden, Inter: h.Inter, Layers: h.Layers,
-		Heads: h.Heads, KVHeads: h.Heads, Eps: h.Eps, Theta: h.Theta, Scaling: h.Scaling, Tied: h.Tied}
+		Heads: h.Heads, KVHeads: h.Heads, Eps: h.Eps, Theta: h.Theta, Scaling: h.Scaling, Tied: h.Tied, MaxPos: h.MaxPos}
 	if h.KVHeads != nil {
 		c.KVHeads = *h.KVHeads
 	}
@@ -90,22 +92,32 @@ func LlamaConfigFromHF(data []byte) (LlamaConfig, error) {
 }
 
 // invFreq is Hugging Face's inverse frequencies with rope scaling (the
-// default, linear and llama3 rope types).
-func (c LlamaConfig) invFreq() ([]float64, error) {
-	f := make([]float64, c.HD/2)
-	for i := range f {
-		f[i] = 1 / math.Pow(c.Theta, float64(2*i)/float64(c.HD))
-	}
-	if c.Scaling == nil {
-		return f, nil
-	}
+// default, linear, llama3 and dynamic rope types), for a call whose
+// largest position is seqLen−1 (dynamic NTK: _compute_dynamic_ntk_parameters
+// with that seq_len, the original context config.max_position_embeddings).
+func (c LlamaConfig) invFreq(seqLen int) ([]float64, error) {
 	typ, _ := c.Scaling["rope_type"].(string)
 	if typ == "" {
 		typ, _ = c.Scaling["type"].(string)
 	}
 	num := func(k string) float64 { v, _ := c.Scaling[k].(float64); return v }
 	factor := num("factor")
+	base := c.Theta
+	if typ == "dynamic" {
+		L0 := float64(c.MaxPos)
+		sl := math.Max(float64(seqLen), L0)
+		dim := float64(c.HD)
+		base *= math.Pow(factor*sl/L0-(factor-1), dim/(dim-2))
+	}
+	f := make([]float64, c.HD/2)
+	for i := range f {
+		f[i] = 1 / math.Pow(base, float64(2*i)/float64(c.HD))
+	}
+	if c.Scaling == nil {
+		return f, nil
+	}
 	switch typ {
+	case "dynamic":
 	case "linear":
 		for i := range f {
 			f[i] /= factor
@@ -173,7 +185,11 @@ func llamaForward(c LlamaConfig, w Weights, tokens, pos, seq []int) ([][]float64
 		}
 		return t.Data, nil
 	}
-	freq, err := c.invFreq()
+	seqLen := 0
+	for _, p := range pos {
+		seqLen = max(seqLen, p+1)
+	}
+	freq, err := c.invFreq(seqLen)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -154,6 +154,46 @@ func refRope(x []float64, pos []int64, T, per, d int, theta float64, yarn map[st
 	return out
 }
 
+// Partial rotary (the first r of d dims rotate, rotate-half within them)
+// with Hugging Face's dynamic NTK scaling: above the original context L0
+// the base is θ·(factor·L/L0 − (factor − 1))^(r/(r−2)), L the largest
+// position plus one; at or below it, the plain frequencies.
+func TestRopePartialDynamic(t *testing.T) {
+	rng := newRNG(t)
+	T, H, d, r := 7, 2, 32, 12
+	x := randF(rng, ir.F32, 1, T, H, d)
+	for _, c := range []struct {
+		maxPos int64
+		layout string
+	}{{40, "half"}, {900, "half"}, {900, "interleaved"}} {
+		pos := randI(rng, ir.I32, 0, c.maxPos, T)
+		pos.I[3] = c.maxPos // L = maxPos + 1
+		attrs := ir.Attrs{"theta": 10000.0, "rotary_dim": int64(r), "layout": c.layout,
+			"scaling": ir.Attrs{"type": "dynamic", "factor": 3.0, "original_max_position_embeddings": int64(64)}}
+		got := runOp(t, FP32, "rope", attrs, symArg{x}, symArg{pos})[0]
+		base := 10000.0
+		if L := float64(c.maxPos + 1); L > 64 {
+			base *= math.Pow(3*L/64-2, float64(r)/float64(r-2))
+		}
+		want := f64s(x)
+		for tok := 0; tok < T; tok++ {
+			for h := 0; h < H; h++ {
+				v := want[(tok*H+h)*d : (tok*H+h+1)*d]
+				for i := 0; i < r/2; i++ {
+					a := float64(pos.I[tok]) / math.Pow(base, float64(2*i)/float64(r))
+					j, k := 2*i, 2*i+1
+					if c.layout == "half" {
+						j, k = i, i+r/2
+					}
+					re, im := v[j], v[k]
+					v[j], v[k] = re*math.Cos(a)-im*math.Sin(a), re*math.Sin(a)+im*math.Cos(a)
+				}
+			}
+		}
+		checkClose(t, fmt.Sprintf("rope rotary_dim %d of %d, %s, dynamic, max position %d", r, d, c.layout, c.maxPos), got, want, tolF32)
+	}
+}
+
 func TestRope(t *testing.T) {
 	rng := newRNG(t)
 	T, H, d := 9, 3, 64

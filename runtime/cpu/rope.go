@@ -43,12 +43,21 @@ func kRope(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, er
 	if err != nil {
 		return nil, err
 	}
+	r64, err := ir.RopeRotaryDim(op.Attrs, int64(d))
+	if err != nil {
+		return nil, err
+	}
+	r := int(r64) // the leading dims that rotate; the rest pass through
 	// Pair i is (x[j0], x[j1]): consecutive, or across the halves.
 	j0, step := func(i int) int { return 2 * i }, 1
 	if half {
-		j0, step = func(i int) int { return i }, d/2
+		j0, step = func(i int) int { return i }, r/2
 	}
-	freq, err := ir.RopeFreqs(d, theta, scaling)
+	var seqLen int64 // the largest position plus one (dynamic scaling)
+	for _, p := range pos.I {
+		seqLen = max(seqLen, p+1)
+	}
+	freq, err := ir.RopeFreqsAt(r, theta, scaling, seqLen)
 	if err != nil {
 		return nil, err
 	}
@@ -67,13 +76,14 @@ func kRope(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, er
 			for v := 0; v < per; v++ {
 				xs := x.F[base+v*d : base+(v+1)*d]
 				o := out.F[base+v*d : base+(v+1)*d]
-				for i := 0; i < d/2; i++ {
+				for i := 0; i < r/2; i++ {
 					p, q := j0(i), j0(i)+step
 					a, b := float64(xs[p]), float64(xs[q])
 					co, s := cs[2*i], cs[2*i+1]
 					o[p] = float32(a*co - b*s)
 					o[q] = float32(a*s + b*co)
 				}
+				copy(o[r:], xs[r:])
 			}
 		}
 	})

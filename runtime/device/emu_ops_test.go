@@ -1,6 +1,7 @@
 package device_test
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
@@ -85,51 +86,60 @@ func TestEmulatorErf(t *testing.T) {
 	checkKernels(t, cmp, kernels, programs, "f")
 }
 
-const ropeHalfIR = `module @m {
-  func @f(%x: [N, 2, 16] f32, %pos: [N] i32) -> ([N, 2, 16] f32) {
-    %0 = rope %x, %pos {layout = "half", theta = 10000.0} : [N, 2, 16] f32
-    return %0
+// TestEmulatorRope runs rope's PTX on the emulator in its layouts, with
+// partial rotary (rotary_dim) and dynamic NTK scaling (the positions'
+// maximum, log and exp in f64 inside the kernel): the same values as the
+// CPU backend's (within f32 sin/cos), each launch also checked by the
+// comparing backend.
+func TestEmulatorRope(t *testing.T) {
+	for _, c := range []struct{ name, attrs string }{
+		{"half", `layout = "half", theta = 10000.0`},
+		{"half partial dynamic", `layout = "half", rotary_dim = 8, scaling = {type = "dynamic", factor = 4.0, original_max_position_embeddings = 64}, theta = 10000.0`},
+		{"interleaved partial dynamic", `rotary_dim = 6, scaling = {type = "dynamic", factor = 2.0, original_max_position_embeddings = 100}, theta = 500000.0`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			src := fmt.Sprintf(`module @m {
+  func @f(%%x: [N, 2, 16] f32, %%pos: [N] i32) -> ([N, 2, 16] f32) {
+    %%0 = rope %%x, %%pos {%s} : [N, 2, 16] f32
+    return %%0
   }
-}`
-
-// TestEmulatorRopeHalf runs rope's rotate-half PTX on the emulator: the
-// same values as the CPU backend's (within f32 sin/cos), each launch also
-// checked by the comparing backend.
-func TestEmulatorRopeHalf(t *testing.T) {
-	m, programs, kernels := compileForEmu(t, ropeHalfIR)
-	const N = 9
-	x := runtime.NewTensor(ir.F32, N, 2, 16)
-	for i := range x.F {
-		x.F[i] = float32(math.Sin(float64(i)*0.37)) + 0.1
+}`, c.attrs)
+			m, programs, kernels := compileForEmu(t, src)
+			const N = 9
+			x := runtime.NewTensor(ir.F32, N, 2, 16)
+			for i := range x.F {
+				x.F[i] = float32(math.Sin(float64(i)*0.37)) + 0.1
+			}
+			pos := runtime.NewTensor(ir.I32, N)
+			for i := range pos.I {
+				pos.I[i] = int64(i*i*13 + 1)
+			}
+			want, err := cpu.Run(m.Func("f"), nil, []*runtime.Tensor{x, pos}, cpu.Options{Mode: cpu.FP32})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dev, cmp := emulated(t, kernels, cpu.Options{Mode: cpu.FP32})
+			alone := device.NewExecutor(dev, programs)
+			defer alone.Close()
+			got, err := alone.Run(m.Func("f"), nil, []*runtime.Tensor{x, pos})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var worst float64
+			for i := range got[0].F {
+				worst = max(worst, math.Abs(float64(got[0].F[i]-want[0].F[i])))
+			}
+			if worst > 1e-5 {
+				t.Errorf("emulated rope: max |difference| from the CPU %.3g, want <= 1e-5", worst)
+			} else {
+				t.Logf("emulated rope: max |difference| from the CPU %.2g", worst)
+			}
+			ex := device.NewExecutor(cmp, programs)
+			defer ex.Close()
+			if _, err := ex.Run(m.Func("f"), nil, []*runtime.Tensor{x, pos}); err != nil {
+				t.Fatal(err)
+			}
+			checkKernels(t, cmp, kernels, programs, "f")
+		})
 	}
-	pos := runtime.NewTensor(ir.I32, N)
-	for i := range pos.I {
-		pos.I[i] = int64(i*i*13 + 1)
-	}
-	want, err := cpu.Run(m.Func("f"), nil, []*runtime.Tensor{x, pos}, cpu.Options{Mode: cpu.FP32})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev, cmp := emulated(t, kernels, cpu.Options{Mode: cpu.FP32})
-	alone := device.NewExecutor(dev, programs)
-	defer alone.Close()
-	got, err := alone.Run(m.Func("f"), nil, []*runtime.Tensor{x, pos})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var worst float64
-	for i := range got[0].F {
-		worst = max(worst, math.Abs(float64(got[0].F[i]-want[0].F[i])))
-	}
-	if worst > 1e-5 {
-		t.Errorf("emulated rope (layout half): max |difference| from the CPU %.3g, want <= 1e-5", worst)
-	} else {
-		t.Logf("emulated rope (layout half): max |difference| from the CPU %.2g", worst)
-	}
-	ex := device.NewExecutor(cmp, programs)
-	defer ex.Close()
-	if _, err := ex.Run(m.Func("f"), nil, []*runtime.Tensor{x, pos}); err != nil {
-		t.Fatal(err)
-	}
-	checkKernels(t, cmp, kernels, programs, "f")
 }
