@@ -248,7 +248,7 @@ func TestHFConfigErrors(t *testing.T) {
 		{"tied", edit(t, v3Config, `"tie_word_embeddings": false`, `"tie_word_embeddings": true`), "tie_word_embeddings"},
 		{"moe freq", edit(t, v3Config, `"moe_layer_freq": 1`, `"moe_layer_freq": 2`), "moe_layer_freq"},
 		{"norm_topk_prob", edit(t, v3Config, `"norm_topk_prob": true`, `"norm_topk_prob": false`), "norm_topk_prob"},
-		{"dynamic rope", edit(t, v3Config, `"type": "yarn"`, `"type": "dynamic"`), `rope_scaling type "dynamic" is not supported`},
+		{"longrope", edit(t, v3Config, `"type": "yarn"`, `"type": "longrope"`), `rope_scaling type "longrope" is not supported`},
 		{"linear rope with yarn fields", edit(t, v3Config, `"type": "yarn"`, `"type": "linear"`), "rope_scaling (linear) has fields deepc does not model: beta_fast"},
 		{"other architecture", edit(t, v3Config, `["DeepseekV3ForCausalLM"]`, `["LlamaForCausalLM"]`), "models/llama3.deep reads LlamaForCausalLM"},
 		{"rope type clash", edit(t, v3Config, `"type": "yarn"`, `"type": "yarn", "rope_type": "dynamic"`), "rope_type"},
