@@ -46,8 +46,9 @@ func emitAttention(k *kernelBuilder, step *program.Step) error {
 		return unsupported("attention with shapes %s, %s", q.Type, v.Type)
 	}
 	Hk := kk.Type.Shape[1]
-	if Hk.IsSym() || Hk.N <= 0 || H.N%Hk.N != 0 {
-		return unsupported("attention with %s query heads over %s key/value heads", H, Hk)
+	group, err := ir.KVGroup(H, Hk)
+	if err != nil {
+		return unsupported("attention: %v", err)
 	}
 	scale, _ := op.Attrs.Float("scale")
 	mask, err := ir.AttentionMaskOf(op.Attrs)
@@ -62,7 +63,7 @@ func emitAttention(k *kernelBuilder, step *program.Step) error {
 	blk := k.zext64(k.sreg("ctaid.x"))
 	tid := k.zext64(k.sreg("tid.x"))
 	t, h := k.div(blk, ci64(H.N)), k.rem(blk, ci64(H.N))
-	hk := k.div(h, ci64(H.N/Hk.N)) // the key/value head query head h reads
+	hk := k.div(h, ci64(group)) // the key/value head query head h reads
 	nKeys := k.dim(kk.Type.Shape[0])
 	k.loop(tid, ci64(dq), ci64(attnThreads), nil, func(i value.Value, _ []value.Value) []value.Value {
 		x := k.read(q, k.add(k.mul(blk, ci64(dq)), i))

@@ -67,14 +67,14 @@ func gradContext(k *kernelBuilder) (*gradCtx, error) {
 	if H.IsSym() || dq.IsSym() || dv.IsSym() || dq.N > 1024 || dv.N > attnMaxDV {
 		return nil, unsupported("attention_grad with shapes %s, %s", c.q.Type, c.v.Type)
 	}
-	Hk := c.kk.Type.Shape[1]
-	if Hk.IsSym() || Hk.N <= 0 || H.N%Hk.N != 0 {
-		return nil, unsupported("attention_grad with %s query heads over %s key/value heads", H, Hk)
+	group, err := ir.KVGroup(H, c.kk.Type.Shape[1])
+	if err != nil {
+		return nil, unsupported("attention_grad: %v", err)
 	}
-	c.H, c.Hk, c.G, c.dq, c.dv = H.N, Hk.N, H.N/Hk.N, dq.N, dv.N
+	c.H, c.G, c.dq, c.dv = H.N, group, dq.N, dv.N
+	c.Hk = c.H / c.G
 	s, _ := op.Attrs.Float("scale")
 	c.scale = float32(s)
-	var err error
 	if c.mask, err = ir.AttentionMaskOf(op.Attrs); err != nil {
 		return nil, err
 	}

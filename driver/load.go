@@ -149,14 +149,8 @@ func modelFor(file, dir string) (string, bool, error) {
 			return filepath.Join("models", f), false, nil
 		}
 	}
-	shown := make([]string, len(archs))
-	for i, a := range archs {
-		shown[i] = a
-		if len(a) > 80 {
-			shown[i] = a[:80] + "…"
-		}
-	}
-	return "", false, fmt.Errorf("%s: no model file reads architectures %q (models/ has %s); name one", filepath.Join(dir, "config.json"), shown, strings.Join(models.Architectures(), ", "))
+	// %.80q quotes at most 80 runes of each name: a hostile one is clipped.
+	return "", false, fmt.Errorf("%s: no model file reads architectures %.80q (models/ has %s); name one", filepath.Join(dir, "config.json"), archs, strings.Join(models.Architectures(), ", "))
 }
 
 // CompileWithCheckpoint compiles the model file (ModelFor) with the

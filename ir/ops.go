@@ -638,6 +638,16 @@ func inferAttention(a []Type, at Attrs) ([]Type, error) {
 	return one(Type{Shape{q.Shape[0], q.Shape[1], v.Shape[2]}, q.DType}), nil
 }
 
+// KVGroup is the number of query heads that read each key/value head,
+// H/Hk, for constant head counts where Hk divides H (grouped-query
+// attention; 1 for MHA, H for MQA).
+func KVGroup(h, hk Dim) (int64, error) {
+	if h.IsSym() || hk.IsSym() || hk.N <= 0 || h.N%hk.N != 0 {
+		return 0, errf("%s query heads over %s key/value heads: want constant counts, the second dividing the first", h, hk)
+	}
+	return h.N / hk.N, nil
+}
+
 // kvHeads checks that the key/value heads Hk divide the query heads H:
 // query head h reads key/value head h / (H/Hk) (MHA: Hk = H; GQA; MQA: Hk = 1).
 func kvHeads(h, hk Dim) error {
@@ -682,16 +692,22 @@ func (m AttentionMask) Visible(qpos, kpos int64) bool {
 	return (!m.Causal || kpos <= qpos) && (m.Window <= 0 || qpos-kpos < m.Window)
 }
 
-// attentionFLOPs counts q·kᵀ and p·v over one sequence of T tokens; causal
-// attention visits T(T+1)/2 pairs.
+// attentionFLOPs counts q·kᵀ and p·v over one sequence of T tokens: a
+// query sees the keys at or before it (or the last W of them, with a
+// window), and every later key when not causal.
 func attentionFLOPs(a, _ []Type, at Attrs, env map[string]int64) int64 {
 	T, _ := a[0].Shape[0].Eval(env)
 	H, _ := a[0].Shape[1].Eval(env)
 	dq, _ := a[0].Shape[2].Eval(env)
 	dv, _ := a[2].Shape[2].Eval(env)
-	pairs := T * T
-	if c, ok := at.Bool("causal"); !ok || c {
-		pairs = T * (T + 1) / 2
+	// Keys at or before the query: all of them, or the last W.
+	m, _ := AttentionMaskOf(at)
+	pairs := T * (T + 1) / 2
+	if W := m.Window; W > 0 && W < T {
+		pairs = W*(W+1)/2 + (T-W)*W
+	}
+	if !m.Causal { // and every later key
+		pairs += T * (T - 1) / 2
 	}
 	return 2 * H * pairs * (dq + dv)
 }

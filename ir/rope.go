@@ -22,7 +22,7 @@ func RopeFreqs(d int, theta float64, scaling Attrs) ([]float64, error) {
 func RopeFreqsAt(d int, theta float64, scaling Attrs, seqLen int64) ([]float64, error) {
 	half := d / 2
 	freq := make([]float64, half)
-	if typ, _ := scaling.Str("type"); typ == "dynamic" && scaling != nil {
+	if typ, _ := scaling.Str("type"); typ == "dynamic" {
 		factor, _ := scaling.Float("factor")
 		orig, err := origContext(scaling)
 		if err == nil && d > 2 && factor > 0 && float64(seqLen) > orig {

@@ -72,9 +72,10 @@ var HFRopeScalings = map[string][]hfRopeField{
 	},
 }
 
-// dynamicContext gives a dynamic rope_scaling without
-// original_max_position_embeddings the config's max_position_embeddings,
-// the context Hugging Face's dynamic NTK scales from.
+// dynamicContext gives a dynamic rope_scaling the config's
+// max_position_embeddings as its original_max_position_embeddings: the
+// context Hugging Face's dynamic NTK scales from. A rope_scaling that
+// names another is refused rather than guessed between.
 func dynamicContext(cfg map[string]json.RawMessage) (json.RawMessage, error) {
 	raw := cfg["rope_scaling"]
 	var rs map[string]json.RawMessage
@@ -85,12 +86,18 @@ func dynamicContext(cfg map[string]json.RawMessage) (json.RawMessage, error) {
 	if typ == nil {
 		typ = rs["rope_type"]
 	}
-	if string(bytes.TrimSpace(typ)) != `"dynamic"` || rs["original_max_position_embeddings"] != nil {
+	if string(bytes.TrimSpace(typ)) != `"dynamic"` {
 		return raw, nil
 	}
 	m, ok := cfg["max_position_embeddings"]
-	if !ok {
+	own, hasOwn := rs["original_max_position_embeddings"]
+	switch {
+	case !ok && !hasOwn:
 		return nil, fmt.Errorf("config.json: rope_scaling dynamic needs max_position_embeddings (its original context)")
+	case !ok:
+		return raw, nil
+	case hasOwn && !jsonEqual(own, m):
+		return nil, fmt.Errorf("config.json: rope_scaling.original_max_position_embeddings %s differs from max_position_embeddings %s, which Hugging Face's dynamic NTK scales from", bytes.TrimSpace(own), bytes.TrimSpace(m))
 	}
 	rs["original_max_position_embeddings"] = m
 	return json.Marshal(rs)
@@ -188,17 +195,10 @@ func CheckSetsWritable(m *ir.Module, sets []string) error {
 		key, _, _ := strings.Cut(s, "=")
 		key, _, _ = strings.Cut(strings.TrimSpace(key), ".")
 		if !mapped[key] {
-			return fmt.Errorf("--set %s: model %s's checkpoint contract has no config.json key for %s, so the checkpoint could not say it", clip(s, 80), c.Model, key)
+			return fmt.Errorf("--set %.80s: model %s's checkpoint contract has no config.json key for %.80s, so the checkpoint could not say it", s, c.Model, key)
 		}
 	}
 	return nil
-}
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // maxWarnings bounds the keys reported one by one.
@@ -212,7 +212,7 @@ var hfCommon = map[string]bool{
 	"transformers_version": true, "torch_dtype": true, "use_cache": true,
 	"bos_token_id": true, "eos_token_id": true, "pad_token_id": true,
 	"initializer_range": true, "attention_dropout": true, "max_position_embeddings": true,
-	"quantization_config": true, "output_router_logits": true,
+	"quantization_config": true,
 }
 
 // torchDTypes name the activation dtype as config.json's torch_dtype.
@@ -245,11 +245,7 @@ func (c *Contract) Sets(data []byte) ([]HFSet, []string, error) {
 			return nil, nil, fmt.Errorf("config.json: architectures must be a list of strings, got %s", raw)
 		}
 		if !slices.Contains(archs, c.Architecture) {
-			shown := make([]string, len(archs))
-			for i, a := range archs {
-				shown[i] = clip(a, 80)
-			}
-			msg := fmt.Sprintf("config.json: architectures %q does not include %s, the architecture of model %s", shown, c.Architecture, c.Model)
+			msg := fmt.Sprintf("config.json: architectures %.80q does not include %s, the architecture of model %s", archs, c.Architecture, c.Model)
 			if len(archs) > 0 {
 				if f, ok := ForArchitecture(archs[0]); ok {
 					msg += fmt.Sprintf(" (models/%s reads %s checkpoints)", f, archs[0])
@@ -277,7 +273,7 @@ func (c *Contract) Sets(data []byte) ([]HFSet, []string, error) {
 			sets = append(sets, HFSet{Set: key + "=" + v})
 		case hasKey(c.Fixed, hf) || c.Ignore[hf] || hfCommon[hf]:
 		default:
-			warnings = append(warnings, fmt.Sprintf("config.json: %s is not part of model %s's checkpoint contract; ignored", clip(hf, 80), c.Model))
+			warnings = append(warnings, fmt.Sprintf("config.json: %.80s is not part of model %s's checkpoint contract; ignored", hf, c.Model))
 		}
 	}
 	for _, hf := range slices.Sorted(maps.Keys(c.Map)) {

@@ -44,6 +44,28 @@ func ReadFile(path string) ([]byte, error) {
 // contract reads config.json's architecture arch ("LlamaForCausalLM"),
 // so that a Hugging Face checkpoint directory selects its model.
 func ForArchitecture(arch string) (string, bool) {
+	for _, c := range contracts() {
+		if c.arch == arch {
+			return c.file, true
+		}
+	}
+	return "", false
+}
+
+// Architectures lists the architectures the embedded model files read.
+func Architectures() []string {
+	var out []string
+	for _, c := range contracts() {
+		out = append(out, c.arch)
+	}
+	return out
+}
+
+// contracts lists, per embedded model file, the architecture of the
+// checkpoint contract the file itself declares (a file that extends
+// another without declaring one has none of its own).
+func contracts() []struct{ file, arch string } {
+	var out []struct{ file, arch string }
 	for _, n := range Names() {
 		b, err := Read(n)
 		if err != nil {
@@ -54,24 +76,8 @@ func ForArchitecture(arch string) (string, bool) {
 			continue
 		}
 		for _, d := range f.Decls {
-			if d.Checkpoint != nil && d.Checkpoint.Arch == arch {
-				return n, true
-			}
-		}
-	}
-	return "", false
-}
-
-// Architectures lists the architectures the embedded model files read.
-func Architectures() []string {
-	var out []string
-	for _, n := range Names() {
-		b, _ := Read(n)
-		if f, err := dsl.Parse(n, string(b)); err == nil {
-			for _, d := range f.Decls {
-				if d.Checkpoint != nil {
-					out = append(out, d.Checkpoint.Arch)
-				}
+			if d.Checkpoint != nil {
+				out = append(out, struct{ file, arch string }{n, d.Checkpoint.Arch})
 			}
 		}
 	}

@@ -36,7 +36,7 @@ var cachedFuncs = []struct{ src, prefill, decode string }{
 }
 
 // runKVCache adds prefill(forward's args, slot [T], cache_pos [C],
-// cache_seq [C], kv0..kvN [C, r+dr]) -> (forward's results, kv0'..kvN')
+// cache_seq [C], kv0..kvN [C, w]) -> (forward's results, kv0'..kvN')
 // and decode, the same program (mla-absorb makes decode read the cache
 // without expanding it); likewise mtp_prefill and mtp_decode from mtp.
 // Each attention writes its tokens' row into slot[t] of its layer's cache
@@ -58,12 +58,12 @@ func runKVCache(ctx *Context, m *ir.Module) (bool, error) {
 			fmt.Fprintf(ctx.Writer(), "kv-cache: %s shifts tokens by more than one (depth > 1); no cached variant\n", cf.src)
 			continue
 		}
-		ok, err := cacheAttention(f)
+		ok, why, err := cacheAttention(f)
 		if err != nil {
 			return false, err
 		}
 		if !ok {
-			fmt.Fprintf(ctx.Writer(), "kv-cache: %s has no attention; nothing to do\n", cf.src)
+			fmt.Fprintf(ctx.Writer(), "kv-cache: %s %s; no cached variant\n", cf.src, why)
 			continue
 		}
 		m.Funcs = append(m.Funcs, f, f.Clone(cf.decode))
@@ -90,11 +90,34 @@ func takeNextTokens(f *ir.Func) bool {
 	return ed.Commit() == nil
 }
 
-// cacheAttention rewrites f's latent attentions to read and write caches,
-// adding the arguments and results; it reports whether there were any.
-func cacheAttention(f *ir.Func) (bool, error) {
+// cacheAttention rewrites f's attentions to read and write caches, adding
+// the arguments and results. It changes nothing, and says why, when f has
+// no attention or one a cache cannot serve: a non-causal attention (a
+// token would need keys that come later) or one whose key/value shapes are
+// symbolic (a cache row has a fixed width).
+func cacheAttention(f *ir.Func) (bool, string, error) {
 	if len(f.Args) == 0 || len(f.Args[0].Type.Shape) == 0 {
-		return false, fmt.Errorf("kv-cache: %s's first argument must be per-token", f.Name)
+		return false, "", fmt.Errorf("kv-cache: %s's first argument must be per-token", f.Name)
+	}
+	any := false
+	for _, op := range f.Body {
+		if !op.Is(ir.OpAttention) {
+			continue
+		}
+		any = true
+		if c, ok := op.Attrs.Bool("causal"); ok && !c {
+			return false, fmt.Sprintf("has a non-causal attention (at %s)", op.Loc), nil
+		}
+		if _, ok := matchLatentKV(op.Args[1], op.Args[2]); ok {
+			continue
+		}
+		k, v := op.Args[1].Type, op.Args[2].Type
+		if k.Shape[1].IsSym() || k.Shape[2].IsSym() || v.Shape[2].IsSym() {
+			return false, fmt.Sprintf("has an attention with symbolic key/value shapes %s, %s (at %s)", k, v, op.Loc), nil
+		}
+	}
+	if !any {
+		return false, "has no attention", nil
 	}
 	T := f.Args[0].Type.Shape[0]
 	arg := func(name string, t ir.Type) *ir.Value {
@@ -120,22 +143,19 @@ func cacheAttention(f *ir.Func) (bool, error) {
 			o = cacheLatent(b, op, p, newCache(p.latent.Type.Shape[1].N+p.dr, p.latent.Type.DType), slot, cpos, cseq, &caches)
 		} else {
 			k, v := op.Args[1].Type, op.Args[2].Type
-			if k.Shape[1].IsSym() || k.Shape[2].IsSym() || v.Shape[2].IsSym() {
-				return false, fmt.Errorf("kv-cache: at %s: attention with symbolic key/value shapes %s, %s", op.Loc, k, v)
-			}
 			o = cacheKV(b, op, newCache(k.Shape[1].N*(k.Shape[2].N+v.Shape[2].N), k.DType), slot, cpos, cseq, &caches)
 		}
 		if b.Err() != nil {
-			return false, fmt.Errorf("kv-cache: at %s: %w", op.Loc, b.Err())
+			return false, "", fmt.Errorf("kv-cache: at %s: %w", op.Loc, b.Err())
 		}
 		ed.ReplaceAllUses(op.Result(), o)
 		ed.Erase(op)
 	}
-	if err := ed.Commit(); err != nil || len(caches) == 0 {
-		return false, err
+	if err := ed.Commit(); err != nil {
+		return false, "", err
 	}
 	f.Results = append(f.Results, caches...)
-	return true, nil
+	return true, "", nil
 }
 
 // cacheLatent writes MLA's latent and rotary key to the cache and attends

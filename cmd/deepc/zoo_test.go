@@ -326,3 +326,15 @@ func TestZooGradMatchesReference(t *testing.T) {
 		})
 	}
 }
+
+// Dynamic NTK rope scaling generates past factor × its original context
+// (it scales to any length), and lookup speculation refuses it: drafts
+// would raise a step's largest position and so the base of kept keys.
+func TestZooDynamicRopeGenerate(t *testing.T) {
+	dir := zooCheckpoint(t, "llama3_tiny.deep", "LlamaForCausalLM", `rope_scaling={type = "dynamic", factor = 2.0, original_max_position_embeddings = 8}`)
+	mustDeepc(t, "generate", "--checkpoint", dir, "--prompt", "abcdefgh", "--max-tokens", "24")
+	code, _, stderr := deepc(t, "generate", "--checkpoint", dir, "--prompt", "abab", "--max-tokens", "8", "--speculative", "lookup")
+	if code == 0 || !strings.Contains(stderr, "dynamic NTK") {
+		t.Errorf("lookup on a dynamic-NTK model: exit %d, %s", code, stderr)
+	}
+}

@@ -524,7 +524,7 @@ func kRope(op *ir.Op, in []*Tensor, out [][]int) ([]*Tensor, error) {
 			for _, p := range pos.I {
 				seqLen = math.Max(seqLen, float64(p)+1)
 			}
-			if seqLen > orig {
+			if seqLen > orig && d > 2 {
 				theta *= math.Pow(factor*seqLen/orig-(factor-1), float64(d)/float64(d-2))
 			}
 		}

@@ -12,7 +12,7 @@ import (
 // MixtralForCausalLM) and reading its
 // config.json as that code does, independently of deepc's model files and
 // of their checkpoint contracts: pre-norm decoder layers, RMSNorm,
-// rotate-half RoPE (with linear or llama3 scaling), grouped-query attention
+// rotate-half RoPE (with linear, llama3 or dynamic NTK scaling), grouped-query attention
 // by repeat_kv, causal with Mistral's sliding window, SwiGLU MLPs or
 // Mixtral's softmax top-k experts with renormalised weights.
 

@@ -12,7 +12,7 @@ import (
 // serves every step of a schedule.
 type TrainOptions struct {
 	MTPWeight     float64 // λ: the MTP loss is λ/D · Σ_k CE_k (0: no MTP loss)
-	BalanceWeight float64 // α of the sequence-wise balance loss (0: none)
+	BalanceWeight float64 // α of the balance losses of routes that name no balance_weight (0: none)
 	Beta1, Beta2  float64
 	Eps           float64
 	WeightDecay   float64 // decoupled, on params of rank ≥ 2

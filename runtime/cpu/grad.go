@@ -120,13 +120,14 @@ func kGroupedLinearWGrad(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runt
 }
 
 // kAttentionGrad recomputes the probabilities and forms the gradients with
-// GEMMs, one (sequence, head) block at a time:
+// GEMMs, one (sequence, key/value head) block at a time:
 //
 //	P = softmax(Q·Kᵀ·scale + mask)   dV = Pᵀ·G   dP = G·Vᵀ
 //	dS = P ∘ (dP − rowsum(dP ∘ P))·scale   dQ = dS·K   dK = dSᵀ·Q
 //
 // The softmax runs in f64 per row; products accumulate as the mode's GEMM
-// does. Blocks write disjoint rows of the gradients.
+// does (dK and dV over every query head of the group in one GEMM). Blocks
+// write disjoint rows of the gradients.
 func kAttentionGrad(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.Tensor, error) {
 	q, k, v, pos, seq, g := args[0], args[1], args[2], args[3], args[4], args[5]
 	scale, mask, err := attnAttrs(op)
@@ -152,36 +153,37 @@ func kAttentionGrad(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.T
 		members[id] = append(members[id], s)
 	}
 	wide := c.wide()
-	c.parallel(len(ids)*Hk, 1, func(lo, hi int) {
+	blocks := len(ids) * Hk
+	inner := max(1, c.workers/max(blocks, 1)) // few blocks: parallel GEMMs
+	c.parallel(blocks, 1, func(lo, hi int) {
 		for blk := lo; blk < hi; blk++ {
 			rows, hk := members[ids[blk/Hk]], blk%Hk
 			n := len(rows)
 			// The block's rows of q, k, v, g and of the gradients are
 			// lines t·H + h (query side) and t·Hk + hk (key/value side) of
-			// those tensors: the GEMMs gather and scatter them, and read Pᵀ
-			// and dSᵀ in place. dk and dv sum over the G query heads
-			// reading key/value head hk.
+			// those tensors: the GEMMs gather and scatter them. The G query
+			// heads reading key/value head hk are stacked (row h·n + i of
+			// P and dS is head hk·G + h's row i), so dk and dv are one
+			// GEMM each over all of them, accumulating as the mode does.
 			kvLines := make([]int, n)
 			for i, t := range rows {
 				kvLines[i] = t*Hk + hk
 			}
-			K := &matB{f: k.F, ld: D, rows: kvLines}
+			qLines := make([]int, G*n)
+			for h := 0; h < G; h++ {
+				for i, t := range rows {
+					qLines[h*n+i] = t*H + hk*G + h
+				}
+			}
 			KT := &matB{f: k.F, ld: D, trans: true, rows: kvLines}
 			VT := &matB{f: v.F, ld: Dv, trans: true, rows: kvLines}
-			dK, dV := make([]float32, n*D), make([]float32, n*Dv)
-			dKh, dVh := dK, dV
-			if G > 1 {
-				dKh, dVh = make([]float32, n*D), make([]float32, n*Dv)
-			}
-			S, P, dP, dS := make([]float32, n*n), make([]float32, n*n), make([]float32, n*n), make([]float32, n*n)
+			S, dP := make([]float32, n*n), make([]float32, n*n)
+			P, dS := make([]float32, G*n*n), make([]float32, G*n*n)
 			e := make([]float64, n)
-			lines := make([]int, n)
-			for h := hk * G; h < (hk+1)*G; h++ {
-				for i, t := range rows {
-					lines[i] = t*H + h
-				}
-				Q := matA{f: q.F, ld: D, rows: lines}
-				gemmA(1, n, n, D, Q, KT, S, n, wide)
+			for h := 0; h < G; h++ {
+				lines := qLines[h*n : (h+1)*n]
+				Ph, dSh := P[h*n*n:(h+1)*n*n], dS[h*n*n:(h+1)*n*n]
+				gemmA(inner, n, n, D, matA{f: q.F, ld: D, rows: lines}, KT, S, n, wide)
 				for i := 0; i < n; i++ {
 					mx := math.Inf(-1)
 					for j := 0; j < n; j++ {
@@ -198,41 +200,28 @@ func kAttentionGrad(c *Context, op *ir.Op, args []*runtime.Tensor) ([]*runtime.T
 						}
 					}
 					for j := 0; j < n; j++ {
-						P[i*n+j] = float32(e[j] / sum)
+						Ph[i*n+j] = float32(e[j] / sum)
 					}
 				}
-				gemmA(1, n, Dv, n, matA{f: P, ld: n, trans: true}, &matB{f: g.F, ld: Dv, rows: lines}, dVh, Dv, wide)
-				gemmA(1, n, n, Dv, matA{f: g.F, ld: Dv, rows: lines}, VT, dP, n, wide)
+				gemmA(inner, n, n, Dv, matA{f: g.F, ld: Dv, rows: lines}, VT, dP, n, wide)
 				for i := 0; i < n; i++ {
 					var r float64
 					for j := 0; j < n; j++ {
-						r += float64(dP[i*n+j]) * float64(P[i*n+j])
+						r += float64(dP[i*n+j]) * float64(Ph[i*n+j])
 					}
 					for j := 0; j < n; j++ {
-						dS[i*n+j] = float32(float64(P[i*n+j]) * (float64(dP[i*n+j]) - r) * scale)
+						dSh[i*n+j] = float32(float64(Ph[i*n+j]) * (float64(dP[i*n+j]) - r) * scale)
 					}
 				}
-				gemmAC(1, n, D, n, matA{f: dS, ld: n}, K, matC[float32]{f: dq.F, ld: D, rows: lines}, wide)
-				gemmA(1, n, D, n, matA{f: dS, ld: n, trans: true}, &matB{f: q.F, ld: D, rows: lines}, dKh, D, wide)
-				if G > 1 {
-					addTo(dK, dKh)
-					addTo(dV, dVh)
-				}
+				gemmAC(inner, n, D, n, matA{f: dSh, ld: n}, &matB{f: k.F, ld: D, rows: kvLines}, matC[float32]{f: dq.F, ld: D, rows: lines}, wide)
 			}
-			for i, l := range kvLines {
-				copy(dk.F[l*D:(l+1)*D], dK[i*D:(i+1)*D])
-				copy(dv.F[l*Dv:(l+1)*Dv], dV[i*Dv:(i+1)*Dv])
-			}
+			// dv = Σ_h P_hᵀ·g_h and dk = Σ_h dS_hᵀ·q_h: the stacked P and dS,
+			// transposed, are [n, G·n].
+			gemmAC(inner, n, Dv, G*n, matA{f: P, ld: n, trans: true}, &matB{f: g.F, ld: Dv, rows: qLines}, matC[float32]{f: dv.F, ld: Dv, rows: kvLines}, wide)
+			gemmAC(inner, n, D, G*n, matA{f: dS, ld: n, trans: true}, &matB{f: q.F, ld: D, rows: qLines}, matC[float32]{f: dk.F, ld: D, rows: kvLines}, wide)
 		}
 	})
 	return []*runtime.Tensor{dq, dk, dv}, nil
-}
-
-// addTo adds x into acc elementwise, in f32.
-func addTo(acc, x []float32) {
-	for i, v := range x {
-		acc[i] += v
-	}
 }
 
 // transposed returns the [c, r] transpose of a row-major [r, c] matrix.

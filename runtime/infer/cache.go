@@ -19,8 +19,9 @@ const (
 	slotArg      = "slot"
 )
 
-// Cache holds, for every layer of one program, the latent of each cached
-// token in one of Capacity slots, and per slot the token's position and
+// Cache holds, for every layer of one program, the row of each cached
+// token (MLA's latent, or the keys and values of the key/value heads) in
+// one of Capacity slots, and per slot the token's position and
 // sequence (-1: free).
 type Cache struct {
 	fn       string // the prefill function whose caches these are
@@ -33,11 +34,13 @@ type Cache struct {
 // MaxPositions is the longest sequence the model is built for: with YaRN
 // (docs/model.md §2) original_max_position_embeddings × factor, which is
 // DeepSeek-V3's max_position_embeddings (4096 × 40 = 163840); 0 when the
-// model's config declares no such length.
+// model's config declares no such length (other rope scalings do not:
+// dynamic NTK scales past any length, and llama3's original context times
+// its factor is not Llama 3.1's 131072).
 func (m *Model) MaxPositions() int64 {
 	cfg, _ := m.Module.Attrs.Dict("config")
 	rs, ok := cfg.Dict("rope_scaling")
-	if !ok {
+	if typ, _ := rs.Str("type"); !ok || typ != "yarn" {
 		return 0
 	}
 	orig, ok1 := rs.Int("original_max_position_embeddings")

@@ -3,6 +3,8 @@ package infer
 import (
 	"fmt"
 	"time"
+
+	"github.com/deepc-dev/deepc/ir"
 )
 
 // Prompt-lookup speculative decoding, for models with no MTP module (any
@@ -12,7 +14,9 @@ import (
 // and up to LookupDraft drafted ones; drafts are kept while the main
 // model, sampling as usual, picks each in turn, and the first it does not
 // pick ends them: their cache entries are dropped. Every emitted token is
-// sampled from the main model, so greedy output equals Generate's.
+// sampled from the main model, so greedy output equals Generate's, except
+// under dynamic NTK rope scaling, whose base follows a step's largest
+// position (drafts raise it): GenerateLookup refuses such models.
 
 const (
 	LookupNGram = 3 // longest suffix matched
@@ -55,7 +59,11 @@ func (m *Model) GenerateLookup(prompts [][]int, o GenerateOptions) ([][]int, Gen
 	if o.MaxTokens == 0 {
 		return out, st, sp, nil
 	}
-	capacity, err := cacheTokens(prompts, o.MaxTokens, LookupDraft, m.MaxPositions())
+	if dynamicRope(m.Module) {
+		return nil, st, sp, fmt.Errorf("lookup speculation would change the outputs of a model with dynamic NTK rope scaling (its base follows each step's largest position, drafts included)")
+	}
+	// Drafts stop at the tokens still wanted: no slots beyond Generate's.
+	capacity, err := cacheTokens(prompts, o.MaxTokens, 0, m.MaxPositions())
 	if err != nil {
 		return nil, st, sp, err
 	}
@@ -142,4 +150,20 @@ func (m *Model) GenerateLookup(prompts [][]int, o GenerateOptions) ([][]int, Gen
 			row += len(s)
 		}
 	}
+}
+
+// dynamicRope reports a rope op with dynamic scaling in decode.
+func dynamicRope(m *ir.Module) bool {
+	f := m.Func(decodeFn)
+	if f == nil {
+		return false
+	}
+	for _, op := range f.Body {
+		if sc, ok := op.Attrs.Dict("scaling"); ok && op.Is(ir.OpRope) {
+			if typ, _ := sc.Str("type"); typ == "dynamic" {
+				return true
+			}
+		}
+	}
+	return false
 }
