@@ -2,8 +2,10 @@ package driver
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"path/filepath"
 	"strings"
 	"time"
@@ -130,9 +132,9 @@ func modelFor(file, dir string) (string, bool, error) {
 	if dir == "" {
 		return DefaultModel, false, nil
 	}
-	data, err := safefile.ReadInModel(dir, "config.json", safefile.Config)
+	data, err := readConfigJSON(dir)
 	if err != nil {
-		return "", false, fmt.Errorf("checkpoint: %w", err)
+		return "", false, err
 	}
 	// The exact key (encoding/json would match "Architectures" too), as
 	// the contract's reader checks it.
@@ -153,6 +155,19 @@ func modelFor(file, dir string) (string, bool, error) {
 	return "", false, fmt.Errorf("%s: no model file reads architectures %.80q (models/ has %s); name one", filepath.Join(dir, "config.json"), archs, strings.Join(models.Architectures(), ", "))
 }
 
+// readConfigJSON reads a checkpoint directory's config.json as a regular
+// file inside it.
+func readConfigJSON(dir string) ([]byte, error) {
+	data, err := safefile.ReadInModel(dir, "config.json", safefile.Config)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("checkpoint %s has no config.json (a Hugging Face checkpoint directory holds config.json and its safetensors)", dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	return data, nil
+}
+
 // CompileWithCheckpoint compiles the model file (ModelFor) with the
 // checkpoint's config.json, read through the model's checkpoint contract
 // (dsl.Options.FileSets; keys outside the contract are reported to diag),
@@ -169,9 +184,9 @@ func CompileWithCheckpoint(file, dir string, sets []string, diag io.Writer) (*ir
 		return dsl.CompileFile(file, dsl.Options{Sets: sets, ReadFile: models.ReadFile})
 	}
 	path := filepath.Join(dir, "config.json")
-	data, err := safefile.ReadInModel(dir, "config.json", safefile.Config)
+	data, err := readConfigJSON(dir)
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint: %w", err)
+		return nil, err
 	}
 	base, err := dsl.CompileFile(file, dsl.Options{ReadFile: models.ReadFile})
 	if err != nil {
@@ -237,6 +252,7 @@ func (l *Load) Model() (*infer.Model, error) {
 	if err != nil {
 		return nil, withParamChanges(err, changedBy)
 	}
+	loaded := len(params) // before the params derived from them (fused siblings)
 	if err := infer.BindDerived(m, params); err != nil {
 		return nil, err
 	}
@@ -246,7 +262,7 @@ func (l *Load) Model() (*infer.Model, error) {
 	if !l.Quantized {
 		params = cpu.DequantizeParams(params, l.Mode)
 	}
-	fmt.Fprintf(l.diag(), "loaded %d tensors from %s in %.0f ms\n", len(params), l.Checkpoint, time.Since(start).Seconds()*1000)
+	fmt.Fprintf(l.diag(), "loaded %d tensors from %s in %.0f ms\n", loaded, l.Checkpoint, time.Since(start).Seconds()*1000)
 	return &infer.Model{Module: m, Params: params, Opts: cpu.Options{Mode: l.Mode, Workers: l.Workers}}, nil
 }
 
