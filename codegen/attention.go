@@ -6,6 +6,7 @@ import (
 	llir "github.com/llir/llvm/ir"
 	"github.com/llir/llvm/ir/constant"
 	"github.com/llir/llvm/ir/enum"
+	"github.com/llir/llvm/ir/types"
 	"github.com/llir/llvm/ir/value"
 )
 
@@ -148,7 +149,9 @@ func (k *kernelBuilder) maskVisible(m ir.AttentionMask, qpos, kpos value.Value) 
 	if m.Causal {
 		ok = k.b.NewICmp(enum.IPredSLE, kpos, qpos)
 	}
-	if m.Window > 0 {
+	// A window wider than the positions' integer type can express hides
+	// nothing (a constant of that type would wrap).
+	if bits := qpos.Type().(*types.IntType).BitSize; m.Window > 0 && (bits >= 64 || m.Window < 1<<(bits-1)) {
 		ok = k.b.NewAnd(ok, k.b.NewICmp(enum.IPredSLT, k.b.NewSub(qpos, kpos), cint(qpos.Type(), m.Window)))
 	}
 	return ok

@@ -41,8 +41,8 @@ func RopeFreqsAt(d int, theta float64, scaling Attrs, seqLen int64) ([]float64, 
 		return nil, fmt.Errorf("rope scaling type %q is not supported (want one of %q)", typ, slices.Sorted(maps.Keys(ropeScalings)))
 	}
 	factor, ok := scaling.Float("factor")
-	if !ok || !(factor > 0) {
-		return nil, fmt.Errorf("rope scaling %s needs a positive factor", typ)
+	if !ok || !(factor > 0) || math.IsInf(factor, 1) {
+		return nil, fmt.Errorf("rope scaling %s needs a positive, finite factor", typ)
 	}
 	if err := rule(freq, d, theta, factor, scaling); err != nil {
 		return nil, fmt.Errorf("rope scaling %s: %w", typ, err)

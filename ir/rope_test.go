@@ -64,11 +64,12 @@ func TestRopeScalings(t *testing.T) {
 	}{
 		{Attrs{"type": "longrope", "factor": 2.0}, `rope scaling type "longrope" is not supported (want one of ["dynamic" "linear" "llama3" "yarn"])`},
 		{Attrs{"type": "dynamic", "factor": 2.0}, "needs a positive original_max_position_embeddings"},
-		{Attrs{"type": "linear"}, "needs a positive factor"},
+		{Attrs{"type": "linear"}, "needs a positive, finite factor"},
+		{Attrs{"type": "dynamic", "factor": math.Inf(1), "original_max_position_embeddings": int64(100)}, "needs a positive, finite factor"},
 		{Attrs{"type": "llama3", "factor": 8.0}, "needs a positive original_max_position_embeddings"},
 		{Attrs{"type": "llama3", "factor": 8.0, "original_max_position_embeddings": math.NaN()}, "needs a positive original_max_position_embeddings"},
 		{Attrs{"type": "yarn", "factor": 4.0, "original_max_position_embeddings": int64(-5)}, "needs a positive original_max_position_embeddings"},
-		{Attrs{"type": "linear", "factor": math.NaN()}, "needs a positive factor"},
+		{Attrs{"type": "linear", "factor": math.NaN()}, "needs a positive, finite factor"},
 		{Attrs{"type": "llama3", "factor": 8.0, "original_max_position_embeddings": 10.0, "low_freq_factor": 4.0, "high_freq_factor": 1.0}, "0 < low_freq_factor < high_freq_factor"},
 	} {
 		if _, err := RopeFreqs(8, 10000, c.scaling); err == nil || !strings.Contains(err.Error(), c.want) {

@@ -99,12 +99,12 @@ func cacheAttention(f *ir.Func) (bool, string, error) {
 	if len(f.Args) == 0 || len(f.Args[0].Type.Shape) == 0 {
 		return false, "", fmt.Errorf("kv-cache: %s's first argument must be per-token", f.Name)
 	}
-	any := false
+	found := false
 	for _, op := range f.Body {
 		if !op.Is(ir.OpAttention) {
 			continue
 		}
-		any = true
+		found = true
 		if c, ok := op.Attrs.Bool("causal"); ok && !c {
 			return false, fmt.Sprintf("has a non-causal attention (at %s)", op.Loc), nil
 		}
@@ -116,7 +116,7 @@ func cacheAttention(f *ir.Func) (bool, string, error) {
 			return false, fmt.Sprintf("has an attention with symbolic key/value shapes %s, %s (at %s)", k, v, op.Loc), nil
 		}
 	}
-	if !any {
+	if !found {
 		return false, "has no attention", nil
 	}
 	T := f.Args[0].Type.Shape[0]

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -78,7 +79,7 @@ func forwardBoth(t *testing.T, dir string, seqs [][]int) (full, cached []float32
 	t.Helper()
 	var parts []string
 	for _, s := range seqs {
-		parts = append(parts, strings.Trim(strings.ReplaceAll(strings.Trim(jsonInts(s), "[]"), ",", " "), " "))
+		parts = append(parts, strings.Trim(fmt.Sprint(s), "[]"))
 	}
 	for i, extra := range [][]string{nil, {"--prefill", "3"}} {
 		out := filepath.Join(t.TempDir(), "logits.npy")
@@ -92,8 +93,6 @@ func forwardBoth(t *testing.T, dir string, seqs [][]int) (full, cached []float32
 	}
 	return full, cached
 }
-
-func jsonInts(s []int) string { b, _ := json.Marshal(s); return string(b) }
 
 func packed(seqs [][]int) (tok, pos, seq []int) {
 	for i, s := range seqs {

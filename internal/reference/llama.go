@@ -1,6 +1,7 @@
 package reference
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -397,7 +398,7 @@ func mixtralMoE(c LlamaConfig, p string, in [][]float64,
 			order[e] = e
 			prob[e] /= sum
 		}
-		slices.SortStableFunc(order, func(a, b int) int { return -cmpF(prob[a], prob[b]) })
+		slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(prob[b], prob[a]) })
 		top := order[:c.TopK]
 		for e := range prob {
 			r.prob[e] += prob[e]
@@ -421,14 +422,4 @@ func mixtralMoE(c LlamaConfig, p string, in [][]float64,
 		}
 	}
 	return out, nil
-}
-
-func cmpF(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -257,7 +257,9 @@ func (a *attn) visibleRun(ks []int, first, last int64) (lo, hi int) {
 		hi = after(last)
 	}
 	if a.mask.Window > 0 {
-		lo = min(after(first-a.mask.Window), hi)
+		if first > math.MinInt64+a.mask.Window { // else every key is within the window
+			lo = min(after(first-a.mask.Window), hi)
+		}
 	}
 	return lo, hi
 }

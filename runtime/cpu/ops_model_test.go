@@ -307,7 +307,8 @@ func TestAttention(t *testing.T) {
 	for _, Hk := range []int{H, 3, 2, 1} {
 		k, v := randF(rng, ir.F32, 1, T, Hk, dq), randF(rng, ir.F32, 1, T, Hk, dv)
 		for _, causal := range []bool{true, false} {
-			for _, window := range []int64{0, 1, 3} {
+			// MaxInt64: wider than any position difference (no overflow).
+			for _, window := range []int64{0, 1, 3, math.MaxInt64} {
 				attrs := ir.Attrs{"scale": 0.2}
 				if !causal {
 					attrs["causal"] = false
