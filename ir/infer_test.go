@@ -2,6 +2,7 @@ package ir
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 )
@@ -209,6 +210,11 @@ var inferCases = []inferCase{
 	{op: "topk", args: tys(ty(F32)), attrs: Attrs{"k": int64(1)}, err: "got a scalar"},
 	{op: "route", args: tys(ty(F32, "T", 256)), attrs: Attrs{"k": int64(8), "groups": int64(8), "topk_groups": int64(4), "group_top": int64(2)}, want: tys(ty(I32, "T", 8))},
 	{op: "route", args: tys(ty(F32, "T", 16)), attrs: Attrs{"k": int64(2), "groups": int64(1), "topk_groups": int64(1)}, want: tys(ty(I32, "T", 2))},
+	{op: "route", args: tys(ty(F32, "T", 16)), attrs: Attrs{"k": int64(2), "groups": int64(1), "topk_groups": int64(1), "balance": "batch", "balance_weight": 0.02}, want: tys(ty(I32, "T", 2))},
+	{op: "route", args: tys(ty(F32, "T", 16)), attrs: Attrs{"k": int64(2), "groups": int64(1), "topk_groups": int64(1), "balance": "token"}, err: `balance = token must be "sequence" or "batch"`},
+	{op: "route", args: tys(ty(F32, "T", 16)), attrs: Attrs{"k": int64(2), "groups": int64(1), "topk_groups": int64(1), "balance_weight": -1.0}, err: "balance_weight must be a non-negative, finite number"},
+	{op: "route", args: tys(ty(F32, "T", 16)), attrs: Attrs{"k": int64(2), "groups": int64(1), "topk_groups": int64(1), "balance_weight": math.NaN()}, err: "balance_weight must be a non-negative, finite number"},
+	{op: "route", args: tys(ty(F32, "T", 16)), attrs: Attrs{"k": int64(2), "groups": int64(1), "topk_groups": int64(1), "balance_weight": math.Inf(1)}, err: "balance_weight must be a non-negative, finite number"},
 	{op: "route", args: tys(ty(F32, "T", 256)), attrs: Attrs{"k": int64(8), "groups": int64(7), "topk_groups": int64(4)}, err: "groups = 7 must divide the 256 experts"},
 	{op: "route", args: tys(ty(F32, "T", 256)), attrs: Attrs{"k": int64(8), "groups": int64(0), "topk_groups": int64(4)}, err: "groups = 0 must divide"},
 	{op: "route", args: tys(ty(F32, "T", 256)), attrs: Attrs{"k": int64(8), "groups": int64(8), "topk_groups": int64(9)}, err: "topk_groups = 9 must be in 1..groups (8)"},

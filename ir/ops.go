@@ -537,8 +537,8 @@ func inferRoute(a []Type, at Attrs) ([]Type, error) {
 		return nil, errf("balance = %v must be \"sequence\" or \"batch\"", v)
 	}
 	if _, ok := at["balance_weight"]; ok {
-		if w, ok := at.Float("balance_weight"); !ok || w < 0 || math.IsNaN(w) {
-			return nil, errf("balance_weight must be a non-negative number")
+		if w, ok := at.Float("balance_weight"); !ok || !(w >= 0) || math.IsInf(w, 1) {
+			return nil, errf("balance_weight must be a non-negative, finite number")
 		}
 	}
 	return one(Type{Shape{s.Shape[0], C(k)}, I32}), nil
