@@ -635,11 +635,9 @@ func HFConfigJSON(m *ir.Module) ([]byte, error) {
 		}
 	}
 	// Hugging Face's dynamic NTK reads its original context from here.
-	for hf, key := range c.Map {
-		if rs, ok := c.config[key].(ir.Attrs); ok && hf == "rope_scaling" {
-			if typ, _ := rs.Str("type"); typ == "dynamic" {
-				out["max_position_embeddings"] = rs["original_max_position_embeddings"]
-			}
+	if rs, ok := c.config[c.Map["rope_scaling"]].(ir.Attrs); ok {
+		if typ, _ := rs.Str("type"); typ == "dynamic" {
+			out["max_position_embeddings"] = rs["original_max_position_embeddings"]
 		}
 	}
 	if c.hasKeys("weight_dtype") {
