@@ -241,7 +241,7 @@ func TestExportRefuses(t *testing.T) {
 		{[]string{"export", ck, "--model", tinyModel, "-o", out, "--tokenizer", "byte:600"}, "more than the model's vocabulary"},
 		{[]string{"export", ck, "--model", tinyModel, "-o", out, "--set", "q_lora_rank=0"}, "26 or 27 layers"},
 		{[]string{"export", ck, "--model", tinyModel, "-o", out, "--set", "n_layers=5"}, "model.layers.5.input_layernorm.weight\": missing"},
-		{[]string{"export", ck, "--model", tinyModel, "-o", out, "--set", `rope_scaling={type = "yarn", factor = -4.0, original_max_position_embeddings = 256, beta_fast = 32.0, beta_slow = 1.0, mscale = 1.0, mscale_all_dim = 1.0}`}, "positive factor"},
+		{[]string{"export", ck, "--model", tinyModel, "-o", out, "--set", `rope_scaling={type = "yarn", factor = -4.0, original_max_position_embeddings = 256, beta_fast = 32.0, beta_slow = 1.0, mscale = 1.0, mscale_all_dim = 1.0}`}, "needs a positive, finite factor"},
 		{[]string{"export", ck, "--model", tinyModel, "-o", filepath.Join(dir, "no", "x.gguf")}, "does not exist"},
 		{[]string{"export", ck, "--model", tinyModel, "-o", dir}, "is a directory"},
 		{[]string{"export", ck, "--model", tinyModel, "-o", out, "--set", `rope_scaling={type = "yarn", factor = 4.0, original_max_position_embeddings = 256, beta_fast = 32.0, beta_slow = 1.0, mscale = 0.707, mscale_all_dim = 1.0}`}, "mscale 0.707 differs"},
